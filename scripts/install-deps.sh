@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gpupool builds and tests with. Idempotent: packages that are already
+# installed are left alone, and nothing is downloaded when everything is present.
+# The CUDA 13 toolkit (/usr/local/cuda) is not a Debian package and is not installed here; without
+# nvcc the CUDA test programs are skipped (CMake says so).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libcpprest-dev nlohmann-json3-dev catch2 libssl-dev
+  clang clang-format libclang-rt-dev ccache
+  python3 python3-grpcio python3-kubernetes python3-yaml
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
