@@ -1,0 +1,58 @@
+// The pod binding: which GPUs of which servers a pod may use, and how much of each.
+//
+// The operator writes it as JSON into the pod annotation `gpupool.io/binding`; the client library
+// inside the pod reads it back from the downward-API annotations file ($GPUPOOL_POD_INFO). Contract
+// (docs/architecture.md §4.4):
+//   {"pool":"default","gpus":[{"server":"gpu-01:7470","uuid":"GPU-…","percent":50,"memoryBytes":17179869184}]}
+// Parsing is strict: anything the operator would not have written is an error that names the field,
+// so a foreign or corrupted edit is detected instead of trusted.
+//
+// Thread-safety: values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace gpupool {
+
+inline constexpr std::string_view kBindingAnnotation = "gpupool.io/binding";
+inline constexpr std::string_view kSchedulingGate = "gpupool.io/binding";
+inline constexpr std::string_view kPoolAnnotation = "gpupool.io/pool";
+inline constexpr std::string_view kResourceGpu = "gpupool.io/gpu";
+inline constexpr std::string_view kResourcePercent = "gpupool.io/gpu-percent";
+inline constexpr std::string_view kResourceMemory = "gpupool.io/gpu-memory";
+inline constexpr std::string_view kTokenAudience = "gpupool.io";
+inline constexpr std::string_view kPodInfoEnv = "GPUPOOL_POD_INFO";
+inline constexpr std::string_view kPodInfoDefaultPath = "/etc/gpupool/pod/annotations";
+inline constexpr std::string_view kTokenDefaultPath = "/etc/gpupool/token";
+
+struct GpuBinding {
+  std::string server;  // HOST:PORT of the gpupool-server data port
+  std::string uuid;    // "GPU-…"
+  int percent = 100;   // 1..100
+  std::uint64_t memory_bytes = 0;
+
+  friend bool operator==(const GpuBinding&, const GpuBinding&) = default;
+};
+
+struct Binding {
+  std::string pool;
+  std::vector<GpuBinding> gpus;
+
+  friend bool operator==(const Binding&, const Binding&) = default;
+};
+
+// Compact JSON with keys in the order of the contract above.
+std::string BindingToJson(const Binding& binding);
+Result<Binding> BindingFromJson(std::string_view json);
+
+// Parses the downward-API file that holds all annotations: one `key="value"` per line, values quoted
+// as Go's strconv.Quote does. Unknown keys are kept; malformed lines are an error with the line number.
+Result<std::map<std::string, std::string>> ParseDownwardAnnotations(std::string_view text);
+
+}  // namespace gpupool
