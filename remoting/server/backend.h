@@ -1,0 +1,44 @@
+// Backend: where a session worker's driver calls go.
+//
+//   "cuda"      the machine's real libcuda.so.1, opened with dlopen (remoting/server/cuda_backend.cpp)
+//   "emulated"  host memory, real stream/event ordering, launches validated and recorded but not
+//               executed (remoting/server/emulated/); for tests on machines without a GPU.
+//
+// A backend is opened once per worker process, after fork (CUDA does not survive fork after cuInit,
+// so the broker never opens one itself).
+//
+// Thread-safety: the DriverApi table is immutable after Open*; the functions in it are as
+// thread-safe as the CUDA driver's.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "remoting/server/driver_api.h"
+
+namespace gpupool::server {
+
+struct EmulatedConfig {
+  int gpus = 1;                                // --emulated-gpus
+  std::uint64_t memory_bytes = 16ULL << 30;    // --emulated-memory, per GPU
+  std::string uuid_seed;                       // makes GPU UUIDs unique per server instance
+  std::string record_launches_path;            // --record-launches: JSON line per kernel launch
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // "cuda" or "emulated".
+  virtual std::string kind() const = 0;
+  virtual const DriverApi& api() const = 0;
+};
+
+// Opens the real driver: dlopen("libcuda.so.1") (or `library_path` when set) and resolves every
+// DriverApi entry. Entries the driver lacks stay null. Fails when the library or cuInit is missing.
+Result<std::unique_ptr<Backend>> OpenCudaBackend(const std::string& library_path = "");
+// The emulated device. One per process: the table's functions share process-wide state.
+Result<std::unique_ptr<Backend>> OpenEmulatedBackend(const EmulatedConfig& config);
+
+}  // namespace gpupool::server
