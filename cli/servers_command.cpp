@@ -137,18 +137,20 @@ int ServersCommand(const std::vector<std::string>& args) {
 
   ControlClients clients(flags->servers, flags->timeout);
   const std::vector<ServerReport> reports = clients.Query(/*with_sessions=*/false);
-  int exit_code = kExitOk;
-  for (const ServerReport& r : reports) {
-    if (r.status.ok()) continue;
-    std::fprintf(stderr, "gpupool servers: %s: %s\n", r.target.name.c_str(), r.status.message().c_str());
-    exit_code = kExitFailure;
-  }
   if (flags->json) {
     nlohmann::json out = {{"servers", nlohmann::json::array()}};
     for (const ServerReport& r : reports) out["servers"].push_back(ReportJson(r));
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     std::printf("%s", TableOf(reports, wide).c_str());
+  }
+  // The table first, then why a server is missing from it, so the reason is the last thing shown.
+  std::fflush(stdout);
+  int exit_code = kExitOk;
+  for (const ServerReport& r : reports) {
+    if (r.status.ok()) continue;
+    std::fprintf(stderr, "gpupool servers: %s: %s\n", r.target.name.c_str(), r.status.message().c_str());
+    exit_code = kExitFailure;
   }
   return exit_code;
 }
