@@ -51,6 +51,14 @@ NEWER_FIELDS = {
                                  "expression": {"type": "string", "minLength": 1}}}},
 }
 
+# apiextensions.k8s.io/v1 CEL validation rules in CRD schemas: beta in 1.25, GA in 1.29.
+NEWER_FIELDS[("V1JSONSchemaProps", "x-kubernetes-validations")] = {
+    "type": "array",
+    "items": {"type": "object", "required": ["rule"], "additionalProperties": False,
+              "properties": {"rule": {"type": "string", "minLength": 1}, "message": {"type": "string"},
+                             "messageExpression": {"type": "string"}, "reason": {"type": "string"},
+                             "fieldPath": {"type": "string"}, "optionalOldSelf": {"type": "boolean"}}}}
+
 # Minimal schemas for the custom resources the chart creates from other projects.
 _OBJECT_META = {"type": "object", "required": ["name"]}
 CUSTOM = {
