@@ -78,6 +78,13 @@ def defaults(r):
 
 
 @case
+def device_plugin_static_health(r):
+    objs = render_and_check(r, sets=["devicePlugin.poolHealth=static"])
+    expect(not [o for o in objs if o["kind"] == "ClusterRole" and o["metadata"]["name"].endswith("-device-plugin")],
+           "static pool health must not grant the device plugin API access")
+
+
+@case
 def pks(r):
     objs = render_and_check(r, ["pks.yaml"], kubelet_root="/var/vcap/data/kubelet")
     text = yaml.safe_dump_all(objs)
@@ -176,8 +183,9 @@ REFUSED = [
     (["pool.name=Default_Pool"], ["pool.name"]),
     (["externalServers[0].address=gpu-01"], ["externalServers.0.address"]),
     (["externalServers[0].address=gpu-01:99999"], ["externalServers.0.address"]),
-    (["resourceNames.gpu=kubernetes.io/gpu"], ["resourceNames.gpu"]),
-    (["resourceNames.gpuMemory=gpupool.io/gpu"], ["resourceNames"]),
+    (["pool.name=training.pool"], ["pool.name"]),  # a GPUPool name is a DNS label
+    (["devicePlugin.capacity.gpu=300"], ["devicePlugin.capacity.gpu"]),
+    (["devicePlugin.poolHealth=auto"], ["devicePlugin.poolHealth"]),
     (["tls.mode=selfsigned"], ["tls.mode"]),
     (["server.device=rocm"], ["server.device"]),
     (["server.emulated.memory=lots"], ["server.emulated.memory"]),
@@ -192,6 +200,7 @@ REFUSED = [
     (["server.nodeSelector=null"], ["server.nodeSelector"]),
     (["server.metricsPort=7471"], ["server.metricsPort"]),
     (["tls.certManager.issuerRef.name=corp-ca"], ["tls.certManager.issuerRef"]),
+    (["devicePlugin.capacity.gpu=2", "devicePlugin.capacity.gpuPercent=300"], ["devicePlugin.capacity.gpuPercent"]),
 ]
 
 

@@ -138,6 +138,17 @@ def check_device_plugin(objs, kubelet_root):
     mounts = {m["mountPath"]: m["name"] for m in plugin.get("volumeMounts", [])}
     if volumes.get(mounts.get(want)) != want:
         errors.append(f"device plugin: {want} is not mounted from the host at the same path")
+    f = flags(plugin)
+    spec = pod_spec(ds)
+    role = find(objs, "ClusterRole", ds["metadata"]["name"])
+    if f.get("--pool-health") == "gpupool":
+        if spec.get("automountServiceAccountToken") is not True or role is None:
+            errors.append("device plugin: --pool-health=gpupool without a token and read access to GPUPools")
+    elif spec.get("automountServiceAccountToken") is not False or role is not None:
+        errors.append("device plugin: static pool health needs no API access, yet it has some")
+    if role is not None and any(set(r["verbs"]) - {"get", "list", "watch"} or r["resources"] != ["gpupools"]
+                                for r in role["rules"]):
+        errors.append("device plugin: its ClusterRole may do more than read GPUPools")
     install = container(ds, "install-client")
     if not any(volumes.get(m["name"]) == "/opt/gpupool/lib" for m in install.get("volumeMounts", [])):
         errors.append("device plugin: install-client does not mount the host's /opt/gpupool/lib")
@@ -150,6 +161,9 @@ def check_server_and_pool(objs, external_servers):
     pools = by_kind(objs, "GPUPool")
     pool = pools[0]["spec"] if pools else None
     if pool is not None:
+        # The CRD's own rule (x-kubernetes-validations), which the API server would enforce.
+        if not pool.get("servers") and "serverSelector" not in pool:
+            errors.append("GPUPool: neither servers nor serverSelector; the API server refuses such a pool")
         got = [s["address"] for s in pool.get("servers", [])]
         if got != external_servers:
             errors.append(f"GPUPool: servers {got}, want the external servers {external_servers}")

@@ -68,11 +68,10 @@ imagePullSecrets:
 {{- end }}
 {{- end -}}
 
-{{/* Flags naming the extended resources, for the operator and the device plugin. */}}
-{{- define "gpupool.resourceFlags" -}}
-- --resource-gpu={{ .Values.resourceNames.gpu }}
-- --resource-gpu-percent={{ .Values.resourceNames.gpuPercent }}
-- --resource-gpu-memory={{ .Values.resourceNames.gpuMemory }}
+{{/* The extended resources pods ask for, as a CEL list. They are a contract between the webhook, the
+device plugin and users (docs/architecture.md §6), not values. */}}
+{{- define "gpupool.celResourceNames" -}}
+['gpupool.io/gpu', 'gpupool.io/gpu-percent', 'gpupool.io/gpu-memory']
 {{- end -}}
 
 {{/* The container securityContext of components that need no privilege at all. */}}

@@ -20,17 +20,14 @@ and what to do. Included once, from operator-deployment.yaml (always rendered).
 {{- if eq (int $v.operator.webhook.port) (int $v.operator.metricsPort) -}}
 {{- fail (printf "operator.webhook.port and operator.metricsPort are both %d" (int $v.operator.metricsPort)) -}}
 {{- end -}}
-{{- $names := list $v.resourceNames.gpu $v.resourceNames.gpuPercent $v.resourceNames.gpuMemory -}}
-{{- if ne (len (uniq $names)) 3 -}}
-{{- fail (printf "resourceNames must be three different names, got %s" (join ", " $names)) -}}
+{{- $cap := $v.devicePlugin.capacity -}}
+{{- if gt (int $cap.gpuPercent) (mul 100 (int $cap.gpu)) -}}
+{{- fail (printf "devicePlugin.capacity.gpuPercent=%d is more than 100 x devicePlugin.capacity.gpu=%d" (int $cap.gpuPercent) (int $cap.gpu)) -}}
 {{- end -}}
 {{- if and (ne $v.tls.mode "certManager") (not (empty $v.tls.certManager.issuerRef)) -}}
 {{- fail "tls.certManager.issuerRef is set but tls.mode is not certManager: set tls.mode=certManager or drop the issuerRef" -}}
 {{- end -}}
 {{- if and (eq $v.tls.mode "certManager") (not (empty $v.tls.certManager.issuerRef)) (empty $v.tls.certManager.issuerRef.name) -}}
 {{- fail "tls.certManager.issuerRef.name is required when tls.certManager.issuerRef is set" -}}
-{{- end -}}
-{{- if and $v.pool.create $v.server.enabled (not $v.pool.default) (empty $v.pool.name) -}}
-{{- fail "pool.name is required" -}}
 {{- end -}}
 {{- end -}}
