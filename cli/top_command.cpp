@@ -41,12 +41,13 @@ constexpr const char* kUsageTail =
 struct TopFlags {
   std::chrono::milliseconds interval{2000};
   std::optional<long> count;  // frames to print; unset = until interrupted
+  bool once = false;
 };
 
 Status ParseTopFlag(const std::vector<std::string>& args, std::size_t* i, TopFlags* top) {
   std::string value;
   if (args[*i] == "--once") {
-    top->count = 1;
+    top->once = true;
     ++*i;
     return Status::Ok();
   }
@@ -104,6 +105,11 @@ int TopCommand(const std::vector<std::string>& args) {
     std::printf("%s%s%s", kUsage, ServerFlagsHelp(), kUsageTail);
     return kExitOk;
   }
+  if (top.once && top.count) {
+    std::fprintf(stderr, "gpupool top: --once and --count are exclusive\n(see 'gpupool top --help')\n");
+    return kExitUsage;
+  }
+  if (top.once) top.count = 1;
 
   // Block the interrupt signals before any thread exists, so every thread (gRPC's, the query
   // threads) inherits the mask and only sigtimedwait below receives them: Ctrl-C ends the loop

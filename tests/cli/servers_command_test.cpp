@@ -135,6 +135,7 @@ TEST_CASE("servers and top: bad usage exits 2 with a message naming the input", 
       {{"top", "--count", "0"}, {}, "--count \"0\" is not a whole number of at least 1"},
       {{"top", "--count", "-3"}, {}, "--count \"-3\""},
       {{"top", "--wide"}, {}, "unknown flag \"--wide\""},
+      {{"top", "--once", "--count", "2"}, {}, "--once and --count are exclusive"},
       {{"frobnicate"}, {}, "unknown command \"frobnicate\""},
   };
   for (const Case& c : cases) {
