@@ -10,7 +10,9 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpprest-dev nlohmann-json3-dev catch2 libssl-dev
   clang clang-format libclang-rt-dev ccache
-  python3 python3-grpcio python3-kubernetes python3-yaml
+  python3 python3-grpcio python3-kubernetes python3-yaml python3-jsonschema
+  # The chart checks (tests/deploy) render the Helm chart with a small Go renderer when helm is absent.
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev golang-gopkg-yaml.v3-dev
 )
 
 missing=()

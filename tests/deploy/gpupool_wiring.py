@@ -1,0 +1,188 @@
+"""How gpupool's own parts must be wired together in a rendering: the operator's flags against its
+Service, webhook configuration, TLS and Lease; the device plugin against the kubelet's directory; the
+server's flags against its ports and the GPUPool. Each function returns a list of error strings.
+
+Thread-safety: pure functions.
+"""
+from chart_checks import by_kind, containers, find, pod_spec
+
+
+def flags(container):
+    """--key=value arguments as a dict (flags without a value map to "")."""
+    out = {}
+    for arg in container.get("args", []):
+        key, _, value = arg.partition("=")
+        out[key] = value
+    return out
+
+
+def container(workload, name):
+    for c in containers(workload):
+        if c["name"] == name:
+            return c
+    raise AssertionError(f"{workload['kind']}/{workload['metadata']['name']} has no container {name}")
+
+
+def port(c, name):
+    for p in c.get("ports", []):
+        if p["name"] == name:
+            return p["containerPort"]
+    return None
+
+
+def listen_port(value):
+    return int(value.rsplit(":", 1)[1])
+
+
+def component(objs, kind, suffix):
+    found = [o for o in by_kind(objs, kind) if o["metadata"]["name"].endswith(suffix)]
+    return found[0] if len(found) == 1 else None
+
+
+def check_operator(objs, namespace, tls_mode):
+    errors = []
+    dep = component(objs, "Deployment", "-operator")
+    if dep is None:
+        return ["no operator Deployment"]
+    op = container(dep, "operator")
+    f = flags(op)
+    if dep["spec"]["replicas"] > 1 and f.get("--leader-elect") != "true":
+        errors.append("operator: more than one replica without --leader-elect=true")
+    lease = f.get("--leader-election-lease")
+    role = find(objs, "Role", dep["metadata"]["name"])
+    lease_names = [n for r in (role or {}).get("rules", []) if "leases" in r["resources"]
+                   for n in r.get("resourceNames", [])]
+    if lease not in lease_names:
+        errors.append(f"operator: Role does not grant its Lease {lease!r} by name ({lease_names})")
+    if port(op, "webhook") != listen_port(f["--webhook-listen"]):
+        errors.append("operator: webhook containerPort differs from --webhook-listen")
+    if port(op, "metrics") != listen_port(f["--metrics-listen"]):
+        errors.append("operator: metrics containerPort differs from --metrics-listen")
+
+    mwcs = by_kind(objs, "MutatingWebhookConfiguration")
+    if len(mwcs) != 1 or mwcs[0]["metadata"]["name"] != f.get("--webhook-configuration"):
+        return errors + [f"operator: --webhook-configuration {f.get('--webhook-configuration')!r} is not the one "
+                         f"rendered MutatingWebhookConfiguration"]
+    mwc = mwcs[0]
+    hook = mwc["webhooks"][0]
+    svc_ref = hook["clientConfig"]["service"]
+    svc = find(objs, "Service", svc_ref["name"])
+    if svc is None or svc_ref["namespace"] != namespace or svc_ref["name"] != f.get("--webhook-service"):
+        errors.append(f"webhook: clientConfig.service {svc_ref} is not the operator's Service")
+    elif not any(p["port"] == svc_ref.get("port", 443) and p["targetPort"] == "webhook" for p in svc["spec"]["ports"]):
+        errors.append("webhook: the Service does not route its port to the operator's webhook port")
+    if not any("pods" in r["resources"] and "CREATE" in r["operations"] for r in hook["rules"]):
+        errors.append("webhook: does not intercept pod creation")
+    excluded = [e for e in hook.get("namespaceSelector", {}).get("matchExpressions", [])
+                if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "NotIn"]
+    if not excluded or namespace not in excluded[0]["values"]:
+        errors.append("webhook: the operator's own namespace is not excluded")
+    # Write access to the webhook configuration is limited to this one by name.
+    cluster_role = find(objs, "ClusterRole", dep["metadata"]["name"])
+    names = [n for r in cluster_role["rules"] if "mutatingwebhookconfigurations" in r["resources"]
+             for n in r.get("resourceNames", [])]
+    if names != [mwc["metadata"]["name"]]:
+        errors.append(f"operator: ClusterRole grants webhook configurations {names}, want only its own")
+    errors += check_webhook_tls(objs, dep, op, f, mwc, namespace, tls_mode)
+    return errors
+
+
+def check_webhook_tls(objs, dep, op, f, mwc, namespace, tls_mode):
+    errors = []
+    svc_dns = f"{f.get('--webhook-service')}.{namespace}.svc"
+    if tls_mode == "operator":
+        secret = f.get("--webhook-tls-secret")
+        if find(objs, "Secret", secret) is None:
+            errors.append(f"tls: --webhook-tls-secret {secret!r} is not a rendered Secret")
+        role = find(objs, "Role", dep["metadata"]["name"])
+        grants = [r for r in role["rules"] if "secrets" in r["resources"]]
+        if [n for r in grants for n in r.get("resourceNames", [])] != [secret] or not {"get", "update"} <= set(
+                v for r in grants for v in r["verbs"]):
+            errors.append(f"tls: the operator's Role must grant get/update on exactly Secret {secret}")
+        if by_kind(objs, "Certificate"):
+            errors.append("tls: cert-manager objects rendered in operator mode")
+        return errors
+    certs = by_kind(objs, "Certificate")
+    if len(certs) != 1:
+        return [f"tls: want one cert-manager Certificate, got {len(certs)}"]
+    cert = certs[0]
+    inject = mwc["metadata"].get("annotations", {}).get("cert-manager.io/inject-ca-from")
+    if inject != f"{namespace}/{cert['metadata']['name']}":
+        errors.append(f"tls: inject-ca-from {inject!r} does not name the Certificate")
+    if svc_dns not in cert["spec"].get("dnsNames", []):
+        errors.append(f"tls: the Certificate does not cover {svc_dns}")
+    mounts = {m["name"]: m["mountPath"] for m in op.get("volumeMounts", [])}
+    volumes = [v for v in pod_spec(dep).get("volumes", []) if v.get("secret", {}).get("secretName") ==
+               cert["spec"]["secretName"]]
+    if not volumes or mounts.get(volumes[0]["name"]) != f.get("--webhook-cert-dir"):
+        errors.append("tls: the Certificate's Secret is not mounted at --webhook-cert-dir")
+    ref = cert["spec"]["issuerRef"]
+    if ref.get("kind", "Issuer") == "Issuer" and find(objs, "Issuer", ref["name"]) is None and ref["name"].startswith(
+            dep["metadata"]["name"].rsplit("-operator", 1)[0]):
+        errors.append(f"tls: issuerRef {ref['name']} is not rendered")
+    if any("secrets" in r["resources"] for r in find(objs, "Role", dep["metadata"]["name"])["rules"]):
+        errors.append("tls: the operator needs no Secret access in certManager mode")
+    return errors
+
+
+def check_device_plugin(objs, kubelet_root):
+    ds = component(objs, "DaemonSet", "-device-plugin")
+    if ds is None:  # devicePlugin.enabled=false
+        return []
+    errors = []
+    plugin = container(ds, "device-plugin")
+    want = f"{kubelet_root}/device-plugins"
+    if flags(plugin).get("--device-plugin-dir") != want:
+        errors.append(f"device plugin: --device-plugin-dir {flags(plugin).get('--device-plugin-dir')}, want {want}")
+    volumes = {v["name"]: v.get("hostPath", {}).get("path") for v in pod_spec(ds)["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in plugin.get("volumeMounts", [])}
+    if volumes.get(mounts.get(want)) != want:
+        errors.append(f"device plugin: {want} is not mounted from the host at the same path")
+    f = flags(plugin)
+    spec = pod_spec(ds)
+    role = find(objs, "ClusterRole", ds["metadata"]["name"])
+    if f.get("--pool-health") == "gpupool":
+        if spec.get("automountServiceAccountToken") is not True or role is None:
+            errors.append("device plugin: --pool-health=gpupool without a token and read access to GPUPools")
+    elif spec.get("automountServiceAccountToken") is not False or role is not None:
+        errors.append("device plugin: static pool health needs no API access, yet it has some")
+    if role is not None and any(set(r["verbs"]) - {"get", "list", "watch"} or r["resources"] != ["gpupools"]
+                                for r in role["rules"]):
+        errors.append("device plugin: its ClusterRole may do more than read GPUPools")
+    install = container(ds, "install-client")
+    if not any(volumes.get(m["name"]) == "/opt/gpupool/lib" for m in install.get("volumeMounts", [])):
+        errors.append("device plugin: install-client does not mount the host's /opt/gpupool/lib")
+    return errors
+
+
+def check_server_and_pool(objs, external_servers):
+    errors = []
+    ds = component(objs, "DaemonSet", "-server")
+    pools = by_kind(objs, "GPUPool")
+    pool = pools[0]["spec"] if pools else None
+    if pool is not None:
+        # The CRD's own rule (x-kubernetes-validations), which the API server would enforce.
+        if not pool.get("servers") and "serverSelector" not in pool:
+            errors.append("GPUPool: neither servers nor serverSelector; the API server refuses such a pool")
+        got = [s["address"] for s in pool.get("servers", [])]
+        if got != external_servers:
+            errors.append(f"GPUPool: servers {got}, want the external servers {external_servers}")
+    if ds is None:
+        if pool is not None and "serverSelector" in pool:
+            errors.append("GPUPool: serverSelector set but no server DaemonSet is rendered")
+        return errors
+    server = container(ds, "server")
+    f = flags(server)
+    data, control, metrics = (listen_port(f[k]) for k in ("--listen", "--control-listen", "--metrics-listen"))
+    if control != data + 1:
+        errors.append(f"server: Control port {control} is not data port {data} + 1 (what clients assume)")
+    for name, value in (("data", data), ("control", control), ("metrics", metrics)):
+        if port(server, name) != value:
+            errors.append(f"server: containerPort {name} differs from its flag ({value})")
+    if pool is not None:
+        selector = pool.get("serverSelector", {}).get("matchLabels")
+        if selector != pod_spec(ds).get("nodeSelector"):
+            errors.append(f"GPUPool: serverSelector {selector} differs from the server nodeSelector")
+        if pool.get("serverPort") != data:
+            errors.append(f"GPUPool: serverPort {pool.get('serverPort')} differs from the server's data port {data}")
+    return errors
