@@ -7,12 +7,12 @@ namespace gpupool::dark_api {
 
 void ContextLocalStorage::Put(CUcontext context, void* key, void* value,
                               ContextStorageDestructor destructor) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   entries_[MakeKey(context, key)] = Entry{value, destructor, next_order_++};
 }
 
 CUresult ContextLocalStorage::Get(CUcontext context, void* key, void** value) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = entries_.find(MakeKey(context, key));
   if (it == entries_.end()) return CUDA_ERROR_INVALID_HANDLE;
   *value = it->second.value;
@@ -20,7 +20,7 @@ CUresult ContextLocalStorage::Get(CUcontext context, void* key, void** value) co
 }
 
 CUresult ContextLocalStorage::Delete(CUcontext context, void* key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   return entries_.erase(MakeKey(context, key)) == 1 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
@@ -31,7 +31,7 @@ void ContextLocalStorage::DestroyContext(CUcontext context) {
   };
   std::vector<Doomed> doomed;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::shared_mutex> lock(mu_);
     const Key first = MakeKey(context, nullptr);
     auto it = entries_.lower_bound(first);
     while (it != entries_.end() && it->first.first == first.first) {
@@ -47,7 +47,7 @@ void ContextLocalStorage::DestroyContext(CUcontext context) {
 }
 
 std::size_t ContextLocalStorage::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   return entries_.size();
 }
 

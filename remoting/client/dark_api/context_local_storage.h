@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <utility>
 
 #include "remoting/client/dark_api/slots.h"
@@ -43,7 +44,8 @@ class ContextLocalStorage {
   static Key MakeKey(CUcontext context, void* key) {
     return {reinterpret_cast<std::uintptr_t>(context), reinterpret_cast<std::uintptr_t>(key)};
   }
-  mutable std::mutex mu_;
+  // Readers (Get, on nearly every runtime call) share it.
+  mutable std::shared_mutex mu_;
   std::map<Key, Entry> entries_;
   std::uint64_t next_order_ = 0;
 };

@@ -5,6 +5,9 @@
 // Thread-safety: implementations must be safe to call from any thread, concurrently; slots run on
 // the application's threads. Every method answers as the public driver call it names would, and
 // returns that call's CUresult.
+//
+// Speed: the runtime reaches CurrentContext and CheckContext (through context-local storage) on
+// nearly every runtime API call; answer them from local state, never with a round trip.
 #pragma once
 
 #include <cuda.h>
