@@ -6,7 +6,6 @@
 #include <link.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -16,14 +15,12 @@
 // Names the assembly below refers to: hidden, so that it reaches them without the PLT or GOT.
 extern "C" {
 using DlsymFunction = void* (*)(void*, const char*);
-__attribute__((visibility("hidden"))) std::atomic<DlsymFunction> gpupool_real_dlsym{nullptr};
+// Read and written with atomic builtins (std::atomic's members may be out-of-line, instrumented
+// code, which the early path below must not run).
+__attribute__((visibility("hidden"))) DlsymFunction gpupool_real_dlsym = nullptr;
 __attribute__((visibility("hidden"))) DlsymFunction gpupool_resolve_real_dlsym();
 __attribute__((visibility("hidden"))) void* gpupool_dlsym_redirect(void* handle, const char* name);
 }
-
-static_assert(sizeof(std::atomic<DlsymFunction>) == sizeof(void*) &&
-                  std::atomic<DlsymFunction>::is_always_lock_free,
-              "the assembly loads gpupool_real_dlsym as a plain pointer");
 
 // dlsym(handle, name). RTLD_DEFAULT (0) and RTLD_NEXT (-1) jump to the real dlsym with the caller's
 // return address still on the stack; any other handle goes to gpupool_dlsym_redirect. Before the
@@ -64,8 +61,10 @@ dlsym:
   .size dlsym, .-dlsym
 )");
 
-extern "C" DlsymFunction gpupool_resolve_real_dlsym() {
-  DlsymFunction found = gpupool_real_dlsym.load(std::memory_order_acquire);
+// Not instrumented: a sanitizer runtime's start-up calls dlsym(RTLD_NEXT, ...) before its shadow
+// memory exists, and this is what that first call runs.
+extern "C" __attribute__((no_sanitize("address", "undefined"))) DlsymFunction gpupool_resolve_real_dlsym() {
+  DlsymFunction found = __atomic_load_n(&gpupool_real_dlsym, __ATOMIC_ACQUIRE);
   if (found != nullptr) return found;
   // The next dlsym after this library: libc's (or that of a library preloaded after ours).
   // GLIBC_2.2.5 is dlsym's version on x86-64 in every glibc, also after 2.34 moved it into libc.
@@ -76,7 +75,7 @@ extern "C" DlsymFunction gpupool_resolve_real_dlsym() {
     (void)!write(2, kMessage, sizeof kMessage - 1);
     std::abort();
   }
-  gpupool_real_dlsym.store(found, std::memory_order_release);
+  __atomic_store_n(&gpupool_real_dlsym, found, __ATOMIC_RELEASE);
   return found;
 }
 
