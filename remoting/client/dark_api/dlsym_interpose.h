@@ -26,8 +26,8 @@
 
 namespace gpupool::dark_api {
 
-// True when `handle` (a dlopen handle) is a library named libcuda.so* other than the one this
-// code is linked into. Exposed for tests.
+// What the exported dlsym asks of an explicit handle: true when it is a library named libcuda.so*
+// other than the one this code is linked into. Always false where there is no interposition.
 bool IsForeignDriverHandle(void* handle);
 
 }  // namespace gpupool::dark_api
