@@ -8,6 +8,14 @@ __global__ void Noop() {}
 
 namespace {
 
+// CUDA 13.0's runtime hands launch configurations to the driver unchecked and reports the driver's
+// code (seen with a test driver: CUDA_ERROR_INVALID_VALUE becomes cudaErrorInvalidValue). Whether
+// the real driver's answer makes that cudaErrorInvalidConfiguration is to be seen on a GPU; either
+// passes here, success does not.
+bool IsLaunchConfigurationError(cudaError_t error) {
+  return error == cudaErrorInvalidConfiguration || error == cudaErrorInvalidValue;
+}
+
 // The device still works after an error.
 void StillWorks() {
   void* p = nullptr;
@@ -24,12 +32,12 @@ int main(int argc, char** argv) {
 
   // Invalid configurations fail at the launch; cudaGetLastError reports and clears it.
   Noop<<<1, 2048>>>();
-  RT_CUDA_FAILS(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  RT_CHECK(IsLaunchConfigurationError(cudaGetLastError()));
   RT_CUDA(cudaGetLastError());
   Noop<<<0, 1>>>();
-  RT_CUDA_FAILS(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  RT_CHECK(IsLaunchConfigurationError(cudaGetLastError()));
   Noop<<<1, dim3(1, 1, 65)>>>();
-  RT_CUDA_FAILS(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  RT_CHECK(IsLaunchConfigurationError(cudaGetLastError()));
   Noop<<<1, 1, 1 << 20>>>();  // 1 MiB of dynamic shared memory
   RT_CHECK(cudaGetLastError() != cudaSuccess);
   RT_CUDA(cudaDeviceSynchronize());
