@@ -1,0 +1,64 @@
+// TOOLS_TLS, TOOLS_RUNTIME_CALLBACK_HOOKS, CONTEXT_CHECKS and CONTEXT_IDENTITY: what the runtime and
+// the libraries ask about tools (profilers) and contexts. gpupool attaches no tools: the hook
+// buffers stay zero, which the runtime reads as "no callbacks".
+#include <cstdint>
+
+#include "common/log.h"
+#include "remoting/client/dark_api/slot_support.h"
+#include "remoting/client/dark_api/slots.h"
+
+namespace gpupool::dark_api::slots {
+namespace {
+
+// The runtime refuses to start (cudaErrorInsufficientDriver) when these sizes are below 1024 and
+// 14; it never wrote into the buffers in our traces. What the sizes count is unknown, so each
+// buffer holds that many 8-byte entries.
+constexpr std::size_t kHooksSize = 1024;
+constexpr std::size_t kHooks2Size = 14;
+alignas(16) std::uint64_t g_hooks[kHooksSize] = {};
+alignas(16) std::uint64_t g_hooks2[kHooks2Size] = {};
+
+}  // namespace
+
+void ToolsRuntimeCallbackHooks_get_runtime_hooks(void** buffer, std::size_t* size) {
+  if (buffer != nullptr) *buffer = g_hooks;
+  if (size != nullptr) *size = kHooksSize;
+}
+
+void ToolsRuntimeCallbackHooks_get_runtime_hooks2(void** buffer, std::size_t* size) {
+  if (buffer != nullptr) *buffer = g_hooks2;
+  if (size != nullptr) *size = kHooks2Size;
+}
+
+// cublasLt 13.0 calls this with one out-pointer before every matmul heuristic query and hands the
+// result to CONTEXT_IDENTITY slot 4; with an error here its matmuls fail. Answering the current
+// context makes them work (docs/dark-api.md).
+CUresult ToolsTls_get_tools_context(CUcontext* context) {
+  GPUPOOL_DARK_API_OR_RETURN(api);
+  if (context == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return api.host().CurrentContext(context);
+}
+
+// cublasLt and cuFFT key per-context caches with this; cuFFT compares it for a stream's context
+// with the one it cached in a plan. cuCtxGetId's answer has exactly that property.
+CUresult ContextIdentity_context_get_unique_id(CUcontext context, unsigned long long* id) {
+  GPUPOOL_DARK_API_OR_RETURN(api);
+  if (id == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = ResolveContext(api, context, &context);
+  if (result != CUDA_SUCCESS) return result;
+  return api.host().ContextId(context, id);
+}
+
+// Whether `context` wraps another one; gpupool's contexts never do.
+CUresult ContextChecks_context_check(CUcontext context, unsigned* is_wrapped, CUcontext* unwrapped) {
+  if (is_wrapped != nullptr) *is_wrapped = 0;
+  if (unwrapped != nullptr) *unwrapped = context;
+  return CUDA_SUCCESS;
+}
+
+// Called once at runtime start-up; 0 is what the runtime proceeds with.
+unsigned ContextChecks_check_fn3() {
+  return 0;
+}
+
+}  // namespace gpupool::dark_api::slots

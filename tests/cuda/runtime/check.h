@@ -1,0 +1,77 @@
+// What every runtime-API test program shares: its flags, checks that count failures instead of
+// stopping, and its verdict. Each program prints one "PASS <name>" line and exits 0, or prints a
+// "FAIL: ..." line per failed check and exits 1; bad flags exit 2.
+//
+// --no-kernel-results: skip the checks of what kernels computed. The emulated device validates and
+// records launches but never runs them; everything else (copies, memsets, symbols, streams,
+// events, graphs, errors) is checked either way.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace rt {
+
+struct Options {
+  bool kernel_results = true;
+};
+
+inline Options ParseOptions(int argc, char** argv, const char* name) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-kernel-results") == 0) {
+      options.kernel_results = false;
+    } else {
+      std::fprintf(stderr, "usage: %s [--no-kernel-results]\n", name);
+      std::exit(2);
+    }
+  }
+  return options;
+}
+
+inline int g_failures = 0;
+
+inline void Fail(const char* file, int line, const char* what) {
+  std::printf("FAIL: %s:%d: %s\n", file, line, what);
+  std::fflush(stdout);
+  ++g_failures;
+}
+
+inline bool CheckCall(cudaError_t got, cudaError_t want, const char* file, int line, const char* expr) {
+  if (got == want) return true;
+  char what[512];
+  std::snprintf(what, sizeof what, "%s returned %s (%d), want %s", expr, cudaGetErrorName(got),
+                static_cast<int>(got), cudaGetErrorName(want));
+  Fail(file, line, what);
+  return false;
+}
+
+inline int Finish(const char* name) {
+  if (g_failures != 0) {
+    std::printf("FAIL %s: %d checks failed\n", name, g_failures);
+    return 1;
+  }
+  std::printf("PASS %s\n", name);
+  return 0;
+}
+
+inline std::vector<unsigned char> RandomBytes(std::size_t size, unsigned seed) {
+  std::mt19937 engine(seed);
+  std::vector<unsigned char> bytes(size);
+  for (unsigned char& b : bytes) b = static_cast<unsigned char>(engine());
+  return bytes;
+}
+
+}  // namespace rt
+
+// A condition that must hold.
+#define RT_CHECK(cond) ((cond) ? true : (::rt::Fail(__FILE__, __LINE__, #cond), false))
+// A runtime call that must succeed; evaluates to whether it did.
+#define RT_CUDA(expr) ::rt::CheckCall((expr), cudaSuccess, __FILE__, __LINE__, #expr)
+// A runtime call that must fail with exactly `error`.
+#define RT_CUDA_FAILS(expr, error) ::rt::CheckCall((expr), (error), __FILE__, __LINE__, #expr)
