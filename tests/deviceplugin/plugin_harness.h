@@ -1,6 +1,8 @@
 // Runs the real gpupool-device-plugin binary against a KubeletSimulator in a fresh directory.
 #pragma once
 
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <optional>
 #include <string>
