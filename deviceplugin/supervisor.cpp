@@ -102,8 +102,9 @@ void Supervisor::RetryPending() {
     return;
   }
   if (!kubelet_there) {
-    GPUPOOL_LOG(kInfo) << "waiting for kubelet: " << kubelet << " does not exist; retry in " << backoff_ms_
-                       << " ms";
+    GPUPOOL_LOG(kInfo) << "waiting for kubelet: " << kubelet
+                       << " not found (is --device-plugin-dir the kubelet's?)"
+                       << "; retry in " << backoff_ms_ << " ms";
   }
   next_retry_ms_ = NowMs() + backoff_ms_;
   backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
