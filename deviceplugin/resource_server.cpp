@@ -16,13 +16,20 @@ constexpr auto kSelfCheckDeadline = std::chrono::seconds(5);
 constexpr auto kRegisterDeadline = std::chrono::seconds(5);
 constexpr auto kStopGrace = std::chrono::milliseconds(500);
 
+// A private subchannel pool: gRPC otherwise shares one subchannel per address across channels, and
+// a kubelet.sock that refused us keeps its reconnect backoff (seconds, growing) even after kubelet
+// is back. Our own retry loop does the backoff instead.
 std::shared_ptr<grpc::Channel> UnixChannel(const std::string& path) {
-  return grpc::CreateChannel("unix://" + path, grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel("unix://" + path, grpc::InsecureChannelCredentials(), args);
 }
 
-grpc::ClientContext* WithDeadline(grpc::ClientContext& ctx, std::chrono::seconds d) {
+// wait_for_ready: our own socket was just bound, give it the deadline to accept. Register fails fast
+// instead, so a dead kubelet costs one refused connect, not a deadline, and the supervisor retries.
+grpc::ClientContext* WithDeadline(grpc::ClientContext& ctx, std::chrono::seconds d, bool wait_for_ready) {
   ctx.set_deadline(std::chrono::system_clock::now() + d);
-  ctx.set_wait_for_ready(true);  // the peer may have just bound its socket
+  ctx.set_wait_for_ready(wait_for_ready);
   return &ctx;
 }
 
@@ -53,7 +60,8 @@ Status ResourceServer::Start() {
   grpc::ClientContext ctx;
   v1beta1::Empty empty;
   v1beta1::DevicePluginOptions options;
-  grpc::Status status = stub.GetDevicePluginOptions(WithDeadline(ctx, kSelfCheckDeadline), empty, &options);
+  grpc::Status status =
+      stub.GetDevicePluginOptions(WithDeadline(ctx, kSelfCheckDeadline, true), empty, &options);
   if (!status.ok()) {
     Stop();
     return Status::Unavailable("self-check of " + path + " failed: " + status.error_message());
@@ -83,7 +91,7 @@ Status ResourceServer::Register() {
   *request.mutable_options() = PluginOptions();
   grpc::ClientContext ctx;
   v1beta1::Empty empty;
-  grpc::Status status = stub.Register(WithDeadline(ctx, kRegisterDeadline), request, &empty);
+  grpc::Status status = stub.Register(WithDeadline(ctx, kRegisterDeadline, false), request, &empty);
   if (!status.ok())
     return Status::Unavailable("Register " + spec_.resource_name + " with " + kubelet + ": " +
                                status.error_message());

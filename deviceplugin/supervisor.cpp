@@ -75,7 +75,9 @@ void Supervisor::RestartAll(const char* reason) {
 void Supervisor::RetryPending() {
   bool pending = false;
   const std::string kubelet = config_.device_plugin_dir + "/kubelet.sock";
-  const bool kubelet_there = ::access(kubelet.c_str(), F_OK) == 0;
+  // A kubelet that refuses one Register refuses the rest: try again on the next round instead of
+  // spending a deadline per resource while signals wait.
+  bool kubelet_there = ::access(kubelet.c_str(), F_OK) == 0;
   for (std::size_t i = 0; i < servers_.size(); ++i) {
     if (registered_[i]) continue;
     auto& s = *servers_[i];
@@ -93,6 +95,7 @@ void Supervisor::RetryPending() {
     if (Status st = s.Register(); !st.ok()) {
       GPUPOOL_LOG(kWarn) << st.message();
       pending = true;
+      kubelet_there = false;
       continue;
     }
     registered_[i] = true;
@@ -101,7 +104,7 @@ void Supervisor::RetryPending() {
     next_retry_ms_ = -1;
     return;
   }
-  if (!kubelet_there) {
+  if (::access(kubelet.c_str(), F_OK) != 0) {
     GPUPOOL_LOG(kInfo) << "waiting for kubelet: " << kubelet
                        << " not found (is --device-plugin-dir the kubelet's?)"
                        << "; retry in " << backoff_ms_ << " ms";

@@ -1,7 +1,11 @@
 // The real gpupool-device-plugin against the kubelet simulator: registration, options, lists,
 // restarts of either side, and SIGTERM.
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -112,6 +116,28 @@ TEST_CASE("kubelet absent at start: the plugin waits and registers once kubelet 
   REQUIRE(h.kubelet.Start().ok());
   h.WaitRegistered(1);
   h.StopPlugin();
+}
+
+TEST_CASE("a stale kubelet.sock nobody listens on: the plugin retries and registers once kubelet is back") {
+  PluginHarness h;
+  {
+    // A socket file left by a dead kubelet: bound, never listening, closed.
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = h.dir + "/kubelet.sock";
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    ::close(fd);
+  }
+  h.StartPlugin({"--gpus=1"});
+  REQUIRE(h.plugin->WaitForLine("Register gpupool.io/gpu with", kEventTimeout).ok());
+  REQUIRE(h.kubelet.Start().ok());  // replaces the stale file: inotify sees kubelet.sock created
+  h.WaitRegistered(1);
+  h.plugin->Signal(SIGTERM);
+  auto rc = h.plugin->Wait(kEventTimeout);
+  REQUIRE(rc.ok());
+  CHECK(*rc == 0);
 }
 
 TEST_CASE("SIGHUP restarts the servers and registers again") {
