@@ -28,10 +28,17 @@ int PickPort() {
 
 }  // namespace
 
-FakeApiServer::FakeApiServer() {
+FakeApiServer::FakeApiServer(const std::string& cert_prefix) {
   using namespace web::http;
-  url_ = "http://127.0.0.1:" + std::to_string(PickPort());
-  listener_ = std::make_unique<experimental::listener::http_listener>(url_);
+  experimental::listener::http_listener_config config;
+  if (!cert_prefix.empty()) {
+    config.set_ssl_context_callback([cert_prefix](boost::asio::ssl::context& ctx) {
+      ctx.use_certificate_chain_file(cert_prefix + ".crt");
+      ctx.use_private_key_file(cert_prefix + ".key", boost::asio::ssl::context::pem);
+    });
+  }
+  url_ = std::string(cert_prefix.empty() ? "http" : "https") + "://127.0.0.1:" + std::to_string(PickPort());
+  listener_ = std::make_unique<experimental::listener::http_listener>(url_, config);
   listener_->support(methods::GET, [this](http_request request) {
     const std::string path = request.relative_uri().path();
     const std::string auth = request.headers().has("Authorization") ? request.headers()["Authorization"] : "";

@@ -1,6 +1,6 @@
 // A tiny Kubernetes API server for the device plugin's pool-health reader: serves GPUPools
-// (GET /apis/gpupool.io/v1alpha1/gpupools[/NAME]) over plain HTTP on 127.0.0.1 with cpprestsdk's
-// http_listener, and records the Authorization header of each request.
+// (GET /apis/gpupool.io/v1alpha1/gpupools[/NAME]) over HTTP, or HTTPS with a given certificate, on
+// 127.0.0.1 with cpprestsdk's http_listener, and records the Authorization header of each request.
 //
 // Thread-safety: setters and waits from the test thread; requests on cpprestsdk's threads.
 #pragma once
@@ -21,7 +21,8 @@ namespace gpupool::testing {
 
 class FakeApiServer {
  public:
-  FakeApiServer();  // listens at once; REQUIREs success
+  // Listens at once (REQUIREs success); HTTPS when cert_prefix names <prefix>.crt and <prefix>.key.
+  explicit FakeApiServer(const std::string& cert_prefix = "");
   ~FakeApiServer();
   const std::string& url() const { return url_; }
 

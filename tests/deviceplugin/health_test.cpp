@@ -3,6 +3,7 @@
 
 #include "tests/deviceplugin/fake_api_server.h"
 #include "tests/deviceplugin/plugin_harness.h"
+#include "tests/deviceplugin/test_cert.h"
 
 namespace gpupool::testing {
 namespace {
@@ -80,6 +81,31 @@ TEST_CASE("without --pool the pool marked default counts, already in the first l
         r, [](const auto&) { return true; }, kEventTimeout);
     REQUIRE(list.ok());
     CHECK(AllHealth(*list, "Unhealthy"));
+  }
+  h.StopPlugin();
+}
+
+TEST_CASE("over HTTPS the API server's certificate is checked against --kube-ca-file") {
+  PluginHarness h;
+  REQUIRE(WriteSelfSignedCert(h.tmp.File("server")).ok());
+  REQUIRE(WriteSelfSignedCert(h.tmp.File("stranger")).ok());
+  FakeApiServer api(h.tmp.File("server"));
+  api.SetPool("p", true, {false});
+  std::ofstream(h.tmp.File("token")) << "t";
+  REQUIRE(h.kubelet.Start().ok());
+  const bool trusted = GENERATE(true, false);
+  auto args = ApiArgs(h, api);
+  args.push_back("--kube-ca-file=" +
+                 h.tmp.File(trusted ? "server.crt" : "stranger.crt"));  // the later flag wins
+  h.StartPlugin(args);
+  h.WaitRegistered(1);
+  INFO(h.plugin->output());
+  if (trusted) {
+    ExpectEveryResource(h.kubelet, "Unhealthy");  // read the pool: it has no healthy GPU
+  } else {
+    CHECK(h.plugin->output().find("pool health unknown") != std::string::npos);
+    CHECK(h.plugin->output().find("SSL handshake") != std::string::npos);
+    ExpectEveryResource(h.kubelet, "Healthy");  // never read: the first state stays
   }
   h.StopPlugin();
 }
