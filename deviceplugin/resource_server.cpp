@@ -14,7 +14,9 @@ namespace {
 
 constexpr auto kSelfCheckDeadline = std::chrono::seconds(5);
 constexpr auto kRegisterDeadline = std::chrono::seconds(5);
-constexpr auto kStopGrace = std::chrono::milliseconds(500);
+// Unary RPCs answer in well under a millisecond; ListAndWatch never ends by itself, so every stop waits
+// this long once per server before cancelling the streams.
+constexpr auto kStopGrace = std::chrono::milliseconds(100);
 
 // A private subchannel pool: gRPC otherwise shares one subchannel per address across channels, and
 // a kubelet.sock that refused us keeps its reconnect backoff (seconds, growing) even after kubelet
