@@ -8,14 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <thread>
 
 #include "common/log.h"
+#include "deviceplugin/health_poller.h"
 
 namespace gpupool::deviceplugin {
 namespace {
@@ -127,35 +125,10 @@ int Supervisor::Run() {
   }
 
   // First health reading before serving, so kubelet's first list is already right.
-  auto first = health_->Check();
-  if (!first.ok()) {
-    GPUPOOL_LOG(kWarn) << "pool health unknown (" << first.status().message() << "): advertising healthy";
-  }
-  const bool healthy = first.value_or(true);
-  GPUPOOL_LOG(kInfo) << "pool health (" << health_->Describe()
-                     << "): " << (healthy ? "healthy" : "unhealthy");
-  for (auto& s : servers_) s->SetHealthy(healthy);
-
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stop = false;
-  std::thread health_thread([&] {
-    bool last = healthy;
-    std::unique_lock<std::mutex> lock(mu);
-    while (!cv.wait_for(lock, std::chrono::milliseconds(config_.health_interval_ms), [&] { return stop; })) {
-      lock.unlock();
-      auto now = health_->Check();
-      if (!now.ok()) {
-        GPUPOOL_LOG(kWarn) << "pool health unknown, keeping " << (last ? "healthy" : "unhealthy") << ": "
-                           << now.status().message();
-      } else if (*now != last) {
-        last = *now;
-        GPUPOOL_LOG(kInfo) << "pool health (" << health_->Describe()
-                           << "): " << (last ? "healthy" : "unhealthy");
-        for (auto& s : servers_) s->SetHealthy(last);
-      }
-      lock.lock();
-    }
+  HealthPoller health(std::move(health_), config_.health_interval_ms);
+  for (auto& s : servers_) s->SetHealthy(health.initial());
+  health.Start([this](bool healthy) {
+    for (auto& s : servers_) s->SetHealthy(healthy);
   });
 
   RestartAll("start");
@@ -195,12 +168,6 @@ int Supervisor::Run() {
     if (running && next_retry_ms_ >= 0 && NowMs() >= next_retry_ms_) RetryPending();
   }
 
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    stop = true;
-  }
-  cv.notify_all();
-  health_thread.join();
   for (auto& s : servers_) s->Stop();
   ::close(ino_fd);
   ::close(sig_fd);

@@ -4,7 +4,8 @@
 //   SIGHUP -> the same restart;  SIGTERM / SIGINT -> stop servers, remove sockets, return 0;
 //   retry timer -> start servers / register whatever is still pending, with backoff 1 s .. 30 s
 //     (kubelet absent is not an error: the plugin waits for it forever).
-// Pool health is polled on its own thread so a slow API server never delays re-registration.
+// Pool health is polled on its own thread (HealthPoller) so a slow API server never delays
+// re-registration.
 //
 // Thread-safety: Run() on one thread; it blocks SIGTERM/SIGINT/SIGHUP handling through a signalfd,
 // so the caller must block those signals in every thread first (BlockSignals, before any thread).
@@ -35,10 +36,9 @@ class Supervisor {
   void RestartAll(const char* reason);
   // Starts servers that are not serving and registers resources not yet registered.
   void RetryPending();
-  void HealthLoop();
 
   const Config config_;
-  std::unique_ptr<PoolHealthSource> health_;
+  std::unique_ptr<PoolHealthSource> health_;  // handed to the HealthPoller in Run()
   std::vector<std::unique_ptr<ResourceServer>> servers_;
   std::vector<bool> registered_;
   int backoff_ms_ = 1000;
