@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/binding/binding.h"
+#include "operator/placement/json_at.h"
 
 namespace gpupool::placement {
 namespace {
@@ -36,9 +37,9 @@ struct Asked {
 // Limits win over requests for the same resource (for extended resources they must be equal anyway).
 Result<Asked> AskedBy(const json& container, const std::string& where) {
   Asked a;
-  const json& res = container.contains("resources") ? container["resources"] : json::object();
+  const json& res = JsonAt(container, "resources");
   for (const char* section : {"requests", "limits"}) {
-    const json& list = res.contains(section) ? res[section] : json::object();
+    const json& list = JsonAt(res, section);
     GPUPOOL_ASSIGN_OR_RETURN(std::int64_t g, Quantity(list, kResourceGpu, where));
     GPUPOOL_ASSIGN_OR_RETURN(std::int64_t p, Quantity(list, kResourcePercent, where));
     GPUPOOL_ASSIGN_OR_RETURN(std::int64_t m, Quantity(list, kResourceMemory, where));
@@ -57,18 +58,18 @@ std::uint64_t MemoryOnGpu(const Request& request, std::uint64_t gpu_memory_bytes
 }
 
 Result<std::optional<Request>> RequestFromPod(const nlohmann::json& pod) {
-  if (!pod.is_object() || !pod.contains("spec") || !pod["spec"].is_object()) {
+  if (!JsonAt(pod, "spec").is_object()) {
     return Status::InvalidArgument("pod has no spec");
   }
-  const json& spec = pod["spec"];
+  const json& spec = JsonAt(pod, "spec");
   Asked total;
   bool any = false;
   for (const char* kind : {"initContainers", "containers"}) {
-    if (!spec.contains(kind) || !spec[kind].is_array()) continue;
-    for (const json& c : spec[kind]) {
+    if (!JsonAt(spec, kind).is_array()) continue;
+    for (const json& c : JsonAt(spec, kind)) {
       const std::string where =
           std::string(kind == std::string("containers") ? "container " : "init container ") +
-          (c.contains("name") && c["name"].is_string() ? c["name"].get<std::string>() : "?");
+          (JsonAt(c, "name").is_string() ? JsonAt(c, "name").get<std::string>() : "?");
       GPUPOOL_ASSIGN_OR_RETURN(Asked a, AskedBy(c, where));
       if (a.gpus < 0 && a.percent < 0 && a.memory < 0) continue;
       any = true;
@@ -98,13 +99,8 @@ Result<std::optional<Request>> RequestFromPod(const nlohmann::json& pod) {
 }
 
 std::string PoolOfPod(const nlohmann::json& pod) {
-  const json* ann = nullptr;
-  if (pod.contains("metadata") && pod["metadata"].contains("annotations")) {
-    ann = &pod["metadata"]["annotations"];
-  }
-  if (ann == nullptr || !ann->is_object()) return "";
-  auto it = ann->find(std::string(kPoolAnnotation));
-  return it != ann->end() && it->is_string() ? it->get<std::string>() : "";
+  const json& pool = JsonAt(JsonAt(JsonAt(pod, "metadata"), "annotations"), kPoolAnnotation.data());
+  return pool.is_string() ? pool.get<std::string>() : "";
 }
 
 }  // namespace gpupool::placement
