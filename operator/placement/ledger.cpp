@@ -87,6 +87,7 @@ Status Ledger::Claim(const PodRef& pod, const Binding& binding) {
     a.pods.insert(pod.uid);
   }
   claims_[pod.uid] = Claimed{pod, binding};
+  by_key_[pod.Key()] = pod.uid;
   return Status::Ok();
 }
 
@@ -95,6 +96,7 @@ std::optional<Binding> Ledger::Release(const std::string& uid) {
   auto it = claims_.find(uid);
   if (it == claims_.end()) return std::nullopt;
   Binding b = std::move(it->second.binding);
+  if (auto k = by_key_.find(it->second.pod.Key()); k != by_key_.end() && k->second == uid) by_key_.erase(k);
   claims_.erase(it);
   for (const GpuBinding& g : b.gpus) {
     auto ait = allocs_.find(GpuKey{g.server, g.uuid});
@@ -119,6 +121,13 @@ std::optional<PodRef> Ledger::Holder(const std::string& uid) const {
   auto it = claims_.find(uid);
   if (it == claims_.end()) return std::nullopt;
   return it->second.pod;
+}
+
+std::optional<std::string> Ledger::UidOfPod(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::vector<std::string> Ledger::Pods() const {

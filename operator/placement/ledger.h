@@ -64,6 +64,8 @@ class Ledger {
   std::optional<Binding> Release(const std::string& uid);
   std::optional<Binding> Find(const std::string& uid) const;
   std::optional<PodRef> Holder(const std::string& uid) const;
+  // The UID holding a claim for pod "ns/name" (a deleted pod's name may be reused by a new UID).
+  std::optional<std::string> UidOfPod(const std::string& key) const;
   std::vector<std::string> Pods() const;  // UIDs with a claim
 
   // Chooses GPUs for `request` by the pool's policy without claiming them. ResourceExhausted (with
@@ -96,7 +98,8 @@ class Ledger {
   mutable std::mutex mu_;
   std::map<std::string, Pool> pools_;
   std::map<GpuKey, Alloc> allocs_;
-  std::map<std::string, Claimed> claims_;  // by pod UID
+  std::map<std::string, Claimed> claims_;      // by pod UID
+  std::map<std::string, std::string> by_key_;  // "ns/name" -> UID
 };
 
 }  // namespace gpupool::placement

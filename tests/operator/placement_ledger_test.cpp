@@ -81,6 +81,8 @@ TEST_CASE("ledger: release frees the share and is idempotent") {
   CHECK(ledger.Claim(Pod("u2"), One("s2:7470", "GPU-2a", 1, 0)).ok());
   CHECK(ledger.Pods() == std::vector<std::string>{"u2"});
   CHECK(ledger.Holder("u2")->name == "pod-u2");
+  CHECK(ledger.UidOfPod("ns/pod-u2") == "u2");
+  CHECK_FALSE(ledger.UidOfPod("ns/pod-u1").has_value());
 }
 
 TEST_CASE("ledger: claims survive a GPU leaving the inventory") {
