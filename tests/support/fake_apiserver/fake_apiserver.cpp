@@ -130,6 +130,13 @@ Result<Json> FakeApiServer::Delete(const std::string& resource, const std::strin
   return ToResult(impl_->storage().Delete(*k, ns, name, nullptr));
 }
 
+Result<Json> FakeApiServer::SetPodPhase(const std::string& ns, const std::string& name,
+                                        const std::string& phase) {
+  GPUPOOL_ASSIGN_OR_RETURN(Json pod, Get("pods", ns, name));
+  pod["status"]["phase"] = phase;
+  return UpdateStatus("pods", std::move(pod));
+}
+
 long long FakeApiServer::ResourceVersion() const {
   return impl_->storage().ResourceVersion();
 }

@@ -2,8 +2,9 @@
 // following the real semantics of k8s-api-facts.md §13 for the kinds the operator uses:
 // core/v1 pods (status subresource), events; coordination.k8s.io/v1 leases; gpupool.io/v1alpha1
 // gpupools (cluster-scoped, status subresource); authentication.k8s.io/v1 tokenreviews (create
-// only, answered by a test hook); plus discovery (/version, /api, /apis, /api/v1, /apis/<g>/<v>)
-// good enough for kubectl and the Python client.
+// only, answered by a test hook); core/v1 secrets and nodes (cluster-scoped), admissionregistration.k8s.io/v1
+// mutatingwebhookconfigurations (cluster-scoped); plus discovery (/version, /api, /apis, /api/v1,
+// /apis/<g>/<v>) good enough for kubectl and the Python client.
 //
 // Semantics: one global resourceVersion; uid/creationTimestamp/generation set by the server;
 // 409 Conflict on a stale PUT, 409 AlreadyExists, 404, 422 for a PUT without resourceVersion on
@@ -48,7 +49,8 @@ class FakeApiServer {
   std::string Kubeconfig() const;
 
   // Direct access to the storage with the same rules as the HTTP API, without a request being
-  // counted. `resource` is the plural: "pods", "events", "leases", "gpupools", "tokenreviews".
+  // counted. `resource` is the plural: "pods", "events", "leases", "gpupools", "secrets", "nodes",
+  // "mutatingwebhookconfigurations".
   Result<Json> Create(const std::string& resource, const std::string& ns, Json obj);
   Result<Json> Get(const std::string& resource, const std::string& ns, const std::string& name) const;
   std::vector<Json> List(const std::string& resource, const std::string& ns = "") const;
@@ -57,6 +59,8 @@ class FakeApiServer {
   // Delete as the API does it (finalizers mark, otherwise remove); returns the answer body.
   Result<Json> Delete(const std::string& resource, const std::string& ns, const std::string& name);
   long long ResourceVersion() const;  // the current global revision
+  // What the kubelet would do: sets a pod's status.phase ("Running", "Succeeded", "Failed").
+  Result<Json> SetPodPhase(const std::string& ns, const std::string& name, const std::string& phase);
 
   // ---- Test hooks ----
   // The next `n` requests (of `verb` when not empty: get, list, watch, create, update, patch,

@@ -53,6 +53,21 @@ const std::vector<KindInfo>& Kinds() {
     reviews.create_only = true;
     reviews.has_generation = false;
     k.push_back(reviews);
+    KindInfo secrets = Make("", "v1", "secrets", "secret", "Secret");
+    secrets.has_generation = false;
+    secrets.field_selectors = {"type"};
+    k.push_back(secrets);
+    KindInfo nodes = Make("", "v1", "nodes", "node", "Node");
+    nodes.namespaced = false;
+    nodes.status_subresource = true;
+    nodes.has_generation = false;
+    nodes.short_names = {"no"};
+    nodes.field_selectors = {"spec.unschedulable"};
+    k.push_back(nodes);
+    KindInfo hooks = Make("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+                          "mutatingwebhookconfiguration", "MutatingWebhookConfiguration");
+    hooks.namespaced = false;
+    k.push_back(hooks);
     return k;
   }();
   return kinds;
