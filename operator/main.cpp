@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
     http::ServerOptions wo;
     wo.listen = flags->webhook_listen;
     wo.tls = http::ServerTls{tls->cert_pem, tls->key_pem};
-    auto started = http::HttpServer::Start(wo, webhook::MakeHandler(catalog));
+    auto started = http::HttpServer::Start(
+        wo, webhook::MakeHandler(catalog, [&metrics](const std::string& r) { metrics.WebhookRequest(r); }));
     if (!started.ok()) return Fail("webhook server", started.status());
     webhook_server = std::move(*started);
     std::printf("webhook listening on port %d\n", webhook_server->port());

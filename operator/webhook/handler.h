@@ -4,6 +4,9 @@
 // Thread-safety: the handler is thread-safe when the catalog is.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "operator/http/server.h"
 #include "operator/webhook/mutate.h"
 
@@ -11,7 +14,9 @@ namespace gpupool::webhook {
 
 inline constexpr std::string_view kMutatePath = "/mutate-pods";
 
-// `pools` must outlive the handler.
-http::Handler MakeHandler(const PoolCatalog& pools);
+// `pools` must outlive the handler. `on_result` (optional) hears "mutated", "skipped" (allowed
+// unchanged), "refused" or "error" (not an AdmissionReview) for each request.
+http::Handler MakeHandler(const PoolCatalog& pools,
+                          std::function<void(const std::string& result)> on_result = nullptr);
 
 }  // namespace gpupool::webhook

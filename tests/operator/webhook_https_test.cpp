@@ -54,7 +54,12 @@ TEST_CASE("https: AdmissionReview round trip with a generated certificate") {
   REQUIRE(tls.ok());
   REQUIRE(CheckKeyMatches(tls->cert_pem, tls->key_pem).ok());
   GpuPoolCatalog pools([] { return std::vector<json>{}; });
-  auto server = http::HttpServer::Start(Tls(*tls), MakeHandler(pools));
+  std::mutex mu;
+  std::vector<std::string> results;
+  auto server = http::HttpServer::Start(Tls(*tls), MakeHandler(pools, [&](const std::string& r) {
+                                          std::lock_guard lock(mu);
+                                          results.push_back(r);
+                                        }));
   REQUIRE(server.ok());
 
   json review = {
@@ -83,6 +88,8 @@ TEST_CASE("https: AdmissionReview round trip with a generated certificate") {
   CHECK(Post((*server)->port(), tls->ca_pem, "/mutate-pods", "{not json").code == 400);
   CHECK(Post((*server)->port(), tls->ca_pem, "/mutate-pods", "{}").code == 400);
   CHECK(Post((*server)->port(), tls->ca_pem, "/other", "{}").code == 404);
+  std::lock_guard lock(mu);
+  CHECK(results == std::vector<std::string>{"mutated", "refused", "error", "error"});
 }
 
 TEST_CASE("https: a client that does not trust the CA is refused") {
