@@ -85,10 +85,12 @@ std::vector<std::string> Binder::Waiting() const {
   return out;
 }
 
-void Binder::Rebuild() {
+int Binder::Rebuild() {
   std::vector<kube::Json> bound;
   for (const kube::Json& pod : pods_.List()) {
-    if (!IsFinished(pod) && !BindingAnnotation(pod).empty()) bound.push_back(pod);
+    if (!IsFinished(pod) && !BindingAnnotation(pod).empty() && !state_.ledger.Find(kube::UidOf(pod))) {
+      bound.push_back(pod);
+    }
   }
   // The oldest pod's claim wins: a later, overlapping binding is the one not trusted.
   std::sort(bound.begin(), bound.end(), [](const kube::Json& a, const kube::Json& b) {
@@ -101,7 +103,7 @@ void Binder::Rebuild() {
     auto binding = BindingFromJson(BindingAnnotation(pod));
     if (binding.ok() && state_.ledger.Claim(RefOf(pod), *binding).ok()) ++claimed;
   }
-  GPUPOOL_LOG(kInfo) << "ledger rebuilt: " << claimed << " of " << bound.size() << " bindings claimed";
+  return claimed;
 }
 
 Status Binder::RevokeOwed(const std::string& key) {

@@ -45,8 +45,9 @@ class Binder {
          EventRecorder& events, metrics::OperatorMetrics& metrics,
          std::function<void(const std::string& pool, bool freed)> pool_changed, BinderOptions options = {});
 
-  // Claims every pod's binding, oldest pod first (call once per term, after the pools are seeded).
-  void Rebuild();
+  // Claims every pod's binding not yet claimed, oldest pod first; returns how many it claimed.
+  // Called when a term starts (after the pools are probed) and whenever GPUs appear.
+  int Rebuild();
   Result<std::chrono::milliseconds> Reconcile(const std::string& key);
   // Whether a pod event concerns the binder (gated, bound by us, or held in the ledger).
   bool Interested(const kube::Json& pod) const;

@@ -67,13 +67,23 @@ void Operator::StartLeading() {
   auto term = std::make_shared<Term>();
   term->pools = std::make_unique<PoolController>(
       client_, pools(), control_, term->state, events_, metrics_,
-      [this](const std::string& p) { OnPoolChanged(p, true); }, options_.pool);
+      [this](const std::string& p) { OnCapacityChanged(p); }, options_.pool);
   term->binder = std::make_unique<Binder>(
       client_, pods(), control_, term->state, events_, metrics_,
       [this](const std::string& p, bool freed) { OnPoolChanged(p, freed); }, options_.binder);
-  // The ledger first: pools as last published, then every binding, before any new placement.
+  leading_ = true;
+  metrics_.SetLeader(true);
+  ++terms_;
+  // The ledger before any placement: pools as last published, then probed once, then every binding
+  // claimed oldest first. A pod placed before this would take a share a running pod holds.
   term->pools->SeedFromStatus();
-  term->binder->Rebuild();
+  for (const kube::Json& p : pools().List()) {
+    auto probed = term->pools->Reconcile(kube::NameOf(p));
+    if (!probed.ok())
+      GPUPOOL_LOG(kWarn) << "first probe of " << kube::NameOf(p) << ": " << probed.status().ToString();
+  }
+  const int claimed = term->binder->Rebuild();
+  GPUPOOL_LOG(kInfo) << "leading: ledger rebuilt with " << claimed << " bindings";
   auto on_error = [this](const std::string& controller, const Status&) {
     metrics_.ReconcileError(controller);
   };
@@ -84,20 +94,17 @@ void Operator::StartLeading() {
   term->pod_runner = std::make_unique<Runner>(
       "binder", term->pod_queue, [t](const std::string& k) { return t->binder->Reconcile(k); },
       options_.binder_workers, on_error);
-  leading_ = true;
-  metrics_.SetLeader(true);
-  ++terms_;
   {
     std::lock_guard lock(term_mu_);
     term_ = term;
   }
-  for (const kube::Json& p : pools().List()) term->pool_queue.Add(kube::NameOf(p));
+  for (const kube::Json& p : pools().List())
+    term->pool_queue.AddAfter(kube::NameOf(p), options_.pool.probe_interval);
   for (const kube::Json& p : pods().List()) {
     if (term->binder->Interested(p)) term->pod_queue.Add(kube::ObjectKey(p));
   }
   term->pool_runner->Start();
   term->pod_runner->Start();
-  GPUPOOL_LOG(kInfo) << "leading: controllers started";
 }
 
 void Operator::StopLeading() {
@@ -118,6 +125,18 @@ void Operator::StopLeading() {
 void Operator::OnPod(const kube::Json& pod) {
   std::lock_guard lock(term_mu_);
   if (term_ && term_->binder->Interested(pod)) term_->pod_queue.Add(kube::ObjectKey(pod));
+}
+
+void Operator::OnCapacityChanged(const std::string& pool) {
+  std::shared_ptr<Term> term;
+  {
+    std::lock_guard lock(term_mu_);
+    term = term_;
+  }
+  if (!term) return;
+  // GPUs appeared or came back: bindings that named them are claimed before anyone new is placed.
+  term->binder->Rebuild();
+  OnPoolChanged(pool, /*freed=*/true);
 }
 
 void Operator::OnPoolChanged(const std::string& pool, bool freed) {

@@ -63,6 +63,7 @@ class Operator {
   void StopLeading();
   void OnPod(const kube::Json& pod);
   void OnPoolChanged(const std::string& pool, bool freed);
+  void OnCapacityChanged(const std::string& pool);
 
   kube::Client& raw_;
   ControlClient& control_;

@@ -76,13 +76,21 @@ Result<std::chrono::milliseconds> PoolController::Reconcile(const std::string& n
     events_.Record(kube::GPUPools(), *pool, "Warning", "InvalidSpec", spec.status().message());
     return spec.status();
   }
+  if (spec->has_node_selector) {
+    static const kube::Resource kNodes{"", "v1", "nodes", "Node", false};
+    kube::ListOptions options;
+    options.label_selector = spec->node_selector;
+    auto nodes = client_.List(kNodes, "", options);
+    if (!nodes.ok()) return nodes.status().Annotate("nodes of GPUPool " + name);
+    for (PoolServer& s : ServersOnNodes(*spec, *nodes)) spec->servers.push_back(std::move(s));
+  }
   std::vector<ServerProbe> probes;
   const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu_);
     auto it = cache_.find(name);
     if (it != cache_.end() && it->second.generation == spec->generation &&
-        now - it->second.at < options_.probe_interval) {
+        it->second.probes.size() == spec->servers.size() && now - it->second.at < options_.probe_interval) {
       probes = it->second.probes;
     }
   }
@@ -96,12 +104,17 @@ Result<std::chrono::milliseconds> PoolController::Reconcile(const std::string& n
   const std::vector<placement::GpuUsage> before = state_.ledger.Usage(name);
   state_.servers.Set(spec->servers);
   state_.ledger.SetPool(name, spec->policy, spec->is_default, gpus);
-  const std::vector<placement::GpuUsage> usage = state_.ledger.Usage(name);
+  std::vector<placement::GpuUsage> usage = state_.ledger.Usage(name);
   bool capacity_changed = before.size() != usage.size();
   for (std::size_t i = 0; !capacity_changed && i < usage.size(); ++i) {
     capacity_changed = before[i].gpu.uuid != usage[i].gpu.uuid ||
                        before[i].gpu.healthy != usage[i].gpu.healthy ||
                        before[i].gpu.memory_bytes != usage[i].gpu.memory_bytes;
+  }
+  // At once, before anything else places onto new GPUs: the binder claims the bindings naming them.
+  if (capacity_changed && on_capacity_change_) {
+    on_capacity_change_(name);
+    usage = state_.ledger.Usage(name);
   }
 
   kube::Json status =
@@ -143,7 +156,6 @@ Result<std::chrono::milliseconds> PoolController::Reconcile(const std::string& n
       return written.status().Annotate("GPUPool " + name + " status");
     }
   }
-  if (capacity_changed && on_capacity_change_) on_capacity_change_(name);
   return options_.probe_interval;
 }
 

@@ -31,7 +31,55 @@ Result<PoolSpec> ParsePoolSpec(const json& pool) {
     if (ps.control.empty()) ps.control = DefaultControlAddress(ps.address);
     s.servers.push_back(std::move(ps));
   }
+  const json& selector = JsonAt(spec, "serverSelector");
+  if (selector.is_object()) {
+    s.has_node_selector = true;
+    s.node_selector = LabelSelectorString(selector);
+  }
+  if (JsonAt(spec, "serverPort").is_number_integer()) s.server_port = JsonAt(spec, "serverPort").get<int>();
+  if (JsonAt(spec, "controlPort").is_number_integer())
+    s.control_port = JsonAt(spec, "controlPort").get<int>();
   return s;
+}
+
+std::string LabelSelectorString(const json& selector) {
+  std::string out;
+  auto add = [&out](const std::string& term) { out += (out.empty() ? "" : ",") + term; };
+  for (const auto& [key, value] : JsonAt(selector, "matchLabels").items()) {
+    if (value.is_string()) add(key + "=" + value.get<std::string>());
+  }
+  for (const json& e : JsonAt(selector, "matchExpressions")) {
+    const std::string key = JsonString(e, "key"), op = JsonString(e, "operator");
+    std::string values;
+    for (const json& v : JsonAt(e, "values")) {
+      if (v.is_string()) values += (values.empty() ? "" : ",") + v.get<std::string>();
+    }
+    if (op == "In") add(key + " in (" + values + ")");
+    if (op == "NotIn") add(key + " notin (" + values + ")");
+    if (op == "Exists") add(key);
+    if (op == "DoesNotExist") add("!" + key);
+  }
+  return out;
+}
+
+std::vector<PoolServer> ServersOnNodes(const PoolSpec& spec, const json& nodes) {
+  std::vector<PoolServer> out;
+  for (const json& node : JsonAt(nodes, "items")) {
+    std::string ip;
+    for (const json& a : JsonAt(JsonAt(node, "status"), "addresses")) {
+      if (JsonString(a, "type") == "InternalIP" || ip.empty()) ip = JsonString(a, "address");
+      if (JsonString(a, "type") == "InternalIP") break;
+    }
+    if (ip.empty()) continue;
+    const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+    PoolServer ps{
+        host + ":" + std::to_string(spec.server_port),
+        host + ":" + std::to_string(spec.control_port > 0 ? spec.control_port : spec.server_port + 1)};
+    bool listed = false;
+    for (const PoolServer& s : spec.servers) listed = listed || s.address == ps.address;
+    if (!listed) out.push_back(std::move(ps));
+  }
+  return out;
 }
 
 std::vector<placement::PoolGpu> PoolGpus(const std::vector<ServerProbe>& probes, const json& old_status) {

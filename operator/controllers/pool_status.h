@@ -28,10 +28,21 @@ struct PoolSpec {
   bool is_default = false;
   std::vector<PoolServer> servers;
   long long generation = 0;
+  // spec.serverSelector as a label selector ("" when absent), and the ports of servers found by it.
+  std::string node_selector;
+  bool has_node_selector = false;
+  int server_port = 7470;
+  int control_port = 0;  // 0: server_port + 1
 };
 
 // InvalidArgument naming the field for what the CRD schema would have refused.
 Result<PoolSpec> ParsePoolSpec(const nlohmann::json& pool);
+
+// "a=b,c in (x,y),!d" from a LabelSelector object (matchLabels, matchExpressions).
+std::string LabelSelectorString(const nlohmann::json& selector);
+
+// The servers on `nodes` (their InternalIP, else the first address) not already in spec.servers.
+std::vector<PoolServer> ServersOnNodes(const PoolSpec& spec, const nlohmann::json& nodes);
 
 struct ServerProbe {
   PoolServer server;

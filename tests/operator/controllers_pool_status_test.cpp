@@ -108,3 +108,41 @@ TEST_CASE("pool status: no servers, no healthy GPUs: not ready") {
 
 }  // namespace
 }  // namespace gpupool::controllers
+
+namespace gpupool::controllers {
+namespace {
+
+TEST_CASE("pool spec: servers on nodes chosen by serverSelector") {
+  const nlohmann::json pool = {
+      {"metadata", {{"name", "p"}}},
+      {"spec",
+       {{"serverSelector",
+         {{"matchLabels", {{"gpupool.io/server", "true"}}},
+          {"matchExpressions",
+           nlohmann::json::array({{{"key", "zone"}, {"operator", "In"}, {"values", {"a", "b"}}},
+                                  {{"key", "old"}, {"operator", "DoesNotExist"}}})}}},
+        {"serverPort", 9000},
+        {"servers", nlohmann::json::array({{{"address", "10.0.0.1:9000"}}})}}}};
+  auto spec = ParsePoolSpec(pool);
+  REQUIRE(spec.ok());
+  CHECK(spec->has_node_selector);
+  CHECK(spec->node_selector == "gpupool.io/server=true,zone in (a,b),!old");
+  const nlohmann::json nodes = {
+      {"items", nlohmann::json::array(
+                    {{{"status",
+                       {{"addresses",
+                         {{{"type", "Hostname"}, {"address", "n0"}},
+                          {{"type", "InternalIP"}, {"address", "10.0.0.1"}}}}}}},
+                     {{"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "10.0.0.2"}}}}}}},
+                     {{"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "fd00::3"}}}}}}},
+                     {{"status", nlohmann::json::object()}}})}};
+  const auto servers = ServersOnNodes(*spec, nodes);
+  REQUIRE(servers.size() == 2);  // 10.0.0.1 is listed already; the last node has no address
+  CHECK(servers[0].address == "10.0.0.2:9000");
+  CHECK(servers[0].control == "10.0.0.2:9001");
+  CHECK(servers[1].address == "[fd00::3]:9000");
+  CHECK(LabelSelectorString(nlohmann::json::object()).empty());
+}
+
+}  // namespace
+}  // namespace gpupool::controllers
