@@ -127,6 +127,10 @@ Status Binder::RevokeOwed(const std::string& key) {
 }
 
 void Binder::Release(const std::string& key, const std::string& uid, const std::string& why) {
+  {
+    std::lock_guard lock(revoke_mu_);
+    ungated_.erase(uid);
+  }
   auto binding = state_.ledger.Release(uid);
   if (!binding) return;
   {
@@ -260,6 +264,10 @@ Result<Millis> Binder::Bind(const kube::Json& pod) {
   GPUPOOL_RETURN_IF_ERROR(AdmitAll(*annotated, *placed));
   auto ungated = RemoveGate(*annotated);
   if (!ungated.ok()) return ungated.status();
+  {
+    std::lock_guard lock(revoke_mu_);
+    ungated_.insert(kube::UidOf(pod));
+  }
   metrics_.PodBound(pool, std::chrono::duration<double>(SecondsSinceCreation(pod)));
   events_.Record(kube::Pods(), pod, "Normal", "Bound", "bound to " + Describe(*placed));
   return Millis(0);
@@ -293,11 +301,22 @@ Result<Millis> Binder::Adopt(const kube::Json& pod, const std::string& annotatio
     return cleared.ok() ? Result<Millis>(Millis(0)) : Result<Millis>(cleared.status());
   }
   ClearPending(key);
-  if (!HasGate(pod)) return Millis(0);
+  {
+    std::lock_guard lock(revoke_mu_);
+    if (!HasGate(pod)) {
+      ungated_.erase(kube::UidOf(pod));  // the cache caught up
+      return Millis(0);
+    }
+    if (ungated_.count(kube::UidOf(pod)) > 0) return Millis(0);  // stale copy of a pod we ungated
+  }
   // Bound but still gated: a crash (or a failed Admit) between annotation and gate removal.
   GPUPOOL_RETURN_IF_ERROR(AdmitAll(pod, *binding));
   auto ungated = RemoveGate(pod);
   if (!ungated.ok()) return ungated.status();
+  {
+    std::lock_guard lock(revoke_mu_);
+    ungated_.insert(kube::UidOf(pod));
+  }
   metrics_.PodBound(binding->pool, std::chrono::duration<double>(SecondsSinceCreation(pod)));
   events_.Record(kube::Pods(), pod, "Normal", "Bound", "bound to " + Describe(*binding));
   return Millis(0);

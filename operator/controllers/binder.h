@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,9 @@ class Binder {
 
   std::mutex place_mu_;  // Place + Claim as one step
   std::mutex revoke_mu_;
+  // UIDs whose gate this binder removed: a cached copy still showing the gate is stale, not a
+  // reason to Admit and patch again (the informer's next event brings the fresh copy).
+  std::set<std::string> ungated_;
   struct Owed {
     std::string key, reason;
     Binding binding;

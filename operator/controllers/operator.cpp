@@ -41,7 +41,11 @@ Status Operator::Start(std::chrono::milliseconds sync_timeout) {
     return Status::Ok();
   }
   leader::ElectionCallbacks callbacks;
-  callbacks.on_started_leading = [this] { StartLeading(); };
+  callbacks.on_started_leading = [this] {
+    std::lock_guard lock(start_mu_);
+    if (start_thread_.joinable()) start_thread_.join();
+    start_thread_ = std::thread([this] { StartLeading(); });
+  };
   callbacks.on_stopped_leading = [this] { StopLeading(); };
   callbacks.on_new_leader = [](const std::string& id) { GPUPOOL_LOG(kInfo) << "leader is now " << id; };
   GPUPOOL_ASSIGN_OR_RETURN(elector_, leader::LeaderElector::Create(raw_, options_.election, callbacks));
@@ -51,8 +55,13 @@ Status Operator::Start(std::chrono::milliseconds sync_timeout) {
 
 void Operator::Stop() {
   if (elector_) elector_->Stop();  // releases the lease and calls StopLeading
-  elector_.reset();
   StopLeading();
+  {
+    std::lock_guard lock(start_mu_);
+    if (start_thread_.joinable()) start_thread_.join();
+  }
+  StopLeading();  // a term that was still starting when the elector stopped
+  elector_.reset();
   if (pod_informer_) pod_informer_->Stop();
   if (pool_informer_) pool_informer_->Stop();
 }
@@ -64,6 +73,8 @@ std::string Operator::NotReady() const {
 }
 
 void Operator::StartLeading() {
+  std::lock_guard lead(lead_mu_);
+  if (options_.leader_elect && !(elector_ && elector_->IsLeader())) return;  // lost it already
   auto term = std::make_shared<Term>();
   term->pools = std::make_unique<PoolController>(
       client_, pools(), control_, term->state, events_, metrics_,
@@ -79,8 +90,9 @@ void Operator::StartLeading() {
   term->pools->SeedFromStatus();
   for (const kube::Json& p : pools().List()) {
     auto probed = term->pools->Reconcile(kube::NameOf(p));
-    if (!probed.ok())
+    if (!probed.ok()) {
       GPUPOOL_LOG(kWarn) << "first probe of " << kube::NameOf(p) << ": " << probed.status().ToString();
+    }
   }
   const int claimed = term->binder->Rebuild();
   GPUPOOL_LOG(kInfo) << "leading: ledger rebuilt with " << claimed << " bindings";
@@ -109,6 +121,9 @@ void Operator::StartLeading() {
 
 void Operator::StopLeading() {
   leading_ = false;  // first: every write is refused from now on
+  metrics_.SetLeader(false);
+  std::lock_guard lead(lead_mu_);
+  leading_ = false;  // again: a term that was starting meanwhile may have set it
   metrics_.SetLeader(false);
   std::shared_ptr<Term> term;
   {

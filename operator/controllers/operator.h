@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "operator/controllers/binder.h"
 #include "operator/controllers/control_client.h"
@@ -86,6 +87,11 @@ class Operator {
   };
   std::mutex term_mu_;  // guards term_ (the pointer); the informer thread reads it to enqueue
   std::shared_ptr<Term> term_;
+  // A term starts on its own thread (probing servers takes time the elector needs for renewing);
+  // lead_mu_ keeps StartLeading and StopLeading from interleaving.
+  std::mutex lead_mu_;
+  std::mutex start_mu_;
+  std::thread start_thread_;
 };
 
 }  // namespace gpupool::controllers
