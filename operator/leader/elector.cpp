@@ -37,6 +37,11 @@ std::string Holder(const Json& lease) {
   return s != nullptr ? *s : "";
 }
 
+Json SpecOf(const Json& lease) {
+  return lease.is_object() && lease.contains("spec") && lease["spec"].is_object() ? lease["spec"]
+                                                                                  : Json::object();
+}
+
 long long SpecInt(const Json& lease, const char* field) {
   if (!lease.is_object() || !lease.contains("spec") || !lease["spec"].is_object()) return 0;
   const Json& spec = lease["spec"];
@@ -177,7 +182,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   bool changed;
   {
     std::lock_guard lock(mu_);
-    changed = lease.value("spec", Json::object()) != observed_.value("spec", Json::object());
+    changed = SpecOf(lease) != SpecOf(observed_);
     if (changed) {
       observed_ = lease;
       observed_at_ = Clock::now();
@@ -192,10 +197,11 @@ bool LeaderElector::TryAcquireOrRenew() {
   // Expiry on the local clock, from when this elector last saw the record change.
   if (!holder.empty() && !mine && observed_at_ + std::chrono::seconds(held_for_s) > Clock::now())
     return false;
+  if (!lease["spec"].is_object()) lease["spec"] = Json::object();  // a malformed lease is taken over whole
   Json& spec = lease["spec"];
   if (!mine) {
     spec["acquireTime"] = now;
-    spec["leaseTransitions"] = SpecInt(lease, "leaseTransitions") + (holder.empty() ? 0 : 1);
+    spec["leaseTransitions"] = SpecInt(lease, "leaseTransitions") + 1;  // as client-go: any change of holder
   }
   spec["holderIdentity"] = config_.identity;
   spec["leaseDurationSeconds"] = duration_s;

@@ -32,7 +32,11 @@ Status FakeApiServer::Impl::Listen() {
           });
           return;
         }
-        Handle(req, std::move(text));
+        try {
+          Handle(req, std::move(text));
+        } catch (const std::exception& e) {  // malformed input the checks missed: an answer, not a crash
+          ReplyWith(req, fk::StatusReply(500, "InternalError", e.what()));
+        }
       });
     });
     listener_->open().wait();
