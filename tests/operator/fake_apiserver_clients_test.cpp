@@ -64,7 +64,7 @@ struct Observer {
   }
 };
 
-TEST_CASE("fake_apiserver: kubectl sees what the server stores", "[fake_apiserver][kubectl]") {
+TEST_CASE("kubectl sees what the server stores", "[fake_apiserver][kubectl]") {
   std::string kubectl = FindOnPath("kubectl");
   if (kubectl.empty()) {
     WARN("SKIPPED: kubectl is not on PATH");
@@ -147,7 +147,7 @@ TEST_CASE("fake_apiserver: kubectl sees what the server stores", "[fake_apiserve
   CHECK(err["object"]["reason"] == "Expired");
 }
 
-TEST_CASE("fake_apiserver: python3-kubernetes sees what the server stores", "[fake_apiserver][python]") {
+TEST_CASE("python3-kubernetes sees what the server stores", "[fake_apiserver][python]") {
   const std::string python = "/usr/bin/python3";
   int code = 0;
   auto probe = Run({python, "-c", "import kubernetes"}, &code);

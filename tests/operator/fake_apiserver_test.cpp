@@ -23,7 +23,7 @@ std::string Rv(const Json& o) {
   return o["metadata"]["resourceVersion"];
 }
 
-TEST_CASE("fake_apiserver: one global resourceVersion, server-owned metadata", "[fake_apiserver]") {
+TEST_CASE("one global resourceVersion, server-owned metadata", "[fake_apiserver]") {
   auto server = StartFake();
   long long start = server->ResourceVersion();
   auto pod = server->Create("pods", "default", TestPod("p"));
@@ -52,7 +52,7 @@ TEST_CASE("fake_apiserver: one global resourceVersion, server-owned metadata", "
   CHECK((*g)["metadata"]["name"].get<std::string>().size() == std::string("worker-").size() + 5);
 }
 
-TEST_CASE("fake_apiserver: updates are optimistic, no-ops are free, generation tracks spec",
+TEST_CASE("updates are optimistic, no-ops are free, generation tracks spec",
           "[fake_apiserver]") {
   auto server = StartFake();
   Json pool = *server->Create("gpupools", "", Pool("a"));
@@ -97,7 +97,7 @@ TEST_CASE("fake_apiserver: updates are optimistic, no-ops are free, generation t
   CHECK(server->Update("pods", ungated).ok());
 }
 
-TEST_CASE("fake_apiserver: finalizers hold deletion until the last one is removed", "[fake_apiserver]") {
+TEST_CASE("finalizers hold deletion until the last one is removed", "[fake_apiserver]") {
   auto server = StartFake();
   Json pool = Pool("f");
   pool["metadata"]["finalizers"] = {"gpupool.io/release", "other/x"};
@@ -126,7 +126,7 @@ TEST_CASE("fake_apiserver: finalizers hold deletion until the last one is remove
   CHECK((*status)["details"]["kind"] == "gpupools");
 }
 
-TEST_CASE("fake_apiserver: selectors parse as the API server's do", "[fake_apiserver]") {
+TEST_CASE("selectors parse as the API server's do", "[fake_apiserver]") {
   Json obj = {{"metadata", {{"name", "p"}, {"namespace", "ns"}, {"labels", {{"app", "a"}, {"tier", "web"}}}}},
               {"spec", {{"nodeName", "n1"}}},
               {"status", {{"phase", "Running"}}}};
@@ -164,7 +164,7 @@ TEST_CASE("fake_apiserver: selectors parse as the API server's do", "[fake_apise
   }
 }
 
-TEST_CASE("fake_apiserver: strategic merge patch on pods", "[fake_apiserver]") {
+TEST_CASE("strategic merge patch on pods", "[fake_apiserver]") {
   Json pod = TestPod("p");
   pod["spec"]["schedulingGates"].push_back({{"name", "other/gate"}});
   pod["metadata"]["finalizers"] = {"a/b"};
@@ -212,7 +212,7 @@ TEST_CASE("fake_apiserver: strategic merge patch on pods", "[fake_apiserver]") {
                   .ok());  // no merge key
 }
 
-TEST_CASE("fake_apiserver: watch over HTTP replays, filters, bookmarks and expires", "[fake_apiserver]") {
+TEST_CASE("watch over HTTP replays, filters, bookmarks and expires", "[fake_apiserver]") {
   FakeApiServer::Options options;
   options.bookmark_interval = std::chrono::milliseconds(50);
   auto server = StartFake(options);
@@ -265,7 +265,7 @@ TEST_CASE("fake_apiserver: watch over HTTP replays, filters, bookmarks and expir
   CHECK((*e)->object["reason"] == "Expired");
 }
 
-TEST_CASE("fake_apiserver: failure injection and request counts", "[fake_apiserver]") {
+TEST_CASE("failure injection and request counts", "[fake_apiserver]") {
   auto server = StartFake();
   kube::RestOptions no_retry;
   no_retry.max_retries = 0;

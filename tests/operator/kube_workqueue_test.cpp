@@ -63,7 +63,7 @@ TEST_CASE("workqueue: per-key exponential backoff, reset by Forget", "[kube]") {
   CHECK(q.NextDelay("k").count() == 5);
 }
 
-TEST_CASE("workqueue: shutdown hands out what is queued, then ends; drain waits for Done", "[kube]") {
+TEST_CASE("workqueue: shutdown hands out what is queued, then ends, drain waits for Done", "[kube]") {
   WorkQueue q;
   q.Add("x");
   q.AddAfter("never", 10s);

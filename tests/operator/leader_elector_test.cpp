@@ -30,7 +30,7 @@ struct Replica {
   }
 };
 
-TEST_CASE("leader: two electors, one leader; a clean stop hands over at once", "[leader]") {
+TEST_CASE("two electors, one leader, a clean stop hands over at once", "[leader]") {
   auto server = StartFake();
   auto client = ClientFor(*server);
   Replica a(*client, "a"), b(*client, "b");
@@ -54,7 +54,7 @@ TEST_CASE("leader: two electors, one leader; a clean stop hands over at once", "
   CHECK(b.started == 1);
 }
 
-TEST_CASE("leader: a killed leader is replaced only after its lease expires", "[leader]") {
+TEST_CASE("a killed leader is replaced only after its lease expires", "[leader]") {
   auto server = StartFake();
   auto client = ClientFor(*server);
   Replica a(*client, "a", /*release=*/false), b(*client, "b");
@@ -71,7 +71,7 @@ TEST_CASE("leader: a killed leader is replaced only after its lease expires", "[
   CHECK((*lease)["spec"]["leaseTransitions"] == 1);
 }
 
-TEST_CASE("leader: failing renewals stop the leader within the renew deadline", "[leader]") {
+TEST_CASE("failing renewals stop the leader within the renew deadline", "[leader]") {
   auto server = StartFake();
   auto client = ClientFor(*server);
   Replica a(*client, "a");
@@ -89,7 +89,7 @@ TEST_CASE("leader: failing renewals stop the leader within the renew deadline", 
   CHECK(a.started == 2);
 }
 
-TEST_CASE("leader: someone else taking the lease stops the leader at once", "[leader]") {
+TEST_CASE("someone else taking the lease stops the leader at once", "[leader]") {
   auto server = StartFake();
   auto client = ClientFor(*server);
   Replica a(*client, "a");
@@ -102,7 +102,7 @@ TEST_CASE("leader: someone else taking the lease stops the leader at once", "[le
   CHECK(a.elector->Leader() == "intruder");
 }
 
-TEST_CASE("leader: timing rules and identity are checked", "[leader]") {
+TEST_CASE("timing rules and identity are checked", "[leader]") {
   auto server = StartFake();
   auto client = ClientFor(*server);
   ElectionConfig c;
