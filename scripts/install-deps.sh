@@ -17,6 +17,10 @@ packages=(
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev golang-gopkg-yaml.v3-dev
 )
 
+# The fake API server's checks (tests/operator) also drive kubectl. Debian's kubernetes-client would
+# conflict with a kubectl installed some other way, so it is only wanted when none is on PATH.
+if ! command -v kubectl >/dev/null 2>&1; then packages+=(kubernetes-client); fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
