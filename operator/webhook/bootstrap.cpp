@@ -68,9 +68,9 @@ Status PatchCaBundle(kube::Client& client, const std::string& configuration, con
   }
   if (patch.empty()) return Status::Ok();
   // Conditional on what we read, so a concurrent edit of the list is not overwritten by index.
-  patch.insert(
-      patch.begin(),
-      {{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", kube::ResourceVersionOf(config)}});
+  kube::Json test = {
+      {"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", kube::ResourceVersionOf(config)}};
+  patch.insert(patch.begin(), std::move(test));
   auto patched =
       client.Patch(MutatingWebhookConfigurations(), "", configuration, kube::PatchType::kJson, patch);
   return patched.ok() ? Status::Ok() : patched.status();
