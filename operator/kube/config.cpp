@@ -5,18 +5,16 @@
 #include <fstream>
 #include <sstream>
 
-namespace gpupool::kube {
-namespace {
+#include "operator/kube/read_file.h"
 
-Result<std::string> ReadFile(const std::string& path) {
+namespace gpupool::kube {
+Result<std::string> ReadTextFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::NotFound("cannot read " + path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
-
-}  // namespace
 
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -36,12 +34,12 @@ Result<ClusterConfig> InClusterConfig(const EnvLookup& env, const InClusterPaths
   ClusterConfig c;
   bool ipv6 = host.find(':') != std::string::npos;
   c.server = "https://" + (ipv6 ? "[" + host + "]" : host) + ":" + port;
-  auto ca = ReadFile(paths.ca_file);
+  auto ca = ReadTextFile(paths.ca_file);
   if (!ca.ok()) return ca.status().Annotate("in-cluster CA");
   c.ca_pem = *ca;
   c.token = TokenSource::FromFile(paths.token_file);
   GPUPOOL_RETURN_IF_ERROR(c.token->Token().status().Annotate("in-cluster service-account token"));
-  auto ns = ReadFile(paths.namespace_file);
+  auto ns = ReadTextFile(paths.namespace_file);
   if (ns.ok()) {
     std::string v = *ns;
     while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();

@@ -1,21 +1,11 @@
 // kubeconfig files (k8s-api-facts §1.3), parsed with yaml-cpp (JSON is YAML too).
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "operator/kube/config.h"
+#include "operator/kube/read_file.h"
 
 namespace gpupool::kube {
 namespace {
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string Resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
@@ -65,7 +55,7 @@ Result<std::string> DataOrFile(const YAML::Node& n, const char* data_key, const 
   if (!data.empty()) return Base64Decode(data, data_key);
   std::string file = Str(n, file_key);
   if (file.empty()) return std::string();
-  auto text = ReadFile(Resolve(base_dir, file));
+  auto text = ReadTextFile(Resolve(base_dir, file));
   if (!text.ok()) return text.status().Annotate(file_key);
   return text;
 }
@@ -124,7 +114,7 @@ Result<ClusterConfig> ParseKubeconfig(std::string_view text, const std::string& 
 }
 
 Result<ClusterConfig> LoadKubeconfig(const std::string& path, std::string_view context) {
-  auto text = ReadFile(path);
+  auto text = ReadTextFile(path);
   if (!text.ok()) return text.status().Annotate("kubeconfig");
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);

@@ -67,9 +67,7 @@ int WorkQueue::NumRequeues(const std::string& key) const {
   return it == failures_.end() ? 0 : it->second;
 }
 
-std::optional<std::string> WorkQueue::Get() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return !queue_.empty() || shutting_down_; });
+std::optional<std::string> WorkQueue::PopLocked() {
   if (queue_.empty()) return std::nullopt;
   std::string key = std::move(queue_.front());
   queue_.pop_front();
@@ -78,15 +76,16 @@ std::optional<std::string> WorkQueue::Get() {
   return key;
 }
 
+std::optional<std::string> WorkQueue::Get() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !queue_.empty() || shutting_down_; });
+  return PopLocked();
+}
+
 std::optional<std::string> WorkQueue::GetFor(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  if (!cv_.wait_for(lock, timeout, [this] { return !queue_.empty() || shutting_down_; })) return std::nullopt;
-  if (queue_.empty()) return std::nullopt;
-  std::string key = std::move(queue_.front());
-  queue_.pop_front();
-  processing_.insert(key);
-  dirty_.erase(key);
-  return key;
+  cv_.wait_for(lock, timeout, [this] { return !queue_.empty() || shutting_down_; });
+  return PopLocked();
 }
 
 void WorkQueue::Done(const std::string& key) {

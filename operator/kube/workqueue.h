@@ -60,6 +60,7 @@ class WorkQueue {
 
  private:
   void AddLocked(const std::string& key);
+  std::optional<std::string> PopLocked();  // the next ready key, now being processed
   void DelayLoop();
 
   RateLimit limit_;

@@ -73,6 +73,12 @@ TEST_CASE("rest: create, get, list, update, patch and delete a pod", "[kube]") {
   REQUIRE(client->UpdateStatus(Pods(), status).ok());
   CHECK((*client->Get(Pods(), "default", "p1"))["status"]["phase"] == "Succeeded");
 
+  DeleteOptions stale_delete;
+  stale_delete.precondition_resource_version = ResourceVersionOf(*got);  // older than the last write
+  CHECK(IsConflict(client->Delete(Pods(), "default", "p1", stale_delete).status()));
+  DeleteOptions wrong_uid;
+  wrong_uid.precondition_uid = "00000000-0000-4000-8000-000000000000";
+  CHECK(IsConflict(client->Delete(Pods(), "default", "p1", wrong_uid).status()));
   REQUIRE(client->Delete(Pods(), "default", "p1").ok());
   CHECK(IsNotFound(client->Get(Pods(), "default", "p1").status()));
   CHECK(IsNotFound(client->Delete(Pods(), "default", "p1").status()));
