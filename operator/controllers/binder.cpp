@@ -106,6 +106,27 @@ int Binder::Rebuild() {
   return claimed;
 }
 
+int Binder::RevokeOrphans() {
+  std::set<std::string> alive;
+  for (const kube::Json& pod : pods_.List()) {
+    if (!IsFinished(pod)) alive.insert(kube::UidOf(pod));
+  }
+  int revoked = 0;
+  for (const std::string& control : state_.servers.AllControl()) {
+    auto admissions = control_.ListAdmissions(control);
+    if (!admissions.ok()) continue;  // unreachable: its admissions wait for the next term
+    for (const control::v1::Admission& a : *admissions) {
+      if (alive.count(a.pod_uid()) > 0 || state_.ledger.Find(a.pod_uid())) continue;
+      if (control_.Revoke(control, a.pod_uid(), "pod no longer exists").ok()) {
+        ++revoked;
+        GPUPOOL_LOG(kInfo) << "revoked orphaned admission of " << a.pod_namespace() << "/" << a.pod_name()
+                           << " on " << control;
+      }
+    }
+  }
+  return revoked;
+}
+
 Status Binder::RevokeOwed(const std::string& key) {
   std::vector<std::pair<std::string, Owed>> owed;
   {

@@ -50,6 +50,9 @@ class Binder {
   // Called when a term starts (after the pools are probed) and whenever GPUs appear.
   int Rebuild();
   Result<std::chrono::milliseconds> Reconcile(const std::string& key);
+  // Revokes admissions the servers hold for pods that no longer exist (deleted while no operator
+  // led, so no one revoked them); returns how many. Unreachable servers are skipped.
+  int RevokeOrphans();
   // Whether a pod event concerns the binder (gated, bound by us, or held in the ledger).
   bool Interested(const kube::Json& pod) const;
   // Keys of pods worth another look when capacity changes (gated, or bindings not yet trusted).

@@ -58,6 +58,16 @@ class GrpcControlClient final : public ControlClient {
     return FromGrpc(Stub(control)->Revoke(&ctx, req, &out), "Revoke on " + control);
   }
 
+  Result<std::vector<control::v1::Admission>> ListAdmissions(const std::string& control) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.inventory);
+    control::v1::ListAdmissionsResponse out;
+    ++calls_;
+    GPUPOOL_RETURN_IF_ERROR(
+        FromGrpc(Stub(control)->ListAdmissions(&ctx, {}, &out), "ListAdmissions " + control));
+    return std::vector<control::v1::Admission>(out.admissions().begin(), out.admissions().end());
+  }
+
   long calls() const override { return calls_.load(); }
 
  private:

@@ -35,6 +35,7 @@ class ControlClient {
   virtual Status Admit(const std::string& control, const control::v1::AdmitRequest& request) = 0;
   virtual Status Revoke(const std::string& control, const std::string& pod_uid,
                         const std::string& reason) = 0;
+  virtual Result<std::vector<control::v1::Admission>> ListAdmissions(const std::string& control) = 0;
   // Calls made so far (benchmarks).
   virtual long calls() const = 0;
 };

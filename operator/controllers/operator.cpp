@@ -95,6 +95,7 @@ void Operator::StartLeading() {
     }
   }
   const int claimed = term->binder->Rebuild();
+  term->binder->RevokeOrphans();
   GPUPOOL_LOG(kInfo) << "leading: ledger rebuilt with " << claimed << " bindings";
   auto on_error = [this](const std::string& controller, const Status&) {
     metrics_.ReconcileError(controller);

@@ -24,6 +24,12 @@ class ServerBook {
     std::lock_guard lock(mu_);
     for (const PoolServer& s : servers) control_[s.address] = s.control;
   }
+  std::vector<std::string> AllControl() const {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& [data, control] : control_) out.push_back(control);
+    return out;
+  }
   std::string ControlOf(const std::string& data) const {
     std::lock_guard lock(mu_);
     auto it = control_.find(data);

@@ -52,7 +52,7 @@ TEST_CASE("bind and release") {
   CHECK(binding->gpus[0].memory_bytes == 50ULL << 30);
   REQUIRE(server.admissions().size() == 1);
   CHECK(server.admissions()[0].pod_uid() == pod["metadata"]["uid"]);
-  CHECK(HasEvent(env, "train", "Bound"));
+  CHECK(WaitFor([&] { return HasEvent(env, "train", "Bound"); }));  // written after the gate goes
   REQUIRE(WaitFor([&] { return env.PoolStatus().value("boundPods", 0) == 1; }));
 
   REQUIRE(env.api().SetPodPhase("team", "train", "Succeeded").ok());
@@ -109,6 +109,26 @@ TEST_CASE("operator killed between annotation and gate removal: restart, no doub
   REQUIRE(WaitFor([&] { return !env.Gated("small"); }));
   CHECK(env.Gated("newcomer"));
   CheckNoDoubleBooking(env);
+}
+
+TEST_CASE("admissions of pods deleted while no operator ran are revoked") {
+  ScenarioEnv env;
+  auto& server = env.AddServer("a", 1);
+  env.CreatePool();
+  control::v1::AdmitRequest ghost;
+  ghost.set_pod_uid("uid-of-a-deleted-pod");
+  ghost.set_pod_namespace("team");
+  ghost.set_pod_name("gone");
+  auto* share = ghost.add_shares();
+  share->set_gpu_uuid("GPU-a-0");
+  share->set_percent(100);
+  REQUIRE(controllers::NewGrpcControlClient()->Admit(server.address(), ghost).ok());
+  REQUIRE(server.admissions().size() == 1);
+  auto op = env.StartOperator(false);
+  REQUIRE(WaitFor([&] { return server.admissions().empty(); }));
+  CHECK(server.revokes().at(0).pod_uid() == "uid-of-a-deleted-pod");
+  env.CreatePod("next", 100);  // the share is usable again
+  REQUIRE(WaitFor([&] { return !env.Gated("next"); }));
 }
 
 TEST_CASE("conflicts and API errors are retried") {
