@@ -6,6 +6,7 @@ find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(cpprestsdk CONFIG REQUIRED)
 find_package(nlohmann_json 3.10 CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)  # kubeconfig files (operator/kube)
 find_package(Catch2 2 CONFIG REQUIRED)
 find_program(GPUPOOL_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 

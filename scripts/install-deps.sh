@@ -9,11 +9,17 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpprest-dev nlohmann-json3-dev catch2 libssl-dev
+  # The operator reads kubeconfig files (YAML).
+  libyaml-cpp-dev
   clang clang-format libclang-rt-dev ccache
   python3 python3-grpcio python3-kubernetes python3-yaml python3-jsonschema
   # The chart checks (tests/deploy) render the Helm chart with a small Go renderer when helm is absent.
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev golang-gopkg-yaml.v3-dev
 )
+
+# The fake API server's checks (tests/operator) also drive kubectl. Debian's kubernetes-client would
+# conflict with a kubectl installed some other way, so it is only wanted when none is on PATH.
+if ! command -v kubectl >/dev/null 2>&1; then packages+=(kubernetes-client); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,103 @@
+#include "operator/controllers/control_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+
+#include "common/endpoint.h"
+#include "gpupool/control/v1/control.grpc.pb.h"
+
+namespace gpupool::controllers {
+namespace {
+
+Status FromGrpc(const grpc::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  const std::string m = what + ": " + s.error_message();
+  switch (s.error_code()) {
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return Status::ResourceExhausted(m);
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return Status::DeadlineExceeded(m);
+    case grpc::StatusCode::INVALID_ARGUMENT: return Status::InvalidArgument(m);
+    case grpc::StatusCode::NOT_FOUND: return Status::NotFound(m);
+    case grpc::StatusCode::PERMISSION_DENIED: return Status::PermissionDenied(m);
+    case grpc::StatusCode::UNAUTHENTICATED: return Status::Unauthenticated(m);
+    case grpc::StatusCode::FAILED_PRECONDITION: return Status::FailedPrecondition(m);
+    case grpc::StatusCode::UNIMPLEMENTED: return Status::Unimplemented(m);
+    default: return Status::Unavailable(m);
+  }
+}
+
+class GrpcControlClient final : public ControlClient {
+ public:
+  explicit GrpcControlClient(ControlDeadlines d) : deadlines_(d) {}
+
+  Result<control::v1::Inventory> GetInventory(const std::string& control) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.inventory);
+    control::v1::Inventory out;
+    ++calls_;
+    GPUPOOL_RETURN_IF_ERROR(FromGrpc(Stub(control)->GetInventory(&ctx, {}, &out), "GetInventory " + control));
+    return out;
+  }
+
+  Status Admit(const std::string& control, const control::v1::AdmitRequest& request) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.admit);
+    control::v1::AdmitResponse out;
+    ++calls_;
+    return FromGrpc(Stub(control)->Admit(&ctx, request, &out), "Admit on " + control);
+  }
+
+  Status Revoke(const std::string& control, const std::string& pod_uid, const std::string& reason) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.admit);
+    control::v1::RevokeRequest req;
+    req.set_pod_uid(pod_uid);
+    req.set_reason(reason);
+    control::v1::RevokeResponse out;
+    ++calls_;
+    return FromGrpc(Stub(control)->Revoke(&ctx, req, &out), "Revoke on " + control);
+  }
+
+  Result<std::vector<control::v1::Admission>> ListAdmissions(const std::string& control) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.inventory);
+    control::v1::ListAdmissionsResponse out;
+    ++calls_;
+    GPUPOOL_RETURN_IF_ERROR(
+        FromGrpc(Stub(control)->ListAdmissions(&ctx, {}, &out), "ListAdmissions " + control));
+    return std::vector<control::v1::Admission>(out.admissions().begin(), out.admissions().end());
+  }
+
+  long calls() const override { return calls_.load(); }
+
+ private:
+  control::v1::Control::Stub* Stub(const std::string& control) {
+    std::lock_guard lock(mu_);
+    auto& stub = stubs_[control];
+    if (!stub) {
+      stub = control::v1::Control::NewStub(grpc::CreateChannel(control, grpc::InsecureChannelCredentials()));
+    }
+    return stub.get();
+  }
+
+  const ControlDeadlines deadlines_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<control::v1::Control::Stub>> stubs_;
+  std::atomic<long> calls_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<ControlClient> NewGrpcControlClient(ControlDeadlines deadlines) {
+  return std::make_unique<GrpcControlClient>(deadlines);
+}
+
+std::string DefaultControlAddress(const std::string& data) {
+  auto ep = ParseEndpoint(data);
+  if (!ep.ok() || ep->kind != Endpoint::Kind::kTcp || ep->port == 65535) return data;
+  Endpoint control = *ep;
+  control.port = static_cast<std::uint16_t>(ep->port + 1);
+  return control.ToString();
+}
+
+}  // namespace gpupool::controllers

@@ -1,0 +1,162 @@
+#include "operator/controllers/pool_controller.h"
+
+#include <future>
+
+#include "common/log.h"
+#include "operator/kube/errors.h"
+#include "operator/placement/json_at.h"
+
+namespace gpupool::controllers {
+
+using placement::JsonAt;
+
+PoolController::PoolController(kube::Client& client, const kube::Store& pools, ControlClient& control,
+                               SharedState& state, EventRecorder& events, metrics::OperatorMetrics& metrics,
+                               std::function<void(const std::string&)> on_capacity_change,
+                               PoolControllerOptions options)
+    : client_(client),
+      pools_(pools),
+      control_(control),
+      state_(state),
+      events_(events),
+      metrics_(metrics),
+      on_capacity_change_(std::move(on_capacity_change)),
+      options_(options) {}
+
+void PoolController::SeedFromStatus() {
+  for (const kube::Json& pool : pools_.List()) {
+    auto spec = ParsePoolSpec(pool);
+    if (!spec.ok()) continue;
+    std::vector<ServerProbe> unreachable;
+    for (const PoolServer& s : spec->servers)
+      unreachable.push_back(ServerProbe{s, false, "not probed yet", {}});
+    std::vector<placement::PoolGpu> gpus = PoolGpus(unreachable, JsonAt(pool, "status"));
+    // Health as last published: claims on them must count even before the first probe.
+    const kube::Json& published = JsonAt(JsonAt(pool, "status"), "gpus");
+    for (std::size_t i = 0; i < gpus.size() && i < published.size(); ++i) {
+      const kube::Json& healthy = JsonAt(published[i], "healthy");
+      gpus[i].healthy = healthy.is_boolean() && healthy.get<bool>();
+    }
+    state_.servers.Set(spec->servers);
+    state_.ledger.SetPool(spec->name, spec->policy, spec->is_default, std::move(gpus));
+  }
+}
+
+std::vector<ServerProbe> PoolController::Probe(const PoolSpec& spec) {
+  std::vector<std::future<ServerProbe>> futures;
+  for (const PoolServer& server : spec.servers) {
+    futures.push_back(std::async(std::launch::async, [this, server] {
+      ServerProbe p{server, false, "", {}};
+      auto inv = control_.GetInventory(server.control);
+      if (inv.ok()) {
+        p.reachable = true;
+        p.inventory = std::move(*inv);
+      } else {
+        p.message = inv.status().message();
+      }
+      return p;
+    }));
+  }
+  std::vector<ServerProbe> out;
+  for (auto& f : futures) out.push_back(f.get());
+  return out;
+}
+
+Result<std::chrono::milliseconds> PoolController::Reconcile(const std::string& name) {
+  auto pool = pools_.Get(name);
+  if (!pool) {
+    state_.ledger.RemovePool(name);
+    metrics_.RemovePool(name);
+    std::lock_guard lock(mu_);
+    cache_.erase(name);
+    return std::chrono::milliseconds(0);
+  }
+  auto spec = ParsePoolSpec(*pool);
+  if (!spec.ok()) {
+    events_.Record(kube::GPUPools(), *pool, "Warning", "InvalidSpec", spec.status().message());
+    return spec.status();
+  }
+  if (spec->has_node_selector) {
+    static const kube::Resource kNodes{"", "v1", "nodes", "Node", false};
+    kube::ListOptions options;
+    options.label_selector = spec->node_selector;
+    auto nodes = client_.List(kNodes, "", options);
+    if (!nodes.ok()) return nodes.status().Annotate("nodes of GPUPool " + name);
+    for (PoolServer& s : ServersOnNodes(*spec, *nodes)) spec->servers.push_back(std::move(s));
+  }
+  std::vector<ServerProbe> probes;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(name);
+    if (it != cache_.end() && it->second.generation == spec->generation &&
+        it->second.probes.size() == spec->servers.size() && now - it->second.at < options_.probe_interval) {
+      probes = it->second.probes;
+    }
+  }
+  if (probes.empty() && !spec->servers.empty()) {
+    probes = Probe(*spec);
+    std::lock_guard lock(mu_);
+    cache_[name] = Cached{probes, now, spec->generation};
+  }
+  const kube::Json& old_status = JsonAt(*pool, "status");
+  std::vector<placement::PoolGpu> gpus = PoolGpus(probes, old_status);
+  const std::vector<placement::GpuUsage> before = state_.ledger.Usage(name);
+  state_.servers.Set(spec->servers);
+  state_.ledger.SetPool(name, spec->policy, spec->is_default, gpus);
+  std::vector<placement::GpuUsage> usage = state_.ledger.Usage(name);
+  bool capacity_changed = before.size() != usage.size();
+  for (std::size_t i = 0; !capacity_changed && i < usage.size(); ++i) {
+    capacity_changed = before[i].gpu.uuid != usage[i].gpu.uuid ||
+                       before[i].gpu.healthy != usage[i].gpu.healthy ||
+                       before[i].gpu.memory_bytes != usage[i].gpu.memory_bytes;
+  }
+  // At once, before anything else places onto new GPUs: the binder claims the bindings naming them.
+  if (capacity_changed && on_capacity_change_) {
+    on_capacity_change_(name);
+    usage = state_.ledger.Usage(name);
+  }
+
+  kube::Json status =
+      BuildPoolStatus(*spec, probes, usage, state_.pending.Snapshot(name), old_status, NowRfc3339());
+  metrics::PoolNumbers n;
+  for (const placement::GpuUsage& u : usage) {
+    (u.gpu.healthy ? n.healthy_gpus : n.unhealthy_gpus)++;
+    n.percent_allocated += u.allocated_percent;
+    n.memory_allocated_bytes += static_cast<double>(u.allocated_memory_bytes);
+    if (u.gpu.healthy) {
+      n.percent_capacity += 100;
+      n.memory_capacity_bytes += static_cast<double>(u.gpu.memory_bytes);
+    }
+  }
+  for (const ServerProbe& p : probes) (p.reachable ? n.reachable_servers : n.unreachable_servers)++;
+  metrics_.SetPool(name, n);
+
+  if (status != old_status) {
+    const bool was_degraded = [&] {
+      for (const kube::Json& c : JsonAt(old_status, "conditions")) {
+        if (placement::JsonString(c, "type") == "Degraded")
+          return placement::JsonString(c, "status") == "True";
+      }
+      return false;
+    }();
+    if (n.unreachable_servers > 0 && !was_degraded) {
+      for (const kube::Json& c : status["conditions"]) {
+        if (placement::JsonString(c, "type") == "Degraded") {
+          events_.Record(kube::GPUPools(), *pool, "Warning", "ServersUnreachable",
+                         placement::JsonString(c, "message"));
+        }
+      }
+    }
+    kube::Json updated = *pool;
+    updated["status"] = status;
+    auto written = client_.UpdateStatus(kube::GPUPools(), updated);
+    if (!written.ok()) {
+      // A stale copy (409) is normal: the informer brings the new one and the key is retried.
+      return written.status().Annotate("GPUPool " + name + " status");
+    }
+  }
+  return options_.probe_interval;
+}
+
+}  // namespace gpupool::controllers

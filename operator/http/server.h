@@ -1,0 +1,63 @@
+// HttpServer: a small HTTP(S) server on cpprestsdk's http_listener for the operator's endpoints
+// (admission webhook over HTTPS, /metrics /healthz /readyz over HTTP). Handlers are plain functions
+// of a request to a response, so the code behind them is tested without sockets; cpprestsdk stays
+// inside server.cpp.
+//
+// Thread-safety: handlers run on cpprestsdk's thread pool, concurrently; they must be thread-safe.
+// Stop() (or the destructor) waits for the listener to close.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace gpupool::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query
+  std::string body;
+};
+
+struct Response {
+  int code = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerTls {
+  std::string cert_pem;  // serving certificate (chain)
+  std::string key_pem;
+};
+
+struct ServerOptions {
+  std::string listen;              // "0.0.0.0:9443"; port 0 picks a free port
+  std::optional<ServerTls> tls;    // HTTPS when set
+  std::size_t max_body = 3 << 20;  // larger bodies get 413 (the API server sends at most 3 MiB)
+};
+
+class HttpServer {
+ public:
+  static Result<std::unique_ptr<HttpServer>> Start(const ServerOptions& options, Handler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+  void Stop();
+
+  class Impl;
+
+ private:
+  HttpServer() = default;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+}  // namespace gpupool::http

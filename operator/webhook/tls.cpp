@@ -1,0 +1,150 @@
+#include "operator/webhook/tls.h"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace gpupool::webhook {
+namespace {
+
+struct Free {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+  void operator()(X509* p) const { X509_free(p); }
+  void operator()(BIO* p) const { BIO_free(p); }
+};
+using KeyPtr = std::unique_ptr<EVP_PKEY, Free>;
+using CertPtr = std::unique_ptr<X509, Free>;
+using BioPtr = std::unique_ptr<BIO, Free>;
+
+std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
+Status AddExt(X509* cert, X509* issuer, int nid, const std::string& value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  if (ext == nullptr) return Status::Internal("tls: cannot build extension " + value);
+  const int ok = X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+  return ok == 1 ? Status::Ok() : Status::Internal("tls: cannot add extension " + value);
+}
+
+// A certificate for `key`, signed by `issuer_key` (self-signed when issuer is null).
+Result<CertPtr> MakeCert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* issuer_key,
+                         std::chrono::hours validity, const std::vector<std::string>& sans) {
+  CertPtr cert(X509_new());
+  unsigned char serial[16];
+  if (!cert || RAND_bytes(serial, sizeof serial) != 1)
+    return Status::Internal("tls: out of memory or entropy");
+  serial[0] &= 0x7f;  // positive
+  BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
+  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
+  BN_free(bn);
+  X509_set_version(cert.get(), 2);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(validity.count()) * 3600);
+  X509_set_pubkey(cert.get(), key);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("gpupool"), -1,
+                             -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
+                             -1, 0);
+  X509_set_issuer_name(cert.get(), issuer != nullptr ? X509_get_subject_name(issuer) : name);
+  X509* signer = issuer != nullptr ? issuer : cert.get();
+  if (issuer == nullptr) {
+    GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_basic_constraints, "critical,CA:TRUE"));
+    GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign"));
+    GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_subject_key_identifier, "hash"));
+  } else {
+    GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE"));
+    GPUPOOL_RETURN_IF_ERROR(
+        AddExt(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment"));
+    GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_ext_key_usage, "serverAuth"));
+    std::string san;
+    for (const std::string& alt : sans) {
+      unsigned char ip[16];
+      const bool is_ip =
+          inet_pton(AF_INET, alt.c_str(), ip) == 1 || inet_pton(AF_INET6, alt.c_str(), ip) == 1;
+      san += std::string(san.empty() ? "" : ",") + (is_ip ? "IP:" : "DNS:") + alt;
+    }
+    GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_subject_alt_name, san));
+    GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_authority_key_identifier, "keyid:always"));
+  }
+  if (X509_sign(cert.get(), issuer_key, EVP_sha256()) == 0) return Status::Internal("tls: signing failed");
+  return cert;
+}
+
+std::string CertPem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(bio.get(), cert);
+  return BioText(bio.get());
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("tls: cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+Result<TlsMaterial> GenerateTls(const std::vector<std::string>& dns_names, std::chrono::hours validity) {
+  if (dns_names.empty()) return Status::InvalidArgument("tls: no DNS names for the serving certificate");
+  KeyPtr ca_key(EVP_EC_gen("P-256"));
+  KeyPtr key(EVP_EC_gen("P-256"));
+  if (!ca_key || !key) return Status::Internal("tls: cannot generate EC keys");
+  GPUPOOL_ASSIGN_OR_RETURN(CertPtr ca,
+                           MakeCert(ca_key.get(), "gpupool-webhook-ca", nullptr, ca_key.get(), validity, {}));
+  GPUPOOL_ASSIGN_OR_RETURN(
+      CertPtr cert, MakeCert(key.get(), dns_names.front(), ca.get(), ca_key.get(), validity, dns_names));
+  TlsMaterial out;
+  out.ca_pem = CertPem(ca.get());
+  out.cert_pem = CertPem(cert.get());
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  out.key_pem = BioText(bio.get());
+  return out;
+}
+
+Status CheckKeyMatches(const std::string& cert_pem, const std::string& key_pem) {
+  BioPtr cb(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  BioPtr kb(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
+  CertPtr cert(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));
+  if (!cert) return Status::InvalidArgument("tls: the certificate is not PEM X.509");
+  KeyPtr key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
+  if (!key) return Status::InvalidArgument("tls: the private key is not PEM");
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return Status::InvalidArgument("tls: the private key does not belong to the certificate");
+  }
+  return Status::Ok();
+}
+
+Result<TlsMaterial> LoadTlsDir(const std::string& dir) {
+  TlsMaterial out;
+  GPUPOOL_ASSIGN_OR_RETURN(out.cert_pem, ReadFile(dir + "/tls.crt"));
+  GPUPOOL_ASSIGN_OR_RETURN(out.key_pem, ReadFile(dir + "/tls.key"));
+  out.ca_pem = ReadFile(dir + "/ca.crt").value_or("");
+  GPUPOOL_RETURN_IF_ERROR(CheckKeyMatches(out.cert_pem, out.key_pem).Annotate(dir));
+  return out;
+}
+
+std::vector<std::string> ServiceDnsNames(const std::string& service, const std::string& ns) {
+  return {service + "." + ns + ".svc", service + "." + ns + ".svc.cluster.local"};
+}
+
+}  // namespace gpupool::webhook

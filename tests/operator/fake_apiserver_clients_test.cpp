@@ -1,0 +1,198 @@
+// The fake API server checked by independent clients: kubectl and Debian's python3-kubernetes.
+// Each test compares what the client saw with what the server (and our own watch) saw. When a
+// client is not installed the test says SKIPPED and why.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "tests/operator/kube_test_util.h"
+#include "tests/support/process.h"
+
+namespace gpupool::testing {
+namespace {
+
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : "");
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+// Runs a command to completion; its output, or a failure naming the command.
+Result<std::string> Run(const std::vector<std::string>& argv, int* exit_code = nullptr) {
+  auto p = Subprocess::Start(argv, SubprocessOptions{{}, {}, "", /*merge_stderr=*/true});
+  if (!p.ok()) return p.status();
+  auto code = p->Wait(60s);
+  if (!code.ok()) return code.status();
+  if (exit_code != nullptr) {
+    *exit_code = *code;
+  } else if (*code != 0) {
+    return Status::Internal(argv[1] + " exited " + std::to_string(*code) + ": " + p->output());
+  }
+  return p->output();
+}
+
+// Our own record of everything that happens to pods, to compare with the clients' views.
+struct Observer {
+  std::unique_ptr<kube::RestClient> client;
+  std::unique_ptr<kube::WatchStream> watch;
+  explicit Observer(const FakeApiServer& server) : client(ClientFor(server)) {
+    kube::ListOptions o;
+    o.resource_version = std::to_string(server.ResourceVersion());
+    watch = std::move(client->Watch(kube::Pods(), "default", o)).value();
+  }
+  // Events up to and including the deletion of `name`: "TYPE:name:rv".
+  std::vector<std::string> UntilDeleted(const std::string& name) {
+    std::vector<std::string> out;
+    while (true) {
+      auto e = watch->Next();
+      if (!e.ok() || !e->has_value()) break;
+      out.push_back(std::string(kube::WatchEventTypeName((*e)->type)) + ":" + kube::NameOf((*e)->object) +
+                    ":" + kube::ResourceVersionOf((*e)->object));
+      if ((*e)->type == kube::WatchEvent::Type::kDeleted && kube::NameOf((*e)->object) == name) break;
+    }
+    return out;
+  }
+};
+
+TEST_CASE("kubectl sees what the server stores", "[fake_apiserver][kubectl]") {
+  std::string kubectl = FindOnPath("kubectl");
+  if (kubectl.empty()) {
+    WARN("SKIPPED: kubectl is not on PATH");
+    return;
+  }
+  auto server = StartFake();
+  TempDir dir;
+  std::ofstream(dir.File("kubeconfig")) << server->Kubeconfig();
+  std::vector<std::string> base = {
+      kubectl, "--kubeconfig", dir.File("kubeconfig"), "--cache-dir", dir.File("cache"), "-n", "default"};
+  auto k = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  Observer ours(*server);
+  long long before = server->ResourceVersion();
+  std::ofstream(dir.File("pod.json")) << TestPod("k-pod", "default", {{"app", "k"}}).dump();
+  auto created = Run(k({"create", "-f", dir.File("pod.json"), "--validate=false", "-o", "json"}));
+  REQUIRE(created.ok());
+  Json c = Json::parse(*created);
+  Json stored = *server->Get("pods", "default", "k-pod");
+  CHECK(c["metadata"]["uid"] == stored["metadata"]["uid"]);
+  CHECK(c["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]);
+
+  auto listed = Run(k({"get", "pods", "-l", "app=k", "-o", "json"}));
+  REQUIRE(listed.ok());
+  Json l = Json::parse(*listed);
+  REQUIRE(l["items"].size() == 1);
+  CHECK(l["items"][0]["metadata"]["name"] == "k-pod");
+  auto none = Run(k({"get", "pods", "-l", "app=nothing", "-o", "json"}));
+  CHECK(Json::parse(*none)["items"].empty());
+
+  REQUIRE(Run(k({"patch", "pod", "k-pod", "--type=merge", "-p", R"({"metadata":{"annotations":{"a":"1"}}})"}))
+              .ok());
+  REQUIRE(Run(k({"patch", "pod", "k-pod", "-p",
+                 R"({"spec":{"schedulingGates":[{"$patch":"delete","name":"gpupool.io/binding"}]}})"}))
+              .ok());
+  stored = *server->Get("pods", "default", "k-pod");
+  CHECK(stored["metadata"]["annotations"]["a"] == "1");
+  CHECK_FALSE(stored["spec"].contains("schedulingGates"));
+
+  // A replace carrying the creation's resourceVersion is stale: kubectl reports the conflict.
+  c["metadata"]["labels"]["extra"] = "1";
+  c["spec"].erase("schedulingGates");
+  std::ofstream(dir.File("stale.json")) << c.dump();
+  int code = 0;
+  auto stale = Run(k({"replace", "-f", dir.File("stale.json"), "--validate=false"}), &code);
+  REQUIRE(stale.ok());
+  CHECK(code != 0);
+  CHECK_THAT(*stale, Catch::Contains("the object has been modified"));
+
+  // A raw watch from the version before the create: kubectl receives the same event lines we do.
+  auto raw = Run(k({"get", "--raw",
+                    "/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=1&resourceVersion=" +
+                        std::to_string(before)}));
+  REQUIRE(raw.ok());
+  std::vector<std::string> theirs;
+  std::stringstream lines(*raw);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    Json e = Json::parse(line);
+    theirs.push_back(e["type"].get<std::string>() + ":" + e["object"]["metadata"]["name"].get<std::string>() +
+                     ":" + e["object"]["metadata"]["resourceVersion"].get<std::string>());
+  }
+  REQUIRE(Run(k({"delete", "pod", "k-pod", "--wait=true", "--timeout=30s"})).ok());  // waits with a watch
+  CHECK(server->Get("pods", "default", "k-pod").status().code() == Code::kNotFound);
+  std::vector<std::string> mine = ours.UntilDeleted("k-pod");
+  REQUIRE(mine.size() == theirs.size() + 1);
+  CHECK(std::vector<std::string>(mine.begin(), mine.end() - 1) == theirs);
+
+  server->Compact();
+  auto expired = Run(k(
+      {"get", "--raw", "/api/v1/namespaces/default/pods?watch=1&resourceVersion=" + std::to_string(before)}));
+  REQUIRE(expired.ok());
+  Json err = Json::parse(*expired);
+  CHECK(err["type"] == "ERROR");
+  CHECK(err["object"]["code"] == 410);
+  CHECK(err["object"]["reason"] == "Expired");
+}
+
+TEST_CASE("python3-kubernetes sees what the server stores", "[fake_apiserver][python]") {
+  const std::string python = "/usr/bin/python3";
+  int code = 0;
+  auto probe = Run({python, "-c", "import kubernetes"}, &code);
+  if (!probe.ok() || code != 0) {
+    WARN("SKIPPED: /usr/bin/python3 cannot import kubernetes (Debian package python3-kubernetes)");
+    return;
+  }
+  auto server = StartFake();
+  TempDir dir;
+  std::ofstream(dir.File("kubeconfig")) << server->Kubeconfig();
+  REQUIRE(server->Create("pods", "default", TestPod("old")).ok());
+  std::string stale_rv = std::to_string(server->ResourceVersion() - 1);
+  REQUIRE(server->Delete("pods", "default", "old").ok());
+  server->Compact();
+  Observer ours(*server);
+  auto out = Run({python, SourceDir() + "/tests/operator/fake_apiserver_python_check.py",
+                  dir.File("kubeconfig"), stale_rv});
+  REQUIRE(out.ok());
+  Json seen = Json::object();
+  std::stringstream lines(*out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    Json j = Json::parse(line, nullptr, false);
+    if (j.is_object()) seen.update(j);
+  }
+  INFO(*out);
+  REQUIRE(seen.value("done", false));
+  std::vector<std::string> mine = ours.UntilDeleted("py-pod");
+  REQUIRE(mine.size() == 4);  // ADDED, MODIFIED (annotation), MODIFIED (gate removed), DELETED
+  CHECK(mine[0] == "ADDED:py-pod:" + seen["created_rv"].get<std::string>());
+  CHECK(seen["get_rv"] == seen["created_rv"]);
+  CHECK(seen["list_names"] == Json::array({"py-pod"}));
+  CHECK(seen["list_rv"] == seen["created_rv"]);  // nothing happened in between
+  CHECK(seen["annotations"]["gpupool.io/binding"] == "{}");
+  CHECK(seen["gates_after"].is_null());
+  CHECK(seen["stale_update"] == Json::array({409, "Conflict"}));
+  Json theirs = seen["events"];
+  REQUIRE(theirs.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(mine[i + 1] == theirs[i][0].get<std::string>() + ":" + theirs[i][1].get<std::string>() + ":" +
+                             theirs[i][2].get<std::string>());
+  }
+  CHECK(seen["expired"] == 410);
+  CHECK(seen["after_delete"] == 404);
+}
+
+}  // namespace
+}  // namespace gpupool::testing

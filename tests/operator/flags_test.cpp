@@ -1,0 +1,47 @@
+#include "operator/flags.h"
+
+#include <catch2/catch.hpp>
+
+namespace gpupool {
+namespace {
+
+TEST_CASE("flags: what the chart passes") {
+  auto f = ParseOperatorFlags({"--leader-elect=true", "--leader-election-lease=rel-gpupool-operator",
+                               "--webhook-listen=0.0.0.0:9443", "--webhook-configuration=rel-gpupool",
+                               "--webhook-service=rel-gpupool-operator", "--webhook-tls-secret=rel-tls",
+                               "--metrics-listen=0.0.0.0:8080"});
+  REQUIRE(f.ok());
+  CHECK(f->leader_elect);
+  CHECK(f->leader_election_lease == "rel-gpupool-operator");
+  CHECK(f->webhook_tls_secret == "rel-tls");
+  CHECK(f->webhook_configuration == "rel-gpupool");
+  CHECK(f->metrics_listen == "0.0.0.0:8080");
+  auto g = ParseOperatorFlags({"--kubeconfig", "/k", "--leader-elect=false", "--binder-workers", "8"});
+  REQUIRE(g.ok());
+  CHECK(g->kubeconfig == "/k");
+  CHECK_FALSE(g->leader_elect);
+  CHECK(g->binder_workers == 8);
+}
+
+TEST_CASE("flags: bad input is an error naming the flag") {
+  struct Row {
+    std::vector<std::string> args;
+    const char* message;
+  };
+  const std::vector<Row> rows = {
+      {{"--nope"}, "unknown flag --nope"},
+      {{"--kubeconfig"}, "--kubeconfig needs a value"},
+      {{"--leader-elect=maybe"}, "is not true or false"},
+      {{"--binder-workers=0"}, "--binder-workers: \"0\" is not an integer >= 1"},
+      {{"--probe-interval-seconds=x"}, "--probe-interval-seconds"},
+      {{"--webhook-cert-dir=/d", "--webhook-tls-secret=s"}, "exclude each other"},
+  };
+  for (const Row& row : rows) {
+    auto f = ParseOperatorFlags(row.args);
+    REQUIRE_FALSE(f.ok());
+    CHECK_THAT(f.status().message(), Catch::Contains(row.message));
+  }
+}
+
+}  // namespace
+}  // namespace gpupool

@@ -1,0 +1,67 @@
+// FakeApiServer::Impl: the HTTP side. Parses requests (route, query, body), counts them, injects
+// failures, checks the bearer token, and hands the rest to Storage; answers watches with a
+// chunked StreamSink. A ticker thread drives bookmarks and watch timeouts.
+#pragma once
+
+#include <cpprest/http_listener.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "tests/support/fake_apiserver/fake_apiserver.h"
+#include "tests/support/fake_apiserver/meta.h"
+#include "tests/support/fake_apiserver/route.h"
+#include "tests/support/fake_apiserver/storage.h"
+
+namespace gpupool::testing {
+
+class FakeApiServer::Impl {
+ public:
+  Impl(const Options& options, int port);
+  Status Listen();
+  void Shutdown();
+
+  int port() const { return port_; }
+  fake::Storage& storage() { return storage_; }
+  Result<const fake::KindInfo*> Kind(const std::string& plural) const;
+
+  void FailNext(int n, int http_code, const std::string& verb, int retry_after_s);
+  void SetTokenReviewHook(std::function<Json(const Json&)> hook);
+  void RequireToken(std::optional<std::string> token);
+  std::string RequiredToken() const;
+  std::map<std::string, long> Counts() const;
+  void ResetCounts();
+
+ private:
+  void Handle(web::http::http_request request, std::string body);
+  fake::Reply Serve(const web::http::http_request& request, const std::string& verb, const fake::Route& route,
+                    const std::map<std::string, std::string>& query, const std::string& body);
+  fake::Reply TokenReview(const Json& body);
+  void ReplyWith(const web::http::http_request& request, const fake::Reply& reply);
+  std::optional<fake::Reply> Intercept(const web::http::http_request& request, const std::string& verb);
+
+  const int port_;
+  fake::Storage storage_;
+  std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, long> counts_;
+  int fail_left_ = 0, fail_code_ = 0, fail_retry_after_ = 0;
+  std::string fail_verb_;
+  std::function<Json(const Json&)> review_hook_;
+  std::optional<std::string> token_;
+
+  std::mutex tick_mu_;
+  std::condition_variable tick_cv_;
+  bool stopping_ = false;
+  std::thread ticker_;
+};
+
+}  // namespace gpupool::testing
