@@ -25,6 +25,7 @@ constexpr std::uint8_t kAttrKparamInfo = 0x17;      // u32 index, u16 ordinal, u
 constexpr std::uint8_t kAttrCbankParamSize = 0x19;  // u16 bytes (HVAL)
 constexpr std::uint8_t kAttrRegCount = 0x2f;        // u32 symbol, u32 registers (module-wide)
 constexpr std::uint32_t kMaxParamBytes = 32764;
+constexpr std::uint64_t kReservedShared = 1024;
 
 struct Section {
   std::string_view name;
@@ -200,6 +201,7 @@ Result<ModuleImage> ParseCubin(const ByteReader& elf) {
   if (const Section* info = sections.Find(".nv.info")) {
     GPUPOOL_RETURN_IF_ERROR(ReadModuleInfo(elf.Slice(info->offset, info->size), &regs, &frames));
   }
+  const bool reserves_shared = sections.Find(".nv.shared.reserved.0") != nullptr;
   ModuleImage image;
   image.source = ModuleImage::Source::kCubin;
   for (std::uint32_t index = 0; std::uint64_t{index} * 24 + 24 <= symbols.size(); ++index) {
@@ -230,7 +232,14 @@ Result<ModuleImage> ParseCubin(const ByteReader& elf) {
       if (kernel_info != nullptr) {
         GPUPOOL_RETURN_IF_ERROR(ReadKernelInfo(elf.Slice(kernel_info->offset, kernel_info->size), &kernel));
       }
-      if (const Section* s = sections.Find(".nv.shared." + kernel.name)) kernel.shared_bytes = s->size;
+      if (const Section* s = sections.Find(".nv.shared." + kernel.name)) {
+        // With `.nv.shared.reserved.0` present, each kernel's section starts with the 1 KiB the
+        // system reserves per block (CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK), which
+        // is not the kernel's own static shared memory.
+        const std::uint64_t reserved =
+            reserves_shared ? std::min<std::uint64_t>(s->size, kReservedShared) : 0;
+        kernel.shared_bytes = static_cast<std::uint32_t>(s->size - reserved);
+      }
       // User __constant__ data (bank 3) is the module's; every kernel may read it.
       if (const Section* c = sections.Find(".nv.constant3")) kernel.const_bytes = c->size;
       kernel.num_regs = regs.count(index) ? regs[index] : 0;
