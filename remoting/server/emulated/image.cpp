@@ -117,6 +117,10 @@ CUresult FromFatbin(const ByteReader& fatbin, ModuleImage* out, std::string* err
 
 CUresult ParseModuleImage(const void* image, ModuleImage* out, std::string* error) {
   if (image == nullptr) return Fail(CUDA_ERROR_INVALID_VALUE, "null image", error);
+  // Every magic is 4 bytes without a NUL, so shorter text is PTX (and is not read past its end).
+  if (strnlen(static_cast<const char*>(image), 4) < 4) {
+    return FromPtx(std::string_view(static_cast<const char*>(image)), out, error);
+  }
   std::uint32_t magic = 0;
   std::memcpy(&magic, image, sizeof(magic));
   if (magic == kWrapperMagic) {

@@ -252,6 +252,7 @@ TEST_CASE("fatbin containers: bad entries, compressed entries, other architectur
   CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
   // Text that is not PTX.
   CHECK(emulated::ParseModuleImage("hello", &out, &error) == CUDA_ERROR_INVALID_PTX);
+  CHECK(emulated::ParseModuleImage("", &out, &error) == CUDA_ERROR_INVALID_PTX);  // shorter than a magic
 }
 
 TEST_CASE("bad images through the driver API leave no module behind") {
