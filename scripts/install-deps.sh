@@ -9,6 +9,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpprest-dev nlohmann-json3-dev catch2 libssl-dev
+  # zstd: the emulated device decompresses compressed fatbin entries (remoting/server/emulated).
+  libzstd-dev
   clang clang-format libclang-rt-dev ccache
   python3 python3-grpcio python3-kubernetes python3-yaml python3-jsonschema
   # The chart checks (tests/deploy) render the Helm chart with a small Go renderer when helm is absent.

@@ -1,8 +1,11 @@
 // ParseModuleImage: format detection and fatbin entry selection.
 #include "remoting/server/emulated/image.h"
 
+#include <zstd.h>
+
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "remoting/server/emulated/byte_reader.h"
 #include "remoting/server/emulated/cubin.h"
@@ -18,6 +21,7 @@ constexpr std::uint16_t kEntryElf = 2;
 // Entry flags that mark a compressed payload (LZ4 in older toolkits, zstd since CUDA 12.x).
 constexpr std::uint64_t kFlagCompressedLz4 = 0x2000;
 constexpr std::uint64_t kFlagCompressedZstd = 0x8000;
+constexpr std::uint64_t kMaxDecompressed = 1ULL << 30;
 
 // A reader over `bytes` from a pointer the API handed us without a size.
 ByteReader Unsized(const void* p, std::uint64_t bytes) {
@@ -64,51 +68,85 @@ std::uint64_t ElfExtent(const void* image) {
   return extent < 64 || extent > (1ULL << 32) ? 0 : extent;
 }
 
+struct Entry {
+  std::uint16_t kind = 0;
+  std::uint32_t arch = 0;
+  std::uint64_t flags = 0;
+  ByteReader payload{nullptr, 0};
+  std::uint32_t compressed_size = 0;  // bytes of the payload in use when compressed
+  std::uint64_t decompressed_size = 0;
+};
+
+// An entry's bytes, decompressed into `storage` when the entry is zstd-compressed.
+CUresult EntryBytes(const Entry& e, std::vector<std::uint8_t>* storage, ByteReader* out, std::string* error) {
+  const std::string what =
+      std::string(e.kind == kEntryElf ? "cubin" : "PTX") + " for sm_" + std::to_string(e.arch);
+  if (e.flags & kFlagCompressedLz4) {
+    return Fail(CUDA_ERROR_NOT_SUPPORTED,
+                "fatbin: the " + what +
+                    " entry is LZ4-compressed and the emulated device cannot decompress it "
+                    "(build with nvcc -no-compress)",
+                error);
+  }
+  if ((e.flags & kFlagCompressedZstd) == 0) {
+    *out = e.payload;
+    return CUDA_SUCCESS;
+  }
+  if (e.compressed_size == 0 || e.compressed_size > e.payload.size() || e.decompressed_size == 0 ||
+      e.decompressed_size > kMaxDecompressed) {
+    return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin: bad sizes in the compressed " + what + " entry", error);
+  }
+  storage->resize(e.decompressed_size);
+  const std::size_t n =
+      ZSTD_decompress(storage->data(), storage->size(), e.payload.data(), e.compressed_size);
+  if (ZSTD_isError(n) || n != e.decompressed_size) {
+    return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin: the compressed " + what + " entry does not decompress",
+                error);
+  }
+  *out = ByteReader(storage->data(), storage->size());
+  return CUDA_SUCCESS;
+}
+
 CUresult FromFatbin(const ByteReader& fatbin, ModuleImage* out, std::string* error) {
   std::uint16_t header_size = 0;
   std::uint64_t entries_size = 0;
   if (!fatbin.Read(6, &header_size) || !fatbin.Read(8, &entries_size) || header_size < 16) {
     return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin: bad container header", error);
   }
-  ByteReader cubin(nullptr, 0), ptx(nullptr, 0);
-  std::string compressed;
-  int ptx_arch = -1;
+  const Entry* cubin = nullptr;
+  const Entry* ptx = nullptr;
+  std::vector<Entry> entries;
+  entries.reserve(256);
   for (std::uint64_t at = header_size; at < fatbin.size();) {
-    std::uint16_t kind = 0;
-    std::uint32_t entry_header = 0, arch = 0;
-    std::uint64_t size = 0, flags = 0;
-    if (!fatbin.Read(at, &kind) || !fatbin.Read(at + 4, &entry_header) || !fatbin.Read(at + 8, &size) ||
-        !fatbin.Read(at + 28, &arch) || !fatbin.Read(at + 40, &flags) || entry_header < 48 ||
+    Entry e;
+    std::uint32_t entry_header = 0;
+    std::uint64_t size = 0;
+    if (!fatbin.Read(at, &e.kind) || !fatbin.Read(at + 4, &entry_header) || !fatbin.Read(at + 8, &size) ||
+        !fatbin.Read(at + 16, &e.compressed_size) || !fatbin.Read(at + 28, &e.arch) ||
+        !fatbin.Read(at + 40, &e.flags) || entry_header < 64 || !fatbin.Read(at + 56, &e.decompressed_size) ||
         !fatbin.Has(at + entry_header, size)) {
       return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin: entry at offset " + std::to_string(at) + " is truncated",
                   error);
     }
-    const ByteReader payload = fatbin.Slice(at + entry_header, size);
-    const bool is_compressed = (flags & (kFlagCompressedLz4 | kFlagCompressedZstd)) != 0;
-    const bool usable_elf = kind == kEntryElf && arch == kEmulatedArch;
-    const bool usable_ptx = kind == kEntryPtx && arch <= kEmulatedArch && static_cast<int>(arch) > ptx_arch;
-    if ((usable_elf || usable_ptx) && is_compressed) {
-      compressed = std::string(kind == kEntryElf ? "cubin" : "PTX") + " for sm_" + std::to_string(arch);
-    } else if (usable_elf) {
-      cubin = payload;
-    } else if (usable_ptx) {
-      ptx = payload;
-      ptx_arch = static_cast<int>(arch);
-    }
+    e.payload = fatbin.Slice(at + entry_header, size);
     at += entry_header + size;
+    if (entries.size() == entries.capacity()) break;  // more entries than any real fatbin: ignore the rest
+    entries.push_back(e);
+    const Entry* kept = &entries.back();
+    if (e.kind == kEntryElf && e.arch == kEmulatedArch) cubin = kept;
+    if (e.kind == kEntryPtx && e.arch <= kEmulatedArch && (ptx == nullptr || e.arch > ptx->arch)) ptx = kept;
   }
-  if (cubin.size() > 0) return FromCubin(cubin, out, error);
-  if (ptx.size() > 0) {
-    const void* nul = std::memchr(ptx.data(), 0, ptx.size());
-    const std::size_t length = nul ? static_cast<const std::uint8_t*>(nul) - ptx.data() : ptx.size();
-    return FromPtx(std::string_view(reinterpret_cast<const char*>(ptx.data()), length), out, error);
+  std::vector<std::uint8_t> storage;
+  ByteReader bytes(nullptr, 0);
+  if (cubin != nullptr) {
+    if (CUresult r = EntryBytes(*cubin, &storage, &bytes, error); r != CUDA_SUCCESS) return r;
+    return FromCubin(bytes, out, error);
   }
-  if (!compressed.empty()) {
-    return Fail(CUDA_ERROR_NOT_SUPPORTED,
-                "fatbin: the " + compressed +
-                    " entry is compressed and the emulated device cannot "
-                    "decompress it (build with nvcc -no-compress)",
-                error);
+  if (ptx != nullptr) {
+    if (CUresult r = EntryBytes(*ptx, &storage, &bytes, error); r != CUDA_SUCCESS) return r;
+    const void* nul = std::memchr(bytes.data(), 0, bytes.size());
+    const std::size_t length = nul ? static_cast<const std::uint8_t*>(nul) - bytes.data() : bytes.size();
+    return FromPtx(std::string_view(reinterpret_cast<const char*>(bytes.data()), length), out, error);
   }
   return Fail(CUDA_ERROR_NO_BINARY_FOR_GPU, "fatbin: no sm_90 cubin and no PTX for <= sm_90", error);
 }

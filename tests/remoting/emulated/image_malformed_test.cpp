@@ -1,6 +1,8 @@
 // Image parsing without nvcc: a small cubin built here byte by byte (the layout nvcc emits for
 // sm_90, see remoting/server/emulated/cubin.h), wrapped in a fatbin container, then broken in
 // every way that matters: each must be a clean error, never a crash or a read out of bounds.
+#include <zstd.h>
+
 #include <cstring>
 #include <random>
 #include <string>
@@ -234,10 +236,16 @@ TEST_CASE("fatbin containers: bad entries, compressed entries, other architectur
   Bytes f = BuildFatbin(b.elf, 2, 90, 0x11, b.elf.size() + 100);
   CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
   CHECK(error.find("truncated") != std::string::npos);
-  // Compressed (zstd flag): refused, saying so.
-  f = BuildFatbin(b.elf, 2, 90, 0x8011);
+  // LZ4-compressed (older nvcc): refused, saying so.
+  f = BuildFatbin(b.elf, 2, 90, 0x2011);
   CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_NOT_SUPPORTED);
-  CHECK(error.find("compressed") != std::string::npos);
+  CHECK(error.find("LZ4-compressed") != std::string::npos);
+  // zstd flag on bytes that are not zstd, or without sizes: invalid.
+  f = BuildFatbin(b.elf, 2, 90, 0x8011);
+  CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
+  Put<std::uint32_t>(f, 16 + 16, 100);
+  Put<std::uint64_t>(f, 16 + 56, b.elf.size());
+  CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
   // Only an sm_80 cubin.
   f = BuildFatbin(b.elf, 2, 80, 0x11);
   CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_NO_BINARY_FOR_GPU);
@@ -253,6 +261,24 @@ TEST_CASE("fatbin containers: bad entries, compressed entries, other architectur
   // Text that is not PTX.
   CHECK(emulated::ParseModuleImage("hello", &out, &error) == CUDA_ERROR_INVALID_PTX);
   CHECK(emulated::ParseModuleImage("", &out, &error) == CUDA_ERROR_INVALID_PTX);  // shorter than a magic
+}
+
+TEST_CASE("zstd-compressed fatbin entries are decompressed") {
+  const Built b = BuildCubin();
+  Bytes compressed(ZSTD_compressBound(b.elf.size()));
+  const std::size_t n = ZSTD_compress(compressed.data(), compressed.size(), b.elf.data(), b.elf.size(), 3);
+  REQUIRE_FALSE(ZSTD_isError(n));
+  compressed.resize((n + 7) / 8 * 8, 0);  // entries are padded, as nvcc pads them
+  Bytes f = BuildFatbin(compressed, 2, 90, 0x8011);
+  Put<std::uint32_t>(f, 16 + 16, static_cast<std::uint32_t>(n));
+  Put<std::uint64_t>(f, 16 + 56, b.elf.size());
+  emulated::ModuleImage out;
+  std::string error;
+  REQUIRE(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_SUCCESS);
+  REQUIRE(out.kernels.size() == 1);
+  CHECK(out.kernels[0].param_bytes == 12);
+  Put<std::uint64_t>(f, 16 + 56, b.elf.size() + 1);  // a wrong decompressed size
+  CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
 }
 
 TEST_CASE("bad images through the driver API leave no module behind") {
