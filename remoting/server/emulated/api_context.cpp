@@ -35,7 +35,7 @@ void ResetContext(Context* ctx, unsigned flags) {
   s.contexts.insert(ctx);
 }
 
-// Ends a context's life: its streams and modules go with it (as in CUDA).
+// Ends a context's life: its streams, modules and memory go with it (as in CUDA).
 void RetireContext(Context* ctx) {
   State& s = GetState();
   s.contexts.erase(ctx);
@@ -45,6 +45,14 @@ void RetireContext(Context* ctx) {
     if (module->ctx == ctx && !module->owned_by_library) doomed.push_back(module.get());
   }
   for (Module* m : doomed) UnloadModule(m);
+  for (auto it = s.allocation_owner.begin(); it != s.allocation_owner.end();) {
+    if (it->second != ctx) {
+      ++it;
+      continue;
+    }
+    (void)MemoryFor(it->first)->Free(it->first);
+    it = s.allocation_owner.erase(it);
+  }
 }
 
 CUresult PrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {

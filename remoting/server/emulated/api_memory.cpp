@@ -24,7 +24,9 @@ CUresult MemGetInfo(size_t* free, size_t* total) {
 CUresult MemAlloc(CUdeviceptr* dptr, size_t bytes) {
   GPUPOOL_CURRENT_CONTEXT(ctx);
   if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return MemoryOf(ctx).Allocate(bytes, dptr);
+  const CUresult r = MemoryOf(ctx).Allocate(bytes, dptr);
+  if (r == CUDA_SUCCESS) GetState().allocation_owner[*dptr] = ctx;
+  return r;
 }
 
 CUresult MemAllocPitch(CUdeviceptr* dptr, size_t* pitch, size_t width, size_t height, unsigned element) {
@@ -35,8 +37,11 @@ CUresult MemAllocPitch(CUdeviceptr* dptr, size_t* pitch, size_t width, size_t he
   const std::size_t rounded = (width + kPitchAlignment - 1) / kPitchAlignment * kPitchAlignment;
   std::size_t bytes = 0;
   if (__builtin_mul_overflow(rounded, height, &bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
-  CUresult r = MemoryOf(ctx).Allocate(bytes, dptr);
-  if (r == CUDA_SUCCESS) *pitch = rounded;
+  const CUresult r = MemoryOf(ctx).Allocate(bytes, dptr);
+  if (r == CUDA_SUCCESS) {
+    *pitch = rounded;
+    GetState().allocation_owner[*dptr] = ctx;
+  }
   return r;
 }
 
@@ -44,8 +49,9 @@ CUresult MemFree(CUdeviceptr dptr) {
   GPUPOOL_CURRENT_CONTEXT(ctx);
   (void)ctx;
   if (dptr == 0) return CUDA_SUCCESS;
-  DeviceMemory* memory = MemoryFor(dptr);
-  return memory ? memory->Free(dptr) : CUDA_ERROR_INVALID_VALUE;
+  // Only cuMemAlloc'd blocks: a module's globals are freed with the module.
+  if (GetState().allocation_owner.erase(dptr) == 0) return CUDA_ERROR_INVALID_VALUE;
+  return MemoryFor(dptr)->Free(dptr);
 }
 
 CUresult MemGetAddressRange(CUdeviceptr* base, size_t* size, CUdeviceptr dptr) {
@@ -152,7 +158,8 @@ CUresult PointerGetAttribute(void* data, CUpointer_attribute attribute, CUdevice
   std::uint64_t size = 0;
   if (memory != nullptr && memory->Find(ptr, &start, &size)) {
     const int device = static_cast<int>((memory->base() - GetState().devices[0].memory->base()) >> 40);
-    Context* owner = current->device == device ? current : &GetState().devices[device].primary;
+    auto owned = GetState().allocation_owner.find(start);
+    Context* owner = owned != GetState().allocation_owner.end() ? owned->second : current;
     switch (attribute) {
       case CU_POINTER_ATTRIBUTE_CONTEXT: return Put(data, reinterpret_cast<CUcontext>(owner));
       case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: return Put<unsigned>(data, CU_MEMORYTYPE_DEVICE);

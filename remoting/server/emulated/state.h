@@ -102,9 +102,10 @@ struct State {
   std::unordered_map<CUmodule, std::unique_ptr<Module>> modules;
   std::unordered_map<CUlibrary, std::unique_ptr<Library>> libraries;
   std::unordered_set<const Function*> functions;
-  std::unordered_map<void*, std::size_t> host_allocations;  // cuMemHostAlloc
-  std::map<std::uintptr_t, std::size_t> host_registered;    // cuMemHostRegister
-  unsigned long long next_id = 2;                           // ids 0 and 1: the default streams
+  std::unordered_map<CUdeviceptr, Context*> allocation_owner;  // cuMemAlloc*: freed with their context
+  std::unordered_map<void*, std::size_t> host_allocations;     // cuMemHostAlloc
+  std::map<std::uintptr_t, std::size_t> host_registered;       // cuMemHostRegister
+  unsigned long long next_id = 2;                              // ids 0 and 1: the default streams
   std::FILE* launch_log = nullptr;
   unsigned long long launch_count = 0;  // validated launches, recorded or not
   std::string last_load_error;          // why the last module load failed, for logs and tests

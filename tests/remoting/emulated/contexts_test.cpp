@@ -40,7 +40,14 @@ TEST_CASE("created contexts push, pop and destroy; the stack is per thread") {
   CU_OK(api.cuCtxGetCurrent(&top));
   CHECK(top == primary);
   CU_OK(api.cuCtxPushCurrent_v2(created));
-  CU_OK(api.cuCtxDestroy_v2(created));  // also leaves this thread's stack
+  CUdeviceptr owned = 0;
+  CU_OK(api.cuMemAlloc_v2(&owned, 4096));
+  CUcontext owner = nullptr;
+  CU_OK(api.cuPointerGetAttribute(&owner, CU_POINTER_ATTRIBUTE_CONTEXT, owned));
+  CHECK(owner == created);
+  CU_OK(api.cuCtxDestroy_v2(created));  // also leaves this thread's stack, and frees its memory
+  int byte = 0;
+  CHECK(api.cuMemcpyDtoH_v2(&byte, owned, 1) == CUDA_ERROR_INVALID_VALUE);
   CU_OK(api.cuCtxGetCurrent(&top));
   CHECK(top == primary);
   CHECK(api.cuCtxDestroy_v2(created) == CUDA_ERROR_INVALID_CONTEXT);
