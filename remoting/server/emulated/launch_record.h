@@ -4,7 +4,8 @@
 //    "cooperative":false,"cluster":[x,y,z] (only when set),"attributes":[ids of cuLaunchKernelEx]}
 // Stream ids are cuStreamGetId's: 0 = legacy default stream, 1 = per-thread default stream.
 //
-// Thread-safety: RecordLaunch expects the state lock held (it serialises the file's lines).
+// Thread-safety: RecordLaunch expects the state lock held; lines are whole (one write each), so
+// several processes (one worker per session) may share a file.
 #pragma once
 
 #include <array>

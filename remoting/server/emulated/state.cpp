@@ -1,8 +1,10 @@
 // The emulator's process-wide state, its configuration, and lookups shared by the API files.
 #include "remoting/server/emulated/state.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -75,8 +77,9 @@ Status Configure(const EmulatedConfig& config) {
     d.primary.primary = true;
   }
   if (!config.record_launches_path.empty()) {
-    s.launch_log = std::fopen(config.record_launches_path.c_str(), "a");
-    if (s.launch_log == nullptr) {
+    s.launch_log_fd =
+        open(config.record_launches_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (s.launch_log_fd < 0) {
       s.devices.clear();
       return Status::InvalidArgument("cannot open --record-launches file " + config.record_launches_path +
                                      ": " + std::strerror(errno));

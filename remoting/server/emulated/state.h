@@ -13,7 +13,6 @@
 #include <cuda.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -106,9 +105,9 @@ struct State {
   std::unordered_map<void*, std::size_t> host_allocations;     // cuMemHostAlloc
   std::map<std::uintptr_t, std::size_t> host_registered;       // cuMemHostRegister
   unsigned long long next_id = 2;                              // ids 0 and 1: the default streams
-  std::FILE* launch_log = nullptr;
-  unsigned long long launch_count = 0;  // validated launches, recorded or not
-  std::string last_load_error;          // why the last module load failed, for logs and tests
+  int launch_log_fd = -1;                                      // --record-launches, O_APPEND
+  unsigned long long launch_count = 0;                         // validated launches, recorded or not
+  std::string last_load_error;  // why the last module load failed, for logs and tests
 };
 
 State& GetState();
