@@ -1,6 +1,8 @@
 // Modules and libraries from real nvcc output (kernels.cu built for sm_90 at build time): kernel
 // names, parameter layouts, resource attributes and device-backed globals, from the cubin, the
 // fatbin and the PTX alike.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -70,7 +72,9 @@ TEST_CASE("kernel names and parameter layouts from a cubin, a fatbin and PTX") {
     INFO(file);
     const auto image = ReadImage(file);
     CUmodule module = nullptr;
-    REQUIRE(api.cuModuleLoadData(&module, image.data()) == CUDA_SUCCESS);
+    CUjit_option option = CU_JIT_MAX_REGISTERS;  // JIT options are accepted and have nothing to steer
+    void* value = reinterpret_cast<void*>(std::uintptr_t{64});
+    REQUIRE(api.cuModuleLoadDataEx(&module, image.data(), 1, &option, &value) == CUDA_SUCCESS);
     CheckLayouts(api, module);
     CU_OK(api.cuModuleUnload(module));
   }
@@ -135,6 +139,27 @@ TEST_CASE("function attributes from the cubin") {
   CUmodule owner = nullptr;
   CU_OK(api.cuFuncGetModule(&owner, ptrs));
   CHECK(owner == module);
+  CUlaunchConfig config{};
+  config.gridDimX = config.gridDimY = config.gridDimZ = 1;
+  config.blockDimX = 256;
+  config.blockDimY = config.blockDimZ = 1;
+  int cluster = 0;
+  CU_OK(api.cuOccupancyMaxPotentialClusterSize(&cluster, ptrs, &config));
+  CHECK(cluster == 8);
+  CU_OK(api.cuOccupancyMaxActiveClusters(&cluster, ptrs, &config));
+  CHECK(cluster == 8 * 132);
+  CU_OK(api.cuFuncSetCacheConfig(ptrs, CU_FUNC_CACHE_PREFER_L1));
+  CHECK(api.cuFuncSetCacheConfig(ptrs, static_cast<CUfunc_cache>(9)) == CUDA_ERROR_INVALID_VALUE);
+  CU_OK(api.cuFuncLoad(ptrs));
+  CUfunctionLoadingState state = CU_FUNCTION_LOADING_STATE_UNLOADED;
+  CU_OK(api.cuFuncIsLoaded(&state, ptrs));
+  CHECK(state == CU_FUNCTION_LOADING_STATE_LOADED);
+  unsigned count = 0;
+  CU_OK(api.cuModuleGetFunctionCount(&count, module));
+  std::vector<CUfunction> all(count);
+  CU_OK(api.cuModuleEnumerateFunctions(all.data(), count, module));
+  CHECK(std::find(all.begin(), all.end(), ptrs) != all.end());
+  CHECK(api.cuModuleEnumerateFunctions(all.data(), count + 1, module) == CUDA_ERROR_INVALID_VALUE);
   CU_OK(api.cuModuleUnload(module));
 }
 
