@@ -22,6 +22,7 @@ constexpr std::uint8_t kFmtSval = 0x04;             // u16 length + payload; eve
 constexpr std::uint8_t kAttrMaxThreads = 0x05;      // u32 x, y, z (__launch_bounds__)
 constexpr std::uint8_t kAttrFrameSize = 0x11;       // u32 symbol, u32 bytes (module-wide .nv.info)
 constexpr std::uint8_t kAttrKparamInfo = 0x17;      // u32 index, u16 ordinal, u16 offset, u32 bits
+constexpr std::uint8_t kAttrKparamInfoV2 = 0x45;    // the same with a plain u32 size (parameters > 16 KiB)
 constexpr std::uint8_t kAttrCbankParamSize = 0x19;  // u16 bytes (HVAL)
 constexpr std::uint8_t kAttrRegCount = 0x2f;        // u32 symbol, u32 registers (module-wide)
 constexpr std::uint32_t kMaxParamBytes = 32764;
@@ -112,14 +113,14 @@ Status ReadKernelInfo(const ByteReader& info, KernelInfo* kernel) {
   bool have_total = false;
   GPUPOOL_RETURN_IF_ERROR(
       ForEachAttribute(info, [&](std::uint8_t attribute, std::uint8_t, const ByteReader& value) -> Status {
-        if (attribute == kAttrKparamInfo) {
+        if (attribute == kAttrKparamInfo || attribute == kAttrKparamInfoV2) {
           std::uint16_t ordinal = 0, offset = 0;
           std::uint32_t bits = 0;
           if (!value.Read(4, &ordinal) || !value.Read(6, &offset) || !value.Read(8, &bits)) {
             return Malformed("short EIATTR_KPARAM_INFO");
           }
-          // Bits 18..31 hold the parameter's size in bytes.
-          params[ordinal] = ParamInfo{offset, bits >> 18};
+          // Version 1 keeps the size in bits 18..31 (so at most 16 KiB), version 2 in the whole word.
+          params[ordinal] = ParamInfo{offset, attribute == kAttrKparamInfo ? bits >> 18 : bits};
         } else if (attribute == kAttrCbankParamSize) {
           std::uint16_t total = 0;
           if (!value.Read(0, &total)) return Malformed("short EIATTR_CBANK_PARAM_SIZE");
@@ -135,13 +136,13 @@ Status ReadKernelInfo(const ByteReader& info, KernelInfo* kernel) {
         }
         return Status::Ok();
       }));
-  std::uint32_t end = 0;
+  std::uint64_t end = 0;
   for (const auto& [ordinal, param] : params) {
     if (ordinal != kernel->params.size()) return Malformed(kernel->name + ": parameter ordinals skip");
     kernel->params.push_back(param);
-    end = std::max(end, param.offset + param.size);
+    end = std::max(end, std::uint64_t{param.offset} + param.size);
   }
-  if (!have_total) kernel->param_bytes = end;
+  if (!have_total) kernel->param_bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(end, UINT32_MAX));
   if (end > kernel->param_bytes || kernel->param_bytes > kMaxParamBytes) {
     return Malformed(kernel->name + ": parameter layout exceeds its buffer");
   }
