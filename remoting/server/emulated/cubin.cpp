@@ -161,6 +161,21 @@ Status ReadModuleInfo(const ByteReader& info, std::map<std::uint32_t, std::uint3
   });
 }
 
+// Whether the kernels' shared sections start with the 1 KiB the system reserves per block
+// (CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK): nvcc then references the symbol
+// `.nv.reservedSmem.offset0` (and places the kernel's own variables after that kilobyte).
+bool ReservesShared(const ByteReader& symbols, const ByteReader& names) {
+  for (std::uint64_t at = 0; at + 24 <= symbols.size(); at += 24) {
+    std::uint32_t name_offset = 0;
+    std::string_view name;
+    if (symbols.Read(at, &name_offset) && names.String(name_offset, &name) &&
+        name == ".nv.reservedSmem.offset0") {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 int CubinArch(const ByteReader& elf) {
@@ -202,7 +217,7 @@ Result<ModuleImage> ParseCubin(const ByteReader& elf) {
   if (const Section* info = sections.Find(".nv.info")) {
     GPUPOOL_RETURN_IF_ERROR(ReadModuleInfo(elf.Slice(info->offset, info->size), &regs, &frames));
   }
-  const bool reserves_shared = sections.Find(".nv.shared.reserved.0") != nullptr;
+  const bool reserves_shared = ReservesShared(symbols, names);
   ModuleImage image;
   image.source = ModuleImage::Source::kCubin;
   for (std::uint32_t index = 0; std::uint64_t{index} * 24 + 24 <= symbols.size(); ++index) {
@@ -234,9 +249,7 @@ Result<ModuleImage> ParseCubin(const ByteReader& elf) {
         GPUPOOL_RETURN_IF_ERROR(ReadKernelInfo(elf.Slice(kernel_info->offset, kernel_info->size), &kernel));
       }
       if (const Section* s = sections.Find(".nv.shared." + kernel.name)) {
-        // With `.nv.shared.reserved.0` present, each kernel's section starts with the 1 KiB the
-        // system reserves per block (CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK), which
-        // is not the kernel's own static shared memory.
+        // The reserved kilobyte is not the kernel's own static shared memory.
         const std::uint64_t reserved =
             reserves_shared ? std::min<std::uint64_t>(s->size, kReservedShared) : 0;
         kernel.shared_bytes = static_cast<std::uint32_t>(s->size - reserved);

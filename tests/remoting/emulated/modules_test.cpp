@@ -82,7 +82,7 @@ void CheckLayouts(const DriverApi& api, CUmodule module) {
 
 TEST_CASE("kernel names and parameter layouts from a cubin, a fatbin and PTX") {
   const DriverApi& api = Api();
-  for (const char* file : {"kernels.cubin", "kernels.fatbin", "kernels.ptx"}) {
+  for (const char* file : {"kernels.cubin", "kernels_debug.cubin", "kernels.fatbin", "kernels.ptx"}) {
     INFO(file);
     const auto image = ReadImage(file);
     CUmodule module = nullptr;
@@ -105,6 +105,25 @@ TEST_CASE("a fatbin holding only PTX, compressed by nvcc, is decompressed and pa
   REQUIRE(api.cuModuleLoadData(&module, image.data()) == CUDA_SUCCESS);
   CheckLayouts(api, module);
   CU_OK(api.cuModuleUnload(module));
+}
+
+TEST_CASE("static shared memory excludes the reserved kilobyte, in optimised and debug cubins") {
+  const DriverApi& api = Api();
+  for (const char* file : {"kernels.cubin", "kernels_debug.cubin"}) {
+    INFO(file);
+    const auto image = ReadImage(file);
+    CUmodule module = nullptr;
+    CU_OK(api.cuModuleLoadData(&module, image.data()));
+    CUfunction shared = nullptr, empty = nullptr;
+    CU_OK(api.cuModuleGetFunction(&shared, module, "k_shared"));
+    CU_OK(api.cuModuleGetFunction(&empty, module, "k_empty"));
+    int value = -1;
+    CU_OK(api.cuFuncGetAttribute(&value, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, shared));
+    CHECK(value == 2048);  // float tile[512]
+    CU_OK(api.cuFuncGetAttribute(&value, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, empty));
+    CHECK(value == 0);
+    CU_OK(api.cuModuleUnload(module));
+  }
 }
 
 TEST_CASE("function attributes from the cubin") {
