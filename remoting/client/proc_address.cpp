@@ -1,5 +1,7 @@
 #include "remoting/client/proc_address.h"
 
+#include "common/log.h"
+
 namespace gpupool::client {
 
 ProcLookup LookupProc(const ProcTable& table, std::string_view base, int cuda_version, bool per_thread) {
@@ -34,6 +36,7 @@ CUresult GetProcAddress(const ProcTable& table, const char* symbol, void** pfn, 
   ProcLookup found = LookupProc(table, symbol, cuda_version, per_thread);
   if (status != nullptr) *status = found.status;
   if (found.variant == nullptr) {
+    GPUPOOL_LOG(kDebug) << "cuGetProcAddress(" << symbol << ", " << cuda_version << "): not implemented";
     *pfn = nullptr;
     return CUDA_ERROR_NOT_FOUND;
   }
