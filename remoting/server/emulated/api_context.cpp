@@ -26,35 +26,6 @@ const std::map<int, std::size_t>& DefaultLimits() {
   return limits;
 }
 
-void ResetContext(Context* ctx, unsigned flags) {
-  State& s = GetState();
-  ctx->flags = flags;
-  ctx->id = s.next_id++;
-  ctx->limits = DefaultLimits();
-  ctx->cache_config = CU_FUNC_CACHE_PREFER_NONE;
-  s.contexts.insert(ctx);
-}
-
-// Ends a context's life: its streams, modules and memory go with it (as in CUDA).
-void RetireContext(Context* ctx) {
-  State& s = GetState();
-  s.contexts.erase(ctx);
-  std::erase_if(s.streams, [&](const auto& entry) { return entry.second->ctx == ctx; });
-  std::vector<Module*> doomed;
-  for (const auto& [handle, module] : s.modules) {
-    if (module->ctx == ctx && !module->owned_by_library) doomed.push_back(module.get());
-  }
-  for (Module* m : doomed) UnloadModule(m);
-  for (auto it = s.allocation_owner.begin(); it != s.allocation_owner.end();) {
-    if (it->second != ctx) {
-      ++it;
-      continue;
-    }
-    (void)MemoryFor(it->first)->Free(it->first);
-    it = s.allocation_owner.erase(it);
-  }
-}
-
 CUresult PrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
   GPUPOOL_EMULATED_LOCK();
   GPUPOOL_EMULATED_REQUIRE_INIT();
@@ -288,6 +259,35 @@ CUresult CtxResetPersistingL2Cache() {
 }
 
 }  // namespace
+
+void ResetContext(Context* ctx, unsigned flags) {
+  State& s = GetState();
+  ctx->flags = flags;
+  ctx->id = s.next_id++;
+  ctx->limits = DefaultLimits();
+  ctx->cache_config = CU_FUNC_CACHE_PREFER_NONE;
+  s.contexts.insert(ctx);
+}
+
+// Ends a context's life: its streams, modules and memory go with it (as in CUDA).
+void RetireContext(Context* ctx) {
+  State& s = GetState();
+  s.contexts.erase(ctx);
+  std::erase_if(s.streams, [&](const auto& entry) { return entry.second->ctx == ctx; });
+  std::vector<Module*> doomed;
+  for (const auto& [handle, module] : s.modules) {
+    if (module->ctx == ctx && !module->owned_by_library) doomed.push_back(module.get());
+  }
+  for (Module* m : doomed) UnloadModule(m);
+  for (auto it = s.allocation_owner.begin(); it != s.allocation_owner.end();) {
+    if (it->second != ctx) {
+      ++it;
+      continue;
+    }
+    (void)MemoryFor(it->first)->Free(it->first);
+    it = s.allocation_owner.erase(it);
+  }
+}
 
 void FillContextApi(DriverApi& api) {
   api.cuDevicePrimaryCtxRetain = PrimaryCtxRetain;

@@ -82,7 +82,7 @@ CUresult Launch(CUfunction handle, LaunchRecord& r, CUstream stream, void** para
   if (r.cooperative) {
     const std::uint64_t blocks = std::uint64_t{r.grid[0]} * r.grid[1] * r.grid[2];
     const int per_sm = ActiveBlocksPerSm(*f, static_cast<int>(threads), r.shared);
-    if (blocks > static_cast<std::uint64_t>(per_sm) * kSmCount)
+    if (blocks > static_cast<std::uint64_t>(per_sm) * ctx->sm_count)
       return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
   }
   if (CUresult res = PackParams(*f->info, params, extra, &r.params); res != CUDA_SUCCESS) return res;

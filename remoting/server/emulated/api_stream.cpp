@@ -24,6 +24,12 @@ std::uint64_t MonotonicNs() {
 
 CUresult CreateStream(CUstream* out, unsigned flags, int priority) {
   GPUPOOL_CURRENT_CONTEXT(ctx);
+  return NewStream(ctx, flags, priority, out);
+}
+
+}  // namespace
+
+CUresult NewStream(Context* ctx, unsigned flags, int priority, CUstream* out) {
   if (out == nullptr || (flags & ~kStreamFlags) != 0) return CUDA_ERROR_INVALID_VALUE;
   auto stream = std::make_unique<Stream>();
   stream->ctx = ctx;
@@ -37,6 +43,8 @@ CUresult CreateStream(CUstream* out, unsigned flags, int priority) {
   *out = handle;
   return CUDA_SUCCESS;
 }
+
+namespace {
 
 CUresult StreamCreate(CUstream* out, unsigned flags) {
   return CreateStream(out, flags, 0);

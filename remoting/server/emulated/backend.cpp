@@ -11,6 +11,7 @@ class EmulatedBackend final : public Backend {
   EmulatedBackend() {
     emulated::FillDeviceApi(api_);
     emulated::FillContextApi(api_);
+    emulated::FillGreenContextApi(api_);
     emulated::FillMemoryApi(api_);
     emulated::FillCopyApi(api_);
     emulated::FillStreamApi(api_);

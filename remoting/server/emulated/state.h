@@ -34,6 +34,7 @@ struct Context {
   bool primary = false;
   std::map<int, std::size_t> limits;  // CUlimit -> value
   CUfunc_cache cache_config = CU_FUNC_CACHE_PREFER_NONE;
+  unsigned sm_count = 132;  // fewer in a green context
 };
 
 struct Device {
@@ -89,6 +90,14 @@ struct Library {
   Module* module = nullptr;
 };
 
+// A green context: a context limited to some SMs, holding a reference on its device's primary.
+struct GreenContext {
+  Context ctx;
+};
+struct ResourceDesc {
+  unsigned sm_count = 0;
+};
+
 struct State {
   std::mutex mu;
   bool initialized = false;
@@ -100,6 +109,8 @@ struct State {
   std::unordered_map<CUevent, std::unique_ptr<Event>> events;
   std::unordered_map<CUmodule, std::unique_ptr<Module>> modules;
   std::unordered_map<CUlibrary, std::unique_ptr<Library>> libraries;
+  std::unordered_map<CUgreenCtx, std::unique_ptr<GreenContext>> green_contexts;
+  std::unordered_map<CUdevResourceDesc, std::unique_ptr<ResourceDesc>> resource_descs;
   std::unordered_set<const Function*> functions;
   std::unordered_map<CUdeviceptr, Context*> allocation_owner;  // cuMemAlloc*: freed with their context
   std::unordered_map<void*, std::size_t> host_allocations;     // cuMemHostAlloc
@@ -129,6 +140,12 @@ CUresult CheckStream(CUstream stream);
 unsigned long long StreamId(CUstream stream);
 // Resolves [address, address + bytes) inside one live allocation to host memory, or nullptr.
 std::byte* ResolveDevice(CUdeviceptr address, std::size_t bytes);
+// Starts a context's life: new id, default limits and cache config, registered as live.
+void ResetContext(Context* ctx, unsigned flags);
+// Ends a context's life: its streams, modules and memory go with it (as in CUDA).
+void RetireContext(Context* ctx);
+// Creates a stream in `ctx` (cuStreamCreate's checks).
+CUresult NewStream(Context* ctx, unsigned flags, int priority, CUstream* out);
 // A live function (CUfunction or CUkernel handle), or nullptr.
 Function* LookupFunction(const void* handle);
 
