@@ -82,6 +82,7 @@ int RunBroker(ServerOptions options) {
   GPUPOOL_LOG(kInfo) << "stopping (signal " << sig << "): ending every session";
   registry.EndAll();
   if (options.unix_socket) ::unlink(options.unix_socket->path.c_str());
+  if (options.listen.kind == Endpoint::Kind::kUnix) ::unlink(options.listen.path.c_str());
   std::cout.flush();
   // Threads blocked in accept/waitpid/gRPC are not unwound: the process ends here, workers end on
   // SIGTERM, and the kernel closes every socket.

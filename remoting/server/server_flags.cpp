@@ -31,9 +31,7 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     }
     o.device = value;
   } else if (flag == "--listen") {
-    GPUPOOL_ASSIGN_OR_RETURN(o.listen, ParseListen(flag, value));
-    if (o.listen.kind != Endpoint::Kind::kTcp)
-      return Status::InvalidArgument("--listen: use --unix for a socket path");
+    GPUPOOL_ASSIGN_OR_RETURN(o.listen, ParseListen(flag, value));  // HOST:PORT or unix:/path
   } else if (flag == "--unix") {
     if (value.empty()) return Status::InvalidArgument("--unix: empty path");
     Endpoint e;
@@ -114,7 +112,8 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
   if (o.emulated_flags_given && o.device != "emulated") {
     return Status::InvalidArgument("--emulated-* and --record-launches need --device emulated");
   }
-  if (!o.control_listen && o.listen.port != 0 && o.listen.port != 65535) {
+  if (!o.control_listen && o.listen.kind == Endpoint::Kind::kTcp && o.listen.port != 0 &&
+      o.listen.port != 65535) {
     Endpoint control = o.listen;
     control.port = static_cast<std::uint16_t>(o.listen.port + 1);
     o.control_listen = control;
