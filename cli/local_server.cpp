@@ -57,7 +57,14 @@ Result<std::unique_ptr<LocalServer>> LocalServer::Start(const LocalServerOptions
     return Status::Internal("cannot create a directory for the server's socket");
   server->dir_ = pattern;
   server->address_ = "unix:" + server->dir_ + "/server.sock";
-  std::vector<std::string> argv = {options.binary, "--device", options.device, "--listen", server->address_};
+  // The server always listens on TCP as well (here a free loopback port); the client uses the socket.
+  std::vector<std::string> argv = {options.binary,
+                                   "--device",
+                                   options.device,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--unix",
+                                   server->dir_ + "/server.sock"};
   if (options.device == "emulated") {
     argv.insert(argv.end(), {"--emulated-gpus", std::to_string(options.gpus)});
     if (options.memory_bytes != 0)

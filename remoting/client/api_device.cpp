@@ -98,3 +98,31 @@ GPUPOOL_API CUresult cuDeviceCanAccessPeer(int* can, CUdevice ordinal, CUdevice 
   *can = std::get<0>(reply);
   return CUDA_SUCCESS;
 }
+
+namespace {
+
+// "0000:3b:00.0" or "3b:00.0" -> (domain, bus, device); false when malformed.
+bool ParseBusId(const char* text, unsigned parts[3]) {
+  unsigned function = 0;
+  if (std::sscanf(text, "%x:%x:%x.%x", &parts[0], &parts[1], &parts[2], &function) == 4) return true;
+  parts[0] = 0;
+  return std::sscanf(text, "%x:%x.%x", &parts[1], &parts[2], &function) == 3;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuDeviceGetByPCIBusId(CUdevice* device, const char* bus_id) {
+  if (device == nullptr || bus_id == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  unsigned wanted[3];
+  if (!ParseBusId(bus_id, wanted)) return CUDA_ERROR_INVALID_VALUE;
+  for (int i = 0; i < State::Get().device_count(); ++i) {
+    unsigned have[3];
+    if (ParseBusId(State::Get().device(i)->pci_bus_id.c_str(), have) && have[0] == wanted[0] &&
+        have[1] == wanted[1] && have[2] == wanted[2]) {
+      *device = i;
+      return CUDA_SUCCESS;
+    }
+  }
+  return CUDA_ERROR_INVALID_DEVICE;
+}

@@ -59,7 +59,7 @@ TEST_CASE("copies: random data round trips, every kind, 1 B to 256 MiB, unaligne
   ExpectPass(server, {"driver_copies"});
 }
 
-TEST_CASE("streams_events: event waits order streams; queries, timing, priorities") {
+TEST_CASE("streams_events: event waits order streams, with queries, timing and priorities") {
   Server server;
   ExpectPass(server, {"driver_streams"});
 }
