@@ -92,10 +92,10 @@ struct Side {
 
 // Checks and resolves one side: the span from the first to the last byte touched must lie in one
 // allocation (device) or be non-null (host).
-CUresult ResolveSide(CUmemorytype type, const void* host, CUdeviceptr device, CUarray array, std::size_t x,
-                     std::size_t y, std::size_t z, std::size_t pitch, std::size_t height, std::size_t width,
+CUresult ResolveSide(CUmemorytype type, const void* host, CUdeviceptr device, std::size_t x, std::size_t y,
+                     std::size_t z, std::size_t pitch, std::size_t height, std::size_t width,
                      std::size_t rows, std::size_t depth, Side* side) {
-  if (type == CU_MEMORYTYPE_ARRAY || array != nullptr) return CUDA_ERROR_NOT_SUPPORTED;  // no CUDA arrays
+  if (type == CU_MEMORYTYPE_ARRAY) return CUDA_ERROR_NOT_SUPPORTED;  // no CUDA arrays
   if ((rows > 1 || depth > 1) && x + width > pitch) return CUDA_ERROR_INVALID_VALUE;
   if (depth > 1 && y + rows > height) return CUDA_ERROR_INVALID_VALUE;
   std::size_t slice = 0, start = 0, extent = 0, t = 0;
@@ -126,10 +126,10 @@ CUresult Copy3D(const CUDA_MEMCPY3D* c, CUstream stream) {
   if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (c->WidthInBytes == 0 || c->Height == 0 || c->Depth == 0) return CUDA_SUCCESS;
   Side src, dst;
-  GPUPOOL_TRY(ResolveSide(c->srcMemoryType, c->srcHost, c->srcDevice, c->srcArray, c->srcXInBytes, c->srcY,
-                          c->srcZ, c->srcPitch, c->srcHeight, c->WidthInBytes, c->Height, c->Depth, &src));
-  GPUPOOL_TRY(ResolveSide(c->dstMemoryType, c->dstHost, c->dstDevice, c->dstArray, c->dstXInBytes, c->dstY,
-                          c->dstZ, c->dstPitch, c->dstHeight, c->WidthInBytes, c->Height, c->Depth, &dst));
+  GPUPOOL_TRY(ResolveSide(c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY, c->srcZ,
+                          c->srcPitch, c->srcHeight, c->WidthInBytes, c->Height, c->Depth, &src));
+  GPUPOOL_TRY(ResolveSide(c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ,
+                          c->dstPitch, c->dstHeight, c->WidthInBytes, c->Height, c->Depth, &dst));
   for (std::size_t z = 0; z < c->Depth; ++z) {
     for (std::size_t y = 0; y < c->Height; ++y) {
       std::memmove(dst.base + z * dst.slice + y * dst.pitch, src.base + z * src.slice + y * src.pitch,

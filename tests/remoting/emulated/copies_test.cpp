@@ -149,6 +149,7 @@ TEST_CASE("2D and 3D copies between host and device with offsets and pitches") {
   c.dstXInBytes = 3;
   c.WidthInBytes = kW;
   c.Height = kH;
+  c.srcArray = reinterpret_cast<CUarray>(0x1);  // ignored unless the memory type is ARRAY, as in CUDA
   CU_OK(api.cuMemcpy2D_v2(&c));
   std::vector<unsigned char> flat(kDevPitch * kH);
   CU_OK(api.cuMemcpyDtoH_v2(flat.data(), dev.ptr, flat.size()));
@@ -161,6 +162,9 @@ TEST_CASE("2D and 3D copies between host and device with offsets and pitches") {
   c.Height = kH;
   c.dstPitch = 20;  // narrower than the row
   CHECK(api.cuMemcpy2DUnaligned_v2(&c) == CUDA_ERROR_INVALID_VALUE);
+  c.dstPitch = kDevPitch;
+  c.srcMemoryType = CU_MEMORYTYPE_ARRAY;  // the emulated device has no CUDA arrays
+  CHECK(api.cuMemcpy2D_v2(&c) == CUDA_ERROR_NOT_SUPPORTED);
 
   // 3D: host box -> device -> back to another host box.
   CUDA_MEMCPY3D up{};
