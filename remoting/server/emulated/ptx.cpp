@@ -2,6 +2,8 @@
 #include "remoting/server/emulated/ptx.h"
 
 #include <cctype>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -73,7 +75,7 @@ bool ParseNumber(std::string_view s, std::uint64_t* out) {
 // A declaration `[.align N] .type name [ [N] ]` starting at tokens[i] (after .param/.global):
 // its size, alignment and name. Advances i past it.
 Status ParseDeclaration(const std::vector<std::string_view>& tokens, std::size_t* i, std::uint64_t* size,
-                        std::uint64_t* align, std::string* name) {
+                        std::uint64_t* align, std::string* name, std::string_view* type = nullptr) {
   std::uint64_t type_size = 0, explicit_align = 0, count = 1;
   while (*i < tokens.size()) {
     const std::string_view t = tokens[*i];
@@ -87,7 +89,7 @@ Status ParseDeclaration(const std::vector<std::string_view>& tokens, std::size_t
       if (type_size == 0) explicit_align = value;
       *i += 2;
     } else if (t[0] == '.') {
-      if (type_size == 0) type_size = TypeSize(t);
+      if (type_size == 0 && (type_size = TypeSize(t)) != 0 && type != nullptr) *type = t;
       ++*i;  // a type, or a qualifier such as .ptr .global .const .visible
     } else {
       break;
@@ -105,6 +107,62 @@ Status ParseDeclaration(const std::vector<std::string_view>& tokens, std::size_t
   *size = type_size * count;
   *align = explicit_align != 0 ? explicit_align : type_size;
   return Status::Ok();
+}
+
+// One initialiser value of a `type_size`-byte element: an integer (decimal, 0x hex, octal), a
+// float bit pattern (0fXXXXXXXX, 0dXXXXXXXXXXXXXXXX) or a decimal float for .f32/.f64. Anything
+// else (an address such as generic(sym)) leaves the element zero, as it cannot be resolved here.
+void EncodeValue(std::string_view token, bool negative, std::string_view type, std::size_t type_size,
+                 std::uint8_t* out) {
+  const std::string text(token);
+  std::uint64_t bits = 0;
+  char* end = nullptr;
+  if ((token.starts_with("0f") || token.starts_with("0F") || token.starts_with("0d") ||
+       token.starts_with("0D")) &&
+      token.size() > 2) {
+    bits = std::strtoull(text.c_str() + 2, &end, 16);
+  } else if ((type == ".f32" || type == ".f64") && text.find_first_of(".eE") != std::string::npos) {
+    const double v = std::strtod(text.c_str(), &end) * (negative ? -1 : 1);
+    if (type == ".f32") {
+      const float f = static_cast<float>(v);
+      std::uint32_t b32 = 0;
+      std::memcpy(&b32, &f, 4);
+      bits = b32;
+    } else {
+      std::memcpy(&bits, &v, 8);
+    }
+    negative = false;
+  } else {
+    bits = std::strtoull(text.c_str(), &end, 0);
+  }
+  if (end == nullptr || *end != '\0') return;
+  if (negative) bits = ~bits + 1;
+  for (std::size_t b = 0; b < type_size && b < 8; ++b) out[b] = static_cast<std::uint8_t>(bits >> (8 * b));
+}
+
+// `= value` or `= {v, v, ...}` (nested braces flatten) after a global's declaration, up to the ';'.
+void ParseInitialiser(const std::vector<std::string_view>& tokens, std::size_t* i, std::string_view type,
+                      std::size_t type_size, GlobalInfo* global) {
+  std::vector<std::uint8_t> bytes(global->size, 0);
+  std::size_t element = 0;
+  bool negative = false;
+  for (; *i < tokens.size() && tokens[*i] != ";"; ++*i) {
+    const std::string_view t = tokens[*i];
+    if (t == "-") {
+      negative = true;
+    } else if (t == "(" || t == ")") {
+      continue;
+    } else if (std::isdigit(static_cast<unsigned char>(t[0])) || t[0] == '.') {
+      if ((element + 1) * type_size <= bytes.size())
+        EncodeValue(t, negative, type, type_size, &bytes[element * type_size]);
+      ++element;
+      negative = false;
+    } else if (t == "generic" || std::isalpha(static_cast<unsigned char>(t[0])) || t[0] == '_' ||
+               t[0] == '$') {
+      if (t != "generic") ++element;  // an address: left zero
+    }
+  }
+  global->init = std::move(bytes);
 }
 
 Status ParseEntry(const std::vector<std::string_view>& tokens, std::size_t* i, KernelInfo* kernel) {
@@ -185,11 +243,13 @@ Result<ModuleImage> ParsePtx(std::string_view text) {
                (i == 0 || tokens[i - 1] != ".extern")) {
       ++i;
       std::uint64_t size = 0, align = 0;
+      std::string_view type;
       GlobalInfo global;
-      GPUPOOL_RETURN_IF_ERROR(ParseDeclaration(tokens, &i, &size, &align, &global.name));
+      GPUPOOL_RETURN_IF_ERROR(ParseDeclaration(tokens, &i, &size, &align, &global.name, &type));
       global.size = size;
+      if (i < tokens.size() && tokens[i] == "=") ParseInitialiser(tokens, &i, type, TypeSize(type), &global);
       image.globals.push_back(std::move(global));
-      while (i < tokens.size() && tokens[i] != ";") ++i;  // skip an initialiser
+      while (i < tokens.size() && tokens[i] != ";") ++i;
     } else {
       ++i;
     }

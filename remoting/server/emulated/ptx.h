@@ -4,8 +4,8 @@
 // Kernels are the `.entry` directives; a parameter list `(.param .u64 a, .param .align 8 .b8 s[24])`
 // is laid out as ptxas does: each parameter at the next multiple of its alignment (`.align N`, else
 // its type's size), the buffer ending at the last parameter's end. `.maxntid`/`.reqntid` bound the
-// block size. Globals are module-scope `.global`/`.const` variables (initialisers are not parsed:
-// they start zero-filled).
+// block size. Globals are module-scope `.global`/`.const` variables with their initialisers
+// (integers and floats; addresses of other symbols stay zero).
 //
 // Thread-safety: pure function. Malformed text is an InvalidArgument Status.
 #pragma once

@@ -198,7 +198,9 @@ TEST_CASE("function attributes from the cubin") {
 
 TEST_CASE("globals are device memory: initial values, writes, sizes") {
   const DriverApi& api = Api();
-  const auto image = ReadImage("kernels.fatbin");
+  const char* file = GENERATE("kernels.fatbin", "kernels.ptx");
+  INFO(file);
+  const auto image = ReadImage(file);
   CUmodule module = nullptr;
   CU_OK(api.cuModuleLoadData(&module, image.data()));
   CUdeviceptr table = 0, counter = 0, coeffs = 0;

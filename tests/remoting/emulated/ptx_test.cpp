@@ -1,6 +1,9 @@
 // PTX parsing: entry names, parameter layouts as ptxas lays them out, launch bounds, globals.
 #include "remoting/server/emulated/ptx.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include "tests/remoting/emulated/fixture.h"
 
 namespace gpupool::server::emulated_test {
@@ -20,6 +23,11 @@ constexpr const char* kPtx = R"(
 .global .align 4 .b8 g_table[400] = {0, 0, 128, 63};
 .const .align 4 .b8 c_coeffs[64];
 .extern .global .align 4 .u32 elsewhere;
+.global .align 4 .f32 g_one = 0f3F800000;
+.global .align 8 .s64 g_neg = -2;
+.global .align 4 .u32 g_arr[4] = {1, 0x10, 7};
+.global .align 8 .f64 g_half = 1.5;
+.global .align 8 .u64 g_addr = generic(g_counter);
 
 .func (.param .b32 retval) helper(.param .u64 .ptr .global .align 4 p) { ret; }
 
@@ -67,11 +75,32 @@ TEST_CASE("PTX entries, parameter layouts, bounds and globals") {
   const auto& last = image->kernels[2];
   CHECK(last.params[1].offset == 16);
   CHECK(last.param_bytes == 32);
-  REQUIRE(image->globals.size() == 3);
+  REQUIRE(image->globals.size() == 8);
   CHECK(image->globals[0].name == "g_counter");
   CHECK(image->globals[0].size == 4);
+  CHECK(image->globals[0].init.empty());  // no initialiser: zero-filled
   CHECK(image->globals[1].size == 400);
+  REQUIRE(image->globals[1].init.size() == 400);
+  CHECK(image->globals[1].init[2] == 128);
+  CHECK(image->globals[1].init[3] == 63);
+  CHECK(image->globals[1].init[4] == 0);
   CHECK(image->globals[2].name == "c_coeffs");
+  auto as = [&](std::size_t g, auto value) {
+    REQUIRE(image->globals[g].init.size() >= sizeof(value));
+    std::memcpy(&value, image->globals[g].init.data(), sizeof(value));
+    return value;
+  };
+  CHECK(as(3, 0.0f) == 1.0f);
+  CHECK(as(4, std::int64_t{0}) == -2);
+  const std::uint32_t arr = as(5, std::uint32_t{0});
+  CHECK(arr == 1);
+  std::uint32_t all[4] = {};
+  std::memcpy(all, image->globals[5].init.data(), sizeof(all));
+  CHECK(all[1] == 16);
+  CHECK(all[2] == 7);
+  CHECK(all[3] == 0);
+  CHECK(as(6, 0.0) == 1.5);
+  CHECK(as(7, std::uint64_t{1}) == 0);  // an address: unknown here, zero
 }
 
 TEST_CASE("malformed PTX is an error, not a crash") {
