@@ -11,6 +11,7 @@
 #include "remoting/server/emulated/byte_reader.h"
 #include "remoting/server/emulated/cubin.h"
 #include "remoting/server/emulated/image.h"
+#include "remoting/server/emulated/ptx.h"
 #include "tests/remoting/emulated/fixture.h"
 
 namespace gpupool::server::emulated_test {
@@ -226,6 +227,49 @@ TEST_CASE("random byte flips never crash the cubin parser") {
     failures += emulated::ParseCubin(ByteReader(elf.data(), elf.size())).ok() ? 0 : 1;
   }
   CHECK(failures > 0);  // many mutations hit checked fields
+}
+
+TEST_CASE("random byte flips in a fatbin's entries never crash the loader") {
+  // The container header (its first 16 bytes) bounds every read, so it is left intact: the
+  // worker checks that header against the bytes it received before a module load.
+  const Built b = BuildCubin();
+  const Bytes good = BuildFatbin(b.elf, 2, 90, 0x11);
+  const std::size_t end = 16 + 64 + b.elf.size();
+  std::mt19937 rng(7);
+  int failures = 0;
+  for (int round = 0; round < 2000; ++round) {
+    Bytes f = good;
+    for (int flips = 1 + static_cast<int>(rng() % 4); flips > 0; --flips) {
+      f[16 + rng() % (end - 16)] = static_cast<std::uint8_t>(rng());
+    }
+    emulated::ModuleImage out;
+    std::string error;
+    failures += emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_SUCCESS ? 0 : 1;
+  }
+  CHECK(failures > 0);
+}
+
+TEST_CASE("random edits of PTX text never crash the parser") {
+  const std::string ptx =
+      ".version 9.0\n.target sm_90\n.global .align 4 .u32 g[4] = {1, 2, 3};\n"
+      ".visible .entry k(.param .u64 a, .param .align 8 .b8 s[24], .param .u32 n) .maxntid 64, 1, 1 { ret; "
+      "}\n";
+  const std::string alphabet = "{}()[],;.=- 0123456789abcxyz_$%\n\"/*";
+  std::mt19937 rng(11);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text = ptx;
+    for (int edits = 1 + static_cast<int>(rng() % 5); edits > 0; --edits) {
+      const std::size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0: text[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: text.erase(at, 1 + rng() % 8); break;
+        default: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+      }
+      if (text.empty()) text = ".";
+    }
+    (void)emulated::ParsePtx(text);  // any result; only no crash, hang or sanitizer report
+  }
+  SUCCEED("3000 edited PTX texts parsed or refused");
 }
 
 TEST_CASE("fatbin containers: bad entries, compressed entries, other architectures") {
