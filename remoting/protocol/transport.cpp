@@ -101,6 +101,15 @@ Status Connection::ReadExact(void* dst, std::size_t size) {
   return Status::Ok();
 }
 
+Result<std::size_t> Connection::ReadSome(void* dst, std::size_t max) {
+  while (true) {
+    ssize_t got = ::recv(fd_, dst, max, 0);
+    if (got == 0) return Status::Unavailable("connection closed by peer");
+    if (got > 0) return static_cast<std::size_t>(got);
+    if (errno != EINTR) return IoError("receive", errno);
+  }
+}
+
 Result<FrameHeader> Connection::ReadHeader() {
   unsigned char header[kHeaderSize];
   GPUPOOL_RETURN_IF_ERROR(ReadExact(header, kHeaderSize));

@@ -51,6 +51,8 @@ class Connection {
   Result<FrameHeader> ReadHeader();
   // Reads exactly `size` bytes into `dst` (a payload, or part of one).
   Status ReadExact(void* dst, std::size_t size);
+  // Reads what is available, at least 1 and at most `max` bytes (blocks until something arrives).
+  Result<std::size_t> ReadSome(void* dst, std::size_t max);
   // Reads `size` payload bytes into `payload` (resized).
   Status ReadPayload(std::size_t size, std::string* payload);
   // Discards `size` bytes.

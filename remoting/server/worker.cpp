@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "remoting/protocol/frame_reader.h"
 #include "remoting/protocol/handshake.h"
 #include "remoting/protocol/transport.h"
 #include "remoting/server/dispatch.h"
@@ -65,18 +66,16 @@ int RunWorker(const WorkerOptions& options) {
   }
 
   Session session(api, options.memory_limit, stats);
-  std::string payload;
+  protocol::FrameReader reader(&conn);
   Status end;
   while (true) {
-    auto header = conn.ReadHeader();
+    std::string_view payload;
+    auto header = reader.Next(&payload);
     if (!header.ok()) {
       end = header.status();
       break;
     }
-    if (payload.size() < header->payload_size) payload.resize(header->payload_size);
-    end = conn.ReadExact(payload.data(), header->payload_size);
-    if (!end.ok()) break;
-    end = Dispatch(session, conn, *header, std::string_view(payload.data(), header->payload_size));
+    end = Dispatch(session, conn, *header, payload);
     if (!end.ok()) break;
   }
   int code = 1;

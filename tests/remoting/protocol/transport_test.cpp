@@ -1,6 +1,7 @@
 // Transport: frames over real sockets (socketpair, TCP loopback, Unix), gather writes, receive into
 // caller buffers, peer close and timeouts as errors.
 #include "remoting/protocol/transport.h"
+#include "remoting/protocol/wire_writer.h"
 
 #include <sys/socket.h>
 
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "remoting/protocol/frame_reader.h"
 #include "tests/support/process.h"
 
 namespace gpupool::protocol {
@@ -91,6 +93,52 @@ TEST_CASE("listen and connect over TCP (port 0) and a Unix socket") {
   auto refused = ParseEndpoint("unix:" + dir.File("nobody-listens"));
   REQUIRE(refused.ok());
   CHECK_FALSE(Connect(*refused, std::chrono::seconds(1)).ok());
+}
+
+}  // namespace
+}  // namespace gpupool::protocol
+
+namespace gpupool::protocol {
+namespace {
+
+TEST_CASE("frame reader: many frames per receive, whole bulk frames, errors at the end") {
+  auto [a, b] = Pair();
+  std::string big = std::string(kChunkSize, 'b');
+  std::thread sender([&, &a = a] {
+    for (std::uint64_t i = 0; i < 1000; ++i)
+      REQUIRE(a.SendFrame(0x800, kFlagNoReply, i, {"p" + std::to_string(i)}).ok());
+    REQUIRE(a.SendFrame(0x400, 0, 1000, {"args", big}).ok());
+    REQUIRE(a.SendFrame(0x100, 0, 1001, {}).ok());
+    unsigned char header[kHeaderSize];
+    EncodeHeader({kMaxPayload + 1, 0x100, 0, 1002}, header);
+    REQUIRE(::send(a.fd(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header));
+  });
+  FrameReader reader(&b);
+  std::string_view payload;
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    auto h = reader.Next(&payload);
+    REQUIRE(h.ok());
+    REQUIRE(h->request_id == i);
+    REQUIRE(payload == "p" + std::to_string(i));
+  }
+  auto bulk = reader.Next(&payload);
+  REQUIRE(bulk.ok());
+  CHECK(payload.size() == 4 + big.size());
+  CHECK(payload.substr(4) == big);
+  auto empty = reader.Next(&payload);
+  REQUIRE(empty.ok());
+  CHECK(payload.empty());
+  auto oversized = reader.Next(&payload);
+  CHECK(oversized.status().code() == Code::kInvalidArgument);
+  sender.join();
+
+  auto [c, d] = Pair();
+  REQUIRE(c.SendFrame(0x100, 0, 1, {"whole"}).ok());
+  REQUIRE(::send(c.fd(), "\x40\x00\x00\x00", 4, 0) == 4);  // a header cut short, then the peer leaves
+  c = Connection();
+  FrameReader cut(&d);
+  REQUIRE(cut.Next(&payload).ok());
+  CHECK(cut.Next(&payload).status().code() == Code::kUnavailable);
 }
 
 }  // namespace
