@@ -17,26 +17,53 @@ CUresult Prepare(CUstream stream, bool per_thread, std::uint64_t* context, std::
 CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, bool per_thread, bool async) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
-  return CopyHostToDevice(context, dst, src, bytes, id, async);
+  bool recorded = false;
+  if (async) {
+    RecordIfCapturing(
+        stream,
+        [=](std::uint64_t replay) { return CopyHostToDevice(context, dst, src, bytes, replay, true); },
+        &recorded);
+  }
+  return recorded ? CUDA_SUCCESS : CopyHostToDevice(context, dst, src, bytes, id, async);
 }
 
 CUresult DtoH(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
-  return CopyDeviceToHost(context, dst, src, bytes, id, async);
+  bool recorded = false;
+  if (async) {
+    RecordIfCapturing(
+        stream,
+        [=](std::uint64_t replay) { return CopyDeviceToHost(context, dst, src, bytes, replay, true); },
+        &recorded);
+  }
+  return recorded ? CUDA_SUCCESS : CopyDeviceToHost(context, dst, src, bytes, id, async);
 }
 
 CUresult DtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
-  return CopyDeviceToDevice(context, dst, src, bytes, id, async);
+  bool recorded = false;
+  if (async) {
+    RecordIfCapturing(
+        stream,
+        [=](std::uint64_t replay) { return CopyDeviceToDevice(context, dst, src, bytes, replay, true); },
+        &recorded);
+  }
+  return recorded ? CUDA_SUCCESS : CopyDeviceToDevice(context, dst, src, bytes, id, async);
 }
 
 CUresult Unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread,
                  bool async) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
-  return CopyUnified(context, dst, src, bytes, id, async);
+  bool recorded = false;
+  if (async) {
+    RecordIfCapturing(
+        stream, [=](std::uint64_t replay) { return CopyUnified(context, dst, src, bytes, replay, true); },
+        &recorded);
+  }
+  return recorded ? CUDA_SUCCESS : CopyUnified(context, dst, src, bytes, id, async);
 }
 
 }  // namespace

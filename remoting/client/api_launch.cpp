@@ -37,9 +37,14 @@ CUresult Launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx
   const LaunchShape shape{{gx, gy, gz}, {bx, by, bz}, shared};
   Prepared p;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(f, shape, stream, per_thread, params, extra, &p));
-  iovec tail{p.params.data(), p.params.size()};
-  return Rpc<Op::LaunchKernel>(p.context, {p.function, gx, gy, gz, bx, by, bz, shared, p.stream}, nullptr,
-                               Tail{&tail, 1});
+  auto send = [=](std::uint64_t on) {
+    iovec tail{const_cast<char*>(p.params.data()), p.params.size()};
+    return Rpc<Op::LaunchKernel>(p.context, {p.function, gx, gy, gz, bx, by, bz, shared, on}, nullptr,
+                                 Tail{&tail, 1});
+  };
+  bool recorded = false;
+  RecordIfCapturing(stream, send, &recorded);
+  return recorded ? CUDA_SUCCESS : send(p.stream);
 }
 
 // The attributes as raw bytes, with event handles replaced by their server ids.
@@ -69,12 +74,17 @@ CUresult LaunchEx(const CUlaunchConfig* config, CUfunction f, void** params, voi
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(f, shape, config->hStream, per_thread, params, extra, &p));
   std::string attrs;
   GPUPOOL_CU_RETURN_IF_ERROR(EncodeAttributes(config, &attrs));
-  iovec tail{p.params.data(), p.params.size()};
-  return Rpc<Op::LaunchKernelEx>(
-      p.context,
-      {p.function, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX, config->blockDimY,
-       config->blockDimZ, config->sharedMemBytes, p.stream, attrs},
-      nullptr, Tail{&tail, 1});
+  const CUlaunchConfig c = *config;
+  auto send = [=](std::uint64_t on) {
+    iovec tail{const_cast<char*>(p.params.data()), p.params.size()};
+    return Rpc<Op::LaunchKernelEx>(p.context,
+                                   {p.function, c.gridDimX, c.gridDimY, c.gridDimZ, c.blockDimX, c.blockDimY,
+                                    c.blockDimZ, c.sharedMemBytes, on, attrs},
+                                   nullptr, Tail{&tail, 1});
+  };
+  bool recorded = false;
+  RecordIfCapturing(config->hStream, send, &recorded);
+  return recorded ? CUDA_SUCCESS : send(p.stream);
 }
 
 }  // namespace

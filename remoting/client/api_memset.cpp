@@ -12,7 +12,14 @@ CUresult Memset(CUdeviceptr dst, std::uint32_t value, size_t count, CUstream str
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
   if (count == 0) return CUDA_SUCCESS;
-  return Rpc<op>(context, {dst, value, count, id});
+  bool recorded = false;
+  RecordIfCapturing(
+      stream,
+      [=](std::uint64_t replay) {
+        return Rpc<op>(context, {dst, value, count, replay});
+      },
+      &recorded);
+  return recorded ? CUDA_SUCCESS : Rpc<op>(context, {dst, value, count, id});
 }
 
 template <Op op>
@@ -22,7 +29,14 @@ CUresult Memset2D(CUdeviceptr dst, size_t pitch, std::uint32_t value, size_t wid
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
   if (width == 0 || height == 0) return CUDA_SUCCESS;
-  return Rpc<op>(context, {dst, pitch, value, width, height, id});
+  bool recorded = false;
+  RecordIfCapturing(
+      stream,
+      [=](std::uint64_t replay) {
+        return Rpc<op>(context, {dst, pitch, value, width, height, replay});
+      },
+      &recorded);
+  return recorded ? CUDA_SUCCESS : Rpc<op>(context, {dst, pitch, value, width, height, id});
 }
 
 }  // namespace

@@ -49,4 +49,22 @@ inline CUresult StreamId(CUstream stream, bool per_thread, std::uint64_t* id) {
   return CUDA_SUCCESS;
 }
 
+// The graph `stream` is being captured into, or null: asynchronous calls on a capturing stream are
+// recorded (api_graph.cpp) instead of sent.
+inline std::shared_ptr<Graph> CaptureOf(CUstream stream) {
+  Stream* s = State::Get().streams.Find(stream);
+  if (s == nullptr) return nullptr;
+  std::lock_guard<std::mutex> lock(s->capture_mu);
+  return s->capture;
+}
+
+// Records `node` when `stream` is capturing (*recorded = true), so the caller returns at once.
+inline CUresult RecordIfCapturing(CUstream stream, std::function<CUresult(std::uint64_t)> node,
+                                  bool* recorded) {
+  std::shared_ptr<Graph> graph = CaptureOf(stream);
+  *recorded = graph != nullptr;
+  if (graph != nullptr) graph->nodes.push_back(std::move(node));
+  return CUDA_SUCCESS;
+}
+
 }  // namespace gpupool::client

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,11 +52,20 @@ struct Device {
   unsigned primary_flags = 0;
 };
 
+// A graph captured from a stream (stream capture, graph.h): the asynchronous operations in the order
+// the program issued them, each replayed on the stream a launch of the graph names. An instantiated
+// graph (CUgraphExec) is a copy.
+struct Graph {
+  std::vector<std::function<CUresult(std::uint64_t stream)>> nodes;
+};
+
 struct Stream {
   std::uint64_t id = 0;
   Context* context = nullptr;
   unsigned flags = 0;
   int priority = 0;
+  std::mutex capture_mu;           // guards capture
+  std::shared_ptr<Graph> capture;  // non-null while the stream is being captured
 };
 
 struct Event {
@@ -122,6 +132,8 @@ class State {
   Registry<Module> modules;
   Registry<Function> functions;
   Registry<Library> libraries;
+  Registry<Graph> graphs;       // CUgraph
+  Registry<Graph> executables;  // CUgraphExec
   PinnedMemory pinned;
 
   // Device allocations (base -> bytes), for unified-address copies and pointer queries.

@@ -55,7 +55,7 @@ TEST_CASE("cuGetProcAddress returns the exported symbol of each ABI variant") {
   }
   void* pfn = nullptr;
   int status = -1;
-  CHECK(get("cuGraphLaunch", &pfn, 13000, 0, &status) == 500);  // CUDA_ERROR_NOT_FOUND
+  CHECK(get("cuGraphAddKernelNode", &pfn, 13000, 0, &status) == 500);  // CUDA_ERROR_NOT_FOUND
   CHECK(pfn == nullptr);
 }
 
