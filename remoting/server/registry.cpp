@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace gpupool::server {
 
@@ -72,16 +73,26 @@ std::vector<AdmissionRecord> Registry::Admissions() const {
   return out;
 }
 
+void Registry::End(pid_t pid, SessionRecord& s, std::uint32_t why, const std::string& reason) {
+  SessionStats* stats = s.stats->get();
+  std::strncpy(stats->revoke_reason, reason.c_str(), sizeof stats->revoke_reason - 1);
+  stats->revoked = why;
+  ::kill(pid, SIGTERM);  // the worker says why and ends; the reaper removes the record
+  // A worker stuck in a driver call (a kernel that never ends) cannot answer SIGTERM: kill it.
+  std::thread([this, pid] {
+    std::this_thread::sleep_for(kEndGrace);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sessions_.count(pid) != 0) ::kill(pid, SIGKILL);
+  }).detach();
+}
+
 std::uint32_t Registry::Revoke(const std::string& pod_uid, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   admissions_.erase(pod_uid);
   std::uint32_t ended = 0;
   for (auto& [pid, s] : sessions_) {
     if (s.pod_uid != pod_uid) continue;
-    SessionStats* stats = s.stats->get();
-    std::strncpy(stats->revoke_reason, reason.c_str(), sizeof stats->revoke_reason - 1);
-    stats->revoked = 1;
-    ::kill(pid, SIGTERM);  // the worker says why and ends; the reaper removes the record
+    End(pid, s, SessionStats::kRevoked, reason);
     ++ended;
   }
   return ended;
@@ -89,7 +100,7 @@ std::uint32_t Registry::Revoke(const std::string& pod_uid, const std::string& re
 
 void Registry::EndAll() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [pid, s] : sessions_) ::kill(pid, SIGTERM);
+  for (auto& [pid, s] : sessions_) End(pid, s, SessionStats::kServerStopping, "server stopping");
 }
 
 }  // namespace gpupool::server

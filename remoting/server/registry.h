@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -74,6 +75,10 @@ class Registry {
   void EndAll();
 
  private:
+  static constexpr std::chrono::seconds kEndGrace{10};
+  // Asks a worker to end (why: SessionStats::kRevoked / kServerStopping); mu_ held.
+  void End(pid_t pid, SessionRecord& s, std::uint32_t why, const std::string& reason);
+
   std::mutex spawn_mu_;
   mutable std::mutex mu_;
   std::uint64_t next_id_ = 1;

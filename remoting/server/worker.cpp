@@ -80,10 +80,11 @@ int RunWorker(const WorkerOptions& options) {
   }
   int code = 1;
   if (stats != nullptr && stats->revoked.load() != 0) {
-    SendError(conn, Code::kPermissionDenied,
-              std::string("session revoked: ") +
-                  std::string(stats->revoke_reason, strnlen(stats->revoke_reason, 255)));
-    GPUPOOL_LOG(kInfo) << "session revoked";
+    std::string reason(stats->revoke_reason, strnlen(stats->revoke_reason, sizeof stats->revoke_reason));
+    bool stopping = stats->revoked.load() == SessionStats::kServerStopping;
+    SendError(conn, stopping ? Code::kUnavailable : Code::kPermissionDenied,
+              (stopping ? "session ended: " : "session revoked: ") + reason);
+    GPUPOOL_LOG(kInfo) << "session ended by the broker: " << reason;
   } else if (end.code() == Code::kInvalidArgument) {
     GPUPOOL_LOG(kWarn) << "ending session: " << end.message();
     SendError(conn, Code::kInvalidArgument, end.message());

@@ -1,5 +1,7 @@
 // gpupool-server's command line: bad flags exit 2 with a message naming the problem; a Unix socket
 // listener serves sessions too.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 
 #include "tests/remoting/server/test_client.h"
@@ -81,6 +83,29 @@ TEST_CASE("a token file makes the token required") {
     REQUIRE(raw.conn().SendFrame(protocol::kOpHello, 0, 0, {hello}).ok());
     CHECK(raw.ExpectErrorAndClose().code == Code::kUnauthenticated);
   }
+}
+
+}  // namespace
+}  // namespace gpupool::testing
+
+namespace gpupool::testing {
+namespace {
+
+TEST_CASE("stopping the server tells every session why and exits 0") {
+  ServerProcess server = ServerProcess::Start();
+  TestClient a = TestClient::Open(server.endpoint);
+  TestClient b = TestClient::Open(server.endpoint);
+  a.UseDevice0();
+  REQUIRE(a.Result<protocol::Op::MemAlloc>({4096}) == CUDA_SUCCESS);
+  server.process.Signal(SIGTERM);
+  for (TestClient* c : {&a, &b}) {
+    protocol::ErrorMessage error = c->ExpectErrorAndClose();
+    CHECK(error.code == Code::kUnavailable);
+    CHECK(error.message.find("server stopping") != std::string::npos);
+  }
+  auto code = server.process.Wait(kWait);
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
 }
 
 }  // namespace
