@@ -45,7 +45,7 @@ CUresult LoadModule(const void* image, Context* ctx, Module** out) {
     std::byte* host = memory.Resolve(global.address, g.size);
     if (host != nullptr && g.size > 0) {
       std::memset(host, 0, g.size);  // freed blocks may be reused: globals start as the image says
-      std::memcpy(host, g.init.data(), std::min(g.init.size(), g.size));
+      if (!g.init.empty()) std::memcpy(host, g.init.data(), std::min(g.init.size(), g.size));
     }
     raw->globals.insert_or_assign(g.name, global);
   }
