@@ -1,9 +1,12 @@
 // The worker's validation building blocks: the allocation table (every device pointer a request
 // carries goes through it) and the image completeness check.
+#include <openssl/sha.h>
+
 #include <catch2/catch.hpp>
 #include <cstring>
 
 #include "remoting/server/allocation_table.h"
+#include "remoting/server/image_cache.h"
 #include "remoting/server/image_check.h"
 
 namespace gpupool::server {
@@ -85,6 +88,35 @@ TEST_CASE("image check: complete ELF and fatbin only, never a wrapper") {
     INFO(k.what);
     CHECK(CheckImage(k.image) == k.result);
   }
+}
+
+}  // namespace
+}  // namespace gpupool::server
+
+namespace gpupool::server {
+namespace {
+
+std::string Hash(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return std::string(reinterpret_cast<char*>(digest), sizeof digest);
+}
+
+TEST_CASE("image cache: chunks in order, hash checked, a per-session byte limit") {
+  ImageCache cache(100);
+  std::string a(60, 'a'), b(60, 'b');
+  CHECK(cache.Upload(Hash(a), 60, 0, a.substr(0, 30)) == CUDA_SUCCESS);
+  CHECK_FALSE(cache.Has(Hash(a)));
+  CHECK(cache.Upload(Hash(a), 60, 30, a.substr(30)) == CUDA_SUCCESS);
+  REQUIRE(cache.Find(Hash(a)) != nullptr);
+  CHECK(*cache.Find(Hash(a)) == a);
+  CHECK(cache.Upload(Hash(b), 60, 0, b) == CUDA_ERROR_OUT_OF_MEMORY);                // 120 bytes > 100
+  CHECK(cache.Upload(Hash(b), 60, 10, b.substr(10)) == CUDA_ERROR_INVALID_VALUE);    // out of order
+  CHECK(cache.Upload(Hash(b), 40, 0, b.substr(0, 40)) == CUDA_ERROR_INVALID_IMAGE);  // hash mismatch
+  std::string small(40, 's');
+  CHECK(cache.Upload(Hash(small), 40, 0, small) == CUDA_SUCCESS);  // failed uploads gave their bytes back
+  CHECK(cache.Upload(Hash(small), 40, 0, small.substr(0, 41)) == CUDA_SUCCESS);  // already cached
+  CHECK(cache.Upload("short", 40, 0, small) == CUDA_ERROR_INVALID_VALUE);
 }
 
 }  // namespace
