@@ -1,6 +1,9 @@
 // Error paths: bad handles, pointers outside any allocation, copies past an allocation's end,
-// unsupported calls. Each must be a CUDA error, never a crash or a hang, and the session must stay
+// unsupported calls, fork. Each must be a CUDA error, never a crash or a hang, and the session must stay
 // usable afterwards.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstring>
 
 #include "check.h"
@@ -37,6 +40,20 @@ int main() {
   // Not supported: an error naming itself, never a silent success.
   CUgraph graph = nullptr;
   CU_EXPECT(cuGraphCreate(&graph, 0), CUDA_ERROR_NOT_SUPPORTED);
+
+  // A child forked after the parent used the GPU must not talk on the parent's connection: CUDA
+  // fails there with CUDA_ERROR_NOT_INITIALIZED, and the parent carries on.
+  std::fflush(stdout);
+  const pid_t child = fork();
+  if (child == 0) {
+    CUdeviceptr p = 0;
+    const bool refused =
+        cuMemAlloc(&p, 16) == CUDA_ERROR_NOT_INITIALIZED && cuCtxSynchronize() == CUDA_ERROR_NOT_INITIALIZED;
+    _exit(refused ? 0 : 1);
+  }
+  int status = -1;
+  CHECK_TRUE(child > 0 && waitpid(child, &status, 0) == child);
+  CHECK_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
   // Still usable.
   const auto data = drv::RandomBytes(4096, 9);

@@ -64,7 +64,7 @@ TEST_CASE("streams_events: event waits order streams, with queries, timing and p
   ExpectPass(server, {"driver_streams"});
 }
 
-TEST_CASE("errors: bad handles, pointers outside allocations, copies past the end, unsupported calls") {
+TEST_CASE("errors: bad handles, pointers outside allocations, copies past the end, unsupported calls, fork") {
   Server server;
   ExpectPass(server, {"driver_errors"});
 }
