@@ -16,8 +16,12 @@ Status FrameReader::Fill(std::size_t need) {
     end_ -= begin_;
     begin_ = 0;
   }
+  // For a bulk frame, read no further than its end: what follows would otherwise have to be moved to
+  // the front of the buffer for the next bulk frame (one more copy of every byte). Small frames read
+  // as much as there is, so a burst of them costs one recv.
+  std::size_t limit = need > kBulkFrame ? begin_ + need : kCapacity;
   while (end_ - begin_ < need) {
-    GPUPOOL_ASSIGN_OR_RETURN(std::size_t got, conn_->ReadSome(buf_.get() + end_, kCapacity - end_));
+    GPUPOOL_ASSIGN_OR_RETURN(std::size_t got, conn_->ReadSome(buf_.get() + end_, limit - end_));
     end_ += got;
   }
   return Status::Ok();

@@ -25,6 +25,7 @@ class FrameReader {
   Status Fill(std::size_t need);
 
   static constexpr std::size_t kCapacity = 2 * (kHeaderSize + kMaxPayload);
+  static constexpr std::size_t kBulkFrame = 64u << 10;
   Connection* conn_;
   std::unique_ptr<char[]> buf_;
   std::size_t begin_ = 0;  // first unread byte
