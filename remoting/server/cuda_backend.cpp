@@ -33,6 +33,19 @@ Result<std::unique_ptr<Backend>> OpenCudaBackend(const std::string& library_path
     return Status::Unavailable("cannot load " + path + " (is the NVIDIA driver installed?): " +
                                (why != nullptr ? why : "unknown error"));
   }
+  // gpupool's own client is also a libcuda.so.1 (and exports a dlsym interposer, which NVIDIA's does
+  // not). Loading it here would send the server's calls back to a server: refuse, and say why.
+  Dl_info driver{}, interposer{};
+  void* own_dlsym = ::dlsym(handle, "dlsym");
+  void* init = ::dlsym(handle, "cuInit");
+  if (init != nullptr && own_dlsym != nullptr && ::dladdr(init, &driver) != 0 &&
+      ::dladdr(own_dlsym, &interposer) != 0 && driver.dli_fbase == interposer.dli_fbase) {
+    std::string file = driver.dli_fname != nullptr ? driver.dli_fname : path;
+    ::dlclose(handle);
+    return Status::FailedPrecondition(file +
+                                      " is gpupool's client library, not the NVIDIA driver; remove it from "
+                                      "LD_LIBRARY_PATH or pass --cuda-library");
+  }
   DriverApi api;
 #define GPUPOOL_DRIVER_FN(symbol, pfn) api.symbol = reinterpret_cast<pfn>(::dlsym(handle, #symbol));
 #include "remoting/server/driver_functions.def"

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 
 #include "remoting/server/worker.h"
 
@@ -29,6 +28,7 @@ std::string FormatUuid(const CUuuid& uuid) {
 int RunInventory(const ServerOptions& options) {
   auto backend = OpenBackend(options.device, options.cuda_library, options.emulated);
   if (!backend.ok()) {
+    std::printf("error %s\n", backend.status().ToString().c_str());  // the broker passes it on
     std::fprintf(stderr, "gpupool-server inventory: %s\n", backend.status().ToString().c_str());
     return 1;
   }
@@ -36,7 +36,7 @@ int RunInventory(const ServerOptions& options) {
   int count = 0, version = 0;
   if (api.cuInit(0) != CUDA_SUCCESS || api.cuDeviceGetCount == nullptr ||
       api.cuDeviceGetCount(&count) != CUDA_SUCCESS) {
-    std::fprintf(stderr, "gpupool-server inventory: cuInit or cuDeviceGetCount failed\n");
+    std::printf("error cuInit or cuDeviceGetCount failed\n");
     return 1;
   }
   if (api.cuDriverGetVersion != nullptr) (void)api.cuDriverGetVersion(&version);
@@ -56,32 +56,6 @@ int RunInventory(const ServerOptions& options) {
   }
   std::fflush(stdout);
   return 0;
-}
-
-Result<InventoryInfo> ParseInventory(const std::string& text) {
-  InventoryInfo info;
-  std::istringstream lines(text);
-  std::string line;
-  bool driver_seen = false;
-  while (std::getline(lines, line)) {
-    std::istringstream in(line);
-    std::string kind;
-    in >> kind;
-    if (kind == "driver") {
-      driver_seen = static_cast<bool>(in >> info.driver_version);
-    } else if (kind == "gpu") {
-      GpuInfo g;
-      if (!(in >> g.index >> g.uuid >> g.memory_bytes >> g.cc_major >> g.cc_minor >> g.multiprocessors)) {
-        return Status::Internal("inventory: malformed line '" + line + "'");
-      }
-      std::getline(in >> std::ws, g.name);
-      info.gpus.push_back(g);
-    } else if (!kind.empty()) {
-      return Status::Internal("inventory: unexpected line '" + line + "'");
-    }
-  }
-  if (!driver_seen) return Status::Unavailable("inventory child reported nothing (see the server log)");
-  return info;
 }
 
 Result<InventoryInfo> QueryInventory(const ServerOptions& options, Reaper* reaper) {

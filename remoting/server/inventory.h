@@ -3,6 +3,7 @@
 //
 //   driver <version>
 //   gpu <index> <uuid> <memory bytes> <cc major> <cc minor> <multiprocessors> <name...>
+//   error <message>          (instead, when the backend cannot be opened)
 //
 // Thread-safety: QueryInventory may run on any thread.
 #pragma once

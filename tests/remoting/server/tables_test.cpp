@@ -8,6 +8,7 @@
 #include "remoting/server/allocation_table.h"
 #include "remoting/server/image_cache.h"
 #include "remoting/server/image_check.h"
+#include "remoting/server/inventory.h"
 
 namespace gpupool::server {
 namespace {
@@ -117,6 +118,28 @@ TEST_CASE("image cache: chunks in order, hash checked, a per-session byte limit"
   CHECK(cache.Upload(Hash(small), 40, 0, small) == CUDA_SUCCESS);  // failed uploads gave their bytes back
   CHECK(cache.Upload(Hash(small), 40, 0, small.substr(0, 41)) == CUDA_SUCCESS);  // already cached
   CHECK(cache.Upload("short", 40, 0, small) == CUDA_ERROR_INVALID_VALUE);
+}
+
+}  // namespace
+}  // namespace gpupool::server
+
+namespace gpupool::server {
+namespace {
+
+TEST_CASE("inventory child output: GPUs parsed, errors passed on, garbage refused") {
+  auto ok = ParseInventory(
+      "driver 13000\ngpu 0 GPU-aaaa 1024 9 0 132 NVIDIA H200 NVL\ngpu 1 GPU-bbbb 2048 9 0 132 X\n");
+  REQUIRE(ok.ok());
+  CHECK(ok->driver_version == 13000);
+  REQUIRE(ok->gpus.size() == 2);
+  CHECK(ok->gpus[0].name == "NVIDIA H200 NVL");
+  CHECK(ok->gpus[1].memory_bytes == 2048);
+  auto failed = ParseInventory("error Unavailable: cannot load libcuda.so.1\n");
+  CHECK(failed.status().code() == Code::kUnavailable);
+  CHECK(failed.status().message().find("cannot load libcuda.so.1") != std::string::npos);
+  CHECK_FALSE(ParseInventory("").ok());
+  CHECK_FALSE(ParseInventory("driver 1\ngpu zero\n").ok());
+  CHECK_FALSE(ParseInventory("driver 1\nsurprise\n").ok());
 }
 
 }  // namespace
