@@ -68,56 +68,29 @@ CUresult Unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream
 
 }  // namespace
 
-GPUPOOL_API CUresult cuMemcpyHtoD(CUdeviceptr dst, const void* src, size_t bytes) {
-  return HtoD(dst, src, bytes, nullptr, false, false);
-}
-GPUPOOL_API CUresult cuMemcpyHtoD_v2_ptds(CUdeviceptr dst, const void* src, size_t bytes) {
-  return HtoD(dst, src, bytes, nullptr, true, false);
-}
-GPUPOOL_API CUresult cuMemcpyHtoDAsync(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream) {
-  return HtoD(dst, src, bytes, stream, false, true);
-}
-GPUPOOL_API CUresult cuMemcpyHtoDAsync_v2_ptsz(CUdeviceptr dst, const void* src, size_t bytes,
-                                               CUstream stream) {
-  return HtoD(dst, src, bytes, stream, true, true);
-}
+// Each copy's legacy symbol and its per-thread-stream twin (_ptds for synchronous, _ptsz for async).
+#define GPUPOOL_COPY(name, twin, impl, async, params, args) \
+  GPUPOOL_API CUresult name params {                        \
+    return impl(GPUPOOL_UNPACK args, false, async);         \
+  }                                                         \
+  GPUPOOL_API CUresult twin params {                        \
+    return impl(GPUPOOL_UNPACK args, true, async);          \
+  }
+#define GPUPOOL_UNPACK(...) __VA_ARGS__
 
-GPUPOOL_API CUresult cuMemcpyDtoH(void* dst, CUdeviceptr src, size_t bytes) {
-  return DtoH(dst, src, bytes, nullptr, false, false);
-}
-GPUPOOL_API CUresult cuMemcpyDtoH_v2_ptds(void* dst, CUdeviceptr src, size_t bytes) {
-  return DtoH(dst, src, bytes, nullptr, true, false);
-}
-GPUPOOL_API CUresult cuMemcpyDtoHAsync(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
-  return DtoH(dst, src, bytes, stream, false, true);
-}
-GPUPOOL_API CUresult cuMemcpyDtoHAsync_v2_ptsz(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
-  return DtoH(dst, src, bytes, stream, true, true);
-}
-
-GPUPOOL_API CUresult cuMemcpyDtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
-  return DtoD(dst, src, bytes, nullptr, false, false);
-}
-GPUPOOL_API CUresult cuMemcpyDtoD_v2_ptds(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
-  return DtoD(dst, src, bytes, nullptr, true, false);
-}
-GPUPOOL_API CUresult cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream) {
-  return DtoD(dst, src, bytes, stream, false, true);
-}
-GPUPOOL_API CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
-                                               CUstream stream) {
-  return DtoD(dst, src, bytes, stream, true, true);
-}
-
-GPUPOOL_API CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
-  return Unified(dst, src, bytes, nullptr, false, false);
-}
-GPUPOOL_API CUresult cuMemcpy_ptds(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
-  return Unified(dst, src, bytes, nullptr, true, false);
-}
-GPUPOOL_API CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream) {
-  return Unified(dst, src, bytes, stream, false, true);
-}
-GPUPOOL_API CUresult cuMemcpyAsync_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream) {
-  return Unified(dst, src, bytes, stream, true, true);
-}
+GPUPOOL_COPY(cuMemcpyHtoD, cuMemcpyHtoD_v2_ptds, HtoD, false, (CUdeviceptr d, const void* s, size_t n),
+             (d, s, n, nullptr))
+GPUPOOL_COPY(cuMemcpyHtoDAsync, cuMemcpyHtoDAsync_v2_ptsz, HtoD, true,
+             (CUdeviceptr d, const void* s, size_t n, CUstream st), (d, s, n, st))
+GPUPOOL_COPY(cuMemcpyDtoH, cuMemcpyDtoH_v2_ptds, DtoH, false, (void* d, CUdeviceptr s, size_t n),
+             (d, s, n, nullptr))
+GPUPOOL_COPY(cuMemcpyDtoHAsync, cuMemcpyDtoHAsync_v2_ptsz, DtoH, true,
+             (void* d, CUdeviceptr s, size_t n, CUstream st), (d, s, n, st))
+GPUPOOL_COPY(cuMemcpyDtoD, cuMemcpyDtoD_v2_ptds, DtoD, false, (CUdeviceptr d, CUdeviceptr s, size_t n),
+             (d, s, n, nullptr))
+GPUPOOL_COPY(cuMemcpyDtoDAsync, cuMemcpyDtoDAsync_v2_ptsz, DtoD, true,
+             (CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st), (d, s, n, st))
+GPUPOOL_COPY(cuMemcpy, cuMemcpy_ptds, Unified, false, (CUdeviceptr d, CUdeviceptr s, size_t n),
+             (d, s, n, nullptr))
+GPUPOOL_COPY(cuMemcpyAsync, cuMemcpyAsync_ptsz, Unified, true,
+             (CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st), (d, s, n, st))

@@ -1,15 +1,7 @@
 // Kernels with many parameter shapes, for driver_launch (compiled to a fatbin, loaded with
 // cuModuleLoadData / cuLibraryLoadData). extern "C" keeps their names plain.
-struct Small {
-  char c;
-  short s;
-  int i;
-};
-struct Mixed {
-  char c;
-  double d;
-  float f[3];
-};
+#include "kernel_params.h"
+
 struct Big {
   unsigned char bytes[4096];
 };

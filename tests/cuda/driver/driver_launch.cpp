@@ -9,19 +9,9 @@
 #include <string>
 
 #include "check.h"
+#include "kernel_params.h"
 
 namespace {
-
-struct Small {
-  char c;
-  short s;
-  int i;
-};
-struct Mixed {
-  char c;
-  double d;
-  float f[3];
-};
 
 std::string Hex(const unsigned char* p, std::size_t n) {
   static const char digits[] = "0123456789abcdef";
