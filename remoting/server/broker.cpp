@@ -201,22 +201,28 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
   record.stats = std::make_shared<SharedStats>(std::move(*stats));
   record.stats->get()->memory_limit_bytes = memory_limit;
 
-  std::string ok = protocol::EncodeHelloOk({record.id, GPUPOOL_VERSION_STRING, options_.device});
-  if (!conn.SendFrame(protocol::kOpHelloOk, protocol::kFlagReply, 0, {ok}).ok()) return;
-  std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
-  int stats_fd = record.stats->fd();
-  auto pid =
-      SpawnSelf(WorkerArgs(options_, conn.fd(), stats_fd, record.id, memory_limit), {conn.fd(), stats_fd});
-  if (!pid.ok()) {
-    GPUPOOL_LOG(kError) << "cannot start a session worker: " << pid.status().ToString();
-    SendError(conn, pid.status());
-    return;
+  // The worker is started and registered before HelloOk goes out, so a session the client knows of
+  // is one that Revoke, shutdown and ListSessions see. The worker only reads until the client sends
+  // its first call, so HelloOk cannot interleave with its replies.
+  std::uint64_t id = record.id;
+  std::string ok = protocol::EncodeHelloOk({id, GPUPOOL_VERSION_STRING, options_.device});
+  {
+    std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
+    int stats_fd = record.stats->fd();
+    auto pid = SpawnSelf(WorkerArgs(options_, conn.fd(), stats_fd, id, memory_limit), {conn.fd(), stats_fd});
+    if (!pid.ok()) {
+      GPUPOOL_LOG(kError) << "cannot start a session worker: " << pid.status().ToString();
+      SendError(conn, pid.status());
+      return;
+    }
+    reaper_->ChildStarted();
+    record.pid = *pid;
+    GPUPOOL_LOG(kInfo) << "session " << id << " for " << record.process << " from " << peer << ": worker "
+                       << *pid;
+    registry_->AddSession(std::move(record));
   }
-  reaper_->ChildStarted();
-  record.pid = *pid;
-  GPUPOOL_LOG(kInfo) << "session " << record.id << " for " << record.process << " from " << peer
-                     << ": worker " << *pid;
-  registry_->AddSession(std::move(record));
+  (void)conn.SendFrame(protocol::kOpHelloOk, protocol::kFlagReply, 0,
+                       {ok});  // on failure the worker sees EOF
   // `conn` closes here: the worker has its own copy of the descriptor.
 }
 

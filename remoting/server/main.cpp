@@ -116,7 +116,13 @@ int main(int argc, char** argv) {
       w.memory_limit = options->session_memory;
       return gpupool::server::RunWorker(w);
     }
-    case ServerOptions::Role::kInventory: return gpupool::server::RunInventory(*options);
+    case ServerOptions::Role::kInventory: {
+      sigset_t term;  // SpawnSelf leaves SIGTERM blocked; the inventory child has no handler to install
+      sigemptyset(&term);
+      sigaddset(&term, SIGTERM);
+      ::sigprocmask(SIG_UNBLOCK, &term, nullptr);
+      return gpupool::server::RunInventory(*options);
+    }
     case ServerOptions::Role::kBroker: break;
   }
   return gpupool::server::RunBroker(std::move(*options));

@@ -29,9 +29,13 @@ Result<pid_t> SpawnSelf(const std::vector<std::string>& args, const std::vector<
   if (pid == 0) {
     for (int fd : keep_fds) ::fcntl(fd, F_SETFD, 0);
     if (stdout_fd >= 0) ::dup2(stdout_fd, STDOUT_FILENO);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the broker blocks SIGTERM/SIGINT for sigwait
+    // The broker blocks SIGTERM/SIGINT for sigwait. The child keeps SIGTERM blocked (the mask survives
+    // exec) until it has installed its handler, so a Revoke or shutdown that comes while it is still
+    // starting stays pending instead of killing it before it can tell its client why.
+    sigset_t term_only;
+    sigemptyset(&term_only);
+    sigaddset(&term_only, SIGTERM);
+    ::sigprocmask(SIG_SETMASK, &term_only, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
     ::execv(self.c_str(), argv.data());
     ::_exit(127);

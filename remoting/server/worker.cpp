@@ -45,6 +45,10 @@ int RunWorker(const WorkerOptions& options) {
   struct sigaction action {};
   action.sa_handler = OnTerminate;
   ::sigaction(SIGTERM, &action, nullptr);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::sigprocmask(SIG_UNBLOCK, &term, nullptr);  // SpawnSelf kept it blocked (and pending) until now
 
   SessionStats* stats = nullptr;
   Result<SharedStats> shared = Status::NotFound("no stats");
