@@ -1,0 +1,32 @@
+#include "bench/client_driver.h"
+
+#include <dlfcn.h>
+
+namespace gpupool::bench {
+
+Result<ClientDriver> LoadClientDriver(const std::string& library) {
+  void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) return Status::NotFound("cannot load " + library + ": " + dlerror());
+  ClientDriver d{};
+  bool ok = true;
+  auto get = [&](auto* slot, const char* symbol) {
+    *slot = reinterpret_cast<std::remove_pointer_t<decltype(slot)>>(dlsym(handle, symbol));
+    ok = ok && *slot != nullptr;
+  };
+  get(&d.Init, "cuInit");
+  get(&d.DeviceGet, "cuDeviceGet");
+  get(&d.PrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+  get(&d.CtxSetCurrent, "cuCtxSetCurrent");
+  get(&d.CtxSynchronize, "cuCtxSynchronize");
+  get(&d.MemAlloc, "cuMemAlloc_v2");
+  get(&d.MemFree, "cuMemFree_v2");
+  get(&d.MemcpyHtoD, "cuMemcpyHtoD_v2");
+  get(&d.MemcpyDtoH, "cuMemcpyDtoH_v2");
+  get(&d.ModuleLoadData, "cuModuleLoadData");
+  get(&d.ModuleGetFunction, "cuModuleGetFunction");
+  get(&d.LaunchKernel, "cuLaunchKernel");
+  if (!ok) return Status::NotFound(library + " lacks a driver entry point the bench needs");
+  return d;
+}
+
+}  // namespace gpupool::bench

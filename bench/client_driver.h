@@ -1,0 +1,34 @@
+// The driver entry points gpupool-bench calls, resolved from gpupool's libcuda.so.1 with dlopen
+// (the bench itself does not link a libcuda, so it always measures the client next to it).
+//
+// Thread-safety: immutable after Load.
+#pragma once
+
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include <string>
+
+#include "common/status.h"
+
+namespace gpupool::bench {
+
+struct ClientDriver {
+  PFN_cuInit_v2000 Init;
+  PFN_cuDeviceGet_v2000 DeviceGet;
+  PFN_cuDevicePrimaryCtxRetain_v7000 PrimaryCtxRetain;
+  PFN_cuCtxSetCurrent_v4000 CtxSetCurrent;
+  PFN_cuCtxSynchronize_v2000 CtxSynchronize;
+  PFN_cuMemAlloc_v3020 MemAlloc;
+  PFN_cuMemFree_v3020 MemFree;
+  PFN_cuMemcpyHtoD_v3020 MemcpyHtoD;
+  PFN_cuMemcpyDtoH_v3020 MemcpyDtoH;
+  PFN_cuModuleLoadData_v2000 ModuleLoadData;
+  PFN_cuModuleGetFunction_v2000 ModuleGetFunction;
+  PFN_cuLaunchKernel_v4000 LaunchKernel;
+};
+
+// Loads `library` (a path to libcuda.so.1) and resolves every entry.
+Result<ClientDriver> LoadClientDriver(const std::string& library);
+
+}  // namespace gpupool::bench

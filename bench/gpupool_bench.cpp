@@ -1,0 +1,156 @@
+// gpupool-bench [--server HOST:PORT|unix:PATH] --json (ARCHITECTURE §6, issue 2 item 8): sync round
+// trip, asynchronous launch rate and copy bandwidth through gpupool's libcuda.so.1, each next to a
+// raw-socket baseline measured in the same run over the same kind of transport. Without --server it
+// starts its own local gpupool-server (as `gpupool run` does) on a Unix socket.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/client_driver.h"
+#include "bench/raw_baseline.h"
+#include "cli/local_server.h"
+#include "common/endpoint.h"
+
+namespace gpupool::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kChunk = std::size_t{1} << 20;
+
+// An empty kernel, as PTX so the bench needs no nvcc (the server's driver JIT-compiles it).
+constexpr char kPtx[] =
+    ".version 8.0\n.target sm_90\n.address_size 64\n"
+    ".visible .entry bench_kernel(.param .u64 p, .param .u32 n)\n{\n ret;\n}\n";
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+void Emit(const char* metric, std::size_t size, double value, double baseline) {
+  std::printf("{\"metric\":\"%s\",\"size\":%zu,\"value\":%.3f,\"baseline\":%.3f,\"ratio\":%.3f}\n", metric,
+              size, value, baseline, baseline > 0 ? value / baseline : 0.0);
+  std::fflush(stdout);
+}
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+int Run(const ClientDriver& cu, RawPeer& raw) {
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  if (cu.Init(0) != CUDA_SUCCESS || cu.DeviceGet(&device, 0) != CUDA_SUCCESS ||
+      cu.PrimaryCtxRetain(&context, device) != CUDA_SUCCESS || cu.CtxSetCurrent(context) != CUDA_SUCCESS) {
+    std::fprintf(stderr, "gpupool-bench: cannot initialise the client (is the server reachable?)\n");
+    return 1;
+  }
+  // Sync round trip: cuCtxSynchronize vs a 20-byte ping-pong (a frame header and a status).
+  std::vector<double> rtt;
+  for (int i = 0; i < 3000; ++i) {
+    const auto start = Clock::now();
+    cu.CtxSynchronize();
+    rtt.push_back(Seconds(start) * 1e6);
+  }
+  const auto raw_rtt = raw.PingPong(3000, 20);
+  Emit("sync_rtt_p50", 0, Percentile(rtt, 0.5), Percentile(raw_rtt, 0.5));
+  Emit("sync_rtt_p99", 0, Percentile(rtt, 0.99), Percentile(raw_rtt, 0.99));
+
+  // Asynchronous launches vs one-way messages of the same frame size (16 + 44 + 12 bytes).
+  CUmodule module = nullptr;
+  CUfunction kernel = nullptr;
+  CUdeviceptr buffer = 0;
+  if (cu.ModuleLoadData(&module, kPtx) != CUDA_SUCCESS ||
+      cu.ModuleGetFunction(&kernel, module, "bench_kernel") != CUDA_SUCCESS ||
+      cu.MemAlloc(&buffer, 256u << 20) != CUDA_SUCCESS) {
+    std::fprintf(stderr, "gpupool-bench: cannot load the bench kernel or allocate memory\n");
+    return 1;
+  }
+  const int launches = 200000;
+  unsigned n = 1;
+  void* params[] = {&buffer, &n};
+  const auto start = Clock::now();
+  for (int i = 0; i < launches; ++i) cu.LaunchKernel(kernel, 1, 1, 1, 32, 1, 1, 0, nullptr, params, nullptr);
+  const CUresult synced = cu.CtxSynchronize();
+  const double rate = launches / Seconds(start);
+  if (synced != CUDA_SUCCESS) std::fprintf(stderr, "gpupool-bench: launches failed (%d)\n", synced);
+  Emit("async_launch_rate", 0, rate, raw.MessageRate(launches, 72));
+
+  // Copy bandwidth: at least 256 MiB moved per size (4 KiB: 8 MiB), vs a raw stream of the same bytes
+  // in writes of the copy's size up to the protocol's 1 MiB chunk (the client's own frame size).
+  std::vector<char> host(256u << 20, 1);
+  // One untimed pass first: the emulated device backs memory lazily, and a first touch measures the
+  // host's page faults, not the transport.
+  cu.MemcpyHtoD(buffer, host.data(), host.size());
+  for (std::size_t size :
+       {std::size_t{4} << 10, std::size_t{1} << 20, std::size_t{64} << 20, std::size_t{256} << 20}) {
+    const std::size_t total = size == (4u << 10) ? (8u << 20) : std::max(size, std::size_t{256} << 20);
+    const std::size_t reps = total / size;
+    auto t = Clock::now();
+    for (std::size_t i = 0; i < reps; ++i) cu.MemcpyHtoD(buffer, host.data(), size);
+    const double h2d = static_cast<double>(total) / Seconds(t) / 1e9;
+    Emit("h2d_bandwidth", size, h2d, raw.Upload(total, std::min(size, kChunk)));
+    t = Clock::now();
+    for (std::size_t i = 0; i < reps; ++i) cu.MemcpyDtoH(host.data(), buffer, size);
+    const double d2h = static_cast<double>(total) / Seconds(t) / 1e9;
+    Emit("d2h_bandwidth", size, d2h, raw.Download(total, std::min(size, kChunk)));
+  }
+  cu.MemFree(buffer);
+  return 0;
+}
+
+}  // namespace
+}  // namespace gpupool::bench
+
+int main(int argc, char** argv) {
+  using namespace gpupool;
+  std::string server;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--server" && i + 1 < argc) {
+      server = argv[++i];
+    } else if (arg != "--json") {
+      std::fprintf(stderr, "usage: gpupool-bench [--server HOST:PORT|unix:PATH] --json\n");
+      return 2;
+    }
+  }
+  if (!server.empty() && !ParseEndpoint(server).ok()) {
+    std::fprintf(stderr, "gpupool-bench: bad --server address '%s'\n", server.c_str());
+    return 2;
+  }
+  char dir[] = "/tmp/gpupool-bench-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return 1;
+  std::unique_ptr<cli::LocalServer> local;
+  if (server.empty()) {
+    cli::LocalServerOptions options;
+    options.binary = cli::ExecutableDir() + "/gpupool-server";
+    options.device = cli::HasNvidiaGpu() ? "cuda" : "emulated";
+    std::fprintf(stderr, "gpupool-bench: local gpupool-server, %s device\n", options.device.c_str());
+    auto started = cli::LocalServer::Start(options);
+    if (!started.ok()) {
+      std::fprintf(stderr, "gpupool-bench: %s\n", started.status().ToString().c_str());
+      return 1;
+    }
+    local = std::move(*started);
+    server = local->address();
+  }
+  setenv("GPUPOOL_SERVER", server.c_str(), 1);
+  const bool tcp = server.rfind("unix:", 0) != 0;
+  auto raw = bench::RawPeer::Start(dir, tcp);
+  auto driver = bench::LoadClientDriver(cli::ExecutableDir() + "/../lib/libcuda.so.1");
+  if (!raw.ok() || !driver.ok()) {
+    std::fprintf(stderr, "gpupool-bench: %s\n",
+                 (raw.ok() ? driver.status() : raw.status()).ToString().c_str());
+    return 1;
+  }
+  const int code = bench::Run(*driver, **raw);
+  raw->reset();
+  std::remove((std::string(dir) + "/raw.sock").c_str());
+  rmdir(dir);
+  return code;
+}

@@ -1,0 +1,39 @@
+// The raw-socket baselines gpupool-bench compares against, measured in the same run over the same
+// kind of transport (a Unix socket, or TCP on loopback): a peer thread that echoes (ping-pong),
+// swallows (upload stream) or produces (download stream) bytes with no protocol at all.
+//
+// Thread-safety: one RawPeer per thread of use.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+
+namespace gpupool::bench {
+
+class RawPeer {
+ public:
+  // Listens on a fresh Unix socket under `dir` (tcp = false) or on 127.0.0.1 (tcp = true).
+  static Result<std::unique_ptr<RawPeer>> Start(const std::string& dir, bool tcp);
+  ~RawPeer();
+
+  // Round-trip times in microseconds of `count` ping-pongs of `bytes`.
+  std::vector<double> PingPong(int count, std::size_t bytes);
+  // Messages per second for `count` one-way messages of `bytes` each (the peer reads them all).
+  double MessageRate(int count, std::size_t bytes);
+  // GB/s of `total` bytes sent in `chunk`-sized writes (upload) or received (download).
+  double Upload(std::size_t total, std::size_t chunk);
+  double Download(std::size_t total, std::size_t chunk);
+
+ private:
+  RawPeer() = default;
+  void Serve();
+  int listen_fd_ = -1;
+  int fd_ = -1;
+  std::thread peer_;
+};
+
+}  // namespace gpupool::bench

@@ -1,0 +1,140 @@
+// 2D copies (cuMemcpy2D, cuMemcpy2DUnaligned, cuMemcpy2DAsync and per-thread variants). The host
+// side is packed (pitch = width) on the client and travels as the frame's tail, in pieces of at most
+// one chunk: whole rows when a row fits, column slices of single rows otherwise. CUDA arrays are not
+// supported.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common/log.h"
+#include "remoting/client/api_support.h"
+#include "remoting/client/copy_engine.h"
+
+using namespace gpupool::client;
+
+namespace {
+
+constexpr std::uint32_t kHost = 1;
+constexpr std::uint32_t kDevice = 2;
+
+struct Side {
+  bool host = false;
+  char* host_base = nullptr;  // host: the buffer at (0, 0)
+  CUdeviceptr device = 0;
+  std::size_t pitch = 0, x = 0, y = 0;
+};
+
+CUresult Resolve(CUmemorytype type, const void* host, CUdeviceptr device, std::size_t pitch, std::size_t x,
+                 std::size_t y, Side* side) {
+  if (type == CU_MEMORYTYPE_UNIFIED) {
+    type = State::Get().FindAllocation(device, nullptr, nullptr) ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
+    host = reinterpret_cast<const void*>(device);
+  }
+  if (type == CU_MEMORYTYPE_ARRAY) {
+    GPUPOOL_LOG_ONCE(kWarn, "cuMemcpy2D array") << "cuMemcpy2D with CUDA arrays is not supported";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
+  side->host = type == CU_MEMORYTYPE_HOST;
+  side->host_base = const_cast<char*>(static_cast<const char*>(host));
+  side->device = device;
+  side->pitch = pitch;
+  side->x = x;
+  side->y = y;
+  if (side->host && side->host_base == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return CUDA_SUCCESS;
+}
+
+char* HostAt(const Side& s, std::size_t row, std::size_t col) {
+  return s.host_base + (s.y + row) * s.pitch + s.x + col;
+}
+
+CUresult Piece(std::uint64_t context, const Side& src, const Side& dst, std::size_t row, std::size_t rows,
+               std::size_t col, std::size_t cols, std::uint64_t stream, std::uint32_t async,
+               std::vector<char>& buf) {
+  buf.resize(rows * cols);
+  if (src.host) {
+    for (std::size_t r = 0; r < rows; ++r)
+      std::memcpy(buf.data() + r * cols, HostAt(src, row + r, col), cols);
+    iovec tail{buf.data(), buf.size()};
+    return Rpc<Op::Memcpy2DToDevice>(context,
+                                     {kHost, 0, cols, 0, 0, kDevice, dst.device, dst.pitch, dst.x + col,
+                                      dst.y + row, cols, rows, stream, async},
+                                     nullptr, Tail{&tail, 1});
+  }
+  Pending pending;
+  pending.tail = buf.data();
+  pending.tail_size = buf.size();
+  GPUPOOL_CU_RETURN_IF_ERROR(
+      Begin<Op::Memcpy2DFromDevice>(context,
+                                    {kDevice, src.device, src.pitch, src.x + col, src.y + row, kHost, 0, cols,
+                                     0, 0, cols, rows, stream, async},
+                                    &pending));
+  GPUPOOL_CU_RETURN_IF_ERROR(Finish<Op::Memcpy2DFromDevice>(&pending, nullptr));
+  for (std::size_t r = 0; r < rows; ++r) std::memcpy(HostAt(dst, row + r, col), buf.data() + r * cols, cols);
+  return CUDA_SUCCESS;
+}
+
+CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool per_thread, bool async) {
+  if (copy == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0, stream_id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &stream_id));
+  const std::size_t width = copy->WidthInBytes, height = copy->Height;
+  if (width == 0 || height == 0) return CUDA_SUCCESS;
+  if (copy->srcPitch < width + copy->srcXInBytes && height > 1) return CUDA_ERROR_INVALID_VALUE;
+  if (copy->dstPitch < width + copy->dstXInBytes && height > 1) return CUDA_ERROR_INVALID_VALUE;
+  Side src, dst;
+  GPUPOOL_CU_RETURN_IF_ERROR(Resolve(copy->srcMemoryType, copy->srcHost, copy->srcDevice, copy->srcPitch,
+                                     copy->srcXInBytes, copy->srcY, &src));
+  GPUPOOL_CU_RETURN_IF_ERROR(Resolve(copy->dstMemoryType, copy->dstHost, copy->dstDevice, copy->dstPitch,
+                                     copy->dstXInBytes, copy->dstY, &dst));
+  const std::uint32_t async_flag = async ? 1 : 0;
+  if (src.host && dst.host) {
+    for (std::size_t r = 0; r < height; ++r) std::memmove(HostAt(dst, r, 0), HostAt(src, r, 0), width);
+    return CUDA_SUCCESS;
+  }
+  if (!src.host && !dst.host) {
+    return Rpc<Op::Memcpy2DToDevice>(
+        context, {kDevice, src.device, src.pitch, src.x, src.y, kDevice, dst.device, dst.pitch, dst.x, dst.y,
+                  width, height, stream_id, async_flag});
+  }
+  std::vector<char> buf;
+  const std::size_t chunk = protocol::kChunkSize;
+  if (width <= chunk) {
+    const std::size_t rows_per_piece = chunk / width;
+    for (std::size_t row = 0; row < height; row += rows_per_piece) {
+      const std::size_t rows = std::min(rows_per_piece, height - row);
+      GPUPOOL_CU_RETURN_IF_ERROR(Piece(context, src, dst, row, rows, 0, width, stream_id, async_flag, buf));
+    }
+    return CUDA_SUCCESS;
+  }
+  for (std::size_t row = 0; row < height; ++row) {
+    for (std::size_t col = 0; col < width; col += chunk) {
+      GPUPOOL_CU_RETURN_IF_ERROR(
+          Piece(context, src, dst, row, 1, col, std::min(chunk, width - col), stream_id, async_flag, buf));
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuMemcpy2D(const CUDA_MEMCPY2D* copy) {
+  return Copy2D(copy, nullptr, false, false);
+}
+GPUPOOL_API CUresult cuMemcpy2D_v2_ptds(const CUDA_MEMCPY2D* copy) {
+  return Copy2D(copy, nullptr, true, false);
+}
+GPUPOOL_API CUresult cuMemcpy2DUnaligned(const CUDA_MEMCPY2D* copy) {
+  return Copy2D(copy, nullptr, false, false);
+}
+GPUPOOL_API CUresult cuMemcpy2DUnaligned_v2_ptds(const CUDA_MEMCPY2D* copy) {
+  return Copy2D(copy, nullptr, true, false);
+}
+GPUPOOL_API CUresult cuMemcpy2DAsync(const CUDA_MEMCPY2D* copy, CUstream stream) {
+  return Copy2D(copy, stream, false, true);
+}
+GPUPOOL_API CUresult cuMemcpy2DAsync_v2_ptsz(const CUDA_MEMCPY2D* copy, CUstream stream) {
+  return Copy2D(copy, stream, true, true);
+}

@@ -1,0 +1,86 @@
+// Memsets: always asynchronous on the wire (the server orders them on the stream and latches their
+// errors); the synchronous driver calls use the NULL stream (the per-thread one for _ptds).
+#include "remoting/client/api_support.h"
+
+using namespace gpupool::client;
+
+namespace {
+
+template <Op op>
+CUresult Memset(CUdeviceptr dst, std::uint32_t value, size_t count, CUstream stream, bool per_thread) {
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
+  if (count == 0) return CUDA_SUCCESS;
+  bool recorded = false;
+  RecordIfCapturing(
+      stream,
+      [=](std::uint64_t replay) {
+        return Rpc<op>(context, {dst, value, count, replay});
+      },
+      &recorded);
+  return recorded ? CUDA_SUCCESS : Rpc<op>(context, {dst, value, count, id});
+}
+
+template <Op op>
+CUresult Memset2D(CUdeviceptr dst, size_t pitch, std::uint32_t value, size_t width, size_t height,
+                  CUstream stream, bool per_thread) {
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
+  if (width == 0 || height == 0) return CUDA_SUCCESS;
+  bool recorded = false;
+  RecordIfCapturing(
+      stream,
+      [=](std::uint64_t replay) {
+        return Rpc<op>(context, {dst, pitch, value, width, height, replay});
+      },
+      &recorded);
+  return recorded ? CUDA_SUCCESS : Rpc<op>(context, {dst, pitch, value, width, height, id});
+}
+
+}  // namespace
+
+#define GPUPOOL_MEMSET(bits, type)                                                                        \
+  GPUPOOL_API CUresult cuMemsetD##bits##_v2(CUdeviceptr d, type v, size_t n) {                            \
+    return Memset<Op::MemsetD##bits>(d, v, n, nullptr, false);                                            \
+  }                                                                                                       \
+  GPUPOOL_API CUresult cuMemsetD##bits##_v2_ptds(CUdeviceptr d, type v, size_t n) {                       \
+    return Memset<Op::MemsetD##bits>(d, v, n, nullptr, true);                                             \
+  }                                                                                                       \
+  GPUPOOL_API CUresult cuMemsetD##bits##Async(CUdeviceptr d, type v, size_t n, CUstream s) {              \
+    return Memset<Op::MemsetD##bits>(d, v, n, s, false);                                                  \
+  }                                                                                                       \
+  GPUPOOL_API CUresult cuMemsetD##bits##Async_ptsz(CUdeviceptr d, type v, size_t n, CUstream s) {         \
+    return Memset<Op::MemsetD##bits>(d, v, n, s, true);                                                   \
+  }                                                                                                       \
+  GPUPOOL_API CUresult cuMemsetD2D##bits##_v2(CUdeviceptr d, size_t p, type v, size_t w, size_t h) {      \
+    return Memset2D<Op::MemsetD2D##bits>(d, p, v, w, h, nullptr, false);                                  \
+  }                                                                                                       \
+  GPUPOOL_API CUresult cuMemsetD2D##bits##_v2_ptds(CUdeviceptr d, size_t p, type v, size_t w, size_t h) { \
+    return Memset2D<Op::MemsetD2D##bits>(d, p, v, w, h, nullptr, true);                                   \
+  }                                                                                                       \
+  GPUPOOL_API CUresult cuMemsetD2D##bits##Async(CUdeviceptr d, size_t p, type v, size_t w, size_t h,      \
+                                                CUstream s) {                                             \
+    return Memset2D<Op::MemsetD2D##bits>(d, p, v, w, h, s, false);                                        \
+  }                                                                                                       \
+  GPUPOOL_API CUresult cuMemsetD2D##bits##Async_ptsz(CUdeviceptr d, size_t p, type v, size_t w, size_t h, \
+                                                     CUstream s) {                                        \
+    return Memset2D<Op::MemsetD2D##bits>(d, p, v, w, h, s, true);                                         \
+  }
+
+#undef cuMemsetD8
+#undef cuMemsetD16
+#undef cuMemsetD32
+#undef cuMemsetD2D8
+#undef cuMemsetD2D16
+#undef cuMemsetD2D32
+#undef cuMemsetD8Async
+#undef cuMemsetD16Async
+#undef cuMemsetD32Async
+#undef cuMemsetD2D8Async
+#undef cuMemsetD2D16Async
+#undef cuMemsetD2D32Async
+GPUPOOL_MEMSET(8, unsigned char)
+GPUPOOL_MEMSET(16, unsigned short)
+GPUPOOL_MEMSET(32, unsigned int)

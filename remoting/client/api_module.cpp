@@ -1,0 +1,158 @@
+// Modules, libraries, kernels and functions. Images go to the server once per content hash
+// (module_loader.h); handles are client objects (state.h, functions.h).
+#include "common/log.h"
+#include "remoting/client/api_support.h"
+#include "remoting/client/functions.h"
+#include "remoting/client/module_loader.h"
+
+using namespace gpupool::client;
+
+namespace {
+
+Function* FunctionByName(std::mutex& mu, std::map<std::string, Function*>& cache, const std::string& name,
+                         std::uint64_t id, bool kernel, Module* module) {
+  std::lock_guard<std::mutex> lock(mu);
+  Function*& slot = cache[name];
+  if (slot == nullptr || slot->id != id) slot = AddFunction(id, kernel, module);
+  return slot;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuModuleLoadData(CUmodule* module, const void* image) {
+  return LoadModuleData(image, module);
+}
+
+GPUPOOL_API CUresult cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned int, CUjit_option*,
+                                        void**) {
+  // JIT options tune or report on PTX compilation on the server; they do not change the result.
+  return LoadModuleData(image, module);
+}
+
+GPUPOOL_API CUresult cuModuleLoadFatBinary(CUmodule* module, const void* fatbin) {
+  return LoadModuleData(fatbin, module);
+}
+
+GPUPOOL_API CUresult cuModuleUnload(CUmodule handle) {
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Module* module = State::Get().modules.Find(handle);
+  if (module == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ModuleUnload>(0, {module->id}));
+  // Function handles of the module stay registered (and fail on the server): cheap and safe.
+  (void)State::Get().modules.Remove(handle).release();
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuModuleGetFunction(CUfunction* function, CUmodule handle, const char* name) {
+  if (function == nullptr || name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Module* module = State::Get().modules.Find(handle);
+  if (module == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  protocol::Call<Op::ModuleGetFunction>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ModuleGetFunction>(0, {module->id, name}, &reply));
+  *function = reinterpret_cast<CUfunction>(
+      FunctionByName(module->mu, module->functions, name, std::get<0>(reply), false, module));
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuModuleGetGlobal(CUdeviceptr* dptr, size_t* bytes, CUmodule handle, const char* name) {
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Module* module = State::Get().modules.Find(handle);
+  if (module == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  protocol::Call<Op::ModuleGetGlobal>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ModuleGetGlobal>(0, {module->id, name}, &reply));
+  State::Get().AddAllocation(std::get<0>(reply), std::get<1>(reply));
+  if (dptr != nullptr) *dptr = std::get<0>(reply);
+  if (bytes != nullptr) *bytes = std::get<1>(reply);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
+  if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  protocol::Call<Op::ModuleGetLoadingMode>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ModuleGetLoadingMode>(0, {}, &reply));
+  *mode = static_cast<CUmoduleLoadingMode>(std::get<0>(reply));
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUjit_option*, void**,
+                                       unsigned int, CUlibraryOption*, void**, unsigned int) {
+  if (library == nullptr || code == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  std::string hash;
+  GPUPOOL_CU_RETURN_IF_ERROR(UploadImage(code, &hash));
+  protocol::Call<Op::LibraryLoadData>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryLoadData>(0, {hash}, &reply));
+  auto object = std::make_unique<Library>();
+  object->id = std::get<0>(reply);
+  *library = reinterpret_cast<CUlibrary>(State::Get().libraries.Add(std::move(object)));
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuLibraryUnload(CUlibrary handle) {
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Library* library = State::Get().libraries.Find(handle);
+  if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryUnload>(0, {library->id}));
+  (void)State::Get().libraries.Remove(handle).release();
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuLibraryGetKernel(CUkernel* kernel, CUlibrary handle, const char* name) {
+  if (kernel == nullptr || name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Library* library = State::Get().libraries.Find(handle);
+  if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  protocol::Call<Op::LibraryGetKernel>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetKernel>(0, {library->id, name}, &reply));
+  *kernel = reinterpret_cast<CUkernel>(
+      FunctionByName(library->mu, library->kernels, name, std::get<0>(reply), true, nullptr));
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuLibraryGetModule(CUmodule* module, CUlibrary handle) {
+  if (module == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Library* library = State::Get().libraries.Find(handle);
+  if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  std::lock_guard<std::mutex> lock(library->mu);
+  if (library->module == nullptr) {
+    protocol::Call<Op::LibraryGetModule>::Reply reply;
+    GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetModule>(0, {library->id}, &reply));
+    auto object = std::make_unique<Module>();
+    object->id = std::get<0>(reply);
+    object->context = State::Current();
+    library->module = State::Get().modules.Add(std::move(object));
+  }
+  *module = reinterpret_cast<CUmodule>(library->module);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuLibraryGetGlobal(CUdeviceptr* dptr, size_t* bytes, CUlibrary handle,
+                                        const char* name) {
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Library* library = State::Get().libraries.Find(handle);
+  if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().CurrentId(&context));
+  protocol::Call<Op::LibraryGetGlobal>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetGlobal>(context, {library->id, name}, &reply));
+  State::Get().AddAllocation(std::get<0>(reply), std::get<1>(reply));
+  if (dptr != nullptr) *dptr = std::get<0>(reply);
+  if (bytes != nullptr) *bytes = std::get<1>(reply);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuKernelGetFunction(CUfunction* function, CUkernel handle) {
+  if (function == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Function* kernel = FindFunction(handle);
+  if (kernel == nullptr || !kernel->kernel) return CUDA_ERROR_INVALID_HANDLE;
+  std::uint64_t id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(FunctionId(kernel, &id));
+  *function = reinterpret_cast<CUfunction>(AddFunction(id, false, nullptr));
+  return CUDA_SUCCESS;
+}

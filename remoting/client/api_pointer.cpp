@@ -1,0 +1,93 @@
+// Pointer attributes, answered from the client's tables: device allocations (and module globals)
+// are device memory, pinned host buffers are host memory, anything else is unknown to CUDA.
+#include <cstring>
+
+#include "common/log.h"
+#include "remoting/client/api_support.h"
+
+using namespace gpupool::client;
+
+namespace {
+
+struct PointerInfo {
+  bool device = false;
+  bool host = false;
+  CUdeviceptr base = 0;
+  std::size_t bytes = 0;
+};
+
+PointerInfo Classify(CUdeviceptr ptr) {
+  PointerInfo info;
+  info.device = State::Get().FindAllocation(ptr, &info.base, &info.bytes);
+  info.host = !info.device && State::Get().pinned.Find(reinterpret_cast<const void*>(ptr), nullptr);
+  return info;
+}
+
+template <typename T>
+CUresult Put(void* data, T value) {
+  std::memcpy(data, &value, sizeof value);
+  return CUDA_SUCCESS;
+}
+
+// One attribute of a pointer the tables know, or of an unknown one (the plural API's defaults).
+CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdeviceptr ptr, void* data) {
+  const bool known = info.device || info.host;
+  Context* current = State::Current();
+  switch (attribute) {
+    case CU_POINTER_ATTRIBUTE_CONTEXT:
+      return Put<CUcontext>(data, known ? reinterpret_cast<CUcontext>(current) : nullptr);
+    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+      return Put<unsigned>(data, info.device ? unsigned{CU_MEMORYTYPE_DEVICE}
+                                 : info.host ? unsigned{CU_MEMORYTYPE_HOST}
+                                             : 0u);
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return Put<CUdeviceptr>(data, info.device ? ptr : 0);
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+      return Put<void*>(data, info.host ? reinterpret_cast<void*>(ptr) : nullptr);
+    case CU_POINTER_ATTRIBUTE_BUFFER_ID:
+    case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID:
+      return Put<unsigned long long>(data, info.device ? info.base : 0);
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
+    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
+    case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
+    case CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE: return Put<unsigned>(data, 0);
+    case CU_POINTER_ATTRIBUTE_MAPPED: return Put<unsigned>(data, info.device ? 1 : 0);
+    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+      return Put<int>(data, known && current != nullptr ? current->device : -2);
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+    case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR: return Put<CUdeviceptr>(data, info.base);
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+    case CU_POINTER_ATTRIBUTE_MAPPING_SIZE: return Put<std::size_t>(data, info.bytes);
+    case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: return Put<unsigned long long>(data, 0);
+    case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:
+      return Put<unsigned>(data, info.device ? unsigned{CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE} : 0u);
+    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: return Put<void*>(data, nullptr);
+    default:
+      GPUPOOL_LOG_ONCE(kWarn, "cuPointerGetAttribute")
+          << "pointer attribute " << attribute << " is not supported";
+      return CUDA_ERROR_NOT_SUPPORTED;
+  }
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuPointerGetAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr ptr) {
+  if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  const PointerInfo info = Classify(ptr);
+  if (!info.device && !info.host) return CUDA_ERROR_INVALID_VALUE;
+  return Attribute(info, attribute, ptr, data);
+}
+
+// Unlike the singular call, an unknown pointer is not an error: its attributes read as defaults.
+GPUPOOL_API CUresult cuPointerGetAttributes(unsigned int count, CUpointer_attribute* attributes, void** data,
+                                            CUdeviceptr ptr) {
+  if (count > 0 && (attributes == nullptr || data == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  const PointerInfo info = Classify(ptr);
+  for (unsigned i = 0; i < count; ++i) {
+    if (data[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    GPUPOOL_CU_RETURN_IF_ERROR(Attribute(info, attributes[i], ptr, data[i]));
+  }
+  return CUDA_SUCCESS;
+}

@@ -1,0 +1,207 @@
+// Streams and events: client objects wrapping server ids. Record and wait are asynchronous on the
+// wire; synchronise, query and elapsed time wait for the server (and return latched errors).
+#include "remoting/client/api_support.h"
+
+using namespace gpupool::client;
+
+namespace {
+
+CUresult FindEvent(CUevent handle, Event** event) {
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  *event = State::Get().events.Find(handle);
+  return *event != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult CreateStream(CUstream* stream, unsigned flags, int priority, bool with_priority) {
+  if (stream == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if ((flags & ~static_cast<unsigned>(CU_STREAM_NON_BLOCKING)) != 0) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  protocol::Call<Op::StreamCreate>::Reply reply;
+  if (with_priority) {
+    GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::StreamCreateWithPriority>(context, {flags, priority}, &reply));
+  } else {
+    GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::StreamCreate>(context, {flags}, &reply));
+  }
+  auto object = std::make_unique<Stream>();
+  object->id = std::get<0>(reply);
+  object->context = State::Current();
+  object->flags = flags;
+  object->priority = priority;
+  *stream = reinterpret_cast<CUstream>(State::Get().streams.Add(std::move(object)));
+  return CUDA_SUCCESS;
+}
+
+CUresult StreamCall(CUstream stream, bool per_thread, std::uint64_t* context, std::uint64_t* id) {
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(context));
+  return StreamId(stream, per_thread, id);
+}
+
+CUresult Synchronize(CUstream stream, bool per_thread) {
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  return Rpc<Op::StreamSynchronize>(context, {id});
+}
+
+CUresult Query(CUstream stream, bool per_thread) {
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  return Rpc<Op::StreamQuery>(context, {id});
+}
+
+CUresult WaitEvent(CUstream stream, CUevent event, unsigned flags, bool per_thread) {
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  Event* e = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  return Rpc<Op::StreamWaitEvent>(context, {id, e->id, flags});
+}
+
+CUresult Record(CUevent event, CUstream stream, unsigned flags, bool per_thread) {
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  Event* e = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  if (flags == 0) return Rpc<Op::EventRecord>(context, {e->id, id});
+  return Rpc<Op::EventRecordWithFlags>(context, {e->id, id, flags});
+}
+
+CUresult Priority(CUstream stream, int* priority, bool per_thread) {
+  if (priority == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  protocol::Call<Op::StreamGetPriority>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::StreamGetPriority>(context, {id}, &reply));
+  *priority = std::get<0>(reply);
+  return CUDA_SUCCESS;
+}
+
+CUresult Flags(CUstream stream, unsigned* flags, bool per_thread) {
+  if (flags == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  protocol::Call<Op::StreamGetFlags>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::StreamGetFlags>(context, {id}, &reply));
+  *flags = std::get<0>(reply);
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuStreamCreate(CUstream* stream, unsigned int flags) {
+  return CreateStream(stream, flags, 0, false);
+}
+GPUPOOL_API CUresult cuStreamCreateWithPriority(CUstream* stream, unsigned int flags, int priority) {
+  return CreateStream(stream, flags, priority, true);
+}
+
+GPUPOOL_API CUresult cuStreamDestroy_v2(CUstream stream) {
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  Stream* s = State::Get().streams.Find(stream);
+  if (s == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::StreamDestroy>(context, {s->id}));
+  State::Get().streams.Remove(stream);
+  return CUDA_SUCCESS;
+}
+#undef cuStreamDestroy
+GPUPOOL_API CUresult cuStreamDestroy(CUstream stream) {
+  return cuStreamDestroy_v2(stream);
+}
+
+GPUPOOL_API CUresult cuStreamSynchronize(CUstream stream) {
+  return Synchronize(stream, false);
+}
+GPUPOOL_API CUresult cuStreamSynchronize_ptsz(CUstream stream) {
+  return Synchronize(stream, true);
+}
+GPUPOOL_API CUresult cuStreamQuery(CUstream stream) {
+  return Query(stream, false);
+}
+GPUPOOL_API CUresult cuStreamQuery_ptsz(CUstream stream) {
+  return Query(stream, true);
+}
+GPUPOOL_API CUresult cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int flags) {
+  return WaitEvent(stream, event, flags, false);
+}
+GPUPOOL_API CUresult cuStreamWaitEvent_ptsz(CUstream stream, CUevent event, unsigned int flags) {
+  return WaitEvent(stream, event, flags, true);
+}
+GPUPOOL_API CUresult cuStreamGetPriority(CUstream stream, int* priority) {
+  return Priority(stream, priority, false);
+}
+GPUPOOL_API CUresult cuStreamGetPriority_ptsz(CUstream stream, int* priority) {
+  return Priority(stream, priority, true);
+}
+GPUPOOL_API CUresult cuStreamGetFlags(CUstream stream, unsigned int* flags) {
+  return Flags(stream, flags, false);
+}
+GPUPOOL_API CUresult cuStreamGetFlags_ptsz(CUstream stream, unsigned int* flags) {
+  return Flags(stream, flags, true);
+}
+
+GPUPOOL_API CUresult cuEventCreate(CUevent* event, unsigned int flags) {
+  if (event == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  protocol::Call<Op::EventCreate>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::EventCreate>(context, {flags}, &reply));
+  auto object = std::make_unique<Event>();
+  object->id = std::get<0>(reply);
+  object->context = State::Current();
+  object->flags = flags;
+  *event = reinterpret_cast<CUevent>(State::Get().events.Add(std::move(object)));
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuEventDestroy_v2(CUevent event) {
+  Event* e = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::EventDestroy>(0, {e->id}));
+  State::Get().events.Remove(event);
+  return CUDA_SUCCESS;
+}
+#undef cuEventDestroy
+GPUPOOL_API CUresult cuEventDestroy(CUevent event) {
+  return cuEventDestroy_v2(event);
+}
+
+GPUPOOL_API CUresult cuEventRecord(CUevent event, CUstream stream) {
+  return Record(event, stream, 0, false);
+}
+GPUPOOL_API CUresult cuEventRecord_ptsz(CUevent event, CUstream stream) {
+  return Record(event, stream, 0, true);
+}
+GPUPOOL_API CUresult cuEventRecordWithFlags(CUevent event, CUstream stream, unsigned int flags) {
+  return Record(event, stream, flags, false);
+}
+GPUPOOL_API CUresult cuEventRecordWithFlags_ptsz(CUevent event, CUstream stream, unsigned int flags) {
+  return Record(event, stream, flags, true);
+}
+
+GPUPOOL_API CUresult cuEventQuery(CUevent event) {
+  Event* e = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  return Rpc<Op::EventQuery>(0, {e->id});
+}
+
+GPUPOOL_API CUresult cuEventSynchronize(CUevent event) {
+  Event* e = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  return Rpc<Op::EventSynchronize>(0, {e->id});
+}
+
+GPUPOOL_API CUresult cuEventElapsedTime_v2(float* ms, CUevent start, CUevent end) {
+  if (ms == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Event *a = nullptr, *b = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(start, &a));
+  GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(end, &b));
+  protocol::Call<Op::EventElapsedTime>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::EventElapsedTime>(0, {a->id, b->id}, &reply));
+  *ms = std::get<0>(reply);
+  return CUDA_SUCCESS;
+}
+#undef cuEventElapsedTime
+GPUPOOL_API CUresult cuEventElapsedTime(float* ms, CUevent start, CUevent end) {
+  return cuEventElapsedTime_v2(ms, start, end);
+}

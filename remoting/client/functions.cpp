@@ -1,0 +1,59 @@
+#include "remoting/client/functions.h"
+
+#include "remoting/client/rpc.h"
+
+namespace gpupool::client {
+
+using protocol::Op;
+
+Function* FindFunction(const void* handle) {
+  return State::Get().functions.Find(handle);
+}
+
+Function* AddFunction(std::uint64_t id, bool kernel, Module* module) {
+  auto object = std::make_unique<Function>();
+  object->id = id;
+  object->kernel = kernel;
+  object->module = module;
+  return State::Get().functions.Add(std::move(object));
+}
+
+CUresult FunctionId(Function* function, std::uint64_t* id) {
+  if (!function->kernel) {
+    *id = function->id;
+    return CUDA_SUCCESS;
+  }
+  std::call_once(function->function_once, [function] {
+    protocol::Call<Op::KernelGetFunction>::Reply reply;
+    std::uint64_t context = 0;
+    function->function_result = State::Get().CurrentId(&context);
+    if (function->function_result == CUDA_SUCCESS) {
+      function->function_result = Rpc<Op::KernelGetFunction>(context, {function->id}, &reply);
+    }
+    function->function_id = std::get<0>(reply);
+  });
+  *id = function->function_id;
+  return function->function_result;
+}
+
+CUresult FetchLayout(Function* function) {
+  std::call_once(function->layout_once, [function] {
+    if (function->kernel) {
+      protocol::Call<Op::KernelGetParamLayout>::Reply reply;
+      function->layout_result = Rpc<Op::KernelGetParamLayout>(0, {function->id}, &reply);
+      function->offsets = std::move(std::get<0>(reply));
+      function->sizes = std::move(std::get<1>(reply));
+    } else {
+      protocol::Call<Op::FuncGetParamLayout>::Reply reply;
+      function->layout_result = Rpc<Op::FuncGetParamLayout>(0, {function->id}, &reply);
+      function->offsets = std::move(std::get<0>(reply));
+      function->sizes = std::move(std::get<1>(reply));
+    }
+    if (function->layout_result == CUDA_SUCCESS && function->offsets.size() != function->sizes.size()) {
+      function->layout_result = CUDA_ERROR_INVALID_IMAGE;
+    }
+  });
+  return function->layout_result;
+}
+
+}  // namespace gpupool::client

@@ -1,0 +1,73 @@
+#include "remoting/client/pinned_memory.h"
+
+#include <sys/mman.h>
+
+namespace gpupool::client {
+
+CUresult PinnedMemory::Allocate(std::size_t bytes, unsigned flags, void** out) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  constexpr unsigned kKnown =
+      CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED;
+  if ((flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  // mmap: page-aligned and zeroed, and large buffers cost nothing until touched.
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+  std::lock_guard<std::mutex> lock(mu_);
+  ranges_[static_cast<const char*>(p)] = Range{bytes, flags, true};
+  *out = p;
+  return CUDA_SUCCESS;
+}
+
+CUresult PinnedMemory::Free(void* ptr) {
+  std::size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = ranges_.find(static_cast<const char*>(ptr));
+    if (it == ranges_.end() || !it->second.owned) return CUDA_ERROR_INVALID_VALUE;
+    bytes = it->second.bytes;
+    ranges_.erase(it);
+  }
+  munmap(ptr, bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult PinnedMemory::Register(void* ptr, std::size_t bytes, unsigned flags) {
+  if (ptr == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  constexpr unsigned kKnown = CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP |
+                              CU_MEMHOSTREGISTER_IOMEMORY | CU_MEMHOSTREGISTER_READ_ONLY;
+  if ((flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (OverlapsLocked(ptr, bytes)) return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+  ranges_[static_cast<const char*>(ptr)] = Range{bytes, flags, false};
+  return CUDA_SUCCESS;
+}
+
+CUresult PinnedMemory::Unregister(void* ptr) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = ranges_.find(static_cast<const char*>(ptr));
+  if (it == ranges_.end() || it->second.owned) return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+  ranges_.erase(it);
+  return CUDA_SUCCESS;
+}
+
+bool PinnedMemory::Find(const void* ptr, unsigned* flags) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const char* p = static_cast<const char*>(ptr);
+  auto it = ranges_.upper_bound(p);
+  if (it == ranges_.begin()) return false;
+  --it;
+  if (p >= it->first + it->second.bytes) return false;
+  if (flags != nullptr) *flags = it->second.flags;
+  return true;
+}
+
+bool PinnedMemory::OverlapsLocked(const void* ptr, std::size_t bytes) const {
+  const char* p = static_cast<const char*>(ptr);
+  auto it = ranges_.lower_bound(p + bytes);  // first range starting at or after the end
+  if (it == ranges_.begin()) return false;
+  --it;
+  return it->first + it->second.bytes > p;
+}
+
+}  // namespace gpupool::client

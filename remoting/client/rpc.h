@@ -1,0 +1,61 @@
+// Typed calls over the Session, one per driver_calls.def entry:
+//
+//   protocol::Call<Op::MemAlloc>::Reply reply;
+//   CUresult r = Rpc<Op::MemAlloc>(ctx, {bytes}, &reply);
+//
+// kAsync calls return once sent. Others wait for the reply and decode its fields strictly; a
+// malformed reply breaks the session. Begin/Finish split a call so that chunked copies can have
+// many requests in flight.
+//
+// Thread-safety: as Session.
+#pragma once
+
+#include <cuda.h>
+
+#include "remoting/client/state.h"
+#include "remoting/protocol/calls.h"
+#include "remoting/protocol/codec.h"
+
+namespace gpupool::client {
+
+struct Tail {
+  const iovec* parts = nullptr;
+  int count = 0;
+};
+
+template <protocol::Op op>
+CUresult Begin(std::uint64_t context, const typename protocol::Call<op>::Request& request, Pending* pending,
+               Tail tail = {}) {
+  Session* session = State::Get().session();
+  if (session == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  protocol::Writer w;
+  protocol::Encode(w, request);
+  constexpr bool kNoReply = protocol::Call<op>::mode == protocol::Mode::kAsync;
+  return session->Send(static_cast<std::uint16_t>(op), kNoReply, context, w.data(), tail.parts, tail.count,
+                       kNoReply ? nullptr : pending);
+}
+
+template <protocol::Op op>
+CUresult Finish(Pending* pending, typename protocol::Call<op>::Reply* reply) {
+  Session* session = State::Get().session();
+  if (session == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  CUresult result = session->Wait(pending);
+  if (result != CUDA_SUCCESS) return result;
+  protocol::Reader reader(pending->fields);
+  typename protocol::Call<op>::Reply ignored;
+  if (!protocol::Decode(reader, reply != nullptr ? reply : &ignored) || !reader.ExpectEnd().ok()) {
+    return CUDA_ERROR_DEVICE_UNAVAILABLE;
+  }
+  return CUDA_SUCCESS;
+}
+
+template <protocol::Op op>
+CUresult Rpc(std::uint64_t context, const typename protocol::Call<op>::Request& request,
+             typename protocol::Call<op>::Reply* reply = nullptr, Tail tail = {}) {
+  Pending pending;
+  CUresult result = Begin<op>(context, request, &pending, tail);
+  if (result != CUDA_SUCCESS || protocol::Call<op>::mode == protocol::Mode::kAsync) return result;
+  return Finish<op>(&pending, reply);
+}
+
+}  // namespace gpupool::client

@@ -1,0 +1,60 @@
+#include "remoting/client/server_address.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "common/binding/binding.h"
+
+namespace gpupool::client {
+namespace {
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Result<std::string> ServerFromPodInfo(const std::string& path) {
+  GPUPOOL_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  GPUPOOL_ASSIGN_OR_RETURN(auto annotations, ParseDownwardAnnotations(text));
+  auto it = annotations.find(std::string(kBindingAnnotation));
+  if (it == annotations.end()) return Status::NotFound(path + " has no " + std::string(kBindingAnnotation));
+  GPUPOOL_ASSIGN_OR_RETURN(Binding binding, BindingFromJson(it->second));
+  if (binding.gpus.empty()) return Status::NotFound("the pod binding in " + path + " names no GPU");
+  return binding.gpus.front().server;
+}
+
+}  // namespace
+
+std::string ProcessEnvironment(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+Result<ServerAddress> FindServer(const EnvLookup& env) {
+  std::string text = env("GPUPOOL_SERVER");
+  if (text.empty()) {
+    const std::string pod_info = env(std::string(kPodInfoEnv).c_str());
+    if (pod_info.empty()) return Status::NotFound("neither GPUPOOL_SERVER nor GPUPOOL_POD_INFO is set");
+    auto server = ServerFromPodInfo(pod_info);
+    if (!server.ok()) return server.status().Annotate("GPUPOOL_POD_INFO");
+    text = *server;
+  }
+  auto endpoint = ParseEndpoint(text);
+  if (!endpoint.ok()) return endpoint.status().Annotate("server address");
+  ServerAddress address{*endpoint, ""};
+  const std::string token_file = env("GPUPOOL_TOKEN_FILE");
+  if (!token_file.empty()) {
+    GPUPOOL_ASSIGN_OR_RETURN(address.token, ReadFile(token_file));
+    while (!address.token.empty() && std::isspace(static_cast<unsigned char>(address.token.back()))) {
+      address.token.pop_back();
+    }
+  }
+  return address;
+}
+
+}  // namespace gpupool::client

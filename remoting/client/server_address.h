@@ -1,0 +1,27 @@
+// Where the client finds its server: GPUPOOL_SERVER ("host:port" or "unix:/path"), else the first
+// GPU of the pod binding in the downward-API annotations file named by GPUPOOL_POD_INFO
+// (common/binding/binding.h). The token, when GPUPOOL_TOKEN_FILE names a file, is its content with
+// trailing whitespace removed.
+//
+// Thread-safety: pure functions; the environment is read through `env`.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/endpoint.h"
+#include "common/status.h"
+
+namespace gpupool::client {
+
+using EnvLookup = std::function<std::string(const char* name)>;
+std::string ProcessEnvironment(const char* name);
+
+struct ServerAddress {
+  Endpoint endpoint;
+  std::string token;
+};
+
+Result<ServerAddress> FindServer(const EnvLookup& env = ProcessEnvironment);
+
+}  // namespace gpupool::client

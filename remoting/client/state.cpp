@@ -1,0 +1,162 @@
+#include "remoting/client/state.h"
+
+#include <pthread.h>
+
+#include <cstring>
+
+#include "common/log.h"
+#include "remoting/client/rpc.h"
+#include "remoting/client/server_address.h"
+
+namespace gpupool::client {
+
+using protocol::Op;
+
+State& State::Get() {
+  static State* state = new State();  // never destroyed: runtimes call us from atexit handlers
+  return *state;
+}
+
+State::State() {
+  pthread_atfork(nullptr, nullptr, [] { State::Get().AfterForkInChild(); });
+}
+
+void State::AfterForkInChild() {
+  // The parent keeps the connection; the child must neither read from nor write to it.
+  if (session_ != nullptr) session_->Abandon();
+  if (ready_.load() == CUDA_SUCCESS) ready_.store(CUDA_ERROR_NOT_INITIALIZED);
+}
+
+CUresult State::Init() {
+  std::lock_guard<std::mutex> lock(init_mu_);
+  if (!init_done_) {
+    init_done_ = true;
+    ready_.store(Connect());
+  }
+  return ready_.load();
+}
+
+CUresult State::Ready() const {
+  CUresult ready = ready_.load();
+  if (ready != CUDA_SUCCESS) return ready;
+  return session_->broken() ? CUDA_ERROR_DEVICE_UNAVAILABLE : CUDA_SUCCESS;
+}
+
+CUresult State::Connect() {
+  auto address = FindServer();
+  if (!address.ok()) {
+    GPUPOOL_LOG(kError) << "no gpupool server: " << address.status().ToString();
+    return CUDA_ERROR_NO_DEVICE;
+  }
+  auto session = Session::Open(*address);
+  if (!session.ok()) {
+    GPUPOOL_LOG(kError) << "cannot reach gpupool server: " << session.status().ToString();
+    return CUDA_ERROR_NO_DEVICE;
+  }
+  session_ = std::move(*session);
+  GPUPOOL_LOG(kDebug) << "connected to " << address->endpoint.ToString() << " (device "
+                      << session_->hello().device_kind << ")";
+  protocol::Call<Op::DeviceGetCount>::Reply count;
+  CUresult result = Rpc<Op::DeviceGetCount>(0, {}, &count);
+  if (result != CUDA_SUCCESS) return result;
+  for (int i = 0; i < std::get<0>(count); ++i) {
+    auto device = std::make_unique<Device>();
+    result = FetchDevice(i, device.get());
+    if (result != CUDA_SUCCESS) return result;
+    devices_.push_back(std::move(device));
+  }
+  return devices_.empty() ? CUDA_ERROR_NO_DEVICE : CUDA_SUCCESS;
+}
+
+CUresult State::FetchDevice(CUdevice ordinal, Device* device) {
+  protocol::Call<Op::DeviceGetName>::Reply name;
+  protocol::Call<Op::DeviceGetUuid>::Reply uuid;
+  protocol::Call<Op::DeviceTotalMem>::Reply memory;
+  protocol::Call<Op::DeviceGetPCIBusId>::Reply pci;
+  protocol::Call<Op::DeviceGetAttributes>::Reply attributes;
+  CUresult r = Rpc<Op::DeviceGetName>(0, {ordinal}, &name);
+  if (r == CUDA_SUCCESS) r = Rpc<Op::DeviceGetUuid>(0, {ordinal}, &uuid);
+  if (r == CUDA_SUCCESS) r = Rpc<Op::DeviceTotalMem>(0, {ordinal}, &memory);
+  if (r == CUDA_SUCCESS) r = Rpc<Op::DeviceGetPCIBusId>(0, {ordinal}, &pci);
+  if (r == CUDA_SUCCESS) r = Rpc<Op::DeviceGetAttributes>(0, {ordinal}, &attributes);
+  if (r != CUDA_SUCCESS) return r;
+  device->name = std::get<0>(name);
+  const std::string& id = std::get<0>(uuid);
+  std::memcpy(device->uuid.bytes, id.data(), std::min(id.size(), sizeof device->uuid.bytes));
+  device->total_memory = std::get<0>(memory);
+  device->pci_bus_id = std::get<0>(pci);
+  device->attributes = std::get<0>(attributes);
+  device->attribute_results = std::get<1>(attributes);
+  device->attributes.resize(CU_DEVICE_ATTRIBUTE_MAX, 0);
+  device->attribute_results.resize(CU_DEVICE_ATTRIBUTE_MAX, CUDA_ERROR_INVALID_VALUE);
+  auto a = [&](CUdevice_attribute attribute) { return device->attributes[attribute]; };
+  LaunchLimits& l = device->limits;
+  l.max_threads_per_block = a(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+  l.max_block[0] = a(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X);
+  l.max_block[1] = a(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y);
+  l.max_block[2] = a(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z);
+  l.max_grid[0] = a(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X);
+  l.max_grid[1] = a(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y);
+  l.max_grid[2] = a(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z);
+  l.max_shared_optin = a(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+  device->primary.device = ordinal;
+  device->primary.primary = true;
+  device->primary.uid = NextContextUid();
+  return CUDA_SUCCESS;
+}
+
+Device* State::device(CUdevice ordinal) {
+  if (ordinal < 0 || ordinal >= device_count()) return nullptr;
+  return devices_[static_cast<std::size_t>(ordinal)].get();
+}
+
+std::vector<Context*>& State::ContextStack() {
+  thread_local std::vector<Context*> stack;
+  return stack;
+}
+
+Context* State::Current() {
+  auto& stack = ContextStack();
+  return stack.empty() ? nullptr : stack.back();
+}
+
+CUresult State::CurrentId(std::uint64_t* id) {
+  Context* current = Current();
+  if (current == nullptr || current->id == 0) return CUDA_ERROR_INVALID_CONTEXT;
+  *id = current->id;
+  return CUDA_SUCCESS;
+}
+
+bool State::IsContext(const void* handle) {
+  for (auto& device : devices_) {
+    if (handle == &device->primary) return true;
+  }
+  return contexts.Find(handle) != nullptr;
+}
+
+unsigned long long State::NextContextUid() {
+  return next_context_uid_.fetch_add(1);
+}
+
+void State::AddAllocation(CUdeviceptr base, std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(allocations_mu_);
+  allocations_[base] = bytes;
+}
+
+void State::RemoveAllocation(CUdeviceptr base) {
+  std::lock_guard<std::mutex> lock(allocations_mu_);
+  allocations_.erase(base);
+}
+
+bool State::FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const {
+  std::lock_guard<std::mutex> lock(allocations_mu_);
+  auto it = allocations_.upper_bound(ptr);
+  if (it == allocations_.begin()) return false;
+  --it;
+  if (ptr >= it->first + it->second) return false;
+  if (base != nullptr) *base = it->first;
+  if (bytes != nullptr) *bytes = it->second;
+  return true;
+}
+
+}  // namespace gpupool::client

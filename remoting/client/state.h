@@ -1,0 +1,162 @@
+// State: everything the client knows, one instance per process (State::Get(), never destroyed,
+// because runtimes call the driver from their atexit handlers).
+//
+// cuInit connects (server_address.h), handshakes and fetches every device's name, UUID, memory,
+// PCI id and all attributes once; device queries are answered from that cache without a round
+// trip. Contexts, streams, events, modules, functions and libraries are client objects wrapping
+// server ids (handles.h). The current context is a per-thread stack, as in CUDA.
+//
+// After fork() the child must not share the parent's connection: an atfork handler abandons it in
+// the child, where every call then fails with CUDA_ERROR_NOT_INITIALIZED, as CUDA behaves there.
+//
+// Thread-safety: all members are safe from any thread; see each member.
+#pragma once
+
+#include <cuda.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "remoting/client/handles.h"
+#include "remoting/client/launch_check.h"
+#include "remoting/client/pinned_memory.h"
+#include "remoting/client/session.h"
+
+namespace gpupool::client {
+
+struct Context {
+  CUdevice device = 0;
+  bool primary = false;
+  std::uint64_t id = 0;  // server context id; primary: 0 until first retained
+  unsigned flags = 0;
+  unsigned long long uid = 0;  // cuCtxGetId: unique in this process
+};
+
+struct Device {
+  std::string name;
+  CUuuid uuid{};
+  std::uint64_t total_memory = 0;
+  std::string pci_bus_id;
+  std::vector<int> attributes;  // index = CUdevice_attribute
+  std::vector<int> attribute_results;
+  LaunchLimits limits;
+  Context primary;        // stable handle for the life of the process
+  std::mutex primary_mu;  // guards the primary's id, flags and references
+  int primary_references = 0;
+  unsigned primary_flags = 0;
+};
+
+// A graph captured from a stream (stream capture, graph.h): the asynchronous operations in the order
+// the program issued them, each replayed on the stream a launch of the graph names. An instantiated
+// graph (CUgraphExec) is a copy.
+struct Graph {
+  std::vector<std::function<CUresult(std::uint64_t stream)>> nodes;
+};
+
+struct Stream {
+  std::uint64_t id = 0;
+  Context* context = nullptr;
+  unsigned flags = 0;
+  int priority = 0;
+  std::mutex capture_mu;           // guards capture
+  std::shared_ptr<Graph> capture;  // non-null while the stream is being captured
+};
+
+struct Event {
+  std::uint64_t id = 0;
+  Context* context = nullptr;
+  unsigned flags = 0;
+};
+
+struct Function;
+
+struct Module {
+  std::uint64_t id = 0;
+  Context* context = nullptr;
+  std::mutex mu;                               // guards functions
+  std::map<std::string, Function*> functions;  // by name: one handle per kernel, as in CUDA
+};
+
+// A CUfunction, or a CUkernel (which CUDA lets programs pass where a CUfunction goes).
+struct Function {
+  std::uint64_t id = 0;  // function id, or kernel id when `kernel`
+  bool kernel = false;
+  Module* module = nullptr;
+  std::once_flag layout_once;  // parameter layout, fetched once
+  CUresult layout_result = CUDA_SUCCESS;
+  std::vector<std::uint64_t> offsets, sizes;
+  std::once_flag function_once;  // kernel: its function in the current context, fetched once
+  CUresult function_result = CUDA_SUCCESS;
+  std::uint64_t function_id = 0;
+};
+
+struct Library {
+  std::uint64_t id = 0;
+  std::mutex mu;                             // guards kernels and module
+  std::map<std::string, Function*> kernels;  // by name
+  Module* module = nullptr;
+};
+
+class State {
+ public:
+  static State& Get();
+
+  // cuInit: connects and caches the devices once; later calls return the first result.
+  CUresult Init();
+  // CUDA_SUCCESS once initialised and connected, else the error every call returns.
+  CUresult Ready() const;
+  Session* session() { return session_.get(); }
+
+  int device_count() const { return static_cast<int>(devices_.size()); }
+  // Null for an invalid ordinal.
+  Device* device(CUdevice ordinal);
+
+  // The calling thread's context stack (top = current).
+  static std::vector<Context*>& ContextStack();
+  // The current context or null.
+  static Context* Current();
+  // Current context's server id; CUDA_ERROR_INVALID_CONTEXT when there is none.
+  CUresult CurrentId(std::uint64_t* id);
+  bool IsContext(const void* handle);
+  unsigned long long NextContextUid();
+
+  Registry<Context> contexts;  // created with cuCtxCreate (primaries live in Device)
+  Registry<Stream> streams;
+  Registry<Event> events;
+  Registry<Module> modules;
+  Registry<Function> functions;
+  Registry<Library> libraries;
+  Registry<Graph> graphs;       // CUgraph
+  Registry<Graph> executables;  // CUgraphExec
+  PinnedMemory pinned;
+
+  // Device allocations (base -> bytes), for unified-address copies and pointer queries.
+  void AddAllocation(CUdeviceptr base, std::size_t bytes);
+  void RemoveAllocation(CUdeviceptr base);
+  bool FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const;
+
+  void AfterForkInChild();
+
+ private:
+  State();
+  CUresult Connect();
+  CUresult FetchDevice(CUdevice ordinal, Device* device);
+
+  mutable std::mutex init_mu_;
+  bool init_done_ = false;                                   // guarded by init_mu_
+  std::atomic<CUresult> ready_{CUDA_ERROR_NOT_INITIALIZED};  // what Ready() answers
+  std::unique_ptr<Session> session_;
+  std::vector<std::unique_ptr<Device>> devices_;
+  std::atomic<unsigned long long> next_context_uid_{1};
+
+  mutable std::mutex allocations_mu_;
+  std::map<CUdeviceptr, std::size_t> allocations_;
+};
+
+}  // namespace gpupool::client

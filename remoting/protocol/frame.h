@@ -1,0 +1,57 @@
+// Wire constants of the gpupool remoting protocol (docs/protocol.md is the spec). Every number the
+// protocol depends on lives here and only here.
+//
+// A frame is a 16-byte little-endian header followed by `payload_size` bytes:
+//   u32 payload_size | u16 opcode | u16 flags | u64 request_id
+// Client -> server frames carry a request; server -> client frames carry kFlagReply and echo the
+// request id. Payload encodings are in wire_writer.h / wire_reader.h and driver_calls.def.
+//
+// Thread-safety: constants and plain values.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+namespace gpupool::protocol {
+
+static_assert(std::endian::native == std::endian::little,
+              "the wire format is little-endian and the codec copies integers as they lie in memory");
+
+inline constexpr std::uint32_t kMagic = 0x50555047;  // "GPUP" read as little-endian bytes
+inline constexpr std::uint16_t kProtocolVersion = 1;
+
+inline constexpr std::size_t kHeaderSize = 16;
+
+// Header flags.
+inline constexpr std::uint16_t kFlagNoReply = 1u << 0;  // request: the server sends no reply
+inline constexpr std::uint16_t kFlagReply = 1u << 1;    // set on every server -> client frame
+inline constexpr std::uint16_t kKnownFlags = kFlagNoReply | kFlagReply;
+
+// Opcodes below kFirstCallOpcode are session control; the rest come from driver_calls.def.
+inline constexpr std::uint16_t kOpHello = 0x0001;    // client -> server, first frame
+inline constexpr std::uint16_t kOpHelloOk = 0x0002;  // server -> client, handshake accepted
+inline constexpr std::uint16_t kOpError = 0x0003;    // server -> client, then the session ends
+inline constexpr std::uint16_t kFirstCallOpcode = 0x0100;
+
+// Limits. A frame larger than kMaxPayload is a protocol error that ends the session.
+inline constexpr std::size_t kChunkSize = 1u << 20;      // bulk data per frame (copies, images)
+inline constexpr std::size_t kMaxArgsBytes = 64u << 10;  // room for a call's arguments
+inline constexpr std::size_t kMaxPayload = kChunkSize + kMaxArgsBytes;
+inline constexpr std::size_t kMaxStringBytes = 4096;         // names, tokens, versions
+inline constexpr std::size_t kMaxKernelParamBytes = 32764;   // CUDA's limit for kernel parameters
+inline constexpr std::size_t kMaxListItems = 8192;           // vectors (attribute lists, enumerations)
+inline constexpr std::uint64_t kMaxImageBytes = 2ull << 30;  // one module/library image
+inline constexpr std::size_t kImageHashBytes = 32;           // SHA-256
+
+// Handshake deadline: a client that has not completed Hello within this time is dropped.
+inline constexpr int kHandshakeTimeoutMs = 5000;
+
+struct FrameHeader {
+  std::uint32_t payload_size = 0;
+  std::uint16_t opcode = 0;
+  std::uint16_t flags = 0;
+  std::uint64_t request_id = 0;
+};
+
+}  // namespace gpupool::protocol

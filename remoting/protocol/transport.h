@@ -1,0 +1,95 @@
+// Blocking socket transport for frames: TCP (TCP_NODELAY, keep-alive) and Unix stream sockets.
+//
+// Sending gathers the header and every part into one sendmsg (no copy of bulk data into a frame
+// buffer); receiving reads the header, then lets the caller put the payload where it belongs
+// (ReadExact straight into a destination buffer), or reads it whole (ReadPayload).
+//
+//   auto conn = Connect(endpoint, 5s);           // client
+//   auto listener = Listener::Listen(endpoint);  // server: listener->Accept()
+//
+// Errors: Unavailable when the peer closes or the socket fails, DeadlineExceeded when a receive
+// timeout set with SetReceiveTimeout passes, InvalidArgument for a malformed header.
+// Thread-safety: one sender and one receiver thread may use a Connection at the same time; two
+// senders (or two receivers) must not.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "common/endpoint.h"
+#include "common/status.h"
+#include "remoting/protocol/frame.h"
+
+namespace gpupool::protocol {
+
+class Connection {
+ public:
+  Connection() = default;
+  explicit Connection(int fd) : fd_(fd) {}
+  Connection(Connection&& other) noexcept : fd_(other.Release()) {}
+  Connection& operator=(Connection&& other) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  bool valid() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  // Gives up ownership of the descriptor (e.g. to hand it to a worker process).
+  int Release();
+
+  // One frame: header (payload_size computed from the parts) + parts, in a single gather write.
+  Status SendFrame(std::uint16_t opcode, std::uint16_t flags, std::uint64_t request_id,
+                   std::initializer_list<std::string_view> parts);
+  Status SendFrameV(std::uint16_t opcode, std::uint16_t flags, std::uint64_t request_id, const iovec* parts,
+                    int count);
+  // Reads and checks the next header (payload size within kMaxPayload, known flags).
+  Result<FrameHeader> ReadHeader();
+  // Reads exactly `size` bytes into `dst` (a payload, or part of one).
+  Status ReadExact(void* dst, std::size_t size);
+  // Reads what is available, at least 1 and at most `max` bytes (blocks until something arrives).
+  Result<std::size_t> ReadSome(void* dst, std::size_t max);
+  // Reads `size` payload bytes into `payload` (resized).
+  Status ReadPayload(std::size_t size, std::string* payload);
+  // Discards `size` bytes.
+  Status Skip(std::size_t size);
+  // Receive timeout for every later read; zero means none.
+  Status SetReceiveTimeout(std::chrono::milliseconds timeout);
+  // Wakes a thread blocked reading this connection (it gets Unavailable).
+  void Shutdown();
+
+ private:
+  int fd_ = -1;
+};
+
+class Listener {
+ public:
+  // Binds and listens. TCP port 0 picks a free port (see endpoint()). A Unix path that exists as a
+  // stale socket is replaced.
+  static Result<Listener> Listen(const Endpoint& endpoint);
+  Listener(Listener&& other) noexcept;
+  Listener& operator=(Listener&& other) noexcept;
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener();
+
+  // The bound address, with the real port.
+  const Endpoint& endpoint() const { return endpoint_; }
+  int fd() const { return fd_; }
+  // Blocks for the next connection; sets TCP_NODELAY and keep-alive on it.
+  Result<Connection> Accept();
+
+ private:
+  Listener() = default;
+  int fd_ = -1;
+  Endpoint endpoint_;
+};
+
+// Connects within `timeout`; TCP gets TCP_NODELAY and keep-alive.
+Result<Connection> Connect(const Endpoint& endpoint, std::chrono::milliseconds timeout);
+
+}  // namespace gpupool::protocol

@@ -1,0 +1,229 @@
+#include "remoting/server/broker.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/log.h"
+#include "remoting/protocol/handshake.h"
+#include "remoting/protocol/wire_reader.h"
+
+namespace gpupool::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kMaxPendingHandshakes = 128;
+constexpr std::uint32_t kMaxHelloBytes = 4 * protocol::kMaxStringBytes + 64;
+
+// Reads exactly n bytes before `deadline`: a client trickling bytes cannot stretch the handshake.
+Status ReadBy(int fd, void* dst, std::size_t n, Clock::time_point deadline) {
+  auto* out = static_cast<char*>(dst);
+  while (n > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return Status::DeadlineExceeded("handshake not completed in time");
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;  // timed out: the loop head reports it
+    ssize_t got = ::recv(fd, out, n, MSG_DONTWAIT);
+    if (got == 0) return Status::Unavailable("client closed the connection during the handshake");
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return Status::Unavailable(std::string("handshake: ") + std::strerror(errno));
+    }
+    out += got;
+    n -= static_cast<std::size_t>(got);
+  }
+  return Status::Ok();
+}
+
+Result<protocol::Hello> ReadHello(protocol::Connection& conn) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(protocol::kHandshakeTimeoutMs);
+  unsigned char raw[protocol::kHeaderSize];
+  GPUPOOL_RETURN_IF_ERROR(ReadBy(conn.fd(), raw, sizeof raw, deadline));
+  GPUPOOL_ASSIGN_OR_RETURN(protocol::FrameHeader header, protocol::DecodeHeader(raw));
+  if (header.opcode != protocol::kOpHello) return Status::InvalidArgument("the first frame must be Hello");
+  if (header.payload_size > kMaxHelloBytes) return Status::InvalidArgument("Hello frame too large");
+  std::string payload(header.payload_size, '\0');
+  GPUPOOL_RETURN_IF_ERROR(ReadBy(conn.fd(), payload.data(), payload.size(), deadline));
+  GPUPOOL_ASSIGN_OR_RETURN(protocol::Hello hello, protocol::DecodeHello(payload));
+  if (hello.magic != protocol::kMagic) return Status::InvalidArgument("not a gpupool client (bad magic)");
+  if (hello.version != protocol::kProtocolVersion) {
+    return Status::InvalidArgument("protocol version " + std::to_string(hello.version) +
+                                   " not supported (server speaks " +
+                                   std::to_string(protocol::kProtocolVersion) + ")");
+  }
+  return hello;
+}
+
+std::string PeerName(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown";
+  char host[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  return "unix";
+}
+
+std::string Trim(std::string s) {
+  const char* ws = " \t\r\n";
+  s.erase(s.find_last_not_of(ws) + 1);
+  s.erase(0, s.find_first_not_of(ws));
+  return s;
+}
+
+// Constant-time comparison: the time a wrong token takes says nothing about the right one.
+bool SameToken(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() + 1)]);
+  return diff == 0;
+}
+
+void SendError(protocol::Connection& conn, const Status& status) {
+  (void)conn.SendFrame(protocol::kOpError, protocol::kFlagReply, 0,
+                       {protocol::EncodeError({status.code(), status.message()})});
+}
+
+}  // namespace
+
+Broker::Broker(ServerOptions options, Registry* registry, Reaper* reaper)
+    : options_(std::move(options)), registry_(registry), reaper_(reaper) {}
+
+Status Broker::Listen() {
+  GPUPOOL_ASSIGN_OR_RETURN(protocol::Listener tcp, protocol::Listener::Listen(options_.listen));
+  listeners_.push_back(std::make_unique<protocol::Listener>(std::move(tcp)));
+  if (options_.unix_socket) {
+    GPUPOOL_ASSIGN_OR_RETURN(protocol::Listener unix_listener,
+                             protocol::Listener::Listen(*options_.unix_socket));
+    listeners_.push_back(std::make_unique<protocol::Listener>(std::move(unix_listener)));
+  }
+  return Status::Ok();
+}
+
+const Endpoint& Broker::endpoint() const {
+  return listeners_.front()->endpoint();
+}
+
+void Broker::Start() {
+  for (auto& l : listeners_) std::thread([this, listener = l.get()] { AcceptLoop(listener); }).detach();
+}
+
+void Broker::AcceptLoop(protocol::Listener* listener) {
+  while (true) {
+    auto conn = listener->Accept();
+    if (!conn.ok()) {
+      GPUPOOL_LOG(kError) << "accept on " << listener->endpoint().ToString() << ": "
+                          << conn.status().message();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // EMFILE and the like: back off
+      continue;
+    }
+    if (handshakes_.load() >= kMaxPendingHandshakes) {
+      GPUPOOL_LOG(kWarn) << "too many handshakes in progress; dropping a connection";
+      continue;
+    }
+    ++handshakes_;
+    std::string peer = PeerName(conn->fd());
+    std::thread([this, c = std::move(*conn), peer]() mutable {
+      Handshake(std::move(c), peer);
+      --handshakes_;
+    }).detach();
+  }
+}
+
+Status Broker::Admit(const protocol::Hello& hello, std::uint64_t* memory_limit, std::string* gpu_uuid,
+                     std::uint32_t* percent) const {
+  if (!options_.token_file.empty()) {
+    std::ifstream in(options_.token_file);
+    std::stringstream expected;
+    expected << in.rdbuf();
+    if (!in.good() && !in.eof()) return Status::Internal("server cannot read its token file");
+    if (hello.token.empty() || !SameToken(hello.token, Trim(expected.str()))) {
+      return Status::Unauthenticated("missing or wrong token");
+    }
+  }
+  *memory_limit = options_.session_memory;
+  if (hello.pod_uid.empty()) return Status::Ok();
+  auto admission = registry_->FindAdmission(hello.pod_uid);
+  if (!admission) return Status::PermissionDenied("pod " + hello.pod_uid + " is not admitted on this server");
+  if (!admission->shares.empty()) {
+    const ShareRecord& share = admission->shares.front();
+    *memory_limit = share.memory_bytes;
+    *gpu_uuid = share.gpu_uuid;
+    *percent = share.percent;
+  }
+  return Status::Ok();
+}
+
+void Broker::Handshake(protocol::Connection conn, std::string peer) {
+  auto hello = ReadHello(conn);
+  if (!hello.ok()) {
+    GPUPOOL_LOG(kInfo) << "handshake from " << peer << " failed: " << hello.status().ToString();
+    if (hello.status().code() != Code::kUnavailable) SendError(conn, hello.status());
+    return;
+  }
+  SessionRecord record;
+  std::uint64_t memory_limit = 0;
+  if (Status s = Admit(*hello, &memory_limit, &record.gpu_uuid, &record.percent); !s.ok()) {
+    GPUPOOL_LOG(kInfo) << "refused " << peer << " (" << hello->process_name << "): " << s.ToString();
+    SendError(conn, s);
+    return;
+  }
+  auto stats = SharedStats::Create();
+  if (!stats.ok()) {
+    SendError(conn, stats.status());
+    return;
+  }
+  record.id = registry_->NextSessionId();
+  record.peer = peer;
+  record.process = hello->process_name + "[" + std::to_string(hello->pid) + "]";
+  record.pod_uid = hello->pod_uid;
+  if (auto admission = registry_->FindAdmission(hello->pod_uid)) {
+    record.pod_namespace = admission->pod_namespace;
+    record.pod_name = admission->pod_name;
+  }
+  record.started_unix_ms = NowUnixMs();
+  record.stats = std::make_shared<SharedStats>(std::move(*stats));
+  record.stats->get()->memory_limit_bytes = memory_limit;
+
+  // The worker is started and registered before HelloOk goes out, so a session the client knows of
+  // is one that Revoke, shutdown and ListSessions see. The worker only reads until the client sends
+  // its first call, so HelloOk cannot interleave with its replies.
+  std::uint64_t id = record.id;
+  std::string ok = protocol::EncodeHelloOk({id, GPUPOOL_VERSION_STRING, options_.device});
+  {
+    std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
+    int stats_fd = record.stats->fd();
+    auto pid = SpawnSelf(WorkerArgs(options_, conn.fd(), stats_fd, id, memory_limit), {conn.fd(), stats_fd});
+    if (!pid.ok()) {
+      GPUPOOL_LOG(kError) << "cannot start a session worker: " << pid.status().ToString();
+      SendError(conn, pid.status());
+      return;
+    }
+    reaper_->ChildStarted();
+    record.pid = *pid;
+    GPUPOOL_LOG(kInfo) << "session " << id << " for " << record.process << " from " << peer << ": worker "
+                       << *pid;
+    registry_->AddSession(std::move(record));
+  }
+  (void)conn.SendFrame(protocol::kOpHelloOk, protocol::kFlagReply, 0,
+                       {ok});  // on failure the worker sees EOF
+  // `conn` closes here: the worker has its own copy of the descriptor.
+}
+
+}  // namespace gpupool::server

@@ -1,0 +1,98 @@
+#include "remoting/server/dispatch.h"
+
+#include <array>
+
+#include "remoting/protocol/call_io.h"
+#include "remoting/protocol/codec.h"
+
+namespace gpupool::server {
+namespace {
+
+using protocol::Call;
+using protocol::Mode;
+using protocol::Op;
+using protocol::Tail;
+
+using Handler = Status (*)(Session&, protocol::Connection&, const protocol::FrameHeader&, std::string_view);
+
+template <Op op>
+Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& header,
+           std::string_view payload,
+           CUresult (*handler)(Session&, const typename Call<op>::Request&, typename Call<op>::Reply*,
+                               std::string_view)) {
+  constexpr Mode mode = Call<op>::mode;
+  bool no_reply = (header.flags & protocol::kFlagNoReply) != 0;
+  if (no_reply != (mode == Mode::kAsync)) {
+    return Status::InvalidArgument(std::string(Call<op>::kName) +
+                                   (no_reply ? " must be answered" : " must be sent without a reply"));
+  }
+  protocol::Reader reader(payload);
+  typename Call<op>::Request request{};
+  protocol::Decode(reader, &request);
+  std::string_view tail;
+  if constexpr (Call<op>::tail == Tail::kRequestTail) {
+    tail = reader.Rest();
+  } else {
+    (void)reader.ExpectEnd();
+  }
+  if (!reader.ok()) return reader.status().Annotate(Call<op>::kName);
+
+  typename Call<op>::Reply reply{};
+  s.staging_size = 0;
+  CUresult result;
+  if (mode == Mode::kSync && s.latched != CUDA_SUCCESS) {
+    result = s.latched;  // an earlier asynchronous call failed: report it here, as CUDA does
+    s.latched = CUDA_SUCCESS;
+  } else {
+    result = handler(s, request, &reply, tail);
+  }
+  if (result != CUDA_SUCCESS && s.stats != nullptr) ++s.stats->errors;
+  if (mode == Mode::kAsync) {
+    if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;
+    return Status::Ok();
+  }
+  if (result != CUDA_SUCCESS) return protocol::SendReply(conn, header, result);
+  protocol::Writer w;
+  protocol::Encode(w, reply);
+  return protocol::SendReply(conn, header, CUDA_SUCCESS, w.data(),
+                             Call<op>::tail == Tail::kReplyTail
+                                 ? std::string_view(s.staging.data(), s.staging_size)
+                                 : std::string_view());
+}
+
+struct Entry {
+  std::uint16_t opcode;
+  Handler handler;
+};
+
+constexpr std::array kTable = {
+#define GPUPOOL_CALL(id, name, mode, tail_kind, req, rep)                                                 \
+  Entry{id, [](Session& s, protocol::Connection& c, const protocol::FrameHeader& h, std::string_view p) { \
+          return Run<Op::name>(s, c, h, p, &Handle##name);                                                \
+        }},
+#include "remoting/protocol/driver_calls.def"
+#undef GPUPOOL_CALL
+};
+
+Handler Find(std::uint16_t opcode) {
+  static const std::array<Handler, 0x10000>* by_opcode = [] {
+    auto* table = new std::array<Handler, 0x10000>();  // 512 KiB, once per worker: O(1) dispatch
+    for (const Entry& e : kTable) (*table)[e.opcode] = e.handler;
+    return table;
+  }();
+  return (*by_opcode)[opcode];
+}
+
+}  // namespace
+
+Status Dispatch(Session& session, protocol::Connection& conn, const protocol::FrameHeader& header,
+                std::string_view payload) {
+  if ((header.flags & protocol::kFlagReply) != 0) return Status::InvalidArgument("client sent a reply frame");
+  Handler handler = Find(header.opcode);
+  if (handler == nullptr) {
+    return Status::InvalidArgument("unknown opcode " + protocol::OpName(header.opcode));
+  }
+  return handler(session, conn, header, payload);
+}
+
+}  // namespace gpupool::server

@@ -1,0 +1,42 @@
+// Dispatch: one request frame in, at most one reply frame out. The table of handlers is generated
+// from driver_calls.def: one function per call, Handle<Name>, taking the decoded request fields and
+// filling the reply fields; dispatch does the decoding, the latching rules and the reply.
+//
+// A handler returns the call's CUresult. Request tails (copy data, kernel parameters, image chunks)
+// arrive as `tail`; reply tails (device-to-host data) go into session.staging.
+//
+// Thread-safety: none; one worker thread.
+#pragma once
+
+#include <cuda.h>
+
+#include <string_view>
+
+#include "common/status.h"
+#include "remoting/protocol/calls.h"
+#include "remoting/protocol/frame.h"
+#include "remoting/protocol/transport.h"
+#include "remoting/server/session.h"
+
+namespace gpupool::server {
+
+#define GPUPOOL_CALL(id, name, mode, tail_kind, req, rep)                                  \
+  CUresult Handle##name(Session& s, const protocol::Call<protocol::Op::name>::Request& in, \
+                        protocol::Call<protocol::Op::name>::Reply* out, std::string_view tail);
+#include "remoting/protocol/driver_calls.def"
+#undef GPUPOOL_CALL
+
+// Defines a handler: GPUPOOL_HANDLER(MemAlloc) { ... uses s, in, out, tail ... }
+#define GPUPOOL_HANDLER(name)                                                                   \
+  CUresult Handle##name([[maybe_unused]] Session& s,                                            \
+                        [[maybe_unused]] const protocol::Call<protocol::Op::name>::Request& in, \
+                        [[maybe_unused]] protocol::Call<protocol::Op::name>::Reply* out,        \
+                        [[maybe_unused]] std::string_view tail)
+
+// Handles one request. Returns an error (InvalidArgument for a protocol violation: unknown opcode,
+// wrong flags, a payload that does not decode) when the session must end; the caller sends the Error
+// frame. A failed send is Unavailable.
+Status Dispatch(Session& session, protocol::Connection& conn, const protocol::FrameHeader& header,
+                std::string_view payload);
+
+}  // namespace gpupool::server

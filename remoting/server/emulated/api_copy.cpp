@@ -1,0 +1,282 @@
+// Copies (1D, 2D, 3D, peer, unified) and memsets. Every device-side range is checked against one
+// live allocation before a byte moves: a copy past an allocation's end is CUDA_ERROR_INVALID_VALUE,
+// never a host read or write out of bounds. Host sides are the caller's memory. All work runs at
+// enqueue time, so the Async variants only add a stream check.
+#include <cstring>
+
+#include "remoting/server/emulated/api.h"
+
+namespace gpupool::server::emulated {
+namespace {
+
+// Resolves a device range; 0 bytes resolve to nothing and succeed.
+CUresult Device(CUdeviceptr p, std::size_t bytes, std::byte** out) {
+  *out = nullptr;
+  if (bytes == 0) return CUDA_SUCCESS;
+  *out = ResolveDevice(p, bytes);
+  return *out ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+// A unified-addressing pointer: device memory when it lies in a device's range, else host memory.
+CUresult Unified(CUdeviceptr p, std::size_t bytes, std::byte** out) {
+  if (MemoryFor(p) != nullptr) return Device(p, bytes, out);
+  *out = reinterpret_cast<std::byte*>(p);
+  return p == 0 && bytes > 0 ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+CUresult Move(std::byte* dst, const std::byte* src, std::size_t bytes) {
+  if (bytes > 0) std::memmove(dst, src, bytes);
+  return CUDA_SUCCESS;
+}
+
+#define GPUPOOL_COPY_PROLOGUE(stream) \
+  GPUPOOL_CURRENT_CONTEXT(ctx);       \
+  (void)ctx;                          \
+  if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r
+
+#define GPUPOOL_TRY(expr)                                    \
+  do {                                                       \
+    if (CUresult r_ = (expr); r_ != CUDA_SUCCESS) return r_; \
+  } while (0)
+
+CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream) {
+  GPUPOOL_COPY_PROLOGUE(stream);
+  std::byte* d = nullptr;
+  GPUPOOL_TRY(Device(dst, bytes, &d));
+  if (bytes > 0 && src == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return Move(d, static_cast<const std::byte*>(src), bytes);
+}
+
+CUresult DtoH(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
+  GPUPOOL_COPY_PROLOGUE(stream);
+  std::byte* s = nullptr;
+  GPUPOOL_TRY(Device(src, bytes, &s));
+  if (bytes > 0 && dst == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return Move(static_cast<std::byte*>(dst), s, bytes);
+}
+
+CUresult DtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream) {
+  GPUPOOL_COPY_PROLOGUE(stream);
+  std::byte *d = nullptr, *s = nullptr;
+  GPUPOOL_TRY(Device(dst, bytes, &d));
+  GPUPOOL_TRY(Device(src, bytes, &s));
+  return Move(d, s, bytes);
+}
+
+CUresult AnyToAny(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream) {
+  GPUPOOL_COPY_PROLOGUE(stream);
+  std::byte *d = nullptr, *s = nullptr;
+  GPUPOOL_TRY(Unified(dst, bytes, &d));
+  GPUPOOL_TRY(Unified(src, bytes, &s));
+  return Move(d, s, bytes);
+}
+
+CUresult Peer(CUdeviceptr dst, CUcontext dst_ctx, CUdeviceptr src, CUcontext src_ctx, size_t bytes,
+              CUstream stream) {
+  {
+    GPUPOOL_EMULATED_LOCK();
+    const auto& live = GetState().contexts;
+    if (!live.count(reinterpret_cast<Context*>(dst_ctx)) ||
+        !live.count(reinterpret_cast<Context*>(src_ctx))) {
+      return CUDA_ERROR_INVALID_CONTEXT;
+    }
+  }
+  return DtoD(dst, src, bytes, stream);
+}
+
+// One side of a 2D/3D copy, reduced to a base pointer and pitches.
+struct Side {
+  std::byte* base = nullptr;
+  std::size_t pitch = 0, slice = 0;
+};
+
+// Checks and resolves one side: the span from the first to the last byte touched must lie in one
+// allocation (device) or be non-null (host).
+CUresult ResolveSide(CUmemorytype type, const void* host, CUdeviceptr device, std::size_t x, std::size_t y,
+                     std::size_t z, std::size_t pitch, std::size_t height, std::size_t width,
+                     std::size_t rows, std::size_t depth, Side* side) {
+  if (type == CU_MEMORYTYPE_ARRAY) return CUDA_ERROR_NOT_SUPPORTED;  // no CUDA arrays
+  if ((rows > 1 || depth > 1) && x + width > pitch) return CUDA_ERROR_INVALID_VALUE;
+  if (depth > 1 && y + rows > height) return CUDA_ERROR_INVALID_VALUE;
+  std::size_t slice = 0, start = 0, extent = 0, t = 0;
+  if (__builtin_mul_overflow(pitch, height, &slice)) return CUDA_ERROR_INVALID_VALUE;
+  if (__builtin_mul_overflow(z, slice, &start) || __builtin_mul_overflow(y, pitch, &t) ||
+      __builtin_add_overflow(start, t, &start) || __builtin_add_overflow(start, x, &start)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (__builtin_mul_overflow(depth - 1, slice, &extent) || __builtin_mul_overflow(rows - 1, pitch, &t) ||
+      __builtin_add_overflow(extent, t, &extent) || __builtin_add_overflow(extent, width, &extent)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  side->pitch = pitch;
+  side->slice = slice;
+  if (type == CU_MEMORYTYPE_HOST) {
+    if (host == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    side->base = static_cast<std::byte*>(const_cast<void*>(host)) + start;
+    return CUDA_SUCCESS;
+  }
+  if (type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED) return CUDA_ERROR_INVALID_VALUE;
+  if (device > UINT64_MAX - start) return CUDA_ERROR_INVALID_VALUE;
+  return type == CU_MEMORYTYPE_DEVICE ? Device(device + start, extent, &side->base)
+                                      : Unified(device + start, extent, &side->base);
+}
+
+CUresult Copy3D(const CUDA_MEMCPY3D* c, CUstream stream) {
+  GPUPOOL_COPY_PROLOGUE(stream);
+  if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (c->WidthInBytes == 0 || c->Height == 0 || c->Depth == 0) return CUDA_SUCCESS;
+  Side src, dst;
+  GPUPOOL_TRY(ResolveSide(c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY, c->srcZ,
+                          c->srcPitch, c->srcHeight, c->WidthInBytes, c->Height, c->Depth, &src));
+  GPUPOOL_TRY(ResolveSide(c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ,
+                          c->dstPitch, c->dstHeight, c->WidthInBytes, c->Height, c->Depth, &dst));
+  for (std::size_t z = 0; z < c->Depth; ++z) {
+    for (std::size_t y = 0; y < c->Height; ++y) {
+      std::memmove(dst.base + z * dst.slice + y * dst.pitch, src.base + z * src.slice + y * src.pitch,
+                   c->WidthInBytes);
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult Copy2D(const CUDA_MEMCPY2D* c, CUstream stream) {
+  if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_MEMCPY3D d{};
+  d.srcXInBytes = c->srcXInBytes;
+  d.srcY = c->srcY;
+  d.srcMemoryType = c->srcMemoryType;
+  d.srcHost = c->srcHost;
+  d.srcDevice = c->srcDevice;
+  d.srcArray = c->srcArray;
+  d.srcPitch = c->srcPitch;
+  d.srcHeight = c->srcY + c->Height;
+  d.dstXInBytes = c->dstXInBytes;
+  d.dstY = c->dstY;
+  d.dstMemoryType = c->dstMemoryType;
+  d.dstHost = c->dstHost;
+  d.dstDevice = c->dstDevice;
+  d.dstArray = c->dstArray;
+  d.dstPitch = c->dstPitch;
+  d.dstHeight = c->dstY + c->Height;
+  d.WidthInBytes = c->WidthInBytes;
+  d.Height = c->Height;
+  d.Depth = 1;
+  return Copy3D(&d, stream);
+}
+
+// Memsets: `width` elements of `element` bytes in each of `height` rows `pitch` bytes apart.
+CUresult Memset(CUdeviceptr dst, std::size_t pitch, std::uint32_t value, std::size_t element,
+                std::size_t width, std::size_t height, CUstream stream) {
+  GPUPOOL_COPY_PROLOGUE(stream);
+  if (width == 0 || height == 0) return CUDA_SUCCESS;
+  if (dst % element != 0 || (height > 1 && pitch % element != 0)) return CUDA_ERROR_INVALID_VALUE;
+  std::size_t row = 0, extent = 0;
+  if (__builtin_mul_overflow(width, element, &row)) return CUDA_ERROR_INVALID_VALUE;
+  if (height > 1 && row > pitch) return CUDA_ERROR_INVALID_VALUE;
+  if (__builtin_mul_overflow(height - 1, pitch, &extent) || __builtin_add_overflow(extent, row, &extent)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  std::byte* base = nullptr;
+  GPUPOOL_TRY(Device(dst, extent, &base));
+  for (std::size_t y = 0; y < height; ++y) {
+    std::byte* p = base + y * pitch;
+    if (element == 1) {
+      std::memset(p, static_cast<int>(value & 0xff), width);
+    } else {
+      for (std::size_t i = 0; i < width; ++i) std::memcpy(p + i * element, &value, element);
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult MemcpyHtoD(CUdeviceptr d, const void* s, size_t n) {
+  return HtoD(d, s, n, nullptr);
+}
+CUresult MemcpyDtoH(void* d, CUdeviceptr s, size_t n) {
+  return DtoH(d, s, n, nullptr);
+}
+CUresult MemcpyDtoD(CUdeviceptr d, CUdeviceptr s, size_t n) {
+  return DtoD(d, s, n, nullptr);
+}
+CUresult Memcpy(CUdeviceptr d, CUdeviceptr s, size_t n) {
+  return AnyToAny(d, s, n, nullptr);
+}
+CUresult MemcpyPeer(CUdeviceptr d, CUcontext dc, CUdeviceptr s, CUcontext sc, size_t n) {
+  return Peer(d, dc, s, sc, n, nullptr);
+}
+CUresult Memcpy2D(const CUDA_MEMCPY2D* c) {
+  return Copy2D(c, nullptr);
+}
+CUresult Memcpy3D(const CUDA_MEMCPY3D* c) {
+  return Copy3D(c, nullptr);
+}
+CUresult D8(CUdeviceptr d, unsigned char v, size_t n) {
+  return Memset(d, 0, v, 1, n, 1, nullptr);
+}
+CUresult D16(CUdeviceptr d, unsigned short v, size_t n) {
+  return Memset(d, 0, v, 2, n, 1, nullptr);
+}
+CUresult D32(CUdeviceptr d, unsigned v, size_t n) {
+  return Memset(d, 0, v, 4, n, 1, nullptr);
+}
+CUresult D2D8(CUdeviceptr d, size_t p, unsigned char v, size_t w, size_t h) {
+  return Memset(d, p, v, 1, w, h, nullptr);
+}
+CUresult D2D16(CUdeviceptr d, size_t p, unsigned short v, size_t w, size_t h) {
+  return Memset(d, p, v, 2, w, h, nullptr);
+}
+CUresult D2D32(CUdeviceptr d, size_t p, unsigned v, size_t w, size_t h) {
+  return Memset(d, p, v, 4, w, h, nullptr);
+}
+CUresult D8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream s) {
+  return Memset(d, 0, v, 1, n, 1, s);
+}
+CUresult D16Async(CUdeviceptr d, unsigned short v, size_t n, CUstream s) {
+  return Memset(d, 0, v, 2, n, 1, s);
+}
+CUresult D32Async(CUdeviceptr d, unsigned v, size_t n, CUstream s) {
+  return Memset(d, 0, v, 4, n, 1, s);
+}
+CUresult D2D8Async(CUdeviceptr d, size_t p, unsigned char v, size_t w, size_t h, CUstream s) {
+  return Memset(d, p, v, 1, w, h, s);
+}
+CUresult D2D16Async(CUdeviceptr d, size_t p, unsigned short v, size_t w, size_t h, CUstream s) {
+  return Memset(d, p, v, 2, w, h, s);
+}
+CUresult D2D32Async(CUdeviceptr d, size_t p, unsigned v, size_t w, size_t h, CUstream s) {
+  return Memset(d, p, v, 4, w, h, s);
+}
+
+}  // namespace
+
+void FillCopyApi(DriverApi& api) {
+  api.cuMemcpy = Memcpy;
+  api.cuMemcpyAsync = AnyToAny;
+  api.cuMemcpyHtoD_v2 = MemcpyHtoD;
+  api.cuMemcpyDtoH_v2 = MemcpyDtoH;
+  api.cuMemcpyDtoD_v2 = MemcpyDtoD;
+  api.cuMemcpyHtoDAsync_v2 = HtoD;
+  api.cuMemcpyDtoHAsync_v2 = DtoH;
+  api.cuMemcpyDtoDAsync_v2 = DtoD;
+  api.cuMemcpy2D_v2 = Memcpy2D;
+  api.cuMemcpy2DUnaligned_v2 = Memcpy2D;
+  api.cuMemcpy2DAsync_v2 = Copy2D;
+  api.cuMemcpy3D_v2 = Memcpy3D;
+  api.cuMemcpy3DAsync_v2 = Copy3D;
+  api.cuMemcpyPeer = MemcpyPeer;
+  api.cuMemcpyPeerAsync = Peer;
+  api.cuMemsetD8_v2 = D8;
+  api.cuMemsetD16_v2 = D16;
+  api.cuMemsetD32_v2 = D32;
+  api.cuMemsetD2D8_v2 = D2D8;
+  api.cuMemsetD2D16_v2 = D2D16;
+  api.cuMemsetD2D32_v2 = D2D32;
+  api.cuMemsetD8Async = D8Async;
+  api.cuMemsetD16Async = D16Async;
+  api.cuMemsetD32Async = D32Async;
+  api.cuMemsetD2D8Async = D2D8Async;
+  api.cuMemsetD2D16Async = D2D16Async;
+  api.cuMemsetD2D32Async = D2D32Async;
+}
+
+}  // namespace gpupool::server::emulated

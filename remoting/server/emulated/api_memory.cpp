@@ -1,0 +1,212 @@
+// Device memory allocation, pinned host memory and pointer attributes.
+#include <cstdlib>
+#include <cstring>
+
+#include "remoting/server/emulated/api.h"
+
+namespace gpupool::server::emulated {
+namespace {
+
+constexpr std::size_t kPitchAlignment = 512;
+
+DeviceMemory& MemoryOf(const Context* ctx) {
+  return *GetState().devices[ctx->device].memory;
+}
+
+CUresult MemGetInfo(size_t* free, size_t* total) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  if (free == nullptr || total == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *free = MemoryOf(ctx).free_bytes();
+  *total = MemoryOf(ctx).capacity();
+  return CUDA_SUCCESS;
+}
+
+CUresult MemAlloc(CUdeviceptr* dptr, size_t bytes) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const CUresult r = MemoryOf(ctx).Allocate(bytes, dptr);
+  if (r == CUDA_SUCCESS) GetState().allocation_owner[*dptr] = ctx;
+  return r;
+}
+
+CUresult MemAllocPitch(CUdeviceptr* dptr, size_t* pitch, size_t width, size_t height, unsigned element) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  if (dptr == nullptr || pitch == nullptr || width == 0 || height == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (element != 4 && element != 8 && element != 16) return CUDA_ERROR_INVALID_VALUE;
+  if (width > SIZE_MAX - kPitchAlignment) return CUDA_ERROR_INVALID_VALUE;
+  const std::size_t rounded = (width + kPitchAlignment - 1) / kPitchAlignment * kPitchAlignment;
+  std::size_t bytes = 0;
+  if (__builtin_mul_overflow(rounded, height, &bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  const CUresult r = MemoryOf(ctx).Allocate(bytes, dptr);
+  if (r == CUDA_SUCCESS) {
+    *pitch = rounded;
+    GetState().allocation_owner[*dptr] = ctx;
+  }
+  return r;
+}
+
+CUresult MemFree(CUdeviceptr dptr) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  (void)ctx;
+  if (dptr == 0) return CUDA_SUCCESS;
+  // Only cuMemAlloc'd blocks: a module's globals are freed with the module.
+  if (GetState().allocation_owner.erase(dptr) == 0) return CUDA_ERROR_INVALID_VALUE;
+  return MemoryFor(dptr)->Free(dptr);
+}
+
+CUresult MemGetAddressRange(CUdeviceptr* base, size_t* size, CUdeviceptr dptr) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  (void)ctx;
+  DeviceMemory* memory = MemoryFor(dptr);
+  CUdeviceptr start = 0;
+  std::uint64_t bytes = 0;
+  if (memory == nullptr || !memory->Find(dptr, &start, &bytes)) return CUDA_ERROR_NOT_FOUND;
+  if (base != nullptr) *base = start;
+  if (size != nullptr) *size = bytes;
+  return CUDA_SUCCESS;
+}
+
+CUresult MemAllocAsync(CUdeviceptr* dptr, size_t bytes, CUstream stream) {
+  {
+    GPUPOOL_EMULATED_LOCK();
+    if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r;
+  }
+  return MemAlloc(dptr, bytes);
+}
+
+CUresult MemFreeAsync(CUdeviceptr dptr, CUstream stream) {
+  {
+    GPUPOOL_EMULATED_LOCK();
+    if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r;
+  }
+  if (dptr == 0) return CUDA_ERROR_INVALID_VALUE;
+  return MemFree(dptr);
+}
+
+CUresult MemHostAlloc(void** pp, size_t bytes, unsigned flags) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  (void)ctx;
+  if (pp == nullptr || bytes == 0 || (flags & ~0x7u) != 0) return CUDA_ERROR_INVALID_VALUE;
+  void* p = std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+  if (p == nullptr) return CUDA_ERROR_OUT_OF_MEMORY;
+  GetState().host_allocations.emplace(p, bytes);
+  *pp = p;
+  return CUDA_SUCCESS;
+}
+
+CUresult MemFreeHost(void* p) {
+  GPUPOOL_EMULATED_LOCK();
+  GPUPOOL_EMULATED_REQUIRE_INIT();
+  if (GetState().host_allocations.erase(p) == 0) return CUDA_ERROR_INVALID_VALUE;
+  std::free(p);
+  return CUDA_SUCCESS;
+}
+
+CUresult MemHostRegister(void* p, size_t bytes, unsigned flags) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  (void)ctx;
+  if (p == nullptr || bytes == 0 || (flags & ~0xfu) != 0) return CUDA_ERROR_INVALID_VALUE;
+  const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(p);
+  if (start > UINTPTR_MAX - bytes) return CUDA_ERROR_INVALID_VALUE;
+  auto& registered = GetState().host_registered;
+  auto next = registered.lower_bound(start);
+  if (next != registered.end() && next->first < start + bytes)
+    return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+  if (next != registered.begin() && std::prev(next)->first + std::prev(next)->second > start) {
+    return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+  }
+  registered.emplace(start, bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult MemHostUnregister(void* p) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  (void)ctx;
+  if (GetState().host_registered.erase(reinterpret_cast<std::uintptr_t>(p)) == 0) {
+    return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+  }
+  return CUDA_SUCCESS;
+}
+
+// Pinned host memory the emulator knows of (cuMemHostAlloc or cuMemHostRegister) holding `p`.
+bool FindHost(std::uintptr_t p, std::uintptr_t* start, std::size_t* size) {
+  for (const auto& [base, bytes] : GetState().host_allocations) {
+    const auto b = reinterpret_cast<std::uintptr_t>(base);
+    if (p >= b && p - b < bytes) return *start = b, *size = bytes, true;
+  }
+  const auto& registered = GetState().host_registered;
+  auto it = registered.upper_bound(p);
+  if (it == registered.begin()) return false;
+  --it;
+  if (p - it->first >= it->second) return false;
+  *start = it->first;
+  *size = it->second;
+  return true;
+}
+
+template <typename T>
+CUresult Put(void* data, T value) {
+  std::memcpy(data, &value, sizeof(T));
+  return CUDA_SUCCESS;
+}
+
+CUresult PointerGetAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr ptr) {
+  GPUPOOL_CURRENT_CONTEXT(current);
+  if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  DeviceMemory* memory = MemoryFor(ptr);
+  CUdeviceptr start = 0;
+  std::uint64_t size = 0;
+  if (memory != nullptr && memory->Find(ptr, &start, &size)) {
+    const int device = static_cast<int>((memory->base() - GetState().devices[0].memory->base()) >> 40);
+    auto owned = GetState().allocation_owner.find(start);
+    Context* owner = owned != GetState().allocation_owner.end() ? owned->second : current;
+    switch (attribute) {
+      case CU_POINTER_ATTRIBUTE_CONTEXT: return Put(data, reinterpret_cast<CUcontext>(owner));
+      case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: return Put<unsigned>(data, CU_MEMORYTYPE_DEVICE);
+      case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return Put(data, ptr);
+      case CU_POINTER_ATTRIBUTE_HOST_POINTER: return CUDA_ERROR_INVALID_VALUE;
+      case CU_POINTER_ATTRIBUTE_IS_MANAGED: return Put<unsigned>(data, 0);
+      case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: return Put<int>(data, device);
+      case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: return Put(data, start);
+      case CU_POINTER_ATTRIBUTE_RANGE_SIZE: return Put<size_t>(data, size);
+      case CU_POINTER_ATTRIBUTE_MAPPED: return Put<unsigned>(data, 1);
+      case CU_POINTER_ATTRIBUTE_BUFFER_ID: return Put<unsigned long long>(data, start);
+      case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: return Put<unsigned>(data, 1);
+      default: return CUDA_ERROR_INVALID_VALUE;
+    }
+  }
+  std::uintptr_t host_start = 0;
+  std::size_t host_size = 0;
+  if (!FindHost(static_cast<std::uintptr_t>(ptr), &host_start, &host_size)) return CUDA_ERROR_INVALID_VALUE;
+  switch (attribute) {
+    case CU_POINTER_ATTRIBUTE_CONTEXT: return Put(data, reinterpret_cast<CUcontext>(current));
+    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: return Put<unsigned>(data, CU_MEMORYTYPE_HOST);
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return Put(data, ptr);
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER: return Put(data, reinterpret_cast<void*>(ptr));
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED: return Put<unsigned>(data, 0);
+    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: return Put<int>(data, current->device);
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: return Put<CUdeviceptr>(data, host_start);
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE: return Put<size_t>(data, host_size);
+    case CU_POINTER_ATTRIBUTE_MAPPED: return Put<unsigned>(data, 1);
+    default: return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+}  // namespace
+
+void FillMemoryApi(DriverApi& api) {
+  api.cuMemGetInfo_v2 = MemGetInfo;
+  api.cuMemAlloc_v2 = MemAlloc;
+  api.cuMemAllocPitch_v2 = MemAllocPitch;
+  api.cuMemFree_v2 = MemFree;
+  api.cuMemGetAddressRange_v2 = MemGetAddressRange;
+  api.cuMemHostAlloc = MemHostAlloc;
+  api.cuMemFreeHost = MemFreeHost;
+  api.cuMemHostRegister_v2 = MemHostRegister;
+  api.cuMemHostUnregister = MemHostUnregister;
+  api.cuMemAllocAsync = MemAllocAsync;
+  api.cuMemFreeAsync = MemFreeAsync;
+  api.cuPointerGetAttribute = PointerGetAttribute;
+}
+
+}  // namespace gpupool::server::emulated

@@ -1,0 +1,37 @@
+// OpenEmulatedBackend: configures the process-wide emulated device and fills the DriverApi table.
+#include "remoting/server/backend.h"
+
+#include "remoting/server/emulated/api.h"
+
+namespace gpupool::server {
+namespace {
+
+class EmulatedBackend final : public Backend {
+ public:
+  EmulatedBackend() {
+    emulated::FillDeviceApi(api_);
+    emulated::FillContextApi(api_);
+    emulated::FillGreenContextApi(api_);
+    emulated::FillMemoryApi(api_);
+    emulated::FillCopyApi(api_);
+    emulated::FillStreamApi(api_);
+    emulated::FillModuleApi(api_);
+    emulated::FillFunctionApi(api_);
+    emulated::FillOccupancyApi(api_);
+    emulated::FillLaunchApi(api_);
+  }
+  std::string kind() const override { return "emulated"; }
+  const DriverApi& api() const override { return api_; }
+
+ private:
+  DriverApi api_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> OpenEmulatedBackend(const EmulatedConfig& config) {
+  GPUPOOL_RETURN_IF_ERROR(emulated::Configure(config));
+  return std::unique_ptr<Backend>(new EmulatedBackend());
+}
+
+}  // namespace gpupool::server

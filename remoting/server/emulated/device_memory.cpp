@@ -1,0 +1,111 @@
+// DeviceMemory: lazily backed host mapping plus a first-fit, coalescing allocator.
+#include "remoting/server/emulated/device_memory.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iterator>
+
+namespace gpupool::server::emulated {
+
+Result<std::unique_ptr<DeviceMemory>> DeviceMemory::Create(CUdeviceptr base, std::uint64_t capacity) {
+  if (capacity == 0 || capacity % kAlignment != 0) {
+    return Status::InvalidArgument("emulated device memory must be a positive multiple of 256 bytes");
+  }
+  void* host =
+      mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (host == MAP_FAILED) {
+    return Status::ResourceExhausted("mmap of " + std::to_string(capacity) +
+                                     " bytes for emulated device memory: " + std::strerror(errno));
+  }
+  // Transparent huge pages where the kernel offers them: a first touch then faults 2 MiB at a time
+  // instead of 4 KiB (first-touch copies were page-fault bound). Lazy backing is unchanged; a
+  // failure (THP disabled) only costs speed.
+  (void)madvise(host, capacity, MADV_HUGEPAGE);
+  std::unique_ptr<DeviceMemory> memory(new DeviceMemory(base, capacity, static_cast<std::byte*>(host)));
+  memory->free_.emplace(0, capacity);
+  return memory;
+}
+
+DeviceMemory::~DeviceMemory() {
+  munmap(host_, capacity_);
+}
+
+CUresult DeviceMemory::Allocate(std::uint64_t bytes, CUdeviceptr* address) {
+  if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (bytes > capacity_) return CUDA_ERROR_OUT_OF_MEMORY;
+  const std::uint64_t reserved = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
+    if (it->second < reserved) continue;
+    const std::uint64_t offset = it->first;
+    const std::uint64_t rest = it->second - reserved;
+    free_.erase(it);
+    if (rest > 0) free_.emplace(offset + reserved, rest);
+    allocations_.emplace(offset, Block{bytes, reserved});
+    used_ += reserved;
+    *address = base_ + offset;
+    return CUDA_SUCCESS;
+  }
+  return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult DeviceMemory::Free(CUdeviceptr address) {
+  if (!InRange(address)) return CUDA_ERROR_INVALID_VALUE;
+  auto it = allocations_.find(address - base_);
+  if (it == allocations_.end()) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t offset = it->first;
+  std::uint64_t bytes = it->second.reserved;
+  used_ -= bytes;
+  allocations_.erase(it);
+  ReleasePages(offset, bytes);
+  // Coalesce with the free neighbours on both sides.
+  auto next = free_.lower_bound(offset);
+  if (next != free_.end() && offset + bytes == next->first) {
+    bytes += next->second;
+    next = free_.erase(next);
+  }
+  if (next != free_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == offset) {
+      offset = prev->first;
+      bytes += prev->second;
+      free_.erase(prev);
+    }
+  }
+  free_.emplace(offset, bytes);
+  return CUDA_SUCCESS;
+}
+
+// Gives whole pages inside a freed block back to the kernel, so freed memory stops counting
+// towards the process's RSS (and a later allocation starts from zero-filled pages).
+void DeviceMemory::ReleasePages(std::uint64_t offset, std::uint64_t bytes) {
+  static const std::uint64_t page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  const std::uint64_t start = (offset + page - 1) / page * page;
+  const std::uint64_t end = (offset + bytes) / page * page;
+  if (end > start) madvise(host_ + start, end - start, MADV_DONTNEED);
+}
+
+bool DeviceMemory::Find(CUdeviceptr address, CUdeviceptr* start, std::uint64_t* size) const {
+  if (!InRange(address)) return false;
+  const std::uint64_t offset = address - base_;
+  auto it = allocations_.upper_bound(offset);
+  if (it == allocations_.begin()) return false;
+  --it;
+  if (offset - it->first >= it->second.requested) return false;
+  *start = base_ + it->first;
+  *size = it->second.requested;
+  return true;
+}
+
+std::byte* DeviceMemory::Resolve(CUdeviceptr address, std::uint64_t bytes) const {
+  CUdeviceptr start = 0;
+  std::uint64_t size = 0;
+  if (!Find(address, &start, &size)) return nullptr;
+  const std::uint64_t into = address - start;
+  if (bytes > size - into) return nullptr;  // past the allocation's end (no overflow: into < size)
+  return host_ + (address - base_);
+}
+
+}  // namespace gpupool::server::emulated

@@ -1,0 +1,64 @@
+// DeviceMemory: one emulated GPU's memory, in host RAM.
+//
+// One anonymous mmap with MAP_NORESERVE reserves the device's whole capacity, so a 16 GiB device
+// costs nothing until pages are touched; freed ranges are returned to the kernel (MADV_DONTNEED).
+// Device addresses are `base + offset`, with a base far from the host mapping, so a device pointer
+// is never a usable host pointer. A first-fit allocator over a free list (coalescing on free) hands
+// out 256-byte-aligned blocks; running out of capacity is CUDA_ERROR_OUT_OF_MEMORY.
+//
+// Thread-safety: none; the emulator's state mutex guards every call.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "common/status.h"
+
+namespace gpupool::server::emulated {
+
+class DeviceMemory {
+ public:
+  static constexpr std::uint64_t kAlignment = 256;
+
+  static Result<std::unique_ptr<DeviceMemory>> Create(CUdeviceptr base, std::uint64_t capacity);
+  ~DeviceMemory();
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+
+  // CUDA_ERROR_INVALID_VALUE for 0 bytes, CUDA_ERROR_OUT_OF_MEMORY when no free block fits.
+  CUresult Allocate(std::uint64_t bytes, CUdeviceptr* address);
+  // The address must be the start of a live allocation (else CUDA_ERROR_INVALID_VALUE).
+  CUresult Free(CUdeviceptr address);
+  // The live allocation containing `address`: its start and requested size.
+  bool Find(CUdeviceptr address, CUdeviceptr* start, std::uint64_t* size) const;
+  // Host memory behind [address, address + bytes) when the range lies in one live allocation.
+  std::byte* Resolve(CUdeviceptr address, std::uint64_t bytes) const;
+
+  bool InRange(CUdeviceptr address) const { return address >= base_ && address - base_ < capacity_; }
+  CUdeviceptr base() const { return base_; }
+  std::uint64_t capacity() const { return capacity_; }
+  std::uint64_t free_bytes() const { return capacity_ - used_; }
+  std::size_t allocation_count() const { return allocations_.size(); }
+
+ private:
+  DeviceMemory(CUdeviceptr base, std::uint64_t capacity, std::byte* host)
+      : base_(base), capacity_(capacity), host_(host) {}
+  void ReleasePages(std::uint64_t offset, std::uint64_t bytes);
+
+  CUdeviceptr base_;
+  std::uint64_t capacity_;
+  std::byte* host_;
+  std::uint64_t used_ = 0;                       // reserved bytes (rounded sizes)
+  std::map<std::uint64_t, std::uint64_t> free_;  // offset -> bytes, coalesced
+  struct Block {
+    std::uint64_t requested;
+    std::uint64_t reserved;
+  };
+  std::map<std::uint64_t, Block> allocations_;  // offset -> block
+};
+
+}  // namespace gpupool::server::emulated

@@ -1,0 +1,132 @@
+// Handlers: primary contexts and contexts. Context handles become session ids; the worker thread's
+// current context is whatever the client last made current (CtxSetCurrent).
+#include "remoting/server/dispatch.h"
+
+namespace gpupool::server {
+namespace {
+
+// Context id 0 means "the current context" where the driver accepts NULL.
+CUresult ContextOrCurrent(const Session& s, std::uint64_t id, CUcontext* out) {
+  if (id == 0) {
+    *out = nullptr;
+    return CUDA_SUCCESS;
+  }
+  return s.Context(id, out);
+}
+
+}  // namespace
+
+GPUPOOL_HANDLER(DevicePrimaryCtxRetain) {
+  CUcontext ctx = nullptr;
+  CUresult r = GPUPOOL_DRIVER(s, cuDevicePrimaryCtxRetain, &ctx, std::get<0>(in));
+  if (r == CUDA_SUCCESS) std::get<0>(*out) = s.contexts.Add(ctx);
+  return r;
+}
+
+GPUPOOL_HANDLER(DevicePrimaryCtxRelease) {
+  return GPUPOOL_DRIVER(s, cuDevicePrimaryCtxRelease_v2, std::get<0>(in));
+}
+
+GPUPOOL_HANDLER(DevicePrimaryCtxSetFlags) {
+  return GPUPOOL_DRIVER(s, cuDevicePrimaryCtxSetFlags_v2, std::get<0>(in), std::get<1>(in));
+}
+
+GPUPOOL_HANDLER(DevicePrimaryCtxGetState) {
+  unsigned flags = 0;
+  int active = 0;
+  CUresult r = GPUPOOL_DRIVER(s, cuDevicePrimaryCtxGetState, std::get<0>(in), &flags, &active);
+  *out = {flags, active};
+  return r;
+}
+
+GPUPOOL_HANDLER(DevicePrimaryCtxReset) {
+  return GPUPOOL_DRIVER(s, cuDevicePrimaryCtxReset_v2, std::get<0>(in));
+}
+
+GPUPOOL_HANDLER(CtxCreate) {
+  const auto& [flags, dev] = in;
+  CUcontext ctx = nullptr;
+  CUresult r = GPUPOOL_DRIVER(s, cuCtxCreate_v4, &ctx, nullptr, flags, dev);
+  if (r == CUDA_SUCCESS) std::get<0>(*out) = s.contexts.Add(ctx);
+  return r;
+}
+
+GPUPOOL_HANDLER(CtxDestroy) {
+  CUcontext ctx = nullptr;
+  if (CUresult r = s.Context(std::get<0>(in), &ctx); r != CUDA_SUCCESS) return r;
+  CUresult r = GPUPOOL_DRIVER(s, cuCtxDestroy_v2, ctx);
+  if (r == CUDA_SUCCESS) s.contexts.Remove(std::get<0>(in));
+  return r;
+}
+
+GPUPOOL_HANDLER(CtxSetCurrent) {
+  CUcontext ctx = nullptr;
+  if (CUresult r = ContextOrCurrent(s, std::get<0>(in), &ctx); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuCtxSetCurrent, ctx);
+}
+
+GPUPOOL_HANDLER(CtxSynchronize) {
+  return GPUPOOL_DRIVER(s, cuCtxSynchronize);
+}
+
+GPUPOOL_HANDLER(CtxGetLimit) {
+  std::size_t value = 0;
+  CUresult r = GPUPOOL_DRIVER(s, cuCtxGetLimit, &value, static_cast<CUlimit>(std::get<0>(in)));
+  std::get<0>(*out) = value;
+  return r;
+}
+
+GPUPOOL_HANDLER(CtxSetLimit) {
+  return GPUPOOL_DRIVER(s, cuCtxSetLimit, static_cast<CUlimit>(std::get<0>(in)), std::get<1>(in));
+}
+
+GPUPOOL_HANDLER(CtxGetCacheConfig) {
+  CUfunc_cache config = CU_FUNC_CACHE_PREFER_NONE;
+  CUresult r = GPUPOOL_DRIVER(s, cuCtxGetCacheConfig, &config);
+  std::get<0>(*out) = config;
+  return r;
+}
+
+GPUPOOL_HANDLER(CtxSetCacheConfig) {
+  return GPUPOOL_DRIVER(s, cuCtxSetCacheConfig, static_cast<CUfunc_cache>(std::get<0>(in)));
+}
+
+GPUPOOL_HANDLER(CtxGetStreamPriorityRange) {
+  auto& [least, greatest] = *out;
+  return GPUPOOL_DRIVER(s, cuCtxGetStreamPriorityRange, &least, &greatest);
+}
+
+GPUPOOL_HANDLER(CtxGetFlags) {
+  unsigned flags = 0;
+  CUresult r = GPUPOOL_DRIVER(s, cuCtxGetFlags, &flags);
+  std::get<0>(*out) = flags;
+  return r;
+}
+
+GPUPOOL_HANDLER(CtxSetFlags) {
+  return GPUPOOL_DRIVER(s, cuCtxSetFlags, std::get<0>(in));
+}
+
+GPUPOOL_HANDLER(CtxGetApiVersion) {
+  CUcontext ctx = nullptr;
+  if (CUresult r = ContextOrCurrent(s, std::get<0>(in), &ctx); r != CUDA_SUCCESS) return r;
+  unsigned version = 0;
+  CUresult r = GPUPOOL_DRIVER(s, cuCtxGetApiVersion, ctx, &version);
+  std::get<0>(*out) = version;
+  return r;
+}
+
+GPUPOOL_HANDLER(CtxGetId) {
+  CUcontext ctx = nullptr;
+  if (CUresult r = ContextOrCurrent(s, std::get<0>(in), &ctx); r != CUDA_SUCCESS) return r;
+  unsigned long long id = 0;
+  CUresult r = GPUPOOL_DRIVER(s, cuCtxGetId, ctx, &id);
+  std::get<0>(*out) = id;
+  return r;
+}
+
+GPUPOOL_HANDLER(CtxResetPersistingL2Cache) {
+  return GPUPOOL_DRIVER(s, cuCtxResetPersistingL2Cache);
+}
+
+}  // namespace gpupool::server

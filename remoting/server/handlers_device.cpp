@@ -1,0 +1,73 @@
+// Handlers: driver version and device queries. Devices are ordinals; the driver checks them.
+#include "remoting/server/dispatch.h"
+
+namespace gpupool::server {
+
+GPUPOOL_HANDLER(DriverGetVersion) {
+  return GPUPOOL_DRIVER(s, cuDriverGetVersion, &std::get<0>(*out));
+}
+
+GPUPOOL_HANDLER(DeviceGetCount) {
+  return GPUPOOL_DRIVER(s, cuDeviceGetCount, &std::get<0>(*out));
+}
+
+GPUPOOL_HANDLER(DeviceGetName) {
+  char name[256] = {};
+  CUresult r = GPUPOOL_DRIVER(s, cuDeviceGetName, name, sizeof name - 1, std::get<0>(in));
+  std::get<0>(*out) = name;
+  return r;
+}
+
+GPUPOOL_HANDLER(DeviceGetUuid) {
+  CUuuid uuid{};
+  CUresult r = GPUPOOL_DRIVER(s, cuDeviceGetUuid_v2, &uuid, std::get<0>(in));
+  std::get<0>(*out).assign(uuid.bytes, sizeof uuid.bytes);
+  return r;
+}
+
+GPUPOOL_HANDLER(DeviceTotalMem) {
+  std::size_t total = 0;
+  CUresult r = GPUPOOL_DRIVER(s, cuDeviceTotalMem_v2, &total, std::get<0>(in));
+  // A session with a memory share sees its share as the device's memory, as cuMemGetInfo does.
+  if (s.memory_limit != 0 && s.memory_limit < total) total = s.memory_limit;
+  std::get<0>(*out) = total;
+  return r;
+}
+
+GPUPOOL_HANDLER(DeviceGetAttribute) {
+  const auto& [attrib, dev] = in;
+  return GPUPOOL_DRIVER(s, cuDeviceGetAttribute, &std::get<0>(*out), static_cast<CUdevice_attribute>(attrib),
+                        dev);
+}
+
+GPUPOOL_HANDLER(DeviceGetAttributes) {
+  auto& [values, results] = *out;
+  values.assign(CU_DEVICE_ATTRIBUTE_MAX, 0);
+  results.assign(CU_DEVICE_ATTRIBUTE_MAX, CUDA_ERROR_INVALID_VALUE);
+  for (int a = 1; a < CU_DEVICE_ATTRIBUTE_MAX; ++a) {
+    CUresult r = GPUPOOL_DRIVER(s, cuDeviceGetAttribute, &values[a], static_cast<CUdevice_attribute>(a),
+                                std::get<0>(in));
+    if (r == CUDA_ERROR_INVALID_DEVICE || r == CUDA_ERROR_NOT_INITIALIZED) return r;
+    results[a] = r;
+  }
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_HANDLER(DeviceGetPCIBusId) {
+  char id[64] = {};
+  CUresult r = GPUPOOL_DRIVER(s, cuDeviceGetPCIBusId, id, sizeof id - 1, std::get<0>(in));
+  std::get<0>(*out) = id;
+  return r;
+}
+
+GPUPOOL_HANDLER(DeviceCanAccessPeer) {
+  return GPUPOOL_DRIVER(s, cuDeviceCanAccessPeer, &std::get<0>(*out), std::get<0>(in), std::get<1>(in));
+}
+
+GPUPOOL_HANDLER(DeviceGetP2PAttribute) {
+  const auto& [attrib, src, dst] = in;
+  return GPUPOOL_DRIVER(s, cuDeviceGetP2PAttribute, &std::get<0>(*out),
+                        static_cast<CUdevice_P2PAttribute>(attrib), src, dst);
+}
+
+}  // namespace gpupool::server

@@ -1,0 +1,84 @@
+// Handlers: kernel launches. The packed parameter bytes (the tail) are split at the function's
+// parameter offsets into the kernelParams array the driver expects; their total length must cover
+// the layout. Event handles inside launch attributes are session ids, translated here.
+#include <array>
+#include <cstring>
+
+#include "remoting/protocol/frame.h"
+#include "remoting/server/dispatch.h"
+
+namespace gpupool::server {
+namespace {
+
+struct LaunchArgs {
+  CUfunction f = nullptr;
+  CUstream stream = nullptr;
+  alignas(16) std::array<char, protocol::kMaxKernelParamBytes + 4> bytes;
+  std::vector<void*> params;
+};
+
+CUresult Prepare(Session& s, std::uint64_t function_id, std::uint64_t stream_id, std::string_view tail,
+                 LaunchArgs* args) {
+  if (CUresult r = s.Function(function_id, &args->f); r != CUDA_SUCCESS) return r;
+  if (CUresult r = s.Stream(stream_id, &args->stream); r != CUDA_SUCCESS) return r;
+  const ParamLayout* layout = nullptr;
+  if (CUresult r = s.Layout(args->f, &layout); r != CUDA_SUCCESS) return r;
+  if (tail.size() > protocol::kMaxKernelParamBytes || tail.size() < layout->end)
+    return CUDA_ERROR_INVALID_VALUE;
+  // Copied to aligned storage: the tail sits at an arbitrary offset of the frame buffer.
+  std::memcpy(args->bytes.data(), tail.data(), tail.size());
+  args->params.resize(layout->offsets.size());
+  for (std::size_t i = 0; i < layout->offsets.size(); ++i)
+    args->params[i] = args->bytes.data() + layout->offsets[i];
+  if (s.stats != nullptr) ++s.stats->kernels_launched;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+GPUPOOL_HANDLER(LaunchKernel) {
+  const auto& [function_id, gx, gy, gz, bx, by, bz, shared, stream_id] = in;
+  LaunchArgs args;
+  if (CUresult r = Prepare(s, function_id, stream_id, tail, &args); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuLaunchKernel, args.f, gx, gy, gz, bx, by, bz, shared, args.stream,
+                        args.params.data(), nullptr);
+}
+
+GPUPOOL_HANDLER(LaunchCooperativeKernel) {
+  const auto& [function_id, gx, gy, gz, bx, by, bz, shared, stream_id] = in;
+  LaunchArgs args;
+  if (CUresult r = Prepare(s, function_id, stream_id, tail, &args); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuLaunchCooperativeKernel, args.f, gx, gy, gz, bx, by, bz, shared, args.stream,
+                        args.params.data());
+}
+
+GPUPOOL_HANDLER(LaunchKernelEx) {
+  const auto& [function_id, gx, gy, gz, bx, by, bz, shared, stream_id, raw_attrs] = in;
+  if (raw_attrs.size() % sizeof(CUlaunchAttribute) != 0) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<CUlaunchAttribute> attrs(raw_attrs.size() / sizeof(CUlaunchAttribute));
+  if (!attrs.empty()) std::memcpy(attrs.data(), raw_attrs.data(), raw_attrs.size());
+  for (CUlaunchAttribute& a : attrs) {
+    CUevent* event = nullptr;
+    if (a.id == CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT) event = &a.value.programmaticEvent.event;
+    if (a.id == CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT) event = &a.value.launchCompletionEvent.event;
+    if (event != nullptr) {
+      if (CUresult r = s.Event(reinterpret_cast<std::uint64_t>(*event), event); r != CUDA_SUCCESS) return r;
+    }
+  }
+  LaunchArgs args;
+  if (CUresult r = Prepare(s, function_id, stream_id, tail, &args); r != CUDA_SUCCESS) return r;
+  CUlaunchConfig config{};
+  config.gridDimX = gx;
+  config.gridDimY = gy;
+  config.gridDimZ = gz;
+  config.blockDimX = bx;
+  config.blockDimY = by;
+  config.blockDimZ = bz;
+  config.sharedMemBytes = shared;
+  config.hStream = args.stream;
+  config.attrs = attrs.data();
+  config.numAttrs = static_cast<unsigned>(attrs.size());
+  return GPUPOOL_DRIVER(s, cuLaunchKernelEx, &config, args.f, args.params.data(), nullptr);
+}
+
+}  // namespace gpupool::server

@@ -1,0 +1,42 @@
+#include "remoting/server/image_cache.h"
+
+#include <openssl/sha.h>
+
+#include "remoting/protocol/frame.h"
+
+namespace gpupool::server {
+
+const std::string* ImageCache::Find(std::string_view hash) const {
+  auto it = done_.find(hash);
+  return it == done_.end() ? nullptr : &it->second;
+}
+
+CUresult ImageCache::Upload(std::string_view hash, std::uint64_t total, std::uint64_t offset,
+                            std::string_view chunk) {
+  if (hash.size() != protocol::kImageHashBytes || total == 0 || total > protocol::kMaxImageBytes) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (Has(hash)) return CUDA_SUCCESS;  // a second upload of a cached image
+  std::string& data = partial_[std::string(hash)];
+  if (offset != data.size() || chunk.size() > total - offset || chunk.size() > max_bytes_ - bytes_) {
+    CUresult why = offset != data.size() || chunk.size() > total - offset ? CUDA_ERROR_INVALID_VALUE
+                                                                          : CUDA_ERROR_OUT_OF_MEMORY;
+    bytes_ -= data.size();
+    partial_.erase(std::string(hash));
+    return why;
+  }
+  bytes_ += chunk.size();
+  data.append(chunk);
+  if (data.size() < total) return CUDA_SUCCESS;
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  auto node = partial_.extract(std::string(hash));
+  if (std::string_view(reinterpret_cast<char*>(digest), sizeof digest) != hash) {
+    bytes_ -= node.mapped().size();
+    return CUDA_ERROR_INVALID_IMAGE;
+  }
+  done_.insert(std::move(node));
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpupool::server

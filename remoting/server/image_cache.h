@@ -1,0 +1,37 @@
+// ImageCache: module and library images a session uploaded, by SHA-256 (docs/protocol.md,
+// "Images"). Chunks arrive in order; the last one completes the image, which is kept only when its
+// hash matches.
+//
+// Thread-safety: none; one worker thread.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace gpupool::server {
+
+class ImageCache {
+ public:
+  // `max_bytes` bounds what one session may keep (complete and partial images together), so a client
+  // uploading endlessly exhausts its own limit, not the host's memory.
+  explicit ImageCache(std::uint64_t max_bytes = 4ull << 30) : max_bytes_(max_bytes) {}
+  bool Has(std::string_view hash) const { return done_.count(std::string(hash)) != 0; }
+  // The complete image, or null.
+  const std::string* Find(std::string_view hash) const;
+  // Appends a chunk at `offset` of an image of `total` bytes. Errors: a chunk out of order, past
+  // `total`, a total over the limit, or a finished image whose SHA-256 differs from `hash`; a chunk
+  // past the session's cache limit is CUDA_ERROR_OUT_OF_MEMORY.
+  CUresult Upload(std::string_view hash, std::uint64_t total, std::uint64_t offset, std::string_view chunk);
+
+ private:
+  std::map<std::string, std::string, std::less<>> done_;
+  std::map<std::string, std::string, std::less<>> partial_;
+  std::uint64_t max_bytes_;
+  std::uint64_t bytes_ = 0;  // held in done_ and partial_
+};
+
+}  // namespace gpupool::server

@@ -1,0 +1,106 @@
+#include "remoting/server/registry.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace gpupool::server {
+
+std::int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::uint64_t Registry::NextSessionId() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_id_++;
+}
+
+void Registry::AddSession(SessionRecord record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pid_t pid = record.pid;
+  sessions_[pid] = std::move(record);
+}
+
+std::uint64_t Registry::RemoveSession(pid_t pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(pid);
+  if (it == sessions_.end()) return 0;
+  std::uint64_t id = it->second.id;
+  const SessionStats& stats = *it->second.stats->get();
+  ++ended_.sessions;
+  ended_.bytes_to_device += stats.bytes_to_device;
+  ended_.bytes_from_device += stats.bytes_from_device;
+  ended_.kernels_launched += stats.kernels_launched;
+  ended_.errors += stats.errors;
+  sessions_.erase(it);
+  return id;
+}
+
+EndedTotals Registry::ended() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ended_;
+}
+
+std::vector<SessionRecord> Registry::Sessions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SessionRecord> out;
+  for (const auto& [pid, s] : sessions_) out.push_back(s);
+  return out;
+}
+
+void Registry::Admit(AdmissionRecord admission) {
+  std::lock_guard<std::mutex> lock(mu_);
+  admission.admitted_unix_ms = NowUnixMs();
+  std::string uid = admission.pod_uid;
+  admissions_[uid] = std::move(admission);
+}
+
+std::optional<AdmissionRecord> Registry::FindAdmission(const std::string& pod_uid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = admissions_.find(pod_uid);
+  if (it == admissions_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<AdmissionRecord> Registry::Admissions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<AdmissionRecord> out;
+  for (const auto& [uid, a] : admissions_) out.push_back(a);
+  return out;
+}
+
+void Registry::End(pid_t pid, SessionRecord& s, std::uint32_t why, const std::string& reason) {
+  SessionStats* stats = s.stats->get();
+  std::strncpy(stats->revoke_reason, reason.c_str(), sizeof stats->revoke_reason - 1);
+  stats->revoked = why;
+  ::kill(pid, SIGTERM);  // the worker says why and ends; the reaper removes the record
+  // A worker stuck in a driver call (a kernel that never ends) cannot answer SIGTERM: kill it.
+  std::thread([this, pid] {
+    std::this_thread::sleep_for(kEndGrace);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sessions_.count(pid) != 0) ::kill(pid, SIGKILL);
+  }).detach();
+}
+
+std::uint32_t Registry::Revoke(const std::string& pod_uid, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  admissions_.erase(pod_uid);
+  std::uint32_t ended = 0;
+  for (auto& [pid, s] : sessions_) {
+    if (s.pod_uid != pod_uid) continue;
+    End(pid, s, SessionStats::kRevoked, reason);
+    ++ended;
+  }
+  return ended;
+}
+
+void Registry::EndAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [pid, s] : sessions_) End(pid, s, SessionStats::kServerStopping, "server stopping");
+}
+
+}  // namespace gpupool::server

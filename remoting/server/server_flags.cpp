@@ -1,0 +1,159 @@
+#include "remoting/server/server_flags.h"
+
+#include <charconv>
+#include <map>
+
+#include "common/units.h"
+
+namespace gpupool::server {
+namespace {
+
+Result<std::uint64_t> ParseNumber(const std::string& flag, const std::string& text) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Status::InvalidArgument(flag + ": '" + text + "' is not a number");
+  }
+  return v;
+}
+
+Result<Endpoint> ParseListen(const std::string& flag, const std::string& text) {
+  auto e = ParseEndpoint(text, /*allow_port_zero=*/true);
+  if (!e.ok()) return Status::InvalidArgument(flag + ": " + e.status().message());
+  return e;
+}
+
+// Applies one "--flag value" pair.
+Status Apply(ServerOptions& o, const std::string& flag, const std::string& value) {
+  if (flag == "--device") {
+    if (value != "cuda" && value != "emulated") {
+      return Status::InvalidArgument("--device: '" + value + "' is not one of cuda, emulated");
+    }
+    o.device = value;
+  } else if (flag == "--listen") {
+    GPUPOOL_ASSIGN_OR_RETURN(o.listen, ParseListen(flag, value));  // HOST:PORT or unix:/path
+  } else if (flag == "--unix") {
+    if (value.empty()) return Status::InvalidArgument("--unix: empty path");
+    Endpoint e;
+    e.kind = Endpoint::Kind::kUnix;
+    e.path = value.rfind("unix:", 0) == 0 ? value.substr(5) : value;
+    o.unix_socket = e;
+  } else if (flag == "--control-listen") {
+    GPUPOOL_ASSIGN_OR_RETURN(o.control_listen, ParseListen(flag, value));
+  } else if (flag == "--metrics-listen") {
+    GPUPOOL_ASSIGN_OR_RETURN(o.metrics_listen, ParseListen(flag, value));
+    if (o.metrics_listen->kind != Endpoint::Kind::kTcp)
+      return Status::InvalidArgument("--metrics-listen: HOST:PORT");
+  } else if (flag == "--token-file") {
+    o.token_file = value;
+  } else if (flag == "--cuda-library") {
+    o.cuda_library = value;
+  } else if (flag == "--emulated-gpus") {
+    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t n, ParseNumber(flag, value));
+    if (n < 1 || n > 64) return Status::InvalidArgument("--emulated-gpus: must be 1..64, got " + value);
+    o.emulated.gpus = static_cast<int>(n);
+    o.emulated_flags_given = true;
+  } else if (flag == "--emulated-memory") {
+    auto size = ParseSize(value);
+    if (!size.ok() || *size == 0)
+      return Status::InvalidArgument("--emulated-memory: '" + value + "' is not a size");
+    o.emulated.memory_bytes = *size;
+    o.emulated_flags_given = true;
+  } else if (flag == "--record-launches") {
+    o.emulated.record_launches_path = value;
+    o.emulated_flags_given = true;
+  } else if (flag == "--emulated-uuid-seed") {
+    o.emulated.uuid_seed = value;
+  } else if (flag == "--session-memory") {
+    auto size = ParseSize(value);
+    if (!size.ok()) return Status::InvalidArgument("--session-memory: '" + value + "' is not a size");
+    o.session_memory = *size;
+  } else if (flag == "--session-worker") {
+    o.role = ServerOptions::Role::kWorker;
+    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
+    o.worker_fd = static_cast<int>(fd);
+  } else if (flag == "--stats-fd") {
+    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
+    o.stats_fd = static_cast<int>(fd);
+  } else if (flag == "--session-id") {
+    GPUPOOL_ASSIGN_OR_RETURN(o.session_id, ParseNumber(flag, value));
+  } else {
+    return Status::InvalidArgument("unknown flag " + flag);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
+  ServerOptions o;
+  bool listen_given = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    if (flag == "--inventory") {
+      o.role = ServerOptions::Role::kInventory;
+      continue;
+    }
+    std::string value;
+    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    } else {
+      if (flag.rfind("--", 0) != 0) return Status::InvalidArgument("unexpected argument '" + flag + "'");
+      if (i + 1 >= args.size()) return Status::InvalidArgument(flag + " needs a value");
+      value = args[++i];
+    }
+    GPUPOOL_RETURN_IF_ERROR(Apply(o, flag, value));
+    listen_given |= flag == "--listen";
+  }
+  if (o.device.empty()) return Status::InvalidArgument("--device is required (cuda or emulated)");
+  if (o.role != ServerOptions::Role::kBroker) return o;
+  if (!listen_given) return Status::InvalidArgument("--listen HOST:PORT is required");
+  if (o.emulated_flags_given && o.device != "emulated") {
+    return Status::InvalidArgument("--emulated-* and --record-launches need --device emulated");
+  }
+  if (!o.control_listen && o.listen.kind == Endpoint::Kind::kTcp && o.listen.port != 0 &&
+      o.listen.port != 65535) {
+    Endpoint control = o.listen;
+    control.port = static_cast<std::uint16_t>(o.listen.port + 1);
+    o.control_listen = control;
+  }
+  return o;
+}
+
+namespace {
+
+std::vector<std::string> DeviceArgs(const ServerOptions& o) {
+  std::vector<std::string> a = {"--device", o.device};
+  if (!o.cuda_library.empty()) a.insert(a.end(), {"--cuda-library", o.cuda_library});
+  if (o.device == "emulated") {
+    a.insert(a.end(), {"--emulated-gpus", std::to_string(o.emulated.gpus), "--emulated-memory",
+                       std::to_string(o.emulated.memory_bytes)});
+    if (!o.emulated.uuid_seed.empty()) a.insert(a.end(), {"--emulated-uuid-seed", o.emulated.uuid_seed});
+    if (!o.emulated.record_launches_path.empty()) {
+      a.insert(a.end(), {"--record-launches", o.emulated.record_launches_path});
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+std::vector<std::string> WorkerArgs(const ServerOptions& o, int fd, int stats_fd, std::uint64_t session_id,
+                                    std::uint64_t memory_limit) {
+  std::vector<std::string> a = {"--session-worker",       std::to_string(fd), "--stats-fd",
+                                std::to_string(stats_fd), "--session-id",     std::to_string(session_id)};
+  if (memory_limit != 0) a.insert(a.end(), {"--session-memory", std::to_string(memory_limit)});
+  auto d = DeviceArgs(o);
+  a.insert(a.end(), d.begin(), d.end());
+  return a;
+}
+
+std::vector<std::string> InventoryArgs(const ServerOptions& o) {
+  std::vector<std::string> a = {"--inventory"};
+  auto d = DeviceArgs(o);
+  a.insert(a.end(), d.begin(), d.end());
+  return a;
+}
+
+}  // namespace gpupool::server

@@ -1,0 +1,141 @@
+#include "remoting/server/session.h"
+
+namespace gpupool::server {
+namespace {
+
+template <typename H>
+CUresult Lookup(const HandleTable<H>& table, std::uint64_t id, H* out) {
+  auto h = table.Find(id);
+  if (!h) return CUDA_ERROR_INVALID_HANDLE;
+  *out = *h;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+Session::Session(const DriverApi& driver, std::uint64_t limit, SessionStats* session_stats)
+    : api(driver), memory_limit(limit), stats(session_stats) {
+  if (stats != nullptr) stats->memory_limit_bytes = limit;
+}
+
+CUresult Session::Context(std::uint64_t id, CUcontext* out) const {
+  return Lookup(contexts, id, out);
+}
+CUresult Session::Event(std::uint64_t id, CUevent* out) const {
+  return Lookup(events, id, out);
+}
+CUresult Session::Module(std::uint64_t id, CUmodule* out) const {
+  return Lookup(modules, id, out);
+}
+CUresult Session::Library(std::uint64_t id, CUlibrary* out) const {
+  return Lookup(libraries, id, out);
+}
+CUresult Session::Kernel(std::uint64_t id, CUkernel* out) const {
+  return Lookup(kernels, id, out);
+}
+CUresult Session::Function(std::uint64_t id, CUfunction* out) const {
+  return Lookup(functions, id, out);
+}
+
+CUresult Session::Stream(std::uint64_t id, CUstream* out) const {
+  switch (id) {
+    case 0: *out = nullptr; return CUDA_SUCCESS;
+    case 1: *out = CU_STREAM_LEGACY; return CUDA_SUCCESS;
+    case 2: *out = CU_STREAM_PER_THREAD; return CUDA_SUCCESS;
+    default: return Lookup(streams, id, out);
+  }
+}
+
+CUresult Session::CheckRange(std::uint64_t ptr, std::uint64_t size) const {
+  return memory.Contains(ptr, size) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult Session::CheckRange2D(std::uint64_t ptr, std::uint64_t pitch, std::uint64_t width,
+                               std::uint64_t height) const {
+  if (height == 0 || width == 0) return CUDA_SUCCESS;
+  if (width > pitch && height > 1) return CUDA_ERROR_INVALID_VALUE;
+  // The region spans (height - 1) * pitch + width bytes from ptr; check that product for overflow.
+  std::uint64_t rows = height - 1;
+  if (pitch != 0 && rows > (UINT64_MAX - width) / pitch) return CUDA_ERROR_INVALID_VALUE;
+  return CheckRange(ptr, rows * pitch + width);
+}
+
+CUresult Session::CheckQuota(std::uint64_t bytes) const {
+  if (memory_limit == 0) return CUDA_SUCCESS;
+  std::uint64_t used = memory.owned_bytes();
+  return bytes > memory_limit || used > memory_limit - bytes ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+}
+
+void Session::AddAllocation(std::uint64_t base, std::uint64_t size) {
+  memory.Add(base, size, true);
+  PublishMemory();
+}
+
+void Session::PublishMemory() {
+  if (stats != nullptr) stats->memory_used_bytes = memory.owned_bytes();
+}
+
+CUresult Session::Layout(CUfunction f, const ParamLayout** out) {
+  auto it = layouts.find(f);
+  if (it == layouts.end()) {
+    ParamLayout layout;
+    for (std::size_t i = 0;; ++i) {
+      std::size_t offset = 0, size = 0;
+      CUresult r = GPUPOOL_DRIVER(*this, cuFuncGetParamInfo, f, i, &offset, &size);
+      if (r == CUDA_ERROR_INVALID_VALUE) break;  // past the last parameter
+      if (r != CUDA_SUCCESS) return r;
+      layout.offsets.push_back(offset);
+      layout.sizes.push_back(size);
+      if (offset + size > layout.end) layout.end = offset + size;
+    }
+    it = layouts.emplace(f, std::move(layout)).first;
+  }
+  *out = &it->second;
+  return CUDA_SUCCESS;
+}
+
+void Session::DropChildren(std::uint64_t parent) {
+  auto [first, last] = children.equal_range(parent);
+  for (auto it = first; it != last; ++it) {
+    if (auto f = functions.Find(it->second)) layouts.erase(*f);
+    functions.Remove(it->second);
+    kernels.Remove(it->second);
+    modules.Remove(it->second);  // a library's module
+  }
+  children.erase(first, last);
+  auto [gfirst, glast] = globals.equal_range(parent);
+  for (auto it = gfirst; it != glast; ++it) {
+    std::uint64_t base = 0, size = 0;
+    if (memory.Find(it->second, &base, &size)) memory.RemoveBorrowedIn(base, size);
+  }
+  globals.erase(gfirst, glast);
+}
+
+void Session::ReleaseAll() {
+  // Synchronise first so nothing still runs on memory about to be freed; errors no longer matter.
+  for (const auto& [id, ctx] : contexts.all()) {
+    if (GPUPOOL_DRIVER(*this, cuCtxSetCurrent, ctx) == CUDA_SUCCESS)
+      (void)GPUPOOL_DRIVER(*this, cuCtxSynchronize);
+  }
+  for (const auto& [base, entry] : memory.entries()) {
+    if (entry.owned) (void)GPUPOOL_DRIVER(*this, cuMemFree_v2, static_cast<CUdeviceptr>(base));
+  }
+  for (const auto& [id, e] : events.all()) (void)GPUPOOL_DRIVER(*this, cuEventDestroy_v2, e);
+  for (const auto& [id, s] : streams.all()) (void)GPUPOOL_DRIVER(*this, cuStreamDestroy_v2, s);
+  for (std::uint64_t id : loaded_modules) {
+    if (auto m = modules.Find(id)) (void)GPUPOOL_DRIVER(*this, cuModuleUnload, *m);
+  }
+  for (const auto& [id, l] : libraries.all()) (void)GPUPOOL_DRIVER(*this, cuLibraryUnload, l);
+  memory = AllocationTable();
+  events.Clear();
+  streams.Clear();
+  modules.Clear();
+  loaded_modules.clear();
+  libraries.Clear();
+  kernels.Clear();
+  functions.Clear();
+  layouts.clear();
+  PublishMemory();
+}
+
+}  // namespace gpupool::server

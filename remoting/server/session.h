@@ -1,0 +1,88 @@
+// Session: everything one client session owns in its worker — the session's handle tables, its
+// allocations, its image cache, its latched asynchronous error — and the lookups every handler uses to
+// turn wire ids into driver handles. Nothing from the wire reaches the backend without passing one of
+// these lookups.
+//
+// Thread-safety: none; one worker thread serves one session.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "remoting/server/allocation_table.h"
+#include "remoting/server/driver_api.h"
+#include "remoting/server/handle_table.h"
+#include "remoting/server/image_cache.h"
+#include "remoting/server/session_stats.h"
+
+// Calls a DriverApi entry, or answers CUDA_ERROR_NOT_SUPPORTED when the backend lacks it.
+#define GPUPOOL_DRIVER(session, fn, ...) \
+  ((session).api.fn == nullptr ? CUDA_ERROR_NOT_SUPPORTED : (session).api.fn(__VA_ARGS__))
+
+namespace gpupool::server {
+
+struct ParamLayout {
+  std::vector<std::uint64_t> offsets;
+  std::vector<std::uint64_t> sizes;
+  std::uint64_t end = 0;  // bytes the packed parameters occupy
+};
+
+class Session {
+ public:
+  // `memory_limit` 0 means none. `stats` may be null (tests).
+  Session(const DriverApi& driver, std::uint64_t memory_limit, SessionStats* stats);
+
+  const DriverApi& api;
+  IdSource ids;
+  HandleTable<CUcontext> contexts{&ids};
+  HandleTable<CUstream> streams{&ids};
+  HandleTable<CUevent> events{&ids};
+  HandleTable<CUmodule> modules{&ids};
+  std::set<std::uint64_t> loaded_modules;  // modules the session loaded (not a library's)
+  // What dies with a module or library: its functions, kernels and globals (ids, global bases).
+  std::multimap<std::uint64_t, std::uint64_t> children;
+  std::multimap<std::uint64_t, std::uint64_t> globals;
+  HandleTable<CUlibrary> libraries{&ids};
+  HandleTable<CUkernel> kernels{&ids};
+  HandleTable<CUfunction> functions{&ids};
+  AllocationTable memory;
+  ImageCache images;
+  std::map<CUfunction, ParamLayout> layouts;  // filled on first launch or layout query
+  std::uint64_t memory_limit;
+  SessionStats* stats;
+  CUresult latched = CUDA_SUCCESS;  // first error of an asynchronous call not yet reported
+  std::string staging;              // device-to-host bytes of the reply being built...
+  std::size_t staging_size = 0;     // ... of which this many are the reply's tail
+
+  // Wire id -> handle; CUDA_ERROR_INVALID_HANDLE when the session does not own it.
+  CUresult Context(std::uint64_t id, CUcontext* out) const;
+  CUresult Stream(std::uint64_t id, CUstream* out) const;  // 0, 1, 2: NULL, legacy, per-thread
+  CUresult Event(std::uint64_t id, CUevent* out) const;
+  CUresult Module(std::uint64_t id, CUmodule* out) const;
+  CUresult Library(std::uint64_t id, CUlibrary* out) const;
+  CUresult Kernel(std::uint64_t id, CUkernel* out) const;
+  CUresult Function(std::uint64_t id, CUfunction* out) const;
+  // CUDA_ERROR_INVALID_VALUE unless [ptr, ptr + size) is inside one of the session's allocations.
+  CUresult CheckRange(std::uint64_t ptr, std::uint64_t size) const;
+  // As CheckRange for a pitched 2D region: `height` rows of `width` bytes, `pitch` apart, from ptr.
+  CUresult CheckRange2D(std::uint64_t ptr, std::uint64_t pitch, std::uint64_t width,
+                        std::uint64_t height) const;
+  // CUDA_ERROR_OUT_OF_MEMORY when `bytes` more would pass the session's memory limit.
+  CUresult CheckQuota(std::uint64_t bytes) const;
+  void AddAllocation(std::uint64_t base, std::uint64_t size);
+  // The parameter layout of a function, from the driver on first use.
+  CUresult Layout(CUfunction f, const ParamLayout** out);
+  void PublishMemory();
+  // Forgets the functions, kernels and globals of an unloaded module or library.
+  void DropChildren(std::uint64_t parent);
+
+  // Frees every object the session still holds (session end), in dependency order.
+  void ReleaseAll();
+};
+
+}  // namespace gpupool::server

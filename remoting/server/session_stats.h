@@ -1,0 +1,52 @@
+// SessionStats: a session's live counters, in a small shared-memory block (memfd) that the worker
+// writes and the broker reads for ListSessions and /metrics. Plain atomics: no locks across
+// processes, and a crashed worker cannot leave one held.
+//
+// The broker may also ask the worker to end the session (Revoke) through `revoked` and
+// `revoke_reason`, followed by SIGTERM.
+//
+// Thread-safety: every field is atomic, or written once before the other side reads it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "common/status.h"
+
+namespace gpupool::server {
+
+struct SessionStats {
+  std::atomic<std::uint64_t> memory_used_bytes{0};
+  std::atomic<std::uint64_t> memory_limit_bytes{0};
+  std::atomic<std::uint64_t> kernels_launched{0};
+  std::atomic<std::uint64_t> bytes_to_device{0};
+  std::atomic<std::uint64_t> bytes_from_device{0};
+  std::atomic<std::uint64_t> errors{0};                // calls that returned a CUDA error
+  static constexpr std::uint32_t kRevoked = 1;         // Control Revoke: PermissionDenied
+  static constexpr std::uint32_t kServerStopping = 2;  // broker shutdown: Unavailable
+  std::atomic<std::uint32_t> revoked{0};               // 0, kRevoked or kServerStopping
+  char revoke_reason[256] = {};
+};
+
+// A SessionStats mapped from a memfd. The broker creates it (Create) and passes fd() to the worker,
+// which maps the same block (Map).
+class SharedStats {
+ public:
+  static Result<SharedStats> Create();
+  static Result<SharedStats> Map(int fd);
+  SharedStats(SharedStats&& other) noexcept;
+  SharedStats& operator=(SharedStats&& other) noexcept;
+  SharedStats(const SharedStats&) = delete;
+  SharedStats& operator=(const SharedStats&) = delete;
+  ~SharedStats();
+
+  SessionStats* get() const { return stats_; }
+  int fd() const { return fd_; }
+
+ private:
+  SharedStats() = default;
+  int fd_ = -1;
+  SessionStats* stats_ = nullptr;
+};
+
+}  // namespace gpupool::server

@@ -1,0 +1,36 @@
+// The session worker: a process of its own per session (the broker forks and execs it before any
+// CUDA call), serving one client connection until it closes, breaks the protocol, or is revoked.
+//
+// It opens the backend, then reads one frame at a time and hands it to Dispatch. A protocol
+// violation gets an Error frame and ends the session; a client that vanishes ends it too. Either
+// way the worker frees what the session still holds and exits; the driver frees the rest with the
+// process.
+//
+// Thread-safety: single-threaded; one per process.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "remoting/server/backend.h"
+
+namespace gpupool::server {
+
+struct WorkerOptions {
+  int connection_fd = -1;
+  int stats_fd = -1;  // SessionStats memfd from the broker; -1 for none
+  std::uint64_t session_id = 0;
+  std::string device;  // "cuda" or "emulated"
+  std::string cuda_library;
+  EmulatedConfig emulated;
+  std::uint64_t memory_limit = 0;  // 0: none
+};
+
+// Returns the process exit code: 0 when the client ended the session, 1 otherwise.
+int RunWorker(const WorkerOptions& options);
+
+// The backend for `device` ("cuda" or "emulated").
+Result<std::unique_ptr<Backend>> OpenBackend(const std::string& device, const std::string& cuda_library,
+                                             const EmulatedConfig& emulated);
+
+}  // namespace gpupool::server

@@ -1,0 +1,66 @@
+// Error paths: bad handles, pointers outside any allocation, copies past an allocation's end,
+// unsupported calls, fork. Each must be a CUDA error, never a crash or a hang, and the session must stay
+// usable afterwards.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "check.h"
+
+int main() {
+  drv::Start();
+  CUdeviceptr d = 0;
+  CU_OK(cuMemAlloc(&d, 4096));
+  std::vector<unsigned char> host(8192, 1);
+
+  // Handles that are not ours.
+  int junk = 0;
+  auto bad_stream = reinterpret_cast<CUstream>(&junk);
+  CU_EXPECT(cuStreamSynchronize(bad_stream), CUDA_ERROR_INVALID_HANDLE);
+  CU_EXPECT(cuMemcpyHtoDAsync(d, host.data(), 16, bad_stream), CUDA_ERROR_INVALID_HANDLE);
+  CU_EXPECT(cuEventRecord(reinterpret_cast<CUevent>(&junk), nullptr), CUDA_ERROR_INVALID_HANDLE);
+  CUfunction f = nullptr;
+  CU_EXPECT(cuModuleGetFunction(&f, reinterpret_cast<CUmodule>(&junk), "k"), CUDA_ERROR_INVALID_HANDLE);
+  CU_EXPECT(cuCtxSetCurrent(reinterpret_cast<CUcontext>(&junk)), CUDA_ERROR_INVALID_CONTEXT);
+
+  // Pointers outside the session's allocations, and copies running past the end of one.
+  CU_EXPECT(cuMemcpyHtoD(d + 8192, host.data(), 16), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuMemcpyHtoD(d + 4000, host.data(), 200), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuMemcpyDtoH(host.data(), d + 1, 4096), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuMemcpyDtoD(d, d + 2048, 4096), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuMemcpyDtoH(host.data(), 0x1000, 16), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuMemFree(d + 16), CUDA_ERROR_INVALID_VALUE);
+  // An asynchronous error is reported at the next synchronising call, then cleared.
+  CU_OK(cuMemsetD8Async(d + 4000, 0, 200, nullptr));
+  CUresult latched = cuCtxSynchronize();
+  CHECK_TRUE(latched != CUDA_SUCCESS);
+  CU_OK(cuCtxSynchronize());
+
+  // Not supported: an error naming itself, never a silent success.
+  CUgraph graph = nullptr;
+  CU_EXPECT(cuGraphCreate(&graph, 0), CUDA_ERROR_NOT_SUPPORTED);
+
+  // A child forked after the parent used the GPU must not talk on the parent's connection: CUDA
+  // fails there with CUDA_ERROR_NOT_INITIALIZED, and the parent carries on.
+  std::fflush(stdout);
+  const pid_t child = fork();
+  if (child == 0) {
+    CUdeviceptr p = 0;
+    const bool refused =
+        cuMemAlloc(&p, 16) == CUDA_ERROR_NOT_INITIALIZED && cuCtxSynchronize() == CUDA_ERROR_NOT_INITIALIZED;
+    _exit(refused ? 0 : 1);
+  }
+  int status = -1;
+  CHECK_TRUE(child > 0 && waitpid(child, &status, 0) == child);
+  CHECK_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  // Still usable.
+  const auto data = drv::RandomBytes(4096, 9);
+  std::vector<unsigned char> back(4096);
+  CU_OK(cuMemcpyHtoD(d, data.data(), 4096));
+  CU_OK(cuMemcpyDtoH(back.data(), d, 4096));
+  CHECK_TRUE(back == data);
+  CU_OK(cuMemFree(d));
+  return drv::Verdict("driver_errors");
+}

@@ -1,0 +1,167 @@
+// Module load and launches with many parameter shapes. For every launch it prints
+//   EXPECT <kernel> <grid x,y,z> <block x,y,z> <parameter bytes in hex>
+// with the bytes packed independently from the C layout of the kernel's parameters, so the test can
+// compare them with what the server recorded (--record-launches). Invalid configurations must fail
+// at the call and never reach the server. Usage: driver_launch KERNELS.fatbin
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "check.h"
+#include "kernel_params.h"
+
+namespace {
+
+std::string Hex(const unsigned char* p, std::size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
+  }
+  return out;
+}
+
+// Packs `values` (pointer, size) at `offsets` into a zeroed buffer of `total` bytes.
+std::vector<unsigned char> Pack(std::size_t total,
+                                const std::vector<std::pair<const void*, std::size_t>>& values,
+                                const std::vector<std::size_t>& offsets) {
+  std::vector<unsigned char> out(total, 0);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    std::memcpy(&out[offsets[i]], values[i].first, values[i].second);
+  return out;
+}
+
+void Expect(const char* kernel, unsigned grid, unsigned block, const std::vector<unsigned char>& bytes) {
+  std::printf("EXPECT %s %u,1,1 %u,1,1 %s\n", kernel, grid, block, Hex(bytes.data(), bytes.size()).c_str());
+}
+
+// Launches `name` with kernelParams and checks the layout the driver reports against ours.
+void LaunchChecked(CUmodule module, const char* name,
+                   const std::vector<std::pair<const void*, std::size_t>>& values,
+                   const std::vector<std::size_t>& offsets, std::size_t total, unsigned grid,
+                   unsigned block) {
+  CUfunction f = nullptr;
+  if (!CU_OK(cuModuleGetFunction(&f, module, name))) return;
+  for (std::size_t i = 0; i < offsets.size(); ++i) {
+    std::size_t offset = 0, size = 0;
+    CU_OK(cuFuncGetParamInfo(f, i, &offset, &size));
+    CHECK_TRUE(offset == offsets[i] && size == values[i].second);
+  }
+  CU_EXPECT(cuFuncGetParamInfo(f, offsets.size(), nullptr, nullptr), CUDA_ERROR_INVALID_VALUE);
+  std::vector<void*> params;
+  for (const auto& v : values) params.push_back(const_cast<void*>(v.first));
+  if (CU_OK(cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, nullptr, params.empty() ? nullptr : params.data(),
+                           nullptr))) {
+    Expect(name, grid, block, Pack(total, values, offsets));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: driver_launch KERNELS.fatbin\n");
+    return 2;
+  }
+  std::ifstream in(argv[1], std::ios::binary);
+  const std::vector<char> image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_TRUE(!image.empty());
+  drv::Start();
+  CUmodule module = nullptr;
+  if (!CU_OK(cuModuleLoadData(&module, image.data()))) return drv::Verdict("driver_launch");
+
+  int v = 0x12345678;
+  char c = 'q';
+  double d = 3.25;
+  CUdeviceptr p = 0;
+  CU_OK(cuMemAlloc(&p, 1024));
+  unsigned long long n = 256;
+  Small s{'a', 0x1234, -5};
+  Mixed m{'z', -1.5, {1.f, 2.f, 3.f}};
+  static unsigned char big[4096], largest[32760];
+  for (std::size_t i = 0; i < sizeof largest; ++i) largest[i] = static_cast<unsigned char>(i * 7);
+  for (std::size_t i = 0; i < sizeof big; ++i) big[i] = static_cast<unsigned char>(i * 3);
+
+  LaunchChecked(module, "k_none", {}, {}, 0, 1, 1);
+  LaunchChecked(module, "k_int", {{&v, 4}}, {0}, 4, 2, 32);
+  LaunchChecked(module, "k_char_double", {{&c, 1}, {&d, 8}}, {0, 8}, 16, 3, 64);
+  LaunchChecked(module, "k_ptr_size", {{&p, 8}, {&n, 8}}, {0, 8}, 16, 1, 256);
+  LaunchChecked(module, "k_structs", {{&s, sizeof s}, {&c, 1}, {&m, sizeof m}}, {0, 8, 16}, 48, 4, 128);
+  LaunchChecked(module, "k_big", {{big, sizeof big}, {&v, 4}}, {0, 4096}, 4100, 1, 1);
+  LaunchChecked(module, "k_largest", {{largest, sizeof largest}, {&v, 4}}, {0, 32760}, 32764, 1, 1024);
+
+  // The `extra` form: the program's own packed buffer.
+  CUfunction f = nullptr;
+  CU_OK(cuModuleGetFunction(&f, module, "k_char_double"));
+  auto packed = Pack(16, {{&c, 1}, {&d, 8}}, {0, 8});
+  std::size_t size = packed.size();
+  void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, packed.data(), CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
+                   CU_LAUNCH_PARAM_END};
+  if (CU_OK(cuLaunchKernel(f, 5, 1, 1, 1, 1, 1, 0, nullptr, nullptr, extra)))
+    Expect("k_char_double", 5, 1, packed);
+
+  // cuLaunchKernelEx with an attribute, on a stream.
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, 0));
+  CUlaunchAttribute attribute{};
+  attribute.id = CU_LAUNCH_ATTRIBUTE_PRIORITY;
+  attribute.value.priority = 0;
+  CUlaunchConfig config{};
+  config.gridDimX = config.gridDimY = config.gridDimZ = 1;
+  config.blockDimX = 96;
+  config.blockDimY = config.blockDimZ = 1;
+  config.hStream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  CUfunction fi = nullptr;
+  CU_OK(cuModuleGetFunction(&fi, module, "k_int"));
+  void* int_params[] = {&v};
+  if (CU_OK(cuLaunchKernelEx(&config, fi, int_params, nullptr)))
+    Expect("k_int", 1, 96, Pack(4, {{&v, 4}}, {0}));
+
+  // Invalid configurations fail at the call.
+  CU_EXPECT(cuLaunchKernel(fi, 1, 1, 1, 1025, 1, 1, 0, nullptr, int_params, nullptr),
+            CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuLaunchKernel(fi, 0, 1, 1, 1, 1, 1, 0, nullptr, int_params, nullptr), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuLaunchKernel(fi, 1, 65536, 1, 1, 1, 1, 0, nullptr, int_params, nullptr),
+            CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuLaunchKernel(fi, 1, 1, 1, 1, 1, 1, 1u << 20, nullptr, int_params, nullptr),
+            CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(
+      cuLaunchKernel(reinterpret_cast<CUfunction>(&v), 1, 1, 1, 1, 1, 1, 0, nullptr, int_params, nullptr),
+      CUDA_ERROR_INVALID_HANDLE);
+
+  // Globals: written and read back through their device address.
+  CUdeviceptr counter = 0;
+  std::size_t counter_bytes = 0;
+  CU_OK(cuModuleGetGlobal(&counter, &counter_bytes, module, "g_counter"));
+  CHECK_TRUE(counter_bytes == sizeof(int));
+  int written = 77, read = 0;
+  CU_OK(cuMemcpyHtoD(counter, &written, sizeof written));
+  CU_OK(cuMemcpyDtoH(&read, counter, sizeof read));
+  CHECK_TRUE(read == 77);
+  CUfunction missing = nullptr;
+  CU_EXPECT(cuModuleGetFunction(&missing, module, "k_does_not_exist"), CUDA_ERROR_NOT_FOUND);
+
+  // The library API, and a CUkernel launched where a CUfunction goes (as the runtime does).
+  CUlibrary library = nullptr;
+  if (CU_OK(cuLibraryLoadData(&library, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0))) {
+    CUkernel kernel = nullptr;
+    CU_OK(cuLibraryGetKernel(&kernel, library, "k_ptr_size"));
+    void* params[] = {&p, &n};
+    if (CU_OK(cuLaunchKernel(reinterpret_cast<CUfunction>(kernel), 6, 1, 1, 32, 1, 1, 0, nullptr, params,
+                             nullptr))) {
+      Expect("k_ptr_size", 6, 32, Pack(16, {{&p, 8}, {&n, 8}}, {0, 8}));
+    }
+    CUfunction from_kernel = nullptr;
+    CU_OK(cuKernelGetFunction(&from_kernel, kernel));
+    CU_OK(cuLibraryUnload(library));
+  }
+  CU_OK(cuCtxSynchronize());  // any latched launch error surfaces here
+  CU_OK(cuStreamDestroy(stream));
+  CU_OK(cuModuleUnload(module));
+  CU_OK(cuMemFree(p));
+  return drv::Verdict("driver_launch");
+}

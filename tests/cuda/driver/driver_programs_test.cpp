@@ -1,0 +1,119 @@
+// Runs the driver-API test programs through gpupool: a real gpupool-server with the emulated device
+// on a Unix socket (recording launches), each program with gpupool's libcuda.so.1 first on
+// LD_LIBRARY_PATH. Each must print "PASS <name>" and exit 0.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace gpupool {
+namespace {
+
+using testing::Subprocess;
+using testing::SubprocessOptions;
+using testing::TempDir;
+
+struct Server {
+  TempDir dir;
+  std::string address = "unix:" + dir.File("server.sock");
+  std::string launches = dir.File("launches.jsonl");
+  Result<Subprocess> process = Subprocess::Start(
+      {GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", address, "--record-launches", launches});
+
+  Server() {
+    REQUIRE(process.ok());
+    auto ready = process->WaitForLine("listening on", std::chrono::seconds(30));
+    INFO(process->output());
+    REQUIRE(ready.ok());
+  }
+
+  Result<Subprocess> Run(const std::vector<std::string>& argv) const {
+    SubprocessOptions options;
+    options.env["LD_LIBRARY_PATH"] = GPUPOOL_CLIENT_DIR;
+    options.env["GPUPOOL_SERVER"] = address;
+    std::vector<std::string> full = argv;
+    full[0] = std::string(GPUPOOL_PROGRAM_DIR) + "/" + argv[0];
+    return Subprocess::Start(full, options);
+  }
+};
+
+void ExpectPass(const Server& server, const std::vector<std::string>& argv, int timeout_s = 600) {
+  auto child = server.Run(argv);
+  REQUIRE(child.ok());
+  auto code = child->Wait(std::chrono::seconds(timeout_s));
+  INFO(child->output());
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+  CHECK(child->output().find("PASS " + argv[0] + "\n") != std::string::npos);
+}
+
+TEST_CASE("copies: random data round trips, every kind, 1 B to 256 MiB, unaligned, and memsets") {
+  Server server;
+  ExpectPass(server, {"driver_copies"});
+}
+
+TEST_CASE("streams_events: event waits order streams, with queries, timing and priorities") {
+  Server server;
+  ExpectPass(server, {"driver_streams"});
+}
+
+TEST_CASE("errors: bad handles, pointers outside allocations, copies past the end, unsupported calls, fork") {
+  Server server;
+  ExpectPass(server, {"driver_errors"});
+}
+
+TEST_CASE("launch: the server records exactly the parameter bytes the program packed") {
+  Server server;
+  auto child = server.Run({"driver_launch", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});
+  REQUIRE(child.ok());
+  auto code = child->Wait(std::chrono::seconds(120));
+  INFO(child->output());
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+  CHECK(child->output().find("PASS driver_launch\n") != std::string::npos);
+
+  std::vector<std::string> expected;
+  std::istringstream out(child->output());
+  for (std::string line; std::getline(out, line);) {
+    if (line.rfind("EXPECT ", 0) == 0) expected.push_back(line.substr(7));
+  }
+  std::vector<std::string> recorded;
+  std::ifstream file(server.launches);
+  for (std::string line; std::getline(file, line);) {
+    auto j = nlohmann::json::parse(line);
+    auto dims = [](const nlohmann::json& a) {
+      return std::to_string(a[0].get<unsigned>()) + "," + std::to_string(a[1].get<unsigned>()) + "," +
+             std::to_string(a[2].get<unsigned>());
+    };
+    recorded.push_back(j["kernel"].get<std::string>() + " " + dims(j["grid"]) + " " + dims(j["block"]) + " " +
+                       j["params"].get<std::string>());
+  }
+  CHECK(expected.size() == 10);
+  CHECK(recorded == expected);
+}
+
+TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {
+  Server server;
+  auto child = server.Run({"driver_server_loss"});
+  REQUIRE(child.ok());
+  REQUIRE(child->WaitForLine("READY", std::chrono::seconds(60)).ok());
+  const auto killed = std::chrono::steady_clock::now();
+  ::kill(-server.process->pid(), SIGKILL);  // the broker and its session workers (one process group)
+  auto code = child->Wait(std::chrono::seconds(30));
+  const auto took = std::chrono::steady_clock::now() - killed;
+  INFO(child->output());
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+  CHECK(child->output().find("ERROR CUDA_ERROR_") != std::string::npos);
+  CHECK(took < std::chrono::seconds(5));
+}
+
+}  // namespace
+}  // namespace gpupool

@@ -1,0 +1,54 @@
+#include "remoting/client/server_address.h"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+
+#include "tests/support/process.h"
+
+namespace gpupool::client {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> values) {
+  return [values](const char* name) {
+    auto it = values.find(name);
+    return it == values.end() ? std::string() : it->second;
+  };
+}
+
+TEST_CASE("GPUPOOL_SERVER names the server, the token file is read and trimmed") {
+  testing::TempDir dir;
+  std::ofstream(dir.File("token")) << "secret-token\n";
+  auto tcp = FindServer(Env({{"GPUPOOL_SERVER", "gpu-01:7470"}, {"GPUPOOL_TOKEN_FILE", dir.File("token")}}));
+  REQUIRE(tcp.ok());
+  CHECK(tcp->endpoint.ToString() == "gpu-01:7470");
+  CHECK(tcp->token == "secret-token");
+  auto unix_socket = FindServer(Env({{"GPUPOOL_SERVER", "unix:/run/g.sock"}}));
+  REQUIRE(unix_socket.ok());
+  CHECK(unix_socket->endpoint.kind == Endpoint::Kind::kUnix);
+  CHECK(unix_socket->token.empty());
+}
+
+TEST_CASE("without GPUPOOL_SERVER the pod binding names the server") {
+  testing::TempDir dir;
+  std::ofstream(dir.File("annotations"))
+      << "gpupool.io/"
+         "binding=\"{\\\"pool\\\":\\\"default\\\",\\\"gpus\\\":[{\\\"server\\\":\\\"10.0.0.5:7470\\\","
+         "\\\"uuid\\\":\\\"GPU-1\\\",\\\"percent\\\":50,\\\"memoryBytes\\\":1024}]}\"\n";
+  auto found = FindServer(Env({{"GPUPOOL_POD_INFO", dir.File("annotations")}}));
+  INFO(found.status().ToString());
+  REQUIRE(found.ok());
+  CHECK(found->endpoint.ToString() == "10.0.0.5:7470");
+}
+
+TEST_CASE("missing or malformed configuration is a clear error") {
+  testing::TempDir dir;
+  CHECK(FindServer(Env({})).status().code() == Code::kNotFound);
+  CHECK(FindServer(Env({{"GPUPOOL_SERVER", "gpu-01:http"}})).status().code() == Code::kInvalidArgument);
+  CHECK_FALSE(FindServer(Env({{"GPUPOOL_POD_INFO", dir.File("absent")}})).ok());
+  CHECK_FALSE(
+      FindServer(Env({{"GPUPOOL_SERVER", "gpu:1"}, {"GPUPOOL_TOKEN_FILE", dir.File("absent")}})).ok());
+}
+
+}  // namespace
+}  // namespace gpupool::client

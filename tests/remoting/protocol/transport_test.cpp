@@ -1,0 +1,145 @@
+// Transport: frames over real sockets (socketpair, TCP loopback, Unix), gather writes, receive into
+// caller buffers, peer close and timeouts as errors.
+#include "remoting/protocol/transport.h"
+#include "remoting/protocol/wire_writer.h"
+
+#include <sys/socket.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <thread>
+
+#include "remoting/protocol/frame_reader.h"
+#include "tests/support/process.h"
+
+namespace gpupool::protocol {
+namespace {
+
+std::pair<Connection, Connection> Pair() {
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  return {Connection(fds[0]), Connection(fds[1])};
+}
+
+TEST_CASE("a frame's parts arrive as one payload, read into the caller's buffer") {
+  auto [a, b] = Pair();
+  std::string big(kChunkSize, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
+  std::thread sender([&, &a = a] { REQUIRE(a.SendFrame(0x400, kFlagNoReply, 9, {"args", big, "!"}).ok()); });
+  auto header = b.ReadHeader();
+  REQUIRE(header.ok());
+  CHECK(header->opcode == 0x400);
+  CHECK(header->flags == kFlagNoReply);
+  CHECK(header->request_id == 9);
+  REQUIRE(header->payload_size == 4 + big.size() + 1);
+  char args[4];
+  REQUIRE(b.ReadExact(args, 4).ok());
+  std::string dst(big.size(), 'x');
+  REQUIRE(b.ReadExact(dst.data(), dst.size()).ok());
+  CHECK(std::string_view(args, 4) == "args");
+  CHECK(dst == big);
+  REQUIRE(b.Skip(1).ok());
+  sender.join();
+}
+
+TEST_CASE("oversized frames are refused by sender and receiver") {
+  auto [a, b] = Pair();
+  std::string too_big(kMaxPayload + 1, 'a');
+  CHECK(a.SendFrame(0x100, 0, 1, {too_big}).code() == Code::kInvalidArgument);
+  // A hostile peer writes the header by hand.
+  unsigned char header[kHeaderSize] = {};
+  std::uint32_t size = 0x7fffffff;
+  std::memcpy(header, &size, 4);
+  REQUIRE(::send(a.fd(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header));
+  auto h = b.ReadHeader();
+  REQUIRE_FALSE(h.ok());
+  CHECK(h.status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("peer close mid-frame and receive timeouts are errors, not hangs") {
+  auto [a, b] = Pair();
+  REQUIRE(::send(a.fd(), "abc", 3, 0) == 3);
+  a = Connection();
+  auto h = b.ReadHeader();
+  REQUIRE_FALSE(h.ok());
+  CHECK(h.status().code() == Code::kUnavailable);
+
+  auto [c, d] = Pair();
+  REQUIRE(d.SetReceiveTimeout(std::chrono::milliseconds(50)).ok());
+  char byte;
+  CHECK(d.ReadExact(&byte, 1).code() == Code::kDeadlineExceeded);
+}
+
+TEST_CASE("listen and connect over TCP (port 0) and a Unix socket") {
+  testing::TempDir dir;
+  for (std::string where : {std::string("127.0.0.1:0"), "unix:" + dir.File("s.sock")}) {
+    INFO(where);
+    auto endpoint = ParseEndpoint(where, true);
+    REQUIRE(endpoint.ok());
+    auto listener = Listener::Listen(*endpoint);
+    REQUIRE(listener.ok());
+    if (endpoint->kind == Endpoint::Kind::kTcp) CHECK(listener->endpoint().port != 0);
+    auto client = Connect(listener->endpoint(), std::chrono::seconds(5));
+    REQUIRE(client.ok());
+    auto server = listener->Accept();
+    REQUIRE(server.ok());
+    REQUIRE(client->SendFrame(0x101, 0, 5, {"ping"}).ok());
+    auto h = server->ReadHeader();
+    REQUIRE(h.ok());
+    std::string payload;
+    REQUIRE(server->ReadPayload(h->payload_size, &payload).ok());
+    CHECK(payload == "ping");
+  }
+  auto refused = ParseEndpoint("unix:" + dir.File("nobody-listens"));
+  REQUIRE(refused.ok());
+  CHECK_FALSE(Connect(*refused, std::chrono::seconds(1)).ok());
+}
+
+}  // namespace
+}  // namespace gpupool::protocol
+
+namespace gpupool::protocol {
+namespace {
+
+TEST_CASE("frame reader: many frames per receive, whole bulk frames, errors at the end") {
+  auto [a, b] = Pair();
+  std::string big = std::string(kChunkSize, 'b');
+  std::thread sender([&, &a = a] {
+    for (std::uint64_t i = 0; i < 1000; ++i)
+      REQUIRE(a.SendFrame(0x800, kFlagNoReply, i, {"p" + std::to_string(i)}).ok());
+    REQUIRE(a.SendFrame(0x400, 0, 1000, {"args", big}).ok());
+    REQUIRE(a.SendFrame(0x100, 0, 1001, {}).ok());
+    unsigned char header[kHeaderSize];
+    EncodeHeader({kMaxPayload + 1, 0x100, 0, 1002}, header);
+    REQUIRE(::send(a.fd(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header));
+  });
+  FrameReader reader(&b);
+  std::string_view payload;
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    auto h = reader.Next(&payload);
+    REQUIRE(h.ok());
+    REQUIRE(h->request_id == i);
+    REQUIRE(payload == "p" + std::to_string(i));
+  }
+  auto bulk = reader.Next(&payload);
+  REQUIRE(bulk.ok());
+  CHECK(payload.size() == 4 + big.size());
+  CHECK(payload.substr(4) == big);
+  auto empty = reader.Next(&payload);
+  REQUIRE(empty.ok());
+  CHECK(payload.empty());
+  auto oversized = reader.Next(&payload);
+  CHECK(oversized.status().code() == Code::kInvalidArgument);
+  sender.join();
+
+  auto [c, d] = Pair();
+  REQUIRE(c.SendFrame(0x100, 0, 1, {"whole"}).ok());
+  REQUIRE(::send(c.fd(), "\x40\x00\x00\x00", 4, 0) == 4);  // a header cut short, then the peer leaves
+  c = Connection();
+  FrameReader cut(&d);
+  REQUIRE(cut.Next(&payload).ok());
+  CHECK(cut.Next(&payload).status().code() == Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace gpupool::protocol

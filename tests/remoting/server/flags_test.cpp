@@ -1,0 +1,112 @@
+// gpupool-server's command line: bad flags exit 2 with a message naming the problem; a Unix socket
+// listener serves sessions too.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/remoting/server/test_client.h"
+
+namespace gpupool::testing {
+namespace {
+
+TEST_CASE("bad command lines exit 2 and say what is wrong") {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--listen", "127.0.0.1:0"}, "--device is required"},
+      {{"--device", "gpu", "--listen", "127.0.0.1:0"}, "'gpu' is not one of cuda, emulated"},
+      {{"--device", "emulated"}, "--listen HOST:PORT is required"},
+      {{"--device", "emulated", "--listen", "nope"}, "--listen"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--emulated-gpus", "0"}, "--emulated-gpus"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--emulated-memory", "lots"}, "--emulated-memory"},
+      {{"--device", "cuda", "--listen", "127.0.0.1:0", "--emulated-gpus", "2"}, "need --device emulated"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--session-memory"},
+       "--session-memory needs a value"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--frobnicate", "1"}, "unknown flag --frobnicate"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "stray"}, "unexpected argument 'stray'"},
+  };
+  for (const Case& k : cases) {
+    std::vector<std::string> argv = {BinDir() + "/gpupool-server"};
+    argv.insert(argv.end(), k.args.begin(), k.args.end());
+    INFO(k.message);
+    auto p = Subprocess::Start(argv);
+    REQUIRE(p.ok());
+    auto code = p->Wait(kWait);
+    REQUIRE(code.ok());
+    CHECK(*code == 2);
+    CHECK(p->output().find(k.message) != std::string::npos);
+    CHECK(p->output().find("usage: gpupool-server") != std::string::npos);
+  }
+}
+
+TEST_CASE("sessions over a Unix socket given as --listen or --unix") {
+  TempDir dir;
+  for (std::string flag : {"--listen", "--unix"}) {
+    INFO(flag);
+    std::string path = dir.File(flag.substr(2) + ".sock");
+    std::vector<std::string> argv = {BinDir() + "/gpupool-server", "--device", "emulated"};
+    if (flag == "--listen") {
+      argv.insert(argv.end(), {"--listen", "unix:" + path});
+    } else {
+      argv.insert(argv.end(), {"--listen", "127.0.0.1:0", "--unix", path});
+    }
+    auto p = Subprocess::Start(argv);
+    REQUIRE(p.ok());
+    REQUIRE(p->WaitForLine("listening on unix:" + path, kWait).ok());
+    Endpoint e;
+    e.kind = Endpoint::Kind::kUnix;
+    e.path = path;
+    TestClient c = TestClient::Open(e);
+    c.UseDevice0();
+    CHECK(c.Result<protocol::Op::MemAlloc>({4096}) == CUDA_SUCCESS);
+  }
+}
+
+TEST_CASE("a token file makes the token required") {
+  TempDir dir;
+  {
+    std::FILE* f = std::fopen(dir.File("token").c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs("s3cret\n", f);
+    std::fclose(f);
+  }
+  ServerProcess server = ServerProcess::Start({"--token-file", dir.File("token")});
+  TestClient ok = TestClient::Open(server.endpoint, "", "s3cret");
+  CHECK(ok.Result<protocol::Op::DeviceGetCount>({}) == CUDA_SUCCESS);
+  for (std::string token : {"", "s3cre", "s3cret!", "wrong"}) {
+    INFO("token '" << token << "'");
+    TestClient raw = TestClient::Raw(server.endpoint);
+    std::string hello =
+        protocol::EncodeHello({protocol::kMagic, protocol::kProtocolVersion, token, "t", 1, ""});
+    REQUIRE(raw.conn().SendFrame(protocol::kOpHello, 0, 0, {hello}).ok());
+    CHECK(raw.ExpectErrorAndClose().code == Code::kUnauthenticated);
+  }
+}
+
+}  // namespace
+}  // namespace gpupool::testing
+
+namespace gpupool::testing {
+namespace {
+
+TEST_CASE("stopping the server tells every session why and exits 0") {
+  ServerProcess server = ServerProcess::Start();
+  TestClient a = TestClient::Open(server.endpoint);
+  TestClient b = TestClient::Open(server.endpoint);
+  a.UseDevice0();
+  REQUIRE(a.Result<protocol::Op::MemAlloc>({4096}) == CUDA_SUCCESS);
+  server.process.Signal(SIGTERM);
+  for (TestClient* c : {&a, &b}) {
+    protocol::ErrorMessage error = c->ExpectErrorAndClose();
+    CHECK(error.code == Code::kUnavailable);
+    CHECK(error.message.find("server stopping") != std::string::npos);
+  }
+  auto code = server.process.Wait(kWait);
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+}
+
+}  // namespace
+}  // namespace gpupool::testing

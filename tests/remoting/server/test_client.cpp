@@ -1,0 +1,128 @@
+#include "tests/remoting/server/test_client.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+namespace gpupool::testing {
+
+namespace {
+std::string After(const std::string& line, const std::string& marker) {
+  auto at = line.find(marker);
+  REQUIRE(at != std::string::npos);
+  std::string rest = line.substr(at + marker.size());
+  while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r')) rest.pop_back();
+  return rest;
+}
+}  // namespace
+
+ServerProcess ServerProcess::Start(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {BinDir() + "/gpupool-server", "--device", "emulated", "--listen",
+                                   "127.0.0.1:0"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto process = Subprocess::Start(argv);
+  REQUIRE(process.ok());
+  ServerProcess server{std::move(*process), {}, {}, {}};
+  bool want_control = false, want_metrics = false;
+  for (const auto& a : extra) {
+    want_control |= a == "--control-listen";
+    want_metrics |= a == "--metrics-listen";
+  }
+  if (want_control) {
+    auto line = server.process.WaitForLine("control on ", kWait);
+    INFO(line.status().ToString());
+    REQUIRE(line.ok());
+    server.control = After(*line, "control on ");
+  }
+  if (want_metrics) {
+    auto line = server.process.WaitForLine("metrics on ", kWait);
+    REQUIRE(line.ok());
+    server.metrics = After(*line, "metrics on ");
+  }
+  auto line = server.process.WaitForLine("listening on 127.0.0.1:", kWait);
+  INFO(line.status().ToString());
+  REQUIRE(line.ok());
+  auto endpoint = ParseEndpoint(After(*line, "listening on "));
+  REQUIRE(endpoint.ok());
+  server.endpoint = *endpoint;
+  return server;
+}
+
+TestClient TestClient::Raw(const Endpoint& endpoint) {
+  auto conn = protocol::Connect(endpoint, std::chrono::seconds(5));
+  REQUIRE(conn.ok());
+  REQUIRE(conn->SetReceiveTimeout(kWait).ok());  // a hang fails the test instead of blocking it
+  return TestClient(std::move(*conn));
+}
+
+TestClient TestClient::Open(const Endpoint& endpoint, const std::string& pod_uid, const std::string& token) {
+  TestClient client = Raw(endpoint);
+  protocol::Hello hello{protocol::kMagic,
+                        protocol::kProtocolVersion,
+                        token,
+                        "server_test",
+                        static_cast<std::uint32_t>(::getpid()),
+                        pod_uid};
+  REQUIRE(client.conn_.SendFrame(protocol::kOpHello, 0, 0, {protocol::EncodeHello(hello)}).ok());
+  auto header = client.conn_.ReadHeader();
+  REQUIRE(header.ok());
+  std::string payload;
+  REQUIRE(client.conn_.ReadPayload(header->payload_size, &payload).ok());
+  if (header->opcode == protocol::kOpError)
+    FAIL("handshake refused: " << protocol::DecodeError(payload)->message);
+  REQUIRE(header->opcode == protocol::kOpHelloOk);
+  auto ok = protocol::DecodeHelloOk(payload);
+  REQUIRE(ok.ok());
+  CHECK(ok->device_kind == "emulated");
+  client.session_id_ = ok->session_id;
+  return client;
+}
+
+void TestClient::UseDevice0() {
+  auto ctx = Call<protocol::Op::DevicePrimaryCtxRetain>({0});
+  REQUIRE(ctx.result == CUDA_SUCCESS);
+  Call<protocol::Op::CtxSetCurrent>({std::get<0>(ctx.fields)});
+}
+
+std::string TestClient::ReadReply(std::uint64_t request_id, std::uint16_t opcode) {
+  auto header = conn_.ReadHeader();
+  INFO(header.status().ToString());
+  REQUIRE(header.ok());
+  std::string payload;
+  REQUIRE(conn_.ReadPayload(header->payload_size, &payload).ok());
+  if (header->opcode == protocol::kOpError)
+    FAIL("server ended the session: " << protocol::DecodeError(payload)->message);
+  REQUIRE(header->opcode == opcode);
+  REQUIRE(header->request_id == request_id);
+  REQUIRE((header->flags & protocol::kFlagReply) != 0);
+  return payload;
+}
+
+protocol::ErrorMessage TestClient::ExpectErrorAndClose() {
+  auto header = conn_.ReadHeader();
+  INFO(header.status().ToString());
+  REQUIRE(header.ok());
+  REQUIRE(header->opcode == protocol::kOpError);
+  std::string payload;
+  REQUIRE(conn_.ReadPayload(header->payload_size, &payload).ok());
+  auto error = protocol::DecodeError(payload);
+  REQUIRE(error.ok());
+  auto next = conn_.ReadHeader();  // the server closes after an Error frame
+  REQUIRE_FALSE(next.ok());
+  CHECK(next.status().code() == Code::kUnavailable);
+  return *error;
+}
+
+std::string Pattern(std::size_t size, unsigned seed) {
+  std::string out(size, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (char& c : out) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return out;
+}
+
+}  // namespace gpupool::testing

@@ -1,0 +1,93 @@
+// Test helpers for gpupool-server: start the real binary (`--device emulated`) and speak the
+// protocol to it directly with the protocol library — no client library in between, so tests can
+// also send what a well-behaved client never would.
+//
+// Thread-safety: one thread per object.
+#pragma once
+
+#include <cuda.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "remoting/protocol/call_io.h"
+#include "remoting/protocol/handshake.h"
+#include "remoting/protocol/transport.h"
+#include "tests/support/process.h"
+
+namespace gpupool::testing {
+
+inline constexpr std::chrono::seconds kWait{20};
+
+struct ServerProcess {
+  Subprocess process;
+  Endpoint endpoint;    // the TCP listen address
+  std::string control;  // "127.0.0.1:PORT" when --control-listen was given
+  std::string metrics;  // likewise for --metrics-listen
+
+  // Starts gpupool-server --device emulated --listen 127.0.0.1:0 plus `extra` flags and waits for its
+  // "listening on" line.
+  static ServerProcess Start(const std::vector<std::string>& extra = {});
+};
+
+// A reply with its own copy of the tail.
+template <protocol::Op op>
+struct Reply {
+  std::uint32_t result = 0;
+  typename protocol::Call<op>::Reply fields{};
+  std::string tail;
+};
+
+class TestClient {
+ public:
+  // Connects and completes the handshake (REQUIREs success).
+  static TestClient Open(const Endpoint& endpoint, const std::string& pod_uid = "",
+                         const std::string& token = "");
+  // Connects without a handshake.
+  static TestClient Raw(const Endpoint& endpoint);
+
+  protocol::Connection& conn() { return conn_; }
+  std::uint64_t session_id() const { return session_id_; }
+
+  // Sends a call (kAsync ones with kFlagNoReply) and, unless async, waits for its reply.
+  template <protocol::Op op>
+  Reply<op> Call(const typename protocol::Call<op>::Request& request, std::string_view tail = {}) {
+    Status sent = protocol::SendRequest<op>(conn_, ++next_id_, request, tail);
+    REQUIRE(sent.ok());
+    Reply<op> reply;
+    if (protocol::Call<op>::mode == protocol::Mode::kAsync) return reply;
+    std::string payload = ReadReply(next_id_, static_cast<std::uint16_t>(op));
+    auto parsed = protocol::ParseReply<op>(payload);
+    INFO(parsed.status().ToString());
+    REQUIRE(parsed.ok());
+    reply.result = parsed->result;
+    reply.fields = parsed->fields;
+    reply.tail = std::string(parsed->tail);
+    return reply;
+  }
+  template <protocol::Op op>
+  std::uint32_t Result(const typename protocol::Call<op>::Request& request, std::string_view tail = {}) {
+    return Call<op>(request, tail).result;
+  }
+
+  // Retains device 0's primary context and makes it current.
+  void UseDevice0();
+  // Expects the next frame to be an Error and the connection to close after it.
+  protocol::ErrorMessage ExpectErrorAndClose();
+  // Reads one reply frame for `request_id`; REQUIREs it is one.
+  std::string ReadReply(std::uint64_t request_id, std::uint16_t opcode);
+
+ private:
+  explicit TestClient(protocol::Connection conn) : conn_(std::move(conn)) {}
+  protocol::Connection conn_;
+  std::uint64_t next_id_ = 0;
+  std::uint64_t session_id_ = 0;
+};
+
+// Random-looking but reproducible bytes.
+std::string Pattern(std::size_t size, unsigned seed);
+
+}  // namespace gpupool::testing
