@@ -1,0 +1,71 @@
+// `gpupool run` as a user runs it: the real binary, a local emulated gpupool-server, and programs
+// that load gpupool's libcuda.so.1 from build/lib.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/cli/cli_runner.h"
+
+namespace gpupool::testing {
+
+TEST_CASE("run: returns the program's exit code", "[run]") {
+  auto result = RunGpupool({"run", "--", "sh", "-c", "exit 3"});
+  INFO(result.output);
+  CHECK(result.exit_code == 3);
+  CHECK(result.output.find("starting a local gpupool-server on the") != std::string::npos);
+}
+
+TEST_CASE("run: a program that does not exist is exit code 127", "[run]") {
+  auto result = RunGpupool({"run", "--", "/nonexistent/gpupool-test-program"});
+  INFO(result.output);
+  CHECK(result.exit_code == 127);
+  CHECK(result.output.find("/nonexistent/gpupool-test-program") != std::string::npos);
+}
+
+TEST_CASE("run: malformed flags are usage errors that name the value", "[run]") {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{"run", "--memory", "12XB", "--", "true"}, "memory '12XB'"},
+      {{"run", "--percent", "0", "--", "true"}, "percent 0 is outside 1..100"},
+      {{"run", "--server", "no-port", "--", "true"}, "no-port"},
+      {{"run", "--frobnicate", "--", "true"}, "--frobnicate"},
+      {{"run"}, "no command to run"},
+  };
+  for (const auto& c : cases) {
+    auto result = RunGpupool(c.args);
+    INFO(result.output);
+    CHECK(result.exit_code == 2);
+    CHECK(result.output.find(c.message) != std::string::npos);
+  }
+}
+
+#ifdef GPUPOOL_DEVICE_QUERY
+TEST_CASE("run: a stock driver-API program sees the emulated GPU and moves data intact", "[run]") {
+  auto result = RunGpupool({"run", "--", GPUPOOL_DEVICE_QUERY});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.find("emulated (no NVIDIA GPU found)") != std::string::npos);
+  CHECK(result.output.find("Device 0: gpupool emulated H200") != std::string::npos);
+  CHECK(result.output.find("compute capability      9.0") != std::string::npos);
+  CHECK(result.output.find("data intact") != std::string::npos);
+}
+
+TEST_CASE("run: --memory becomes the session's total memory", "[run]") {
+  auto result = RunGpupool({"run", "--memory", "1GiB", "--", GPUPOOL_DEVICE_QUERY});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.find("of 1.0 GiB") != std::string::npos);
+}
+
+TEST_CASE("run: an unreachable --server is a CUDA error in the program, not a hang", "[run]") {
+  auto result = RunGpupool({"run", "--server", "127.0.0.1:1", "--", GPUPOOL_DEVICE_QUERY});
+  INFO(result.output);
+  CHECK(result.exit_code != 0);
+  CHECK(result.output.find("cuInit(0) failed") != std::string::npos);
+}
+#endif
+
+}  // namespace gpupool::testing
