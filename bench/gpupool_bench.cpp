@@ -1,7 +1,8 @@
 // gpupool-bench [--server HOST:PORT|unix:PATH] --json (ARCHITECTURE §6, issue 2 item 8): sync round
 // trip, asynchronous launch rate and copy bandwidth through gpupool's libcuda.so.1, each next to a
-// raw-socket baseline measured in the same run over the same kind of transport. Without --server it
-// starts its own local gpupool-server (as `gpupool run` does) on a Unix socket.
+// raw-socket baseline measured in the same run over the same kind of transport, its peer a separate
+// process like the server's worker (--raw-thread: a thread of the bench instead; see raw_baseline.h).
+// Without --server it starts its own local gpupool-server (as `gpupool run` does) on a Unix socket.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -110,12 +111,15 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
 int main(int argc, char** argv) {
   using namespace gpupool;
   std::string server;
+  bool raw_thread = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--server" && i + 1 < argc) {
       server = argv[++i];
+    } else if (arg == "--raw-thread") {
+      raw_thread = true;
     } else if (arg != "--json") {
-      std::fprintf(stderr, "usage: gpupool-bench [--server HOST:PORT|unix:PATH] --json\n");
+      std::fprintf(stderr, "usage: gpupool-bench [--server HOST:PORT|unix:PATH] [--raw-thread] --json\n");
       return 2;
     }
   }
@@ -141,7 +145,7 @@ int main(int argc, char** argv) {
   }
   setenv("GPUPOOL_SERVER", server.c_str(), 1);
   const bool tcp = server.rfind("unix:", 0) != 0;
-  auto raw = bench::RawPeer::Start(dir, tcp);
+  auto raw = bench::RawPeer::Start(dir, tcp, !raw_thread);
   auto driver = bench::LoadClientDriver(cli::ExecutableDir() + "/../lib/libcuda.so.1");
   if (!raw.ok() || !driver.ok()) {
     std::fprintf(stderr, "gpupool-bench: %s\n",

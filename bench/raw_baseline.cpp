@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -55,7 +56,7 @@ double Seconds(Clock::time_point since) {
 
 }  // namespace
 
-Result<std::unique_ptr<RawPeer>> RawPeer::Start(const std::string& dir, bool tcp) {
+Result<std::unique_ptr<RawPeer>> RawPeer::Start(const std::string& dir, bool tcp, bool separate_process) {
   std::unique_ptr<RawPeer> peer(new RawPeer());
   sockaddr_storage addr{};
   socklen_t len = 0;
@@ -76,7 +77,17 @@ Result<std::unique_ptr<RawPeer>> RawPeer::Start(const std::string& dir, bool tcp
       getsockname(peer->listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     return Status::Unavailable(std::string("raw baseline socket: ") + std::strerror(errno));
   }
-  peer->peer_ = std::thread([p = peer.get()] { p->Serve(); });
+  if (separate_process) {
+    peer->child_ = fork();
+    if (peer->child_ == 0) {
+      peer->Serve();
+      _exit(0);
+    }
+    close(peer->listen_fd_);
+    peer->listen_fd_ = -1;
+  } else {
+    peer->peer_ = std::thread([p = peer.get()] { p->Serve(); });
+  }
   peer->fd_ = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (connect(peer->fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     return Status::Unavailable(std::string("raw baseline connect: ") + std::strerror(errno));
@@ -89,6 +100,7 @@ Result<std::unique_ptr<RawPeer>> RawPeer::Start(const std::string& dir, bool tcp
 RawPeer::~RawPeer() {
   if (fd_ >= 0) close(fd_);  // the peer reads EOF and returns
   if (peer_.joinable()) peer_.join();
+  if (child_ > 0) waitpid(child_, nullptr, 0);
   if (listen_fd_ >= 0) close(listen_fd_);
 }
 

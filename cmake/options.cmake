@@ -20,3 +20,11 @@ if(GPUPOOL_SANITIZE)
     add_compile_options(-Wno-maybe-uninitialized)
   endif()
 endif()
+
+if(GPUPOOL_FUZZ)
+  # Coverage feedback and sanitizers for all code, so the libraries under test (gpupool_protocol)
+  # are instrumented too; only the fuzz targets link libFuzzer itself (-fsanitize=fuzzer).
+  set(_gpupool_fuzz_san -fsanitize=address,undefined -fno-sanitize-recover=undefined)
+  add_compile_options(-fsanitize=fuzzer-no-link ${_gpupool_fuzz_san} -fno-omit-frame-pointer)
+  add_link_options(${_gpupool_fuzz_san})
+endif()

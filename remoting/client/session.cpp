@@ -1,10 +1,12 @@
 #include "remoting/client/session.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -13,11 +15,19 @@
 #include "common/log.h"
 #include "remoting/protocol/calls.h"
 #include "remoting/protocol/codec.h"
+#include "remoting/protocol/wire_reader.h"
+#include "remoting/protocol/wire_writer.h"
 
 namespace gpupool::client {
 namespace {
 
 constexpr CUresult kConnectionLost = CUDA_ERROR_DEVICE_UNAVAILABLE;
+// Batching: a batch is written once it holds this many bytes, or this long after its first frame.
+constexpr std::size_t kBatchLimit = 64u << 10;
+constexpr auto kFlushDelay = std::chrono::microseconds(200);
+// An async frame with more tail bytes than this (an async host-to-device chunk) is written at once,
+// from the caller's buffer, instead of being copied into the batch.
+constexpr std::size_t kMaxBatchedTail = 32u << 10;
 constexpr auto kConnectTimeout = std::chrono::milliseconds(5000);
 
 // A server that vanishes without closing (host down, cable pulled) must become an error within
@@ -70,10 +80,42 @@ Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address) {
   auto hello = Handshake(session->conn_, address.token);
   if (!hello.ok()) return hello.status().Annotate(address.endpoint.ToString());
   session->hello_ = *hello;
+  Session* raw = session.get();
+  session->flusher_ = std::thread([raw] { raw->FlusherLoop(); });
   return session;
 }
 
-Session::~Session() = default;
+Session::~Session() {
+  {
+    std::lock_guard<std::mutex> lock(send_mu_);
+    stopping_ = true;
+    if (!batch_.empty()) (void)WriteLocked(nullptr, 0);
+  }
+  batch_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+}
+
+void Session::FlusherLoop() {
+  std::unique_lock<std::mutex> lock(send_mu_);
+  while (true) {
+    batch_cv_.wait(lock, [this] { return stopping_ || !batch_.empty(); });
+    if (stopping_) return;
+    // Let the batch grow for a moment (a synchronising call or the size limit usually sends it
+    // first), then send whatever is there.
+    lock.unlock();
+    std::this_thread::sleep_for(kFlushDelay);
+    lock.lock();
+    if (!batch_.empty() && !broken()) (void)WriteLocked(nullptr, 0);
+    if (broken()) batch_.clear();
+  }
+}
+
+void Session::FlushAndStopBatching() {
+  if (broken()) return;  // also after fork in the child, whose copy of send_mu_ may be held
+  std::lock_guard<std::mutex> lock(send_mu_);
+  batching_ = false;
+  if (!batch_.empty() && !broken()) (void)WriteLocked(nullptr, 0);
+}
 
 void Session::Abandon() {
   broken_.store(CUDA_ERROR_NOT_INITIALIZED);
@@ -99,25 +141,79 @@ CUresult Session::Send(std::uint16_t opcode, bool no_reply, std::uint64_t contex
                        const iovec* tail, int tail_count, Pending* pending) {
   if (broken()) return broken_.load();
   std::lock_guard<std::mutex> lock(send_mu_);
+  const bool was_empty = batch_.empty();
+  unsigned char header[protocol::kHeaderSize];
   if (context != 0 && context != current_context_) {
     protocol::Writer w;
     w.U64(context);
-    Status sent = conn_.SendFrame(static_cast<std::uint16_t>(protocol::Op::CtxSetCurrent),
-                                  protocol::kFlagNoReply, ++next_id_, {w.data()});
-    if (!sent.ok()) return Fail(sent.ToString());
+    protocol::EncodeHeader(
+        {static_cast<std::uint32_t>(w.data().size()), static_cast<std::uint16_t>(protocol::Op::CtxSetCurrent),
+         protocol::kFlagNoReply, ++next_id_},
+        header);
+    iovec part{const_cast<char*>(w.data().data()), w.data().size()};
+    AppendLocked(header, &part, 1);
     current_context_ = context;
   }
   const std::uint64_t id = ++next_id_;
+  iovec parts[9];
+  int count = 1;
+  std::size_t payload = args.size(), tail_bytes = 0;
+  parts[0] = {header, protocol::kHeaderSize};
+  parts[count++] = {const_cast<char*>(args.data()), args.size()};
+  for (int i = 0; i < tail_count && count < 9; ++i) {
+    parts[count++] = tail[i];
+    tail_bytes += tail[i].iov_len;
+  }
+  payload += tail_bytes;
+  if (payload > protocol::kMaxPayload) return CUDA_ERROR_INVALID_VALUE;
+  protocol::EncodeHeader({static_cast<std::uint32_t>(payload), opcode,
+                          static_cast<std::uint16_t>(no_reply ? protocol::kFlagNoReply : 0), id},
+                         header);
+  if (no_reply && batching_ && tail_bytes <= kMaxBatchedTail) {
+    AppendLocked(header, parts + 1, count - 1);
+    if (batch_.size() >= kBatchLimit) return WriteLocked(nullptr, 0);
+    if (was_empty) batch_cv_.notify_one();
+    return CUDA_SUCCESS;
+  }
   if (pending != nullptr) {
     std::lock_guard<std::mutex> plock(pending_mu_);
     pending_[id] = pending;
   }
-  iovec parts[8];
-  int count = 0;
-  parts[count++] = {const_cast<char*>(args.data()), args.size()};
-  for (int i = 0; i < tail_count && count < 8; ++i) parts[count++] = tail[i];
-  Status sent = conn_.SendFrameV(opcode, no_reply ? protocol::kFlagNoReply : 0, id, parts, count);
-  if (!sent.ok()) return Fail(sent.ToString());
+  return WriteLocked(parts, count);
+}
+
+void Session::AppendLocked(const unsigned char* header, const iovec* parts, int count) {
+  batch_.append(reinterpret_cast<const char*>(header), protocol::kHeaderSize);
+  for (int i = 0; i < count; ++i)
+    batch_.append(static_cast<const char*>(parts[i].iov_base), parts[i].iov_len);
+}
+
+CUresult Session::WriteLocked(iovec* parts, int count) {
+  iovec iov[10];
+  int n = 0;
+  if (!batch_.empty()) iov[n++] = {batch_.data(), batch_.size()};
+  for (int i = 0; i < count && n < 10; ++i) {
+    if (parts[i].iov_len > 0) iov[n++] = parts[i];
+  }
+  int first = 0;
+  while (first < n) {
+    msghdr msg{};
+    msg.msg_iov = &iov[first];
+    msg.msg_iovlen = static_cast<std::size_t>(n - first);
+    ssize_t sent = ::sendmsg(conn_.fd(), &msg, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      batch_.clear();
+      return Fail(std::string("send: ") + std::strerror(errno));
+    }
+    auto left = static_cast<std::size_t>(sent);
+    while (first < n && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (first < n) {  // partial write: resume inside this part
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  batch_.clear();
   return CUDA_SUCCESS;
 }
 
@@ -133,12 +229,36 @@ CUresult Session::Wait(Pending* pending) {
   }
 }
 
+Status Session::ReadBuffered(void* dst, std::size_t size) {
+  auto* out = static_cast<char*>(dst);
+  const std::size_t buffered = std::min(size, rend_ - rbegin_);
+  std::memcpy(out, rbuf_.get() + rbegin_, buffered);
+  rbegin_ += buffered;
+  size -= buffered;
+  out += buffered;
+  if (size == 0) return Status::Ok();
+  // Large remainders (device-to-host data) go straight to their destination; small ones are read
+  // with whatever follows, so a reply costs one recv.
+  if (size >= kReceiveBuffer / 2) return conn_.ReadExact(out, size);
+  rbegin_ = rend_ = 0;
+  while (rend_ < size) {
+    GPUPOOL_ASSIGN_OR_RETURN(std::size_t got, conn_.ReadSome(rbuf_.get() + rend_, kReceiveBuffer - rend_));
+    rend_ += got;
+  }
+  std::memcpy(out, rbuf_.get(), size);
+  rbegin_ = size;
+  return Status::Ok();
+}
+
 CUresult Session::ReadOneReply() {
-  auto header = conn_.ReadHeader();
+  unsigned char raw_header[protocol::kHeaderSize];
+  Status got = ReadBuffered(raw_header, sizeof raw_header);
+  if (!got.ok()) return Fail(got.ToString());
+  auto header = protocol::DecodeHeader(raw_header);
   if (!header.ok()) return Fail(header.status().ToString());
   if (header->opcode == protocol::kOpError) {
-    std::string payload;
-    (void)conn_.ReadPayload(header->payload_size, &payload);
+    std::string payload(header->payload_size, '\0');
+    (void)ReadBuffered(payload.data(), payload.size());
     auto error = protocol::DecodeError(payload);
     return Fail("server ended the session: " + (error.ok() ? error->message : payload));
   }
@@ -155,15 +275,16 @@ CUresult Session::ReadOneReply() {
     return Fail("unexpected frame (opcode " + protocol::OpName(header->opcode) + ")");
   }
   std::uint32_t result = 0;
-  Status read = conn_.ReadExact(&result, 4);
+  Status read = ReadBuffered(&result, 4);
   std::size_t rest = header->payload_size - 4;
   if (read.ok() && result == CUDA_SUCCESS && pending->tail != nullptr) {
     if (rest != pending->tail_size)
       return Fail("reply carries " + std::to_string(rest) + " bytes, expected " +
                   std::to_string(pending->tail_size));
-    read = conn_.ReadExact(pending->tail, rest);
+    read = ReadBuffered(pending->tail, rest);
   } else if (read.ok()) {
-    read = conn_.ReadPayload(rest, &pending->fields);
+    pending->fields.resize(rest);
+    read = ReadBuffered(pending->fields.data(), rest);
   }
   if (!read.ok()) return Fail(read.ToString());
   std::lock_guard<std::mutex> plock(pending_mu_);

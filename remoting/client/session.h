@@ -7,6 +7,14 @@
 // Asynchronous calls (kAsync) are sent with kFlagNoReply and never waited for; the server latches
 // their errors and reports them at the next synchronising call.
 //
+// Batching (docs/protocol.md, "Batching"): asynchronous frames are appended to a per-connection
+// buffer instead of being written one by one. The buffer goes out, in order, (a) in the same gather
+// write as the next synchronous request (so a query or synchronisation always flushes), (b) when it
+// passes kBatchLimit bytes, (c) at most kFlushDelay after its first frame, from a flusher thread
+// (a program that launches and then only sleeps still makes progress), and (d) at process exit,
+// after which nothing is buffered any more. Async frames with a large tail go out at once.
+// Replies are read through a small buffer, so a reply header and its fields cost one recv.
+//
 // A broken connection (server gone, malformed frame, error frame) fails every pending and later
 // call with CUDA_ERROR_DEVICE_UNAVAILABLE: a dead server is an error within the keep-alive time
 // (about 4 s on TCP, immediate on Unix sockets), never a hang.
@@ -18,11 +26,13 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "remoting/client/server_address.h"
 #include "remoting/protocol/handshake.h"
@@ -53,6 +63,9 @@ class Session {
   // Waits until `pending`'s reply has been read.
   CUresult Wait(Pending* pending);
 
+  // Sends what is batched now, and from then on every call at once (at process exit).
+  void FlushAndStopBatching();
+
   // Drops the connection without a goodbye (after fork, in the child: the parent keeps it).
   void Abandon();
   bool broken() const { return broken_.load() != CUDA_SUCCESS; }
@@ -61,6 +74,12 @@ class Session {
   explicit Session(protocol::Connection conn) : conn_(std::move(conn)) {}
   CUresult Fail(const std::string& why);
   CUresult ReadOneReply();
+  // Writes the batch followed by `parts` in one gather write, then empties the batch. send_mu_ held.
+  CUresult WriteLocked(iovec* parts, int count);
+  void AppendLocked(const unsigned char* header, const iovec* parts, int count);
+  void FlusherLoop();
+  // Receive side (recv_mu_ held): reads through rbuf_, bulk bytes straight into their destination.
+  Status ReadBuffered(void* dst, std::size_t size);
 
   protocol::Connection conn_;
   protocol::HelloOk hello_;
@@ -69,8 +88,16 @@ class Session {
   std::mutex send_mu_;
   std::uint64_t next_id_ = 0;          // guarded by send_mu_
   std::uint64_t current_context_ = 0;  // guarded by send_mu_
+  std::string batch_;                  // guarded by send_mu_: encoded async frames not yet written
+  bool batching_ = true;               // guarded by send_mu_
+  bool stopping_ = false;              // guarded by send_mu_: the flusher returns
+  std::condition_variable batch_cv_;   // signalled when batch_ becomes non-empty
+  std::thread flusher_;
 
   std::mutex recv_mu_;  // held by the thread reading replies
+  static constexpr std::size_t kReceiveBuffer = 16u << 10;
+  std::unique_ptr<char[]> rbuf_{new char[kReceiveBuffer]};  // guarded by recv_mu_
+  std::size_t rbegin_ = 0, rend_ = 0;                       // guarded by recv_mu_
 
   std::mutex pending_mu_;
   std::map<std::uint64_t, Pending*> pending_;  // guarded by pending_mu_

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -54,6 +55,10 @@ CUresult State::Connect() {
     return CUDA_ERROR_NO_DEVICE;
   }
   session_ = std::move(*session);
+  // Batched asynchronous calls must reach the server before the process ends (session.h).
+  std::atexit([] {
+    if (Session* s = State::Get().session()) s->FlushAndStopBatching();
+  });
   GPUPOOL_LOG(kDebug) << "connected to " << address->endpoint.ToString() << " (device "
                       << session_->hello().device_kind << ")";
   protocol::Call<Op::DeviceGetCount>::Reply count;

@@ -24,7 +24,7 @@ struct ServerOptions {
   enum class Role { kBroker, kWorker, kInventory };
   Role role = Role::kBroker;
   std::string device;  // "cuda" or "emulated"
-  Endpoint listen;  // TCP, or a Unix socket
+  Endpoint listen;     // TCP, or a Unix socket
   std::optional<Endpoint> unix_socket;
   std::optional<Endpoint> control_listen;  // default: the listen port + 1 when that is not 0
   std::optional<Endpoint> metrics_listen;
@@ -40,7 +40,8 @@ struct ServerOptions {
 };
 
 inline constexpr const char* kServerUsage =
-    "usage: gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH] [--token-file FILE]\n"
+    "usage: gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH] "
+    "[--token-file FILE]\n"
     "                      [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]\n"
     "                      [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen "
     "HOST:PORT]\n"
