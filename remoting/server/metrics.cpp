@@ -27,51 +27,87 @@ void Header(std::ostringstream& out, const char* name, const char* type, const c
 
 }  // namespace
 
+// Names and labels are the contract of docs/operations.md ("Metrics") and the chart's dashboard.
 std::string RenderMetrics(const Registry& registry, const std::map<std::string, std::uint64_t>& gpu_memory,
                           const std::string& default_gpu) {
   std::vector<SessionRecord> sessions = registry.Sessions();
   EndedTotals ended = registry.ended();
   std::ostringstream out;
-  Header(out, "gpupool_sessions", "gauge", "Live client sessions.");
-  out << "gpupool_sessions " << sessions.size() << '\n';
-  Header(out, "gpupool_sessions_ended_total", "counter", "Sessions that have ended.");
-  out << "gpupool_sessions_ended_total " << ended.sessions << '\n';
 
-  std::map<std::string, std::uint64_t> gpu_used;
+  // Per session: one labelled series each; sums per GPU and over all sessions on the way.
+  std::map<std::string, std::uint64_t> gpu_sessions, gpu_used, gpu_admitted_memory, gpu_admitted_percent;
+  for (const auto& [gpu, total] : gpu_memory) {
+    gpu_sessions.emplace(gpu, 0);
+    gpu_used.emplace(gpu, 0);
+  }
   EndedTotals live;
-  Header(out, "gpupool_session_memory_used_bytes", "gauge", "Device memory a session has allocated.");
-  std::ostringstream limits;
+  std::ostringstream used, limit, percent, kernels, bytes;
   for (const SessionRecord& s : sessions) {
     const SessionStats& st = *s.stats->get();
     std::string gpu = s.gpu_uuid.empty() ? default_gpu : s.gpu_uuid;
-    std::string labels = "{session=\"" + std::to_string(s.id) + "\",pod_uid=\"" + Escape(s.pod_uid) +
-                         "\",process=\"" + Escape(s.process) + "\",gpu=\"" + Escape(gpu) + "\"}";
-    out << "gpupool_session_memory_used_bytes" << labels << ' ' << st.memory_used_bytes << '\n';
-    limits << "gpupool_session_memory_limit_bytes" << labels << ' ' << st.memory_limit_bytes << '\n';
+    std::string labels = "gpu=\"" + Escape(gpu) + "\",namespace=\"" + Escape(s.pod_namespace) + "\",pod=\"" +
+                         Escape(s.pod_name) + "\",session=\"" + std::to_string(s.id) + "\"";
+    used << "gpupool_session_memory_used_bytes{" << labels << "} " << st.memory_used_bytes << '\n';
+    limit << "gpupool_session_memory_limit_bytes{" << labels << "} " << st.memory_limit_bytes << '\n';
+    percent << "gpupool_session_percent{" << labels << "} " << s.percent << '\n';
+    kernels << "gpupool_session_kernels_total{" << labels << "} " << st.kernels_launched << '\n';
+    bytes << "gpupool_session_bytes_total{" << labels << ",direction=\"to_device\"} " << st.bytes_to_device
+          << "\ngpupool_session_bytes_total{" << labels << ",direction=\"from_device\"} "
+          << st.bytes_from_device << '\n';
+    ++gpu_sessions[gpu];
     gpu_used[gpu] += st.memory_used_bytes;
     live.bytes_to_device += st.bytes_to_device;
     live.bytes_from_device += st.bytes_from_device;
     live.kernels_launched += st.kernels_launched;
     live.errors += st.errors;
   }
-  Header(out, "gpupool_session_memory_limit_bytes", "gauge", "A session's memory limit (0: none).");
-  out << limits.str();
-  Header(out, "gpupool_gpu_memory_used_bytes", "gauge", "Device memory allocated by all sessions on a GPU.");
-  for (const auto& [gpu, total] : gpu_memory) gpu_used.emplace(gpu, 0);
-  for (const auto& [gpu, used] : gpu_used)
-    out << "gpupool_gpu_memory_used_bytes{gpu=\"" << Escape(gpu) << "\"} " << used << '\n';
-  Header(out, "gpupool_gpu_memory_total_bytes", "gauge", "A GPU's device memory.");
-  for (const auto& [gpu, total] : gpu_memory) {
-    out << "gpupool_gpu_memory_total_bytes{gpu=\"" << Escape(gpu) << "\"} " << total << '\n';
+  for (const AdmissionRecord& admission : registry.Admissions()) {
+    for (const ShareRecord& share : admission.shares) {
+      gpu_admitted_memory[share.gpu_uuid] += share.memory_bytes;
+      gpu_admitted_percent[share.gpu_uuid] += share.percent;
+    }
   }
-  Header(out, "gpupool_bytes_to_device_total", "counter", "Bytes copied from clients to devices.");
-  out << "gpupool_bytes_to_device_total " << ended.bytes_to_device + live.bytes_to_device << '\n';
-  Header(out, "gpupool_bytes_from_device_total", "counter", "Bytes copied from devices to clients.");
-  out << "gpupool_bytes_from_device_total " << ended.bytes_from_device + live.bytes_from_device << '\n';
-  Header(out, "gpupool_kernels_launched_total", "counter", "Kernel launches forwarded.");
-  out << "gpupool_kernels_launched_total " << ended.kernels_launched + live.kernels_launched << '\n';
-  Header(out, "gpupool_errors_total", "counter", "Driver calls that returned a CUDA error.");
-  out << "gpupool_errors_total " << ended.errors + live.errors << '\n';
+  for (const auto& [gpu, total] : gpu_memory) {
+    gpu_admitted_memory.emplace(gpu, 0);
+    gpu_admitted_percent.emplace(gpu, 0);
+  }
+
+  auto per_gpu = [&](const char* name, const char* type, const char* help,
+                     const std::map<std::string, std::uint64_t>& values) {
+    Header(out, name, type, help);
+    for (const auto& [gpu, value] : values)
+      out << name << "{gpu=\"" << Escape(gpu) << "\"} " << value << '\n';
+  };
+  per_gpu("gpupool_sessions", "gauge", "Live client sessions.", gpu_sessions);
+  Header(out, "gpupool_sessions_ended_total", "counter", "Sessions that have ended.");
+  out << "gpupool_sessions_ended_total " << ended.sessions << '\n';
+  Header(out, "gpupool_session_memory_used_bytes", "gauge", "Device memory a session holds.");
+  out << used.str();
+  Header(out, "gpupool_session_memory_limit_bytes", "gauge", "A session's memory share (0: none).");
+  out << limit.str();
+  Header(out, "gpupool_session_percent", "gauge", "A session's compute share (percent).");
+  out << percent.str();
+  Header(out, "gpupool_session_kernels_total", "counter", "Kernels a session launched.");
+  out << kernels.str();
+  Header(out, "gpupool_session_bytes_total", "counter", "Bytes a session copied, by direction.");
+  out << bytes.str();
+  per_gpu("gpupool_gpu_memory_total_bytes", "gauge", "A GPU's device memory.", gpu_memory);
+  per_gpu("gpupool_gpu_memory_used_bytes", "gauge", "Device memory allocated by all sessions on a GPU.",
+          gpu_used);
+  per_gpu("gpupool_gpu_memory_admitted_bytes", "gauge", "Sum of admitted memory shares on a GPU.",
+          gpu_admitted_memory);
+  per_gpu("gpupool_gpu_percent_admitted", "gauge", "Sum of admitted compute shares on a GPU (percent).",
+          gpu_admitted_percent);
+  // Totals over ended and live sessions; the server does not keep them per GPU or per error code.
+  Header(out, "gpupool_kernel_launches_total", "counter", "Kernel launches forwarded, all sessions.");
+  out << "gpupool_kernel_launches_total " << ended.kernels_launched + live.kernels_launched << '\n';
+  Header(out, "gpupool_bytes_transferred_total", "counter", "Bytes copied, all sessions, by direction.");
+  out << "gpupool_bytes_transferred_total{direction=\"to_device\"} "
+      << ended.bytes_to_device + live.bytes_to_device
+      << "\ngpupool_bytes_transferred_total{direction=\"from_device\"} "
+      << ended.bytes_from_device + live.bytes_from_device << '\n';
+  Header(out, "gpupool_call_errors_total", "counter", "Driver calls that returned a CUDA error to a client.");
+  out << "gpupool_call_errors_total " << ended.errors + live.errors << '\n';
   return out.str();
 }
 

@@ -30,7 +30,7 @@ TEST_CASE("run: malformed flags are usage errors that name the value", "[run]") 
   const Case cases[] = {
       {{"run", "--memory", "12XB", "--", "true"}, "memory '12XB'"},
       {{"run", "--percent", "0", "--", "true"}, "percent 0 is outside 1..100"},
-      {{"run", "--server", "no-port", "--", "true"}, "no-port"},
+      {{"run", "--server", "gpu-01:99999", "--", "true"}, "99999"},
       {{"run", "--frobnicate", "--", "true"}, "--frobnicate"},
       {{"run"}, "no command to run"},
   };

@@ -144,15 +144,31 @@ TEST_CASE("/metrics reports sessions, memory and traffic in Prometheus text") {
 
   std::string page = HttpGet(server.metrics, "/metrics");
   CHECK(page.rfind("HTTP/1.0 200 OK", 0) == 0);
-  CHECK(page.find("\ngpupool_sessions 1\n") != std::string::npos);
-  std::string labels = "{session=\"" + std::to_string(c.session_id()) + "\"";
-  CHECK(page.find("gpupool_session_memory_used_bytes" + labels) != std::string::npos);
-  CHECK(page.find("} 1048576\n") != std::string::npos);
-  CHECK(page.find("} 1073741824\n") != std::string::npos);  // the limit
-  CHECK(page.find("\ngpupool_bytes_to_device_total 5000\n") != std::string::npos);
-  CHECK(page.find("\ngpupool_bytes_from_device_total 3000\n") != std::string::npos);
-  CHECK(page.find("\ngpupool_errors_total 1\n") != std::string::npos);
+  // Names and labels as docs/operations.md and the chart's dashboard use them.
+  auto sessions_at = page.find("\ngpupool_sessions{gpu=\"GPU-");
+  REQUIRE(sessions_at != std::string::npos);
+  std::string sessions_line =
+      page.substr(sessions_at + 1, page.find('\n', sessions_at + 1) - sessions_at - 1);
+  CHECK(sessions_line.substr(sessions_line.size() - 4) == "\"} 1");  // one session on that GPU
+  std::string labels = "\",namespace=\"\",pod=\"\",session=\"" + std::to_string(c.session_id()) + "\"}";
+  CHECK(page.find(labels + " 1048576\n") != std::string::npos);     // memory used
+  CHECK(page.find(labels + " 1073741824\n") != std::string::npos);  // the limit
+  CHECK(page.find("\ngpupool_bytes_transferred_total{direction=\"to_device\"} 5000\n") != std::string::npos);
+  CHECK(page.find("\ngpupool_bytes_transferred_total{direction=\"from_device\"} 3000\n") !=
+        std::string::npos);
+  CHECK(page.find("session=\"" + std::to_string(c.session_id()) + "\",direction=\"to_device\"} 5000\n") !=
+        std::string::npos);
+  CHECK(page.find("\ngpupool_call_errors_total 1\n") != std::string::npos);
   CHECK(page.find("gpupool_gpu_memory_total_bytes{gpu=\"GPU-") != std::string::npos);
+  CHECK(page.find("gpupool_gpu_percent_admitted{gpu=\"GPU-") != std::string::npos);
+  // Every server metric the dashboard and docs/operations.md name that this server exports today.
+  for (const char* name :
+       {"gpupool_sessions_ended_total", "gpupool_session_memory_used_bytes",
+        "gpupool_session_memory_limit_bytes", "gpupool_session_percent", "gpupool_session_kernels_total",
+        "gpupool_session_bytes_total", "gpupool_gpu_memory_used_bytes", "gpupool_gpu_memory_admitted_bytes",
+        "gpupool_kernel_launches_total"}) {
+    CHECK(page.find(std::string("\n# TYPE ") + name + " ") != std::string::npos);
+  }
   CHECK(HttpGet(server.metrics, "/other").rfind("HTTP/1.0 404", 0) == 0);
 }
 
