@@ -1,7 +1,7 @@
 #include "operator/metrics/registry.h"
 
-#include <cmath>
 #include <charconv>
+#include <cmath>
 
 namespace gpupool::metrics {
 namespace {

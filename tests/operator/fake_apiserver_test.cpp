@@ -52,8 +52,7 @@ TEST_CASE("one global resourceVersion, server-owned metadata", "[fake_apiserver]
   CHECK((*g)["metadata"]["name"].get<std::string>().size() == std::string("worker-").size() + 5);
 }
 
-TEST_CASE("updates are optimistic, no-ops are free, generation tracks spec",
-          "[fake_apiserver]") {
+TEST_CASE("updates are optimistic, no-ops are free, generation tracks spec", "[fake_apiserver]") {
   auto server = StartFake();
   Json pool = *server->Create("gpupools", "", Pool("a"));
   Json same = *server->Update("gpupools", pool);

@@ -13,11 +13,21 @@ __device__ int g_counter;
 __device__ float g_table[256];
 
 extern "C" __global__ void k_none() {}
-extern "C" __global__ void k_int(int v) { g_counter = v; }
-extern "C" __global__ void k_char_double(char c, double d) { g_counter = c + static_cast<int>(d); }
+extern "C" __global__ void k_int(int v) {
+  g_counter = v;
+}
+extern "C" __global__ void k_char_double(char c, double d) {
+  g_counter = c + static_cast<int>(d);
+}
 extern "C" __global__ void k_ptr_size(float* p, unsigned long long n) {
   if (threadIdx.x < n) p[threadIdx.x] = 1.0f;
 }
-extern "C" __global__ void k_structs(Small s, char c, Mixed m) { g_counter = s.i + c + static_cast<int>(m.d); }
-extern "C" __global__ void k_big(Big b, int tail) { g_counter = b.bytes[4095] + tail; }
-extern "C" __global__ void k_largest(Largest l, int tail) { g_counter = l.bytes[32759] + tail; }
+extern "C" __global__ void k_structs(Small s, char c, Mixed m) {
+  g_counter = s.i + c + static_cast<int>(m.d);
+}
+extern "C" __global__ void k_big(Big b, int tail) {
+  g_counter = b.bytes[4095] + tail;
+}
+extern "C" __global__ void k_largest(Largest l, int tail) {
+  g_counter = l.bytes[32759] + tail;
+}

@@ -35,15 +35,23 @@ extern "C" __global__ void k_shared(Pair p, int index, long long x) {
   if (index) g_table[0] = tile[index] + dynamic[index];
 }
 
-extern "C" __global__ void __launch_bounds__(256) k_bounded(int* out) { out[threadIdx.x] = 1; }
+extern "C" __global__ void __launch_bounds__(256) k_bounded(int* out) {
+  out[threadIdx.x] = 1;
+}
 
-extern "C" __global__ void k_big(Big big, int* out) { out[threadIdx.x] = static_cast<int>(big.v[threadIdx.x]); }
+extern "C" __global__ void k_big(Big big, int* out) {
+  out[threadIdx.x] = static_cast<int>(big.v[threadIdx.x]);
+}
 
-extern "C" __global__ void k_huge(Huge h, int i) { g_table[i & 63] = h.bytes[i]; }
+extern "C" __global__ void k_huge(Huge h, int i) {
+  g_table[i & 63] = h.bytes[i];
+}
 
-extern "C" __global__ void k_many(int a0, int a1, int a2, int a3, int a4, int a5, int a6, int a7, char c, double d,
-                                  int a8, float* p) {
+extern "C" __global__ void k_many(int a0, int a1, int a2, int a3, int a4, int a5, int a6, int a7, char c,
+                                  double d, int a8, float* p) {
   if (p) p[0] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + c + d + a8;
 }
 
-__global__ void cpp_kernel(int x, float* y) { y[0] = static_cast<float>(x); }
+__global__ void cpp_kernel(int x, float* y) {
+  y[0] = static_cast<float>(x);
+}

@@ -1,7 +1,6 @@
 // Transport: frames over real sockets (socketpair, TCP loopback, Unix), gather writes, receive into
 // caller buffers, peer close and timeouts as errors.
 #include "remoting/protocol/transport.h"
-#include "remoting/protocol/wire_writer.h"
 
 #include <sys/socket.h>
 
@@ -10,6 +9,7 @@
 #include <thread>
 
 #include "remoting/protocol/frame_reader.h"
+#include "remoting/protocol/wire_writer.h"
 #include "tests/support/process.h"
 
 namespace gpupool::protocol {
