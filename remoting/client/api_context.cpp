@@ -152,7 +152,7 @@ GPUPOOL_API CUresult cuCtxDestroy_v2(CUcontext handle) {
   ForgetInStack(context);
   // Other threads may still hold it on their stacks (a program error CUDA does not catch either);
   // the object is kept so that such a stack never points at freed memory.
-  (void)State::Get().contexts.Remove(handle).release();
+  (void)State::Get().contexts.Retire(handle);
   return result;
 }
 

@@ -39,7 +39,7 @@ GPUPOOL_API CUresult cuModuleUnload(CUmodule handle) {
   if (module == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ModuleUnload>(0, {module->id}));
   // Function handles of the module stay registered (and fail on the server): cheap and safe.
-  (void)State::Get().modules.Remove(handle).release();
+  (void)State::Get().modules.Retire(handle);
   return CUDA_SUCCESS;
 }
 
@@ -96,7 +96,7 @@ GPUPOOL_API CUresult cuLibraryUnload(CUlibrary handle) {
   Library* library = State::Get().libraries.Find(handle);
   if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryUnload>(0, {library->id}));
-  (void)State::Get().libraries.Remove(handle).release();
+  (void)State::Get().libraries.Retire(handle);
   return CUDA_SUCCESS;
 }
 

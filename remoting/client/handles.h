@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace gpupool::client {
 
@@ -35,10 +36,21 @@ class Registry {
     objects_.erase(it);
     return object;
   }
+  // Ends `handle` (it is then unknown to Find) but keeps its memory for the life of the process, so
+  // the address is never reused for a new object: a program's stale handle stays an error instead of
+  // aliasing a live one. The object stays owned here, so leak checkers see it as reachable.
+  bool Retire(const void* handle) {
+    std::unique_ptr<T> object = Remove(handle);
+    if (object == nullptr) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    retired_.push_back(std::move(object));
+    return true;
+  }
 
  private:
   mutable std::mutex mu_;
   std::unordered_map<const void*, std::unique_ptr<T>> objects_;
+  std::vector<std::unique_ptr<T>> retired_;
 };
 
 }  // namespace gpupool::client
