@@ -26,5 +26,5 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cmake_a
 cmake --build "$build_dir" -j "$jobs"
 # Sanitizer runs: fail on the first report, and keep leak checking on (it is the point).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/sanitizers/ubsan.supp}"
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600 "${ctest_args[@]}"
