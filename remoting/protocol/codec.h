@@ -52,13 +52,13 @@ bool Get(Reader& r, T* v) {
 
 template <typename... T>
 void Encode(Writer& w, const std::tuple<T...>& fields) {
-  std::apply([&w](const T&... f) { (codec_internal::Put(w, f), ...); }, fields);
+  std::apply([&](const T&... f) { (codec_internal::Put(w, f), ...); }, fields);
 }
 
 // Decodes every field in order; false (with r.status() set) on the first malformed one.
 template <typename... T>
 bool Decode(Reader& r, std::tuple<T...>* fields) {
-  return std::apply([&r](T&... f) { return (codec_internal::Get(r, &f) && ...); }, *fields);
+  return std::apply([&](T&... f) { return (codec_internal::Get(r, &f) && ...); }, *fields);
 }
 
 }  // namespace gpupool::protocol
