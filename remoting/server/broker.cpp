@@ -209,7 +209,8 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
   {
     std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
     int stats_fd = record.stats->fd();
-    auto pid = SpawnSelf(WorkerArgs(options_, conn.fd(), stats_fd, id, memory_limit), {conn.fd(), stats_fd});
+    auto pid = SpawnSelf(WorkerArgs(options_, conn.fd(), stats_fd, id, memory_limit, record.gpu_uuid),
+                         {conn.fd(), stats_fd});
     if (!pid.ok()) {
       GPUPOOL_LOG(kError) << "cannot start a session worker: " << pid.status().ToString();
       SendError(conn, pid.status());

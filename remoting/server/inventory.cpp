@@ -9,21 +9,10 @@
 #include <chrono>
 #include <cstdio>
 
+#include "remoting/server/gpu_identity.h"
 #include "remoting/server/worker.h"
 
 namespace gpupool::server {
-namespace {
-
-std::string FormatUuid(const CUuuid& uuid) {
-  const auto* b = reinterpret_cast<const unsigned char*>(uuid.bytes);
-  char out[64];
-  std::snprintf(out, sizeof out, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
-  return out;
-}
-
-}  // namespace
 
 int RunInventory(const ServerOptions& options) {
   auto backend = OpenBackend(options.device, options.cuda_library, options.emulated);
@@ -52,7 +41,8 @@ int RunInventory(const ServerOptions& options) {
     (void)api.cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, i);
     (void)api.cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, i);
     (void)api.cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, i);
-    std::printf("gpu %d %s %zu %d %d %d %s\n", i, FormatUuid(uuid).c_str(), memory, major, minor, sms, name);
+    std::printf("gpu %d %s %zu %d %d %d %s\n", i, FormatGpuUuid(uuid).c_str(), memory, major, minor, sms,
+                name);
   }
   std::fflush(stdout);
   return 0;

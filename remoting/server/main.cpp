@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
       w.cuda_library = options->cuda_library;
       w.emulated = options->emulated;
       w.memory_limit = options->session_memory;
+      w.visible_gpu = options->session_gpu;
       return gpupool::server::RunWorker(w);
     }
     case ServerOptions::Role::kInventory: {

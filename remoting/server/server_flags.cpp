@@ -77,6 +77,8 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     o.stats_fd = static_cast<int>(fd);
   } else if (flag == "--session-id") {
     GPUPOOL_ASSIGN_OR_RETURN(o.session_id, ParseNumber(flag, value));
+  } else if (flag == "--session-gpu") {
+    o.session_gpu = value;
   } else {
     return Status::InvalidArgument("unknown flag " + flag);
   }
@@ -140,10 +142,11 @@ std::vector<std::string> DeviceArgs(const ServerOptions& o) {
 }  // namespace
 
 std::vector<std::string> WorkerArgs(const ServerOptions& o, int fd, int stats_fd, std::uint64_t session_id,
-                                    std::uint64_t memory_limit) {
+                                    std::uint64_t memory_limit, const std::string& gpu_uuid) {
   std::vector<std::string> a = {"--session-worker",       std::to_string(fd), "--stats-fd",
                                 std::to_string(stats_fd), "--session-id",     std::to_string(session_id)};
   if (memory_limit != 0) a.insert(a.end(), {"--session-memory", std::to_string(memory_limit)});
+  if (!gpu_uuid.empty()) a.insert(a.end(), {"--session-gpu", gpu_uuid});
   auto d = DeviceArgs(o);
   a.insert(a.end(), d.begin(), d.end());
   return a;

@@ -37,6 +37,7 @@ struct ServerOptions {
   int worker_fd = -1;
   int stats_fd = -1;
   std::uint64_t session_id = 0;
+  std::string session_gpu;  // UUID of the admitted GPU: the only one the session sees; empty: all
 };
 
 inline constexpr const char* kServerUsage =
@@ -53,7 +54,8 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);
 // The hidden arguments that make the same binary a session worker / inventory child with the
 // broker's device settings.
 std::vector<std::string> WorkerArgs(const ServerOptions& options, int fd, int stats_fd,
-                                    std::uint64_t session_id, std::uint64_t memory_limit);
+                                    std::uint64_t session_id, std::uint64_t memory_limit,
+                                    const std::string& gpu_uuid);
 std::vector<std::string> InventoryArgs(const ServerOptions& options);
 
 }  // namespace gpupool::server

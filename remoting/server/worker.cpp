@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -57,6 +58,9 @@ int RunWorker(const WorkerOptions& options) {
     if (shared.ok()) stats = shared->get();
   }
 
+  // A pod sees only the GPU it was admitted on, as ordinal 0: the driver (and the emulated device)
+  // read CUDA_VISIBLE_DEVICES when they open, and nothing in this process has opened them yet.
+  if (!options.visible_gpu.empty()) ::setenv("CUDA_VISIBLE_DEVICES", options.visible_gpu.c_str(), 1);
   auto backend = OpenBackend(options.device, options.cuda_library, options.emulated);
   if (!backend.ok()) {
     GPUPOOL_LOG(kError) << "cannot open the " << options.device << " device: " << backend.status().ToString();

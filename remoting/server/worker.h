@@ -24,6 +24,7 @@ struct WorkerOptions {
   std::string cuda_library;
   EmulatedConfig emulated;
   std::uint64_t memory_limit = 0;  // 0: none
+  std::string visible_gpu;         // UUID of the session's admitted GPU; empty: every GPU
 };
 
 // Returns the process exit code: 0 when the client ended the session, 1 otherwise.

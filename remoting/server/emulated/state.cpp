@@ -6,8 +6,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+
+#include "remoting/server/gpu_identity.h"
 
 namespace gpupool::server::emulated {
 namespace {
@@ -65,13 +68,27 @@ Status Configure(const EmulatedConfig& config) {
            std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "/" +
            std::to_string(std::random_device{}());
   }
+  // Like the driver, only the GPUs CUDA_VISIBLE_DEVICES names are visible, renumbered from 0; each
+  // keeps its UUID (a session worker is limited to its admitted GPU this way).
+  std::vector<int> physical(static_cast<std::size_t>(config.gpus));
+  for (int i = 0; i < config.gpus; ++i) physical[static_cast<std::size_t>(i)] = i;
+  if (const char* spec = std::getenv("CUDA_VISIBLE_DEVICES")) {
+    std::vector<std::string> uuids;
+    for (int i = 0; i < config.gpus; ++i) uuids.push_back(FormatGpuUuid(MakeUuid(seed, i)));
+    physical = VisibleDevices(spec, uuids);
+    if (physical.empty()) {
+      return Status::NotFound("CUDA_VISIBLE_DEVICES=" + std::string(spec) + " names none of the " +
+                              std::to_string(config.gpus) + " emulated GPUs");
+    }
+  }
   s.config = config;
-  s.devices.resize(static_cast<std::size_t>(config.gpus));
-  for (int i = 0; i < config.gpus; ++i) {
-    Device& d = s.devices[static_cast<std::size_t>(i)];
+  s.devices.resize(physical.size());
+  for (std::size_t slot = 0; slot < physical.size(); ++slot) {
+    const int i = static_cast<int>(slot), gpu = physical[slot];
+    Device& d = s.devices[slot];
     d.name = "gpupool emulated H200";
-    d.uuid = MakeUuid(seed, i);
-    d.pci_bus = i < 8 ? kPciBuses[i] : 0xe0 + i;
+    d.uuid = MakeUuid(seed, gpu);
+    d.pci_bus = gpu < 8 ? kPciBuses[gpu] : 0xe0 + gpu;
     GPUPOOL_ASSIGN_OR_RETURN(d.memory, DeviceMemory::Create(kDeviceBase + kDeviceStride * i, memory));
     d.primary.device = i;
     d.primary.primary = true;

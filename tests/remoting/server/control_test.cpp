@@ -4,8 +4,10 @@
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 
 #include "gpupool/control/v1/control.grpc.pb.h"
+#include "remoting/server/gpu_identity.h"
 #include "tests/remoting/server/test_client.h"
 
 namespace gpupool::testing {
@@ -92,6 +94,16 @@ TEST_CASE("Control: inventory, admissions, a pod's memory share, sessions and re
   CHECK(admissions.admissions(0).pod_name() == "pod-pod-1");
 
   TestClient pod = TestClient::Open(server.endpoint, "pod-1");
+  // The pod sees only the GPU it was admitted on (the server's second), as its device 0.
+  auto count = pod.Call<Op::DeviceGetCount>({});
+  REQUIRE(count.result == CUDA_SUCCESS);
+  CHECK(std::get<0>(count.fields) == 1);
+  auto uuid = pod.Call<Op::DeviceGetUuid>({0});
+  REQUIRE(uuid.result == CUDA_SUCCESS);
+  REQUIRE(std::get<0>(uuid.fields).size() == sizeof(CUuuid));
+  CUuuid seen{};
+  std::memcpy(seen.bytes, std::get<0>(uuid.fields).data(), sizeof seen.bytes);
+  CHECK(server::FormatGpuUuid(seen) == gpu);
   pod.UseDevice0();
   auto info = pod.Call<Op::MemGetInfo>({});
   REQUIRE(info.result == CUDA_SUCCESS);
