@@ -10,6 +10,7 @@
 
 #include <cuda.h>
 
+#include <cstdint>
 #include <string_view>
 
 #include "common/status.h"
@@ -32,6 +33,16 @@ namespace gpupool::server {
                         [[maybe_unused]] const protocol::Call<protocol::Op::name>::Request& in, \
                         [[maybe_unused]] protocol::Call<protocol::Op::name>::Reply* out,        \
                         [[maybe_unused]] std::string_view tail)
+
+// A client-sent integer as the CUDA enum `Enum`, or CUDA_ERROR_INVALID_VALUE when it is outside
+// [first, end): converting an out-of-range value to an enum without a fixed underlying type is
+// undefined behaviour, and the driver refuses such values anyway.
+template <typename Enum>
+CUresult ClientEnum(std::int64_t value, int first, int end, Enum* out) {
+  if (value < first || value >= end) return CUDA_ERROR_INVALID_VALUE;
+  *out = static_cast<Enum>(value);
+  return CUDA_SUCCESS;
+}
 
 // Handles one request. Returns an error (InvalidArgument for a protocol violation: unknown opcode,
 // wrong flags, a payload that does not decode) when the session must end; the caller sends the Error

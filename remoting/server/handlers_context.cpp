@@ -71,13 +71,17 @@ GPUPOOL_HANDLER(CtxSynchronize) {
 
 GPUPOOL_HANDLER(CtxGetLimit) {
   std::size_t value = 0;
-  CUresult r = GPUPOOL_DRIVER(s, cuCtxGetLimit, &value, static_cast<CUlimit>(std::get<0>(in)));
+  CUlimit limit{};
+  if (CUresult r = ClientEnum(std::get<0>(in), 0, CU_LIMIT_MAX, &limit); r != CUDA_SUCCESS) return r;
+  CUresult r = GPUPOOL_DRIVER(s, cuCtxGetLimit, &value, limit);
   std::get<0>(*out) = value;
   return r;
 }
 
 GPUPOOL_HANDLER(CtxSetLimit) {
-  return GPUPOOL_DRIVER(s, cuCtxSetLimit, static_cast<CUlimit>(std::get<0>(in)), std::get<1>(in));
+  CUlimit limit{};
+  if (CUresult r = ClientEnum(std::get<0>(in), 0, CU_LIMIT_MAX, &limit); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuCtxSetLimit, limit, std::get<1>(in));
 }
 
 GPUPOOL_HANDLER(CtxGetCacheConfig) {
@@ -88,7 +92,10 @@ GPUPOOL_HANDLER(CtxGetCacheConfig) {
 }
 
 GPUPOOL_HANDLER(CtxSetCacheConfig) {
-  return GPUPOOL_DRIVER(s, cuCtxSetCacheConfig, static_cast<CUfunc_cache>(std::get<0>(in)));
+  CUfunc_cache config{};
+  if (CUresult r = ClientEnum(std::get<0>(in), 0, CU_FUNC_CACHE_PREFER_EQUAL + 1, &config); r != CUDA_SUCCESS)
+    return r;
+  return GPUPOOL_DRIVER(s, cuCtxSetCacheConfig, config);
 }
 
 GPUPOOL_HANDLER(CtxGetStreamPriorityRange) {

@@ -36,8 +36,9 @@ GPUPOOL_HANDLER(DeviceTotalMem) {
 
 GPUPOOL_HANDLER(DeviceGetAttribute) {
   const auto& [attrib, dev] = in;
-  return GPUPOOL_DRIVER(s, cuDeviceGetAttribute, &std::get<0>(*out), static_cast<CUdevice_attribute>(attrib),
-                        dev);
+  CUdevice_attribute a{};
+  if (CUresult r = ClientEnum(attrib, 1, CU_DEVICE_ATTRIBUTE_MAX, &a); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuDeviceGetAttribute, &std::get<0>(*out), a, dev);
 }
 
 GPUPOOL_HANDLER(DeviceGetAttributes) {
@@ -66,8 +67,12 @@ GPUPOOL_HANDLER(DeviceCanAccessPeer) {
 
 GPUPOOL_HANDLER(DeviceGetP2PAttribute) {
   const auto& [attrib, src, dst] = in;
-  return GPUPOOL_DRIVER(s, cuDeviceGetP2PAttribute, &std::get<0>(*out),
-                        static_cast<CUdevice_P2PAttribute>(attrib), src, dst);
+  CUdevice_P2PAttribute a{};
+  if (CUresult r = ClientEnum(attrib, CU_DEVICE_P2P_ATTRIBUTE_PERFORMANCE_RANK,
+                              CU_DEVICE_P2P_ATTRIBUTE_ONLY_PARTIAL_NATIVE_ATOMIC_SUPPORTED + 1, &a);
+      r != CUDA_SUCCESS)
+    return r;
+  return GPUPOOL_DRIVER(s, cuDeviceGetP2PAttribute, &std::get<0>(*out), a, src, dst);
 }
 
 }  // namespace gpupool::server

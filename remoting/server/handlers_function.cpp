@@ -34,16 +34,18 @@ GPUPOOL_HANDLER(KernelGetAttribute) {
   const auto& [attrib, kernel_id, dev] = in;
   CUkernel kernel = nullptr;
   if (CUresult r = s.Kernel(kernel_id, &kernel); r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuKernelGetAttribute, &std::get<0>(*out),
-                        static_cast<CUfunction_attribute>(attrib), kernel, dev);
+  CUfunction_attribute a{};
+  if (CUresult r = ClientEnum(attrib, 0, CU_FUNC_ATTRIBUTE_MAX, &a); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuKernelGetAttribute, &std::get<0>(*out), a, kernel, dev);
 }
 
 GPUPOOL_HANDLER(KernelSetAttribute) {
   const auto& [attrib, value, kernel_id, dev] = in;
   CUkernel kernel = nullptr;
   if (CUresult r = s.Kernel(kernel_id, &kernel); r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuKernelSetAttribute, static_cast<CUfunction_attribute>(attrib), value, kernel,
-                        dev);
+  CUfunction_attribute a{};
+  if (CUresult r = ClientEnum(attrib, 0, CU_FUNC_ATTRIBUTE_MAX, &a); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuKernelSetAttribute, a, value, kernel, dev);
 }
 
 GPUPOOL_HANDLER(KernelGetName) {
@@ -73,21 +75,27 @@ GPUPOOL_HANDLER(KernelGetParamLayout) {
 GPUPOOL_HANDLER(FuncGetAttribute) {
   CUfunction f = nullptr;
   if (CUresult r = s.Function(std::get<1>(in), &f); r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuFuncGetAttribute, &std::get<0>(*out),
-                        static_cast<CUfunction_attribute>(std::get<0>(in)), f);
+  CUfunction_attribute a{};
+  if (CUresult r = ClientEnum(std::get<0>(in), 0, CU_FUNC_ATTRIBUTE_MAX, &a); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuFuncGetAttribute, &std::get<0>(*out), a, f);
 }
 
 GPUPOOL_HANDLER(FuncSetAttribute) {
   const auto& [function_id, attrib, value] = in;
   CUfunction f = nullptr;
   if (CUresult r = s.Function(function_id, &f); r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuFuncSetAttribute, f, static_cast<CUfunction_attribute>(attrib), value);
+  CUfunction_attribute a{};
+  if (CUresult r = ClientEnum(attrib, 0, CU_FUNC_ATTRIBUTE_MAX, &a); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuFuncSetAttribute, f, a, value);
 }
 
 GPUPOOL_HANDLER(FuncSetCacheConfig) {
   CUfunction f = nullptr;
   if (CUresult r = s.Function(std::get<0>(in), &f); r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuFuncSetCacheConfig, f, static_cast<CUfunc_cache>(std::get<1>(in)));
+  CUfunc_cache config{};
+  if (CUresult r = ClientEnum(std::get<1>(in), 0, CU_FUNC_CACHE_PREFER_EQUAL + 1, &config); r != CUDA_SUCCESS)
+    return r;
+  return GPUPOOL_DRIVER(s, cuFuncSetCacheConfig, f, config);
 }
 
 GPUPOOL_HANDLER(FuncGetName) {

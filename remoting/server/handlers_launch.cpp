@@ -2,6 +2,7 @@
 // parameter offsets into the kernelParams array the driver expects; their total length must cover
 // the layout. Event handles inside launch attributes are session ids, translated here.
 #include <array>
+#include <cstddef>
 #include <cstring>
 
 #include "remoting/protocol/frame.h"
@@ -56,6 +57,14 @@ GPUPOOL_HANDLER(LaunchKernelEx) {
   const auto& [function_id, gx, gy, gz, bx, by, bz, shared, stream_id, raw_attrs] = in;
   if (raw_attrs.size() % sizeof(CUlaunchAttribute) != 0) return CUDA_ERROR_INVALID_VALUE;
   std::vector<CUlaunchAttribute> attrs(raw_attrs.size() / sizeof(CUlaunchAttribute));
+  static_assert(sizeof(CUlaunchAttributeID) == sizeof(std::uint32_t));
+  for (std::size_t i = 0; i < attrs.size(); ++i) {  // ids checked as integers before they become enums
+    std::uint32_t id = 0;
+    std::memcpy(&id, raw_attrs.data() + i * sizeof(CUlaunchAttribute) + offsetof(CUlaunchAttribute, id),
+                sizeof id);
+    if (id > CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING)
+      return CUDA_ERROR_INVALID_VALUE;  // the last in CUDA 13
+  }
   if (!attrs.empty()) std::memcpy(attrs.data(), raw_attrs.data(), raw_attrs.size());
   for (CUlaunchAttribute& a : attrs) {
     CUevent* event = nullptr;
