@@ -1,7 +1,9 @@
-// 2D copies (cuMemcpy2D, cuMemcpy2DUnaligned, cuMemcpy2DAsync and per-thread variants). The host
-// side is packed (pitch = width) on the client and travels as the frame's tail, in pieces of at most
-// one chunk: whole rows when a row fits, column slices of single rows otherwise. CUDA arrays are not
-// supported.
+// 2D and 3D copies (cuMemcpy2D, cuMemcpy2DUnaligned, cuMemcpy2DAsync, cuMemcpy3D, cuMemcpy3DAsync and
+// per-thread variants). The host side is packed (pitch = width) on the client and travels as the
+// frame's tail, in pieces of at most one chunk: whole rows when a row fits, column slices of single
+// rows otherwise. A 3D copy of linear memory is a 2D copy per slice (one 2D copy when the slices are
+// contiguous on both sides): slice z starts at row (z * height + y) of the same pitch. CUDA arrays are
+// not supported.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -118,7 +120,63 @@ CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool per_thread, boo
   return CUDA_SUCCESS;
 }
 
+// Row of slice `z` (0-based from the copy's first slice) in a linear 3D volume, for a 2D copy.
+std::size_t SliceRow(std::size_t z0, std::size_t z, std::size_t slice_height, std::size_t y) {
+  return (z0 + z) * slice_height + y;
+}
+
+CUresult Copy3D(const CUDA_MEMCPY3D* copy, CUstream stream, bool per_thread, bool async) {
+  if (copy == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (copy->srcMemoryType == CU_MEMORYTYPE_ARRAY || copy->dstMemoryType == CU_MEMORYTYPE_ARRAY) {
+    GPUPOOL_LOG_ONCE(kWarn, "cuMemcpy3D array") << "cuMemcpy3D with CUDA arrays is not supported";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  if (copy->srcLOD != 0 || copy->dstLOD != 0) return CUDA_ERROR_INVALID_VALUE;  // arrays only
+  const std::size_t depth = copy->Depth, height = copy->Height;
+  if (copy->WidthInBytes == 0 || height == 0 || depth == 0) return CUDA_SUCCESS;
+  // Beyond the first slice, each side's slice height must hold the copied rows.
+  const bool slices = depth > 1 || copy->srcZ != 0 || copy->dstZ != 0;
+  if (slices && (copy->srcHeight < copy->srcY + height || copy->dstHeight < copy->dstY + height))
+    return CUDA_ERROR_INVALID_VALUE;
+  CUDA_MEMCPY2D plane{};
+  plane.srcXInBytes = copy->srcXInBytes;
+  plane.srcMemoryType = copy->srcMemoryType;
+  plane.srcHost = copy->srcHost;
+  plane.srcDevice = copy->srcDevice;
+  plane.srcPitch = copy->srcPitch;
+  plane.dstXInBytes = copy->dstXInBytes;
+  plane.dstMemoryType = copy->dstMemoryType;
+  plane.dstHost = copy->dstHost;
+  plane.dstDevice = copy->dstDevice;
+  plane.dstPitch = copy->dstPitch;
+  plane.WidthInBytes = copy->WidthInBytes;
+  // Whole slices on both sides follow each other row after row: one 2D copy of every row.
+  const bool contiguous = !slices || (copy->srcY == 0 && copy->dstY == 0 && copy->srcHeight == height &&
+                                      copy->dstHeight == height);
+  const std::size_t planes = contiguous ? 1 : depth;
+  plane.Height = contiguous ? height * depth : height;
+  for (std::size_t z = 0; z < planes; ++z) {
+    plane.srcY = slices ? SliceRow(copy->srcZ, z, copy->srcHeight, copy->srcY) : copy->srcY;
+    plane.dstY = slices ? SliceRow(copy->dstZ, z, copy->dstHeight, copy->dstY) : copy->dstY;
+    GPUPOOL_CU_RETURN_IF_ERROR(Copy2D(&plane, stream, per_thread, async));
+  }
+  return CUDA_SUCCESS;
+}
+
 }  // namespace
+
+GPUPOOL_API CUresult cuMemcpy3D(const CUDA_MEMCPY3D* copy) {
+  return Copy3D(copy, nullptr, false, false);
+}
+GPUPOOL_API CUresult cuMemcpy3D_v2_ptds(const CUDA_MEMCPY3D* copy) {
+  return Copy3D(copy, nullptr, true, false);
+}
+GPUPOOL_API CUresult cuMemcpy3DAsync(const CUDA_MEMCPY3D* copy, CUstream stream) {
+  return Copy3D(copy, stream, false, true);
+}
+GPUPOOL_API CUresult cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D* copy, CUstream stream) {
+  return Copy3D(copy, stream, true, true);
+}
 
 GPUPOOL_API CUresult cuMemcpy2D(const CUDA_MEMCPY2D* copy) {
   return Copy2D(copy, nullptr, false, false);

@@ -1,5 +1,5 @@
 // Random-data round trips through device memory for every copy kind (HtoD, DtoH, DtoD, unified
-// cuMemcpy, their async forms on a stream, pinned host buffers, 2D) at sizes from 1 B to 256 MiB,
+// cuMemcpy, their async forms on a stream, pinned host buffers, 2D, 3D) at sizes from 1 B to 256 MiB,
 // with unaligned offsets on both sides; memsets D8/D16/D32, 2D and async, checked byte by byte
 // including the bytes around them. Usage: driver_copies [--max-bytes N]
 #include <cstring>
@@ -96,6 +96,89 @@ void Copies2D() {
   CU_OK(cuMemFree(e));
 }
 
+// A box of 250 x 13 x 5 bytes: from a host volume into a pitched device volume (slice by slice),
+// into a second device volume whose slices are exactly the box's rows, and back to the host with
+// both sides contiguous (one 2D copy).
+void Copies3D() {
+  const std::size_t width = 250, height = 13, depth = 5;
+  const std::size_t host_pitch = 300, host_slice = 20, host_depth = 7;
+  const std::size_t dev_slice = 16, dev_depth = 8;
+  CUdeviceptr d = 0, e = 0;
+  std::size_t pitch = 0;
+  if (!CU_OK(cuMemAllocPitch(&d, &pitch, width + 8, dev_slice * dev_depth, 4)) ||
+      !CU_OK(cuMemAlloc(&e, width * height * depth))) {
+    return;
+  }
+  const auto src = drv::RandomBytes(host_pitch * host_slice * host_depth, 11);
+  CUDA_MEMCPY3D in{};
+  in.srcMemoryType = CU_MEMORYTYPE_HOST;
+  in.srcHost = src.data();
+  in.srcPitch = host_pitch;
+  in.srcHeight = host_slice;
+  in.srcXInBytes = 3;
+  in.srcY = 2;
+  in.srcZ = 1;
+  in.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  in.dstDevice = d;
+  in.dstPitch = pitch;
+  in.dstHeight = dev_slice;
+  in.dstXInBytes = 5;
+  in.dstY = 1;
+  in.dstZ = 2;
+  in.WidthInBytes = width;
+  in.Height = height;
+  in.Depth = depth;
+  CU_OK(cuMemcpy3D(&in));
+  CUDA_MEMCPY3D dd{};
+  dd.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  dd.srcDevice = d;
+  dd.srcPitch = pitch;
+  dd.srcHeight = dev_slice;
+  dd.srcXInBytes = 5;
+  dd.srcY = 1;
+  dd.srcZ = 2;
+  dd.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  dd.dstDevice = e;
+  dd.dstPitch = width;
+  dd.dstHeight = height;
+  dd.WidthInBytes = width;
+  dd.Height = height;
+  dd.Depth = depth;
+  CU_OK(cuMemcpy3D(&dd));
+  std::vector<unsigned char> dst(width * height * depth, 0);
+  CUDA_MEMCPY3D back{};
+  back.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  back.srcDevice = e;
+  back.srcPitch = width;
+  back.srcHeight = height;
+  back.dstMemoryType = CU_MEMORYTYPE_HOST;
+  back.dstHost = dst.data();
+  back.dstPitch = width;
+  back.dstHeight = height;
+  back.WidthInBytes = width;
+  back.Height = height;
+  back.Depth = depth;
+  CU_OK(cuMemcpy3DAsync(&back, nullptr));
+  CU_OK(cuCtxSynchronize());
+  bool same = true;
+  for (std::size_t z = 0; z < depth; ++z) {
+    for (std::size_t y = 0; y < height; ++y) {
+      const unsigned char* want = &src[((1 + z) * host_slice + 2 + y) * host_pitch + 3];
+      same = same && std::memcmp(&dst[(z * height + y) * width], want, width) == 0;
+    }
+  }
+  CHECK_TRUE(same);
+  // A slice height that cannot hold the copied rows, and CUDA arrays (not supported by gpupool).
+  CUDA_MEMCPY3D bad = dd;
+  bad.srcHeight = height;  // srcY 1 + 13 rows > 13
+  CU_EXPECT(cuMemcpy3D(&bad), CUDA_ERROR_INVALID_VALUE);
+  bad = dd;
+  bad.dstMemoryType = CU_MEMORYTYPE_ARRAY;
+  CU_EXPECT(cuMemcpy3D(&bad), CUDA_ERROR_NOT_SUPPORTED);
+  CU_OK(cuMemFree(d));
+  CU_OK(cuMemFree(e));
+}
+
 void Memsets(CUstream stream) {
   const std::size_t n = 4099;
   CUdeviceptr d = 0;
@@ -151,6 +234,7 @@ int main(int argc, char** argv) {
     std::printf("round trips of %zu bytes done\n", size);
   }
   Copies2D();
+  Copies3D();
   Memsets(stream);
   CU_OK(cuStreamDestroy(stream));
   return drv::Verdict("driver_copies");

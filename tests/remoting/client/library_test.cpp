@@ -44,6 +44,8 @@ TEST_CASE("cuGetProcAddress returns the exported symbol of each ABI variant") {
       {"cuDevicePrimaryCtxRelease", 13000, 0, "cuDevicePrimaryCtxRelease_v2"},
       {"cuStreamSynchronize", 13000, 2, "cuStreamSynchronize_ptsz"},
       {"cuMemsetD8", 13000, 0, "cuMemsetD8_v2"},
+      {"cuMemcpy3D", 13000, 0, "cuMemcpy3D_v2"},
+      {"cuMemcpy3DAsync", 13000, 2, "cuMemcpy3DAsync_v2_ptsz"},
   };
   for (const Case& c : cases) {
     INFO(c.base << " " << c.version << " flags " << c.flags);
