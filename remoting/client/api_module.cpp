@@ -1,8 +1,17 @@
 // Modules, libraries, kernels and functions. Images go to the server once per content hash
 // (module_loader.h); handles are client objects (state.h, functions.h).
+//
+// Libraries load lazily, like the driver's CUDA_MODULE_LOADING=LAZY: the CUDA runtime registers every
+// fatbin of a process (hundreds of MB with cuBLAS or PyTorch) through cuLibraryLoadData, most never
+// used. An image that lives in a loaded binary stays valid for the process, so it is hashed, sent and
+// loaded on the server only when a kernel, global or module of it is first asked for. An image
+// elsewhere (heap memory the application may free after the call) is loaded at once.
+#include <dlfcn.h>
+
 #include "common/log.h"
 #include "remoting/client/api_support.h"
 #include "remoting/client/functions.h"
+#include "remoting/client/image_size.h"
 #include "remoting/client/module_loader.h"
 
 using namespace gpupool::client;
@@ -15,6 +24,34 @@ Function* FunctionByName(std::mutex& mu, std::map<std::string, Function*>& cache
   Function*& slot = cache[name];
   if (slot == nullptr || slot->id != id) slot = AddFunction(id, kernel, module);
   return slot;
+}
+
+// True when `image` is inside a mapped object file (the executable or a shared library).
+bool InLoadedBinary(const void* image) {
+  Dl_info info{};
+  return dladdr(image, &info) != 0 && info.dli_fname != nullptr;
+}
+
+CUresult EnsureLibraryLoaded(Library* library) {
+  std::call_once(library->load_once, [library] {
+    std::string hash;
+    library->load_result = UploadImage(library->image, &hash);
+    if (library->load_result != CUDA_SUCCESS) return;
+    protocol::Call<Op::LibraryLoadData>::Reply reply;
+    library->load_result = Rpc<Op::LibraryLoadData>(0, {hash}, &reply);
+    library->id = std::get<0>(reply);
+  });
+  return library->load_result;
+}
+
+// The library behind `handle`, loaded on the server.
+CUresult LoadedLibrary(CUlibrary handle, Library** out) {
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Library* library = State::Get().libraries.Find(handle);
+  if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  GPUPOOL_CU_RETURN_IF_ERROR(EnsureLibraryLoaded(library));
+  *out = library;
+  return CUDA_SUCCESS;
 }
 
 }  // namespace
@@ -81,12 +118,19 @@ GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUj
                                        unsigned int, CUlibraryOption*, void**, unsigned int) {
   if (library == nullptr || code == nullptr) return CUDA_ERROR_INVALID_VALUE;
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  std::string hash;
-  GPUPOOL_CU_RETURN_IF_ERROR(UploadImage(code, &hash));
-  protocol::Call<Op::LibraryLoadData>::Reply reply;
-  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryLoadData>(0, {hash}, &reply));
+  auto span = FindImageSpan(code);  // a malformed image fails here, lazy or not
+  if (!span.ok()) {
+    GPUPOOL_LOG(kWarn) << "library image rejected: " << span.status().ToString();
+    return CUDA_ERROR_INVALID_IMAGE;
+  }
   auto object = std::make_unique<Library>();
-  object->id = std::get<0>(reply);
+  object->image = code;
+  if (InLoadedBinary(code)) {
+    GPUPOOL_LOG(kDebug) << "library image of " << span->size
+                        << " bytes in a loaded binary: sent on first use";
+  } else {
+    GPUPOOL_CU_RETURN_IF_ERROR(EnsureLibraryLoaded(object.get()));
+  }
   *library = reinterpret_cast<CUlibrary>(State::Get().libraries.Add(std::move(object)));
   return CUDA_SUCCESS;
 }
@@ -95,16 +139,18 @@ GPUPOOL_API CUresult cuLibraryUnload(CUlibrary handle) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   Library* library = State::Get().libraries.Find(handle);
   if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryUnload>(0, {library->id}));
+  // A library never used was never loaded on the server (and must not be loaded from now on).
+  std::call_once(library->load_once, [library] { library->load_result = CUDA_ERROR_NOT_INITIALIZED; });
+  if (library->load_result == CUDA_SUCCESS)
+    GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryUnload>(0, {library->id}));
   (void)State::Get().libraries.Retire(handle);
   return CUDA_SUCCESS;
 }
 
 GPUPOOL_API CUresult cuLibraryGetKernel(CUkernel* kernel, CUlibrary handle, const char* name) {
   if (kernel == nullptr || name == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  Library* library = State::Get().libraries.Find(handle);
-  if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  Library* library = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(LoadedLibrary(handle, &library));
   protocol::Call<Op::LibraryGetKernel>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetKernel>(0, {library->id, name}, &reply));
   *kernel = reinterpret_cast<CUkernel>(
@@ -114,9 +160,8 @@ GPUPOOL_API CUresult cuLibraryGetKernel(CUkernel* kernel, CUlibrary handle, cons
 
 GPUPOOL_API CUresult cuLibraryGetModule(CUmodule* module, CUlibrary handle) {
   if (module == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  Library* library = State::Get().libraries.Find(handle);
-  if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  Library* library = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(LoadedLibrary(handle, &library));
   std::lock_guard<std::mutex> lock(library->mu);
   if (library->module == nullptr) {
     protocol::Call<Op::LibraryGetModule>::Reply reply;
@@ -133,9 +178,8 @@ GPUPOOL_API CUresult cuLibraryGetModule(CUmodule* module, CUlibrary handle) {
 GPUPOOL_API CUresult cuLibraryGetGlobal(CUdeviceptr* dptr, size_t* bytes, CUlibrary handle,
                                         const char* name) {
   if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  Library* library = State::Get().libraries.Find(handle);
-  if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  Library* library = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(LoadedLibrary(handle, &library));
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().CurrentId(&context));
   protocol::Call<Op::LibraryGetGlobal>::Reply reply;

@@ -24,6 +24,7 @@ CUresult UploadImage(const void* image, std::string* hash) {
   protocol::Call<Op::ImageQuery>::Reply held;
   CUresult result = Rpc<Op::ImageQuery>(0, {*hash}, &held);
   if (result != CUDA_SUCCESS || std::get<0>(held) != 0) return result;
+  GPUPOOL_LOG(kDebug) << "uploading a " << span->size << "-byte image to the server";
   const char* bytes = static_cast<const char*>(span->data);
   for (std::size_t offset = 0; offset < span->size; offset += protocol::kChunkSize) {
     const std::size_t n = std::min(protocol::kChunkSize, span->size - offset);

@@ -97,6 +97,11 @@ struct Function {
 };
 
 struct Library {
+  // Loaded on the server at the first use that needs it (EnsureLibraryLoaded) when `image` lives in a
+  // loaded binary; `id` is valid once `load_result` is CUDA_SUCCESS.
+  const void* image = nullptr;
+  std::once_flag load_once;
+  CUresult load_result = CUDA_ERROR_NOT_INITIALIZED;
   std::uint64_t id = 0;
   std::mutex mu;                             // guards kernels and module
   std::map<std::string, Function*> kernels;  // by name

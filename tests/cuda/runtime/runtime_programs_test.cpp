@@ -1,6 +1,7 @@
 // Runs each runtime-API test program (static and shared runtime) through gpupool: a gpupool-server
 // with the emulated device on a Unix socket, the program with gpupool's libcuda.so.1 and
-// --no-kernel-results. Each must print "PASS <name>" and exit 0.
+// --no-kernel-results. Each must print "PASS <name>" and exit 0. Also checks that the runtime's
+// fatbins are sent to the server lazily.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
@@ -14,31 +15,62 @@ using testing::Subprocess;
 using testing::SubprocessOptions;
 using testing::TempDir;
 
+// A gpupool-server with the emulated device on a Unix socket, and a runtime-API test program run
+// through it (with the client's log at `log_level`).
+struct Run {
+  TempDir dir;
+  std::string socket = "unix:" + dir.File("s");
+  Result<Subprocess> server =
+      Subprocess::Start({GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", socket});
+  Result<Subprocess> child = Status::NotFound("not started");
+
+  Run(const std::string& name, const std::string& runtime, const std::string& log_level = "info") {
+    REQUIRE(server.ok());
+    auto ready = server->WaitForLine("listening on", std::chrono::seconds(30));
+    INFO(server->output());
+    REQUIRE(ready.ok());
+    SubprocessOptions options;
+    options.env["LD_LIBRARY_PATH"] = std::string(GPUPOOL_CLIENT_DIR) + ":" + GPUPOOL_CUDA_LIBRARY_DIR;
+    options.env["GPUPOOL_SERVER"] = socket;
+    options.env["GPUPOOL_LOG_LEVEL"] = log_level;
+    const std::string program = std::string(GPUPOOL_PROGRAM_DIR) + "/cuda_runtime_" + name + "_" + runtime;
+    child = Subprocess::Start({program, "--no-kernel-results"}, options);
+    REQUIRE(child.ok());
+    auto code = child->Wait(std::chrono::seconds(300));
+    REQUIRE(code.ok());
+    INFO(child->output());
+    CHECK(*code == 0);
+    CHECK(child->output().find("PASS " + name + "\n") != std::string::npos);
+  }
+};
+
+std::size_t Count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 TEST_CASE("runtime-API test programs pass through gpupool on the emulated device") {
   const std::string name = GENERATE("runtime_init", "device_properties", "memory", "symbols",
                                     "streams_events", "graph_capture", "error_reporting");
   const std::string runtime = GENERATE("static", "shared");
   INFO(name << " (" << runtime << " runtime)");
+  Run run(name, runtime);
+}
 
-  TempDir dir;
-  const std::string socket = "unix:" + dir.File("s");
-  auto server = Subprocess::Start({GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", socket});
-  REQUIRE(server.ok());
-  auto ready = server->WaitForLine("listening on", std::chrono::seconds(30));
-  INFO(server->output());
-  REQUIRE(ready.ok());
-
-  SubprocessOptions options;
-  options.env["LD_LIBRARY_PATH"] = std::string(GPUPOOL_CLIENT_DIR) + ":" + GPUPOOL_CUDA_LIBRARY_DIR;
-  options.env["GPUPOOL_SERVER"] = socket;
-  const std::string program = std::string(GPUPOOL_PROGRAM_DIR) + "/cuda_runtime_" + name + "_" + runtime;
-  auto child = Subprocess::Start({program, "--no-kernel-results"}, options);
-  REQUIRE(child.ok());
-  auto code = child->Wait(std::chrono::seconds(300));
-  REQUIRE(code.ok());
-  INFO(child->output());
-  CHECK(*code == 0);
-  CHECK(child->output().find("PASS " + name + "\n") != std::string::npos);
+// The runtime registers its fatbin through cuLibraryLoadData at start-up; the client sends it to the
+// server only when a kernel of it is first used (a process linking cuBLAS uses few of its images).
+TEST_CASE("a runtime program's fatbin reaches the server only when one of its kernels is used") {
+  const std::string runtime = GENERATE("static", "shared");
+  INFO(runtime << " runtime");
+  {
+    Run unused("runtime_init", runtime, "debug");  // launches no kernel
+    CHECK(Count(unused.child->output(), "sent on first use") == 1);
+    CHECK(Count(unused.child->output(), "-byte image to the server") == 0);
+  }
+  Run used("streams_events", runtime, "debug");  // launches kernels of its one fatbin
+  CHECK(Count(used.child->output(), "sent on first use") == 1);
+  CHECK(Count(used.child->output(), "-byte image to the server") == 1);
 }
 
 }  // namespace
