@@ -1,37 +1,44 @@
-#include "remoting/client/error_names.h"
+#include "remoting/protocol/result_names.h"
 
-namespace gpupool::client {
+#include <iterator>
+
+namespace gpupool::protocol {
 namespace {
 
-struct ErrorInfo {
-  int value;
+struct ResultInfo {
+  std::uint32_t value;
   const char* name;
   const char* description;
 };
 
-constexpr ErrorInfo kErrors[] = {
+constexpr ResultInfo kResults[] = {
 #define GPUPOOL_CU_ERROR(name, value, description) {value, #name, description},
-#include "remoting/client/cuda_errors.def"
+#include "remoting/protocol/cuda_errors.def"
 #undef GPUPOOL_CU_ERROR
 };
-
-const ErrorInfo* Find(CUresult result) {
-  for (const ErrorInfo& info : kErrors) {
-    if (info.value == static_cast<int>(result)) return &info;
-  }
-  return nullptr;
-}
+static_assert(std::size(kResults) == kResultCount);
 
 }  // namespace
 
-const char* ErrorName(CUresult result) {
-  const ErrorInfo* info = Find(result);
-  return info != nullptr ? info->name : nullptr;
+std::size_t ResultIndex(std::uint32_t result) {
+  for (std::size_t i = 0; i < kResultCount; ++i) {
+    if (kResults[i].value == result) return i;
+  }
+  return kResultCount;
 }
 
-const char* ErrorString(CUresult result) {
-  const ErrorInfo* info = Find(result);
-  return info != nullptr ? info->description : nullptr;
+std::uint32_t ResultAt(std::size_t index) {
+  return kResults[index].value;
 }
 
-}  // namespace gpupool::client
+const char* ResultName(std::uint32_t result) {
+  std::size_t i = ResultIndex(result);
+  return i < kResultCount ? kResults[i].name : nullptr;
+}
+
+const char* ResultString(std::uint32_t result) {
+  std::size_t i = ResultIndex(result);
+  return i < kResultCount ? kResults[i].description : nullptr;
+}
+
+}  // namespace gpupool::protocol
