@@ -49,5 +49,16 @@ TEST_CASE("registry: labelled histograms and observations counted elsewhere") {
   CHECK(r.Value("d_seconds", {}) == 0);
 }
 
+TEST_CASE("registry: numbers without exponents, integers without a point") {
+  Registry r;
+  r.DeclareGauge("g", "a gauge");
+  r.Set("g", {{"v", "small"}}, 0.0001);
+  r.Set("g", {{"v", "big"}}, 1e20);
+  r.Set("g", {{"v", "whole"}}, 17179869184);
+  CHECK(r.Render() ==
+        "# HELP g a gauge\n# TYPE g gauge\ng{v=\"big\"} 100000000000000000000\ng{v=\"small\"} 0.0001\n"
+        "g{v=\"whole\"} 17179869184\n");
+}
+
 }  // namespace
 }  // namespace gpupool::metrics
