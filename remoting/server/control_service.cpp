@@ -67,7 +67,8 @@ grpc::Status ControlService::GetInventory(grpc::ServerContext*, const control::v
     gpu->set_compute_capability_major(g.cc_major);
     gpu->set_compute_capability_minor(g.cc_minor);
     gpu->set_multiprocessors(g.multiprocessors);
-    gpu->set_healthy(true);
+    gpu->set_healthy(g.healthy);
+    gpu->set_health_message(g.unhealthy);
     std::uint32_t percent = 0, live = 0;
     std::uint64_t memory = 0;
     for (const AdmissionRecord& a : admissions) {

@@ -87,6 +87,9 @@ class TestClient {
   std::uint64_t session_id_ = 0;
 };
 
+// A plain HTTP/1.0 GET of `path` from "host:port"; the whole response, head included.
+std::string HttpGet(const std::string& address, const std::string& path);
+
 // Random-looking but reproducible bytes.
 std::string Pattern(std::size_t size, unsigned seed);
 
