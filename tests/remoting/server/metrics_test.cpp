@@ -2,7 +2,6 @@
 // docs/operations.md ("### gpupool-server") lists is exported, and each counter is raised by the event
 // it names — a clean close, a broken connection, a protocol violation, a crashed worker, a wrong
 // token, a bad handle, a module image found in the cache.
-#include <openssl/sha.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -13,6 +12,7 @@
 #include <sstream>
 
 #include "remoting/server/metrics_render.h"
+#include "tests/remoting/server/image_hash.h"
 #include "tests/remoting/server/test_client.h"
 
 namespace gpupool::testing {
@@ -40,26 +40,10 @@ void WaitEnded(ServerProcess& server, std::uint64_t id) {
   REQUIRE(line.ok());
 }
 
-std::string Header(std::uint32_t size, std::uint16_t opcode, std::uint16_t flags, std::uint64_t id) {
-  unsigned char h[protocol::kHeaderSize];
-  protocol::EncodeHeader({size, opcode, flags, id}, h);
-  return std::string(reinterpret_cast<char*>(h), sizeof h);
-}
-
 std::string HelloFrame(const std::string& token, const std::string& pod_uid,
                        std::uint16_t version = protocol::kProtocolVersion) {
   std::string p = protocol::EncodeHello({protocol::kMagic, version, token, "metrics_test", 1, pod_uid});
   return Header(static_cast<std::uint32_t>(p.size()), protocol::kOpHello, 0, 0) + p;
-}
-
-void SendRaw(protocol::Connection& conn, const std::string& bytes) {
-  REQUIRE(::send(conn.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
-}
-
-std::string Sha256(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return std::string(reinterpret_cast<char*>(digest), sizeof digest);
 }
 
 // The client library's way to load a module: ask for the image by hash, upload it on a miss, load.
@@ -209,7 +193,8 @@ TEST_CASE("/metrics counts each event by its cause") {
     CHECK(Value(live, "gpupool_request_duration_seconds_bucket{call_class=\"module\",le=\"+Inf\"}") == 4);
     CHECK(Value(live, "gpupool_request_duration_seconds_sum{call_class=\"module\"}") > 0);
     CHECK(Value(live, "gpupool_request_duration_seconds_count{call_class=\"launch\"}") == 0);
-    CHECK(Value(live, "gpupool_request_duration_seconds_count{call_class=\"memset\"}") == -1);  // never answered
+    CHECK(Value(live, "gpupool_request_duration_seconds_count{call_class=\"memset\"}") ==
+          -1);  // never answered
     CHECK(Value(live, "gpupool_sessions_ended_total{reason=\"closed\"}") == 0);
   }
   WaitEnded(server, closed_id);

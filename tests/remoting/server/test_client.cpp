@@ -129,6 +129,16 @@ std::string HttpGet(const std::string& address, const std::string& path) {
   return response;
 }
 
+std::string Header(std::uint32_t size, std::uint16_t opcode, std::uint16_t flags, std::uint64_t id) {
+  unsigned char h[protocol::kHeaderSize];
+  protocol::EncodeHeader({size, opcode, flags, id}, h);
+  return std::string(reinterpret_cast<char*>(h), sizeof h);
+}
+
+void SendRaw(protocol::Connection& conn, const std::string& bytes) {
+  REQUIRE(::send(conn.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+}
+
 std::string Pattern(std::size_t size, unsigned seed) {
   std::string out(size, '\0');
   std::uint32_t x = seed * 2654435761u + 1;
