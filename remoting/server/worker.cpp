@@ -97,10 +97,9 @@ int RunWorker(const WorkerOptions& options) {
   }
   int code = 1;
   if (stats != nullptr && stats->revoked.load() != 0) {
-    SayWhy(stats, stats->revoked.load() == SessionStats::kServerStopping ? SessionEnd::kServerStopping
-                                                                         : SessionEnd::kRevoked);
     std::string reason(stats->revoke_reason, strnlen(stats->revoke_reason, sizeof stats->revoke_reason));
     bool stopping = stats->revoked.load() == SessionStats::kServerStopping;
+    SayWhy(stats, stopping ? SessionEnd::kServerStopping : SessionEnd::kRevoked);
     SendError(conn, stopping ? Code::kUnavailable : Code::kPermissionDenied,
               (stopping ? "session ended: " : "session revoked: ") + reason);
     GPUPOOL_LOG(kInfo) << "session ended by the broker: " << reason;

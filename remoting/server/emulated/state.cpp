@@ -111,6 +111,10 @@ bool ValidDevice(CUdevice dev) {
   return dev >= 0 && static_cast<std::size_t>(dev) < GetState().devices.size();
 }
 
+bool LostDevice(CUdevice dev) {
+  return dev == GetState().config.lost_gpu;
+}
+
 DeviceMemory* MemoryFor(CUdeviceptr address) {
   for (Device& d : GetState().devices) {
     if (d.memory->InRange(address)) return d.memory.get();

@@ -120,5 +120,33 @@ TEST_CASE("Control: inventory, admissions, a pod's memory share, sessions and re
         std::string::npos);
 }
 
+TEST_CASE("a GPU that fell off the bus is reported unhealthy, and pods are not placed on it") {
+  ServerProcess server =
+      ServerProcess::Start({"--emulated-gpus", "2", "--emulated-lost-gpu", "1", "--control-listen",
+                            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
+  auto stub = Stub(server.control);
+  cv1::Inventory inventory;
+  REQUIRE(stub->GetInventory(Context().get(), {}, &inventory).ok());
+  REQUIRE(inventory.gpus_size() == 2);
+  CHECK(inventory.gpus(0).healthy());
+  CHECK(inventory.gpus(0).health_message().empty());
+  CHECK_FALSE(inventory.gpus(1).healthy());
+  CHECK(inventory.gpus(1).health_message() == "cuDeviceTotalMem failed");
+  cv1::AdmitResponse admitted;
+  CHECK(stub->Admit(Context().get(), AdmitRequest("pod-1", inventory.gpus(1).uuid(), 10, 1 << 20), &admitted)
+            .error_code() == grpc::FAILED_PRECONDITION);
+
+  std::string page = HttpGet(server.metrics, "/metrics");
+  CHECK(page.find("\ngpupool_gpu_healthy{gpu=\"" + inventory.gpus(0).uuid() + "\"} 1\n") !=
+        std::string::npos);
+  CHECK(page.find("\ngpupool_gpu_healthy{gpu=\"" + inventory.gpus(1).uuid() + "\"} 0\n") !=
+        std::string::npos);
+
+  // A session asking for the lost GPU's context gets the driver's answer.
+  TestClient c = TestClient::Open(server.endpoint);
+  CHECK(c.Result<Op::DevicePrimaryCtxRetain>({1}) == CUDA_ERROR_DEVICE_UNAVAILABLE);
+  CHECK(c.Result<Op::DevicePrimaryCtxRetain>({0}) == CUDA_SUCCESS);
+}
+
 }  // namespace
 }  // namespace gpupool::testing
