@@ -11,7 +11,7 @@
 #include <string>
 
 #include "operator/http/server.h"
-#include "operator/metrics/registry.h"
+#include "common/metrics/registry.h"
 
 namespace gpupool::metrics {
 

@@ -3,8 +3,8 @@
 
 #include "remoting/client/api_support.h"
 #include "remoting/client/client_dark_api_host.h"
-#include "remoting/client/error_names.h"
 #include "remoting/client/proc_address.h"
+#include "remoting/protocol/result_names.h"
 
 using namespace gpupool::client;
 
@@ -23,13 +23,13 @@ GPUPOOL_API CUresult cuDriverGetVersion(int* version) {
 
 GPUPOOL_API CUresult cuGetErrorName(CUresult error, const char** name) {
   if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *name = ErrorName(error);
+  *name = gpupool::protocol::ResultName(static_cast<std::uint32_t>(error));
   return *name != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 GPUPOOL_API CUresult cuGetErrorString(CUresult error, const char** text) {
   if (text == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *text = ErrorString(error);
+  *text = gpupool::protocol::ResultString(static_cast<std::uint32_t>(error));
   return *text != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 

@@ -19,6 +19,8 @@ class FrameReader {
 
   // The next frame's checked header, and its payload in *payload.
   Result<FrameHeader> Next(std::string_view* payload);
+  // True when bytes of an incomplete frame are buffered (a read failing now broke a frame).
+  bool mid_frame() const { return begin_ != end_; }
 
  private:
   // Makes at least `need` unread bytes available.

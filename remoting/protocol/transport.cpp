@@ -90,7 +90,10 @@ Status Connection::ReadExact(void* dst, std::size_t size) {
   auto* out = static_cast<char*>(dst);
   while (size > 0) {
     ssize_t got = ::recv(fd_, out, size, 0);
-    if (got == 0) return Status::Unavailable("connection closed by peer");
+    if (got == 0) {
+      peer_closed_ = true;
+      return Status::Unavailable("connection closed by peer");
+    }
     if (got < 0) {
       if (errno == EINTR) continue;
       return IoError("receive", errno);
@@ -104,7 +107,10 @@ Status Connection::ReadExact(void* dst, std::size_t size) {
 Result<std::size_t> Connection::ReadSome(void* dst, std::size_t max) {
   while (true) {
     ssize_t got = ::recv(fd_, dst, max, 0);
-    if (got == 0) return Status::Unavailable("connection closed by peer");
+    if (got == 0) {
+      peer_closed_ = true;
+      return Status::Unavailable("connection closed by peer");
+    }
     if (got > 0) return static_cast<std::size_t>(got);
     if (errno != EINTR) return IoError("receive", errno);
   }

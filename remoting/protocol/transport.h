@@ -61,9 +61,12 @@ class Connection {
   Status SetReceiveTimeout(std::chrono::milliseconds timeout);
   // Wakes a thread blocked reading this connection (it gets Unavailable).
   void Shutdown();
+  // True once a read found the peer's orderly close (EOF), as opposed to a broken connection.
+  bool peer_closed() const { return peer_closed_; }
 
  private:
   int fd_ = -1;
+  bool peer_closed_ = false;
 };
 
 class Listener {

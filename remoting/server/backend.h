@@ -21,10 +21,14 @@
 namespace gpupool::server {
 
 struct EmulatedConfig {
-  int gpus = 1;                                // --emulated-gpus
-  std::uint64_t memory_bytes = 16ULL << 30;    // --emulated-memory, per GPU
-  std::string uuid_seed;                       // makes GPU UUIDs unique per server instance
-  std::string record_launches_path;            // --record-launches: JSON line per kernel launch
+  int gpus = 1;                              // --emulated-gpus
+  std::uint64_t memory_bytes = 16ULL << 30;  // --emulated-memory, per GPU
+  std::string uuid_seed;                     // makes GPU UUIDs unique per server instance
+  std::string record_launches_path;          // --record-launches: JSON line per kernel launch
+  // --emulated-lost-gpu: this GPU acts as one fallen off the bus — it keeps its name and UUID, but
+  // memory and attribute queries and context creation fail with CUDA_ERROR_DEVICE_UNAVAILABLE
+  // (health monitoring, alerts and failure handling can be tried without a broken GPU). -1: none.
+  int lost_gpu = -1;
 };
 
 class Backend {

@@ -44,22 +44,30 @@ Status ReadBy(int fd, void* dst, std::size_t n, Clock::time_point deadline) {
   return Status::Ok();
 }
 
-Result<protocol::Hello> ReadHello(protocol::Connection& conn) {
+// Reads and checks the Hello. On a protocol violation *why says which rule was broken (the caller
+// counts it); a client that simply went away leaves it kNone.
+Result<protocol::Hello> ReadHello(protocol::Connection& conn, ProtocolError* why) {
   auto deadline = Clock::now() + std::chrono::milliseconds(protocol::kHandshakeTimeoutMs);
   unsigned char raw[protocol::kHeaderSize];
+  *why = ProtocolError::kHandshakeTimeout;
   GPUPOOL_RETURN_IF_ERROR(ReadBy(conn.fd(), raw, sizeof raw, deadline));
+  *why = ProtocolError::kHandshake;
   GPUPOOL_ASSIGN_OR_RETURN(protocol::FrameHeader header, protocol::DecodeHeader(raw));
   if (header.opcode != protocol::kOpHello) return Status::InvalidArgument("the first frame must be Hello");
   if (header.payload_size > kMaxHelloBytes) return Status::InvalidArgument("Hello frame too large");
   std::string payload(header.payload_size, '\0');
+  *why = ProtocolError::kHandshakeTimeout;
   GPUPOOL_RETURN_IF_ERROR(ReadBy(conn.fd(), payload.data(), payload.size(), deadline));
+  *why = ProtocolError::kHandshake;
   GPUPOOL_ASSIGN_OR_RETURN(protocol::Hello hello, protocol::DecodeHello(payload));
   if (hello.magic != protocol::kMagic) return Status::InvalidArgument("not a gpupool client (bad magic)");
   if (hello.version != protocol::kProtocolVersion) {
+    *why = ProtocolError::kVersion;
     return Status::InvalidArgument("protocol version " + std::to_string(hello.version) +
                                    " not supported (server speaks " +
                                    std::to_string(protocol::kProtocolVersion) + ")");
   }
+  *why = ProtocolError::kNone;
   return hello;
 }
 
@@ -171,16 +179,23 @@ Status Broker::Admit(const protocol::Hello& hello, std::uint64_t* memory_limit, 
 }
 
 void Broker::Handshake(protocol::Connection conn, std::string peer) {
-  auto hello = ReadHello(conn);
+  ProtocolError violation = ProtocolError::kNone;
+  auto hello = ReadHello(conn, &violation);
   if (!hello.ok()) {
     GPUPOOL_LOG(kInfo) << "handshake from " << peer << " failed: " << hello.status().ToString();
-    if (hello.status().code() != Code::kUnavailable) SendError(conn, hello.status());
+    // A client that closed mid-handshake broke no rule (a port probe, a client that gave up).
+    if (hello.status().code() != Code::kUnavailable) {
+      registry_->CountProtocolError(violation);
+      SendError(conn, hello.status());
+    }
     return;
   }
   SessionRecord record;
   std::uint64_t memory_limit = 0;
   if (Status s = Admit(*hello, &memory_limit, &record.gpu_uuid, &record.percent); !s.ok()) {
     GPUPOOL_LOG(kInfo) << "refused " << peer << " (" << hello->process_name << "): " << s.ToString();
+    if (s.code() == Code::kUnauthenticated) registry_->CountAuthFailure(AuthFailure::kBadToken);
+    if (s.code() == Code::kPermissionDenied) registry_->CountAuthFailure(AuthFailure::kNotAdmitted);
     SendError(conn, s);
     return;
   }

@@ -67,7 +67,8 @@ grpc::Status ControlService::GetInventory(grpc::ServerContext*, const control::v
     gpu->set_compute_capability_major(g.cc_major);
     gpu->set_compute_capability_minor(g.cc_minor);
     gpu->set_multiprocessors(g.multiprocessors);
-    gpu->set_healthy(true);
+    gpu->set_healthy(g.healthy);
+    gpu->set_health_message(g.unhealthy);
     std::uint32_t percent = 0, live = 0;
     std::uint64_t memory = 0;
     for (const AdmissionRecord& a : admissions) {
@@ -95,6 +96,8 @@ grpc::Status ControlService::Admit(grpc::ServerContext*, const control::v1::Admi
     const GpuInfo* gpu = nullptr;
     for (const GpuInfo& g : info->gpus) gpu = g.uuid == share.gpu_uuid() ? &g : gpu;
     if (gpu == nullptr) return {grpc::NOT_FOUND, "no GPU " + share.gpu_uuid() + " on this server"};
+    if (!gpu->healthy)
+      return {grpc::FAILED_PRECONDITION, "GPU " + gpu->uuid + " is unhealthy: " + gpu->unhealthy};
     if (share.percent() < 1 || share.percent() > 100) {
       return {grpc::INVALID_ARGUMENT, "percent must be 1..100, got " + std::to_string(share.percent())};
     }

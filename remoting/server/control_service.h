@@ -39,6 +39,8 @@ class ControlService final : public control::v1::Control::Service {
 
   // The GPUs, from the cache or a new inventory child.
   Result<InventoryInfo> Inventory();
+  // This process's id in GetInventory (host name and start time).
+  const std::string& server_id() const { return server_id_; }
 
  private:
   ServerOptions options_;

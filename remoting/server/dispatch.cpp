@@ -1,9 +1,11 @@
 #include "remoting/server/dispatch.h"
 
 #include <array>
+#include <chrono>
 
 #include "remoting/protocol/call_io.h"
 #include "remoting/protocol/codec.h"
+#include "remoting/server/stat_reasons.h"
 
 namespace gpupool::server {
 namespace {
@@ -14,6 +16,13 @@ using protocol::Op;
 using protocol::Tail;
 
 using Handler = Status (*)(Session&, protocol::Connection&, const protocol::FrameHeader&, std::string_view);
+using Clock = std::chrono::steady_clock;
+
+// A protocol violation: the session ends with `message`; the broker counts it under `why`.
+Status Violation(Session& s, ProtocolError why, std::string message) {
+  if (s.stats != nullptr) s.stats->protocol_error = static_cast<std::uint32_t>(why);
+  return Status::InvalidArgument(std::move(message));
+}
 
 template <Op op>
 Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& header,
@@ -21,10 +30,12 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
            CUresult (*handler)(Session&, const typename Call<op>::Request&, typename Call<op>::Reply*,
                                std::string_view)) {
   constexpr Mode mode = Call<op>::mode;
+  const Clock::time_point received = Clock::now();
   bool no_reply = (header.flags & protocol::kFlagNoReply) != 0;
   if (no_reply != (mode == Mode::kAsync)) {
-    return Status::InvalidArgument(std::string(Call<op>::kName) +
-                                   (no_reply ? " must be answered" : " must be sent without a reply"));
+    return Violation(
+        s, ProtocolError::kFlags,
+        std::string(Call<op>::kName) + (no_reply ? " must be answered" : " must be sent without a reply"));
   }
   protocol::Reader reader(payload);
   typename Call<op>::Request request{};
@@ -35,7 +46,10 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
   } else {
     (void)reader.ExpectEnd();
   }
-  if (!reader.ok()) return reader.status().Annotate(Call<op>::kName);
+  if (!reader.ok()) {
+    Status bad = reader.status().Annotate(Call<op>::kName);
+    return Violation(s, ProtocolError::kPayload, bad.message());
+  }
 
   typename Call<op>::Reply reply{};
   s.staging_size = 0;
@@ -46,18 +60,27 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
   } else {
     result = handler(s, request, &reply, tail);
   }
-  if (result != CUDA_SUCCESS && s.stats != nullptr) ++s.stats->errors;
   if (mode == Mode::kAsync) {
     if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;
     return Status::Ok();
   }
-  if (result != CUDA_SUCCESS) return protocol::SendReply(conn, header, result);
-  protocol::Writer w;
-  protocol::Encode(w, reply);
-  return protocol::SendReply(conn, header, CUDA_SUCCESS, w.data(),
-                             Call<op>::tail == Tail::kReplyTail
-                                 ? std::string_view(s.staging.data(), s.staging_size)
-                                 : std::string_view());
+  Status sent;
+  if (result != CUDA_SUCCESS) {
+    sent = protocol::SendReply(conn, header, result);
+  } else {
+    protocol::Writer w;
+    protocol::Encode(w, reply);
+    sent = protocol::SendReply(conn, header, CUDA_SUCCESS, w.data(),
+                               Call<op>::tail == Tail::kReplyTail
+                                   ? std::string_view(s.staging.data(), s.staging_size)
+                                   : std::string_view());
+  }
+  if (s.stats != nullptr) {
+    // Errors count when the client is told (an asynchronous one at the call that reports it).
+    if (result != CUDA_SUCCESS) s.stats->CountError(result);
+    s.stats->durations.Observe(header.opcode, Clock::now() - received);
+  }
+  return sent;
 }
 
 struct Entry {
@@ -87,10 +110,11 @@ Handler Find(std::uint16_t opcode) {
 
 Status Dispatch(Session& session, protocol::Connection& conn, const protocol::FrameHeader& header,
                 std::string_view payload) {
-  if ((header.flags & protocol::kFlagReply) != 0) return Status::InvalidArgument("client sent a reply frame");
+  if ((header.flags & protocol::kFlagReply) != 0)
+    return Violation(session, ProtocolError::kFlags, "client sent a reply frame");
   Handler handler = Find(header.opcode);
   if (handler == nullptr) {
-    return Status::InvalidArgument("unknown opcode " + protocol::OpName(header.opcode));
+    return Violation(session, ProtocolError::kOpcode, "unknown opcode " + protocol::OpName(header.opcode));
   }
   return handler(session, conn, header, payload);
 }

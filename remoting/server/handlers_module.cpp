@@ -25,13 +25,17 @@ std::uint64_t AddChild(Session& s, HandleTable<T>& table, std::uint64_t parent, 
 }  // namespace
 
 GPUPOOL_HANDLER(ImageQuery) {
-  std::get<0>(*out) = s.images.Has(std::get<0>(in)) ? 1 : 0;
+  bool cached = s.images.Has(std::get<0>(in));
+  std::get<0>(*out) = cached ? 1 : 0;
+  if (s.stats != nullptr) ++(cached ? s.stats->image_cache_hits : s.stats->image_cache_misses);
   return CUDA_SUCCESS;
 }
 
 GPUPOOL_HANDLER(ImageUpload) {
   const auto& [hash, total, offset] = in;
-  return s.images.Upload(hash, total, offset, tail);
+  CUresult r = s.images.Upload(hash, total, offset, tail);
+  if (s.stats != nullptr) s.stats->image_cache_bytes = s.images.bytes();
+  return r;
 }
 
 GPUPOOL_HANDLER(ModuleLoadData) {

@@ -20,6 +20,8 @@ class ImageCache {
   // uploading endlessly exhausts its own limit, not the host's memory.
   explicit ImageCache(std::uint64_t max_bytes = 4ull << 30) : max_bytes_(max_bytes) {}
   bool Has(std::string_view hash) const { return done_.count(std::string(hash)) != 0; }
+  // Bytes held, complete and partial images together.
+  std::uint64_t bytes() const { return bytes_; }
   // The complete image, or null.
   const std::string* Find(std::string_view hash) const;
   // Appends a chunk at `offset` of an image of `total` bytes. Errors: a chunk out of order, past

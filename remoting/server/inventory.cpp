@@ -35,14 +35,24 @@ int RunInventory(const ServerOptions& options) {
     CUuuid uuid{};
     std::size_t memory = 0;
     int major = 0, minor = 0, sms = 0;
-    (void)api.cuDeviceGetName(name, sizeof name - 1, i);
-    (void)api.cuDeviceGetUuid_v2(&uuid, i);
-    (void)api.cuDeviceTotalMem_v2(&memory, i);
-    (void)api.cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, i);
-    (void)api.cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, i);
-    (void)api.cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, i);
+    // A GPU whose properties cannot be read (lost, fallen off the bus, driver in a bad state) is
+    // reported unhealthy, with the first query that failed.
+    const char* failed = nullptr;
+    auto check = [&failed](CUresult r, const char* what) {
+      if (r != CUDA_SUCCESS && failed == nullptr) failed = what;
+    };
+    check(api.cuDeviceGetName(name, sizeof name - 1, i), "cuDeviceGetName");
+    check(api.cuDeviceGetUuid_v2(&uuid, i), "cuDeviceGetUuid");
+    check(api.cuDeviceTotalMem_v2(&memory, i), "cuDeviceTotalMem");
+    check(api.cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, i),
+          "cuDeviceGetAttribute");
+    check(api.cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, i),
+          "cuDeviceGetAttribute");
+    check(api.cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, i),
+          "cuDeviceGetAttribute");
     std::printf("gpu %d %s %zu %d %d %d %s\n", i, FormatGpuUuid(uuid).c_str(), memory, major, minor, sms,
                 name);
+    if (failed != nullptr) std::printf("unhealthy %d %s failed\n", i, failed);
   }
   std::fflush(stdout);
   return 0;

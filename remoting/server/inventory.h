@@ -3,6 +3,7 @@
 //
 //   driver <version>
 //   gpu <index> <uuid> <memory bytes> <cc major> <cc minor> <multiprocessors> <name...>
+//   unhealthy <index> <why...>  (after its gpu line, when a query on that GPU failed)
 //   error <message>          (instead, when the backend cannot be opened)
 //
 // Thread-safety: QueryInventory may run on any thread.
@@ -24,6 +25,8 @@ struct GpuInfo {
   std::string name;
   std::uint64_t memory_bytes = 0;
   int cc_major = 0, cc_minor = 0, multiprocessors = 0;
+  bool healthy = true;    // every query the inventory child made on the GPU succeeded
+  std::string unhealthy;  // the first one that failed, when not healthy
 };
 
 struct InventoryInfo {

@@ -23,6 +23,14 @@ Result<InventoryInfo> ParseInventory(const std::string& text) {
       }
       std::getline(in >> std::ws, g.name);
       info.gpus.push_back(g);
+    } else if (kind == "unhealthy") {
+      int index = -1;
+      in >> index;
+      GpuInfo* gpu = nullptr;
+      for (GpuInfo& g : info.gpus) gpu = g.index == index ? &g : gpu;
+      if (gpu == nullptr) return Status::Internal("inventory: '" + line + "' names no GPU listed before it");
+      gpu->healthy = false;
+      std::getline(in >> std::ws, gpu->unhealthy);
     } else if (kind == "error") {
       std::string why;
       std::getline(in >> std::ws, why);

@@ -12,6 +12,7 @@
 #include "remoting/server/control_service.h"
 #include "remoting/server/inventory.h"
 #include "remoting/server/metrics.h"
+#include "remoting/server/metrics_render.h"
 #include "remoting/server/server_flags.h"
 #include "remoting/server/worker.h"
 
@@ -54,15 +55,10 @@ int RunBroker(ServerOptions options) {
   }
   std::unique_ptr<MetricsServer> metrics;
   if (options.metrics_listen) {
-    auto started = MetricsServer::Start(*options.metrics_listen, [&registry, &control] {
-      std::map<std::string, std::uint64_t> gpus;
+    ServerIdentity identity{GPUPOOL_VERSION_STRING, options.device, control.server_id()};
+    auto started = MetricsServer::Start(*options.metrics_listen, [&registry, &control, identity] {
       auto inventory = control.Inventory();
-      std::string default_gpu;
-      if (inventory.ok()) {
-        for (const GpuInfo& g : inventory->gpus) gpus[g.uuid] = g.memory_bytes;
-        if (!inventory->gpus.empty()) default_gpu = inventory->gpus.front().uuid;
-      }
-      return RenderMetrics(registry, gpus, default_gpu);
+      return RenderMetrics(registry, identity, inventory.ok() ? inventory->gpus : std::vector<GpuInfo>());
     });
     if (!started.ok()) {
       std::cerr << "gpupool-server: metrics: " << started.status().message() << "\n";

@@ -1,25 +1,19 @@
-// Prometheus metrics of the broker (`--metrics-listen HOST:PORT`, GET /metrics), all prefixed
-// `gpupool_`: live sessions, memory used and limit per session and per GPU, bytes moved, kernels
-// launched and CUDA errors (live sessions plus those that ended). A tiny HTTP/1.0 responder: one
-// short-lived connection at a time, each with a 2 s deadline, so a slow scraper cannot hold it.
+// The broker's `--metrics-listen HOST:PORT` endpoint: GET /metrics answers with what `render`
+// produces (metrics_render.h). A tiny HTTP/1.0 responder: one short-lived connection at a time, each
+// with a 2 s deadline, so a slow scraper cannot hold it.
 //
-// Thread-safety: RenderMetrics reads the thread-safe Registry; MetricsServer runs its own thread.
+// Thread-safety: MetricsServer runs its own thread; `render` is called from it.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "common/endpoint.h"
 #include "remoting/protocol/transport.h"
-#include "remoting/server/registry.h"
 
 namespace gpupool::server {
-
-// `gpu_memory` maps GPU uuid -> total bytes (from the inventory, when known); `default_gpu` is the
-// uuid sessions without an admitted GPU run on.
-std::string RenderMetrics(const Registry& registry, const std::map<std::string, std::uint64_t>& gpu_memory,
-                          const std::string& default_gpu);
 
 class MetricsServer {
  public:

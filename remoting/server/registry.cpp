@@ -8,6 +8,20 @@
 
 namespace gpupool::server {
 
+namespace {
+
+SessionEnd EndReason(const SessionStats& stats) {
+  std::uint32_t said = stats.end_reason.load();
+  if (said != 0 && said < kSessionEndCount) return static_cast<SessionEnd>(said);
+  // A worker stuck in the driver that the broker had to kill after asking it to end.
+  if (stats.revoked.load() == SessionStats::kRevoked) return SessionEnd::kRevoked;
+  if (stats.revoked.load() == SessionStats::kServerStopping) return SessionEnd::kServerStopping;
+  // Killed by a signal, or exited before it could say why.
+  return SessionEnd::kWorkerCrashed;
+}
+
+}  // namespace
+
 std::int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -21,6 +35,7 @@ std::uint64_t Registry::NextSessionId() {
 
 void Registry::AddSession(SessionRecord record) {
   std::lock_guard<std::mutex> lock(mu_);
+  ++counters_.sessions_started;
   pid_t pid = record.pid;
   sessions_[pid] = std::move(record);
 }
@@ -31,18 +46,34 @@ std::uint64_t Registry::RemoveSession(pid_t pid) {
   if (it == sessions_.end()) return 0;
   std::uint64_t id = it->second.id;
   const SessionStats& stats = *it->second.stats->get();
-  ++ended_.sessions;
-  ended_.bytes_to_device += stats.bytes_to_device;
-  ended_.bytes_from_device += stats.bytes_from_device;
-  ended_.kernels_launched += stats.kernels_launched;
-  ended_.errors += stats.errors;
+  ++counters_.sessions_ended[static_cast<std::size_t>(EndReason(stats))];
+  if (stats.end_reason.load() == static_cast<std::uint32_t>(SessionEnd::kProtocolError)) {
+    std::uint32_t why = stats.protocol_error.load();
+    ++counters_.protocol_errors[why < kProtocolErrorCount ? why : 0];
+  }
+  ended_[it->second.gpu_uuid].Add(SessionTotals::Of(stats));
   sessions_.erase(it);
   return id;
 }
 
-EndedTotals Registry::ended() const {
+std::map<std::string, SessionTotals> Registry::ended() const {
   std::lock_guard<std::mutex> lock(mu_);
   return ended_;
+}
+
+ServerCounters Registry::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counters_;
+}
+
+void Registry::CountProtocolError(ProtocolError why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counters_.protocol_errors[static_cast<std::size_t>(why)];
+}
+
+void Registry::CountAuthFailure(AuthFailure why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counters_.auth_failures[static_cast<std::size_t>(why)];
 }
 
 std::vector<SessionRecord> Registry::Sessions() const {

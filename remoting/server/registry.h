@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include "remoting/server/session_stats.h"
+#include "remoting/server/session_totals.h"
+#include "remoting/server/stat_reasons.h"
 
 namespace gpupool::server {
 
@@ -45,13 +48,12 @@ struct SessionRecord {
   std::shared_ptr<SharedStats> stats;  // the worker's live counters
 };
 
-// Counters of sessions that have ended (live ones are read from their SessionStats).
-struct EndedTotals {
-  std::uint64_t sessions = 0;
-  std::uint64_t bytes_to_device = 0;
-  std::uint64_t bytes_from_device = 0;
-  std::uint64_t kernels_launched = 0;
-  std::uint64_t errors = 0;
+// The broker's own event counters (the sessions' counters are SessionTotals).
+struct ServerCounters {
+  std::uint64_t sessions_started = 0;
+  std::array<std::uint64_t, kSessionEndCount> sessions_ended{};  // by SessionEnd
+  std::array<std::uint64_t, kProtocolErrorCount> protocol_errors{};
+  std::array<std::uint64_t, kAuthFailureCount> auth_failures{};
 };
 
 class Registry {
@@ -61,10 +63,17 @@ class Registry {
   // that exits at once is never reaped before its record exists.
   std::mutex& spawn_mutex() { return spawn_mu_; }
   void AddSession(SessionRecord record);
-  // The reaper: the worker `pid` exited. Returns the session's id, 0 when it was no session's worker.
+  // The reaper: the worker `pid` exited. Counts why the session ended (what the worker left in its
+  // SessionStats; a worker that left nothing crashed, unless the broker had asked it to end) and
+  // keeps its counters. Returns the session's id, 0 when it was no session's worker.
   std::uint64_t RemoveSession(pid_t pid);
   std::vector<SessionRecord> Sessions() const;
-  EndedTotals ended() const;
+  // Counters of ended sessions by the GPU they ran on (SessionRecord::gpu_uuid; "" for the default).
+  std::map<std::string, SessionTotals> ended() const;
+  ServerCounters counters() const;
+  // The broker refused a connection (handshake thread).
+  void CountProtocolError(ProtocolError why);
+  void CountAuthFailure(AuthFailure why);
 
   void Admit(AdmissionRecord admission);
   std::optional<AdmissionRecord> FindAdmission(const std::string& pod_uid) const;
@@ -83,7 +92,8 @@ class Registry {
   mutable std::mutex mu_;
   std::uint64_t next_id_ = 1;
   std::map<pid_t, SessionRecord> sessions_;
-  EndedTotals ended_;
+  std::map<std::string, SessionTotals> ended_;
+  ServerCounters counters_;
   std::map<std::string, AdmissionRecord> admissions_;
 };
 

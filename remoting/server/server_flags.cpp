@@ -62,6 +62,11 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
   } else if (flag == "--record-launches") {
     o.emulated.record_launches_path = value;
     o.emulated_flags_given = true;
+  } else if (flag == "--emulated-lost-gpu") {
+    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t n, ParseNumber(flag, value));
+    if (n > 63) return Status::InvalidArgument("--emulated-lost-gpu: must be a GPU index, got " + value);
+    o.emulated.lost_gpu = static_cast<int>(n);
+    o.emulated_flags_given = true;
   } else if (flag == "--emulated-uuid-seed") {
     o.emulated.uuid_seed = value;
   } else if (flag == "--session-memory") {
@@ -114,6 +119,11 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
   if (o.emulated_flags_given && o.device != "emulated") {
     return Status::InvalidArgument("--emulated-* and --record-launches need --device emulated");
   }
+  if (o.emulated.lost_gpu >= o.emulated.gpus) {
+    return Status::InvalidArgument("--emulated-lost-gpu: there is no GPU " +
+                                   std::to_string(o.emulated.lost_gpu) + " among --emulated-gpus " +
+                                   std::to_string(o.emulated.gpus));
+  }
   if (!o.control_listen && o.listen.kind == Endpoint::Kind::kTcp && o.listen.port != 0 &&
       o.listen.port != 65535) {
     Endpoint control = o.listen;
@@ -132,6 +142,8 @@ std::vector<std::string> DeviceArgs(const ServerOptions& o) {
     a.insert(a.end(), {"--emulated-gpus", std::to_string(o.emulated.gpus), "--emulated-memory",
                        std::to_string(o.emulated.memory_bytes)});
     if (!o.emulated.uuid_seed.empty()) a.insert(a.end(), {"--emulated-uuid-seed", o.emulated.uuid_seed});
+    if (o.emulated.lost_gpu >= 0)
+      a.insert(a.end(), {"--emulated-lost-gpu", std::to_string(o.emulated.lost_gpu)});
     if (!o.emulated.record_launches_path.empty()) {
       a.insert(a.end(), {"--record-launches", o.emulated.record_launches_path});
     }

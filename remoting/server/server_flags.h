@@ -3,6 +3,7 @@
 //
 //   gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH] [--token-file F]
 //                  [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]
+//                  [--emulated-lost-gpu INDEX]
 //                  [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen HOST:PORT]
 //                  [--cuda-library PATH]
 //
@@ -46,7 +47,7 @@ inline constexpr const char* kServerUsage =
     "                      [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]\n"
     "                      [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen "
     "HOST:PORT]\n"
-    "                      [--cuda-library PATH]\n";
+    "                      [--cuda-library PATH] [--emulated-lost-gpu INDEX]\n";
 
 // Parses argv[1..]. Errors name the flag and what was wrong.
 Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);

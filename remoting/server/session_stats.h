@@ -1,6 +1,8 @@
 // SessionStats: a session's live counters, in a small shared-memory block (memfd) that the worker
 // writes and the broker reads for ListSessions and /metrics. Plain atomics: no locks across
-// processes, and a crashed worker cannot leave one held.
+// processes, and a crashed worker cannot leave one held. This block is the only path from a worker
+// to the broker's metrics: the worker also leaves here why its session ended, which the broker reads
+// when it reaps the worker.
 //
 // The broker may also ask the worker to end the session (Revoke) through `revoked` and
 // `revoke_reason`, followed by SIGTERM.
@@ -12,16 +14,30 @@
 #include <cstdint>
 
 #include "common/status.h"
+#include "remoting/protocol/result_names.h"
+#include "remoting/server/request_durations.h"
 
 namespace gpupool::server {
 
 struct SessionStats {
+  // Counts an error returned to the client.
+  void CountError(std::uint32_t result) {
+    errors_by_result[protocol::ResultIndex(result)].fetch_add(1, std::memory_order_relaxed);
+  }
+
   std::atomic<std::uint64_t> memory_used_bytes{0};
   std::atomic<std::uint64_t> memory_limit_bytes{0};
   std::atomic<std::uint64_t> kernels_launched{0};
   std::atomic<std::uint64_t> bytes_to_device{0};
   std::atomic<std::uint64_t> bytes_from_device{0};
-  std::atomic<std::uint64_t> errors{0};                // calls that returned a CUDA error
+  // Errors returned to the client, by CUresult (protocol::ResultIndex; the last slot: not a CUresult).
+  std::atomic<std::uint64_t> errors_by_result[protocol::kResultCount + 1] = {};
+  std::atomic<std::uint64_t> image_cache_hits{0};    // ImageQuery found the image
+  std::atomic<std::uint64_t> image_cache_misses{0};  // ImageQuery did not: the client uploads it
+  std::atomic<std::uint64_t> image_cache_bytes{0};   // held by the session's image cache
+  RequestDurations durations;
+  std::atomic<std::uint32_t> end_reason{0};            // SessionEnd, set by the worker as the session ends
+  std::atomic<std::uint32_t> protocol_error{0};        // ProtocolError, when end_reason is kProtocolError
   static constexpr std::uint32_t kRevoked = 1;         // Control Revoke: PermissionDenied
   static constexpr std::uint32_t kServerStopping = 2;  // broker shutdown: Unavailable
   std::atomic<std::uint32_t> revoked{0};               // 0, kRevoked or kServerStopping

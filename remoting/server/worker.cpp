@@ -14,6 +14,7 @@
 #include "remoting/server/dispatch.h"
 #include "remoting/server/session.h"
 #include "remoting/server/session_stats.h"
+#include "remoting/server/stat_reasons.h"
 
 namespace gpupool::server {
 namespace {
@@ -28,6 +29,11 @@ void OnTerminate(int) {
 
 void SendError(protocol::Connection& conn, Code code, const std::string& message) {
   (void)conn.SendFrame(protocol::kOpError, protocol::kFlagReply, 0, {protocol::EncodeError({code, message})});
+}
+
+// Leaves why the session ended where the broker reads it when it reaps this process.
+void SayWhy(SessionStats* stats, SessionEnd reason) {
+  if (stats != nullptr) stats->end_reason = static_cast<std::uint32_t>(reason);
 }
 
 }  // namespace
@@ -65,22 +71,29 @@ int RunWorker(const WorkerOptions& options) {
   if (!backend.ok()) {
     GPUPOOL_LOG(kError) << "cannot open the " << options.device << " device: " << backend.status().ToString();
     SendError(conn, Code::kUnavailable, "server cannot open its device: " + backend.status().message());
+    SayWhy(stats, SessionEnd::kDeviceError);
     return 1;
   }
   const DriverApi& api = (*backend)->api();
   if (api.cuInit != nullptr && api.cuInit(0) != CUDA_SUCCESS) {
     SendError(conn, Code::kUnavailable, "cuInit failed on the server");
+    SayWhy(stats, SessionEnd::kDeviceError);
     return 1;
   }
 
   Session session(api, options.memory_limit, stats);
   protocol::FrameReader reader(&conn);
   Status end;
+  bool read_failed = false;
   while (true) {
     std::string_view payload;
     auto header = reader.Next(&payload);
     if (!header.ok()) {
       end = header.status();
+      read_failed = true;
+      // A header that does not decode is the only protocol violation the reader reports.
+      if (end.code() == Code::kInvalidArgument && stats != nullptr)
+        stats->protocol_error = static_cast<std::uint32_t>(ProtocolError::kFrame);
       break;
     }
     end = Dispatch(session, conn, *header, payload);
@@ -90,14 +103,20 @@ int RunWorker(const WorkerOptions& options) {
   if (stats != nullptr && stats->revoked.load() != 0) {
     std::string reason(stats->revoke_reason, strnlen(stats->revoke_reason, sizeof stats->revoke_reason));
     bool stopping = stats->revoked.load() == SessionStats::kServerStopping;
+    SayWhy(stats, stopping ? SessionEnd::kServerStopping : SessionEnd::kRevoked);
     SendError(conn, stopping ? Code::kUnavailable : Code::kPermissionDenied,
               (stopping ? "session ended: " : "session revoked: ") + reason);
     GPUPOOL_LOG(kInfo) << "session ended by the broker: " << reason;
   } else if (end.code() == Code::kInvalidArgument) {
     GPUPOOL_LOG(kWarn) << "ending session: " << end.message();
     SendError(conn, Code::kInvalidArgument, end.message());
+    SayWhy(stats, SessionEnd::kProtocolError);
   } else {
     GPUPOOL_LOG(kInfo) << "session ended: " << end.message();
+    // An orderly close between frames is the client ending its session; anything else (a reset, a
+    // keepalive timeout, EOF inside a frame, a reply that could not be sent) lost the client.
+    bool closed = read_failed && conn.peer_closed() && !reader.mid_frame();
+    SayWhy(stats, closed ? SessionEnd::kClosed : SessionEnd::kClientLost);
     code = 0;
   }
   session.ReleaseAll();

@@ -8,29 +8,6 @@
 namespace gpupool::metrics {
 namespace {
 
-TEST_CASE("registry: text exposition format") {
-  Registry r;
-  r.DeclareCounter("c_total", "a counter");
-  r.DeclareGauge("g", "a gauge");
-  r.DeclareHistogram("h_seconds", "a histogram", {0.1, 1});
-  r.Add("c_total", {{"pool", "a"}});
-  r.Add("c_total", {{"pool", "a"}}, 2);
-  r.Set("g", {{"pool", "we\"ird\\\n"}}, 1.5);
-  r.Observe("h_seconds", 0.05);
-  r.Observe("h_seconds", 0.5);
-  r.Observe("h_seconds", 5);
-  CHECK(r.Render() ==
-        "# HELP c_total a counter\n# TYPE c_total counter\nc_total{pool=\"a\"} 3\n"
-        "# HELP g a gauge\n# TYPE g gauge\ng{pool=\"we\\\"ird\\\\\\n\"} 1.5\n"
-        "# HELP h_seconds a histogram\n# TYPE h_seconds histogram\n"
-        "h_seconds_bucket{le=\"0.1\"} 1\nh_seconds_bucket{le=\"1\"} 2\n"
-        "h_seconds_bucket{le=\"+Inf\"} 3\nh_seconds_sum 5.55\nh_seconds_count 3\n");
-  CHECK(r.Value("c_total", {{"pool", "a"}}) == 3);
-  CHECK(r.Value("c_total", {{"pool", "b"}}) == 0);
-  r.Clear("g");
-  CHECK(r.Render().find("g{") == std::string::npos);
-}
-
 TEST_CASE("operator metrics: names the dashboard queries") {
   OperatorMetrics m;
   m.SetLeader(true);

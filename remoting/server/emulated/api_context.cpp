@@ -31,6 +31,7 @@ CUresult PrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
   GPUPOOL_EMULATED_REQUIRE_INIT();
   if (pctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (!ValidDevice(dev)) return CUDA_ERROR_INVALID_DEVICE;
+  if (LostDevice(dev)) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   Device& d = GetState().devices[dev];
   if (d.primary_refcount++ == 0) ResetContext(&d.primary, d.primary_flags);
   *pctx = reinterpret_cast<CUcontext>(&d.primary);
@@ -88,6 +89,7 @@ CUresult CtxCreate(CUcontext* pctx, CUctxCreateParams* params, unsigned flags, C
   GPUPOOL_EMULATED_REQUIRE_INIT();
   if (pctx == nullptr || (flags & ~kCtxFlagsMask) != 0) return CUDA_ERROR_INVALID_VALUE;
   if (!ValidDevice(dev)) return CUDA_ERROR_INVALID_DEVICE;
+  if (LostDevice(dev)) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   if (params != nullptr && (params->numExecAffinityParams != 0 || params->cigParams != nullptr)) {
     return CUDA_ERROR_NOT_SUPPORTED;  // execution affinity / CIG: not emulated
   }

@@ -92,12 +92,14 @@ CUresult DeviceGetUuid(CUuuid* uuid, CUdevice dev) {
 
 CUresult DeviceTotalMem(size_t* bytes, CUdevice dev) {
   GPUPOOL_DEVICE_CHECK(bytes, dev);
+  if (LostDevice(dev)) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   *bytes = GetState().devices[dev].memory->capacity();
   return CUDA_SUCCESS;
 }
 
 CUresult DeviceGetAttribute(int* value, CUdevice_attribute attribute, CUdevice dev) {
   GPUPOOL_DEVICE_CHECK(value, dev);
+  if (LostDevice(dev)) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   return DeviceAttribute(attribute, GetState().devices[dev].pci_bus, value);
 }
 

@@ -88,6 +88,7 @@ Status Configure(const EmulatedConfig& config) {
     Device& d = s.devices[slot];
     d.name = "gpupool emulated H200";
     d.uuid = MakeUuid(seed, gpu);
+    d.lost = gpu == config.lost_gpu;  // --emulated-lost-gpu names the physical index
     d.pci_bus = gpu < 8 ? kPciBuses[gpu] : 0xe0 + gpu;
     GPUPOOL_ASSIGN_OR_RETURN(d.memory, DeviceMemory::Create(kDeviceBase + kDeviceStride * i, memory));
     d.primary.device = i;
@@ -126,6 +127,10 @@ CUresult RequireContext(Context** ctx) {
 
 bool ValidDevice(CUdevice dev) {
   return dev >= 0 && static_cast<std::size_t>(dev) < GetState().devices.size();
+}
+
+bool LostDevice(CUdevice dev) {
+  return ValidDevice(dev) && GetState().devices[static_cast<std::size_t>(dev)].lost;
 }
 
 DeviceMemory* MemoryFor(CUdeviceptr address) {

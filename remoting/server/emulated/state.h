@@ -41,6 +41,7 @@ struct Device {
   std::string name;
   CUuuid uuid{};
   int pci_bus = 0;
+  bool lost = false;  // --emulated-lost-gpu: its property queries fail
   std::unique_ptr<DeviceMemory> memory;
   Context primary;  // lives as long as the device; retained/released by count
   int primary_refcount = 0;
@@ -133,6 +134,8 @@ std::vector<Context*>& ContextStack();
 // CUDA_SUCCESS with *ctx set, CUDA_ERROR_NOT_INITIALIZED or CUDA_ERROR_INVALID_CONTEXT.
 CUresult RequireContext(Context** ctx);
 bool ValidDevice(CUdevice dev);
+// The GPU --emulated-lost-gpu names: its queries and new contexts fail with CUDA_ERROR_DEVICE_UNAVAILABLE.
+bool LostDevice(CUdevice dev);
 // The device owning a device address (any address inside its range), or nullptr.
 DeviceMemory* MemoryFor(CUdeviceptr address);
 // Resolves a stream handle: null, CU_STREAM_LEGACY and CU_STREAM_PER_THREAD are always valid.

@@ -12,16 +12,6 @@ namespace {
 
 using protocol::Op;
 
-std::string Header(std::uint32_t size, std::uint16_t opcode, std::uint16_t flags, std::uint64_t id) {
-  unsigned char h[protocol::kHeaderSize];
-  protocol::EncodeHeader({size, opcode, flags, id}, h);
-  return std::string(reinterpret_cast<char*>(h), sizeof h);
-}
-
-void SendRaw(protocol::Connection& conn, const std::string& bytes) {
-  REQUIRE(::send(conn.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
-}
-
 // A session that still works: allocate, copy there and back, free.
 void CheckWorks(TestClient& c) {
   auto alloc = c.Call<Op::MemAlloc>({1024});

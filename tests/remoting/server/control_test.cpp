@@ -1,7 +1,7 @@
-// The broker's Control service and /metrics, against the real server: inventory, admissions and the
-// memory share they give a pod's sessions, revocation, live session counters.
+// The broker's Control service against the real server: inventory, admissions and the memory share
+// they give a pod's sessions, revocation (and the session-ended reason /metrics gives it), live
+// session counters.
 #include <grpcpp/grpcpp.h>
-#include <sys/socket.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -26,21 +26,6 @@ std::unique_ptr<grpc::ClientContext> Context() {
   return ctx;
 }
 
-std::string HttpGet(const std::string& address, const std::string& path) {
-  auto endpoint = ParseEndpoint(address);
-  REQUIRE(endpoint.ok());
-  auto conn = protocol::Connect(*endpoint, std::chrono::seconds(5));
-  REQUIRE(conn.ok());
-  REQUIRE(conn->SetReceiveTimeout(kWait).ok());
-  std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
-  REQUIRE(::send(conn->fd(), request.data(), request.size(), MSG_NOSIGNAL) > 0);
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(conn->fd(), buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<std::size_t>(n));
-  return response;
-}
-
 cv1::AdmitRequest AdmitRequest(const std::string& uid, const std::string& gpu, std::uint32_t percent,
                                std::uint64_t memory) {
   cv1::AdmitRequest req;
@@ -55,8 +40,9 @@ cv1::AdmitRequest AdmitRequest(const std::string& uid, const std::string& gpu, s
 }
 
 TEST_CASE("Control: inventory, admissions, a pod's memory share, sessions and revocation") {
-  ServerProcess server = ServerProcess::Start(
-      {"--emulated-gpus", "2", "--emulated-memory", "8GiB", "--control-listen", "127.0.0.1:0"});
+  ServerProcess server =
+      ServerProcess::Start({"--emulated-gpus", "2", "--emulated-memory", "8GiB", "--control-listen",
+                            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
   auto stub = Stub(server.control);
 
   cv1::Inventory inventory;
@@ -142,46 +128,36 @@ TEST_CASE("Control: inventory, admissions, a pod's memory share, sessions and re
   REQUIRE(server.process.WaitForLine("session " + std::to_string(pod.session_id()) + " ended", kWait).ok());
   REQUIRE(stub->ListSessions(Context().get(), {}, &sessions).ok());
   CHECK(sessions.sessions_size() == 0);
+  CHECK(HttpGet(server.metrics, "/metrics").find("\ngpupool_sessions_ended_total{reason=\"revoked\"} 1\n") !=
+        std::string::npos);
 }
 
-TEST_CASE("/metrics reports sessions, memory and traffic in Prometheus text") {
+TEST_CASE("a GPU that fell off the bus is reported unhealthy, and pods are not placed on it") {
   ServerProcess server =
-      ServerProcess::Start({"--metrics-listen", "127.0.0.1:0", "--session-memory", "1GiB"});
-  TestClient c = TestClient::Open(server.endpoint);
-  c.UseDevice0();
-  std::uint64_t ptr = std::get<0>(c.Call<Op::MemAlloc>({1 << 20}).fields);
-  REQUIRE(c.Result<Op::MemcpyHtoD>({ptr}, Pattern(5000, 4)) == CUDA_SUCCESS);
-  REQUIRE(c.Call<Op::MemcpyDtoH>({ptr, 3000}).result == CUDA_SUCCESS);
-  CHECK(c.Result<Op::StreamSynchronize>({0xbad}) == CUDA_ERROR_INVALID_HANDLE);
+      ServerProcess::Start({"--emulated-gpus", "2", "--emulated-lost-gpu", "1", "--control-listen",
+                            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
+  auto stub = Stub(server.control);
+  cv1::Inventory inventory;
+  REQUIRE(stub->GetInventory(Context().get(), {}, &inventory).ok());
+  REQUIRE(inventory.gpus_size() == 2);
+  CHECK(inventory.gpus(0).healthy());
+  CHECK(inventory.gpus(0).health_message().empty());
+  CHECK_FALSE(inventory.gpus(1).healthy());
+  CHECK(inventory.gpus(1).health_message() == "cuDeviceTotalMem failed");
+  cv1::AdmitResponse admitted;
+  CHECK(stub->Admit(Context().get(), AdmitRequest("pod-1", inventory.gpus(1).uuid(), 10, 1 << 20), &admitted)
+            .error_code() == grpc::FAILED_PRECONDITION);
 
   std::string page = HttpGet(server.metrics, "/metrics");
-  CHECK(page.rfind("HTTP/1.0 200 OK", 0) == 0);
-  // Names and labels as docs/operations.md and the chart's dashboard use them.
-  auto sessions_at = page.find("\ngpupool_sessions{gpu=\"GPU-");
-  REQUIRE(sessions_at != std::string::npos);
-  std::string sessions_line =
-      page.substr(sessions_at + 1, page.find('\n', sessions_at + 1) - sessions_at - 1);
-  CHECK(sessions_line.substr(sessions_line.size() - 4) == "\"} 1");  // one session on that GPU
-  std::string labels = "\",namespace=\"\",pod=\"\",session=\"" + std::to_string(c.session_id()) + "\"}";
-  CHECK(page.find(labels + " 1048576\n") != std::string::npos);     // memory used
-  CHECK(page.find(labels + " 1073741824\n") != std::string::npos);  // the limit
-  CHECK(page.find("\ngpupool_bytes_transferred_total{direction=\"to_device\"} 5000\n") != std::string::npos);
-  CHECK(page.find("\ngpupool_bytes_transferred_total{direction=\"from_device\"} 3000\n") !=
+  CHECK(page.find("\ngpupool_gpu_healthy{gpu=\"" + inventory.gpus(0).uuid() + "\"} 1\n") !=
         std::string::npos);
-  CHECK(page.find("session=\"" + std::to_string(c.session_id()) + "\",direction=\"to_device\"} 5000\n") !=
+  CHECK(page.find("\ngpupool_gpu_healthy{gpu=\"" + inventory.gpus(1).uuid() + "\"} 0\n") !=
         std::string::npos);
-  CHECK(page.find("\ngpupool_call_errors_total 1\n") != std::string::npos);
-  CHECK(page.find("gpupool_gpu_memory_total_bytes{gpu=\"GPU-") != std::string::npos);
-  CHECK(page.find("gpupool_gpu_percent_admitted{gpu=\"GPU-") != std::string::npos);
-  // Every server metric the dashboard and docs/operations.md name that this server exports today.
-  for (const char* name :
-       {"gpupool_sessions_ended_total", "gpupool_session_memory_used_bytes",
-        "gpupool_session_memory_limit_bytes", "gpupool_session_percent", "gpupool_session_kernels_total",
-        "gpupool_session_bytes_total", "gpupool_gpu_memory_used_bytes", "gpupool_gpu_memory_admitted_bytes",
-        "gpupool_kernel_launches_total"}) {
-    CHECK(page.find(std::string("\n# TYPE ") + name + " ") != std::string::npos);
-  }
-  CHECK(HttpGet(server.metrics, "/other").rfind("HTTP/1.0 404", 0) == 0);
+
+  // A session asking for the lost GPU's context gets the driver's answer.
+  TestClient c = TestClient::Open(server.endpoint);
+  CHECK(c.Result<Op::DevicePrimaryCtxRetain>({1}) == CUDA_ERROR_DEVICE_UNAVAILABLE);
+  CHECK(c.Result<Op::DevicePrimaryCtxRetain>({0}) == CUDA_SUCCESS);
 }
 
 }  // namespace

@@ -134,6 +134,15 @@ TEST_CASE("inventory child output: GPUs parsed, errors passed on, garbage refuse
   REQUIRE(ok->gpus.size() == 2);
   CHECK(ok->gpus[0].name == "NVIDIA H200 NVL");
   CHECK(ok->gpus[1].memory_bytes == 2048);
+  CHECK(ok->gpus[0].healthy);
+  auto sick = ParseInventory(
+      "driver 1\ngpu 0 GPU-aaaa 1024 9 0 132 A\ngpu 1 GPU-bbbb 0 0 0 0 \n"
+      "unhealthy 1 cuDeviceTotalMem failed\n");
+  REQUIRE(sick.ok());
+  CHECK(sick->gpus[0].healthy);
+  CHECK_FALSE(sick->gpus[1].healthy);
+  CHECK(sick->gpus[1].unhealthy == "cuDeviceTotalMem failed");
+  CHECK_FALSE(ParseInventory("driver 1\nunhealthy 0 before its gpu line\n").ok());
   auto failed = ParseInventory("error Unavailable: cannot load libcuda.so.1\n");
   CHECK(failed.status().code() == Code::kUnavailable);
   CHECK(failed.status().message().find("cannot load libcuda.so.1") != std::string::npos);

@@ -87,6 +87,14 @@ class TestClient {
   std::uint64_t session_id_ = 0;
 };
 
+// A frame header as the wire has it (for frames a well-behaved client would never send).
+std::string Header(std::uint32_t size, std::uint16_t opcode, std::uint16_t flags, std::uint64_t id);
+// Sends `bytes` as they are; REQUIREs all of them went out.
+void SendRaw(protocol::Connection& conn, const std::string& bytes);
+
+// A plain HTTP/1.0 GET of `path` from "host:port"; the whole response, head included.
+std::string HttpGet(const std::string& address, const std::string& path);
+
 // Random-looking but reproducible bytes.
 std::string Pattern(std::size_t size, unsigned seed);
 

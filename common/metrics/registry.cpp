@@ -1,4 +1,4 @@
-#include "operator/metrics/registry.h"
+#include "common/metrics/registry.h"
 
 #include <charconv>
 #include <cmath>
@@ -9,8 +9,9 @@ namespace {
 std::string Number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back as v
+  char buf[400];  // room for any double written out without an exponent
+  // The shortest text that reads back as v, without an exponent (le="0.0001", not le="1e-04").
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
   return ec == std::errc() ? std::string(buf, end) : "NaN";
 }
 
@@ -57,7 +58,6 @@ void Registry::DeclareHistogram(const std::string& name, const std::string& help
                                 std::vector<double> bounds) {
   Family& f = Declare(name, "histogram", help);
   std::lock_guard lock(mu_);
-  f.counts.assign(bounds.size() + 1, 0);
   f.bounds = std::move(bounds);
 }
 
@@ -77,21 +77,42 @@ void Registry::Clear(const std::string& name) {
 }
 
 void Registry::Observe(const std::string& name, double value) {
+  Observe(name, {}, value);
+}
+
+void Registry::Observe(const std::string& name, const Labels& labels, double value) {
   std::lock_guard lock(mu_);
   Family& f = families_[name];
-  if (f.counts.size() != f.bounds.size() + 1) f.counts.assign(f.bounds.size() + 1, 0);
+  Histogram& h = f.histograms[RenderLabels(labels)];
+  h.counts.resize(f.bounds.size() + 1);
   std::size_t i = 0;
   while (i < f.bounds.size() && value > f.bounds[i]) ++i;
-  ++f.counts[i];
-  f.sum += value;
-  ++f.count;
+  ++h.counts[i];
+  h.sum += value;
+  ++h.count;
+}
+
+void Registry::AddObservations(const std::string& name, const Labels& labels,
+                               const std::vector<std::uint64_t>& counts, double sum) {
+  std::lock_guard lock(mu_);
+  Family& f = families_[name];
+  Histogram& h = f.histograms[RenderLabels(labels)];
+  h.counts.resize(f.bounds.size() + 1);
+  for (std::size_t i = 0; i < counts.size() && i < h.counts.size(); ++i) {
+    h.counts[i] += counts[i];
+    h.count += counts[i];
+  }
+  h.sum += sum;
 }
 
 double Registry::Value(const std::string& name, const Labels& labels) const {
   std::lock_guard lock(mu_);
   auto it = families_.find(name);
   if (it == families_.end()) return 0;
-  if (it->second.type == "histogram") return static_cast<double>(it->second.count);
+  if (it->second.type == "histogram") {
+    auto h = it->second.histograms.find(RenderLabels(labels));
+    return h == it->second.histograms.end() ? 0 : static_cast<double>(h->second.count);
+  }
   auto s = it->second.series.find(RenderLabels(labels));
   return s == it->second.series.end() ? 0 : s->second;
 }
@@ -103,13 +124,18 @@ std::string Registry::Render() const {
     out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " +
            (f.type.empty() ? "untyped" : f.type) + "\n";
     if (f.type == "histogram") {
-      long cumulative = 0;
-      for (std::size_t i = 0; i <= f.bounds.size(); ++i) {
-        cumulative += i < f.counts.size() ? f.counts[i] : 0;
-        const std::string le = i < f.bounds.size() ? Number(f.bounds[i]) : "+Inf";
-        out += name + "_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+      for (const auto& [labels, h] : f.histograms) {
+        // `le` joins the series' own labels: {a="x"} -> {a="x",le="0.1"}.
+        std::string open = labels.empty() ? "{" : labels.substr(0, labels.size() - 1) + ",";
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i <= f.bounds.size(); ++i) {
+          cumulative += i < h.counts.size() ? h.counts[i] : 0;
+          const std::string le = i < f.bounds.size() ? Number(f.bounds[i]) : "+Inf";
+          out += name + "_bucket" + open + "le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+        }
+        out += name + "_sum" + labels + " " + Number(h.sum) + "\n" + name + "_count" + labels + " " +
+               std::to_string(h.count) + "\n";
       }
-      out += name + "_sum " + Number(f.sum) + "\n" + name + "_count " + std::to_string(f.count) + "\n";
       continue;
     }
     for (const auto& [labels, value] : f.series) out += name + labels + " " + Number(value) + "\n";

@@ -1,0 +1,35 @@
+#include "remoting/server/session_totals.h"
+
+namespace gpupool::server {
+
+SessionTotals SessionTotals::Of(const SessionStats& s) {
+  SessionTotals t;
+  t.kernels_launched = s.kernels_launched.load();
+  t.bytes_to_device = s.bytes_to_device.load();
+  t.bytes_from_device = s.bytes_from_device.load();
+  for (std::size_t i = 0; i < t.errors_by_result.size(); ++i)
+    t.errors_by_result[i] = s.errors_by_result[i].load();
+  t.image_cache_hits = s.image_cache_hits.load();
+  t.image_cache_misses = s.image_cache_misses.load();
+  for (std::size_t c = 0; c < kCallClasses; ++c) {
+    for (std::size_t b = 0; b < kDurationBuckets; ++b)
+      t.duration_buckets[c][b] = s.durations.buckets[c][b].load();
+    t.duration_sum_ns[c] = s.durations.sum_ns[c].load();
+  }
+  return t;
+}
+
+void SessionTotals::Add(const SessionTotals& o) {
+  kernels_launched += o.kernels_launched;
+  bytes_to_device += o.bytes_to_device;
+  bytes_from_device += o.bytes_from_device;
+  for (std::size_t i = 0; i < errors_by_result.size(); ++i) errors_by_result[i] += o.errors_by_result[i];
+  image_cache_hits += o.image_cache_hits;
+  image_cache_misses += o.image_cache_misses;
+  for (std::size_t c = 0; c < kCallClasses; ++c) {
+    for (std::size_t b = 0; b < kDurationBuckets; ++b) duration_buckets[c][b] += o.duration_buckets[c][b];
+    duration_sum_ns[c] += o.duration_sum_ns[c];
+  }
+}
+
+}  // namespace gpupool::server
