@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "remoting/client/api_support.h"
 #include "remoting/client/client_dark_api_host.h"
+#include "remoting/client/pools.h"
 
 using namespace gpupool::client;
 
@@ -225,7 +226,11 @@ GPUPOOL_API CUresult cuCtxSynchronize_v2(CUcontext handle) {
   Context* context = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindContext(handle, &context));
   if (context->id == 0) return CUDA_ERROR_INVALID_CONTEXT;
-  return Rpc<Op::CtxSynchronize>(context->id, {});
+  const std::uint64_t frees = Pools::Get().FreeSeq();
+  State::Get().order.DrainContext(context->id, false);  // host functions issued before, and their streams
+  const CUresult result = WithLatched(Rpc<Op::CtxSynchronize>(context->id, {}));
+  if (result == CUDA_SUCCESS) Pools::Get().AfterSync(context->id, nullptr, frees);
+  return result;
 }
 
 #undef cuCtxSynchronize

@@ -5,6 +5,9 @@
 // --no-kernel-results: skip the checks of what kernels computed. The emulated device validates and
 // records launches but never runs them; everything else (copies, memsets, symbols, streams,
 // events, graphs, errors) is checked either way.
+// --launch-log PATH: the file the emulated device records launches in (gpupool-server
+// --record-launches), one JSON line each; programs that check when kernels reached the device
+// read it (LaunchCount). Absent on a GPU, where those checks are skipped.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -13,12 +16,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace rt {
 
 struct Options {
   bool kernel_results = true;
+  const char* launch_log = nullptr;
 };
 
 inline Options ParseOptions(int argc, char** argv, const char* name) {
@@ -26,8 +31,10 @@ inline Options ParseOptions(int argc, char** argv, const char* name) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--no-kernel-results") == 0) {
       options.kernel_results = false;
+    } else if (std::strcmp(argv[i], "--launch-log") == 0 && i + 1 < argc) {
+      options.launch_log = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--no-kernel-results]\n", name);
+      std::fprintf(stderr, "usage: %s [--no-kernel-results] [--launch-log PATH]\n", name);
       std::exit(2);
     }
   }
@@ -58,6 +65,24 @@ inline int Finish(const char* name) {
   }
   std::printf("PASS %s\n", name);
   return 0;
+}
+
+// How many launches of `kernel` (its name as the launch log spells it: mangled for C++ kernels,
+// so a substring of it is enough) the launch log holds now.
+inline int LaunchCount(const char* log, const char* kernel) {
+  std::FILE* f = std::fopen(log, "r");
+  if (f == nullptr) return 0;  // nothing launched yet: the device creates it at the first launch
+  int count = 0;
+  char line[4096];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    const char* name = std::strstr(line, "\"kernel\":\"");
+    const char* end = name != nullptr ? std::strchr(name + 10, '"') : nullptr;
+    if (end == nullptr) continue;
+    const std::string n(name + 10, end);
+    if (n.find(kernel) != std::string::npos) ++count;
+  }
+  std::fclose(f);
+  return count;
 }
 
 inline std::vector<unsigned char> RandomBytes(std::size_t size, unsigned seed) {
