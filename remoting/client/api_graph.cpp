@@ -1,5 +1,5 @@
 // Stream capture and graphs, on the client: while a stream is captured its asynchronous operations
-// (copies, memsets, launches, event records, host functions) are recorded instead of sent
+// (copies, memsets, launches, host functions) are recorded instead of sent
 // (api_support.h, SubmitOp; host_functions.h); a graph launch replays them, in order, on the
 // stream it names, host nodes as host steps in stream order. Enough for the runtime's
 // cudaStreamBeginCapture / cudaGraphInstantiate / cudaGraphLaunch; graphs built node by node

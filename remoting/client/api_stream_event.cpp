@@ -76,12 +76,11 @@ CUresult WaitEvent(CUstream stream, CUevent event, unsigned flags, bool per_thre
   std::vector<StreamDep> deps(1);
   if (!HeldRecord(e, &deps[0])) deps.clear();
   const std::uint64_t event_id = e->id;
-  return SubmitOp(
-      stream, context, id,
-      [=](std::uint64_t on) {
-        return Rpc<Op::StreamWaitEvent>(context, {on, event_id, flags});
-      },
-      std::move(deps));
+  auto wait = [=](std::uint64_t on) { return Rpc<Op::StreamWaitEvent>(context, {on, event_id, flags}); };
+  // During capture, waits and records are not graph nodes (CUDA uses them to join streams into the
+  // capture, which the client does not support): they go out at once, as before capture existed.
+  if (CaptureOf(stream) != nullptr) return wait(id);
+  return SubmitOp(stream, context, id, wait, std::move(deps));
 }
 
 CUresult Record(CUevent event, CUstream stream, unsigned flags, bool per_thread) {
@@ -93,14 +92,13 @@ CUresult Record(CUevent event, CUstream stream, unsigned flags, bool per_thread)
   std::vector<StreamDep> deps(1);
   if (!HeldRecord(e, &deps[0])) deps.clear();
   const std::uint64_t event_id = e->id;
+  auto record = [=](std::uint64_t on) {
+    if (flags == 0) return Rpc<Op::EventRecord>(context, {event_id, on});
+    return Rpc<Op::EventRecordWithFlags>(context, {event_id, on, flags});
+  };
+  if (CaptureOf(stream) != nullptr) return record(id);  // as for waits, above
   std::uint64_t ticket = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(SubmitOp(
-      stream, context, id,
-      [=](std::uint64_t on) {
-        if (flags == 0) return Rpc<Op::EventRecord>(context, {event_id, on});
-        return Rpc<Op::EventRecordWithFlags>(context, {event_id, on, flags});
-      },
-      std::move(deps), &ticket));
+  GPUPOOL_CU_RETURN_IF_ERROR(SubmitOp(stream, context, id, record, std::move(deps), &ticket));
   if (ticket != 0) {
     std::lock_guard<std::mutex> lock(e->record_mu);
     e->held_key = {context, id};
