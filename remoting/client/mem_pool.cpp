@@ -160,21 +160,17 @@ CUresult MemPool::GetAttribute(CUmemPool_attribute attribute, void* value) const
 CUresult MemPool::SetAttribute(CUmemPool_attribute attribute, const void* value) {
   if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard<std::mutex> lock(mu_);
-  int i = 0;
   cuuint64_t u = 0;
+  auto set_flag = [value](bool* flag) {
+    int i = 0;
+    std::memcpy(&i, value, sizeof i);
+    *flag = i != 0;
+    return CUDA_SUCCESS;
+  };
   switch (attribute) {
-    case CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES:
-      std::memcpy(&i, value, sizeof i);
-      follow_event_dependencies_ = i != 0;
-      return CUDA_SUCCESS;
-    case CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC:
-      std::memcpy(&i, value, sizeof i);
-      opportunistic_ = i != 0;
-      return CUDA_SUCCESS;
-    case CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES:
-      std::memcpy(&i, value, sizeof i);
-      internal_dependencies_ = i != 0;
-      return CUDA_SUCCESS;
+    case CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES: return set_flag(&follow_event_dependencies_);
+    case CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC: return set_flag(&opportunistic_);
+    case CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES: return set_flag(&internal_dependencies_);
     case CU_MEMPOOL_ATTR_RELEASE_THRESHOLD:
       std::memcpy(&u, value, sizeof u);
       release_threshold_ = u;

@@ -12,9 +12,12 @@
 
 #include <cuda_runtime.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -84,6 +87,30 @@ inline int LaunchCount(const char* log, const char* kernel) {
   std::fclose(f);
   return count;
 }
+
+// A host function (cudaLaunchHostFunc(stream, HostGate::Run, &gate)) that blocks until the program
+// calls Open(), then runs `then`: work queued after it on its stream must wait for it, which a
+// program checks without timing by having `then` write what that work reads.
+struct HostGate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  bool ran = false;
+  std::function<void()> then;
+
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+  static void CUDART_CB Run(void* self) {
+    auto* gate = static_cast<HostGate*>(self);
+    std::unique_lock<std::mutex> lock(gate->mu);
+    gate->cv.wait(lock, [gate] { return gate->open; });
+    if (gate->then) gate->then();
+    gate->ran = true;
+  }
+};
 
 inline std::vector<unsigned char> RandomBytes(std::size_t size, unsigned seed) {
   std::mt19937 engine(seed);

@@ -6,8 +6,6 @@
 // queued later work and opened the gate; the later work reads pinned memory the callback writes,
 // so it must see what the callback wrote. With --launch-log, callbacks also count the kernels the
 // device has received: exactly those launched before them.
-#include <condition_variable>
-#include <mutex>
 #include <vector>
 
 #include "check.h"
@@ -32,28 +30,13 @@ namespace {
 const int kN = 1 << 16;
 rt::Options g_options;
 
-// A callback that waits until the program opens the gate, then fills `pinned` with `value`.
-struct Gate {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool open = false;
-  bool ran = false;
-  int* pinned = nullptr;
-  int value = 0;
-
-  void Open() {
-    std::lock_guard<std::mutex> lock(mu);
-    open = true;
-    cv.notify_all();
-  }
-  static void CUDART_CB Run(void* self) {
-    auto* gate = static_cast<Gate*>(self);
-    std::unique_lock<std::mutex> lock(gate->mu);
-    gate->cv.wait(lock, [gate] { return gate->open; });
-    for (int i = 0; i < kN; ++i) gate->pinned[i] = gate->value;
-    gate->ran = true;
-  }
-};
+// A gate callback that fills `pinned` with `value` once opened (pinned starts at -1).
+void FillWhenOpen(rt::HostGate* gate, int* pinned, int value) {
+  for (int i = 0; i < kN; ++i) pinned[i] = -1;
+  gate->then = [pinned, value] {
+    for (int i = 0; i < kN; ++i) pinned[i] = value;
+  };
+}
 
 bool AllEqual(const int* data, int n, int value) {
   for (int i = 0; i < n; ++i) {
@@ -66,11 +49,9 @@ bool AllEqual(const int* data, int n, int value) {
 void GateOrdersLaterWork(int* device, int* pinned, int* out) {
   cudaStream_t stream = nullptr;
   RT_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  for (int i = 0; i < kN; ++i) pinned[i] = -1;
-  Gate gate;
-  gate.pinned = pinned;
-  gate.value = 7;
-  RT_CUDA(cudaLaunchHostFunc(stream, Gate::Run, &gate));
+  rt::HostGate gate;
+  FillWhenOpen(&gate, pinned, 7);
+  RT_CUDA(cudaLaunchHostFunc(stream, rt::HostGate::Run, &gate));
   RT_CUDA(cudaMemcpyAsync(device, pinned, kN * sizeof(int), cudaMemcpyHostToDevice, stream));
   RT_CHECK(cudaStreamQuery(stream) == cudaErrorNotReady);  // the callback waits for the gate
   gate.Open();
@@ -92,11 +73,9 @@ void EventsAndLegacyStream(int* device, int* pinned, int* out) {
   cudaEvent_t after = nullptr;
   RT_CUDA(cudaEventCreateWithFlags(&after, cudaEventDisableTiming));
 
-  for (int i = 0; i < kN; ++i) pinned[i] = -1;
-  Gate gate;
-  gate.pinned = pinned;
-  gate.value = 11;
-  RT_CUDA(cudaLaunchHostFunc(first, Gate::Run, &gate));
+  rt::HostGate gate;
+  FillWhenOpen(&gate, pinned, 11);
+  RT_CUDA(cudaLaunchHostFunc(first, rt::HostGate::Run, &gate));
   RT_CUDA(cudaEventRecord(after, first));
   RT_CHECK(cudaEventQuery(after) == cudaErrorNotReady);
   RT_CUDA(cudaStreamWaitEvent(second, after, 0));
@@ -109,11 +88,9 @@ void EventsAndLegacyStream(int* device, int* pinned, int* out) {
   RT_CHECK(AllEqual(out, kN, 11));
 
   // A callback on the legacy NULL stream: a blocking stream's later copy waits for it.
-  for (int i = 0; i < kN; ++i) pinned[i] = -1;
-  Gate legacy;
-  legacy.pinned = pinned;
-  legacy.value = 13;
-  RT_CUDA(cudaLaunchHostFunc(nullptr, Gate::Run, &legacy));
+  rt::HostGate legacy;
+  FillWhenOpen(&legacy, pinned, 13);
+  RT_CUDA(cudaLaunchHostFunc(nullptr, rt::HostGate::Run, &legacy));
   RT_CUDA(cudaMemcpyAsync(device, pinned, kN * sizeof(int), cudaMemcpyHostToDevice, blocking));
   legacy.Open();
   RT_CUDA(cudaDeviceSynchronize());

@@ -2,9 +2,7 @@
 // and cudaFreeAsync on the device's default pool and on a pool of our own, the pool attributes
 // (release threshold, reserved and used memory and their high marks), cudaMemPoolTrimTo, and the
 // rule that memory freed in stream order is not reused before the stream's earlier work ran.
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <vector>
 
 #include "check.h"
@@ -24,23 +22,6 @@ std::uint64_t Attribute(cudaMemPool_t pool, cudaMemPoolAttr attribute) {
   RT_CUDA(cudaMemPoolGetAttribute(pool, attribute, &value));
   return value;
 }
-
-// A callback that waits until the program opens the gate (see host_callbacks.cu).
-struct Gate {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool open = false;
-  void Open() {
-    std::lock_guard<std::mutex> lock(mu);
-    open = true;
-    cv.notify_all();
-  }
-  static void CUDART_CB Run(void* self) {
-    auto* gate = static_cast<Gate*>(self);
-    std::unique_lock<std::mutex> lock(gate->mu);
-    gate->cv.wait(lock, [gate] { return gate->open; });
-  }
-};
 
 // Upload, kernel, download and free on one stream, as the sample's basic loop does.
 void Basic(const rt::Options& options, cudaStream_t stream, float* host_in, float* host_out) {
@@ -154,8 +135,8 @@ void NoEarlyReuse() {
   void* a = nullptr;
   RT_CUDA(cudaMallocAsync(&a, kBytes, first));
   RT_CUDA(cudaStreamSynchronize(first));
-  Gate gate;
-  RT_CUDA(cudaLaunchHostFunc(first, Gate::Run, &gate));
+  rt::HostGate gate;
+  RT_CUDA(cudaLaunchHostFunc(first, rt::HostGate::Run, &gate));
   RT_CUDA(cudaMemsetAsync(a, 0x11, kBytes, first));
   RT_CUDA(cudaFreeAsync(a, first));
   void* b = nullptr;
