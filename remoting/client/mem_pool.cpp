@@ -126,6 +126,17 @@ bool MemPool::HasFree() const {
   return !free_.empty();
 }
 
+std::vector<CUdeviceptr> MemPool::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<CUdeviceptr> dropped;
+  for (const auto& [ptr, bytes] : used_) dropped.push_back(ptr);
+  for (const FreeBlock& b : free_) dropped.push_back(b.ptr);
+  used_.clear();
+  free_.clear();
+  used_bytes_ = reserved_bytes_ = 0;
+  return dropped;
+}
+
 std::uint64_t MemPool::release_threshold() const {
   std::lock_guard<std::mutex> lock(mu_);
   return release_threshold_;

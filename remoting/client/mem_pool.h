@@ -72,6 +72,9 @@ class MemPool {
   };
   std::vector<Released> Trim(std::uint64_t keep);
   bool HasFree() const;
+  // The device's memory went with its context (cuDevicePrimaryCtxReset): every block is dropped,
+  // nothing is given back. Returns the blocks' addresses.
+  std::vector<CUdeviceptr> Clear();
 
   CUresult GetAttribute(CUmemPool_attribute attribute, void* value) const;
   CUresult SetAttribute(CUmemPool_attribute attribute, const void* value);

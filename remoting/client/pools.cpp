@@ -183,6 +183,14 @@ void Pools::AfterSync(std::uint64_t context, const StreamKey* stream, std::uint6
   }
 }
 
+void Pools::ForgetDevice(int device) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& pool : all_) {
+    if (pool->device() != device) continue;
+    for (CUdeviceptr ptr : pool->Clear()) blocks_.erase(ptr);
+  }
+}
+
 CUresult Pools::TrimTo(MemPool* pool, std::uint64_t keep) {
   // Frees not known complete are asked about (one query each); those done may go.
   for (const MemPool::PendingFree& p : pool->PendingFrees()) {

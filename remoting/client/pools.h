@@ -51,6 +51,9 @@ class Pools {
   // null) complete and gives back what the pools hold beyond their release thresholds.
   std::uint64_t FreeSeq() const { return seq_.load(std::memory_order_acquire); }
   void AfterSync(std::uint64_t context, const StreamKey* stream, std::uint64_t seq);
+  // The device's primary context was reset or released for the last time: its memory is gone on
+  // the server, so every pool of the device forgets its blocks.
+  void ForgetDevice(int device);
   // cuMemPoolTrimTo.
   CUresult TrimTo(MemPool* pool, std::uint64_t keep);
 

@@ -42,4 +42,9 @@ void GiveServerEvent(std::uint64_t context, std::uint64_t id) {
   Idle().by_context[context].push_back(id);
 }
 
+void ForgetServerEvents(std::uint64_t context) {
+  std::lock_guard<std::mutex> lock(Idle().mu);
+  Idle().by_context.erase(context);
+}
+
 }  // namespace gpupool::client

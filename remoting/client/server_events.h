@@ -14,5 +14,7 @@ namespace gpupool::client {
 CUresult TakeServerEvent(std::uint64_t context, std::uint64_t* id);
 // Back to the idle list; the caller no longer waits on it or lets anything wait on it later.
 void GiveServerEvent(std::uint64_t context, std::uint64_t id);
+// The context is gone on the server, and its events with it.
+void ForgetServerEvents(std::uint64_t context);
 
 }  // namespace gpupool::client

@@ -156,6 +156,28 @@ void NoEarlyReuse() {
   RT_CUDA(cudaStreamDestroy(second));
 }
 
+// Pool memory kept across a device reset is gone with the context: allocating again works.
+void AfterReset() {
+  int device = 0;
+  RT_CUDA(cudaGetDevice(&device));
+  cudaMemPool_t pool = nullptr;
+  RT_CUDA(cudaDeviceGetDefaultMemPool(&pool, device));
+  std::uint64_t keep = UINT64_MAX;
+  RT_CUDA(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  void* p = nullptr;
+  RT_CUDA(cudaMallocAsync(&p, kBytes, nullptr));
+  RT_CUDA(cudaFreeAsync(p, nullptr));
+  RT_CUDA(cudaDeviceSynchronize());  // the block stays in the pool
+  RT_CUDA(cudaDeviceReset());
+  RT_CUDA(cudaMallocAsync(&p, kBytes, nullptr));
+  RT_CUDA(cudaMemsetAsync(p, 0x5a, kBytes, nullptr));
+  unsigned char first = 0;
+  RT_CUDA(cudaMemcpy(&first, p, 1, cudaMemcpyDeviceToHost));
+  RT_CHECK(first == 0x5a);
+  RT_CUDA(cudaFreeAsync(p, nullptr));
+  RT_CUDA(cudaDeviceSynchronize());
+}
+
 void Errors(cudaStream_t stream) {
   void* p = nullptr;
   RT_CUDA_FAILS(cudaMallocAsync(&p, std::size_t{1} << 52, stream), cudaErrorMemoryAllocation);
@@ -194,5 +216,6 @@ int main(int argc, char** argv) {
   RT_CUDA(cudaStreamDestroy(stream));
   RT_CUDA(cudaFreeHost(host_in));
   RT_CUDA(cudaFreeHost(host_out));
+  AfterReset();
   return rt::Finish("stream_ordered_allocation");
 }

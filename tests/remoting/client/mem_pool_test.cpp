@@ -104,5 +104,18 @@ TEST_CASE("mem pool: accounting, high marks, trimming to the threshold and the m
   CHECK(pool.GetAttribute(CU_MEMPOOL_ATTR_USED_MEM_HIGH, nullptr) == CUDA_ERROR_INVALID_VALUE);
 }
 
+TEST_CASE("mem pool: clearing drops every block without giving any back") {
+  MemPool pool(0, 0);
+  pool.AddUsed(0x1000, 1024);
+  pool.AddUsed(0x2000, 1024);
+  REQUIRE(pool.Free(0x2000, kS, 1, 1));
+  auto dropped = pool.Clear();
+  CHECK(dropped.size() == 2);
+  CHECK(Get(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT) == 0);
+  MemPool::Reuse reuse;
+  CHECK_FALSE(pool.TakeFree(1024, kS, &reuse));
+  CHECK_FALSE(pool.Free(0x1000, kS, 2, 2));
+}
+
 }  // namespace
 }  // namespace gpupool::client
