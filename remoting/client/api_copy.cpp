@@ -28,7 +28,8 @@ std::function<const void*()> HostSource(CUstream stream, const void* src, std::s
 
 // A synchronous copy: it waits for the legacy NULL stream's work (or the per-thread stream's), so
 // what the client holds for them is sent first.
-CUresult Synchronous(std::uint64_t context, std::uint64_t id, const std::function<CUresult()>& copy) {
+template <typename Copy>
+CUresult Synchronous(std::uint64_t context, std::uint64_t id, const Copy& copy) {
   DrainFor(context, id, true);
   return copy();
 }
