@@ -37,6 +37,38 @@ int main() {
   CHECK_TRUE(latched != CUDA_SUCCESS);
   CU_OK(cuCtxSynchronize());
 
+  // Host callbacks after failed work: the stream callback gets the error, the program's next
+  // synchronisation reports it once, and the stream goes on.
+  CUstream failing = nullptr;
+  CU_OK(cuStreamCreate(&failing, CU_STREAM_NON_BLOCKING));
+  CU_OK(cuMemsetD8Async(d + 4000, 0, 200, failing));  // fails on the server: latched
+  struct Seen {
+    bool called = false;
+    CUresult status = CUDA_SUCCESS;
+  } seen;
+  auto record = [](CUstream, CUresult status, void* data) {
+    auto* s = static_cast<Seen*>(data);
+    s->called = true;
+    s->status = status;
+  };
+  CU_OK(cuStreamAddCallback(failing, record, &seen, 0));
+  CU_EXPECT(cuStreamSynchronize(failing), CUDA_ERROR_INVALID_VALUE);
+  CHECK_TRUE(seen.called && seen.status == CUDA_ERROR_INVALID_VALUE);
+  CU_OK(cuStreamSynchronize(failing));
+  bool ran = false;
+  CU_OK(cuLaunchHostFunc(
+      failing, [](void* data) { *static_cast<bool*>(data) = true; }, &ran));
+  CU_OK(cuStreamSynchronize(failing));
+  CHECK_TRUE(ran);
+  // A host function after failed work is not called (cuLaunchHostFunc's documented rule).
+  CU_OK(cuMemsetD8Async(d + 4000, 0, 200, failing));
+  ran = false;
+  CU_OK(cuLaunchHostFunc(
+      failing, [](void* data) { *static_cast<bool*>(data) = true; }, &ran));
+  CU_EXPECT(cuStreamSynchronize(failing), CUDA_ERROR_INVALID_VALUE);
+  CHECK_TRUE(!ran);
+  CU_OK(cuStreamDestroy(failing));
+
   // Not supported: an error naming itself, never a silent success.
   CUgraph graph = nullptr;
   CU_EXPECT(cuGraphCreate(&graph, 0), CUDA_ERROR_NOT_SUPPORTED);
