@@ -1,5 +1,6 @@
 // Errors as the runtime reports them: invalid launch configurations, allocation failure, bad
-// pointers and devices, unrecorded events, managed memory where the device has none. None of them is sticky: work continues afterwards.
+// pointers and devices, unrecorded events, managed memory where the device has none. None of them
+// is sticky: work continues afterwards.
 #include <cstring>
 
 #include "check.h"
