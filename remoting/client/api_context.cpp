@@ -4,10 +4,19 @@
 #include "common/log.h"
 #include "remoting/client/api_support.h"
 #include "remoting/client/client_dark_api_host.h"
+#include "remoting/client/pools.h"
+#include "remoting/client/server_events.h"
 
 using namespace gpupool::client;
 
 namespace {
+
+// A primary context ends (reset, or its last release): its memory and events are gone on the
+// server, so the client's pools and idle events of it go too.
+void ForgetContext(std::uint64_t id, CUdevice ordinal) {
+  if (id != 0) ForgetServerEvents(id);
+  Pools::Get().ForgetDevice(ordinal);
+}
 
 CUresult FindContext(CUcontext handle, Context** context) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
@@ -57,6 +66,7 @@ GPUPOOL_API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice ordinal) {
   if (device->primary_references == 0) return CUDA_ERROR_INVALID_CONTEXT;
   if (--device->primary_references > 0) return CUDA_SUCCESS;
   TheDarkApi().OnContextDestroyed(reinterpret_cast<CUcontext>(&device->primary));
+  ForgetContext(device->primary.id, ordinal);
   device->primary.id = 0;
   return Rpc<Op::DevicePrimaryCtxRelease>(0, {ordinal});
 }
@@ -96,6 +106,7 @@ GPUPOOL_API CUresult cuDevicePrimaryCtxReset_v2(CUdevice ordinal) {
   GPUPOOL_CU_RETURN_IF_ERROR(FindDevice(ordinal, &device));
   std::lock_guard<std::mutex> lock(device->primary_mu);
   TheDarkApi().OnContextDestroyed(reinterpret_cast<CUcontext>(&device->primary));
+  ForgetContext(device->primary.id, ordinal);
   device->primary_references = 0;
   device->primary.id = 0;
   device->primary_flags = 0;
@@ -148,6 +159,7 @@ GPUPOOL_API CUresult cuCtxDestroy_v2(CUcontext handle) {
   Context* context = State::Get().contexts.Find(handle);
   if (context == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
   TheDarkApi().OnContextDestroyed(handle);
+  ForgetServerEvents(context->id);
   CUresult result = Rpc<Op::CtxDestroy>(0, {context->id});
   ForgetInStack(context);
   // Other threads may still hold it on their stacks (a program error CUDA does not catch either);
@@ -225,7 +237,11 @@ GPUPOOL_API CUresult cuCtxSynchronize_v2(CUcontext handle) {
   Context* context = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindContext(handle, &context));
   if (context->id == 0) return CUDA_ERROR_INVALID_CONTEXT;
-  return Rpc<Op::CtxSynchronize>(context->id, {});
+  const std::uint64_t frees = Pools::Get().FreeSeq();
+  State::Get().order.DrainContext(context->id, false);  // host functions issued before, and their streams
+  const CUresult result = WithLatched(Rpc<Op::CtxSynchronize>(context->id, {}));
+  if (result == CUDA_SUCCESS) Pools::Get().AfterSync(context->id, nullptr, frees);
+  return result;
 }
 
 #undef cuCtxSynchronize

@@ -14,56 +14,76 @@ CUresult Prepare(CUstream stream, bool per_thread, std::uint64_t* context, std::
   return StreamId(stream, per_thread, stream_id);
 }
 
+// Host bytes an asynchronous copy reads. CUDA reads pageable memory before the call returns, so a
+// copy that may wait on the client behind a host function takes a snapshot of it; pinned memory
+// (and graph captures, which read at each launch) is read when the copy is sent.
+std::function<const void*()> HostSource(CUstream stream, const void* src, std::size_t bytes) {
+  unsigned flags = 0;
+  if (!State::Get().order.active() || State::Get().pinned.Find(src, &flags) || CaptureOf(stream) != nullptr) {
+    return [src] { return src; };
+  }
+  auto copy = std::make_shared<std::string>(static_cast<const char*>(src), bytes);
+  return [copy] { return static_cast<const void*>(copy->data()); };
+}
+
+// A synchronous copy: it waits for the legacy NULL stream's work (or the per-thread stream's), so
+// what the client holds for them is sent first.
+template <typename Copy>
+CUresult Synchronous(std::uint64_t context, std::uint64_t id, const Copy& copy) {
+  DrainFor(context, id, true);
+  return copy();
+}
+
 CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, bool per_thread, bool async) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
-  bool recorded = false;
-  if (async) {
-    RecordIfCapturing(
-        stream,
-        [=](std::uint64_t replay) { return CopyHostToDevice(context, dst, src, bytes, replay, true); },
-        &recorded);
-  }
-  return recorded ? CUDA_SUCCESS : CopyHostToDevice(context, dst, src, bytes, id, async);
+  if (!async)
+    return Synchronous(context, id, [&] { return CopyHostToDevice(context, dst, src, bytes, id, false); });
+  auto source = HostSource(stream, src, bytes);
+  return SubmitOp(stream, context, id, [=](std::uint64_t on) {
+    return CopyHostToDevice(context, dst, source(), bytes, on, true);
+  });
 }
 
 CUresult DtoH(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
-  bool recorded = false;
-  if (async) {
-    RecordIfCapturing(
-        stream,
-        [=](std::uint64_t replay) { return CopyDeviceToHost(context, dst, src, bytes, replay, true); },
-        &recorded);
-  }
-  return recorded ? CUDA_SUCCESS : CopyDeviceToHost(context, dst, src, bytes, id, async);
+  if (!async)
+    return Synchronous(context, id, [&] { return CopyDeviceToHost(context, dst, src, bytes, id, false); });
+  // Sent now, the server completes it before replying (copy_engine.h); queued behind a host
+  // function, the stream's worker does so once it is the stream's turn.
+  return SubmitOp(stream, context, id,
+                  [=](std::uint64_t on) { return CopyDeviceToHost(context, dst, src, bytes, on, true); });
 }
 
 CUresult DtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
-  bool recorded = false;
-  if (async) {
-    RecordIfCapturing(
-        stream,
-        [=](std::uint64_t replay) { return CopyDeviceToDevice(context, dst, src, bytes, replay, true); },
-        &recorded);
-  }
-  return recorded ? CUDA_SUCCESS : CopyDeviceToDevice(context, dst, src, bytes, id, async);
+  if (!async)
+    return Synchronous(context, id, [&] { return CopyDeviceToDevice(context, dst, src, bytes, id, false); });
+  return SubmitOp(stream, context, id,
+                  [=](std::uint64_t on) { return CopyDeviceToDevice(context, dst, src, bytes, on, true); });
 }
 
 CUresult Unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread,
                  bool async) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
-  bool recorded = false;
-  if (async) {
-    RecordIfCapturing(
-        stream, [=](std::uint64_t replay) { return CopyUnified(context, dst, src, bytes, replay, true); },
-        &recorded);
+  if (!async)
+    return Synchronous(context, id, [&] { return CopyUnified(context, dst, src, bytes, id, false); });
+  CUdeviceptr base = 0;
+  std::size_t size = 0;
+  const bool host_source = !State::Get().FindAllocation(src, &base, &size);
+  if (host_source && !State::Get().FindAllocation(dst, &base, &size))
+    return CopyUnified(context, dst, src, bytes, id, true);
+  if (!host_source) {
+    return SubmitOp(stream, context, id,
+                    [=](std::uint64_t on) { return CopyUnified(context, dst, src, bytes, on, true); });
   }
-  return recorded ? CUDA_SUCCESS : CopyUnified(context, dst, src, bytes, id, async);
+  auto source = HostSource(stream, reinterpret_cast<const void*>(src), bytes);
+  return SubmitOp(stream, context, id, [=](std::uint64_t on) {
+    return CopyUnified(context, dst, reinterpret_cast<CUdeviceptr>(source()), bytes, on, true);
+  });
 }
 
 }  // namespace

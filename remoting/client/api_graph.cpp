@@ -1,9 +1,11 @@
 // Stream capture and graphs, on the client: while a stream is captured its asynchronous operations
-// (copies, memsets, launches) are recorded instead of sent (api_support.h, RecordIfCapturing); a
-// graph launch replays them, in order, on the stream it names. Enough for the runtime's
+// (copies, memsets, launches, host functions) are recorded instead of sent
+// (api_support.h, SubmitOp; host_functions.h); a graph launch replays them, in order, on the
+// stream it names, host nodes as host steps in stream order. Enough for the runtime's
 // cudaStreamBeginCapture / cudaGraphInstantiate / cudaGraphLaunch; graphs built node by node
 // (cuGraphAdd*Node) are not supported.
 #include "remoting/client/api_support.h"
+#include "remoting/client/host_functions.h"
 
 using namespace gpupool::client;
 
@@ -57,7 +59,16 @@ CUresult Launch(CUgraphExec handle, CUstream stream, bool per_thread) {
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
   Graph* exec = State::Get().executables.Find(handle);
   if (exec == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  for (auto& node : exec->nodes) GPUPOOL_CU_RETURN_IF_ERROR(node(id));
+  Stream* s = State::Get().streams.Find(stream);
+  Context* owner = s != nullptr ? s->context : State::Current();
+  for (const GraphNode& node : exec->nodes) {
+    if (node.host != nullptr) {
+      GPUPOOL_CU_RETURN_IF_ERROR(
+          LaunchHost(stream, owner, context, id, {node.host, nullptr, stream, node.user_data}));
+    } else {
+      GPUPOOL_CU_RETURN_IF_ERROR(SubmitOp(stream, context, id, node.send));
+    }
+  }
   return CUDA_SUCCESS;
 }
 

@@ -42,9 +42,7 @@ CUresult Launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx
     return Rpc<Op::LaunchKernel>(p.context, {p.function, gx, gy, gz, bx, by, bz, shared, on}, nullptr,
                                  Tail{&tail, 1});
   };
-  bool recorded = false;
-  RecordIfCapturing(stream, send, &recorded);
-  return recorded ? CUDA_SUCCESS : send(p.stream);
+  return SubmitOp(stream, p.context, p.stream, send);
 }
 
 // The attributes as raw bytes, with event handles replaced by their server ids.
@@ -82,9 +80,7 @@ CUresult LaunchEx(const CUlaunchConfig* config, CUfunction f, void** params, voi
                                     c.blockDimZ, c.sharedMemBytes, on, attrs},
                                    nullptr, Tail{&tail, 1});
   };
-  bool recorded = false;
-  RecordIfCapturing(config->hStream, send, &recorded);
-  return recorded ? CUDA_SUCCESS : send(p.stream);
+  return SubmitOp(config->hStream, p.context, p.stream, send);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Device memory: allocations live on the server; the client keeps their ranges (State) for
 // unified-address copies, cuMemGetAddressRange and cuPointerGetAttribute.
 #include "remoting/client/api_support.h"
+#include "remoting/client/pools.h"
 
 using namespace gpupool::client;
 
@@ -44,6 +45,8 @@ GPUPOOL_API CUresult cuMemFree(CUdeviceptr dptr) {
   if (dptr == 0) return State::Get().Ready();  // freeing nothing succeeds (cudaFree(nullptr) relies on it)
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  DrainFor(context, 0, true);       // synchronising: work held on the client may still use it
+  (void)Pools::Get().Forget(dptr);  // a block from a pool (cuMemAllocAsync) leaves it
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MemFree>(context, {dptr}));
   State::Get().RemoveAllocation(dptr);
   return CUDA_SUCCESS;

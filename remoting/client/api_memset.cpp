@@ -12,14 +12,9 @@ CUresult Memset(CUdeviceptr dst, std::uint32_t value, size_t count, CUstream str
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
   if (count == 0) return CUDA_SUCCESS;
-  bool recorded = false;
-  RecordIfCapturing(
-      stream,
-      [=](std::uint64_t replay) {
-        return Rpc<op>(context, {dst, value, count, replay});
-      },
-      &recorded);
-  return recorded ? CUDA_SUCCESS : Rpc<op>(context, {dst, value, count, id});
+  return SubmitOp(stream, context, id, [=](std::uint64_t on) {
+    return Rpc<op>(context, {dst, value, count, on});
+  });
 }
 
 template <Op op>
@@ -29,14 +24,9 @@ CUresult Memset2D(CUdeviceptr dst, size_t pitch, std::uint32_t value, size_t wid
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
   if (width == 0 || height == 0) return CUDA_SUCCESS;
-  bool recorded = false;
-  RecordIfCapturing(
-      stream,
-      [=](std::uint64_t replay) {
-        return Rpc<op>(context, {dst, pitch, value, width, height, replay});
-      },
-      &recorded);
-  return recorded ? CUDA_SUCCESS : Rpc<op>(context, {dst, pitch, value, width, height, id});
+  return SubmitOp(stream, context, id, [=](std::uint64_t on) {
+    return Rpc<op>(context, {dst, pitch, value, width, height, on});
+  });
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Streams and events: client objects wrapping server ids. Record and wait are asynchronous on the
 // wire; synchronise, query and elapsed time wait for the server (and return latched errors).
 #include "remoting/client/api_support.h"
+#include "remoting/client/pools.h"
 
 using namespace gpupool::client;
 
@@ -40,13 +41,31 @@ CUresult StreamCall(CUstream stream, bool per_thread, std::uint64_t* context, st
 CUresult Synchronize(CUstream stream, bool per_thread) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
-  return Rpc<Op::StreamSynchronize>(context, {id});
+  const std::uint64_t frees = Pools::Get().FreeSeq();
+  DrainFor(context, id, IsBlocking(stream));
+  const CUresult result = WithLatched(Rpc<Op::StreamSynchronize>(context, {id}));
+  const StreamKey key{context, id};  // the frees on this stream are complete
+  if (result == CUDA_SUCCESS) Pools::Get().AfterSync(context, &key, frees);
+  return result;
 }
 
 CUresult Query(CUstream stream, bool per_thread) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  if (!State::Get().order.Done({context, id})) return CUDA_ERROR_NOT_READY;  // a host function holds it
   return Rpc<Op::StreamQuery>(context, {id});
+}
+
+// The latest record of `e` while it is still queued behind a host function: what waits for it.
+bool HeldRecord(Event* e, StreamDep* dep) {
+  StreamOrder& order = State::Get().order;
+  if (!order.active()) return false;
+  std::lock_guard<std::mutex> lock(e->record_mu);
+  if (e->held_ticket == 0) return false;
+  *dep = {e->held_key, e->held_ticket + 1};
+  if (!order.Done(dep->key, dep->below)) return true;
+  e->held_ticket = 0;
+  return false;
 }
 
 CUresult WaitEvent(CUstream stream, CUevent event, unsigned flags, bool per_thread) {
@@ -54,7 +73,14 @@ CUresult WaitEvent(CUstream stream, CUevent event, unsigned flags, bool per_thre
   GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
   Event* e = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
-  return Rpc<Op::StreamWaitEvent>(context, {id, e->id, flags});
+  std::vector<StreamDep> deps(1);
+  if (!HeldRecord(e, &deps[0])) deps.clear();
+  const std::uint64_t event_id = e->id;
+  auto wait = [=](std::uint64_t on) { return Rpc<Op::StreamWaitEvent>(context, {on, event_id, flags}); };
+  // During capture, waits and records are not graph nodes (CUDA uses them to join streams into the
+  // capture, which the client does not support): they go out at once, as before capture existed.
+  if (CaptureOf(stream) != nullptr) return wait(id);
+  return SubmitOp(stream, context, id, wait, std::move(deps));
 }
 
 CUresult Record(CUevent event, CUstream stream, unsigned flags, bool per_thread) {
@@ -62,8 +88,23 @@ CUresult Record(CUevent event, CUstream stream, unsigned flags, bool per_thread)
   GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
   Event* e = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
-  if (flags == 0) return Rpc<Op::EventRecord>(context, {e->id, id});
-  return Rpc<Op::EventRecordWithFlags>(context, {e->id, id, flags});
+  // Records of one event reach the server in the order the program made them.
+  std::vector<StreamDep> deps(1);
+  if (!HeldRecord(e, &deps[0])) deps.clear();
+  const std::uint64_t event_id = e->id;
+  auto record = [=](std::uint64_t on) {
+    if (flags == 0) return Rpc<Op::EventRecord>(context, {event_id, on});
+    return Rpc<Op::EventRecordWithFlags>(context, {event_id, on, flags});
+  };
+  if (CaptureOf(stream) != nullptr) return record(id);  // as for waits, above
+  std::uint64_t ticket = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(SubmitOp(stream, context, id, record, std::move(deps), &ticket));
+  if (ticket != 0) {
+    std::lock_guard<std::mutex> lock(e->record_mu);
+    e->held_key = {context, id};
+    e->held_ticket = ticket;
+  }
+  return CUDA_SUCCESS;
 }
 
 CUresult Priority(CUstream stream, int* priority, bool per_thread) {
@@ -100,7 +141,11 @@ GPUPOOL_API CUresult cuStreamDestroy_v2(CUstream stream) {
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   Stream* s = State::Get().streams.Find(stream);
   if (s == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::StreamDestroy>(context, {s->id}));
+  const std::uint64_t id = s->id;
+  // As in CUDA, destroying a stream with work still held on the client returns at once; the
+  // stream is destroyed on the server after that work.
+  auto destroy = [context, id] { return Rpc<Op::StreamDestroy>(context, {id}); };
+  if (!State::Get().order.SubmitLast({context, id}, destroy)) GPUPOOL_CU_RETURN_IF_ERROR(destroy());
   State::Get().streams.Remove(stream);
   return CUDA_SUCCESS;
 }
@@ -182,13 +227,17 @@ GPUPOOL_API CUresult cuEventRecordWithFlags_ptsz(CUevent event, CUstream stream,
 GPUPOOL_API CUresult cuEventQuery(CUevent event) {
   Event* e = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  StreamDep held;
+  if (HeldRecord(e, &held)) return CUDA_ERROR_NOT_READY;
   return Rpc<Op::EventQuery>(0, {e->id});
 }
 
 GPUPOOL_API CUresult cuEventSynchronize(CUevent event) {
   Event* e = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
-  return Rpc<Op::EventSynchronize>(0, {e->id});
+  StreamDep held;
+  if (HeldRecord(e, &held)) GPUPOOL_CU_RETURN_IF_ERROR(State::Get().order.Wait(held));
+  return WithLatched(Rpc<Op::EventSynchronize>(0, {e->id}));
 }
 
 GPUPOOL_API CUresult cuEventElapsedTime_v2(float* ms, CUevent start, CUevent end) {
@@ -196,6 +245,8 @@ GPUPOOL_API CUresult cuEventElapsedTime_v2(float* ms, CUevent start, CUevent end
   Event *a = nullptr, *b = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(start, &a));
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(end, &b));
+  StreamDep held;
+  if (HeldRecord(a, &held) || HeldRecord(b, &held)) return CUDA_ERROR_NOT_READY;
   protocol::Call<Op::EventElapsedTime>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::EventElapsedTime>(0, {a->id, b->id}, &reply));
   *ms = std::get<0>(reply);

@@ -58,13 +58,61 @@ inline std::shared_ptr<Graph> CaptureOf(CUstream stream) {
   return s->capture;
 }
 
-// Records `node` when `stream` is capturing (*recorded = true), so the caller returns at once.
-inline CUresult RecordIfCapturing(CUstream stream, std::function<CUresult(std::uint64_t)> node,
-                                  bool* recorded) {
-  std::shared_ptr<Graph> graph = CaptureOf(stream);
-  *recorded = graph != nullptr;
-  if (graph != nullptr) graph->nodes.push_back(std::move(node));
-  return CUDA_SUCCESS;
+// Whether work on `stream` waits for the legacy NULL stream (all but CU_STREAM_NON_BLOCKING ones).
+inline bool IsBlocking(CUstream stream) {
+  Stream* s = State::Get().streams.Find(stream);
+  return s == nullptr || (s->flags & CU_STREAM_NON_BLOCKING) == 0;
+}
+
+// Sends `op` on `stream` (wire id `wire`) in stream order: recorded into the graph while the stream
+// is captured, queued behind a host function that holds the stream or that `deps` name
+// (stream_order.h; *ticket = its ticket), else sent now. Streams without host functions pay one
+// atomic load on top of the capture check.
+inline CUresult SubmitOp(CUstream stream, std::uint64_t context, std::uint64_t wire,
+                         std::function<CUresult(std::uint64_t)> op, std::vector<StreamDep> deps = {},
+                         std::uint64_t* ticket = nullptr) {
+  if (ticket != nullptr) *ticket = 0;
+  if (std::shared_ptr<Graph> graph = CaptureOf(stream)) {
+    graph->nodes.push_back({std::move(op)});
+    return CUDA_SUCCESS;
+  }
+  StreamOrder& order = State::Get().order;
+  if (!order.active() && deps.empty()) return op(wire);
+  return order.Submit(
+      {context, wire}, IsBlocking(stream), [op = std::move(op), wire] { return op(wire); }, std::move(deps),
+      ticket);
+}
+
+// Before a call that waits for `stream` on the server: what the client still holds for it (and,
+// for a blocking stream, for the legacy NULL stream) is sent first.
+inline void DrainFor(std::uint64_t context, std::uint64_t wire, bool blocking) {
+  StreamOrder& order = State::Get().order;
+  if (!order.active()) return;
+  const StreamKey key{context, wire};
+  if (key.legacy()) return order.DrainContext(context, true);
+  order.Drain(key);
+  if (blocking) {
+    order.Drain({context, 0});
+    order.Drain({context, 1});
+  }
+}
+
+// A synchronising call made for its own effect (releasing memory, querying an event): the server
+// answers a latched error instead of running it (docs/protocol.md), so it is made once more and
+// the latched error is kept on the client for the program's next synchronisation.
+template <Op op>
+CUresult RpcPastLatched(std::uint64_t context, const typename protocol::Call<op>::Request& request) {
+  const CUresult first = Rpc<op>(context, request);
+  if (first == CUDA_SUCCESS || State::Get().session()->broken()) return first;
+  const CUresult again = Rpc<op>(context, request);
+  if (again != first) State::Get().order.Latch(first);  // the same error twice is the call's own
+  return again;
+}
+
+// The result of a synchronising call, or the error a queued operation or host step latched.
+inline CUresult WithLatched(CUresult result) {
+  CUresult latched = State::Get().order.TakeLatched();
+  return result != CUDA_SUCCESS ? result : latched;
 }
 
 }  // namespace gpupool::client

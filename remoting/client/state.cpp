@@ -73,6 +73,33 @@ CUresult State::Connect() {
   return devices_.empty() ? CUDA_ERROR_NO_DEVICE : CUDA_SUCCESS;
 }
 
+namespace {
+
+// What the device can do through gpupool, where that differs from the GPU itself: managed and
+// mapped host memory are refused (the GPU cannot reach the program's memory over the network;
+// remoting/client/README.md), memory pools are emulated here, for device memory only.
+void ApplyClientCapabilities(Device* device) {
+  static constexpr std::pair<CUdevice_attribute, int> kCapabilities[] = {
+      {CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0},
+      {CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, 0},
+      {CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, 0},
+      {CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS, 0},
+      {CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES, 0},
+      {CU_DEVICE_ATTRIBUTE_DIRECT_MANAGED_MEM_ACCESS_FROM_HOST, 0},
+      {CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM, 0},
+      {CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, 1},
+      {CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES, 0},
+      {CU_DEVICE_ATTRIBUTE_HOST_NUMA_MEMORY_POOLS_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_HOST_MEMORY_POOLS_SUPPORTED, 0},
+  };
+  for (const auto& [attribute, value] : kCapabilities) {
+    device->attributes[attribute] = value;
+    device->attribute_results[attribute] = CUDA_SUCCESS;
+  }
+}
+
+}  // namespace
+
 CUresult State::FetchDevice(CUdevice ordinal, Device* device) {
   protocol::Call<Op::DeviceGetName>::Reply name;
   protocol::Call<Op::DeviceGetUuid>::Reply uuid;
@@ -94,6 +121,7 @@ CUresult State::FetchDevice(CUdevice ordinal, Device* device) {
   device->attribute_results = std::get<1>(attributes);
   device->attributes.resize(CU_DEVICE_ATTRIBUTE_MAX, 0);
   device->attribute_results.resize(CU_DEVICE_ATTRIBUTE_MAX, CUDA_ERROR_INVALID_VALUE);
+  ApplyClientCapabilities(device);
   auto a = [&](CUdevice_attribute attribute) { return device->attributes[attribute]; };
   LaunchLimits& l = device->limits;
   l.max_threads_per_block = a(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);

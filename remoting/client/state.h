@@ -27,6 +27,7 @@
 #include "remoting/client/launch_check.h"
 #include "remoting/client/pinned_memory.h"
 #include "remoting/client/session.h"
+#include "remoting/client/stream_order.h"
 
 namespace gpupool::client {
 
@@ -52,11 +53,19 @@ struct Device {
   unsigned primary_flags = 0;
 };
 
-// A graph captured from a stream (stream capture, graph.h): the asynchronous operations in the order
-// the program issued them, each replayed on the stream a launch of the graph names. An instantiated
+// One node of a captured graph: an operation sent on the wire stream a launch names, or a host
+// node (cuLaunchHostFunc during capture), run on the client in stream order at each launch.
+struct GraphNode {
+  std::function<CUresult(std::uint64_t stream)> send;
+  CUhostFn host = nullptr;
+  void* user_data = nullptr;
+};
+
+// A graph captured from a stream (api_graph.cpp): the asynchronous operations in the order the
+// program issued them, each replayed on the stream a launch of the graph names. An instantiated
 // graph (CUgraphExec) is a copy.
 struct Graph {
-  std::vector<std::function<CUresult(std::uint64_t stream)>> nodes;
+  std::vector<GraphNode> nodes;
 };
 
 struct Stream {
@@ -72,6 +81,11 @@ struct Event {
   std::uint64_t id = 0;
   Context* context = nullptr;
   unsigned flags = 0;
+  // The latest record while it is still queued on the client behind a host function (StreamOrder):
+  // its stream and ticket; ticket 0 when the latest record was sent.
+  std::mutex record_mu;
+  StreamKey held_key;             // guarded by record_mu
+  std::uint64_t held_ticket = 0;  // guarded by record_mu
 };
 
 struct Function;
@@ -140,6 +154,7 @@ class State {
   Registry<Graph> graphs;       // CUgraph
   Registry<Graph> executables;  // CUgraphExec
   PinnedMemory pinned;
+  StreamOrder order;  // stream order kept on the client (host functions)
 
   // Device allocations (base -> bytes), for unified-address copies and pointer queries.
   void AddAllocation(CUdeviceptr base, std::size_t bytes);

@@ -37,9 +37,84 @@ int main() {
   CHECK_TRUE(latched != CUDA_SUCCESS);
   CU_OK(cuCtxSynchronize());
 
+  // Host callbacks after failed work: the stream callback gets the error, the program's next
+  // synchronisation reports it once, and the stream goes on.
+  CUstream failing = nullptr;
+  CU_OK(cuStreamCreate(&failing, CU_STREAM_NON_BLOCKING));
+  CU_OK(cuMemsetD8Async(d + 4000, 0, 200, failing));  // fails on the server: latched
+  struct Seen {
+    bool called = false;
+    CUresult status = CUDA_SUCCESS;
+  } seen;
+  auto record = [](CUstream, CUresult status, void* data) {
+    auto* s = static_cast<Seen*>(data);
+    s->called = true;
+    s->status = status;
+  };
+  CU_OK(cuStreamAddCallback(failing, record, &seen, 0));
+  CU_EXPECT(cuStreamSynchronize(failing), CUDA_ERROR_INVALID_VALUE);
+  CHECK_TRUE(seen.called && seen.status == CUDA_ERROR_INVALID_VALUE);
+  CU_OK(cuStreamSynchronize(failing));
+  bool ran = false;
+  CU_OK(cuLaunchHostFunc(
+      failing, [](void* data) { *static_cast<bool*>(data) = true; }, &ran));
+  CU_OK(cuStreamSynchronize(failing));
+  CHECK_TRUE(ran);
+  // A host function after failed work is not called (cuLaunchHostFunc's documented rule).
+  CU_OK(cuMemsetD8Async(d + 4000, 0, 200, failing));
+  ran = false;
+  CU_OK(cuLaunchHostFunc(
+      failing, [](void* data) { *static_cast<bool*>(data) = true; }, &ran));
+  CU_EXPECT(cuStreamSynchronize(failing), CUDA_ERROR_INVALID_VALUE);
+  CHECK_TRUE(!ran);
+  CU_OK(cuStreamDestroy(failing));
+
   // Not supported: an error naming itself, never a silent success.
   CUgraph graph = nullptr;
   CU_EXPECT(cuGraphCreate(&graph, 0), CUDA_ERROR_NOT_SUPPORTED);
+
+  // Managed and mapped host memory are refused, twice over (logged once), and the device says so;
+  // pinned memory asked to be mapped is still ordinary pinned memory.
+  CUdeviceptr managed = 0;
+  CU_EXPECT(cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_NOT_SUPPORTED);
+  CU_EXPECT(cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_NOT_SUPPORTED);
+  int value = -1;
+  CU_OK(cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, 0));
+  CHECK_TRUE(value == 0);
+  CU_OK(cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0));
+  CHECK_TRUE(value == 0);
+  CU_OK(cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, 0));
+  CHECK_TRUE(value == 1);
+  void* pinned = nullptr;
+  CU_OK(cuMemHostAlloc(&pinned, 4096, CU_MEMHOSTALLOC_DEVICEMAP));
+  CUdeviceptr mapped = 0;
+  CU_EXPECT(cuMemHostGetDevicePointer(&mapped, pinned, 0), CUDA_ERROR_NOT_SUPPORTED);
+  CU_OK(cuMemFreeHost(pinned));
+  // Pools: device memory only, no IPC handles; frees only of pool memory; callbacks take flags 0.
+  CUmemPoolProps props = {};
+  props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  props.handleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  CUmemoryPool pool = nullptr;
+  CU_EXPECT(cuMemPoolCreate(&pool, &props), CUDA_ERROR_NOT_SUPPORTED);
+  props.handleTypes = CU_MEM_HANDLE_TYPE_NONE;
+  props.location.type = CU_MEM_LOCATION_TYPE_HOST;
+  CU_EXPECT(cuMemPoolCreate(&pool, &props), CUDA_ERROR_NOT_SUPPORTED);
+  props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  props.location.id = 99;
+  CU_EXPECT(cuMemPoolCreate(&pool, &props), CUDA_ERROR_INVALID_DEVICE);
+  CU_EXPECT(cuMemPoolDestroy(reinterpret_cast<CUmemoryPool>(&junk)), CUDA_ERROR_INVALID_VALUE);
+  CUmemoryPool default_pool = nullptr;
+  CU_OK(cuDeviceGetDefaultMemPool(&default_pool, 0));
+  CU_EXPECT(cuMemPoolDestroy(default_pool), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuMemFreeAsync(d, nullptr), CUDA_ERROR_INVALID_VALUE);  // cuMemAlloc memory
+  CU_EXPECT(cuMemAllocAsync(&managed, 0, nullptr), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuStreamAddCallback(
+                nullptr, [](CUstream, CUresult, void*) {}, nullptr, 1),
+            CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuLaunchHostFunc(
+                bad_stream, [](void*) {}, nullptr),
+            CUDA_ERROR_INVALID_HANDLE);
 
   // A child forked after the parent used the GPU must not talk on the parent's connection: CUDA
   // fails there with CUDA_ERROR_NOT_INITIALIZED, and the parent carries on.

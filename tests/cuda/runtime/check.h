@@ -5,20 +5,28 @@
 // --no-kernel-results: skip the checks of what kernels computed. The emulated device validates and
 // records launches but never runs them; everything else (copies, memsets, symbols, streams,
 // events, graphs, errors) is checked either way.
+// --launch-log PATH: the file the emulated device records launches in (gpupool-server
+// --record-launches), one JSON line each; programs that check when kernels reached the device
+// read it (LaunchCount). Absent on a GPU, where those checks are skipped.
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace rt {
 
 struct Options {
   bool kernel_results = true;
+  const char* launch_log = nullptr;
 };
 
 inline Options ParseOptions(int argc, char** argv, const char* name) {
@@ -26,8 +34,10 @@ inline Options ParseOptions(int argc, char** argv, const char* name) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--no-kernel-results") == 0) {
       options.kernel_results = false;
+    } else if (std::strcmp(argv[i], "--launch-log") == 0 && i + 1 < argc) {
+      options.launch_log = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--no-kernel-results]\n", name);
+      std::fprintf(stderr, "usage: %s [--no-kernel-results] [--launch-log PATH]\n", name);
       std::exit(2);
     }
   }
@@ -59,6 +69,48 @@ inline int Finish(const char* name) {
   std::printf("PASS %s\n", name);
   return 0;
 }
+
+// How many launches of `kernel` (its name as the launch log spells it: mangled for C++ kernels,
+// so a substring of it is enough) the launch log holds now.
+inline int LaunchCount(const char* log, const char* kernel) {
+  std::FILE* f = std::fopen(log, "r");
+  if (f == nullptr) return 0;  // nothing launched yet: the device creates it at the first launch
+  int count = 0;
+  char line[4096];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    const char* name = std::strstr(line, "\"kernel\":\"");
+    const char* end = name != nullptr ? std::strchr(name + 10, '"') : nullptr;
+    if (end == nullptr) continue;
+    const std::string n(name + 10, end);
+    if (n.find(kernel) != std::string::npos) ++count;
+  }
+  std::fclose(f);
+  return count;
+}
+
+// A host function (cudaLaunchHostFunc(stream, HostGate::Run, &gate)) that blocks until the program
+// calls Open(), then runs `then`: work queued after it on its stream must wait for it, which a
+// program checks without timing by having `then` write what that work reads.
+struct HostGate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  bool ran = false;
+  std::function<void()> then;
+
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+  static void CUDART_CB Run(void* self) {
+    auto* gate = static_cast<HostGate*>(self);
+    std::unique_lock<std::mutex> lock(gate->mu);
+    gate->cv.wait(lock, [gate] { return gate->open; });
+    if (gate->then) gate->then();
+    gate->ran = true;
+  }
+};
 
 inline std::vector<unsigned char> RandomBytes(std::size_t size, unsigned seed) {
   std::mt19937 engine(seed);

@@ -1,5 +1,6 @@
 // Errors as the runtime reports them: invalid launch configurations, allocation failure, bad
-// pointers and devices, unrecorded events. None of them is sticky: work continues afterwards.
+// pointers and devices, unrecorded events, managed memory where the device has none. None of them
+// is sticky: work continues afterwards.
 #include <cstring>
 
 #include "check.h"
@@ -79,6 +80,19 @@ int main(int argc, char** argv) {
   cudaGetLastError();
   RT_CUDA(cudaEventDestroy(a));
   RT_CUDA(cudaEventDestroy(b));
+
+  // Managed memory: a device that lacks it (as gpupool's devices say they do) refuses
+  // cudaMallocManaged with cudaErrorNotSupported; one that has it allocates.
+  int managed = -1;
+  RT_CUDA(cudaDeviceGetAttribute(&managed, cudaDevAttrManagedMemory, 0));
+  void* unified = nullptr;
+  if (managed == 0) {
+    RT_CUDA_FAILS(cudaMallocManaged(&unified, 4096), cudaErrorNotSupported);
+    cudaGetLastError();
+  } else {
+    RT_CUDA(cudaMallocManaged(&unified, 4096));
+    RT_CUDA(cudaFree(unified));
+  }
 
   // Names and descriptions.
   RT_CHECK(std::strcmp(cudaGetErrorName(cudaErrorMemoryAllocation), "cudaErrorMemoryAllocation") == 0);

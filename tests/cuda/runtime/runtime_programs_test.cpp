@@ -1,7 +1,7 @@
 // Runs each runtime-API test program (static and shared runtime) through gpupool: a gpupool-server
-// with the emulated device on a Unix socket, the program with gpupool's libcuda.so.1 and
-// --no-kernel-results. Each must print "PASS <name>" and exit 0. Also checks that the runtime's
-// fatbins are sent to the server lazily.
+// with the emulated device on a Unix socket, recording launches, the program with gpupool's
+// libcuda.so.1, --no-kernel-results and --launch-log. Each must print "PASS <name>" and exit 0. Also
+// checks that the runtime's fatbins are sent to the server lazily.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
@@ -20,8 +20,9 @@ using testing::TempDir;
 struct Run {
   TempDir dir;
   std::string socket = "unix:" + dir.File("s");
-  Result<Subprocess> server =
-      Subprocess::Start({GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", socket});
+  std::string launches = dir.File("launches");
+  Result<Subprocess> server = Subprocess::Start(
+      {GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", socket, "--record-launches", launches});
   Result<Subprocess> child = Status::NotFound("not started");
 
   Run(const std::string& name, const std::string& runtime, const std::string& log_level = "info") {
@@ -34,7 +35,7 @@ struct Run {
     options.env["GPUPOOL_SERVER"] = socket;
     options.env["GPUPOOL_LOG_LEVEL"] = log_level;
     const std::string program = std::string(GPUPOOL_PROGRAM_DIR) + "/cuda_runtime_" + name + "_" + runtime;
-    child = Subprocess::Start({program, "--no-kernel-results"}, options);
+    child = Subprocess::Start({program, "--no-kernel-results", "--launch-log", launches}, options);
     REQUIRE(child.ok());
     auto code = child->Wait(std::chrono::seconds(300));
     REQUIRE(code.ok());
@@ -51,8 +52,9 @@ std::size_t Count(const std::string& text, const std::string& what) {
 }
 
 TEST_CASE("runtime-API test programs pass through gpupool on the emulated device") {
-  const std::string name = GENERATE("runtime_init", "device_properties", "memory", "symbols",
-                                    "streams_events", "graph_capture", "error_reporting");
+  const std::string name =
+      GENERATE("runtime_init", "device_properties", "memory", "symbols", "streams_events", "graph_capture",
+               "error_reporting", "host_callbacks", "stream_ordered_allocation");
   const std::string runtime = GENERATE("static", "shared");
   INFO(name << " (" << runtime << " runtime)");
   Run run(name, runtime);

@@ -1,0 +1,162 @@
+// Stream-ordered allocation and memory pools, emulated on the client over the server's cuMemAlloc
+// and cuMemFree (pools.h says why). Pools hold device memory only: no IPC handle types, no managed
+// or host pools.
+#include "common/log.h"
+#include "remoting/client/api_support.h"
+#include "remoting/client/pools.h"
+
+using namespace gpupool::client;
+
+namespace {
+
+CUresult FindPool(CUmemoryPool handle, MemPool** pool) {
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  *pool = Pools::Get().Find(handle);
+  return *pool != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult AllocAsync(CUdeviceptr* dptr, size_t bytes, MemPool* pool, CUstream stream, bool per_thread) {
+  if (dptr == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
+  if (pool == nullptr) pool = Pools::Get().Current(State::Current()->device);
+  return Pools::Get().Allocate(pool, bytes, stream, context, id, dptr);
+}
+
+CUresult FreeAsync(CUdeviceptr dptr, CUstream stream, bool per_thread) {
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
+  return Pools::Get().FreeAsync(dptr, stream, context, id);
+}
+
+CUresult FromPool(CUdeviceptr* dptr, size_t bytes, CUmemoryPool handle, CUstream stream, bool per_thread) {
+  MemPool* pool = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindPool(handle, &pool));
+  return AllocAsync(dptr, bytes, pool, stream, per_thread);
+}
+
+// The device a location names: pools live in device memory only.
+CUresult LocationDevice(const CUmemLocation* location, CUmemAllocationType type, int* device) {
+  if (location == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (type != CU_MEM_ALLOCATION_TYPE_PINNED || location->type != CU_MEM_LOCATION_TYPE_DEVICE) {
+    GPUPOOL_LOG_ONCE(kWarn, "host or managed memory pools")
+        << "host and managed memory pools are not supported by gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  if (State::Get().device(location->id) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  *device = location->id;
+  return CUDA_SUCCESS;
+}
+
+CUresult DevicePool(CUmemoryPool* out, int device, bool current) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  if (State::Get().device(device) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  MemPool* pool = current ? Pools::Get().Current(device) : Pools::Get().Default(device);
+  *out = reinterpret_cast<CUmemoryPool>(pool);
+  return CUDA_SUCCESS;
+}
+
+CUresult SetDevicePool(int device, CUmemoryPool handle) {
+  MemPool* pool = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindPool(handle, &pool));
+  if (State::Get().device(device) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  if (pool->device() != device) return CUDA_ERROR_INVALID_VALUE;
+  Pools::Get().SetCurrent(device, pool);
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuMemAllocAsync(CUdeviceptr* dptr, size_t bytes, CUstream stream) {
+  return AllocAsync(dptr, bytes, nullptr, stream, false);
+}
+GPUPOOL_API CUresult cuMemAllocAsync_ptsz(CUdeviceptr* dptr, size_t bytes, CUstream stream) {
+  return AllocAsync(dptr, bytes, nullptr, stream, true);
+}
+GPUPOOL_API CUresult cuMemAllocFromPoolAsync(CUdeviceptr* dptr, size_t bytes, CUmemoryPool pool,
+                                             CUstream stream) {
+  return FromPool(dptr, bytes, pool, stream, false);
+}
+GPUPOOL_API CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr* dptr, size_t bytes, CUmemoryPool pool,
+                                                  CUstream stream) {
+  return FromPool(dptr, bytes, pool, stream, true);
+}
+GPUPOOL_API CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream stream) {
+  return FreeAsync(dptr, stream, false);
+}
+GPUPOOL_API CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream stream) {
+  return FreeAsync(dptr, stream, true);
+}
+
+GPUPOOL_API CUresult cuMemPoolCreate(CUmemoryPool* pool, const CUmemPoolProps* props) {
+  if (pool == nullptr || props == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (props->allocType != CU_MEM_ALLOCATION_TYPE_PINNED) return CUDA_ERROR_INVALID_VALUE;
+  if (props->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
+    GPUPOOL_LOG_ONCE(kWarn, "host or managed memory pools")
+        << "host and managed memory pools are not supported by gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  if (props->handleTypes != CU_MEM_HANDLE_TYPE_NONE) {
+    // IPC handles cannot reach another process's driver through gpupool.
+    GPUPOOL_LOG_ONCE(kWarn, "cuMemPoolCreate(handleTypes)")
+        << "cuMemPoolCreate with exportable handle types is not supported by gpupool; returning "
+           "CUDA_ERROR_NOT_SUPPORTED";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  if (State::Get().device(props->location.id) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  *pool = reinterpret_cast<CUmemoryPool>(Pools::Get().Create(props->location.id, props->maxSize));
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuMemPoolDestroy(CUmemoryPool pool) {
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  return Pools::Get().Destroy(pool);
+}
+
+GPUPOOL_API CUresult cuDeviceGetDefaultMemPool(CUmemoryPool* pool, CUdevice device) {
+  return DevicePool(pool, device, false);
+}
+GPUPOOL_API CUresult cuDeviceGetMemPool(CUmemoryPool* pool, CUdevice device) {
+  return DevicePool(pool, device, true);
+}
+GPUPOOL_API CUresult cuDeviceSetMemPool(CUdevice device, CUmemoryPool pool) {
+  return SetDevicePool(device, pool);
+}
+
+GPUPOOL_API CUresult cuMemGetDefaultMemPool(CUmemoryPool* pool, CUmemLocation* location,
+                                            CUmemAllocationType type) {
+  int device = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(LocationDevice(location, type, &device));
+  return DevicePool(pool, device, false);
+}
+GPUPOOL_API CUresult cuMemGetMemPool(CUmemoryPool* pool, CUmemLocation* location, CUmemAllocationType type) {
+  int device = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(LocationDevice(location, type, &device));
+  return DevicePool(pool, device, true);
+}
+GPUPOOL_API CUresult cuMemSetMemPool(CUmemLocation* location, CUmemAllocationType type, CUmemoryPool pool) {
+  int device = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(LocationDevice(location, type, &device));
+  return SetDevicePool(device, pool);
+}
+
+GPUPOOL_API CUresult cuMemPoolSetAttribute(CUmemoryPool handle, CUmemPool_attribute attribute, void* value) {
+  MemPool* pool = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindPool(handle, &pool));
+  return pool->SetAttribute(attribute, value);
+}
+GPUPOOL_API CUresult cuMemPoolGetAttribute(CUmemoryPool handle, CUmemPool_attribute attribute, void* value) {
+  MemPool* pool = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindPool(handle, &pool));
+  return pool->GetAttribute(attribute, value);
+}
+GPUPOOL_API CUresult cuMemPoolTrimTo(CUmemoryPool handle, size_t keep) {
+  MemPool* pool = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindPool(handle, &pool));
+  return Pools::Get().TrimTo(pool, keep);
+}
