@@ -9,7 +9,7 @@ TEST_CASE("flags: what the chart passes") {
   auto f = ParseOperatorFlags({"--leader-elect=true", "--leader-election-lease=rel-gpupool-operator",
                                "--webhook-listen=0.0.0.0:9443", "--webhook-configuration=rel-gpupool",
                                "--webhook-service=rel-gpupool-operator", "--webhook-tls-secret=rel-tls",
-                               "--metrics-listen=0.0.0.0:8080"});
+                               "--metrics-listen=0.0.0.0:8080", "--server-unhealthy-after-seconds=20"});
   REQUIRE(f.ok());
   CHECK(f->leader_elect);
   CHECK(f->leader_election_lease == "rel-gpupool-operator");
