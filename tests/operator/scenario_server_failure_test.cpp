@@ -171,3 +171,65 @@ TEST_CASE("a server silent for less than unhealthy_after keeps its GPUs healthy"
 
 }  // namespace
 }  // namespace gpupool::testing
+
+namespace gpupool::testing {
+namespace {
+
+control::v1::Inventory WithGpuHealth(const FakeControlServer& server, bool healthy, const std::string& why) {
+  control::v1::Inventory inv = server.inventory();
+  inv.mutable_gpus(0)->set_healthy(healthy);
+  inv.mutable_gpus(0)->set_health_message(why);
+  return inv;
+}
+
+TEST_CASE("a server that hangs fails like a dead one; a GPU its server reports unhealthy is lost too") {
+  ScenarioEnv env;
+  auto& a = env.AddServer("a", 1);
+  auto& b = env.AddServer("b", 1);
+  env.CreatePool();
+  auto op = env.StartOperator(false, "op-1",
+                              [](controllers::OperatorOptions& o) { o.pool.unhealthy_after = 1500ms; });
+  REQUIRE(WaitFor([&] { return env.PoolStatus().value("healthyGPUs", 0) == 2; }));
+  env.CreatePod("x", 100);
+  REQUIRE(WaitFor([&] { return !env.Gated("x"); }));
+  env.CreatePod("y", 100);
+  REQUIRE(WaitFor([&] { return !env.Gated("y"); }));
+  REQUIRE(GpuOf(env, "x") == "GPU-a-0");
+  REQUIRE(GpuOf(env, "y") == "GPU-b-0");
+
+  // Connections accepted, no answers: every probe runs into its deadline.
+  // Events are written before the status that reports the change: wait on the status, then look.
+  b.SetHang(true);
+  REQUIRE(WaitFor([&] { return env.PoolStatus().value("healthyGPUs", 0) == 1; }));
+  CHECK(HasEvent(env, "y", "GPULost"));
+  const Json hung = Entry(env.PoolStatus()["servers"], "address", env.DataAddress(1));
+  CHECK(hung["healthy"] == false);
+  CHECK_THAT(hung.value("message", std::string()), Catch::Contains("GetInventory"));
+  CHECK_FALSE(HasEvent(env, "x", "GPULost"));
+  b.SetHang(false);
+  REQUIRE(WaitFor([&] { return env.PoolStatus().value("healthyGPUs", 0) == 2; }));
+  CHECK(HasEvent(env, "y", "GPURecovered"));
+
+  // The server answers but reports its GPU unhealthy: no grace period, the server's reason is shown.
+  a.SetInventory(WithGpuHealth(a, false, "Xid 79: GPU has fallen off the bus"));
+  REQUIRE(WaitFor([&] { return env.PoolStatus().value("healthyGPUs", 0) == 1; }));
+  REQUIRE(HasEvent(env, "x", "GPULost"));
+  const Json sick = Entry(env.PoolStatus()["gpus"], "uuid", "GPU-a-0");
+  CHECK(sick["healthy"] == false);
+  CHECK(sick["message"] == "reported unhealthy by its server: Xid 79: GPU has fallen off the bus");
+  CHECK(EventsWith(env, "x", "GPULost")[0]["message"] ==
+        "lost its GPU: GPU-a-0 on server " + env.DataAddress(0) +
+            " reported unhealthy by its server (Xid 79: GPU has fallen off the bus) (GPU-a-0)");
+  std::string degraded;
+  CHECK(env.Condition("default", "Degraded", &degraded) == "True");
+  CHECK(degraded == "unhealthy GPUs: GPU-a-0 on " + env.DataAddress(0));
+  CHECK(HasEvent(env, "default", "GPUUnhealthy"));
+  a.SetInventory(WithGpuHealth(a, true, ""));
+  REQUIRE(WaitFor([&] { return env.PoolStatus().value("healthyGPUs", 0) == 2; }));
+  CHECK(HasEvent(env, "x", "GPURecovered"));
+  CHECK(HasEvent(env, "default", "GPUHealthy"));
+  CHECK(env.Condition("default", "Degraded") == "False");
+}
+
+}  // namespace
+}  // namespace gpupool::testing
