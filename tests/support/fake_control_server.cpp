@@ -93,8 +93,8 @@ class FakeControlServer::Service final : public control::v1::Control::Service {
   // until the caller's deadline cancels it, or the server stops. True when the call was not served.
   bool Hung(grpc::ServerContext* ctx) {
     std::unique_lock<std::mutex> lock(mu);
-    while (hang && !stopping) {
-      if (ctx->IsCancelled()) return true;
+    while (hang) {
+      if (stopping || ctx->IsCancelled()) return true;
       // gRPC reports cancellation by polling only; the wait ends early when hang is cleared.
       released.wait_for(lock, std::chrono::milliseconds(10));
     }
