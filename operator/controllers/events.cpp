@@ -63,19 +63,21 @@ void EventRecorder::Record(const kube::Resource& kind, const kube::Json& object,
                              {"uid", uid}};
       if (!kube::ResourceVersionOf(object).empty())
         involved["resourceVersion"] = kube::ResourceVersionOf(object);
-      s.event = {{"apiVersion", "v1"},
-                 {"kind", "Event"},
-                 {"metadata", {{"name", s.name}, {"namespace", ns}}},
-                 {"involvedObject", std::move(involved)},
-                 {"reason", reason},
-                 {"message", message.size() > 1024 ? message.substr(0, 1021) + "..." : message},
-                 {"type", type},
-                 {"source", {{"component", "gpupool-operator"}}},
-                 {"reportingComponent", "gpupool.io/operator"},
-                 {"reportingInstance", instance_},
-                 {"firstTimestamp", ts},
-                 {"lastTimestamp", ts},
-                 {"count", 1}};
+      const kube::Json event = {
+          {"apiVersion", "v1"},
+          {"kind", "Event"},
+          {"metadata", {{"name", s.name}, {"namespace", ns}}},
+          {"involvedObject", std::move(involved)},
+          {"reason", reason},
+          {"message", message.size() > 1024 ? message.substr(0, 1021) + "..." : message},
+          {"type", type},
+          {"source", {{"component", "gpupool-operator"}}},
+          {"reportingComponent", "gpupool.io/operator"},
+          {"reportingInstance", instance_},
+          {"firstTimestamp", ts},
+          {"lastTimestamp", ts},
+          {"count", 1}};
+      s.event = event.dump();
       s.last_timestamp = ts;
       s.last_seen = now;
       s.in_flight = true;
@@ -104,7 +106,7 @@ void EventRecorder::Write(const std::string& key) {
       count = s.count;
       ns = s.ns;
       name = s.name;
-      body = create ? s.event : kube::Json::object();
+      body = create ? kube::Json::parse(s.event) : kube::Json::object();
       body["count"] = count;
       body["lastTimestamp"] = s.last_timestamp;
     }
@@ -116,8 +118,10 @@ void EventRecorder::Write(const std::string& key) {
     if (!written.ok()) {
       if (!create && written.status().code() == Code::kNotFound) {
         s.written_count = 0;  // expired or deleted meanwhile: a new Event carries the count on
-        s.name = EventName(s.event["involvedObject"].value("name", std::string()));
-        s.event["metadata"]["name"] = s.name;
+        kube::Json event = kube::Json::parse(s.event);
+        s.name = EventName(event["involvedObject"].value("name", std::string()));
+        event["metadata"]["name"] = s.name;
+        s.event = event.dump();
         continue;
       }
       GPUPOOL_LOG_ONCE(kWarn, "event-write") << "cannot write Events: " << written.status().ToString();
