@@ -65,8 +65,7 @@ std::vector<Notice> HealthNotices(const std::vector<placement::GpuUsage>& before
     if (it == was.end() || it->second == u.gpu.healthy) continue;
     auto p = probe_of.find(u.gpu.server);
     auto [key, cause] = CauseOf(u.gpu, u.gpu.healthy, p != probe_of.end() ? p->second : nullptr);
-    auto [c, fresh] = causes.try_emplace(key, std::move(cause));
-    c->second.gpus.push_back(u.gpu.uuid);
+    causes.try_emplace(key, std::move(cause)).first->second.gpus.push_back(u.gpu.uuid);
     cause_of[{u.gpu.server, u.gpu.uuid}] = key;
   }
   std::vector<Notice> out;
