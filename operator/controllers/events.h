@@ -25,7 +25,9 @@ namespace gpupool::controllers {
 
 struct EventOptions {
   std::chrono::milliseconds series_window{std::chrono::minutes(10)};
-  std::chrono::milliseconds min_update{std::chrono::seconds(30)};
+  // One write per Event per 5 min: the rate of client-go's spam filter (after its burst), and of
+  // this recorder before it aggregated, so a long-waiting pod costs no more API writes than before.
+  std::chrono::milliseconds min_update{std::chrono::minutes(5)};
 };
 
 class EventRecorder {
