@@ -32,7 +32,10 @@ std::string OperatorUsage() {
          "  --webhook-configuration NAME    MutatingWebhookConfiguration whose caBundle is written\n"
          "  --metrics-listen HOST:PORT      /metrics /healthz /readyz (default 0.0.0.0:8080)\n"
          "  --binder-workers N              pods bound in parallel (default 4)\n"
-         "  --probe-interval-seconds N      how often servers are probed (default 10)\n";
+         "  --probe-interval-seconds N      how often servers are probed (default 10)\n"
+         "  --server-unhealthy-after-seconds N\n"
+         "                                  a server whose Control API has not answered for N s has its\n"
+         "                                  GPUs marked unhealthy (default 20)\n";
 }
 
 Result<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args) {
@@ -67,8 +70,11 @@ Result<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args) {
         return Status::InvalidArgument("--leader-elect: \"" + value + "\" is not true or false");
       continue;
     }
-    const bool known =
-        strings.count(name) > 0 || name == "--binder-workers" || name == "--probe-interval-seconds";
+    const std::map<std::string, int*> ints = {
+        {"--binder-workers", &f.binder_workers},
+        {"--probe-interval-seconds", &f.probe_interval_s},
+        {"--server-unhealthy-after-seconds", &f.server_unhealthy_after_s}};
+    const bool known = strings.count(name) > 0 || ints.count(name) > 0;
     if (!known) return Status::InvalidArgument("unknown flag " + name);
     if (!inline_value) {
       if (i + 1 >= args.size()) return Status::InvalidArgument(name + " needs a value");
@@ -76,10 +82,8 @@ Result<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args) {
     }
     if (auto it = strings.find(name); it != strings.end()) {
       *it->second = value;
-    } else if (name == "--binder-workers") {
-      GPUPOOL_RETURN_IF_ERROR(Int(name, value, 1, f.binder_workers));
     } else {
-      GPUPOOL_RETURN_IF_ERROR(Int(name, value, 1, f.probe_interval_s));
+      GPUPOOL_RETURN_IF_ERROR(Int(name, value, 1, *ints.at(name)));
     }
   }
   if (!f.webhook_cert_dir.empty() && !f.webhook_tls_secret.empty()) {

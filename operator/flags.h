@@ -24,6 +24,7 @@ struct OperatorFlags {
   std::string metrics_listen = "0.0.0.0:8080";
   int binder_workers = 4;
   int probe_interval_s = 10;
+  int server_unhealthy_after_s = 20;  // a server silent this long: its GPUs are marked unhealthy
   bool help = false;
 };
 

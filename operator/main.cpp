@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
                                                        : leader::LeaderElector::DefaultIdentity();
   options.binder_workers = flags->binder_workers;
   options.pool.probe_interval = std::chrono::seconds(flags->probe_interval_s);
+  options.pool.unhealthy_after = std::chrono::seconds(flags->server_unhealthy_after_s);
   controllers::Operator op(**client, *control, metrics, options);
 
   std::unique_ptr<http::HttpServer> metrics_server;

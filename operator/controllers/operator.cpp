@@ -11,7 +11,7 @@ Operator::Operator(kube::Client& client, ControlClient& control, metrics::Operat
       metrics_(metrics),
       options_(std::move(options)),
       client_(client, leading_),
-      events_(client_, options_.election.identity) {
+      events_(client_, options_.election.identity, options_.events) {
   pod_informer_ = std::make_unique<kube::Informer>(raw_, kube::Pods(), options_.informer);
   pool_informer_ = std::make_unique<kube::Informer>(raw_, kube::GPUPools(), options_.informer);
   pod_informer_->AddHandlers({[this](const kube::Json& p) { OnPod(p); },

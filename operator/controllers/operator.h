@@ -36,6 +36,7 @@ struct OperatorOptions {
   int pool_workers = 2;
   PoolControllerOptions pool;
   BinderOptions binder;
+  EventOptions events;
   kube::InformerOptions informer;  // ns, selectors and page size are set per informer
 };
 

@@ -1,8 +1,10 @@
 #include "operator/controllers/pool_controller.h"
 
+#include <algorithm>
 #include <future>
 
 #include "common/log.h"
+#include "operator/controllers/health_notices.h"
 #include "operator/kube/errors.h"
 #include "operator/placement/json_at.h"
 
@@ -21,7 +23,8 @@ PoolController::PoolController(kube::Client& client, const kube::Store& pools, C
       events_(events),
       metrics_(metrics),
       on_capacity_change_(std::move(on_capacity_change)),
-      options_(options) {}
+      options_(options),
+      health_(options.unhealthy_after) {}
 
 void PoolController::SeedFromStatus() {
   for (const kube::Json& pool : pools_.List()) {
@@ -29,14 +32,9 @@ void PoolController::SeedFromStatus() {
     if (!spec.ok()) continue;
     std::vector<ServerProbe> unreachable;
     for (const PoolServer& s : spec->servers)
-      unreachable.push_back(ServerProbe{s, false, "not probed yet", {}});
+      unreachable.push_back(ServerProbe{s, false, "not probed yet", {}, false, false, ""});
+    // Not failed (yet): health as last published. Claims on them must count before the first probe.
     std::vector<placement::PoolGpu> gpus = PoolGpus(unreachable, JsonAt(pool, "status"));
-    // Health as last published: claims on them must count even before the first probe.
-    const kube::Json& published = JsonAt(JsonAt(pool, "status"), "gpus");
-    for (std::size_t i = 0; i < gpus.size() && i < published.size(); ++i) {
-      const kube::Json& healthy = JsonAt(published[i], "healthy");
-      gpus[i].healthy = healthy.is_boolean() && healthy.get<bool>();
-    }
     state_.servers.Set(spec->servers);
     state_.ledger.SetPool(spec->name, spec->policy, spec->is_default, std::move(gpus));
   }
@@ -46,7 +44,7 @@ std::vector<ServerProbe> PoolController::Probe(const PoolSpec& spec) {
   std::vector<std::future<ServerProbe>> futures;
   for (const PoolServer& server : spec.servers) {
     futures.push_back(std::async(std::launch::async, [this, server] {
-      ServerProbe p{server, false, "", {}};
+      ServerProbe p{server, false, "", {}, false, false, ""};
       auto inv = control_.GetInventory(server.control);
       if (inv.ok()) {
         p.reachable = true;
@@ -62,7 +60,51 @@ std::vector<ServerProbe> PoolController::Probe(const PoolSpec& spec) {
   return out;
 }
 
+std::chrono::milliseconds PoolController::Judge(std::vector<ServerProbe>& probes,
+                                                const kube::Json& old_status,
+                                                std::chrono::steady_clock::time_point now) {
+  const std::string wall = NowRfc3339();
+  std::chrono::milliseconds next = options_.probe_interval;
+  for (ServerProbe& p : probes) {
+    ServerHealth::Published published;
+    for (const kube::Json& s : JsonAt(old_status, "servers")) {
+      if (placement::JsonString(s, "address") != p.server.address) continue;
+      published.failed = JsonAt(s, "healthy").is_boolean() && !JsonAt(s, "healthy").get<bool>();
+      published.since = placement::JsonString(s, "unreachableSince");
+    }
+    const ServerHealth::Verdict v = health_.Observe(p.server.address, p.reachable, now, wall, published);
+    p.failed = v.failed;
+    p.recovered = v.recovered;
+    p.since = v.since;
+    if (v.recheck.count() > 0) next = std::min(next, v.recheck);
+  }
+  return next;
+}
+
+void PoolController::RecordHealthChanges(const kube::Json& pool,
+                                         const std::vector<placement::GpuUsage>& before,
+                                         const std::vector<placement::GpuUsage>& after,
+                                         const std::vector<ServerProbe>& probes) {
+  const std::string name = kube::NameOf(pool);
+  std::vector<ShareHolder> holders;
+  for (const std::string& uid : state_.ledger.Pods()) {
+    auto pod = state_.ledger.Holder(uid);
+    auto binding = state_.ledger.Find(uid);
+    if (pod && binding && binding->pool == name) holders.push_back({*pod, *binding});
+  }
+  for (const Notice& n : HealthNotices(before, after, probes, holders)) {
+    if (!n.on_pod) {
+      events_.Record(kube::GPUPools(), pool, n.type, n.reason, n.message);
+      continue;
+    }
+    const kube::Json pod = {
+        {"metadata", {{"name", n.pod.name}, {"namespace", n.pod.ns}, {"uid", n.pod.uid}}}};
+    events_.Record(kube::Pods(), pod, n.type, n.reason, n.message);
+  }
+}
+
 Result<std::chrono::milliseconds> PoolController::Reconcile(const std::string& name) {
+  events_.FlushDue();
   auto pool = pools_.Get(name);
   if (!pool) {
     state_.ledger.RemovePool(name);
@@ -84,22 +126,27 @@ Result<std::chrono::milliseconds> PoolController::Reconcile(const std::string& n
     if (!nodes.ok()) return nodes.status().Annotate("nodes of GPUPool " + name);
     for (PoolServer& s : ServersOnNodes(*spec, *nodes)) spec->servers.push_back(std::move(s));
   }
+  const kube::Json& old_status = JsonAt(*pool, "status");
   std::vector<ServerProbe> probes;
   const auto now = std::chrono::steady_clock::now();
+  auto next_probe = now + options_.probe_interval;
   {
     std::lock_guard lock(mu_);
     auto it = cache_.find(name);
     if (it != cache_.end() && it->second.generation == spec->generation &&
-        it->second.probes.size() == spec->servers.size() && now - it->second.at < options_.probe_interval) {
+        it->second.probes.size() == spec->servers.size() && now < it->second.next_probe) {
       probes = it->second.probes;
+      next_probe = it->second.next_probe;
     }
   }
   if (probes.empty() && !spec->servers.empty()) {
     probes = Probe(*spec);
+    // Judged when the answers are in: a slow probe must not count against a server's grace.
+    const auto judged = std::chrono::steady_clock::now();
+    next_probe = judged + Judge(probes, old_status, judged);
     std::lock_guard lock(mu_);
-    cache_[name] = Cached{probes, now, spec->generation};
+    cache_[name] = Cached{probes, next_probe, spec->generation};
   }
-  const kube::Json& old_status = JsonAt(*pool, "status");
   std::vector<placement::PoolGpu> gpus = PoolGpus(probes, old_status);
   const std::vector<placement::GpuUsage> before = state_.ledger.Usage(name);
   state_.servers.Set(spec->servers);
@@ -116,6 +163,7 @@ Result<std::chrono::milliseconds> PoolController::Reconcile(const std::string& n
     on_capacity_change_(name);
     usage = state_.ledger.Usage(name);
   }
+  if (capacity_changed) RecordHealthChanges(*pool, before, usage, probes);
 
   kube::Json status =
       BuildPoolStatus(*spec, probes, usage, state_.pending.Snapshot(name), old_status, NowRfc3339());
@@ -133,21 +181,6 @@ Result<std::chrono::milliseconds> PoolController::Reconcile(const std::string& n
   metrics_.SetPool(name, n);
 
   if (status != old_status) {
-    const bool was_degraded = [&] {
-      for (const kube::Json& c : JsonAt(old_status, "conditions")) {
-        if (placement::JsonString(c, "type") == "Degraded")
-          return placement::JsonString(c, "status") == "True";
-      }
-      return false;
-    }();
-    if (n.unreachable_servers > 0 && !was_degraded) {
-      for (const kube::Json& c : status["conditions"]) {
-        if (placement::JsonString(c, "type") == "Degraded") {
-          events_.Record(kube::GPUPools(), *pool, "Warning", "ServersUnreachable",
-                         placement::JsonString(c, "message"));
-        }
-      }
-    }
     kube::Json updated = *pool;
     updated["status"] = status;
     auto written = client_.UpdateStatus(kube::GPUPools(), updated);
@@ -156,7 +189,9 @@ Result<std::chrono::milliseconds> PoolController::Reconcile(const std::string& n
       return written.status().Annotate("GPUPool " + name + " status");
     }
   }
-  return options_.probe_interval;
+  // At least 1 ms: 0 would mean "only on the next event".
+  return std::max(std::chrono::milliseconds(1), std::chrono::ceil<std::chrono::milliseconds>(
+                                                    next_probe - std::chrono::steady_clock::now()));
 }
 
 }  // namespace gpupool::controllers

@@ -1,6 +1,7 @@
 #include "operator/controllers/pool_status.h"
 
 #include <algorithm>
+#include <map>
 
 #include "operator/controllers/control_client.h"
 #include "operator/placement/json_at.h"
@@ -11,6 +12,36 @@ namespace {
 using nlohmann::json;
 using placement::JsonAt;
 using placement::JsonString;
+
+bool JsonTrue(const json& j, const char* key) {
+  const json& v = JsonAt(j, key);
+  return v.is_boolean() && v.get<bool>();
+}
+
+// The GPU `uuid` of `server` in a published status (null when absent).
+const json& OldGpu(const json& old_status, const std::string& server, const std::string& uuid) {
+  static const json kNull;
+  for (const json& g : JsonAt(old_status, "gpus")) {
+    if (JsonString(g, "server") == server && JsonString(g, "uuid") == uuid) return g;
+  }
+  return kNull;
+}
+
+// Why a GPU is unhealthy, from its server's probe (nullptr when the pool no longer lists it).
+std::string UnhealthyMessage(const placement::PoolGpu& gpu, const ServerProbe* p, const json& old) {
+  if (p != nullptr && !p->reachable && p->failed) {
+    return "server unreachable since " + p->since + ": " + p->message;
+  }
+  if (p != nullptr && p->reachable) {
+    for (const auto& g : p->inventory.gpus()) {
+      if (g.uuid() == gpu.uuid && !g.health_message().empty())
+        return "reported unhealthy by its server: " + g.health_message();
+    }
+    return "reported unhealthy by its server";
+  }
+  const std::string published = JsonString(old, "message");
+  return published.empty() ? "unhealthy" : published;
+}
 
 }  // namespace
 
@@ -94,10 +125,19 @@ std::vector<placement::PoolGpu> PoolGpus(const std::vector<ServerProbe>& probes,
     for (const json& g : JsonAt(old_status, "gpus")) {
       if (JsonString(g, "server") != p.server.address) continue;
       const json& mem = JsonAt(g, "memoryBytes");
+      // Within its grace period a silent server's GPUs keep their published health.
       out.push_back({p.server.address, JsonString(g, "uuid"), JsonString(g, "model"),
-                     mem.is_number_unsigned() ? mem.get<std::uint64_t>() : 0, false});
+                     mem.is_number_unsigned() ? mem.get<std::uint64_t>() : 0,
+                     !p.failed && JsonTrue(g, "healthy")});
     }
   }
+  return out;
+}
+
+std::string JoinList(const std::vector<std::string>& items, std::size_t limit) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size() && i < limit; ++i) out += (i == 0 ? "" : ", ") + items[i];
+  if (items.size() > limit) out += " and " + std::to_string(items.size() - limit) + " more";
   return out;
 }
 
@@ -123,18 +163,25 @@ json BuildPoolStatus(const PoolSpec& spec, const std::vector<ServerProbe>& probe
                      const json& old_status, const std::string& now) {
   json status = {{"observedGeneration", spec.generation}};
   json servers = json::array();
-  std::vector<std::string> unreachable;
+  std::map<std::string, const ServerProbe*> probe_of;
+  std::vector<std::string> failed, silent, sick;
+  int reachable = 0;
   for (const ServerProbe& p : probes) {
-    json s = {
-        {"address", p.server.address}, {"controlAddress", p.server.control}, {"reachable", p.reachable}};
+    probe_of[p.server.address] = &p;
+    json s = {{"address", p.server.address},
+              {"controlAddress", p.server.control},
+              {"reachable", p.reachable},
+              {"healthy", !p.failed}};
     if (p.reachable) {
+      ++reachable;
       s["serverID"] = p.inventory.server_id();
       s["version"] = p.inventory.version();
       s["deviceKind"] = p.inventory.device_kind();
       s["driverVersion"] = p.inventory.driver_version();
     } else {
       s["message"] = p.message;
-      unreachable.push_back(p.server.address);
+      if (!p.since.empty()) s["unreachableSince"] = p.since;
+      (p.failed ? failed : silent).push_back(p.server.address + " (since " + p.since + ")");
     }
     servers.push_back(std::move(s));
   }
@@ -151,9 +198,15 @@ json BuildPoolStatus(const PoolSpec& spec, const std::vector<ServerProbe>& probe
               {"allocatedMemoryBytes", u.allocated_memory_bytes},
               {"pods", u.pods},
               {"healthy", u.gpu.healthy}};
+    const json& old = OldGpu(old_status, u.gpu.server, u.gpu.uuid);
+    const std::string since = JsonString(old, "lastTransitionTime");
+    const bool same = JsonAt(old, "healthy").is_boolean() && JsonTrue(old, "healthy") == u.gpu.healthy;
+    g["lastTransitionTime"] = same && !since.empty() ? since : now;
     if (!u.gpu.healthy) {
-      const bool lost = std::find(unreachable.begin(), unreachable.end(), u.gpu.server) != unreachable.end();
-      g["message"] = lost ? "server unreachable" : "reported unhealthy by its server";
+      auto it = probe_of.find(u.gpu.server);
+      const ServerProbe* p = it != probe_of.end() ? it->second : nullptr;
+      g["message"] = UnhealthyMessage(u.gpu, p, old);
+      if (p != nullptr && p->reachable) sick.push_back(u.gpu.uuid + " on " + u.gpu.server);
     }
     gpus.push_back(std::move(g));
     allocated += u.allocated_percent / 100.0;
@@ -166,7 +219,7 @@ json BuildPoolStatus(const PoolSpec& spec, const std::vector<ServerProbe>& probe
     }
   }
   status["serverCount"] = probes.size();
-  status["readyServers"] = probes.size() - unreachable.size();
+  status["readyServers"] = reachable;
   status["gpuCount"] = usage.size();
   status["healthyGPUs"] = healthy;
   status["allocatedGPUs"] = allocated;
@@ -183,22 +236,29 @@ json BuildPoolStatus(const PoolSpec& spec, const std::vector<ServerProbe>& probe
   const bool ready = healthy > 0;
   SetCondition(
       conditions, old_conditions, "Ready", ready, ready ? "GPUsAvailable" : "NoHealthyGPUs",
-      ready ? std::to_string(healthy) + " healthy GPUs on " +
-                  std::to_string(probes.size() - unreachable.size()) + " reachable servers"
+      ready ? std::to_string(healthy) + " healthy GPUs on " + std::to_string(reachable) + " reachable servers"
             : (probes.empty() ? "the pool lists no servers" : "no reachable server reports a healthy GPU"),
       spec.generation, now);
-  std::string names;
-  for (const std::string& u : unreachable) names += (names.empty() ? "" : ", ") + u;
-  SetCondition(conditions, old_conditions, "Degraded", !unreachable.empty(),
-               unreachable.empty() ? "AllServersReachable" : "ServersUnreachable",
-               unreachable.empty() ? "every server answered" : "unreachable: " + names, spec.generation, now);
-  std::string waiting;
-  for (const std::string& e : pending.examples) waiting += (waiting.empty() ? "" : ", ") + e;
+  std::vector<std::string> degraded;
+  if (!failed.empty()) degraded.push_back("unreachable: " + JoinList(failed));
+  if (!sick.empty()) degraded.push_back("unhealthy GPUs: " + JoinList(sick));
+  std::string message;
+  for (const std::string& d : degraded) message += (message.empty() ? "" : "; ") + d;
+  if (degraded.empty()) {
+    message = silent.empty() ? "every server answers and reports its GPUs healthy"
+                             : "not answering, GPUs kept until the grace period ends: " + JoinList(silent);
+  }
+  SetCondition(conditions, old_conditions, "Degraded", !degraded.empty(),
+               !failed.empty()   ? "ServersUnreachable"
+               : !sick.empty()   ? "GPUsUnhealthy"
+               : !silent.empty() ? "ServersNotAnswering"
+                                 : "AllServersHealthy",
+               message, spec.generation, now);
   SetCondition(conditions, old_conditions, "CapacityAvailable", pending.pods == 0,
                pending.pods == 0 ? "NoPodsWaiting" : "PodsWaiting",
                pending.pods == 0 ? "no pod waits for capacity"
-                                 : std::to_string(pending.pods) + " pods wait for capacity (" + waiting +
-                                       "): " + pending.reason,
+                                 : std::to_string(pending.pods) + " pods wait for capacity (" +
+                                       JoinList(pending.examples) + "): " + pending.reason,
                spec.generation, now);
   status["conditions"] = std::move(conditions);
   return status;

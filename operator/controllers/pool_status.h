@@ -1,12 +1,14 @@
 // Pure parts of the pool controller: reading a GPUPool's spec, turning server probes into the
 // pool's GPU list, and writing GPUPool.status (ARCHITECTURE §4.4, crds/gpupool.io_gpupools.yaml).
 //
-// GPUs of an unreachable server stay in the list (from the last published status) marked
-// unhealthy: their claims keep counting and nothing new lands on them.
+// GPUs of a server that stopped answering stay in the list (from the last published status): as
+// published while it is within its grace period (ServerHealth), then unhealthy: their claims keep
+// counting and nothing new lands on them.
 //
 // Thread-safety: values and pure functions.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -49,6 +51,11 @@ struct ServerProbe {
   bool reachable = false;
   std::string message;  // why unreachable
   control::v1::Inventory inventory;
+  // ServerHealth's verdict on an unreachable server: failed (its GPUs are unhealthy) and since when
+  // it has been silent; `recovered` on a reachable one that had failed.
+  bool failed = false;
+  bool recovered = false;
+  std::string since;
 };
 
 std::vector<placement::PoolGpu> PoolGpus(const std::vector<ServerProbe>& probes,
@@ -60,10 +67,16 @@ struct Pending {
   std::string reason;                 // the last placement error
 };
 
-// The new status object. `old_status` provides lastTransitionTime of unchanged conditions.
+// The new status object. `old_status` provides lastTransitionTime of unchanged conditions and GPUs.
+// Per server: reachable (answered the last probe), healthy (not failed), unreachableSince; per GPU:
+// healthy, message (why not), lastTransitionTime (of healthy). Degraded names failed servers and
+// GPUs their servers report unhealthy.
 nlohmann::json BuildPoolStatus(const PoolSpec& spec, const std::vector<ServerProbe>& probes,
                                const std::vector<placement::GpuUsage>& usage, const Pending& pending,
                                const nlohmann::json& old_status, const std::string& now);
+
+// "a, b, c"; past `limit` items, "a, b and 1 more".
+std::string JoinList(const std::vector<std::string>& items, std::size_t limit = SIZE_MAX);
 
 // Sets condition `type` in `conditions` (a JSON array), keeping lastTransitionTime when the status
 // did not change.

@@ -4,15 +4,17 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <future>
 
 namespace gpupool::testing {
 namespace {
 
-grpc::Status Call(const std::string& address, control::v1::Inventory* out) {
+grpc::Status Call(const std::string& address, control::v1::Inventory* out,
+                  std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = control::v1::Control::NewStub(channel);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
   return stub->GetInventory(&ctx, {}, out);
 }
 
@@ -57,6 +59,38 @@ TEST_CASE("The fake Control server accounts admissions and can become unreachabl
   server.Start();
   CHECK(server.address() == address);
   CHECK(Call(address, &got).ok());
+}
+
+}  // namespace gpupool::testing
+
+namespace gpupool::testing {
+
+TEST_CASE("The fake Control server can hang: calls run into their deadline, Stop still returns",
+          "[fake_control]") {
+  FakeControlServer server;
+  control::v1::Inventory inv;
+  *inv.add_gpus() = FakeControlServer::MakeGpu("s1", 0);
+  server.SetInventory(inv);
+  server.Start();
+  control::v1::Inventory out;
+  REQUIRE(Call(server.address(), &out).ok());
+  server.SetHang(true);
+  CHECK(Call(server.address(), &out, std::chrono::milliseconds(300)).error_code() ==
+        grpc::StatusCode::DEADLINE_EXCEEDED);
+  server.SetHang(false);
+  CHECK(Call(server.address(), &out).ok());
+  server.SetHang(true);
+  auto pending = std::async(std::launch::async, [&] {
+    control::v1::Inventory ignored;
+    return Call(server.address(), &ignored, std::chrono::seconds(30));
+  });
+  server.Stop();  // a hung call must not keep the server from stopping
+  CHECK_FALSE(server.running());
+  REQUIRE(pending.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  CHECK_FALSE(pending.get().ok());
+  server.SetHang(false);
+  server.Start();
+  CHECK(Call(server.address(), &out).ok());
 }
 
 }  // namespace gpupool::testing

@@ -179,6 +179,7 @@ REFUSED = [
     (["server.dataPort=80"], ["server.dataPort"]),
     (["server.dataPort=70000"], ["server.dataPort"]),
     (["operator.replicas=0"], ["operator.replicas"]),
+    (["operator.serverUnhealthyAfterSeconds=0"], ["operator.serverUnhealthyAfterSeconds"]),
     (["pool.policy=roundrobin"], ["pool.policy"]),
     (["pool.name=Default_Pool"], ["pool.name"]),
     (["externalServers[0].address=gpu-01"], ["externalServers.0.address"]),

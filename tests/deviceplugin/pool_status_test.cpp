@@ -15,6 +15,12 @@ TEST_CASE("a pool is healthy when status lists at least one healthy GPU") {
   const std::vector<Case> cases = {
       {R"({"status":{"gpus":[{"healthy":false},{"healthy":true}]}})", true, true},
       {R"({"status":{"gpus":[{"healthy":false}]}})", true, false},
+      // As the operator writes it once a server failed (docs/operator.md "A GPU server fails").
+      {R"({"status":{"servers":[{"address":"b:7470","reachable":false,"healthy":false,
+           "unreachableSince":"2026-12-06T15:40:01Z"}],
+          "gpus":[{"server":"b:7470","uuid":"GPU-b-0","healthy":false,"lastTransitionTime":"2026-12-06T15:40:21Z",
+           "message":"server unreachable since 2026-12-06T15:40:01Z: connection refused"}]}})",
+       true, false},
       {R"({"status":{"gpus":[{"uuid":"GPU-1"}]}})", true, false},
       {R"({"status":{"gpus":[]}})", true, false},
       {R"({"status":{}})", true, false},

@@ -52,12 +52,16 @@ TEST_CASE("pool status: an unreachable server keeps its GPUs, unhealthy, and deg
   PoolSpec spec;
   spec.name = "p";
   spec.generation = 2;
-  ServerProbe up{{"a:7470", "a:7471"}, true, "", Inventory("a", 2)};
-  ServerProbe down{{"b:7470", "b:7471"}, false, "connection refused", {}};
+  ServerProbe up{{"a:7470", "a:7471"}, true, "", Inventory("a", 2), false, false, ""};
+  ServerProbe down{{"b:7470", "b:7471"},  false, "connection refused", {}, true, false,
+                   "2026-01-31T00:00:00Z"};
   const json old_status = {
-      {"gpus",
-       json::array(
-           {{{"server", "b:7470"}, {"uuid", "GPU-b-0"}, {"model", "H200"}, {"memoryBytes", 80ULL << 30}}})},
+      {"gpus", json::array({{{"server", "b:7470"},
+                             {"uuid", "GPU-b-0"},
+                             {"model", "H200"},
+                             {"memoryBytes", 80ULL << 30},
+                             {"healthy", true},
+                             {"lastTransitionTime", "2026-01-01T00:00:00Z"}}})},
       {"conditions",
        json::array(
            {{{"type", "Ready"}, {"status", "True"}, {"lastTransitionTime", "2026-01-01T00:00:00Z"}}})}};
@@ -82,18 +86,74 @@ TEST_CASE("pool status: an unreachable server keeps its GPUs, unhealthy, and deg
   CHECK(status["boundPods"] == 1);
   CHECK(status["pendingPods"] == 2);
   CHECK(status["gpus"][0]["allocatedPercent"] == 50);
-  CHECK(status["gpus"][2]["message"] == "server unreachable");
+  CHECK(status["gpus"][2]["message"] == "server unreachable since 2026-01-31T00:00:00Z: connection refused");
+  CHECK(status["gpus"][2]["lastTransitionTime"] == "2026-02-02T00:00:00Z");  // was healthy
+  CHECK(status["gpus"][0]["lastTransitionTime"] == "2026-02-02T00:00:00Z");  // new
   CHECK(status["servers"][1]["message"] == "connection refused");
+  CHECK(status["servers"][1]["healthy"] == false);
+  CHECK(status["servers"][1]["unreachableSince"] == "2026-01-31T00:00:00Z");
+  CHECK(status["servers"][0]["healthy"] == true);
+  CHECK_FALSE(status["servers"][0].contains("unreachableSince"));
   std::map<std::string, json> by_type;
   for (const json& c : status["conditions"]) by_type[c["type"]] = c;
   CHECK(by_type["Ready"]["status"] == "True");
   CHECK(by_type["Ready"]["lastTransitionTime"] == "2026-01-01T00:00:00Z");  // unchanged: kept
   CHECK(by_type["Degraded"]["status"] == "True");
-  CHECK(by_type["Degraded"]["message"] == "unreachable: b:7470");
+  CHECK(by_type["Degraded"]["message"] == "unreachable: b:7470 (since 2026-01-31T00:00:00Z)");
+  CHECK(by_type["Degraded"]["reason"] == "ServersUnreachable");
   CHECK(by_type["Degraded"]["lastTransitionTime"] == "2026-02-02T00:00:00Z");
   CHECK(by_type["CapacityAvailable"]["status"] == "False");
   CHECK_THAT(by_type["CapacityAvailable"]["message"].get<std::string>(),
              Catch::Contains("2 pods wait for capacity (ns/w1, ns/w2)"));
+}
+
+TEST_CASE("pool status: a silent server within its grace keeps its GPUs as published") {
+  PoolSpec spec;
+  spec.name = "p";
+  ServerProbe silent{{"b:7470", "b:7471"},  false, "deadline exceeded", {}, false, false,
+                     "2026-01-31T00:00:00Z"};
+  const json old_status = {{"gpus", json::array({{{"server", "b:7470"},
+                                                  {"uuid", "GPU-b-0"},
+                                                  {"healthy", true},
+                                                  {"lastTransitionTime", "2026-01-01T00:00:00Z"}},
+                                                 {{"server", "b:7470"},
+                                                  {"uuid", "GPU-b-1"},
+                                                  {"healthy", false},
+                                                  {"message", "reported unhealthy by its server: Xid 79"},
+                                                  {"lastTransitionTime", "2026-01-02T00:00:00Z"}}})}};
+  const auto gpus = PoolGpus({silent}, old_status);
+  REQUIRE(gpus.size() == 2);
+  CHECK(gpus[0].healthy);
+  CHECK_FALSE(gpus[1].healthy);
+  placement::Ledger ledger;
+  ledger.SetPool("p", placement::Policy::kBinpack, true, gpus);
+  const json status =
+      BuildPoolStatus(spec, {silent}, ledger.Usage("p"), Pending{}, old_status, "2026-02-02T00:00:00Z");
+  CHECK(status["servers"][0]["reachable"] == false);
+  CHECK(status["servers"][0]["healthy"] == true);
+  CHECK(status["gpus"][0]["lastTransitionTime"] == "2026-01-01T00:00:00Z");  // unchanged: kept
+  CHECK(status["gpus"][1]["message"] == "reported unhealthy by its server: Xid 79");
+  CHECK(status["gpus"][1]["lastTransitionTime"] == "2026-01-02T00:00:00Z");
+  CHECK(status["conditions"][1]["status"] == "False");
+  CHECK(status["conditions"][1]["reason"] == "ServersNotAnswering");
+  CHECK_THAT(status["conditions"][1]["message"].get<std::string>(), Catch::Contains("b:7470"));
+}
+
+TEST_CASE("pool status: a GPU its server reports unhealthy degrades the pool") {
+  PoolSpec spec;
+  spec.name = "p";
+  control::v1::Inventory inv = Inventory("a", 2);
+  inv.mutable_gpus(1)->set_healthy(false);
+  inv.mutable_gpus(1)->set_health_message("ECC errors");
+  ServerProbe up{{"a:7470", "a:7471"}, true, "", inv, false, false, ""};
+  placement::Ledger ledger;
+  ledger.SetPool("p", placement::Policy::kBinpack, true, PoolGpus({up}, json()));
+  const json status = BuildPoolStatus(spec, {up}, ledger.Usage("p"), Pending{}, json(), "t");
+  CHECK(status["gpus"][1]["healthy"] == false);
+  CHECK(status["gpus"][1]["message"] == "reported unhealthy by its server: ECC errors");
+  CHECK(status["conditions"][1]["status"] == "True");
+  CHECK(status["conditions"][1]["reason"] == "GPUsUnhealthy");
+  CHECK(status["conditions"][1]["message"] == "unhealthy GPUs: GPU-a-1 on a:7470");
 }
 
 TEST_CASE("pool status: no servers, no healthy GPUs: not ready") {

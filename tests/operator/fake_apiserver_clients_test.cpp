@@ -1,45 +1,18 @@
 // The fake API server checked by independent clients: kubectl and Debian's python3-kubernetes.
 // Each test compares what the client saw with what the server (and our own watch) saw. When a
 // client is not installed the test says SKIPPED and why.
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 
+#include "tests/operator/client_tools.h"
 #include "tests/operator/kube_test_util.h"
-#include "tests/support/process.h"
 
 namespace gpupool::testing {
 namespace {
 
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
-
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path ? path : "");
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    std::string candidate = dir + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// Runs a command to completion; its output, or a failure naming the command.
-Result<std::string> Run(const std::vector<std::string>& argv, int* exit_code = nullptr) {
-  auto p = Subprocess::Start(argv, SubprocessOptions{{}, {}, "", /*merge_stderr=*/true});
-  if (!p.ok()) return p.status();
-  auto code = p->Wait(60s);
-  if (!code.ok()) return code.status();
-  if (exit_code != nullptr) {
-    *exit_code = *code;
-  } else if (*code != 0) {
-    return Status::Internal(argv[1] + " exited " + std::to_string(*code) + ": " + p->output());
-  }
-  return p->output();
-}
 
 // Our own record of everything that happens to pods, to compare with the clients' views.
 struct Observer {

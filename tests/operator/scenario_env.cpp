@@ -16,6 +16,19 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeou
   return true;
 }
 
+std::string AnnotationOf(const Json& pod) {
+  return pod.value("metadata", Json::object())
+      .value("annotations", Json::object())
+      .value(std::string(kBindingAnnotation), std::string());
+}
+
+bool HasEvent(ScenarioEnv& env, const std::string& object, const std::string& reason) {
+  for (const Json& e : env.EventsFor(object)) {
+    if (e.value("reason", std::string()) == reason) return true;
+  }
+  return false;
+}
+
 ScenarioEnv::ScenarioEnv() {
   auto api = FakeApiServer::Start();
   if (!api.ok()) throw std::runtime_error("fake API server: " + api.status().ToString());
@@ -91,6 +104,7 @@ std::unique_ptr<RunningOperator> ScenarioEnv::StartOperator(
   o.election.renew_deadline = std::chrono::milliseconds(1000);
   o.election.retry_period = std::chrono::milliseconds(200);
   o.pool.probe_interval = std::chrono::milliseconds(300);
+  o.pool.unhealthy_after = std::chrono::milliseconds(1500);
   o.binder.pending_retry = std::chrono::seconds(2);
   if (tune) tune(o);
   r->op = std::make_unique<controllers::Operator>(*r->client, *r->control, *r->metrics, o);

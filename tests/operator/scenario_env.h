@@ -30,6 +30,13 @@ struct RunningOperator {
   std::unique_ptr<controllers::Operator> op;
 };
 
+// The pod's gpupool.io/binding annotation ("" when absent).
+std::string AnnotationOf(const Json& pod);
+
+class ScenarioEnv;
+// Whether an Event with `reason` was recorded on the object named `object`.
+bool HasEvent(ScenarioEnv& env, const std::string& object, const std::string& reason);
+
 class ScenarioEnv {
  public:
   ScenarioEnv();

@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <stdexcept>
 
@@ -15,14 +17,17 @@ using control::v1::Session;
 
 class FakeControlServer::Service final : public control::v1::Control::Service {
  public:
-  grpc::Status GetInventory(grpc::ServerContext*, const control::v1::GetInventoryRequest*,
+  grpc::Status GetInventory(grpc::ServerContext* ctx, const control::v1::GetInventoryRequest*,
                             Inventory* out) override {
+    if (Hung(ctx)) return {grpc::StatusCode::CANCELLED, "the caller gave up"};
     std::lock_guard<std::mutex> lock(mu);
     *out = WithAllocations();
     return grpc::Status::OK;
   }
 
-  grpc::Status Admit(grpc::ServerContext*, const AdmitRequest* req, control::v1::AdmitResponse*) override {
+  grpc::Status Admit(grpc::ServerContext* ctx, const AdmitRequest* req,
+                     control::v1::AdmitResponse*) override {
+    if (Hung(ctx)) return {grpc::StatusCode::CANCELLED, "the caller gave up"};
     std::lock_guard<std::mutex> lock(mu);
     admit_calls.push_back(*req);
     if (refuse_admit) return {grpc::StatusCode::RESOURCE_EXHAUSTED, "fake server refuses admissions"};
@@ -40,15 +45,18 @@ class FakeControlServer::Service final : public control::v1::Control::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Revoke(grpc::ServerContext*, const RevokeRequest* req, control::v1::RevokeResponse*) override {
+  grpc::Status Revoke(grpc::ServerContext* ctx, const RevokeRequest* req,
+                      control::v1::RevokeResponse*) override {
+    if (Hung(ctx)) return {grpc::StatusCode::CANCELLED, "the caller gave up"};
     std::lock_guard<std::mutex> lock(mu);
     revoke_calls.push_back(*req);
     admissions.erase(req->pod_uid());
     return grpc::Status::OK;
   }
 
-  grpc::Status ListAdmissions(grpc::ServerContext*, const control::v1::ListAdmissionsRequest*,
+  grpc::Status ListAdmissions(grpc::ServerContext* ctx, const control::v1::ListAdmissionsRequest*,
                               control::v1::ListAdmissionsResponse* out) override {
+    if (Hung(ctx)) return {grpc::StatusCode::CANCELLED, "the caller gave up"};
     std::lock_guard<std::mutex> lock(mu);
     for (const auto& [uid, a] : admissions) *out->add_admissions() = a;
     return grpc::Status::OK;
@@ -81,7 +89,21 @@ class FakeControlServer::Service final : public control::v1::Control::Service {
     return inv;
   }
 
+  // Holds a call while `hang` is set, as a server that accepts connections but never answers would:
+  // until the caller's deadline cancels it, or the server stops. True when the call was not served.
+  bool Hung(grpc::ServerContext* ctx) {
+    std::unique_lock<std::mutex> lock(mu);
+    while (hang) {
+      if (stopping || ctx->IsCancelled()) return true;
+      // gRPC reports cancellation by polling only; the wait ends early when hang is cleared.
+      released.wait_for(lock, std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
   std::mutex mu;
+  std::condition_variable released;
+  bool hang = false, stopping = false;
   Inventory inventory;
   bool refuse_admit = false;
   std::vector<Session> sessions;
@@ -124,6 +146,11 @@ void FakeControlServer::Start() {
 }
 
 void FakeControlServer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(service_->mu);
+    service_->stopping = true;  // hung calls end, so Shutdown does not wait for them
+  }
+  service_->released.notify_all();
   std::unique_ptr<grpc::Server> server;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -133,6 +160,8 @@ void FakeControlServer::Stop() {
     server->Shutdown();
     server->Wait();
   }
+  std::lock_guard<std::mutex> lock(service_->mu);
+  service_->stopping = false;
 }
 
 bool FakeControlServer::running() const {
@@ -153,6 +182,14 @@ void FakeControlServer::SetInventory(Inventory inventory) {
 Inventory FakeControlServer::inventory() const {
   std::lock_guard<std::mutex> lock(service_->mu);
   return service_->WithAllocations();
+}
+
+void FakeControlServer::SetHang(bool hang) {
+  {
+    std::lock_guard<std::mutex> lock(service_->mu);
+    service_->hang = hang;
+  }
+  service_->released.notify_all();
 }
 
 void FakeControlServer::SetRefuseAdmit(bool refuse) {

@@ -1,7 +1,7 @@
 // FakeControlServer: an in-process gpupool-server Control service (proto/gpupool/control/v1) for tests
 // of its clients (operator, CLI). It reports the inventory a test sets, applies Admit/Revoke to that
 // inventory's allocation counters as a real server would, records every call, and can be stopped and
-// restarted on the same port to simulate an unreachable server.
+// restarted on the same port to simulate an unreachable server, or hang to simulate a stuck one.
 //
 // Thread-safety: all methods may be called from any thread while the server runs.
 #pragma once
@@ -40,6 +40,9 @@ class FakeControlServer {
 
   void SetInventory(control::v1::Inventory inventory);
   control::v1::Inventory inventory() const;
+  // Accept connections but answer no call until SetHang(false) (a stuck server): each call waits
+  // for its caller's deadline.
+  void SetHang(bool hang);
   // Refuse Admit with RESOURCE_EXHAUSTED (a server that has lost capacity).
   void SetRefuseAdmit(bool refuse);
   void SetSessions(std::vector<control::v1::Session> sessions);
