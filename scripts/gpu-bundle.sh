@@ -38,11 +38,6 @@ for f in "$build"/tests/cuda/driver/driver_* "$build"/tests/cuda/runtime/*_stati
 done
 
 # Shared libraries of the binaries, less those every Linux with a GPU driver has.
-for b in "$bundle"/bin/*; do ldd "$b"; done | awk '/=> \//{print $3}' | sort -u | while read -r lib; do
-  case "$(basename "$lib")" in
-    libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | ld-linux* | libstdc++.so.* | libgcc_s.so.* | libcuda.so.*) ;;
-    *) cp -L "$lib" "$bundle/deps/" ;;
-  esac
-done
+for b in "$bundle"/bin/*; do deploy/docker/copy-libraries.sh "$b" "$bundle/deps"; done
 du -sh "$bundle"
 echo "gpu-bundle: $bundle is ready; on the GPU machine: scripts/gpu-check.sh --bundle $bundle"

@@ -17,21 +17,6 @@ out=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 
-# Copies the shared libraries $1 loads into $2, skipping the runtimes the base images provide.
-copy_libraries() {
-  missing=$(ldd "$1" | awk '/not found/ {print $1}')
-  if [ -n "$missing" ]; then
-    echo "stage.sh: $1 needs libraries that are not installed: $missing" >&2
-    exit 1
-  fi
-  ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | while read -r lib; do
-    case $(basename "$lib") in
-      libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*|libstdc++.so.*|libgcc_s.so.*) ;;
-      *) cp -L "$lib" "$2/" ;;
-    esac
-  done
-}
-
 # Copies executable $2 (a path under BUILD_DIR/bin) into component $1's image.
 stage_binary() {
   if [ ! -x "$build/bin/$2" ]; then
@@ -40,7 +25,7 @@ stage_binary() {
   fi
   mkdir -p "$out/$1/usr/local/bin" "$out/$1/usr/lib/gpupool"
   cp "$build/bin/$2" "$out/$1/usr/local/bin/"
-  copy_libraries "$build/bin/$2" "$out/$1/usr/lib/gpupool"
+  "$here/copy-libraries.sh" "$build/bin/$2" "$out/$1/usr/lib/gpupool"
 }
 
 for component in "$@"; do
