@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "remoting/server/dispatch.h"
 #include "remoting/server/session.h"
 #include "remoting/server/session_stats.h"
+#include "remoting/server/tls_handshake.h"
 
 namespace gpupool::server {
 namespace {
@@ -57,6 +59,18 @@ int RunWorker(const WorkerOptions& options) {
     if (shared.ok()) stats = shared->get();
   }
 
+  std::uint64_t memory_limit = options.memory_limit;
+  if (options.broker_fd >= 0) {
+    Status admitted = WorkerTlsHandshake(conn, options.tls, options.broker_fd);
+    ::close(options.broker_fd);
+    if (!admitted.ok()) {
+      GPUPOOL_LOG(kInfo) << "TLS session not started: " << admitted.ToString();
+      return 1;
+    }
+    GPUPOOL_LOG(kDebug) << "TLS: " << conn.tls()->Describe();
+    if (stats != nullptr) memory_limit = stats->memory_limit_bytes;
+  }
+
   auto backend = OpenBackend(options.device, options.cuda_library, options.emulated);
   if (!backend.ok()) {
     GPUPOOL_LOG(kError) << "cannot open the " << options.device << " device: " << backend.status().ToString();
@@ -69,7 +83,7 @@ int RunWorker(const WorkerOptions& options) {
     return 1;
   }
 
-  Session session(api, options.memory_limit, stats);
+  Session session(api, memory_limit, stats);
   protocol::FrameReader reader(&conn);
   Status end;
   while (true) {
