@@ -41,6 +41,12 @@ int RunBroker(ServerOptions options) {
       return 1;
     }
   }
+  if (std::string why = RestrictToLoopback(options); !why.empty()) {
+    std::cout << "gpupool-server: " << why << std::endl;
+  } else if (options.allow_unauthenticated && !options.authenticates_clients()) {
+    GPUPOOL_LOG(kWarn) << "--allow-unauthenticated: clients are not authenticated (only pods the operator "
+                          "admitted are served, by pod UID)";
+  }
   Registry registry;
   Reaper reaper(&registry);
   Broker broker(options, &registry, &reaper);

@@ -103,6 +103,10 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
       o.role = ServerOptions::Role::kInventory;
       continue;
     }
+    if (flag == "--allow-unauthenticated") {
+      o.allow_unauthenticated = true;
+      continue;
+    }
     std::string value;
     if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = flag.substr(eq + 1);
@@ -170,6 +174,18 @@ std::vector<std::string> WorkerArgs(const ServerOptions& o, int fd, int stats_fd
   auto d = DeviceArgs(o);
   a.insert(a.end(), d.begin(), d.end());
   return a;
+}
+
+std::string RestrictToLoopback(ServerOptions& o) {
+  if (o.authenticates_clients() || o.allow_unauthenticated || o.listen.kind != Endpoint::Kind::kTcp ||
+      o.listen.is_loopback()) {
+    return "";
+  }
+  const std::string asked = o.listen.ToString();
+  o.listen.host = o.listen.host.find(':') != std::string::npos ? "::1" : "127.0.0.1";
+  return "no client authentication configured (--token-file, --tls-client-ca-file): serving loopback and "
+         "Unix sockets only, " +
+         o.listen.ToString() + " instead of " + asked + " (--allow-unauthenticated to listen there anyway)";
 }
 
 std::vector<std::string> InventoryArgs(const ServerOptions& o) {
