@@ -174,6 +174,14 @@ Status TlsChannel::WriteAll(const char* data, std::size_t size) {
     }
     return Status::Unavailable("send: " + DrainErrors(errno != 0 ? std::strerror(errno) : "TLS error"));
   }
+  // The records SSL_write produced wait in the socket BIO (tls_context.h): send them now.
+  BIO* out = SSL_get_wbio(handle_->ssl.get());
+  while (BIO_flush(out) != 1) {
+    if (!BIO_should_retry(out)) return Status::Unavailable(std::string("send: ") + std::strerror(errno));
+    lock.unlock();
+    GPUPOOL_RETURN_IF_ERROR(Wait(fd_, POLLOUT, Clock::time_point::max(), "send"));
+    lock.lock();
+  }
   return Status::Ok();
 }
 

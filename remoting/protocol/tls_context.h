@@ -28,10 +28,14 @@ Result<CtxPtr> ServerContext(const TlsServerFiles& files);
 Result<CtxPtr> ClientContext(const TlsClientFiles& files);
 
 // Socket state the BIO reads and writes through (send with MSG_NOSIGNAL: a closed peer must give an
-// error, not SIGPIPE in the application). Must outlive the SSL it is attached to.
+// error, not SIGPIPE in the application). Encrypted records collect in `out` and go out with one send
+// per BIO_flush (or when `out` is full) instead of one per 16 KiB record. Must outlive the SSL it is
+// attached to.
 struct SocketState {
   int fd = -1;
   bool eof = false;
+  std::string out;           // records not yet sent ...
+  std::size_t out_sent = 0;  // ... of which this many have been
 };
 // Attaches a BIO over `state` to `ssl` for both directions.
 Status AttachSocket(SSL* ssl, SocketState* state);
