@@ -55,7 +55,9 @@ Clock::time_point DeadlineAfter(std::chrono::milliseconds timeout) {
 Status HandshakeError(SSL* ssl, bool server, int ssl_error, const SocketState& socket) {
   long verify = SSL_get_verify_result(ssl);  // NOLINT(google-runtime-int): OpenSSL's type
   const int reason = ERR_GET_REASON(ERR_peek_error());
-  std::string detail = DrainErrors(socket.eof ? "connection closed by the peer" : std::strerror(errno));
+  std::string detail = DrainErrors(socket.eof   ? "connection closed by the peer"
+                                   : errno != 0 ? std::strerror(errno)
+                                                : "the peer ended the handshake");
   const char* peer = server ? "client" : "server";
   if (verify != X509_V_OK) {
     return Status::Unauthenticated(std::string("TLS: ") + peer +
@@ -174,7 +176,11 @@ Status TlsChannel::WriteAll(const char* data, std::size_t size) {
     }
     return Status::Unavailable("send: " + DrainErrors(errno != 0 ? std::strerror(errno) : "TLS error"));
   }
-  // The records SSL_write produced wait in the socket BIO (tls_context.h): send them now.
+  return Status::Ok();
+}
+
+Status TlsChannel::Flush() {
+  std::unique_lock<std::mutex> lock(ssl_mu_);
   BIO* out = SSL_get_wbio(handle_->ssl.get());
   while (BIO_flush(out) != 1) {
     if (!BIO_should_retry(out)) return Status::Unavailable(std::string("send: ") + std::strerror(errno));
@@ -201,7 +207,8 @@ Status TlsChannel::WriteV(const iovec* parts, int count) {
     }
   }
   if (!staging_.empty()) GPUPOOL_RETURN_IF_ERROR(WriteAll(staging_.data(), staging_.size()));
-  return Status::Ok();
+  // The records wait in the socket BIO (tls_context.h): one frame's records go out together.
+  return Flush();
 }
 
 Result<std::size_t> TlsChannel::Read(void* dst, std::size_t max, std::chrono::milliseconds timeout) {

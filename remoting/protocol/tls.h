@@ -63,7 +63,10 @@ class TlsChannel {
 
  private:
   explicit TlsChannel(int fd, std::unique_ptr<Handle> handle);
+  // Encrypts all of `data` into records (sent when the BIO's buffer fills) ...
   Status WriteAll(const char* data, std::size_t size);
+  // ... and sends what is buffered.
+  Status Flush();
 
   int fd_;
   std::unique_ptr<Handle> handle_;
