@@ -34,6 +34,8 @@ void SetClientEnvironment(const std::string& client_dir, const std::string& serv
   setenv("LD_LIBRARY_PATH", path.c_str(), 1);
   setenv("GPUPOOL_SERVER", server.c_str(), 1);
   if (!flags.token_file.empty()) setenv("GPUPOOL_TOKEN_FILE", flags.token_file.c_str(), 1);
+  if (!flags.tls_ca_file.empty()) setenv("GPUPOOL_TLS_CA_FILE", flags.tls_ca_file.c_str(), 1);
+  if (!flags.tls_server_name.empty()) setenv("GPUPOOL_TLS_SERVER_NAME", flags.tls_server_name.c_str(), 1);
 }
 
 [[noreturn]] void Exec(const std::vector<std::string>& command) {

@@ -1,5 +1,7 @@
 #include "cli/run_flags.h"
 
+#include <filesystem>
+
 #include "cli/server_flags.h"
 #include "common/endpoint.h"
 #include "common/units.h"
@@ -72,6 +74,17 @@ Result<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
       flags.token_file = value;
       continue;
     }
+    GPUPOOL_ASSIGN_OR_RETURN(bool ca, TakeFlagValue(args, &i, "--tls-ca-file", &value));
+    if (ca) {
+      // Absolute, so the program finds it whatever directory it changes to.
+      flags.tls_ca_file = std::filesystem::absolute(value).string();
+      continue;
+    }
+    GPUPOOL_ASSIGN_OR_RETURN(bool name, TakeFlagValue(args, &i, "--tls-server-name", &value));
+    if (name) {
+      flags.tls_server_name = value;
+      continue;
+    }
     if (arg.rfind("-", 0) == 0) return Status::InvalidArgument("unknown flag " + arg);
     // The command may follow without "--" when it does not start with a dash.
     flags.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
@@ -79,20 +92,29 @@ Result<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
   }
   if (flags.command.empty())
     return Status::InvalidArgument("no command to run (gpupool run [flags] -- CMD ARGS)");
+  if (!flags.tls_ca_file.empty() && flags.server.empty()) {
+    return Status::InvalidArgument(
+        "--tls-ca-file needs --server (the local server is reached by a Unix socket)");
+  }
+  if (!flags.tls_server_name.empty() && flags.tls_ca_file.empty()) {
+    return Status::InvalidArgument("--tls-server-name needs --tls-ca-file");
+  }
   return flags;
 }
 
 const char* RunHelp() {
   return "usage: gpupool run [--server HOST[:PORT]] [--gpus N] [--percent P] [--memory SIZE] [--token-file "
-         "F] "
-         "-- CMD ARGS...\n"
+         "F]\n"
+         "                   [--tls-ca-file F [--tls-server-name NAME]] -- CMD ARGS...\n"
          "Runs CMD with gpupool's libcuda.so.1, its CUDA calls executed by a gpupool-server.\n"
          "  --server HOST[:PORT]  the server (port 7470 by default); without it a local server is started:\n"
          "                        the machine's GPU when it has one, else the emulated device\n"
          "  --gpus N              GPUs of the local server's emulated device (default 1)\n"
          "  --percent P           compute share of each GPU, 1-100 (default 100)\n"
          "  --memory SIZE         memory of each GPU (16GiB, 512MiB, ...)\n"
-         "  --token-file F        file holding the server's access token\n";
+         "  --token-file F        file holding the server's access token\n"
+         "  --tls-ca-file F       TLS to --server, whose certificate must be signed by the CA in F\n"
+         "  --tls-server-name N   the name the certificate must carry (default: --server's host)\n";
 }
 
 }  // namespace gpupool::cli

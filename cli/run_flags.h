@@ -1,5 +1,5 @@
 // `gpupool run` flags (docs/cli.md): [--server HOST[:PORT]] [--gpus N] [--percent P] [--memory SIZE]
-// [--token-file F] -- CMD ARGS...
+// [--token-file F] [--tls-ca-file F [--tls-server-name NAME]] -- CMD ARGS...
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -18,6 +18,8 @@ struct RunFlags {
   int percent = 100;               // 1..100
   std::uint64_t memory_bytes = 0;  // 0: the GPU's memory
   std::string token_file;
+  std::string tls_ca_file;           // TLS to --server, checked against this CA (absolute path)
+  std::string tls_server_name;       // the name the server's certificate must carry; empty: --server's host
   std::vector<std::string> command;  // CMD ARGS
   bool help = false;
 };

@@ -21,6 +21,9 @@ Result<v1beta1::AllocateResponse> BuildAllocateResponse(const v1beta1::AllocateR
     mount->set_read_only(true);
     (*out->mutable_envs())["LD_LIBRARY_PATH"] = kContainerLibDir;
     (*out->mutable_envs())["GPUPOOL_POD_INFO"] = kPodInfoPath;
+    if (!config.tls_ca_file.empty()) (*out->mutable_envs())["GPUPOOL_TLS_CA_FILE"] = config.tls_ca_file;
+    if (!config.tls_server_name.empty())
+      (*out->mutable_envs())["GPUPOOL_TLS_SERVER_NAME"] = config.tls_server_name;
     if (!config.cdi_kind.empty()) out->add_cdi_devices()->set_name(config.cdi_kind + "=client");
   }
   return response;

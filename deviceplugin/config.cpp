@@ -44,6 +44,13 @@ Status SetPath(std::string& out, const std::string& text) {
   return Status::Ok();
 }
 
+Status SetAbsolutePath(std::string& out, const std::string& text) {
+  if (text.empty() || text[0] != '/')
+    return Status::InvalidArgument("\"" + text + "\" is not an absolute path");
+  out = text;
+  return Status::Ok();
+}
+
 const std::vector<Field>& Fields() {
   static const std::vector<Field> kFields = {
       {"device-plugin-dir", "GPUPOOL_DEVICE_PLUGIN_DIR", "devicePluginDir",
@@ -76,12 +83,7 @@ const std::vector<Field>& Fields() {
        }},
       {"client-lib-dir", "GPUPOOL_DEVICE_PLUGIN_CLIENT_LIB_DIR", "clientLibDir",
        "host folder of the client libraries, mounted read-only into containers",
-       [](Config& c, const std::string& v) {
-         if (v.empty() || v[0] != '/')
-           return Status::InvalidArgument("\"" + v + "\" is not an absolute path");
-         c.client_lib_dir = v;
-         return Status::Ok();
-       }},
+       [](Config& c, const std::string& v) { return SetAbsolutePath(c.client_lib_dir, v); }},
       {"cdi-kind", "GPUPOOL_DEVICE_PLUGIN_CDI_KIND", "cdiKind",
        "CDI vendor/class (e.g. gpupool.io/client): Allocate also names CDI device <kind>=client",
        [](Config& c, const std::string& v) {
@@ -90,6 +92,12 @@ const std::vector<Field>& Fields() {
          c.cdi_kind = v;
          return Status::Ok();
        }},
+      {"tls-ca-file", "GPUPOOL_DEVICE_PLUGIN_TLS_CA_FILE", "tlsCaFile",
+       "the servers' CA as containers see it (GPUPOOL_TLS_CA_FILE); clients then use TLS",
+       [](Config& c, const std::string& v) { return SetAbsolutePath(c.tls_ca_file, v); }},
+      {"tls-server-name", "GPUPOOL_DEVICE_PLUGIN_TLS_SERVER_NAME", "tlsServerName",
+       "the name the servers' certificates carry (GPUPOOL_TLS_SERVER_NAME)",
+       [](Config& c, const std::string& v) { return SetPath(c.tls_server_name, v); }},
       {"health-interval", "GPUPOOL_DEVICE_PLUGIN_HEALTH_INTERVAL", "healthInterval",
        "how often GPUPool.status is read (e.g. 10s, 500ms)",
        [](Config& c, const std::string& v) {

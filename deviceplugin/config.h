@@ -13,6 +13,8 @@
 //   --pool               GPUPOOL_DEVICE_PLUGIN_POOL           pool           "" = the pool marked default
 //   --client-lib-dir     GPUPOOL_DEVICE_PLUGIN_CLIENT_LIB_DIR clientLibDir   /opt/gpupool/lib
 //   --cdi-kind           GPUPOOL_DEVICE_PLUGIN_CDI_KIND       cdiKind        "" = no CDI device names
+//   --tls-ca-file        GPUPOOL_DEVICE_PLUGIN_TLS_CA_FILE    tlsCaFile      "" = clients use no TLS
+//   --tls-server-name    GPUPOOL_DEVICE_PLUGIN_TLS_SERVER_NAME tlsServerName "" = the server's address
 //   --health-interval    GPUPOOL_DEVICE_PLUGIN_HEALTH_INTERVAL healthInterval 10s
 //   --kube-api-server    GPUPOOL_DEVICE_PLUGIN_KUBE_API_SERVER kubeApiServer
 //   https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
@@ -48,6 +50,10 @@ struct Config {
   std::string pool;
   std::string client_lib_dir = "/opt/gpupool/lib";
   std::string cdi_kind;  // e.g. "gpupool.io/client"; empty: Allocate returns no CDI device names
+  // TLS to the servers: the servers' CA as containers see it (GPUPOOL_TLS_CA_FILE), and the name
+  // their certificates carry (GPUPOOL_TLS_SERVER_NAME). Empty: not injected.
+  std::string tls_ca_file;
+  std::string tls_server_name;
   std::int64_t health_interval_ms = 10'000;
   std::string kube_api_server;  // empty: in-cluster from KUBERNETES_SERVICE_HOST/PORT
   std::string kube_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";

@@ -72,7 +72,8 @@ Result<CertPtr> MakeCert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP
     GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE"));
     GPUPOOL_RETURN_IF_ERROR(
         AddExt(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment"));
-    GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_ext_key_usage, "serverAuth"));
+    // clientAuth too: tests use these as client certificates for mutual TLS (remoting).
+    GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth"));
     std::string san;
     for (const std::string& alt : sans) {
       unsigned char ip[16];

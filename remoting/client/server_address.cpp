@@ -46,13 +46,24 @@ Result<ServerAddress> FindServer(const EnvLookup& env) {
   }
   auto endpoint = ParseEndpoint(text);
   if (!endpoint.ok()) return endpoint.status().Annotate("server address");
-  ServerAddress address{*endpoint, ""};
+  ServerAddress address;
+  address.endpoint = *endpoint;
   const std::string token_file = env("GPUPOOL_TOKEN_FILE");
   if (!token_file.empty()) {
     GPUPOOL_ASSIGN_OR_RETURN(address.token, ReadFile(token_file));
     while (!address.token.empty() && std::isspace(static_cast<unsigned char>(address.token.back()))) {
       address.token.pop_back();
     }
+  }
+  address.tls.ca_file = env("GPUPOOL_TLS_CA_FILE");
+  address.tls.server_name = env("GPUPOOL_TLS_SERVER_NAME");
+  address.tls.cert_file = env("GPUPOOL_TLS_CERT_FILE");
+  address.tls.key_file = env("GPUPOOL_TLS_KEY_FILE");
+  address.use_tls = address.endpoint.kind == Endpoint::Kind::kTcp && !address.tls.ca_file.empty();
+  if (!address.use_tls && address.endpoint.kind == Endpoint::Kind::kTcp &&
+      (!address.tls.cert_file.empty() || !address.tls.server_name.empty())) {
+    return Status::InvalidArgument(
+        "GPUPOOL_TLS_* is set without GPUPOOL_TLS_CA_FILE, the CA to check the server against");
   }
   return address;
 }

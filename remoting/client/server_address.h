@@ -1,7 +1,9 @@
 // Where the client finds its server: GPUPOOL_SERVER ("host:port" or "unix:/path"), else the first
 // GPU of the pod binding in the downward-API annotations file named by GPUPOOL_POD_INFO
 // (common/binding/binding.h). The token, when GPUPOOL_TOKEN_FILE names a file, is its content with
-// trailing whitespace removed.
+// trailing whitespace removed. TLS on TCP when GPUPOOL_TLS_CA_FILE names the CA to check the server
+// against; GPUPOOL_TLS_SERVER_NAME overrides the name checked (default: the host connected to), and
+// GPUPOOL_TLS_CERT_FILE / GPUPOOL_TLS_KEY_FILE give a client certificate for mutual TLS.
 //
 // Thread-safety: pure functions; the environment is read through `env`.
 #pragma once
@@ -11,6 +13,7 @@
 
 #include "common/endpoint.h"
 #include "common/status.h"
+#include "remoting/protocol/tls.h"
 
 namespace gpupool::client {
 
@@ -20,6 +23,8 @@ std::string ProcessEnvironment(const char* name);
 struct ServerAddress {
   Endpoint endpoint;
   std::string token;
+  bool use_tls = false;  // TCP only: a Unix socket is local and never encrypted
+  protocol::TlsClientFiles tls{};
 };
 
 Result<ServerAddress> FindServer(const EnvLookup& env = ProcessEnvironment);

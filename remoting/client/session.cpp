@@ -76,6 +76,10 @@ Result<protocol::HelloOk> Handshake(protocol::Connection& conn, const std::strin
 Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address) {
   GPUPOOL_ASSIGN_OR_RETURN(protocol::Connection conn, protocol::Connect(address.endpoint, kConnectTimeout));
   if (address.endpoint.kind == Endpoint::Kind::kTcp) TightenKeepAlive(conn.fd());
+  if (address.use_tls) {
+    Status tls = conn.StartTlsClient(address.tls, address.endpoint.host, kConnectTimeout);
+    if (!tls.ok()) return tls.Annotate(address.endpoint.ToString());
+  }
   std::unique_ptr<Session> session(new Session(std::move(conn)));
   auto hello = Handshake(session->conn_, address.token);
   if (!hello.ok()) return hello.status().Annotate(address.endpoint.ToString());
@@ -195,23 +199,10 @@ CUresult Session::WriteLocked(iovec* parts, int count) {
   for (int i = 0; i < count && n < 10; ++i) {
     if (parts[i].iov_len > 0) iov[n++] = parts[i];
   }
-  int first = 0;
-  while (first < n) {
-    msghdr msg{};
-    msg.msg_iov = &iov[first];
-    msg.msg_iovlen = static_cast<std::size_t>(n - first);
-    ssize_t sent = ::sendmsg(conn_.fd(), &msg, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      batch_.clear();
-      return Fail(std::string("send: ") + std::strerror(errno));
-    }
-    auto left = static_cast<std::size_t>(sent);
-    while (first < n && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-    if (first < n) {  // partial write: resume inside this part
-      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
-    }
+  Status sent = conn_.WriteV(iov, n);
+  if (!sent.ok()) {
+    batch_.clear();
+    return Fail(sent.ToString());
   }
   batch_.clear();
   return CUDA_SUCCESS;

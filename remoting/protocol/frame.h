@@ -44,8 +44,10 @@ inline constexpr std::size_t kMaxListItems = 8192;           // vectors (attribu
 inline constexpr std::uint64_t kMaxImageBytes = 2ull << 30;  // one module/library image
 inline constexpr std::size_t kImageHashBytes = 32;           // SHA-256
 
-// Handshake deadline: a client that has not completed Hello within this time is dropped.
+// Handshake deadline: a client that has not completed Hello (and TLS, when on) within this time is
+// dropped. A Hello payload is at most four strings and its fixed fields.
 inline constexpr int kHandshakeTimeoutMs = 5000;
+inline constexpr std::uint32_t kMaxHelloPayload = 4 * kMaxStringBytes + 64;
 
 struct FrameHeader {
   std::uint32_t payload_size = 0;

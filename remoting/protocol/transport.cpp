@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -14,6 +15,20 @@
 namespace gpupool::protocol {
 namespace {
 
+// Room for a gather list: on the stack for the usual few parts (every frame goes through here).
+class IovecList {
+ public:
+  explicit IovecList(int count) {
+    if (count > kInline) heap_.resize(static_cast<std::size_t>(count));
+  }
+  iovec* data() { return heap_.empty() ? inline_ : heap_.data(); }
+
+ private:
+  static constexpr int kInline = 16;
+  iovec inline_[kInline];
+  std::vector<iovec> heap_;
+};
+
 Status IoError(const char* what, int err) {
   if (err == EAGAIN || err == EWOULDBLOCK) return Status::DeadlineExceeded(std::string(what) + ": timed out");
   return Status::Unavailable(std::string(what) + ": " + std::strerror(err));
@@ -21,22 +36,43 @@ Status IoError(const char* what, int err) {
 
 }  // namespace
 
+Connection::Connection(Connection&& other) noexcept
+    : tls_(std::move(other.tls_)), receive_timeout_(other.receive_timeout_) {
+  fd_ = other.Release();
+}
+
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
+    tls_.reset();
     if (fd_ >= 0) ::close(fd_);
+    tls_ = std::move(other.tls_);
+    receive_timeout_ = other.receive_timeout_;
     fd_ = other.Release();
   }
   return *this;
 }
 
 Connection::~Connection() {
+  tls_.reset();  // before the socket it reads goes
   if (fd_ >= 0) ::close(fd_);
 }
 
 int Connection::Release() {
+  tls_.reset();
   int fd = fd_;
   fd_ = -1;
   return fd;
+}
+
+Status Connection::StartTlsClient(const TlsClientFiles& files, const std::string& host,
+                                  std::chrono::milliseconds timeout) {
+  GPUPOOL_ASSIGN_OR_RETURN(tls_, TlsChannel::Connect(fd_, files, host, timeout));
+  return Status::Ok();
+}
+
+Status Connection::StartTlsServer(const TlsServerFiles& files, std::chrono::milliseconds timeout) {
+  GPUPOOL_ASSIGN_OR_RETURN(tls_, TlsChannel::Accept(fd_, files, timeout));
+  return Status::Ok();
 }
 
 Status Connection::SendFrame(std::uint16_t opcode, std::uint16_t flags, std::uint64_t request_id,
@@ -60,25 +96,33 @@ Status Connection::SendFrameV(std::uint16_t opcode, std::uint16_t flags, std::ui
   }
   unsigned char header[kHeaderSize];
   EncodeHeader({static_cast<std::uint32_t>(payload), opcode, flags, request_id}, header);
-  std::vector<iovec> iov;
-  iov.reserve(static_cast<std::size_t>(count) + 1);
-  iov.push_back({header, kHeaderSize});
+  IovecList iov(count + 1);
+  iov.data()[0] = {header, kHeaderSize};
+  std::copy(parts, parts + count, iov.data() + 1);
+  return WriteV(iov.data(), count + 1);
+}
+
+Status Connection::WriteV(const iovec* parts, int count) {
+  if (tls_) return tls_->WriteV(parts, count);
+  IovecList list(count);
+  iovec* iov = list.data();
+  std::size_t n = 0;
   for (int i = 0; i < count; ++i) {
-    if (parts[i].iov_len > 0) iov.push_back(parts[i]);
+    if (parts[i].iov_len > 0) iov[n++] = parts[i];
   }
   std::size_t first = 0;
-  while (first < iov.size()) {
+  while (first < n) {
     msghdr msg{};
     msg.msg_iov = &iov[first];
-    msg.msg_iovlen = iov.size() - first;
+    msg.msg_iovlen = n - first;
     ssize_t sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (sent < 0) {
       if (errno == EINTR) continue;
       return IoError("send", errno);
     }
     auto left = static_cast<std::size_t>(sent);
-    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-    if (first < iov.size()) {  // partial write: resume inside this part
+    while (first < n && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (first < n) {  // partial write: resume inside this part
       iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
       iov[first].iov_len -= left;
     }
@@ -88,6 +132,11 @@ Status Connection::SendFrameV(std::uint16_t opcode, std::uint16_t flags, std::ui
 
 Status Connection::ReadExact(void* dst, std::size_t size) {
   auto* out = static_cast<char*>(dst);
+  while (size > 0 && tls_) {
+    GPUPOOL_ASSIGN_OR_RETURN(std::size_t got, tls_->Read(out, size, receive_timeout_));
+    out += got;
+    size -= got;
+  }
   while (size > 0) {
     ssize_t got = ::recv(fd_, out, size, 0);
     if (got == 0) {
@@ -105,6 +154,7 @@ Status Connection::ReadExact(void* dst, std::size_t size) {
 }
 
 Result<std::size_t> Connection::ReadSome(void* dst, std::size_t max) {
+  if (tls_) return tls_->Read(dst, max, receive_timeout_);
   while (true) {
     ssize_t got = ::recv(fd_, dst, max, 0);
     if (got == 0) {
@@ -138,6 +188,7 @@ Status Connection::Skip(std::size_t size) {
 }
 
 Status Connection::SetReceiveTimeout(std::chrono::milliseconds timeout) {
+  receive_timeout_ = timeout;
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);

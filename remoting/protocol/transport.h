@@ -7,6 +7,8 @@
 //   auto conn = Connect(endpoint, 5s);           // client
 //   auto listener = Listener::Listen(endpoint);  // server: listener->Accept()
 //
+// After StartTls* every read and write goes through TLS (tls.h); frames are the same.
+//
 // Errors: Unavailable when the peer closes or the socket fails, DeadlineExceeded when a receive
 // timeout set with SetReceiveTimeout passes, InvalidArgument for a malformed header.
 // Thread-safety: one sender and one receiver thread may use a Connection at the same time; two
@@ -18,12 +20,14 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "common/endpoint.h"
 #include "common/status.h"
 #include "remoting/protocol/frame.h"
+#include "remoting/protocol/tls.h"
 
 namespace gpupool::protocol {
 
@@ -31,7 +35,7 @@ class Connection {
  public:
   Connection() = default;
   explicit Connection(int fd) : fd_(fd) {}
-  Connection(Connection&& other) noexcept : fd_(other.Release()) {}
+  Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -39,14 +43,24 @@ class Connection {
 
   bool valid() const { return fd_ >= 0; }
   int fd() const { return fd_; }
-  // Gives up ownership of the descriptor (e.g. to hand it to a worker process).
+  // Gives up ownership of the descriptor (e.g. to hand it to a worker process); a TLS session is
+  // dropped without a word to the peer.
   int Release();
+
+  // Runs the TLS handshake within `timeout`; from then on the connection is encrypted.
+  Status StartTlsClient(const TlsClientFiles& files, const std::string& host,
+                        std::chrono::milliseconds timeout);
+  Status StartTlsServer(const TlsServerFiles& files, std::chrono::milliseconds timeout);
+  // Null unless TLS was started.
+  const TlsChannel* tls() const { return tls_.get(); }
 
   // One frame: header (payload_size computed from the parts) + parts, in a single gather write.
   Status SendFrame(std::uint16_t opcode, std::uint16_t flags, std::uint64_t request_id,
                    std::initializer_list<std::string_view> parts);
   Status SendFrameV(std::uint16_t opcode, std::uint16_t flags, std::uint64_t request_id, const iovec* parts,
                     int count);
+  // Writes every byte of `parts` (already framed), in one gather write where the socket allows.
+  Status WriteV(const iovec* parts, int count);
   // Reads and checks the next header (payload size within kMaxPayload, known flags).
   Result<FrameHeader> ReadHeader();
   // Reads exactly `size` bytes into `dst` (a payload, or part of one).
@@ -67,6 +81,8 @@ class Connection {
  private:
   int fd_ = -1;
   bool peer_closed_ = false;
+  std::unique_ptr<TlsChannel> tls_;
+  std::chrono::milliseconds receive_timeout_{0};  // for TLS reads (plain ones use SO_RCVTIMEO)
 };
 
 class Listener {

@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "common/log.h"
 #include "remoting/protocol/handshake.h"
 #include "remoting/protocol/wire_reader.h"
+#include "remoting/server/tls_handshake.h"
 
 namespace gpupool::server {
 
@@ -20,7 +23,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kMaxPendingHandshakes = 128;
-constexpr std::uint32_t kMaxHelloBytes = 4 * protocol::kMaxStringBytes + 64;
+// A TLS session's worker gets the handshake deadline plus this for starting up before it is killed.
+constexpr std::chrono::milliseconds kWorkerStartSlack{2000};
 
 // Reads exactly n bytes before `deadline`: a client trickling bytes cannot stretch the handshake.
 Status ReadBy(int fd, void* dst, std::size_t n, Clock::time_point deadline) {
@@ -44,20 +48,9 @@ Status ReadBy(int fd, void* dst, std::size_t n, Clock::time_point deadline) {
   return Status::Ok();
 }
 
-// Reads and checks the Hello. On a protocol violation *why says which rule was broken (the caller
-// counts it); a client that simply went away leaves it kNone.
-Result<protocol::Hello> ReadHello(protocol::Connection& conn, ProtocolError* why) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(protocol::kHandshakeTimeoutMs);
-  unsigned char raw[protocol::kHeaderSize];
-  *why = ProtocolError::kHandshakeTimeout;
-  GPUPOOL_RETURN_IF_ERROR(ReadBy(conn.fd(), raw, sizeof raw, deadline));
-  *why = ProtocolError::kHandshake;
-  GPUPOOL_ASSIGN_OR_RETURN(protocol::FrameHeader header, protocol::DecodeHeader(raw));
-  if (header.opcode != protocol::kOpHello) return Status::InvalidArgument("the first frame must be Hello");
-  if (header.payload_size > kMaxHelloBytes) return Status::InvalidArgument("Hello frame too large");
-  std::string payload(header.payload_size, '\0');
-  *why = ProtocolError::kHandshakeTimeout;
-  GPUPOOL_RETURN_IF_ERROR(ReadBy(conn.fd(), payload.data(), payload.size(), deadline));
+// Decodes a Hello payload and checks what it must say. On a violation *why says which rule was broken
+// (the caller counts it).
+Result<protocol::Hello> CheckHello(std::string_view payload, ProtocolError* why) {
   *why = ProtocolError::kHandshake;
   GPUPOOL_ASSIGN_OR_RETURN(protocol::Hello hello, protocol::DecodeHello(payload));
   if (hello.magic != protocol::kMagic) return Status::InvalidArgument("not a gpupool client (bad magic)");
@@ -69,6 +62,24 @@ Result<protocol::Hello> ReadHello(protocol::Connection& conn, ProtocolError* why
   }
   *why = ProtocolError::kNone;
   return hello;
+}
+
+// Reads and checks the Hello. On a protocol violation *why says which rule was broken; a client that
+// simply went away leaves it kNone.
+Result<protocol::Hello> ReadHello(protocol::Connection& conn, ProtocolError* why) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(protocol::kHandshakeTimeoutMs);
+  unsigned char raw[protocol::kHeaderSize];
+  *why = ProtocolError::kHandshakeTimeout;
+  GPUPOOL_RETURN_IF_ERROR(ReadBy(conn.fd(), raw, sizeof raw, deadline));
+  *why = ProtocolError::kHandshake;
+  GPUPOOL_ASSIGN_OR_RETURN(protocol::FrameHeader header, protocol::DecodeHeader(raw));
+  if (header.opcode != protocol::kOpHello) return Status::InvalidArgument("the first frame must be Hello");
+  if (header.payload_size > protocol::kMaxHelloPayload)
+    return Status::InvalidArgument("Hello frame too large");
+  std::string payload(header.payload_size, '\0');
+  *why = ProtocolError::kHandshakeTimeout;
+  GPUPOOL_RETURN_IF_ERROR(ReadBy(conn.fd(), payload.data(), payload.size(), deadline));
+  return CheckHello(payload, why);
 }
 
 std::string PeerName(int fd) {
@@ -147,8 +158,13 @@ void Broker::AcceptLoop(protocol::Listener* listener) {
     }
     ++handshakes_;
     std::string peer = PeerName(conn->fd());
-    std::thread([this, c = std::move(*conn), peer]() mutable {
-      Handshake(std::move(c), peer);
+    const bool tls = options_.tls_enabled() && listener->endpoint().kind == Endpoint::Kind::kTcp;
+    std::thread([this, c = std::move(*conn), peer, tls]() mutable {
+      if (tls) {
+        HandshakeTls(std::move(c), peer);
+      } else {
+        Handshake(std::move(c), peer);
+      }
       --handshakes_;
     }).detach();
   }
@@ -178,6 +194,26 @@ Status Broker::Admit(const protocol::Hello& hello, std::uint64_t* memory_limit, 
   return Status::Ok();
 }
 
+Result<SessionRecord> Broker::Decide(const protocol::Hello& hello, const std::string& peer,
+                                     std::uint64_t* memory_limit) const {
+  SessionRecord record;
+  GPUPOOL_RETURN_IF_ERROR(Admit(hello, memory_limit, &record.gpu_uuid, &record.percent));
+  record.peer = peer;
+  record.process = hello.process_name + "[" + std::to_string(hello.pid) + "]";
+  record.pod_uid = hello.pod_uid;
+  if (auto admission = registry_->FindAdmission(hello.pod_uid)) {
+    record.pod_namespace = admission->pod_namespace;
+    record.pod_name = admission->pod_name;
+  }
+  record.started_unix_ms = NowUnixMs();
+  return record;
+}
+
+void Broker::CountRefusal(const Status& refusal) const {
+  if (refusal.code() == Code::kUnauthenticated) registry_->CountAuthFailure(AuthFailure::kBadToken);
+  if (refusal.code() == Code::kPermissionDenied) registry_->CountAuthFailure(AuthFailure::kNotAdmitted);
+}
+
 void Broker::Handshake(protocol::Connection conn, std::string peer) {
   ProtocolError violation = ProtocolError::kNone;
   auto hello = ReadHello(conn, &violation);
@@ -190,13 +226,13 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
     }
     return;
   }
-  SessionRecord record;
   std::uint64_t memory_limit = 0;
-  if (Status s = Admit(*hello, &memory_limit, &record.gpu_uuid, &record.percent); !s.ok()) {
-    GPUPOOL_LOG(kInfo) << "refused " << peer << " (" << hello->process_name << "): " << s.ToString();
-    if (s.code() == Code::kUnauthenticated) registry_->CountAuthFailure(AuthFailure::kBadToken);
-    if (s.code() == Code::kPermissionDenied) registry_->CountAuthFailure(AuthFailure::kNotAdmitted);
-    SendError(conn, s);
+  auto decided = Decide(*hello, peer, &memory_limit);
+  if (!decided.ok()) {
+    GPUPOOL_LOG(kInfo) << "refused " << peer << " (" << hello->process_name
+                       << "): " << decided.status().ToString();
+    CountRefusal(decided.status());
+    SendError(conn, decided.status());
     return;
   }
   auto stats = SharedStats::Create();
@@ -204,15 +240,8 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
     SendError(conn, stats.status());
     return;
   }
+  SessionRecord record = std::move(*decided);
   record.id = registry_->NextSessionId();
-  record.peer = peer;
-  record.process = hello->process_name + "[" + std::to_string(hello->pid) + "]";
-  record.pod_uid = hello->pod_uid;
-  if (auto admission = registry_->FindAdmission(hello->pod_uid)) {
-    record.pod_namespace = admission->pod_namespace;
-    record.pod_name = admission->pod_name;
-  }
-  record.started_unix_ms = NowUnixMs();
   record.stats = std::make_shared<SharedStats>(std::move(*stats));
   record.stats->get()->memory_limit_bytes = memory_limit;
 
@@ -240,6 +269,76 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
   (void)conn.SendFrame(protocol::kOpHelloOk, protocol::kFlagReply, 0,
                        {ok});  // on failure the worker sees EOF
   // `conn` closes here: the worker has its own copy of the descriptor.
+}
+
+void Broker::HandshakeTls(protocol::Connection conn, std::string peer) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    GPUPOOL_LOG(kError) << "handshake from " << peer << ": socketpair: " << std::strerror(errno);
+    return;
+  }
+  protocol::Connection to_worker(pair[0]), worker_end(pair[1]);  // close on every path
+  auto stats = SharedStats::Create();
+  if (!stats.ok()) {
+    GPUPOOL_LOG(kError) << "handshake from " << peer << ": " << stats.status().ToString();
+    return;
+  }
+  auto shared = std::make_shared<SharedStats>(std::move(*stats));
+  const std::uint64_t id = registry_->NextSessionId();
+  pid_t pid = -1;
+  {
+    std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
+    auto started = SpawnSelf(WorkerArgs(options_, conn.fd(), shared->fd(), id, 0, "", worker_end.fd()),
+                             {conn.fd(), shared->fd(), worker_end.fd()});
+    if (!started.ok()) {
+      GPUPOOL_LOG(kError) << "cannot start a session worker: " << started.status().ToString();
+      return;
+    }
+    reaper_->ChildStarted();
+    pid = *started;
+  }
+  worker_end = protocol::Connection();  // the worker's end: its EOF then means the worker is gone
+  conn = protocol::Connection();
+
+  auto payload = ReceiveHelloFromWorker(
+      to_worker.fd(), std::chrono::milliseconds(protocol::kHandshakeTimeoutMs) + kWorkerStartSlack);
+  if (!payload.ok()) {
+    // Still running after the deadline (its end of the channel is open): a slow or silent client.
+    if (payload.status().code() == Code::kDeadlineExceeded) ::kill(pid, SIGKILL);
+    GPUPOOL_LOG(kInfo) << "TLS handshake from " << peer << " failed: " << payload.status().ToString();
+    return;
+  }
+  ProtocolError violation = ProtocolError::kNone;
+  auto hello = CheckHello(*payload, &violation);
+  if (!hello.ok()) registry_->CountProtocolError(violation);
+  std::uint64_t memory_limit = 0;
+  Result<SessionRecord> decided = hello.ok() ? Decide(*hello, peer, &memory_limit) : hello.status();
+  if (hello.ok() && !decided.ok()) CountRefusal(decided.status());
+  if (!decided.ok()) {
+    GPUPOOL_LOG(kInfo) << "refused " << peer << (hello.ok() ? " (" + hello->process_name + ")" : "") << ": "
+                       << decided.status().ToString();
+    (void)AnswerWorker(to_worker.fd(), protocol::kOpError,
+                       protocol::EncodeError({decided.status().code(), decided.status().message()}));
+    return;
+  }
+  SessionRecord record = std::move(*decided);
+  record.id = id;
+  record.pid = pid;
+  // The worker reads its memory limit from the shared counters once HelloOk arrives.
+  shared->get()->memory_limit_bytes = memory_limit;
+  std::snprintf(shared->get()->admitted_gpu, sizeof shared->get()->admitted_gpu, "%s",
+                record.gpu_uuid.c_str());
+  record.stats = shared;
+  {
+    std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
+    // A worker the reaper has already collected must not be registered (nothing would remove it).
+    if (::kill(pid, 0) != 0) return;
+    GPUPOOL_LOG(kInfo) << "session " << id << " for " << record.process << " from " << peer
+                       << " (TLS): worker " << pid;
+    registry_->AddSession(std::move(record));
+  }
+  (void)AnswerWorker(to_worker.fd(), protocol::kOpHelloOk,
+                     protocol::EncodeHelloOk({id, GPUPOOL_VERSION_STRING, options_.device}));
 }
 
 }  // namespace gpupool::server

@@ -34,6 +34,20 @@ int RunBroker(ServerOptions options) {
   ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  if (options.tls_enabled()) {
+    // Each TLS session's worker reads the files again (so replacing them needs no restart); a
+    // mistake in them is reported here, at start-up, rather than to every client.
+    if (Status s = protocol::TlsChannel::CheckServerFiles(options.tls); !s.ok()) {
+      std::cerr << "gpupool-server: TLS: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  if (std::string why = RestrictToLoopback(options); !why.empty()) {
+    std::cout << "gpupool-server: " << why << std::endl;
+  } else if (options.allow_unauthenticated && !options.authenticates_clients()) {
+    GPUPOOL_LOG(kWarn) << "--allow-unauthenticated: clients are not authenticated (only pods the operator "
+                          "admitted are served, by pod UID)";
+  }
   Registry registry;
   Reaper reaper(&registry);
   Broker broker(options, &registry, &reaper);
@@ -68,6 +82,10 @@ int RunBroker(ServerOptions options) {
     std::cout << "gpupool-server: metrics on " << metrics->endpoint().ToString() << std::endl;
   }
   broker.Start();
+  if (options.tls_enabled()) {
+    std::cout << "gpupool-server: TLS on TCP (certificate " << options.tls.cert_file
+              << (options.tls.client_ca_file.empty() ? "" : ", client certificates required") << ")\n";
+  }
   if (options.unix_socket)
     std::cout << "gpupool-server: listening on " << options.unix_socket->ToString() << "\n";
   std::cout << "gpupool-server: " << options.device << " device; listening on "
@@ -111,6 +129,8 @@ int main(int argc, char** argv) {
       w.emulated = options->emulated;
       w.memory_limit = options->session_memory;
       w.visible_gpu = options->session_gpu;
+      w.broker_fd = options->broker_fd;
+      w.tls = options->tls;
       return gpupool::server::RunWorker(w);
     }
     case ServerOptions::Role::kInventory: {

@@ -46,6 +46,15 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
       return Status::InvalidArgument("--metrics-listen: HOST:PORT");
   } else if (flag == "--token-file") {
     o.token_file = value;
+  } else if (flag == "--tls-cert-file") {
+    o.tls.cert_file = value;
+  } else if (flag == "--tls-key-file") {
+    o.tls.key_file = value;
+  } else if (flag == "--tls-client-ca-file") {
+    o.tls.client_ca_file = value;
+  } else if (flag == "--broker-fd") {
+    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
+    o.broker_fd = static_cast<int>(fd);
   } else if (flag == "--cuda-library") {
     o.cuda_library = value;
   } else if (flag == "--emulated-gpus") {
@@ -101,6 +110,10 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
       o.role = ServerOptions::Role::kInventory;
       continue;
     }
+    if (flag == "--allow-unauthenticated") {
+      o.allow_unauthenticated = true;
+      continue;
+    }
     std::string value;
     if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = flag.substr(eq + 1);
@@ -123,6 +136,15 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
     return Status::InvalidArgument("--emulated-lost-gpu: there is no GPU " +
                                    std::to_string(o.emulated.lost_gpu) + " among --emulated-gpus " +
                                    std::to_string(o.emulated.gpus));
+  }
+  if (o.tls.cert_file.empty() != o.tls.key_file.empty()) {
+    return Status::InvalidArgument("--tls-cert-file and --tls-key-file go together");
+  }
+  if (!o.tls.client_ca_file.empty() && !o.tls_enabled()) {
+    return Status::InvalidArgument("--tls-client-ca-file needs --tls-cert-file and --tls-key-file");
+  }
+  if (o.tls_enabled() && o.listen.kind != Endpoint::Kind::kTcp) {
+    return Status::InvalidArgument("TLS is for TCP: --listen must be HOST:PORT with --tls-cert-file");
   }
   if (!o.control_listen && o.listen.kind == Endpoint::Kind::kTcp && o.listen.port != 0 &&
       o.listen.port != 65535) {
@@ -154,14 +176,31 @@ std::vector<std::string> DeviceArgs(const ServerOptions& o) {
 }  // namespace
 
 std::vector<std::string> WorkerArgs(const ServerOptions& o, int fd, int stats_fd, std::uint64_t session_id,
-                                    std::uint64_t memory_limit, const std::string& gpu_uuid) {
+                                    std::uint64_t memory_limit, const std::string& gpu_uuid, int broker_fd) {
   std::vector<std::string> a = {"--session-worker",       std::to_string(fd), "--stats-fd",
                                 std::to_string(stats_fd), "--session-id",     std::to_string(session_id)};
   if (memory_limit != 0) a.insert(a.end(), {"--session-memory", std::to_string(memory_limit)});
   if (!gpu_uuid.empty()) a.insert(a.end(), {"--session-gpu", gpu_uuid});
+  if (broker_fd >= 0) {
+    a.insert(a.end(), {"--broker-fd", std::to_string(broker_fd), "--tls-cert-file", o.tls.cert_file,
+                       "--tls-key-file", o.tls.key_file});
+    if (!o.tls.client_ca_file.empty()) a.insert(a.end(), {"--tls-client-ca-file", o.tls.client_ca_file});
+  }
   auto d = DeviceArgs(o);
   a.insert(a.end(), d.begin(), d.end());
   return a;
+}
+
+std::string RestrictToLoopback(ServerOptions& o) {
+  if (o.authenticates_clients() || o.allow_unauthenticated || o.listen.kind != Endpoint::Kind::kTcp ||
+      o.listen.is_loopback()) {
+    return "";
+  }
+  const std::string asked = o.listen.ToString();
+  o.listen.host = o.listen.host.find(':') != std::string::npos ? "::1" : "127.0.0.1";
+  return "no client authentication configured (--token-file, --tls-client-ca-file): serving loopback and "
+         "Unix sockets only, " +
+         o.listen.ToString() + " instead of " + asked + " (--allow-unauthenticated to listen there anyway)";
 }
 
 std::vector<std::string> InventoryArgs(const ServerOptions& o) {

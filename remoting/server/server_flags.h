@@ -2,6 +2,7 @@
 // starts by exec'ing itself with hidden flags).
 //
 //   gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH] [--token-file F]
+//                  [--tls-cert-file F --tls-key-file F [--tls-client-ca-file F]] [--allow-unauthenticated]
 //                  [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]
 //                  [--emulated-lost-gpu INDEX]
 //                  [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen HOST:PORT]
@@ -17,6 +18,7 @@
 
 #include "common/endpoint.h"
 #include "common/status.h"
+#include "remoting/protocol/tls.h"
 #include "remoting/server/backend.h"
 
 namespace gpupool::server {
@@ -30,20 +32,29 @@ struct ServerOptions {
   std::optional<Endpoint> control_listen;  // default: the listen port + 1 when that is not 0
   std::optional<Endpoint> metrics_listen;
   std::string token_file;
+  protocol::TlsServerFiles tls;  // cert_file set: TLS on every TCP connection (the Unix socket stays plain)
   std::string cuda_library;
   EmulatedConfig emulated;
-  std::uint64_t session_memory = 0;  // per-session limit outside a cluster; 0: none
+  std::uint64_t session_memory = 0;    // per-session limit outside a cluster; 0: none
+  bool allow_unauthenticated = false;  // listen beyond loopback without client authentication
   bool emulated_flags_given = false;
   // Worker role only (hidden flags).
   int worker_fd = -1;
   int stats_fd = -1;
   std::uint64_t session_id = 0;
   std::string session_gpu;  // UUID of the admitted GPU: the only one the session sees; empty: all
+  int broker_fd = -1;       // TLS sessions: the worker's channel to the broker for the handshake
+
+  bool tls_enabled() const { return !tls.cert_file.empty(); }
+  // Clients prove who they are: a shared token, or a certificate from the client CA.
+  bool authenticates_clients() const { return !token_file.empty() || !tls.client_ca_file.empty(); }
 };
 
 inline constexpr const char* kServerUsage =
     "usage: gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH] "
     "[--token-file FILE]\n"
+    "                      [--tls-cert-file FILE --tls-key-file FILE [--tls-client-ca-file FILE]]\n"
+    "                      [--allow-unauthenticated]\n"
     "                      [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]\n"
     "                      [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen "
     "HOST:PORT]\n"
@@ -53,10 +64,16 @@ inline constexpr const char* kServerUsage =
 Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);
 
 // The hidden arguments that make the same binary a session worker / inventory child with the
-// broker's device settings.
+// broker's device settings. `broker_fd` >= 0: a TLS session, whose worker runs the TLS handshake and
+// passes the Hello to the broker through that socket (remoting/server/tls_handshake.h).
 std::vector<std::string> WorkerArgs(const ServerOptions& options, int fd, int stats_fd,
                                     std::uint64_t session_id, std::uint64_t memory_limit,
-                                    const std::string& gpu_uuid);
+                                    const std::string& gpu_uuid, int broker_fd = -1);
 std::vector<std::string> InventoryArgs(const ServerOptions& options);
+
+// Without client authentication the data port must not be reachable from other machines: a TCP
+// listen address that is not loopback becomes the loopback address of its family (same port) unless
+// --allow-unauthenticated. Returns what was changed, for the server to say, or "" when nothing was.
+std::string RestrictToLoopback(ServerOptions& options);
 
 }  // namespace gpupool::server

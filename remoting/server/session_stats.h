@@ -42,6 +42,7 @@ struct SessionStats {
   static constexpr std::uint32_t kServerStopping = 2;  // broker shutdown: Unavailable
   std::atomic<std::uint32_t> revoked{0};               // 0, kRevoked or kServerStopping
   char revoke_reason[256] = {};
+  char admitted_gpu[64] = {};  // TLS sessions: the admitted GPU's UUID, set by the broker before HelloOk
 };
 
 // A SessionStats mapped from a memfd. The broker creates it (Create) and passes fd() to the worker,

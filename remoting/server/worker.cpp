@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "remoting/server/session.h"
 #include "remoting/server/session_stats.h"
 #include "remoting/server/stat_reasons.h"
+#include "remoting/server/tls_handshake.h"
 
 namespace gpupool::server {
 namespace {
@@ -64,9 +66,24 @@ int RunWorker(const WorkerOptions& options) {
     if (shared.ok()) stats = shared->get();
   }
 
+  std::uint64_t memory_limit = options.memory_limit;
+  std::string visible_gpu = options.visible_gpu;
+  if (options.broker_fd >= 0) {
+    Status admitted = WorkerTlsHandshake(conn, options.tls, options.broker_fd);
+    ::close(options.broker_fd);
+    if (!admitted.ok()) {
+      GPUPOOL_LOG(kInfo) << "TLS session not started: " << admitted.ToString();
+      return 1;
+    }
+    GPUPOOL_LOG(kDebug) << "TLS: " << conn.tls()->Describe();
+    if (stats != nullptr) memory_limit = stats->memory_limit_bytes;
+    if (stats != nullptr)
+      visible_gpu.assign(stats->admitted_gpu, ::strnlen(stats->admitted_gpu, sizeof stats->admitted_gpu));
+  }
+
   // A pod sees only the GPU it was admitted on, as ordinal 0: the driver (and the emulated device)
   // read CUDA_VISIBLE_DEVICES when they open, and nothing in this process has opened them yet.
-  if (!options.visible_gpu.empty()) ::setenv("CUDA_VISIBLE_DEVICES", options.visible_gpu.c_str(), 1);
+  if (!visible_gpu.empty()) ::setenv("CUDA_VISIBLE_DEVICES", visible_gpu.c_str(), 1);
   auto backend = OpenBackend(options.device, options.cuda_library, options.emulated);
   if (!backend.ok()) {
     GPUPOOL_LOG(kError) << "cannot open the " << options.device << " device: " << backend.status().ToString();
@@ -81,7 +98,7 @@ int RunWorker(const WorkerOptions& options) {
     return 1;
   }
 
-  Session session(api, options.memory_limit, stats);
+  Session session(api, memory_limit, stats);
   protocol::FrameReader reader(&conn);
   Status end;
   bool read_failed = false;

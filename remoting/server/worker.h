@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "remoting/protocol/tls.h"
 #include "remoting/server/backend.h"
 
 namespace gpupool::server {
@@ -25,6 +26,9 @@ struct WorkerOptions {
   EmulatedConfig emulated;
   std::uint64_t memory_limit = 0;  // 0: none
   std::string visible_gpu;         // UUID of the session's admitted GPU; empty: every GPU
+  // TLS sessions: the handshake is the worker's (tls_handshake.h); the limit then comes from the broker.
+  int broker_fd = -1;
+  protocol::TlsServerFiles tls;
 };
 
 // Returns the process exit code: 0 when the client ended the session, 1 otherwise.

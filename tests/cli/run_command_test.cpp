@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/cli/cli_runner.h"
+#include "tests/support/test_pki.h"
 
 namespace gpupool::testing {
 
@@ -33,6 +34,9 @@ TEST_CASE("run: malformed flags are usage errors that name the value", "[run]") 
       {{"run", "--server", "gpu-01:99999", "--", "true"}, "99999"},
       {{"run", "--frobnicate", "--", "true"}, "--frobnicate"},
       {{"run"}, "no command to run"},
+      {{"run", "--tls-ca-file", "ca.pem", "--", "true"}, "--tls-ca-file needs --server"},
+      {{"run", "--server", "h:1", "--tls-server-name", "n", "--", "true"},
+       "--tls-server-name needs --tls-ca-file"},
   };
   for (const auto& c : cases) {
     auto result = RunGpupool(c.args);
@@ -58,6 +62,34 @@ TEST_CASE("run: --memory becomes the session's total memory", "[run]") {
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(result.output.find("of 1.0 GiB") != std::string::npos);
+}
+
+TEST_CASE("run: --tls-ca-file reaches a TLS server; without it the program gets a CUDA error", "[run]") {
+  auto pki = TestPki::Create();
+  auto server =
+      Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--listen", "127.0.0.1:0",
+                         "--tls-cert-file", pki->server.cert_file, "--tls-key-file", pki->server.key_file});
+  REQUIRE(server.ok());
+  auto line = server->WaitForLine("listening on 127.0.0.1:", kCliTimeout);
+  REQUIRE(line.ok());
+  std::string address = line->substr(line->find("127.0.0.1:"));
+  while (!address.empty() && (address.back() == '\n' || address.back() == '\r')) address.pop_back();
+
+  auto tls = RunGpupool(
+      {"run", "--server", address, "--tls-ca-file", pki->client.ca_file, "--", GPUPOOL_DEVICE_QUERY});
+  INFO(tls.output);
+  CHECK(tls.exit_code == 0);
+  CHECK(tls.output.find("data intact") != std::string::npos);
+
+  auto named = RunGpupool({"run", "--server", address, "--tls-ca-file", pki->client.ca_file,
+                           "--tls-server-name", "gpupool-server.test", "--", GPUPOOL_DEVICE_QUERY});
+  INFO(named.output);
+  CHECK(named.exit_code == 0);
+
+  auto plain = RunGpupool({"run", "--server", address, "--", GPUPOOL_DEVICE_QUERY});
+  INFO(plain.output);
+  CHECK(plain.exit_code != 0);
+  CHECK(plain.output.find("accepts only TLS") != std::string::npos);
 }
 
 TEST_CASE("run: an unreachable --server is a CUDA error in the program, not a hang", "[run]") {

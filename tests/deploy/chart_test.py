@@ -39,6 +39,7 @@ def render_and_check(r, files=(), sets=(), kubelet_root="/var/lib/kubelet", tls_
         errors += gpupool_wiring.check_operator(objs, namespace, tls_mode)
         errors += gpupool_wiring.check_server_and_pool(objs, list(external))
         errors += gpupool_wiring.check_device_plugin(objs, kubelet_root)
+        errors += gpupool_wiring.check_server_auth_and_tls(objs)
     if errors:
         raise AssertionError("\n".join(errors))
     return objs
@@ -75,6 +76,27 @@ def defaults(r):
     expect(hook["failurePolicy"] == "Fail" and "matchConditions" in hook,
            "on 1.30 the webhook fails closed and only sees pods asking for gpupool resources")
     expect("ServiceMonitor" not in kinds and "RuntimeClass" not in kinds, "optional objects rendered by default")
+
+
+@case
+def server_tls(r):
+    objs = render_and_check(r, ["server-tls.yaml"])
+    server = gpupool_wiring.container(gpupool_wiring.component(objs, "DaemonSet", "-server"), "server")
+    expect(gpupool_wiring.flags(server).get("--tls-cert-file") == "/etc/gpupool/tls/tls.crt", "server without TLS")
+    plugin = gpupool_wiring.container(gpupool_wiring.component(objs, "DaemonSet", "-device-plugin"), "device-plugin")
+    expect(gpupool_wiring.flags(plugin).get("--tls-server-name") == "gpupool-server.gpupool-system.svc",
+           "clients do not check the certificate's name")
+    # The faults the wiring check must catch: the CA from another Secret, the server key in the plugin.
+    for change in (lambda v: v["secret"].update(secretName="other"),
+                   lambda v: v["secret"]["items"].append({"key": "tls.key", "path": "tls.key"})):
+        copy = [yaml.safe_load(yaml.safe_dump(o)) for o in objs]
+        ds = gpupool_wiring.component(copy, "DaemonSet", "-device-plugin")
+        change([v for v in chart_checks.pod_spec(ds)["volumes"] if v["name"] == "server-ca"][0])
+        expect(gpupool_wiring.check_server_auth_and_tls(copy), "a wrongly wired CA went unnoticed")
+    no_auth = [yaml.safe_load(yaml.safe_dump(o)) for o in objs]
+    ds = gpupool_wiring.component(no_auth, "DaemonSet", "-server")
+    gpupool_wiring.container(ds, "server")["args"].remove("--allow-unauthenticated")
+    expect(gpupool_wiring.check_server_auth_and_tls(no_auth), "a server that would bind loopback went unnoticed")
 
 
 @case

@@ -186,3 +186,58 @@ def check_server_and_pool(objs, external_servers):
         if pool.get("serverPort") != data:
             errors.append(f"GPUPool: serverPort {pool.get('serverPort')} differs from the server's data port {data}")
     return errors
+
+
+def _secret_volumes(ds):
+    """Volume name -> (Secret name, keys projected) of a workload's Secret volumes."""
+    return {v["name"]: (v["secret"]["secretName"], [i["key"] for i in v["secret"].get("items", [])])
+            for v in pod_spec(ds)["volumes"] if "secret" in v}
+
+
+def check_server_auth_and_tls(objs):
+    """The server's data port: reachable beyond loopback only with client authentication or explicitly
+    allowed (else gpupool-server binds loopback); with TLS, its key from a Secret mounted into the server
+    alone, and the same Secret's CA (only) given to the clients through the device plugin."""
+    errors = []
+    ds = component(objs, "DaemonSet", "-server")
+    if ds is None:
+        return errors
+    f = flags(container(ds, "server"))
+    host = f["--listen"].rsplit(":", 1)[0]
+    authenticated = "--token-file" in f or "--tls-client-ca-file" in f
+    if host not in ("127.0.0.1", "[::1]", "localhost") and not authenticated and "--allow-unauthenticated" not in f:
+        errors.append("server: listens on %s without client authentication or --allow-unauthenticated "
+                      "(it would bind loopback only)" % host)
+    plugin_ds = component(objs, "DaemonSet", "-device-plugin")
+    plugin = flags(container(plugin_ds, "device-plugin")) if plugin_ds else {}
+    if "--tls-cert-file" not in f:
+        if "--tls-ca-file" in plugin:
+            errors.append("device plugin: --tls-ca-file although the server has no TLS")
+        return errors
+    secrets = _secret_volumes(ds)
+    mounts = {m["mountPath"]: m["name"] for m in container(ds, "server").get("volumeMounts", [])}
+    names = set()
+    for flag in ("--tls-cert-file", "--tls-key-file"):
+        volume = mounts.get(f[flag].rsplit("/", 1)[0])
+        if volume not in secrets:
+            errors.append(f"server: {flag} {f[flag]} is not in a mounted Secret")
+        else:
+            names.add(secrets[volume][0])
+    if plugin_ds is None:
+        return errors
+    if not plugin.get("--tls-ca-file", "").startswith("/opt/gpupool/lib/") or not plugin.get("--tls-server-name"):
+        errors.append("device plugin: the server has TLS but clients get no CA in the client folder or no server name")
+    install = container(plugin_ds, "install-client")
+    plugin_secrets = _secret_volumes(plugin_ds)
+    for m in install.get("volumeMounts", []):
+        if m["name"] in plugin_secrets:
+            secret, keys = plugin_secrets[m["name"]]
+            if secret not in names or keys != ["ca.crt"]:
+                errors.append(f"device plugin: mounts {keys} of Secret {secret}; want only ca.crt of {sorted(names)}")
+            ca = plugin.get("--tls-ca-file", "").rsplit("/", 1)[-1]
+            if f"{m['mountPath']}/{ca}" not in " ".join(install.get("command", [])):
+                errors.append(f"device plugin: install-client does not copy {m['mountPath']}/{ca} to the client folder")
+            break
+    else:
+        errors.append("device plugin: install-client mounts no CA from the server's Secret")
+    return errors

@@ -25,6 +25,10 @@ TEST_CASE("Allocate injects the client library mount and environment for every r
   const bool cdi = GENERATE(false, true);
   std::vector<std::string> args = {"--gpus=2", "--gpu-memory=32", "--client-lib-dir=/host/gpupool/lib"};
   if (cdi) args.push_back("--cdi-kind=gpupool.io/client");
+  // TLS settings go with the CDI case: one run with them, one without.
+  if (cdi)
+    args.insert(args.end(),
+                {"--tls-ca-file=/opt/gpupool/lib/gpupool-ca.crt", "--tls-server-name=gpupool-server"});
   h.StartPlugin(args);
   h.WaitRegistered(1);
   const std::map<std::string, std::vector<std::string>> requests = {
@@ -45,7 +49,11 @@ TEST_CASE("Allocate injects the client library mount and environment for every r
     CHECK(c.mounts(0).read_only());
     CHECK(c.envs().at("LD_LIBRARY_PATH") == "/opt/gpupool/lib");
     CHECK(c.envs().at("GPUPOOL_POD_INFO") == "/etc/gpupool/pod/annotations");
-    CHECK(c.envs().size() == 2);
+    if (cdi) {
+      CHECK(c.envs().at("GPUPOOL_TLS_CA_FILE") == "/opt/gpupool/lib/gpupool-ca.crt");
+      CHECK(c.envs().at("GPUPOOL_TLS_SERVER_NAME") == "gpupool-server");
+    }
+    CHECK(c.envs().size() == (cdi ? 4u : 2u));
     CHECK(c.devices_size() == 0);  // no device nodes: the GPU is remote
     if (cdi) {
       REQUIRE(c.cdi_devices_size() == 1);

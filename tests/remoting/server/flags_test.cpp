@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "tests/remoting/server/test_client.h"
 
@@ -110,6 +111,37 @@ TEST_CASE("stopping the server tells every session why and exits 0") {
   auto code = server.process.Wait(kWait);
   REQUIRE(code.ok());
   CHECK(*code == 0);
+}
+
+}  // namespace
+}  // namespace gpupool::testing
+
+namespace gpupool::testing {
+namespace {
+
+TEST_CASE("without client authentication the server listens on loopback only, and says so") {
+  ServerProcess unauthenticated = ServerProcess::Start({"--listen", "0.0.0.0:0"});
+  CHECK(unauthenticated.endpoint.host == "127.0.0.1");
+  CHECK_THAT(unauthenticated.process.output(), Catch::Contains("no client authentication configured") &&
+                                                   Catch::Contains("instead of 0.0.0.0:0"));
+  CHECK(TestClient::Open(unauthenticated.endpoint).session_id() != 0);
+
+  TempDir dir;
+  { std::ofstream(dir.File("token")) << "t0ken\n"; }
+  const std::vector<std::vector<std::string>> kept = {{"--token-file", dir.File("token")},
+                                                      {"--allow-unauthenticated"}};
+  for (const auto& extra : kept) {
+    std::vector<std::string> argv = {BinDir() + "/gpupool-server", "--device", "emulated", "--listen",
+                                     "0.0.0.0:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto server = Subprocess::Start(argv);
+    REQUIRE(server.ok());
+    auto line = server->WaitForLine("listening on ", kWait);
+    INFO(line.status().ToString());
+    REQUIRE(line.ok());
+    CHECK_THAT(*line, Catch::Contains("listening on 0.0.0.0:"));
+    CHECK_THAT(server->output(), !Catch::Contains("no client authentication"));
+  }
 }
 
 }  // namespace

@@ -49,33 +49,45 @@ ServerProcess ServerProcess::Start(const std::vector<std::string>& extra) {
   return server;
 }
 
-TestClient TestClient::Raw(const Endpoint& endpoint) {
+TestClient TestClient::Raw(const Endpoint& endpoint, const protocol::TlsClientFiles* tls) {
   auto conn = protocol::Connect(endpoint, std::chrono::seconds(5));
   REQUIRE(conn.ok());
+  if (tls != nullptr) {
+    Status started = conn->StartTlsClient(*tls, endpoint.host, kWait);
+    INFO(started.ToString());
+    REQUIRE(started.ok());
+  }
   REQUIRE(conn->SetReceiveTimeout(kWait).ok());  // a hang fails the test instead of blocking it
   return TestClient(std::move(*conn));
 }
 
-TestClient TestClient::Open(const Endpoint& endpoint, const std::string& pod_uid, const std::string& token) {
-  TestClient client = Raw(endpoint);
+Result<std::uint64_t> TestClient::Hello(const std::string& pod_uid, const std::string& token) {
   protocol::Hello hello{protocol::kMagic,
                         protocol::kProtocolVersion,
                         token,
                         "server_test",
                         static_cast<std::uint32_t>(::getpid()),
                         pod_uid};
-  REQUIRE(client.conn_.SendFrame(protocol::kOpHello, 0, 0, {protocol::EncodeHello(hello)}).ok());
-  auto header = client.conn_.ReadHeader();
-  REQUIRE(header.ok());
+  GPUPOOL_RETURN_IF_ERROR(conn_.SendFrame(protocol::kOpHello, 0, 0, {protocol::EncodeHello(hello)}));
+  GPUPOOL_ASSIGN_OR_RETURN(protocol::FrameHeader header, conn_.ReadHeader());
   std::string payload;
-  REQUIRE(client.conn_.ReadPayload(header->payload_size, &payload).ok());
-  if (header->opcode == protocol::kOpError)
-    FAIL("handshake refused: " << protocol::DecodeError(payload)->message);
-  REQUIRE(header->opcode == protocol::kOpHelloOk);
-  auto ok = protocol::DecodeHelloOk(payload);
-  REQUIRE(ok.ok());
-  CHECK(ok->device_kind == "emulated");
-  client.session_id_ = ok->session_id;
+  GPUPOOL_RETURN_IF_ERROR(conn_.ReadPayload(header.payload_size, &payload));
+  if (header.opcode == protocol::kOpError) {
+    GPUPOOL_ASSIGN_OR_RETURN(protocol::ErrorMessage error, protocol::DecodeError(payload));
+    return Status(error.code, error.message);
+  }
+  if (header.opcode != protocol::kOpHelloOk) return Status::Internal("Hello answered with another frame");
+  GPUPOOL_ASSIGN_OR_RETURN(protocol::HelloOk ok, protocol::DecodeHelloOk(payload));
+  if (ok.device_kind != "emulated") return Status::Internal("device kind " + ok.device_kind);
+  return ok.session_id;
+}
+
+TestClient TestClient::Open(const Endpoint& endpoint, const std::string& pod_uid, const std::string& token,
+                            const protocol::TlsClientFiles* tls) {
+  TestClient client = Raw(endpoint, tls);
+  auto id = client.Hello(pod_uid, token);
+  if (!id.ok()) FAIL("handshake refused: " << id.status().ToString());
+  client.session_id_ = *id;
   return client;
 }
 

@@ -45,9 +45,11 @@ class TestClient {
  public:
   // Connects and completes the handshake (REQUIREs success).
   static TestClient Open(const Endpoint& endpoint, const std::string& pod_uid = "",
-                         const std::string& token = "");
-  // Connects without a handshake.
-  static TestClient Raw(const Endpoint& endpoint);
+                         const std::string& token = "", const protocol::TlsClientFiles* tls = nullptr);
+  // Connects (and with `tls`, completes the TLS handshake) without a gpupool handshake.
+  static TestClient Raw(const Endpoint& endpoint, const protocol::TlsClientFiles* tls = nullptr);
+  // Sends Hello and returns the server's answer: HelloOk's session id, or the Error it sent.
+  gpupool::Result<std::uint64_t> Hello(const std::string& pod_uid = "", const std::string& token = "");
 
   protocol::Connection& conn() { return conn_; }
   std::uint64_t session_id() const { return session_id_; }
