@@ -1,7 +1,9 @@
 // Where the client finds its server: GPUPOOL_SERVER ("host:port" or "unix:/path"), else the first
 // GPU of the pod binding in the downward-API annotations file named by GPUPOOL_POD_INFO
 // (common/binding/binding.h). The token, when GPUPOOL_TOKEN_FILE names a file, is its content with
-// trailing whitespace removed.
+// trailing whitespace removed. GPUPOOL_POD_UID, when set, is the pod UID sent in the handshake: the
+// server gives the session the share it admitted for that pod (a pod spec sets it from the downward
+// API's metadata.uid; benchmarks and tests set it to pods they admitted through Control).
 //
 // Thread-safety: pure functions; the environment is read through `env`.
 #pragma once
@@ -20,6 +22,7 @@ std::string ProcessEnvironment(const char* name);
 struct ServerAddress {
   Endpoint endpoint;
   std::string token;
+  std::string pod_uid;
 };
 
 Result<ServerAddress> FindServer(const EnvLookup& env = ProcessEnvironment);

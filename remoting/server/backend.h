@@ -2,7 +2,8 @@
 //
 //   "cuda"      the machine's real libcuda.so.1, opened with dlopen (remoting/server/cuda_backend.cpp)
 //   "emulated"  host memory, real stream/event ordering, launches validated and recorded but not
-//               executed (remoting/server/emulated/); for tests on machines without a GPU.
+//               executed, each keeping its stream busy for a simulated run time
+//               (remoting/server/emulated/); for tests on machines without a GPU.
 //
 // A backend is opened once per worker process, after fork (CUDA does not survive fork after cuInit,
 // so the broker never opens one itself).
@@ -21,10 +22,11 @@
 namespace gpupool::server {
 
 struct EmulatedConfig {
-  int gpus = 1;                                // --emulated-gpus
-  std::uint64_t memory_bytes = 16ULL << 30;    // --emulated-memory, per GPU
-  std::string uuid_seed;                       // makes GPU UUIDs unique per server instance
-  std::string record_launches_path;            // --record-launches: JSON line per kernel launch
+  int gpus = 1;                              // --emulated-gpus
+  std::uint64_t memory_bytes = 16ULL << 30;  // --emulated-memory, per GPU
+  std::string uuid_seed;                     // makes GPU UUIDs unique per server instance
+  std::string record_launches_path;          // --record-launches: JSON line per kernel launch
+  std::uint64_t kernel_time_ns = 0;          // --emulated-kernel-time: simulated run time per launch
 };
 
 class Backend {

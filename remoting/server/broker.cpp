@@ -158,6 +158,7 @@ Status Broker::Admit(const protocol::Hello& hello, std::uint64_t* memory_limit, 
     }
   }
   *memory_limit = options_.session_memory;
+  *percent = options_.session_percent;
   if (hello.pod_uid.empty()) return Status::Ok();
   auto admission = registry_->FindAdmission(hello.pod_uid);
   if (!admission) return Status::PermissionDenied("pod " + hello.pod_uid + " is not admitted on this server");
@@ -208,9 +209,22 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
   std::string ok = protocol::EncodeHelloOk({id, GPUPOOL_VERSION_STRING, options_.device});
   {
     std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
-    int stats_fd = record.stats->fd();
-    auto pid = SpawnSelf(WorkerArgs(options_, conn.fd(), stats_fd, id, memory_limit), {conn.fd(), stats_fd});
+    WorkerSession worker;
+    worker.fd = conn.fd();
+    worker.stats_fd = record.stats->fd();
+    worker.id = id;
+    worker.memory_limit = memory_limit;
+    worker.percent = record.percent;
+    std::vector<int> keep = {worker.fd, worker.stats_fd};
+    if (ShareTable* shares = registry_->share_table()) {
+      record.share_slot = shares->Claim(id, record.gpu_uuid);
+      worker.share_table_fd = shares->fd();
+      worker.share_slot = record.share_slot;
+      keep.push_back(shares->fd());
+    }
+    auto pid = SpawnSelf(WorkerArgs(options_, worker), keep);
     if (!pid.ok()) {
+      if (ShareTable* shares = registry_->share_table()) shares->Release(record.share_slot);
       GPUPOOL_LOG(kError) << "cannot start a session worker: " << pid.status().ToString();
       SendError(conn, pid.status());
       return;

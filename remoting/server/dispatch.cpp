@@ -4,6 +4,7 @@
 
 #include "remoting/protocol/call_io.h"
 #include "remoting/protocol/codec.h"
+#include "remoting/server/watchdog.h"
 
 namespace gpupool::server {
 namespace {
@@ -44,7 +45,9 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
     result = s.latched;  // an earlier asynchronous call failed: report it here, as CUDA does
     s.latched = CUDA_SUCCESS;
   } else {
+    if (s.watchdog != nullptr) s.watchdog->EnterCall();
     result = handler(s, request, &reply, tail);
+    if (s.watchdog != nullptr) s.watchdog->LeaveCall();
   }
   if (result != CUDA_SUCCESS && s.stats != nullptr) ++s.stats->errors;
   if (mode == Mode::kAsync) {

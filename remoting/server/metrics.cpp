@@ -41,7 +41,9 @@ std::string RenderMetrics(const Registry& registry, const std::map<std::string, 
     gpu_used.emplace(gpu, 0);
   }
   EndedTotals live;
-  std::ostringstream used, limit, percent, kernels, bytes;
+  std::ostringstream used, limit, percent, kernels, bytes, busy;
+  std::map<std::string, double> gpu_busy;  // seconds, live and ended sessions
+  for (const auto& [gpu, ns] : ended.busy_ns_by_gpu) gpu_busy[gpu.empty() ? default_gpu : gpu] += ns / 1e9;
   for (const SessionRecord& s : sessions) {
     const SessionStats& st = *s.stats->get();
     std::string gpu = s.gpu_uuid.empty() ? default_gpu : s.gpu_uuid;
@@ -51,6 +53,8 @@ std::string RenderMetrics(const Registry& registry, const std::map<std::string, 
     limit << "gpupool_session_memory_limit_bytes{" << labels << "} " << st.memory_limit_bytes << '\n';
     percent << "gpupool_session_percent{" << labels << "} " << s.percent << '\n';
     kernels << "gpupool_session_kernels_total{" << labels << "} " << st.kernels_launched << '\n';
+    busy << "gpupool_session_busy_seconds_total{" << labels << "} " << st.busy_ns / 1e9 << '\n';
+    gpu_busy[gpu] += st.busy_ns / 1e9;
     bytes << "gpupool_session_bytes_total{" << labels << ",direction=\"to_device\"} " << st.bytes_to_device
           << "\ngpupool_session_bytes_total{" << labels << ",direction=\"from_device\"} "
           << st.bytes_from_device << '\n';
@@ -91,6 +95,8 @@ std::string RenderMetrics(const Registry& registry, const std::map<std::string, 
   out << kernels.str();
   Header(out, "gpupool_session_bytes_total", "counter", "Bytes a session copied, by direction.");
   out << bytes.str();
+  Header(out, "gpupool_session_busy_seconds_total", "counter", "Measured run time of a session's kernels.");
+  out << busy.str();
   per_gpu("gpupool_gpu_memory_total_bytes", "gauge", "A GPU's device memory.", gpu_memory);
   per_gpu("gpupool_gpu_memory_used_bytes", "gauge", "Device memory allocated by all sessions on a GPU.",
           gpu_used);
@@ -98,6 +104,11 @@ std::string RenderMetrics(const Registry& registry, const std::map<std::string, 
           gpu_admitted_memory);
   per_gpu("gpupool_gpu_percent_admitted", "gauge", "Sum of admitted compute shares on a GPU (percent).",
           gpu_admitted_percent);
+  for (const auto& [gpu, total] : gpu_memory) gpu_busy.emplace(gpu, 0.0);
+  Header(out, "gpupool_gpu_busy_seconds_total", "counter",
+         "Measured run time of all sessions' kernels on a GPU.");
+  for (const auto& [gpu, seconds] : gpu_busy)
+    out << "gpupool_gpu_busy_seconds_total{gpu=\"" << Escape(gpu) << "\"} " << seconds << '\n';
   // Totals over ended and live sessions; the server does not keep them per GPU or per error code.
   Header(out, "gpupool_kernel_launches_total", "counter", "Kernel launches forwarded, all sessions.");
   out << "gpupool_kernel_launches_total " << ended.kernels_launched + live.kernels_launched << '\n';

@@ -36,6 +36,8 @@ std::uint64_t Registry::RemoveSession(pid_t pid) {
   ended_.bytes_from_device += stats.bytes_from_device;
   ended_.kernels_launched += stats.kernels_launched;
   ended_.errors += stats.errors;
+  ended_.busy_ns_by_gpu[it->second.gpu_uuid] += stats.busy_ns;
+  if (shares_ != nullptr) shares_->Release(it->second.share_slot);
   sessions_.erase(it);
   return id;
 }

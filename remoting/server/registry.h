@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "remoting/server/session_stats.h"
+#include "remoting/server/share_table.h"
 
 namespace gpupool::server {
 
@@ -43,6 +44,7 @@ struct SessionRecord {
   std::uint32_t percent = 0;
   std::int64_t started_unix_ms = 0;
   std::shared_ptr<SharedStats> stats;  // the worker's live counters
+  std::uint32_t share_slot = ShareTable::kNoSlot;
 };
 
 // Counters of sessions that have ended (live ones are read from their SessionStats).
@@ -52,11 +54,15 @@ struct EndedTotals {
   std::uint64_t bytes_from_device = 0;
   std::uint64_t kernels_launched = 0;
   std::uint64_t errors = 0;
+  std::map<std::string, std::uint64_t> busy_ns_by_gpu;  // "" for sessions without an admitted GPU
 };
 
 class Registry {
  public:
   std::uint64_t NextSessionId();
+  // The workers' ShareTable: AddSession's caller claims a slot, RemoveSession gives it back.
+  void SetShareTable(ShareTable* table) { shares_ = table; }
+  ShareTable* share_table() const { return shares_; }
   // Held while a worker is started and added, and by the reaper before RemoveSession, so a worker
   // that exits at once is never reaped before its record exists.
   std::mutex& spawn_mutex() { return spawn_mu_; }
@@ -85,6 +91,7 @@ class Registry {
   std::map<pid_t, SessionRecord> sessions_;
   EndedTotals ended_;
   std::map<std::string, AdmissionRecord> admissions_;
+  ShareTable* shares_ = nullptr;
 };
 
 std::int64_t NowUnixMs();

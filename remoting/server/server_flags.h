@@ -4,7 +4,8 @@
 //   gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH] [--token-file F]
 //                  [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]
 //                  [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen HOST:PORT]
-//                  [--cuda-library PATH]
+//                  [--cuda-library PATH] [--session-percent P] [--share-idle on|off]
+//                  [--kernel-timeout DURATION] [--emulated-kernel-time DURATION]
 //
 // Thread-safety: pure functions over values.
 #pragma once
@@ -31,12 +32,28 @@ struct ServerOptions {
   std::string token_file;
   std::string cuda_library;
   EmulatedConfig emulated;
-  std::uint64_t session_memory = 0;  // per-session limit outside a cluster; 0: none
+  std::uint64_t session_memory = 0;    // per-session limit outside a cluster; 0: none
+  std::uint32_t session_percent = 0;   // compute share of sessions not admitted; 0: none (never held back)
+  bool share_idle = true;              // a session alone on its GPU may use more than its share
+  std::int64_t kernel_timeout_ms = 0;  // the hang watchdog's limit; 0: off
   bool emulated_flags_given = false;
   // Worker role only (hidden flags).
   int worker_fd = -1;
   int stats_fd = -1;
   std::uint64_t session_id = 0;
+  int share_table_fd = -1;
+  std::uint32_t share_slot = 0xffffffffu;  // ShareTable::kNoSlot
+};
+
+// What the broker tells one worker about its session.
+struct WorkerSession {
+  int fd = -1;        // the client connection
+  int stats_fd = -1;  // SessionStats memfd
+  std::uint64_t id = 0;
+  std::uint64_t memory_limit = 0;  // 0: none
+  std::uint32_t percent = 0;       // 0: none
+  int share_table_fd = -1;
+  std::uint32_t share_slot = 0xffffffffu;
 };
 
 inline constexpr const char* kServerUsage =
@@ -45,15 +62,15 @@ inline constexpr const char* kServerUsage =
     "                      [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]\n"
     "                      [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen "
     "HOST:PORT]\n"
-    "                      [--cuda-library PATH]\n";
+    "                      [--cuda-library PATH] [--session-percent P] [--share-idle on|off]\n"
+    "                      [--kernel-timeout DURATION] [--emulated-kernel-time DURATION]\n";
 
 // Parses argv[1..]. Errors name the flag and what was wrong.
 Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);
 
 // The hidden arguments that make the same binary a session worker / inventory child with the
 // broker's device settings.
-std::vector<std::string> WorkerArgs(const ServerOptions& options, int fd, int stats_fd,
-                                    std::uint64_t session_id, std::uint64_t memory_limit);
+std::vector<std::string> WorkerArgs(const ServerOptions& options, const WorkerSession& session);
 std::vector<std::string> InventoryArgs(const ServerOptions& options);
 
 }  // namespace gpupool::server

@@ -22,6 +22,7 @@ struct SessionStats {
   std::atomic<std::uint64_t> bytes_to_device{0};
   std::atomic<std::uint64_t> bytes_from_device{0};
   std::atomic<std::uint64_t> errors{0};                // calls that returned a CUDA error
+  std::atomic<std::uint64_t> busy_ns{0};               // measured kernel run time (KernelClock)
   static constexpr std::uint32_t kRevoked = 1;         // Control Revoke: PermissionDenied
   static constexpr std::uint32_t kServerStopping = 2;  // broker shutdown: Unavailable
   std::atomic<std::uint32_t> revoked{0};               // 0, kRevoked or kServerStopping

@@ -2,17 +2,22 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstring>
+#include <memory>
 
 #include "common/log.h"
 #include "remoting/protocol/frame_reader.h"
 #include "remoting/protocol/handshake.h"
 #include "remoting/protocol/transport.h"
+#include "remoting/server/compute_share.h"
 #include "remoting/server/dispatch.h"
 #include "remoting/server/session.h"
 #include "remoting/server/session_stats.h"
+#include "remoting/server/share_table.h"
+#include "remoting/server/watchdog.h"
 
 namespace gpupool::server {
 namespace {
@@ -70,6 +75,21 @@ int RunWorker(const WorkerOptions& options) {
   }
 
   Session session(api, options.memory_limit, stats);
+  Result<ShareTable> table = Status::NotFound("no share table");
+  if (options.share_table_fd >= 0) table = ShareTable::Map(options.share_table_fd);
+  ComputeShareOptions share;
+  share.percent = options.percent;
+  share.use_idle = options.share_idle;
+  share.table = table.ok() ? &*table : nullptr;
+  share.slot = options.share_slot;
+  share.stats = stats;
+  ComputeShare compute(api, share);
+  session.compute = &compute;
+  // Also without a limit: its thread keeps the busy-time counter current between launches.
+  auto watchdog = std::make_unique<Watchdog>(std::chrono::milliseconds(options.kernel_timeout_ms),
+                                             &compute.clock(), &conn);
+  session.watchdog = watchdog.get();
+
   protocol::FrameReader reader(&conn);
   Status end;
   while (true) {
@@ -83,6 +103,12 @@ int RunWorker(const WorkerOptions& options) {
     if (!end.ok()) break;
   }
   int code = 1;
+  if (watchdog->fired()) {
+    // A kernel is still running past the limit: no clean-up that would wait for it. The driver
+    // frees the session's memory and work when the process exits.
+    SendError(conn, Code::kDeadlineExceeded, watchdog->reason());
+    ::_exit(Watchdog::kExitCode);
+  }
   if (stats != nullptr && stats->revoked.load() != 0) {
     std::string reason(stats->revoke_reason, strnlen(stats->revoke_reason, sizeof stats->revoke_reason));
     bool stopping = stats->revoked.load() == SessionStats::kServerStopping;

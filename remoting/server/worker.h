@@ -23,7 +23,12 @@ struct WorkerOptions {
   std::string device;  // "cuda" or "emulated"
   std::string cuda_library;
   EmulatedConfig emulated;
-  std::uint64_t memory_limit = 0;  // 0: none
+  std::uint64_t memory_limit = 0;      // 0: none
+  std::uint32_t percent = 0;           // compute share; 0: none
+  bool share_idle = true;              // may use idle capacity when alone on its GPU
+  std::int64_t kernel_timeout_ms = 0;  // the hang watchdog; 0: off
+  int share_table_fd = -1;             // the broker's ShareTable; -1: none
+  std::uint32_t share_slot = 0xffffffffu;
 };
 
 // Returns the process exit code: 0 when the client ended the session, 1 otherwise.

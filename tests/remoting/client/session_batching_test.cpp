@@ -71,7 +71,7 @@ class FakeServer {
 };
 
 std::unique_ptr<Session> Connect(const TempDir& dir) {
-  auto session = Session::Open(ServerAddress{Endpoint{Endpoint::Kind::kUnix, "", 0, dir.File("s.sock")}, ""});
+  auto session = Session::Open(ServerAddress{Endpoint{Endpoint::Kind::kUnix, "", 0, dir.File("s.sock")}, "", ""});
   REQUIRE(session.ok());
   return std::move(*session);
 }

@@ -24,21 +24,6 @@ std::unique_ptr<grpc::ClientContext> Context() {
   return ctx;
 }
 
-std::string HttpGet(const std::string& address, const std::string& path) {
-  auto endpoint = ParseEndpoint(address);
-  REQUIRE(endpoint.ok());
-  auto conn = protocol::Connect(*endpoint, std::chrono::seconds(5));
-  REQUIRE(conn.ok());
-  REQUIRE(conn->SetReceiveTimeout(kWait).ok());
-  std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
-  REQUIRE(::send(conn->fd(), request.data(), request.size(), MSG_NOSIGNAL) > 0);
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(conn->fd(), buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<std::size_t>(n));
-  return response;
-}
-
 cv1::AdmitRequest AdmitRequest(const std::string& uid, const std::string& gpu, std::uint32_t percent,
                                std::uint64_t memory) {
   cv1::AdmitRequest req;

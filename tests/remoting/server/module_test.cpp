@@ -1,12 +1,11 @@
 // Images, modules, globals and launches through the server (emulated device, a PTX module): the
 // image cache by hash, completeness checks, parameter layouts from the driver, launches recorded
 // with their exact parameter bytes, and what unloading a module invalidates.
-#include <openssl/sha.h>
-
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 
+#include "tests/remoting/server/image_upload.h"
 #include "tests/remoting/server/test_client.h"
 
 namespace gpupool::testing {
@@ -18,21 +17,6 @@ const char* const kPtx =
     ".version 8.0\n.target sm_90\n.address_size 64\n"
     ".visible .global .u32 g_counter;\n"
     ".visible .entry k_add(.param .u64 p, .param .u32 n)\n{\n  ret;\n}\n";
-
-std::string Sha256(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return std::string(reinterpret_cast<char*>(digest), sizeof digest);
-}
-
-// Uploads `image` in two chunks; returns its hash.
-std::string Upload(TestClient& c, const std::string& image) {
-  std::string hash = Sha256(image);
-  std::size_t half = image.size() / 2;
-  c.Call<Op::ImageUpload>({hash, image.size(), 0}, std::string_view(image).substr(0, half));
-  c.Call<Op::ImageUpload>({hash, image.size(), half}, std::string_view(image).substr(half));
-  return hash;
-}
 
 TEST_CASE("a PTX module: upload by hash, layout, launch recorded, globals, unload") {
   TempDir dir;

@@ -1,5 +1,6 @@
 #include "tests/remoting/server/test_client.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -111,6 +112,21 @@ protocol::ErrorMessage TestClient::ExpectErrorAndClose() {
   REQUIRE_FALSE(next.ok());
   CHECK(next.status().code() == Code::kUnavailable);
   return *error;
+}
+
+std::string HttpGet(const std::string& address, const std::string& path) {
+  auto endpoint = ParseEndpoint(address);
+  REQUIRE(endpoint.ok());
+  auto conn = protocol::Connect(*endpoint, std::chrono::seconds(5));
+  REQUIRE(conn.ok());
+  REQUIRE(conn->SetReceiveTimeout(kWait).ok());
+  std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
+  REQUIRE(::send(conn->fd(), request.data(), request.size(), MSG_NOSIGNAL) > 0);
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(conn->fd(), buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<std::size_t>(n));
+  return response;
 }
 
 std::string Pattern(std::size_t size, unsigned seed) {

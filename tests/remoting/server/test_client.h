@@ -87,6 +87,9 @@ class TestClient {
   std::uint64_t session_id_ = 0;
 };
 
+// GET `path` from an HTTP server at "HOST:PORT" (the server's /metrics); the whole response.
+std::string HttpGet(const std::string& address, const std::string& path);
+
 // Random-looking but reproducible bytes.
 std::string Pattern(std::size_t size, unsigned seed);
 
