@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
 
 #include "common/status.h"
+#include "remoting/server/shared_memory.h"
 
 namespace gpupool::server {
 
@@ -35,19 +37,13 @@ class SharedStats {
  public:
   static Result<SharedStats> Create();
   static Result<SharedStats> Map(int fd);
-  SharedStats(SharedStats&& other) noexcept;
-  SharedStats& operator=(SharedStats&& other) noexcept;
-  SharedStats(const SharedStats&) = delete;
-  SharedStats& operator=(const SharedStats&) = delete;
-  ~SharedStats();
 
-  SessionStats* get() const { return stats_; }
-  int fd() const { return fd_; }
+  SessionStats* get() const { return static_cast<SessionStats*>(memory_.data()); }
+  int fd() const { return memory_.fd(); }
 
  private:
-  SharedStats() = default;
-  int fd_ = -1;
-  SessionStats* stats_ = nullptr;
+  explicit SharedStats(SharedMemory memory) : memory_(std::move(memory)) {}
+  SharedMemory memory_;
 };
 
 }  // namespace gpupool::server

@@ -1,11 +1,6 @@
 #include "remoting/server/share_table.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <new>
 
 namespace gpupool::server {
@@ -17,43 +12,14 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "shared slots mus
 }  // namespace
 
 Result<ShareTable> ShareTable::Create() {
-  ShareTable t;
-  t.fd_ = ::memfd_create("gpupool-shares", MFD_CLOEXEC);
-  if (t.fd_ < 0 || ::ftruncate(t.fd_, kBytes) != 0) {
-    return Status::Internal(std::string("memfd for the share table: ") + std::strerror(errno));
-  }
-  void* p = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED, t.fd_, 0);
-  if (p == MAP_FAILED) return Status::Internal(std::string("mmap share table: ") + std::strerror(errno));
-  t.slots_ = new (p) ShareSlot[kSlots]();
-  return t;
+  GPUPOOL_ASSIGN_OR_RETURN(SharedMemory memory, SharedMemory::Create("gpupool-shares", kBytes));
+  new (memory.data()) ShareSlot[kSlots]();
+  return ShareTable(std::move(memory));
 }
 
 Result<ShareTable> ShareTable::Map(int fd) {
-  ShareTable t;
-  void* p = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) return Status::Internal(std::string("mmap share table: ") + std::strerror(errno));
-  t.fd_ = fd;
-  t.slots_ = static_cast<ShareSlot*>(p);
-  return t;
-}
-
-ShareTable::ShareTable(ShareTable&& other) noexcept : fd_(other.fd_), slots_(other.slots_) {
-  other.fd_ = -1;
-  other.slots_ = nullptr;
-}
-
-ShareTable& ShareTable::operator=(ShareTable&& other) noexcept {
-  if (this != &other) {
-    this->~ShareTable();
-    fd_ = std::exchange(other.fd_, -1);
-    slots_ = std::exchange(other.slots_, nullptr);
-  }
-  return *this;
-}
-
-ShareTable::~ShareTable() {
-  if (slots_ != nullptr) ::munmap(slots_, kBytes);
-  if (fd_ >= 0) ::close(fd_);
+  GPUPOOL_ASSIGN_OR_RETURN(SharedMemory memory, SharedMemory::Map(fd, kBytes));
+  return ShareTable(std::move(memory));
 }
 
 std::uint32_t ShareTable::Claim(std::uint64_t session, const std::string& gpu_uuid) {

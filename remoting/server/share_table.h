@@ -14,8 +14,10 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "common/status.h"
+#include "remoting/server/shared_memory.h"
 
 namespace gpupool::server {
 
@@ -32,13 +34,8 @@ class ShareTable {
 
   static Result<ShareTable> Create();
   static Result<ShareTable> Map(int fd);
-  ShareTable(ShareTable&& other) noexcept;
-  ShareTable& operator=(ShareTable&& other) noexcept;
-  ShareTable(const ShareTable&) = delete;
-  ShareTable& operator=(const ShareTable&) = delete;
-  ~ShareTable();
 
-  int fd() const { return fd_; }
+  int fd() const { return memory_.fd(); }
   // Broker: a free slot for `session` on the GPU `gpu_uuid`, or kNoSlot when all are taken.
   std::uint32_t Claim(std::uint64_t session, const std::string& gpu_uuid);
   void Release(std::uint32_t slot);
@@ -51,9 +48,10 @@ class ShareTable {
   static std::uint64_t NowNs();
 
  private:
-  ShareTable() = default;
-  int fd_ = -1;
-  ShareSlot* slots_ = nullptr;
+  explicit ShareTable(SharedMemory memory)
+      : memory_(std::move(memory)), slots_(static_cast<ShareSlot*>(memory_.data())) {}
+  SharedMemory memory_;
+  ShareSlot* slots_;
 };
 
 }  // namespace gpupool::server
