@@ -2,7 +2,7 @@
 //                     [--percents A,B] [--kernel-ms MS] --json
 // (issue 6 item 2, docs/compute-share.md): how a GPU's time is split between sessions with compute
 // shares. Through the server's Control API it admits pods and runs client processes (gpupool's
-// libcuda.so.1, the same kernel loop in each: launch 4 kernels, synchronise) for one common window:
+// libcuda.so.1, the same kernel loop in each: launch 16 kernels, synchronise) for one common window:
 //   1. one client at 100 %: the GPU's throughput, the baseline;
 //   2. two clients at A % and B % (default 30 and 70) at the same time: each one's fraction of the
 //      baseline and its part of the pair's kernels;
@@ -35,7 +35,7 @@ namespace {
 
 namespace cv1 = control::v1;
 using Clock = std::chrono::steady_clock;
-constexpr int kBatch = 4;
+constexpr int kBatch = 16;  // kernels per synchronisation: the loop alone keeps the GPU busy
 
 // Every thread spins until %globaltimer has advanced by spin_ns: a kernel of a known length that
 // keeps the whole GPU busy (264 blocks of 128 threads). PTX, so the bench needs no nvcc.
