@@ -50,7 +50,12 @@ CUresult StreamCreateWithPriority(CUstream* out, unsigned flags, int priority) {
 CUresult StreamDestroy(CUstream stream) {
   GPUPOOL_EMULATED_LOCK();
   GPUPOOL_EMULATED_REQUIRE_INIT();
-  return GetState().streams.erase(stream) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+  auto& streams = GetState().streams;
+  auto it = streams.find(stream);
+  if (it == streams.end()) return CUDA_ERROR_INVALID_HANDLE;
+  RetireStream(it->second->ctx, stream);  // its work still completes, as in CUDA
+  streams.erase(it);
+  return CUDA_SUCCESS;
 }
 
 // When the stream's work completes, or an error for a bad stream.

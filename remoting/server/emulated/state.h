@@ -39,6 +39,7 @@ struct Context {
   // and on its per-thread default stream completes (monotonic ns).
   std::uint64_t legacy_done_ns = 0;
   std::uint64_t per_thread_done_ns = 0;
+  std::uint64_t destroyed_done_ns = 0;  // work of streams destroyed before it completed
 };
 
 struct Device {

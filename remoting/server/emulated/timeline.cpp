@@ -79,8 +79,12 @@ void StreamWaitUntil(Context* ctx, CUstream stream, std::uint64_t t) {
   *done = std::max(*done, t);
 }
 
+void RetireStream(Context* ctx, CUstream stream) {
+  ctx->destroyed_done_ns = std::max(ctx->destroyed_done_ns, *OwnDone(ctx, stream));
+}
+
 std::uint64_t ContextDoneNs(Context* ctx) {
-  std::uint64_t t = BlockingDone(ctx);
+  std::uint64_t t = std::max(BlockingDone(ctx), ctx->destroyed_done_ns);
   for (const auto& [handle, s] : GetState().streams) {
     if (s->ctx == ctx) t = std::max(t, s->done_ns);
   }

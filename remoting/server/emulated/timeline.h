@@ -35,6 +35,8 @@ std::uint64_t StreamDoneNs(Context* ctx, CUstream stream);
 std::uint64_t Enqueue(Context* ctx, CUstream stream, std::uint64_t duration_ns, bool kernel);
 // Later work on `stream` waits until `t` (cuStreamWaitEvent).
 void StreamWaitUntil(Context* ctx, CUstream stream, std::uint64_t t);
+// `stream` is being destroyed: cuCtxSynchronize still waits for its work.
+void RetireStream(Context* ctx, CUstream stream);
 // When every stream of `ctx` is done (cuCtxSynchronize).
 std::uint64_t ContextDoneNs(Context* ctx);
 // Blocks the calling thread until the monotonic clock reaches `t` (the simulated work is done).
