@@ -3,12 +3,15 @@
 // time is measured and exported, two sessions at 30 % and 70 % split the GPU's time (measured by
 // gpupool-share-bench through the client library), and a kernel past --kernel-timeout ends its own
 // session only.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <regex>
 #include <thread>
 
+#include "remoting/server/share_table.h"
 #include "tests/remoting/server/image_upload.h"
 #include "tests/remoting/server/test_client.h"
 
@@ -42,6 +45,30 @@ double Metric(const std::string& page, const std::string& series) {
   if (at == std::string::npos) return -1;
   auto space = page.find(' ', at + 1 + series.size());
   return std::atof(page.c_str() + space + 1);
+}
+
+TEST_CASE("share table: slots per session, who else wants the same GPU, slots given back") {
+  auto table = server::ShareTable::Create();
+  REQUIRE(table.ok());
+  auto other_view = server::ShareTable::Map(::dup(table->fd()));  // as a worker maps it
+  REQUIRE(other_view.ok());
+  const std::uint32_t a = table->Claim(1, "GPU-a"), b = table->Claim(2, "GPU-a"),
+                      c = table->Claim(3, "GPU-c");
+  REQUIRE(a != server::ShareTable::kNoSlot);
+  REQUIRE(b != server::ShareTable::kNoSlot);
+  REQUIRE(c != server::ShareTable::kNoSlot);
+  CHECK(a != b);
+  constexpr std::uint64_t kMs = 1'000'000;
+  CHECK_FALSE(other_view->OthersActive(a, 1000 * kMs, 100 * kMs));  // nobody has wanted GPU time yet
+  other_view->Touch(b, 1000 * kMs);
+  other_view->Touch(c, 1000 * kMs);
+  CHECK(table->OthersActive(a, 1050 * kMs, 100 * kMs));        // b, on the same GPU, 50 ms ago
+  CHECK_FALSE(table->OthersActive(a, 1200 * kMs, 100 * kMs));  // b has been quiet for 200 ms
+  CHECK_FALSE(table->OthersActive(c, 1050 * kMs, 100 * kMs));  // a and b are on another GPU
+  table->Release(b);
+  CHECK_FALSE(table->OthersActive(a, 1050 * kMs, 100 * kMs));
+  CHECK(table->Claim(4, "GPU-a") == b);                                   // the slot is free again
+  CHECK(table->OthersActive(server::ShareTable::kNoSlot, 0, 100 * kMs));  // no slot: never alone
 }
 
 TEST_CASE("emulated kernel time: the stream stays busy, synchronisation waits, events time the kernel") {
