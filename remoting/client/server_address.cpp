@@ -46,7 +46,7 @@ Result<ServerAddress> FindServer(const EnvLookup& env) {
   }
   auto endpoint = ParseEndpoint(text);
   if (!endpoint.ok()) return endpoint.status().Annotate("server address");
-  ServerAddress address{*endpoint, "", env("GPUPOOL_POD_UID")};
+  ServerAddress address{*endpoint, "", env(std::string(kPodUidEnv).c_str())};
   const std::string token_file = env("GPUPOOL_TOKEN_FILE");
   if (!token_file.empty()) {
     GPUPOOL_ASSIGN_OR_RETURN(address.token, ReadFile(token_file));
