@@ -10,13 +10,17 @@
 // The kernel spins on %globaltimer for --kernel-ms (2 ms) on a real GPU; on the emulated device each
 // launch takes --emulated-kernel-time instead. JSON lines: metric, percent, value, baseline, ratio.
 //
-// Hidden: --client POD_UID START_NS END_NS SPIN_NS runs one client and prints its kernel count.
+// Hidden: --client POD_UID SPIN_NS runs one client: it connects, loads its kernel, prints "ready",
+// reads "START_NS END_NS" (steady clock) from stdin and prints its kernel count for that window. The
+// window opens only once every client of a round is ready, however long a loaded machine takes.
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -53,7 +57,7 @@ std::uint64_t NowNs() {
 }
 
 // The child: kernels whose batch finished inside [start, end) are counted.
-int RunClient(std::uint64_t start, std::uint64_t end, std::uint64_t spin_ns) {
+int RunClient(std::uint64_t spin_ns) {
   auto loaded = LoadClientDriver(cli::ExecutableDir() + "/../lib/libcuda.so.1");
   if (!loaded.ok()) {
     std::fprintf(stderr, "gpupool-share-bench: %s\n", loaded.status().ToString().c_str());
@@ -72,6 +76,18 @@ int RunClient(std::uint64_t start, std::uint64_t end, std::uint64_t spin_ns) {
     return 1;
   }
   void* params[] = {&spin_ns};
+  for (int i = 0; i < kBatch; ++i) cu.LaunchKernel(kernel, 264, 1, 1, 128, 1, 1, 0, nullptr, params, nullptr);
+  if (cu.CtxSynchronize() != CUDA_SUCCESS) {
+    std::fprintf(stderr, "gpupool-share-bench: the first kernels failed\n");
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  unsigned long long start = 0, end = 0;
+  if (std::scanf("%llu %llu", &start, &end) != 2 || end <= start) {
+    std::fprintf(stderr, "gpupool-share-bench: client got no window\n");
+    return 1;
+  }
   std::uint64_t counted = 0;
   for (std::uint64_t now = NowNs(); now < end; now = NowNs()) {
     for (int i = 0; i < kBatch; ++i)
@@ -143,10 +159,11 @@ class Pods {
 // A client process for `uid`; its stdout is read from `out`.
 struct Child {
   pid_t pid = -1;
-  int out = -1;
+  int in = -1;   // its stdin: the window
+  int out = -1;  // its stdout: "ready", then the result
 };
 
-Result<Child> Spawn(const Options& o, const std::string& uid, std::uint64_t start, std::uint64_t end) {
+Result<Child> Spawn(const Options& o, const std::string& uid) {
   std::vector<std::string> env = {"GPUPOOL_SERVER=" + o.server, "GPUPOOL_POD_UID=" + uid};
   if (!o.token_file.empty()) env.push_back("GPUPOOL_TOKEN_FILE=" + o.token_file);
   for (char** e = environ; *e != nullptr; ++e) {
@@ -155,37 +172,53 @@ Result<Child> Spawn(const Options& o, const std::string& uid, std::uint64_t star
         v.rfind("GPUPOOL_TOKEN_FILE=", 0) != 0)
       env.push_back(v);
   }
-  std::vector<std::string> args = {cli::ExecutableDir() + "/gpupool-share-bench",
-                                   "--client",
-                                   uid,
-                                   std::to_string(start),
-                                   std::to_string(end),
+  std::vector<std::string> args = {cli::ExecutableDir() + "/gpupool-share-bench", "--client", uid,
                                    std::to_string(o.spin_ns)};
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  int fds[2];
-  if (pipe(fds) != 0) return Status::Internal("pipe");
+  int out[2], in[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return Status::Internal("pipe");
+  if (pipe2(in, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    return Status::Internal("pipe");
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
   Child c;
   int rc = posix_spawn(&c.pid, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
+  close(out[1]);
+  close(in[0]);
   if (rc != 0) {
-    close(fds[0]);
+    close(out[0]);
+    close(in[1]);
     return Status::Internal("cannot start " + args[0]);
   }
-  c.out = fds[0];
+  c.out = out[0];
+  c.in = in[1];
   return c;
+}
+
+// Reads the child's "ready" line (byte by byte: what follows stays in the pipe for Collect).
+bool Ready(const Child& c) {
+  std::string line;
+  char ch = 0;
+  while (read(c.out, &ch, 1) == 1) {
+    if (ch == '\n') return line == "ready";
+    line += ch;
+  }
+  return false;
 }
 
 // Kernels per second of the child, from its JSON line.
 Result<double> Collect(Child c) {
+  close(c.in);
   std::string text;
   char buf[256];
   ssize_t n;
@@ -206,18 +239,24 @@ Result<double> Collect(Child c) {
 Result<std::vector<double>> Round(const Options& o, Pods& pods, const std::string& gpu,
                                   const std::vector<std::pair<std::string, std::uint32_t>>& clients) {
   for (const auto& [uid, percent] : clients) GPUPOOL_RETURN_IF_ERROR(pods.Admit(uid, gpu, percent));
-  // The window opens after two seconds of warm-up (connect, load, the first kernels).
-  const std::uint64_t start = NowNs() + 2'000'000'000ULL;
-  const std::uint64_t end = start + static_cast<std::uint64_t>(o.seconds * 1e9);
   std::vector<Child> children;
   Status failed;
   for (const auto& [uid, percent] : clients) {
-    auto c = Spawn(o, uid, start, end);
-    if (!c.ok())
+    auto c = Spawn(o, uid);
+    if (!c.ok()) {
       failed = c.status();
-    else
+    } else {
       children.push_back(*c);
+    }
   }
+  // The window opens once every client has connected, loaded its kernel and run a first batch.
+  for (const Child& c : children) {
+    if (!Ready(c)) failed = Status::Internal("a client did not get ready (see its errors above)");
+  }
+  const std::uint64_t start = NowNs() + 200'000'000ULL;
+  const std::uint64_t end = start + static_cast<std::uint64_t>(o.seconds * 1e9);
+  const std::string window = std::to_string(start) + " " + std::to_string(end) + "\n";
+  for (const Child& c : children) (void)!write(c.in, window.data(), window.size());
   std::vector<double> rates;
   for (Child c : children) {
     auto r = Collect(c);
@@ -270,10 +309,11 @@ int Run(const Options& o) {
 int main(int argc, char** argv) {
   using namespace gpupool;
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.size() == 5 && args[0] == "--client") {
+  if (args.size() == 3 && args[0] == "--client") {
     setenv("GPUPOOL_LOG_LEVEL", "warn", 0);
-    return bench::RunClient(std::stoull(args[2]), std::stoull(args[3]), std::stoull(args[4]));
+    return bench::RunClient(std::stoull(args[2]));
   }
+  std::signal(SIGPIPE, SIG_IGN);  // a client that died must not take the bench with it
   bench::Options o;
   const char* usage =
       "usage: gpupool-share-bench --server HOST:PORT [--control HOST:PORT] [--token-file F] [--seconds S]\n"
