@@ -65,6 +65,8 @@ Result<std::unique_ptr<LocalServer>> LocalServer::Start(const LocalServerOptions
                                    "127.0.0.1:0",
                                    "--unix",
                                    server->dir_ + "/server.sock"};
+  if (options.percent > 0 && options.percent < 100)
+    argv.insert(argv.end(), {"--session-percent", std::to_string(options.percent)});
   if (options.device == "emulated") {
     argv.insert(argv.end(), {"--emulated-gpus", std::to_string(options.gpus)});
     if (options.memory_bytes != 0)

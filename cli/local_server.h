@@ -22,6 +22,7 @@ struct LocalServerOptions {
   std::string device;              // "cuda" or "emulated"
   int gpus = 1;                    // emulated only
   std::uint64_t memory_bytes = 0;  // emulated only; 0: the server's default
+  int percent = 0;                 // compute share of the run's sessions (--session-percent); 0: none
 };
 
 class LocalServer {

@@ -98,6 +98,7 @@ int RunCommand(const std::vector<std::string>& args) {
   options.device = HasNvidiaGpu() ? "cuda" : "emulated";
   options.gpus = flags->gpus;
   options.memory_bytes = flags->memory_bytes;
+  options.percent = flags->percent;
   std::fprintf(stderr, "gpupool run: starting a local gpupool-server on the %s device\n",
                options.device == "cuda" ? "machine's GPU (cuda)" : "emulated (no NVIDIA GPU found)");
   auto server = LocalServer::Start(options);

@@ -29,6 +29,9 @@ inline constexpr std::string_view kResourceMemory = "gpupool.io/gpu-memory";
 inline constexpr std::string_view kTokenAudience = "gpupool.io";
 inline constexpr std::string_view kPodInfoEnv = "GPUPOOL_POD_INFO";
 inline constexpr std::string_view kPodInfoDefaultPath = "/etc/gpupool/pod/annotations";
+// The pod's UID (downward API metadata.uid), sent in the handshake: servers apply the share admitted
+// for it (docs/compute-share.md).
+inline constexpr std::string_view kPodUidEnv = "GPUPOOL_POD_UID";
 inline constexpr std::string_view kTokenDefaultPath = "/etc/gpupool/token";
 
 struct GpuBinding {

@@ -10,8 +10,8 @@
 #include <functional>
 #include <string>
 
-#include "operator/http/server.h"
 #include "common/metrics/registry.h"
+#include "operator/http/server.h"
 
 namespace gpupool::metrics {
 

@@ -99,8 +99,18 @@ Result<json> Mutate(const json& pod, const PoolCatalog& pools) {
         AddTo(patch, c, at, "volumeMounts",
               json{{"name", kVolumeName}, {"mountPath", kMountPath}, {"readOnly", true}});
       }
-      if (!HasNamed(c, "env", kPodInfoEnv)) {
-        AddTo(patch, c, at, "env", json{{"name", kPodInfoEnv}, {"value", kPodInfoDefaultPath}});
+      // Both variables in one patch operation when the container has no env list yet (a second
+      // "add /env" would replace the first).
+      json env = json::array();
+      if (!HasNamed(c, "env", kPodInfoEnv))
+        env.push_back({{"name", kPodInfoEnv}, {"value", kPodInfoDefaultPath}});
+      if (!HasNamed(c, "env", kPodUidEnv)) {
+        env.push_back({{"name", kPodUidEnv}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.uid"}}}}}});
+      }
+      if (At(c, "env").is_array()) {
+        for (json& e : env) AddTo(patch, c, at, "env", std::move(e));
+      } else if (!env.empty()) {
+        patch.push_back({{"op", "add"}, {"path", at + "/env"}, {"value", std::move(env)}});
       }
     }
   }

@@ -48,6 +48,7 @@ Result<ServerAddress> FindServer(const EnvLookup& env) {
   if (!endpoint.ok()) return endpoint.status().Annotate("server address");
   ServerAddress address;
   address.endpoint = *endpoint;
+  address.pod_uid = env(std::string(kPodUidEnv).c_str());
   const std::string token_file = env("GPUPOOL_TOKEN_FILE");
   if (!token_file.empty()) {
     GPUPOOL_ASSIGN_OR_RETURN(address.token, ReadFile(token_file));

@@ -4,6 +4,9 @@
 // trailing whitespace removed. TLS on TCP when GPUPOOL_TLS_CA_FILE names the CA to check the server
 // against; GPUPOOL_TLS_SERVER_NAME overrides the name checked (default: the host connected to), and
 // GPUPOOL_TLS_CERT_FILE / GPUPOOL_TLS_KEY_FILE give a client certificate for mutual TLS.
+// GPUPOOL_POD_UID, when set, is the pod UID sent in the handshake: the
+// server gives the session the share it admitted for that pod (a pod spec sets it from the downward
+// API's metadata.uid; benchmarks and tests set it to pods they admitted through Control).
 //
 // Thread-safety: pure functions; the environment is read through `env`.
 #pragma once
@@ -25,6 +28,7 @@ struct ServerAddress {
   std::string token;
   bool use_tls = false;  // TCP only: a Unix socket is local and never encrypted
   protocol::TlsClientFiles tls{};
+  std::string pod_uid;
 };
 
 Result<ServerAddress> FindServer(const EnvLookup& env = ProcessEnvironment);

@@ -2,7 +2,8 @@
 //
 //   "cuda"      the machine's real libcuda.so.1, opened with dlopen (remoting/server/cuda_backend.cpp)
 //   "emulated"  host memory, real stream/event ordering, launches validated and recorded but not
-//               executed (remoting/server/emulated/); for tests on machines without a GPU.
+//               executed, each keeping its stream busy for a simulated run time
+//               (remoting/server/emulated/); for tests on machines without a GPU.
 //
 // A backend is opened once per worker process, after fork (CUDA does not survive fork after cuInit,
 // so the broker never opens one itself).
@@ -29,6 +30,7 @@ struct EmulatedConfig {
   // memory and attribute queries and context creation fail with CUDA_ERROR_DEVICE_UNAVAILABLE
   // (health monitoring, alerts and failure handling can be tried without a broken GPU). -1: none.
   int lost_gpu = -1;
+  std::uint64_t kernel_time_ns = 0;  // --emulated-kernel-time: simulated run time per launch
 };
 
 class Backend {

@@ -182,6 +182,7 @@ Status Broker::Admit(const protocol::Hello& hello, std::uint64_t* memory_limit, 
     }
   }
   *memory_limit = options_.session_memory;
+  *percent = options_.session_percent;
   if (hello.pod_uid.empty()) return Status::Ok();
   auto admission = registry_->FindAdmission(hello.pod_uid);
   if (!admission) return Status::PermissionDenied("pod " + hello.pod_uid + " is not admitted on this server");
@@ -252,10 +253,23 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
   std::string ok = protocol::EncodeHelloOk({id, GPUPOOL_VERSION_STRING, options_.device});
   {
     std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
-    int stats_fd = record.stats->fd();
-    auto pid = SpawnSelf(WorkerArgs(options_, conn.fd(), stats_fd, id, memory_limit, record.gpu_uuid),
-                         {conn.fd(), stats_fd});
+    WorkerSession worker;
+    worker.fd = conn.fd();
+    worker.stats_fd = record.stats->fd();
+    worker.id = id;
+    worker.memory_limit = memory_limit;
+    worker.percent = record.percent;
+    worker.gpu_uuid = record.gpu_uuid;
+    std::vector<int> keep = {worker.fd, worker.stats_fd};
+    if (ShareTable* shares = registry_->share_table()) {
+      record.share_slot = shares->Claim(id, record.gpu_uuid);
+      worker.share_table_fd = shares->fd();
+      worker.share_slot = record.share_slot;
+      keep.push_back(shares->fd());
+    }
+    auto pid = SpawnSelf(WorkerArgs(options_, worker), keep);
     if (!pid.ok()) {
+      if (ShareTable* shares = registry_->share_table()) shares->Release(record.share_slot);
       GPUPOOL_LOG(kError) << "cannot start a session worker: " << pid.status().ToString();
       SendError(conn, pid.status());
       return;
@@ -288,8 +302,17 @@ void Broker::HandshakeTls(protocol::Connection conn, std::string peer) {
   pid_t pid = -1;
   {
     std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
-    auto started = SpawnSelf(WorkerArgs(options_, conn.fd(), shared->fd(), id, 0, "", worker_end.fd()),
-                             {conn.fd(), shared->fd(), worker_end.fd()});
+    WorkerSession worker;  // what the Hello decides reaches the worker through `shared`
+    worker.fd = conn.fd();
+    worker.stats_fd = shared->fd();
+    worker.id = id;
+    worker.broker_fd = worker_end.fd();
+    std::vector<int> keep = {worker.fd, worker.stats_fd, worker.broker_fd};
+    if (ShareTable* shares = registry_->share_table()) {
+      worker.share_table_fd = shares->fd();
+      keep.push_back(shares->fd());
+    }
+    auto started = SpawnSelf(WorkerArgs(options_, worker), keep);
     if (!started.ok()) {
       GPUPOOL_LOG(kError) << "cannot start a session worker: " << started.status().ToString();
       return;
@@ -324,15 +347,21 @@ void Broker::HandshakeTls(protocol::Connection conn, std::string peer) {
   SessionRecord record = std::move(*decided);
   record.id = id;
   record.pid = pid;
-  // The worker reads its memory limit from the shared counters once HelloOk arrives.
+  // The worker reads what was admitted (memory, GPU, compute share) from the shared counters once
+  // HelloOk arrives.
   shared->get()->memory_limit_bytes = memory_limit;
   std::snprintf(shared->get()->admitted_gpu, sizeof shared->get()->admitted_gpu, "%s",
                 record.gpu_uuid.c_str());
+  shared->get()->admitted_percent = record.percent;
   record.stats = shared;
   {
     std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
     // A worker the reaper has already collected must not be registered (nothing would remove it).
     if (::kill(pid, 0) != 0) return;
+    if (ShareTable* shares = registry_->share_table()) {
+      record.share_slot = shares->Claim(id, record.gpu_uuid);
+      shared->get()->share_slot = record.share_slot;
+    }
     GPUPOOL_LOG(kInfo) << "session " << id << " for " << record.process << " from " << peer
                        << " (TLS): worker " << pid;
     registry_->AddSession(std::move(record));

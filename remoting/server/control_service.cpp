@@ -162,6 +162,7 @@ grpc::Status ControlService::ListSessions(grpc::ServerContext*, const control::v
     session->set_kernels_launched(stats.kernels_launched);
     session->set_bytes_to_device(stats.bytes_to_device);
     session->set_bytes_from_device(stats.bytes_from_device);
+    session->set_gpu_busy_seconds(static_cast<double>(stats.busy_ns.load()) / 1e9);
     session->set_started_unix_ms(s.started_unix_ms);
   }
   return grpc::Status::OK;

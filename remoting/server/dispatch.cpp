@@ -6,6 +6,7 @@
 #include "remoting/protocol/call_io.h"
 #include "remoting/protocol/codec.h"
 #include "remoting/server/stat_reasons.h"
+#include "remoting/server/watchdog.h"
 
 namespace gpupool::server {
 namespace {
@@ -58,7 +59,9 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
     result = s.latched;  // an earlier asynchronous call failed: report it here, as CUDA does
     s.latched = CUDA_SUCCESS;
   } else {
+    if (s.watchdog != nullptr) s.watchdog->EnterCall();
     result = handler(s, request, &reply, tail);
+    if (s.watchdog != nullptr) s.watchdog->LeaveCall();
   }
   if (mode == Mode::kAsync) {
     if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;

@@ -24,6 +24,7 @@ GPUPOOL_HANDLER(DevicePrimaryCtxRetain) {
 }
 
 GPUPOOL_HANDLER(DevicePrimaryCtxRelease) {
+  s.BeforeContextDestroy();
   return GPUPOOL_DRIVER(s, cuDevicePrimaryCtxRelease_v2, std::get<0>(in));
 }
 
@@ -40,6 +41,7 @@ GPUPOOL_HANDLER(DevicePrimaryCtxGetState) {
 }
 
 GPUPOOL_HANDLER(DevicePrimaryCtxReset) {
+  s.BeforeContextDestroy();
   return GPUPOOL_DRIVER(s, cuDevicePrimaryCtxReset_v2, std::get<0>(in));
 }
 
@@ -54,6 +56,7 @@ GPUPOOL_HANDLER(CtxCreate) {
 GPUPOOL_HANDLER(CtxDestroy) {
   CUcontext ctx = nullptr;
   if (CUresult r = s.Context(std::get<0>(in), &ctx); r != CUDA_SUCCESS) return r;
+  s.BeforeContextDestroy();
   CUresult r = GPUPOOL_DRIVER(s, cuCtxDestroy_v2, ctx);
   if (r == CUDA_SUCCESS) s.contexts.Remove(std::get<0>(in));
   return r;

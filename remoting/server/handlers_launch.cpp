@@ -1,11 +1,13 @@
 // Handlers: kernel launches. The packed parameter bytes (the tail) are split at the function's
 // parameter offsets into the kernelParams array the driver expects; their total length must cover
-// the layout. Event handles inside launch attributes are session ids, translated here.
+// the layout. Event handles inside launch attributes are session ids, translated here. Every launch
+// goes through the session's ComputeShare (share admission, kernel time) when it has one.
 #include <array>
 #include <cstddef>
 #include <cstring>
 
 #include "remoting/protocol/frame.h"
+#include "remoting/server/compute_share.h"
 #include "remoting/server/dispatch.h"
 
 namespace gpupool::server {
@@ -35,22 +37,31 @@ CUresult Prepare(Session& s, std::uint64_t function_id, std::uint64_t stream_id,
   return CUDA_SUCCESS;
 }
 
+template <typename F>
+CUresult Launch(Session& s, CUstream stream, F&& launch) {
+  return s.compute != nullptr ? s.compute->Launch(stream, std::forward<F>(launch)) : launch();
+}
+
 }  // namespace
 
 GPUPOOL_HANDLER(LaunchKernel) {
   const auto& [function_id, gx, gy, gz, bx, by, bz, shared, stream_id] = in;
   LaunchArgs args;
   if (CUresult r = Prepare(s, function_id, stream_id, tail, &args); r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuLaunchKernel, args.f, gx, gy, gz, bx, by, bz, shared, args.stream,
-                        args.params.data(), nullptr);
+  return Launch(s, args.stream, [&] {
+    return GPUPOOL_DRIVER(s, cuLaunchKernel, args.f, gx, gy, gz, bx, by, bz, shared, args.stream,
+                          args.params.data(), nullptr);
+  });
 }
 
 GPUPOOL_HANDLER(LaunchCooperativeKernel) {
   const auto& [function_id, gx, gy, gz, bx, by, bz, shared, stream_id] = in;
   LaunchArgs args;
   if (CUresult r = Prepare(s, function_id, stream_id, tail, &args); r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuLaunchCooperativeKernel, args.f, gx, gy, gz, bx, by, bz, shared, args.stream,
-                        args.params.data());
+  return Launch(s, args.stream, [&] {
+    return GPUPOOL_DRIVER(s, cuLaunchCooperativeKernel, args.f, gx, gy, gz, bx, by, bz, shared, args.stream,
+                          args.params.data());
+  });
 }
 
 GPUPOOL_HANDLER(LaunchKernelEx) {
@@ -87,7 +98,9 @@ GPUPOOL_HANDLER(LaunchKernelEx) {
   config.hStream = args.stream;
   config.attrs = attrs.data();
   config.numAttrs = static_cast<unsigned>(attrs.size());
-  return GPUPOOL_DRIVER(s, cuLaunchKernelEx, &config, args.f, args.params.data(), nullptr);
+  return Launch(s, args.stream, [&] {
+    return GPUPOOL_DRIVER(s, cuLaunchKernelEx, &config, args.f, args.params.data(), nullptr);
+  });
 }
 
 }  // namespace gpupool::server

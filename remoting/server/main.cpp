@@ -14,6 +14,7 @@
 #include "remoting/server/metrics.h"
 #include "remoting/server/metrics_render.h"
 #include "remoting/server/server_flags.h"
+#include "remoting/server/share_table.h"
 #include "remoting/server/worker.h"
 
 namespace gpupool::server {
@@ -49,6 +50,12 @@ int RunBroker(ServerOptions options) {
                           "admitted are served, by pod UID)";
   }
   Registry registry;
+  auto shares = ShareTable::Create();  // the workers' ShareTable (compute shares), one per server
+  if (!shares.ok()) {
+    std::cerr << "gpupool-server: " << shares.status().message() << "\n";
+    return 1;
+  }
+  registry.SetShareTable(&*shares);
   Reaper reaper(&registry);
   Broker broker(options, &registry, &reaper);
   if (Status s = broker.Listen(); !s.ok()) {
@@ -131,6 +138,11 @@ int main(int argc, char** argv) {
       w.visible_gpu = options->session_gpu;
       w.broker_fd = options->broker_fd;
       w.tls = options->tls;
+      w.percent = options->session_percent;
+      w.share_idle = options->share_idle;
+      w.kernel_timeout_ms = options->kernel_timeout_ms;
+      w.share_table_fd = options->share_table_fd;
+      w.share_slot = options->share_slot;
       return gpupool::server::RunWorker(w);
     }
     case ServerOptions::Role::kInventory: {

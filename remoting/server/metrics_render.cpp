@@ -27,6 +27,8 @@ void DeclareAll(metrics::Registry& m) {
   m.DeclareGauge("gpupool_session_percent", "A session's compute share (percent).");
   m.DeclareCounter("gpupool_session_kernels_total", "Kernels a session launched.");
   m.DeclareCounter("gpupool_session_bytes_total", "Bytes a session copied, by direction.");
+  m.DeclareCounter("gpupool_session_busy_seconds_total", "Measured run time of a session's kernels.");
+  m.DeclareCounter("gpupool_gpu_busy_seconds_total", "Measured run time of all sessions' kernels on a GPU.");
   m.DeclareCounter("gpupool_kernel_launches_total", "Kernel launches forwarded, all sessions, by GPU.");
   m.DeclareCounter("gpupool_bytes_transferred_total", "Bytes copied, all sessions, by GPU and direction.");
   m.DeclareCounter("gpupool_call_errors_total",
@@ -79,6 +81,7 @@ std::string RenderMetrics(const Registry& registry, const ServerIdentity& server
     m.Set("gpupool_session_memory_limit_bytes", labels, D(st.memory_limit_bytes));
     m.Set("gpupool_session_percent", labels, s.percent);
     m.Set("gpupool_session_kernels_total", labels, D(st.kernels_launched));
+    m.Set("gpupool_session_busy_seconds_total", labels, D(st.busy_ns) / 1e9);
     Labels to = labels, from = labels;
     to.emplace_back("direction", "to_device");
     from.emplace_back("direction", "from_device");
@@ -106,6 +109,7 @@ std::string RenderMetrics(const Registry& registry, const ServerIdentity& server
   SessionTotals all;
   for (const auto& [gpu, t] : totals) {
     m.Set("gpupool_kernel_launches_total", {{"gpu", gpu}}, D(t.kernels_launched));
+    m.Set("gpupool_gpu_busy_seconds_total", {{"gpu", gpu}}, D(t.busy_ns) / 1e9);
     m.Set("gpupool_bytes_transferred_total", {{"gpu", gpu}, {"direction", "to_device"}},
           D(t.bytes_to_device));
     m.Set("gpupool_bytes_transferred_total", {{"gpu", gpu}, {"direction", "from_device"}},

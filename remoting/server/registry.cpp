@@ -52,6 +52,7 @@ std::uint64_t Registry::RemoveSession(pid_t pid) {
     ++counters_.protocol_errors[why < kProtocolErrorCount ? why : 0];
   }
   ended_[it->second.gpu_uuid].Add(SessionTotals::Of(stats));
+  if (shares_ != nullptr) shares_->Release(it->second.share_slot);
   sessions_.erase(it);
   return id;
 }

@@ -18,6 +18,7 @@
 
 #include "remoting/server/session_stats.h"
 #include "remoting/server/session_totals.h"
+#include "remoting/server/share_table.h"
 #include "remoting/server/stat_reasons.h"
 
 namespace gpupool::server {
@@ -46,6 +47,7 @@ struct SessionRecord {
   std::uint32_t percent = 0;
   std::int64_t started_unix_ms = 0;
   std::shared_ptr<SharedStats> stats;  // the worker's live counters
+  std::uint32_t share_slot = ShareTable::kNoSlot;
 };
 
 // The broker's own event counters (the sessions' counters are SessionTotals).
@@ -59,6 +61,9 @@ struct ServerCounters {
 class Registry {
  public:
   std::uint64_t NextSessionId();
+  // The workers' ShareTable: AddSession's caller claims a slot, RemoveSession gives it back.
+  void SetShareTable(ShareTable* table) { shares_ = table; }
+  ShareTable* share_table() const { return shares_; }
   // Held while a worker is started and added, and by the reaper before RemoveSession, so a worker
   // that exits at once is never reaped before its record exists.
   std::mutex& spawn_mutex() { return spawn_mu_; }
@@ -95,6 +100,7 @@ class Registry {
   std::map<std::string, SessionTotals> ended_;
   ServerCounters counters_;
   std::map<std::string, AdmissionRecord> admissions_;
+  ShareTable* shares_ = nullptr;
 };
 
 std::int64_t NowUnixMs();

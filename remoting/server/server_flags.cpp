@@ -17,6 +17,14 @@ Result<std::uint64_t> ParseNumber(const std::string& flag, const std::string& te
   return v;
 }
 
+// "0" (off) or a duration such as "500ms", "30s", "2m".
+Result<std::int64_t> ParseDuration(const std::string& flag, const std::string& text) {
+  if (text == "0") return std::int64_t{0};
+  auto ms = ParseDurationMs(text);
+  if (!ms.ok()) return Status::InvalidArgument(flag + ": " + ms.status().message());
+  return *ms;
+}
+
 Result<Endpoint> ParseListen(const std::string& flag, const std::string& text) {
   auto e = ParseEndpoint(text, /*allow_port_zero=*/true);
   if (!e.ok()) return Status::InvalidArgument(flag + ": " + e.status().message());
@@ -82,6 +90,27 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     auto size = ParseSize(value);
     if (!size.ok()) return Status::InvalidArgument("--session-memory: '" + value + "' is not a size");
     o.session_memory = *size;
+  } else if (flag == "--session-percent") {
+    auto p = ParsePercent(value);
+    if (!p.ok()) return Status::InvalidArgument("--session-percent: '" + value + "' is not a percent 1..100");
+    o.session_percent = static_cast<std::uint32_t>(*p);
+  } else if (flag == "--share-idle") {
+    if (value != "on" && value != "off")
+      return Status::InvalidArgument("--share-idle: on or off, got '" + value + "'");
+    o.share_idle = value == "on";
+  } else if (flag == "--kernel-timeout") {
+    GPUPOOL_ASSIGN_OR_RETURN(o.kernel_timeout_ms, ParseDuration(flag, value));
+  } else if (flag == "--emulated-kernel-time") {
+    GPUPOOL_ASSIGN_OR_RETURN(std::int64_t ms, ParseDuration(flag, value));
+    if (ms > 24 * 3600 * 1000) return Status::InvalidArgument("--emulated-kernel-time: at most 24h");
+    o.emulated.kernel_time_ns = static_cast<std::uint64_t>(ms) * 1'000'000;
+    o.emulated_flags_given = true;
+  } else if (flag == "--share-table-fd") {
+    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
+    o.share_table_fd = static_cast<int>(fd);
+  } else if (flag == "--share-slot") {
+    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t slot, ParseNumber(flag, value));
+    o.share_slot = static_cast<std::uint32_t>(slot);
   } else if (flag == "--session-worker") {
     o.role = ServerOptions::Role::kWorker;
     GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
@@ -169,20 +198,31 @@ std::vector<std::string> DeviceArgs(const ServerOptions& o) {
     if (!o.emulated.record_launches_path.empty()) {
       a.insert(a.end(), {"--record-launches", o.emulated.record_launches_path});
     }
+    if (o.emulated.kernel_time_ns != 0) {
+      a.insert(a.end(),
+               {"--emulated-kernel-time", std::to_string(o.emulated.kernel_time_ns / 1'000'000) + "ms"});
+    }
   }
   return a;
 }
 
 }  // namespace
 
-std::vector<std::string> WorkerArgs(const ServerOptions& o, int fd, int stats_fd, std::uint64_t session_id,
-                                    std::uint64_t memory_limit, const std::string& gpu_uuid, int broker_fd) {
-  std::vector<std::string> a = {"--session-worker",       std::to_string(fd), "--stats-fd",
-                                std::to_string(stats_fd), "--session-id",     std::to_string(session_id)};
-  if (memory_limit != 0) a.insert(a.end(), {"--session-memory", std::to_string(memory_limit)});
-  if (!gpu_uuid.empty()) a.insert(a.end(), {"--session-gpu", gpu_uuid});
-  if (broker_fd >= 0) {
-    a.insert(a.end(), {"--broker-fd", std::to_string(broker_fd), "--tls-cert-file", o.tls.cert_file,
+std::vector<std::string> WorkerArgs(const ServerOptions& o, const WorkerSession& w) {
+  std::vector<std::string> a = {"--session-worker",         std::to_string(w.fd), "--stats-fd",
+                                std::to_string(w.stats_fd), "--session-id",       std::to_string(w.id)};
+  if (w.memory_limit != 0) a.insert(a.end(), {"--session-memory", std::to_string(w.memory_limit)});
+  if (w.percent != 0) a.insert(a.end(), {"--session-percent", std::to_string(w.percent)});
+  a.insert(a.end(), {"--share-idle", o.share_idle ? "on" : "off"});
+  if (o.kernel_timeout_ms != 0)
+    a.insert(a.end(), {"--kernel-timeout", std::to_string(o.kernel_timeout_ms) + "ms"});
+  if (w.share_table_fd >= 0) {
+    a.insert(a.end(), {"--share-table-fd", std::to_string(w.share_table_fd), "--share-slot",
+                       std::to_string(w.share_slot)});
+  }
+  if (!w.gpu_uuid.empty()) a.insert(a.end(), {"--session-gpu", w.gpu_uuid});
+  if (w.broker_fd >= 0) {
+    a.insert(a.end(), {"--broker-fd", std::to_string(w.broker_fd), "--tls-cert-file", o.tls.cert_file,
                        "--tls-key-file", o.tls.key_file});
     if (!o.tls.client_ca_file.empty()) a.insert(a.end(), {"--tls-client-ca-file", o.tls.client_ca_file});
   }

@@ -6,7 +6,8 @@
 //                  [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]
 //                  [--emulated-lost-gpu INDEX]
 //                  [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen HOST:PORT]
-//                  [--cuda-library PATH]
+//                  [--cuda-library PATH] [--session-percent P] [--share-idle on|off]
+//                  [--kernel-timeout DURATION] [--emulated-kernel-time DURATION]
 //
 // Thread-safety: pure functions over values.
 #pragma once
@@ -37,6 +38,9 @@ struct ServerOptions {
   EmulatedConfig emulated;
   std::uint64_t session_memory = 0;    // per-session limit outside a cluster; 0: none
   bool allow_unauthenticated = false;  // listen beyond loopback without client authentication
+  std::uint32_t session_percent = 0;   // compute share of sessions not admitted; 0: none (never held back)
+  bool share_idle = true;              // a session alone on its GPU may use more than its share
+  std::int64_t kernel_timeout_ms = 0;  // the hang watchdog's limit; 0: off
   bool emulated_flags_given = false;
   // Worker role only (hidden flags).
   int worker_fd = -1;
@@ -44,10 +48,25 @@ struct ServerOptions {
   std::uint64_t session_id = 0;
   std::string session_gpu;  // UUID of the admitted GPU: the only one the session sees; empty: all
   int broker_fd = -1;       // TLS sessions: the worker's channel to the broker for the handshake
+  int share_table_fd = -1;
+  std::uint32_t share_slot = 0xffffffffu;  // ShareTable::kNoSlot
 
   bool tls_enabled() const { return !tls.cert_file.empty(); }
   // Clients prove who they are: a shared token, or a certificate from the client CA.
   bool authenticates_clients() const { return !token_file.empty() || !tls.client_ca_file.empty(); }
+};
+
+// What the broker tells one worker about its session.
+struct WorkerSession {
+  int fd = -1;        // the client connection
+  int stats_fd = -1;  // SessionStats memfd
+  std::uint64_t id = 0;
+  std::uint64_t memory_limit = 0;  // 0: none
+  std::uint32_t percent = 0;       // 0: none
+  int share_table_fd = -1;
+  std::uint32_t share_slot = 0xffffffffu;
+  std::string gpu_uuid;  // the admitted GPU: the only one the session sees; empty: all
+  int broker_fd = -1;    // TLS sessions: the worker's channel to the broker for the handshake
 };
 
 inline constexpr const char* kServerUsage =
@@ -58,7 +77,9 @@ inline constexpr const char* kServerUsage =
     "                      [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]\n"
     "                      [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen "
     "HOST:PORT]\n"
-    "                      [--cuda-library PATH] [--emulated-lost-gpu INDEX]\n";
+    "                      [--cuda-library PATH] [--emulated-lost-gpu INDEX] [--session-percent P]\n"
+    "                      [--share-idle on|off] [--kernel-timeout DURATION] [--emulated-kernel-time "
+    "DURATION]\n";
 
 // Parses argv[1..]. Errors name the flag and what was wrong.
 Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);
@@ -66,9 +87,7 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);
 // The hidden arguments that make the same binary a session worker / inventory child with the
 // broker's device settings. `broker_fd` >= 0: a TLS session, whose worker runs the TLS handshake and
 // passes the Hello to the broker through that socket (remoting/server/tls_handshake.h).
-std::vector<std::string> WorkerArgs(const ServerOptions& options, int fd, int stats_fd,
-                                    std::uint64_t session_id, std::uint64_t memory_limit,
-                                    const std::string& gpu_uuid, int broker_fd = -1);
+std::vector<std::string> WorkerArgs(const ServerOptions& options, const WorkerSession& session);
 std::vector<std::string> InventoryArgs(const ServerOptions& options);
 
 // Without client authentication the data port must not be reachable from other machines: a TCP

@@ -1,5 +1,7 @@
 #include "remoting/server/session.h"
 
+#include "remoting/server/compute_share.h"
+
 namespace gpupool::server {
 namespace {
 
@@ -111,7 +113,12 @@ void Session::DropChildren(std::uint64_t parent) {
   globals.erase(gfirst, glast);
 }
 
+void Session::BeforeContextDestroy() {
+  if (compute != nullptr) compute->Forget();
+}
+
 void Session::ReleaseAll() {
+  BeforeContextDestroy();
   // Synchronise first so nothing still runs on memory about to be freed; errors no longer matter.
   for (const auto& [id, ctx] : contexts.all()) {
     if (GPUPOOL_DRIVER(*this, cuCtxSetCurrent, ctx) == CUDA_SUCCESS)

@@ -26,6 +26,9 @@
 
 namespace gpupool::server {
 
+class ComputeShare;
+class Watchdog;
+
 struct ParamLayout {
   std::vector<std::uint64_t> offsets;
   std::vector<std::uint64_t> sizes;
@@ -55,6 +58,8 @@ class Session {
   std::map<CUfunction, ParamLayout> layouts;  // filled on first launch or layout query
   std::uint64_t memory_limit;
   SessionStats* stats;
+  ComputeShare* compute = nullptr;  // launches go through it when set (compute_share.h)
+  Watchdog* watchdog = nullptr;     // told when a call starts and ends, when set (watchdog.h)
   CUresult latched = CUDA_SUCCESS;  // first error of an asynchronous call not yet reported
   std::string staging;              // device-to-host bytes of the reply being built...
   std::size_t staging_size = 0;     // ... of which this many are the reply's tail
@@ -80,6 +85,9 @@ class Session {
   void PublishMemory();
   // Forgets the functions, kernels and globals of an unloaded module or library.
   void DropChildren(std::uint64_t parent);
+
+  // Before a driver call that may destroy a context: kernel measurements in flight are dropped.
+  void BeforeContextDestroy();
 
   // Frees every object the session still holds (session end), in dependency order.
   void ReleaseAll();

@@ -12,10 +12,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
 
 #include "common/status.h"
 #include "remoting/protocol/result_names.h"
 #include "remoting/server/request_durations.h"
+#include "remoting/server/shared_memory.h"
 
 namespace gpupool::server {
 
@@ -38,11 +40,16 @@ struct SessionStats {
   RequestDurations durations;
   std::atomic<std::uint32_t> end_reason{0};            // SessionEnd, set by the worker as the session ends
   std::atomic<std::uint32_t> protocol_error{0};        // ProtocolError, when end_reason is kProtocolError
+  std::atomic<std::uint64_t> busy_ns{0};               // measured kernel run time (KernelClock)
   static constexpr std::uint32_t kRevoked = 1;         // Control Revoke: PermissionDenied
   static constexpr std::uint32_t kServerStopping = 2;  // broker shutdown: Unavailable
   std::atomic<std::uint32_t> revoked{0};               // 0, kRevoked or kServerStopping
   char revoke_reason[256] = {};
   char admitted_gpu[64] = {};  // TLS sessions: the admitted GPU's UUID, set by the broker before HelloOk
+  std::atomic<std::uint32_t> admitted_percent{0};  // TLS sessions: the admitted compute share
+  std::atomic<std::uint32_t> share_slot{
+      0xffffffffu};  // TLS sessions: the ShareTable slot (kNoSlot)  // TLS sessions: the admitted GPU's UUID,
+                     // set by the broker before HelloOk
 };
 
 // A SessionStats mapped from a memfd. The broker creates it (Create) and passes fd() to the worker,
@@ -51,19 +58,13 @@ class SharedStats {
  public:
   static Result<SharedStats> Create();
   static Result<SharedStats> Map(int fd);
-  SharedStats(SharedStats&& other) noexcept;
-  SharedStats& operator=(SharedStats&& other) noexcept;
-  SharedStats(const SharedStats&) = delete;
-  SharedStats& operator=(const SharedStats&) = delete;
-  ~SharedStats();
 
-  SessionStats* get() const { return stats_; }
-  int fd() const { return fd_; }
+  SessionStats* get() const { return static_cast<SessionStats*>(memory_.data()); }
+  int fd() const { return memory_.fd(); }
 
  private:
-  SharedStats() = default;
-  int fd_ = -1;
-  SessionStats* stats_ = nullptr;
+  explicit SharedStats(SharedMemory memory) : memory_(std::move(memory)) {}
+  SharedMemory memory_;
 };
 
 }  // namespace gpupool::server

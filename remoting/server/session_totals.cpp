@@ -5,6 +5,7 @@ namespace gpupool::server {
 SessionTotals SessionTotals::Of(const SessionStats& s) {
   SessionTotals t;
   t.kernels_launched = s.kernels_launched.load();
+  t.busy_ns = s.busy_ns.load();
   t.bytes_to_device = s.bytes_to_device.load();
   t.bytes_from_device = s.bytes_from_device.load();
   for (std::size_t i = 0; i < t.errors_by_result.size(); ++i)
@@ -21,6 +22,7 @@ SessionTotals SessionTotals::Of(const SessionStats& s) {
 
 void SessionTotals::Add(const SessionTotals& o) {
   kernels_launched += o.kernels_launched;
+  busy_ns += o.busy_ns;
   bytes_to_device += o.bytes_to_device;
   bytes_from_device += o.bytes_from_device;
   for (std::size_t i = 0; i < errors_by_result.size(); ++i) errors_by_result[i] += o.errors_by_result[i];

@@ -16,6 +16,7 @@ namespace gpupool::server {
 
 struct SessionTotals {
   std::uint64_t kernels_launched = 0;
+  std::uint64_t busy_ns = 0;  // measured kernel run time
   std::uint64_t bytes_to_device = 0;
   std::uint64_t bytes_from_device = 0;
   std::array<std::uint64_t, protocol::kResultCount + 1> errors_by_result{};

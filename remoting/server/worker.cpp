@@ -7,16 +7,20 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "common/log.h"
 #include "remoting/protocol/frame_reader.h"
 #include "remoting/protocol/handshake.h"
 #include "remoting/protocol/transport.h"
+#include "remoting/server/compute_share.h"
 #include "remoting/server/dispatch.h"
 #include "remoting/server/session.h"
 #include "remoting/server/session_stats.h"
+#include "remoting/server/share_table.h"
 #include "remoting/server/stat_reasons.h"
 #include "remoting/server/tls_handshake.h"
+#include "remoting/server/watchdog.h"
 
 namespace gpupool::server {
 namespace {
@@ -68,6 +72,7 @@ int RunWorker(const WorkerOptions& options) {
 
   std::uint64_t memory_limit = options.memory_limit;
   std::string visible_gpu = options.visible_gpu;
+  std::uint32_t percent = options.percent, share_slot = options.share_slot;
   if (options.broker_fd >= 0) {
     Status admitted = WorkerTlsHandshake(conn, options.tls, options.broker_fd);
     ::close(options.broker_fd);
@@ -76,9 +81,13 @@ int RunWorker(const WorkerOptions& options) {
       return 1;
     }
     GPUPOOL_LOG(kDebug) << "TLS: " << conn.tls()->Describe();
-    if (stats != nullptr) memory_limit = stats->memory_limit_bytes;
-    if (stats != nullptr)
+    // What the broker admitted, left in the shared stats before it answered the Hello.
+    if (stats != nullptr) {
+      memory_limit = stats->memory_limit_bytes;
       visible_gpu.assign(stats->admitted_gpu, ::strnlen(stats->admitted_gpu, sizeof stats->admitted_gpu));
+      percent = stats->admitted_percent;
+      share_slot = stats->share_slot;
+    }
   }
 
   // A pod sees only the GPU it was admitted on, as ordinal 0: the driver (and the emulated device)
@@ -99,6 +108,21 @@ int RunWorker(const WorkerOptions& options) {
   }
 
   Session session(api, memory_limit, stats);
+  Result<ShareTable> table = Status::NotFound("no share table");
+  if (options.share_table_fd >= 0) table = ShareTable::Map(options.share_table_fd);
+  ComputeShareOptions share;
+  share.percent = percent;
+  share.use_idle = options.share_idle;
+  share.table = table.ok() ? &*table : nullptr;
+  share.slot = share_slot;
+  share.stats = stats;
+  ComputeShare compute(api, share);
+  session.compute = &compute;
+  // Also without a limit: its thread keeps the busy-time counter current between launches.
+  auto watchdog = std::make_unique<Watchdog>(std::chrono::milliseconds(options.kernel_timeout_ms),
+                                             &compute.clock(), &conn);
+  session.watchdog = watchdog.get();
+
   protocol::FrameReader reader(&conn);
   Status end;
   bool read_failed = false;
@@ -117,6 +141,12 @@ int RunWorker(const WorkerOptions& options) {
     if (!end.ok()) break;
   }
   int code = 1;
+  if (watchdog->fired()) {
+    // A kernel is still running past the limit: no clean-up that would wait for it. The driver
+    // frees the session's memory and work when the process exits.
+    SendError(conn, Code::kDeadlineExceeded, watchdog->reason());
+    ::_exit(Watchdog::kExitCode);
+  }
   if (stats != nullptr && stats->revoked.load() != 0) {
     std::string reason(stats->revoke_reason, strnlen(stats->revoke_reason, sizeof stats->revoke_reason));
     bool stopping = stats->revoked.load() == SessionStats::kServerStopping;

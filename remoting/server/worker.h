@@ -29,6 +29,11 @@ struct WorkerOptions {
   // TLS sessions: the handshake is the worker's (tls_handshake.h); the limit then comes from the broker.
   int broker_fd = -1;
   protocol::TlsServerFiles tls;
+  std::uint32_t percent = 0;           // compute share; 0: none
+  bool share_idle = true;              // may use idle capacity when alone on its GPU
+  std::int64_t kernel_timeout_ms = 0;  // the hang watchdog; 0: off
+  int share_table_fd = -1;             // the broker's ShareTable; -1: none
+  std::uint32_t share_slot = 0xffffffffu;
 };
 
 // Returns the process exit code: 0 when the client ended the session, 1 otherwise.

@@ -76,6 +76,8 @@ def defaults(r):
     expect(hook["failurePolicy"] == "Fail" and "matchConditions" in hook,
            "on 1.30 the webhook fails closed and only sees pods asking for gpupool resources")
     expect("ServiceMonitor" not in kinds and "RuntimeClass" not in kinds, "optional objects rendered by default")
+    f = gpupool_wiring.flags(gpupool_wiring.container(gpupool_wiring.component(objs, "DaemonSet", "-server"), "server"))
+    expect(f.get("--share-idle") == "on" and "--kernel-timeout" not in f, f"default compute-share flags {f}")
 
 
 @case
@@ -166,6 +168,7 @@ def emulated(r):
     expect("runtimeClassName" not in spec and "nodeSelector" not in spec, "emulated servers need no GPU node")
     f = gpupool_wiring.flags(gpupool_wiring.container(ds, "server"))
     expect(f.get("--device") == "emulated" and f.get("--emulated-gpus") == "2", f"server flags {f}")
+    expect(f.get("--share-idle") == "off" and f.get("--kernel-timeout") == "5m", f"compute-share flags {f}")
     ports = gpupool_wiring.container(ds, "server")["ports"]
     expect([p.get("hostPort") for p in ports if p["name"] in ("data", "control")] == [7470, 7471],
            "without hostNetwork the data and Control ports must be host ports")
@@ -199,6 +202,7 @@ REFUSED = [
     (["kubeletRootDir=/var/vcap/data/kubelet/"], ["kubeletRootDir"]),
     (["kubeletRootdir=/var/vcap/data/kubelet"], ["kubeletRootdir"]),  # a typo is not silently ignored
     (["server.dataPort=80"], ["server.dataPort"]),
+    (["server.kernelTimeout=5"], ["server.kernelTimeout"]),  # a duration needs its unit
     (["server.dataPort=70000"], ["server.dataPort"]),
     (["operator.replicas=0"], ["operator.replicas"]),
     (["operator.serverUnhealthyAfterSeconds=0"], ["operator.serverUnhealthyAfterSeconds"]),

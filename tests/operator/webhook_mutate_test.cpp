@@ -51,8 +51,9 @@ TEST_CASE("mutate: a pod asking for gpupool resources gets gate, volume, mount a
   const json& main = out["spec"]["containers"][0];
   CHECK(main["volumeMounts"] ==
         json::array({{{"name", "gpupool"}, {"mountPath", "/etc/gpupool"}, {"readOnly", true}}}));
-  CHECK(main["env"] ==
-        json::array({{{"name", "GPUPOOL_POD_INFO"}, {"value", "/etc/gpupool/pod/annotations"}}}));
+  CHECK(main["env"] == json::array({{{"name", "GPUPOOL_POD_INFO"}, {"value", "/etc/gpupool/pod/annotations"}},
+                                    {{"name", "GPUPOOL_POD_UID"},
+                                     {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.uid"}}}}}}}));
   CHECK_FALSE(out["spec"]["containers"][1].contains("volumeMounts"));  // the sidecar asks for nothing
 
   SECTION("idempotent: a second invocation adds nothing") {
@@ -74,8 +75,9 @@ TEST_CASE("mutate: appends to existing lists instead of replacing them") {
   const json out = Apply(pod, *patch);
   CHECK(out["spec"]["schedulingGates"].size() == 2);
   CHECK(out["spec"]["volumes"].size() == 2);
-  CHECK(out["spec"]["containers"][0]["env"].size() == 2);
+  CHECK(out["spec"]["containers"][0]["env"].size() == 3);  // A, GPUPOOL_POD_INFO, GPUPOOL_POD_UID
   CHECK(out["spec"]["initContainers"][0]["volumeMounts"][0]["mountPath"] == "/etc/gpupool");
+  CHECK(out["spec"]["initContainers"][0]["env"].size() == 2);  // one patch op: neither replaces the other
 }
 
 TEST_CASE("mutate: pods without gpupool resources are left alone") {

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "remoting/server/emulated/api.h"
+#include "remoting/server/emulated/timeline.h"
 
 namespace gpupool::server::emulated {
 namespace {
@@ -166,9 +167,13 @@ CUresult CtxPopCurrent(CUcontext* pctx) {
 }
 
 CUresult CtxSynchronize() {
-  GPUPOOL_CURRENT_CONTEXT(ctx);
-  (void)ctx;
-  return CUDA_SUCCESS;  // all work completes at enqueue
+  std::uint64_t done = 0;
+  {
+    GPUPOOL_CURRENT_CONTEXT(ctx);
+    done = ContextDoneNs(ctx);
+  }
+  SleepUntilNs(done);  // the context's simulated work (timeline.h); outside the lock
+  return CUDA_SUCCESS;
 }
 
 CUresult CtxGetLimit(size_t* value, CUlimit limit) {

@@ -1,10 +1,12 @@
 // Copies (1D, 2D, 3D, peer, unified) and memsets. Every device-side range is checked against one
 // live allocation before a byte moves: a copy past an allocation's end is CUDA_ERROR_INVALID_VALUE,
-// never a host read or write out of bounds. Host sides are the caller's memory. All work runs at
-// enqueue time, so the Async variants only add a stream check.
+// never a host read or write out of bounds. Host sides are the caller's memory. Bytes move at
+// enqueue time; in stream order a copy takes no time (timeline.h), and the synchronous variants
+// return once the legacy default stream's earlier work (simulated kernels) is done, as in CUDA.
 #include <cstring>
 
 #include "remoting/server/emulated/api.h"
+#include "remoting/server/emulated/timeline.h"
 
 namespace gpupool::server::emulated {
 namespace {
@@ -29,10 +31,10 @@ CUresult Move(std::byte* dst, const std::byte* src, std::size_t bytes) {
   return CUDA_SUCCESS;
 }
 
-#define GPUPOOL_COPY_PROLOGUE(stream) \
-  GPUPOOL_CURRENT_CONTEXT(ctx);       \
-  (void)ctx;                          \
-  if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r
+#define GPUPOOL_COPY_PROLOGUE(stream)                                \
+  GPUPOOL_CURRENT_CONTEXT(ctx);                                      \
+  if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r; \
+  Enqueue(ctx, stream, 0, /*kernel=*/false)
 
 #define GPUPOOL_TRY(expr)                                    \
   do {                                                       \
@@ -189,26 +191,38 @@ CUresult Memset(CUdeviceptr dst, std::size_t pitch, std::uint32_t value, std::si
   return CUDA_SUCCESS;
 }
 
+// A synchronous copy returns once it is done: after the legacy stream's earlier work.
+CUresult Synchronous(CUresult r) {
+  if (r != CUDA_SUCCESS) return r;
+  std::uint64_t done = 0;
+  {
+    GPUPOOL_CURRENT_CONTEXT(ctx);
+    done = StreamDoneNs(ctx, nullptr);
+  }
+  SleepUntilNs(done);
+  return CUDA_SUCCESS;
+}
+
 CUresult MemcpyHtoD(CUdeviceptr d, const void* s, size_t n) {
-  return HtoD(d, s, n, nullptr);
+  return Synchronous(HtoD(d, s, n, nullptr));
 }
 CUresult MemcpyDtoH(void* d, CUdeviceptr s, size_t n) {
-  return DtoH(d, s, n, nullptr);
+  return Synchronous(DtoH(d, s, n, nullptr));
 }
 CUresult MemcpyDtoD(CUdeviceptr d, CUdeviceptr s, size_t n) {
-  return DtoD(d, s, n, nullptr);
+  return Synchronous(DtoD(d, s, n, nullptr));
 }
 CUresult Memcpy(CUdeviceptr d, CUdeviceptr s, size_t n) {
-  return AnyToAny(d, s, n, nullptr);
+  return Synchronous(AnyToAny(d, s, n, nullptr));
 }
 CUresult MemcpyPeer(CUdeviceptr d, CUcontext dc, CUdeviceptr s, CUcontext sc, size_t n) {
-  return Peer(d, dc, s, sc, n, nullptr);
+  return Synchronous(Peer(d, dc, s, sc, n, nullptr));
 }
 CUresult Memcpy2D(const CUDA_MEMCPY2D* c) {
-  return Copy2D(c, nullptr);
+  return Synchronous(Copy2D(c, nullptr));
 }
 CUresult Memcpy3D(const CUDA_MEMCPY3D* c) {
-  return Copy3D(c, nullptr);
+  return Synchronous(Copy3D(c, nullptr));
 }
 CUresult D8(CUdeviceptr d, unsigned char v, size_t n) {
   return Memset(d, 0, v, 1, n, 1, nullptr);

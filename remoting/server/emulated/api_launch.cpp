@@ -1,11 +1,13 @@
 // Kernel launches: validated as the driver does, then recorded (one JSON line per launch in
-// --record-launches), never executed.
+// --record-launches), never executed; each keeps its stream and device busy for
+// --emulated-kernel-time (timeline.h).
 #include <cstring>
 #include <vector>
 
 #include "remoting/server/emulated/api.h"
 #include "remoting/server/emulated/launch_limits.h"
 #include "remoting/server/emulated/launch_record.h"
+#include "remoting/server/emulated/timeline.h"
 
 namespace gpupool::server::emulated {
 namespace {
@@ -89,6 +91,7 @@ CUresult Launch(CUfunction handle, LaunchRecord& r, CUstream stream, void** para
   r.kernel = &f->info->name;
   r.stream_id = StreamId(stream);
   RecordLaunch(r);
+  Enqueue(ctx, stream, GetState().config.kernel_time_ns, /*kernel=*/true);
   return CUDA_SUCCESS;
 }
 

@@ -1,13 +1,13 @@
 // Streams, events and host functions.
 //
-// Every operation runs when it is enqueued, which is one valid CUDA schedule: each stream's work
-// is in order, and work enqueued after an event was recorded never completes before it. So queries
-// and synchronisations find everything done (CUDA_SUCCESS), an event is complete as soon as it is
-// recorded, and elapsed times are the monotonic clock's readings at record time. What CUDA reports
-// about events that were never recorded, or that cannot time, follows the driver documentation.
-#include <chrono>
-
+// Data effects happen when work is enqueued; completion follows the simulated timeline
+// (timeline.h): with --emulated-kernel-time a stream stays busy while its kernels "run", queries
+// answer CUDA_ERROR_NOT_READY until then, synchronisations wait for it, and an event completes (and
+// reads its time) when its stream reaches it. With no kernel time everything completes at enqueue.
+// What CUDA reports about events that were never recorded, or that cannot time, follows the driver
+// documentation.
 #include "remoting/server/emulated/api.h"
+#include "remoting/server/emulated/timeline.h"
 
 namespace gpupool::server::emulated {
 namespace {
@@ -15,12 +15,6 @@ namespace {
 constexpr unsigned kStreamFlags = CU_STREAM_NON_BLOCKING;
 constexpr unsigned kEventFlags = CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING | CU_EVENT_INTERPROCESS;
 constexpr int kGreatestPriority = -5;
-
-std::uint64_t MonotonicNs() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
 
 CUresult CreateStream(CUstream* out, unsigned flags, int priority) {
   GPUPOOL_CURRENT_CONTEXT(ctx);
@@ -56,23 +50,44 @@ CUresult StreamCreateWithPriority(CUstream* out, unsigned flags, int priority) {
 CUresult StreamDestroy(CUstream stream) {
   GPUPOOL_EMULATED_LOCK();
   GPUPOOL_EMULATED_REQUIRE_INIT();
-  return GetState().streams.erase(stream) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+  auto& streams = GetState().streams;
+  auto it = streams.find(stream);
+  if (it == streams.end()) return CUDA_ERROR_INVALID_HANDLE;
+  RetireStream(it->second->ctx, stream);  // its work still completes, as in CUDA
+  streams.erase(it);
+  return CUDA_SUCCESS;
 }
 
-// Synchronize and query: the stream is valid and, with all work done at enqueue, idle.
-CUresult StreamIdle(CUstream stream) {
+// When the stream's work completes, or an error for a bad stream.
+CUresult StreamDone(CUstream stream, std::uint64_t* done) {
   GPUPOOL_CURRENT_CONTEXT(ctx);
-  (void)ctx;
-  return CheckStream(stream);
+  if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r;
+  *done = StreamDoneNs(ctx, stream);
+  return CUDA_SUCCESS;
+}
+
+CUresult StreamSynchronize(CUstream stream) {
+  std::uint64_t done = 0;
+  if (CUresult r = StreamDone(stream, &done); r != CUDA_SUCCESS) return r;
+  SleepUntilNs(done);  // outside the lock: other threads go on while this one waits
+  return CUDA_SUCCESS;
+}
+
+CUresult StreamQuery(CUstream stream) {
+  std::uint64_t done = 0;
+  if (CUresult r = StreamDone(stream, &done); r != CUDA_SUCCESS) return r;
+  return MonotonicNs() >= done ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
 }
 
 CUresult StreamWaitEvent(CUstream stream, CUevent event, unsigned flags) {
   GPUPOOL_CURRENT_CONTEXT(ctx);
-  (void)ctx;
   if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r;
-  if (!GetState().events.count(event)) return CUDA_ERROR_INVALID_HANDLE;
+  auto it = GetState().events.find(event);
+  if (it == GetState().events.end()) return CUDA_ERROR_INVALID_HANDLE;
   if ((flags & ~CU_EVENT_WAIT_EXTERNAL) != 0) return CUDA_ERROR_INVALID_VALUE;
-  return CUDA_SUCCESS;  // the event's work is complete (or it was never recorded: no wait)
+  // Later work on the stream waits for the event's work (an event never recorded: no wait).
+  if (it->second->recorded) StreamWaitUntil(ctx, stream, it->second->recorded_ns);
+  return CUDA_SUCCESS;
 }
 
 CUresult StreamGetPriority(CUstream stream, int* priority) {
@@ -104,15 +119,17 @@ CUresult StreamGetId(CUstream stream, unsigned long long* id) {
   return CUDA_SUCCESS;
 }
 
-// Runs fn in stream order: everything enqueued before it is done, so it runs now, on the caller's
-// thread and outside the state lock (a host function must not call CUDA, but must not deadlock us).
+// Runs fn in stream order: once everything enqueued before it is done, on the caller's thread and
+// outside the state lock (a host function must not call CUDA, but must not deadlock us).
 CUresult LaunchHostFunc(CUstream stream, CUhostFn fn, void* user_data) {
+  std::uint64_t done = 0;
   {
     GPUPOOL_CURRENT_CONTEXT(ctx);
-    (void)ctx;
     if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
     if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r;
+    done = StreamDoneNs(ctx, stream);
   }
+  SleepUntilNs(done);
   fn(user_data);
   return CUDA_SUCCESS;
 }
@@ -139,13 +156,12 @@ CUresult EventDestroy(CUevent event) {
 
 CUresult EventRecordWithFlags(CUevent event, CUstream stream, unsigned flags) {
   GPUPOOL_CURRENT_CONTEXT(ctx);
-  (void)ctx;
   auto it = GetState().events.find(event);
   if (it == GetState().events.end()) return CUDA_ERROR_INVALID_HANDLE;
   if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r;
   if ((flags & ~CU_EVENT_RECORD_EXTERNAL) != 0) return CUDA_ERROR_INVALID_VALUE;
   it->second->recorded = true;
-  it->second->recorded_ns = MonotonicNs();
+  it->second->recorded_ns = Enqueue(ctx, stream, 0, /*kernel=*/false);
   return CUDA_SUCCESS;
 }
 
@@ -153,12 +169,28 @@ CUresult EventRecord(CUevent event, CUstream stream) {
   return EventRecordWithFlags(event, stream, 0);
 }
 
-// Query and synchronize: CUDA_SUCCESS for a recorded event (complete at once) and, as documented,
-// for one that was never recorded.
-CUresult EventIdle(CUevent event) {
+// When the event completes: its stream reached it (0 for one never recorded: complete, as
+// documented).
+CUresult EventDone(CUevent event, std::uint64_t* done) {
   GPUPOOL_EMULATED_LOCK();
   GPUPOOL_EMULATED_REQUIRE_INIT();
-  return GetState().events.count(event) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+  auto it = GetState().events.find(event);
+  if (it == GetState().events.end()) return CUDA_ERROR_INVALID_HANDLE;
+  *done = it->second->recorded ? it->second->recorded_ns : 0;
+  return CUDA_SUCCESS;
+}
+
+CUresult EventQuery(CUevent event) {
+  std::uint64_t done = 0;
+  if (CUresult r = EventDone(event, &done); r != CUDA_SUCCESS) return r;
+  return MonotonicNs() >= done ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
+}
+
+CUresult EventSynchronize(CUevent event) {
+  std::uint64_t done = 0;
+  if (CUresult r = EventDone(event, &done); r != CUDA_SUCCESS) return r;
+  SleepUntilNs(done);
+  return CUDA_SUCCESS;
 }
 
 CUresult EventElapsedTime(float* ms, CUevent start, CUevent end) {
@@ -173,6 +205,8 @@ CUresult EventElapsedTime(float* ms, CUevent start, CUevent end) {
   // Never recorded, or created with CU_EVENT_DISABLE_TIMING: CUDA_ERROR_INVALID_HANDLE.
   if (!s.recorded || !e.recorded) return CUDA_ERROR_INVALID_HANDLE;
   if ((s.flags | e.flags) & CU_EVENT_DISABLE_TIMING) return CUDA_ERROR_INVALID_HANDLE;
+  const std::uint64_t now = MonotonicNs();
+  if (now < s.recorded_ns || now < e.recorded_ns) return CUDA_ERROR_NOT_READY;
   *ms =
       static_cast<float>(static_cast<double>(static_cast<std::int64_t>(e.recorded_ns - s.recorded_ns)) / 1e6);
   return CUDA_SUCCESS;
@@ -184,8 +218,8 @@ void FillStreamApi(DriverApi& api) {
   api.cuStreamCreate = StreamCreate;
   api.cuStreamCreateWithPriority = StreamCreateWithPriority;
   api.cuStreamDestroy_v2 = StreamDestroy;
-  api.cuStreamSynchronize = StreamIdle;
-  api.cuStreamQuery = StreamIdle;
+  api.cuStreamSynchronize = StreamSynchronize;
+  api.cuStreamQuery = StreamQuery;
   api.cuStreamWaitEvent = StreamWaitEvent;
   api.cuStreamGetPriority = StreamGetPriority;
   api.cuStreamGetFlags = StreamGetFlags;
@@ -195,8 +229,8 @@ void FillStreamApi(DriverApi& api) {
   api.cuEventDestroy_v2 = EventDestroy;
   api.cuEventRecord = EventRecord;
   api.cuEventRecordWithFlags = EventRecordWithFlags;
-  api.cuEventQuery = EventIdle;
-  api.cuEventSynchronize = EventIdle;
+  api.cuEventQuery = EventQuery;
+  api.cuEventSynchronize = EventSynchronize;
   api.cuEventElapsedTime_v2 = EventElapsedTime;
 }
 

@@ -35,6 +35,11 @@ struct Context {
   std::map<int, std::size_t> limits;  // CUlimit -> value
   CUfunc_cache cache_config = CU_FUNC_CACHE_PREFER_NONE;
   unsigned sm_count = 132;  // fewer in a green context
+  // Simulated time (timeline.h): when the work enqueued so far on the context's legacy default stream
+  // and on its per-thread default stream completes (monotonic ns).
+  std::uint64_t legacy_done_ns = 0;
+  std::uint64_t per_thread_done_ns = 0;
+  std::uint64_t destroyed_done_ns = 0;  // work of streams destroyed before it completed
 };
 
 struct Device {
@@ -46,6 +51,7 @@ struct Device {
   Context primary;  // lives as long as the device; retained/released by count
   int primary_refcount = 0;
   unsigned primary_flags = 0;
+  std::uint64_t busy_until_ns = 0;  // the last simulated kernel ends then (kernels run one at a time)
 };
 
 struct Stream {
@@ -53,12 +59,13 @@ struct Stream {
   unsigned flags = 0;
   int priority = 0;
   unsigned long long id = 0;
+  std::uint64_t done_ns = 0;  // the stream's work enqueued so far completes then (timeline.h)
 };
 
 struct Event {
   unsigned flags = 0;
   bool recorded = false;
-  std::uint64_t recorded_ns = 0;  // monotonic clock at record time (all work completes at enqueue)
+  std::uint64_t recorded_ns = 0;  // when the stream reaches the event: the work before it completed
 };
 
 struct Module;

@@ -71,7 +71,9 @@ class FakeServer {
 };
 
 std::unique_ptr<Session> Connect(const TempDir& dir) {
-  auto session = Session::Open(ServerAddress{Endpoint{Endpoint::Kind::kUnix, "", 0, dir.File("s.sock")}, ""});
+  ServerAddress address;
+  address.endpoint = Endpoint{Endpoint::Kind::kUnix, "", 0, dir.File("s.sock")};
+  auto session = Session::Open(address);
   REQUIRE(session.ok());
   return std::move(*session);
 }

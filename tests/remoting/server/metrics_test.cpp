@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "remoting/server/metrics_render.h"
-#include "tests/remoting/server/image_hash.h"
+#include "tests/remoting/server/image_upload.h"
 #include "tests/remoting/server/test_client.h"
 
 namespace gpupool::testing {

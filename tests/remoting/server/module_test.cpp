@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/remoting/server/image_hash.h"
+#include "tests/remoting/server/image_upload.h"
 #include "tests/remoting/server/test_client.h"
 
 namespace gpupool::testing {
@@ -17,15 +17,6 @@ const char* const kPtx =
     ".version 8.0\n.target sm_90\n.address_size 64\n"
     ".visible .global .u32 g_counter;\n"
     ".visible .entry k_add(.param .u64 p, .param .u32 n)\n{\n  ret;\n}\n";
-
-// Uploads `image` in two chunks; returns its hash.
-std::string Upload(TestClient& c, const std::string& image) {
-  std::string hash = Sha256(image);
-  std::size_t half = image.size() / 2;
-  c.Call<Op::ImageUpload>({hash, image.size(), 0}, std::string_view(image).substr(0, half));
-  c.Call<Op::ImageUpload>({hash, image.size(), half}, std::string_view(image).substr(half));
-  return hash;
-}
 
 TEST_CASE("a PTX module: upload by hash, layout, launch recorded, globals, unload") {
   TempDir dir;
