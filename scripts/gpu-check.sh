@@ -2,7 +2,8 @@
 # The checks only a GPU can show (issues 2, 3, 6): every program runs natively and through gpupool
 # (a gpupool-server --device cuda on this machine, over a Unix socket), and the two runs are compared.
 # Writes to OUT_DIR: summary.md (a table for docs/conformance.md), results.jsonl (one line per run
-# pair), bench.jsonl (gpupool-bench against the GPU), log.txt (every output, for the record).
+# pair), bench.jsonl (gpupool-bench against the GPU), share.jsonl (gpupool-share-bench: 30 %/70 %
+# compute shares), log.txt (every output, for the record).
 #
 #   scripts/gpu-check.sh [--bundle DIR] [--out DIR] [--extra DIR] [--steps N] [--no-torch] [--emulated]
 #
@@ -190,6 +191,24 @@ if [ -x "$bundle/bin/gpupool-bench" ]; then
   LD_LIBRARY_PATH=$bundle/deps timeout 400 "$bundle/bin/gpupool-bench" --server "unix:$socket" --json \
     >"$out/bench.jsonl" 2>>"$log"
   say "gpupool-bench: exit $?, $(wc -l <"$out/bench.jsonl") results in bench.jsonl"
+fi
+
+# Compute shares (issue 6): two sessions admitted at 30 % and 70 % on one GPU, through the Control API
+# of a second server on loopback TCP (its Control port is the data port + 1).
+if [ -x "$bundle/bin/gpupool-share-bench" ]; then
+  share_log=$tmp/share-server.log
+  LD_LIBRARY_PATH=$bundle/deps "$bundle/bin/gpupool-server" --device "$device" --listen 127.0.0.1:7570 \
+    >"$share_log" 2>&1 &
+  share_pid=$!
+  for _ in $(seq 300); do grep -q "listening on" "$share_log" && break; sleep 0.1; done
+  for ms in 0.1 2 50; do
+    LD_LIBRARY_PATH=$bundle/deps timeout 120 "$bundle/bin/gpupool-share-bench" --server 127.0.0.1:7570 \
+      --seconds 5 --kernel-ms "$ms" --json >>"$out/share.jsonl" 2>>"$log"
+    say "gpupool-share-bench (--kernel-ms $ms): exit $?"
+  done
+  kill "$share_pid" 2>/dev/null
+  wait "$share_pid" 2>/dev/null
+  cat "$share_log" >>"$log"
 fi
 
 if [ "$torch" = 1 ]; then
