@@ -42,6 +42,9 @@ class ComputeShare {
     clock_.End(mark, r == CUDA_SUCCESS, charge);
     return r;
   }
+  // After a synchronising call: collects the kernels it waited for, so the session's busy time is
+  // current when the client sees the call return (not only at the next launch or watchdog tick).
+  void Collect() { (void)clock_.Poll(ShareTable::NowNs()); }
   // Before a context may be destroyed, and at session end: measurements in flight are dropped.
   void Forget() { clock_.Forget(ShareTable::NowNs()); }
   KernelClock& clock() { return clock_; }

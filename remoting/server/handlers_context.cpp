@@ -1,5 +1,6 @@
 // Handlers: primary contexts and contexts. Context handles become session ids; the worker thread's
 // current context is whatever the client last made current (CtxSetCurrent).
+#include "remoting/server/compute_share.h"
 #include "remoting/server/dispatch.h"
 
 namespace gpupool::server {
@@ -69,7 +70,9 @@ GPUPOOL_HANDLER(CtxSetCurrent) {
 }
 
 GPUPOOL_HANDLER(CtxSynchronize) {
-  return GPUPOOL_DRIVER(s, cuCtxSynchronize);
+  CUresult r = GPUPOOL_DRIVER(s, cuCtxSynchronize);
+  if (s.compute != nullptr) s.compute->Collect();
+  return r;
 }
 
 GPUPOOL_HANDLER(CtxGetLimit) {

@@ -1,5 +1,6 @@
 // Handlers: streams and events. New handles enter the session's tables; every stream or event id
 // that comes in is looked up there first.
+#include "remoting/server/compute_share.h"
 #include "remoting/server/dispatch.h"
 
 namespace gpupool::server {
@@ -29,7 +30,9 @@ GPUPOOL_HANDLER(StreamDestroy) {
 GPUPOOL_HANDLER(StreamSynchronize) {
   CUstream stream = nullptr;
   if (CUresult r = s.Stream(std::get<0>(in), &stream); r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuStreamSynchronize, stream);
+  CUresult r = GPUPOOL_DRIVER(s, cuStreamSynchronize, stream);
+  if (s.compute != nullptr) s.compute->Collect();
+  return r;
 }
 
 GPUPOOL_HANDLER(StreamQuery) {
@@ -111,7 +114,9 @@ GPUPOOL_HANDLER(EventQuery) {
 GPUPOOL_HANDLER(EventSynchronize) {
   CUevent event = nullptr;
   if (CUresult r = s.Event(std::get<0>(in), &event); r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuEventSynchronize, event);
+  CUresult r = GPUPOOL_DRIVER(s, cuEventSynchronize, event);
+  if (s.compute != nullptr) s.compute->Collect();
+  return r;
 }
 
 GPUPOOL_HANDLER(EventElapsedTime) {
