@@ -40,7 +40,7 @@ CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, b
   if (!async)
     return Synchronous(context, id, [&] { return CopyHostToDevice(context, dst, src, bytes, id, false); });
   auto source = HostSource(stream, src, bytes);
-  return SubmitOp(stream, context, id, [=](std::uint64_t on) {
+  return SubmitOp(CU_GRAPH_NODE_TYPE_MEMCPY, stream, context, id, [=](std::uint64_t on) {
     return CopyHostToDevice(context, dst, source(), bytes, on, true);
   });
 }
@@ -52,7 +52,7 @@ CUresult DtoH(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool pe
     return Synchronous(context, id, [&] { return CopyDeviceToHost(context, dst, src, bytes, id, false); });
   // Sent now, the server completes it before replying (copy_engine.h); queued behind a host
   // function, the stream's worker does so once it is the stream's turn.
-  return SubmitOp(stream, context, id,
+  return SubmitOp(CU_GRAPH_NODE_TYPE_MEMCPY, stream, context, id,
                   [=](std::uint64_t on) { return CopyDeviceToHost(context, dst, src, bytes, on, true); });
 }
 
@@ -61,7 +61,7 @@ CUresult DtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, b
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
   if (!async)
     return Synchronous(context, id, [&] { return CopyDeviceToDevice(context, dst, src, bytes, id, false); });
-  return SubmitOp(stream, context, id,
+  return SubmitOp(CU_GRAPH_NODE_TYPE_MEMCPY, stream, context, id,
                   [=](std::uint64_t on) { return CopyDeviceToDevice(context, dst, src, bytes, on, true); });
 }
 
@@ -77,11 +77,11 @@ CUresult Unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream
   if (host_source && !State::Get().FindAllocation(dst, &base, &size))
     return CopyUnified(context, dst, src, bytes, id, true);
   if (!host_source) {
-    return SubmitOp(stream, context, id,
+    return SubmitOp(CU_GRAPH_NODE_TYPE_MEMCPY, stream, context, id,
                     [=](std::uint64_t on) { return CopyUnified(context, dst, src, bytes, on, true); });
   }
   auto source = HostSource(stream, reinterpret_cast<const void*>(src), bytes);
-  return SubmitOp(stream, context, id, [=](std::uint64_t on) {
+  return SubmitOp(CU_GRAPH_NODE_TYPE_MEMCPY, stream, context, id, [=](std::uint64_t on) {
     return CopyUnified(context, dst, reinterpret_cast<CUdeviceptr>(source()), bytes, on, true);
   });
 }

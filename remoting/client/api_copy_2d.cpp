@@ -6,6 +6,7 @@
 // not supported.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "common/log.h"
@@ -77,6 +78,34 @@ CUresult Piece(std::uint64_t context, const Side& src, const Side& dst, std::siz
   return CUDA_SUCCESS;
 }
 
+// Sends a resolved 2D copy (one side on the device) on wire stream `stream`.
+CUresult CopyOn(std::uint64_t context, const Side& src, const Side& dst, std::size_t width,
+                std::size_t height, std::uint64_t stream, bool async) {
+  const std::uint32_t async_flag = async ? 1 : 0;
+  if (!src.host && !dst.host) {
+    return Rpc<Op::Memcpy2DToDevice>(
+        context, {kDevice, src.device, src.pitch, src.x, src.y, kDevice, dst.device, dst.pitch, dst.x, dst.y,
+                  width, height, stream, async_flag});
+  }
+  std::vector<char> buf;
+  const std::size_t chunk = protocol::kChunkSize;
+  if (width <= chunk) {
+    const std::size_t rows_per_piece = chunk / width;
+    for (std::size_t row = 0; row < height; row += rows_per_piece) {
+      const std::size_t rows = std::min(rows_per_piece, height - row);
+      GPUPOOL_CU_RETURN_IF_ERROR(Piece(context, src, dst, row, rows, 0, width, stream, async_flag, buf));
+    }
+    return CUDA_SUCCESS;
+  }
+  for (std::size_t row = 0; row < height; ++row) {
+    for (std::size_t col = 0; col < width; col += chunk) {
+      GPUPOOL_CU_RETURN_IF_ERROR(
+          Piece(context, src, dst, row, 1, col, std::min(chunk, width - col), stream, async_flag, buf));
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
 CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool per_thread, bool async) {
   if (copy == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0, stream_id = 0;
@@ -91,33 +120,33 @@ CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool per_thread, boo
                                      copy->srcXInBytes, copy->srcY, &src));
   GPUPOOL_CU_RETURN_IF_ERROR(Resolve(copy->dstMemoryType, copy->dstHost, copy->dstDevice, copy->dstPitch,
                                      copy->dstXInBytes, copy->dstY, &dst));
-  const std::uint32_t async_flag = async ? 1 : 0;
   if (src.host && dst.host) {
     for (std::size_t r = 0; r < height; ++r) std::memmove(HostAt(dst, r, 0), HostAt(src, r, 0), width);
     return CUDA_SUCCESS;
   }
-  if (!src.host && !dst.host) {
-    return Rpc<Op::Memcpy2DToDevice>(
-        context, {kDevice, src.device, src.pitch, src.x, src.y, kDevice, dst.device, dst.pitch, dst.x, dst.y,
-                  width, height, stream_id, async_flag});
+  if (!async) {
+    DrainFor(context, stream_id, true);  // a synchronous copy waits for the NULL stream's work
+    return CopyOn(context, src, dst, width, height, stream_id, false);
   }
-  std::vector<char> buf;
-  const std::size_t chunk = protocol::kChunkSize;
-  if (width <= chunk) {
-    const std::size_t rows_per_piece = chunk / width;
-    for (std::size_t row = 0; row < height; row += rows_per_piece) {
-      const std::size_t rows = std::min(rows_per_piece, height - row);
-      GPUPOOL_CU_RETURN_IF_ERROR(Piece(context, src, dst, row, rows, 0, width, stream_id, async_flag, buf));
-    }
-    return CUDA_SUCCESS;
+  // Asynchronous: in stream order (captured as a graph node, or queued behind a host function).
+  // Pageable host memory is read before the call returns, as CUDA does, unless a capture reads it
+  // at each launch.
+  unsigned pinned_flags = 0;
+  if (src.host && State::Get().order.active() && CaptureOf(stream) == nullptr &&
+      !State::Get().pinned.Find(HostAt(src, 0, 0), &pinned_flags)) {
+    auto snapshot = std::make_shared<std::vector<char>>(width * height);
+    for (std::size_t r = 0; r < height; ++r)
+      std::memcpy(snapshot->data() + r * width, HostAt(src, r, 0), width);
+    src.host_base = snapshot->data();
+    src.pitch = width;
+    src.x = src.y = 0;
+    return SubmitOp(CU_GRAPH_NODE_TYPE_MEMCPY, stream, context, stream_id, [=](std::uint64_t on) {
+      (void)snapshot;  // kept alive until the copy is sent
+      return CopyOn(context, src, dst, width, height, on, true);
+    });
   }
-  for (std::size_t row = 0; row < height; ++row) {
-    for (std::size_t col = 0; col < width; col += chunk) {
-      GPUPOOL_CU_RETURN_IF_ERROR(
-          Piece(context, src, dst, row, 1, col, std::min(chunk, width - col), stream_id, async_flag, buf));
-    }
-  }
-  return CUDA_SUCCESS;
+  return SubmitOp(CU_GRAPH_NODE_TYPE_MEMCPY, stream, context, stream_id,
+                  [=](std::uint64_t on) { return CopyOn(context, src, dst, width, height, on, true); });
 }
 
 // Row of slice `z` (0-based from the copy's first slice) in a linear 3D volume, for a 2D copy.

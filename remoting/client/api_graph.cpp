@@ -1,75 +1,76 @@
-// Stream capture and graphs, on the client: while a stream is captured its asynchronous operations
-// (copies, memsets, launches, host functions) are recorded instead of sent
-// (api_support.h, SubmitOp; host_functions.h); a graph launch replays them, in order, on the
-// stream it names, host nodes as host steps in stream order. Enough for the runtime's
-// cudaStreamBeginCapture / cudaGraphInstantiate / cudaGraphLaunch; graphs built node by node
-// (cuGraphAdd*Node) are not supported.
+// Stream capture, instantiation, launch and update of CUDA graphs (graph.h, capture.h). Graphs
+// live on the client: a launch replays the graph's nodes, in dependency order, on the stream it
+// names, so the server sees the same calls the program would have made. Node-by-node building is
+// api_graph_nodes.cpp.
+#include <cstdio>
+#include <cstring>
+
 #include "remoting/client/api_support.h"
-#include "remoting/client/host_functions.h"
+#include "remoting/client/graph_node_work.h"
 
 using namespace gpupool::client;
 
 namespace {
 
-CUresult BeginCapture(CUstream handle) {
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  Stream* stream = State::Get().streams.Find(handle);
-  if (stream == nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;  // NULL and default streams
-  std::lock_guard<std::mutex> lock(stream->capture_mu);
-  if (stream->capture != nullptr) return CUDA_ERROR_ILLEGAL_STATE;
-  stream->capture = std::make_shared<Graph>();
-  return CUDA_SUCCESS;
-}
-
-CUresult EndCapture(CUstream handle, CUgraph* graph) {
-  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  Stream* stream = State::Get().streams.Find(handle);
-  if (stream == nullptr) return CUDA_ERROR_ILLEGAL_STATE;
-  std::shared_ptr<Graph> captured;
-  {
-    std::lock_guard<std::mutex> lock(stream->capture_mu);
-    captured = std::move(stream->capture);
-  }
-  if (captured == nullptr) return CUDA_ERROR_ILLEGAL_STATE;  // no capture was begun
-  *graph = reinterpret_cast<CUgraph>(State::Get().graphs.Add(std::make_unique<Graph>(*captured)));
-  return CUDA_SUCCESS;
-}
-
-CUresult IsCapturing(CUstream handle, CUstreamCaptureStatus* status) {
-  if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  *status = CaptureOf(handle) != nullptr ? CU_STREAM_CAPTURE_STATUS_ACTIVE : CU_STREAM_CAPTURE_STATUS_NONE;
-  return CUDA_SUCCESS;
-}
-
-CUresult CaptureInfo(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t* id, CUgraph* graph,
-                     const CUgraphNode** dependencies, size_t* count) {
-  GPUPOOL_CU_RETURN_IF_ERROR(IsCapturing(handle, status));
-  if (id != nullptr) *id = reinterpret_cast<std::uintptr_t>(CaptureOf(handle).get());
-  if (graph != nullptr) *graph = nullptr;
-  if (dependencies != nullptr) *dependencies = nullptr;
-  if (count != nullptr) *count = 0;
-  return CUDA_SUCCESS;
-}
-
 CUresult Launch(CUgraphExec handle, CUstream stream, bool per_thread) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
-  Graph* exec = State::Get().executables.Find(handle);
+  ExecGraph* exec = FindExec(handle);
   if (exec == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   Stream* s = State::Get().streams.Find(stream);
-  Context* owner = s != nullptr ? s->context : State::Current();
-  for (const GraphNode& node : exec->nodes) {
-    if (node.host != nullptr) {
-      GPUPOOL_CU_RETURN_IF_ERROR(
-          LaunchHost(stream, owner, context, id, {node.host, nullptr, stream, node.user_data}));
-    } else {
-      GPUPOOL_CU_RETURN_IF_ERROR(SubmitOp(stream, context, id, node.send));
-    }
-  }
+  LaunchTarget target;
+  target.stream = stream == nullptr && per_thread ? CU_STREAM_PER_THREAD : stream;
+  target.owner = s != nullptr ? s->context : State::Current();
+  target.context = context;
+  target.wire = id;
+  return RunExec(*exec, target);
+}
+
+CUresult InstantiateInto(CUgraphExec* out, CUgraph handle, unsigned long long flags, GraphNode** error_node) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Graph* graph = FindGraph(handle);
+  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // Device launch and memory nodes are not supported; upload and priority are hints.
+  constexpr unsigned long long kKnown = CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH |
+                                        CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD |
+                                        CUDA_GRAPH_INSTANTIATE_FLAG_USE_NODE_PRIORITY;
+  if ((flags & CUDA_GRAPH_INSTANTIATE_FLAG_DEVICE_LAUNCH) != 0) return CUDA_ERROR_NOT_SUPPORTED;
+  if ((flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
+  std::unique_ptr<ExecGraph> exec;
+  GPUPOOL_CU_RETURN_IF_ERROR(Instantiate(graph, &exec, error_node));
+  exec->flags = flags;
+  *out = reinterpret_cast<CUgraphExec>(State::Get().executables.Add(std::move(exec)));
   return CUDA_SUCCESS;
+}
+
+// The step of `exec` instantiated from `node`, which must be of `type`.
+CUresult ExecStep(CUgraphExec exec_handle, CUgraphNode node_handle, CUgraphNodeType type,
+                  ExecGraph::Step** out) {
+  ExecGraph* exec = FindExec(exec_handle);
+  GraphNode* node = FindNode(node_handle);
+  if (exec == nullptr || node == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  ExecGraph::Step* step = exec->Find(node);
+  if (step == nullptr || step->work.type != type) return CUDA_ERROR_INVALID_VALUE;
+  *out = step;
+  return CUDA_SUCCESS;
+}
+
+template <typename Build>
+CUresult SetExecWork(CUgraphExec exec, CUgraphNode node, CUgraphNodeType type, const Build& build) {
+  ExecGraph::Step* step = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(ExecStep(exec, node, type, &step));
+  NodeWork work;
+  GPUPOOL_CU_RETURN_IF_ERROR(build(&work));
+  step->work = std::move(work);
+  return CUDA_SUCCESS;
+}
+
+CUresult CaptureStatus(CUstream stream, CUstreamCaptureStatus* status, cuuint64_t* id, CUgraph* graph,
+                       const CUgraphNode** deps, const CUgraphEdgeData** edges, size_t* count) {
+  if (edges != nullptr) *edges = nullptr;  // every captured edge is a plain one
+  return CaptureInfo(stream, status, id, graph, deps, count);
 }
 
 }  // namespace
@@ -80,61 +81,87 @@ GPUPOOL_API CUresult cuStreamBeginCapture_v2(CUstream stream, CUstreamCaptureMod
 GPUPOOL_API CUresult cuStreamBeginCapture_v2_ptsz(CUstream stream, CUstreamCaptureMode) {
   return BeginCapture(stream);
 }
+GPUPOOL_API CUresult cuStreamBeginCaptureToGraph(CUstream stream, CUgraph graph, const CUgraphNode* deps,
+                                                 const CUgraphEdgeData*, size_t count, CUstreamCaptureMode) {
+  Graph* g = FindGraph(graph);
+  if (g == nullptr || (count > 0 && deps == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  return BeginCapture(stream, g, reinterpret_cast<const GraphNode* const*>(deps), count);
+}
+GPUPOOL_API CUresult cuStreamBeginCaptureToGraph_ptsz(CUstream stream, CUgraph graph, const CUgraphNode* deps,
+                                                      const CUgraphEdgeData* edges, size_t count,
+                                                      CUstreamCaptureMode mode) {
+  return cuStreamBeginCaptureToGraph(stream, graph, deps, edges, count, mode);
+}
 GPUPOOL_API CUresult cuStreamEndCapture(CUstream stream, CUgraph* graph) {
-  return EndCapture(stream, graph);
+  Graph* g = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(EndCapture(stream, &g));
+  *graph = reinterpret_cast<CUgraph>(g);
+  return CUDA_SUCCESS;
 }
 GPUPOOL_API CUresult cuStreamEndCapture_ptsz(CUstream stream, CUgraph* graph) {
-  return EndCapture(stream, graph);
+  return cuStreamEndCapture(stream, graph);
 }
 GPUPOOL_API CUresult cuStreamIsCapturing(CUstream stream, CUstreamCaptureStatus* status) {
-  return IsCapturing(stream, status);
+  return CaptureInfo(stream, status, nullptr, nullptr, nullptr, nullptr);
 }
 GPUPOOL_API CUresult cuStreamIsCapturing_ptsz(CUstream stream, CUstreamCaptureStatus* status) {
-  return IsCapturing(stream, status);
+  return CaptureInfo(stream, status, nullptr, nullptr, nullptr, nullptr);
 }
 GPUPOOL_API CUresult cuStreamGetCaptureInfo_v2(CUstream stream, CUstreamCaptureStatus* status, cuuint64_t* id,
                                                CUgraph* graph, const CUgraphNode** dependencies,
                                                size_t* count) {
-  return CaptureInfo(stream, status, id, graph, dependencies, count);
+  return CaptureStatus(stream, status, id, graph, dependencies, nullptr, count);
 }
 GPUPOOL_API CUresult cuStreamGetCaptureInfo_v2_ptsz(CUstream stream, CUstreamCaptureStatus* status,
                                                     cuuint64_t* id, CUgraph* graph,
                                                     const CUgraphNode** dependencies, size_t* count) {
-  return CaptureInfo(stream, status, id, graph, dependencies, count);
+  return CaptureStatus(stream, status, id, graph, dependencies, nullptr, count);
 }
 GPUPOOL_API CUresult cuStreamGetCaptureInfo_v3(CUstream stream, CUstreamCaptureStatus* status, cuuint64_t* id,
                                                CUgraph* graph, const CUgraphNode** dependencies,
                                                const CUgraphEdgeData** edges, size_t* count) {
-  if (edges != nullptr) *edges = nullptr;
-  return CaptureInfo(stream, status, id, graph, dependencies, count);
+  return CaptureStatus(stream, status, id, graph, dependencies, edges, count);
 }
 GPUPOOL_API CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream stream, CUstreamCaptureStatus* status,
                                                     cuuint64_t* id, CUgraph* graph,
                                                     const CUgraphNode** dependencies,
                                                     const CUgraphEdgeData** edges, size_t* count) {
-  if (edges != nullptr) *edges = nullptr;
-  return CaptureInfo(stream, status, id, graph, dependencies, count);
+  return CaptureStatus(stream, status, id, graph, dependencies, edges, count);
+}
+GPUPOOL_API CUresult cuStreamUpdateCaptureDependencies_v2(CUstream stream, CUgraphNode* deps,
+                                                          const CUgraphEdgeData*, size_t count,
+                                                          unsigned int flags) {
+  return UpdateCaptureDependencies(stream, deps, count, flags);
+}
+GPUPOOL_API CUresult cuStreamUpdateCaptureDependencies_v2_ptsz(CUstream stream, CUgraphNode* deps,
+                                                               const CUgraphEdgeData*, size_t count,
+                                                               unsigned int flags) {
+  return UpdateCaptureDependencies(stream, deps, count, flags);
 }
 
-// Node handles are opaque tokens: no node-level call is supported, so none is ever dereferenced.
-GPUPOOL_API CUresult cuGraphGetNodes(CUgraph handle, CUgraphNode* nodes, size_t* count) {
-  if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  Graph* graph = State::Get().graphs.Find(handle);
-  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (nodes != nullptr) {
-    for (size_t i = 0; i < *count && i < graph->nodes.size(); ++i) {
-      nodes[i] = reinterpret_cast<CUgraphNode>(reinterpret_cast<std::uintptr_t>(graph) + i + 1);
-    }
-  }
-  *count = graph->nodes.size();
-  return CUDA_SUCCESS;
+GPUPOOL_API CUresult cuGraphInstantiateWithFlags(CUgraphExec* exec, CUgraph graph, unsigned long long flags) {
+  return InstantiateInto(exec, graph, flags, nullptr);
 }
-
-GPUPOOL_API CUresult cuGraphInstantiateWithFlags(CUgraphExec* exec, CUgraph handle, unsigned long long) {
-  if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  Graph* graph = State::Get().graphs.Find(handle);
-  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *exec = reinterpret_cast<CUgraphExec>(State::Get().executables.Add(std::make_unique<Graph>(*graph)));
+GPUPOOL_API CUresult cuGraphInstantiateWithParams(CUgraphExec* exec, CUgraph graph,
+                                                  CUDA_GRAPH_INSTANTIATE_PARAMS* params) {
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* error_node = nullptr;
+  const CUresult result = InstantiateInto(exec, graph, params->flags, &error_node);
+  params->hErrNode_out = reinterpret_cast<CUgraphNode>(error_node);
+  params->result_out = result == CUDA_SUCCESS ? CUDA_GRAPH_INSTANTIATE_SUCCESS
+                       : result == CUDA_ERROR_INVALID_VALUE && error_node != nullptr
+                           ? CUDA_GRAPH_INSTANTIATE_INVALID_STRUCTURE
+                           : CUDA_GRAPH_INSTANTIATE_ERROR;
+  return result;
+}
+GPUPOOL_API CUresult cuGraphInstantiateWithParams_ptsz(CUgraphExec* exec, CUgraph graph,
+                                                       CUDA_GRAPH_INSTANTIATE_PARAMS* params) {
+  return cuGraphInstantiateWithParams(exec, graph, params);
+}
+GPUPOOL_API CUresult cuGraphExecGetFlags(CUgraphExec handle, cuuint64_t* flags) {
+  ExecGraph* exec = FindExec(handle);
+  if (exec == nullptr || flags == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *flags = exec->flags;
   return CUDA_SUCCESS;
 }
 
@@ -144,11 +171,140 @@ GPUPOOL_API CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
 GPUPOOL_API CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream stream) {
   return Launch(exec, stream, true);
 }
+// The graph's work is prepared on the client at instantiation; there is nothing to move ahead.
+GPUPOOL_API CUresult cuGraphUpload(CUgraphExec exec, CUstream) {
+  return FindExec(exec) != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+GPUPOOL_API CUresult cuGraphUpload_ptsz(CUgraphExec exec, CUstream stream) {
+  return cuGraphUpload(exec, stream);
+}
 
 GPUPOOL_API CUresult cuGraphExecDestroy(CUgraphExec exec) {
   return State::Get().executables.Remove(exec) != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
+GPUPOOL_API CUresult cuGraphDestroy(CUgraph handle) {
+  Graph* graph = FindGraph(handle);
+  if (graph == nullptr || graph->owner != nullptr)
+    return CUDA_ERROR_INVALID_VALUE;  // a child: its node owns it
+  DestroyGraph(graph);
+  return CUDA_SUCCESS;
+}
 
-GPUPOOL_API CUresult cuGraphDestroy(CUgraph graph) {
-  return State::Get().graphs.Remove(graph) != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+GPUPOOL_API CUresult cuGraphExecUpdate_v2(CUgraphExec exec_handle, CUgraph graph_handle,
+                                          CUgraphExecUpdateResultInfo* result) {
+  ExecGraph* exec = FindExec(exec_handle);
+  Graph* graph = FindGraph(graph_handle);
+  if (exec == nullptr || graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return UpdateExec(exec, graph, result);
+}
+
+GPUPOOL_API CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec exec, CUgraphNode node,
+                                                       const CUDA_KERNEL_NODE_PARAMS* params) {
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return SetExecWork(exec, node, CU_GRAPH_NODE_TYPE_KERNEL,
+                     [&](NodeWork* w) { return KernelWork(*params, w); });
+}
+GPUPOOL_API CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                    const CUDA_MEMCPY3D* params, CUcontext) {
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return SetExecWork(exec, node, CU_GRAPH_NODE_TYPE_MEMCPY,
+                     [&](NodeWork* w) { return MemcpyWork(*params, w); });
+}
+GPUPOOL_API CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                    const CUDA_MEMSET_NODE_PARAMS* params, CUcontext) {
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return SetExecWork(exec, node, CU_GRAPH_NODE_TYPE_MEMSET,
+                     [&](NodeWork* w) { return MemsetWork(*params, w); });
+}
+GPUPOOL_API CUresult cuGraphExecHostNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                  const CUDA_HOST_NODE_PARAMS* params) {
+  if (params == nullptr || params->fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return SetExecWork(exec, node, CU_GRAPH_NODE_TYPE_HOST, [&](NodeWork* w) {
+    *w = HostWork(params->fn, params->userData);
+    return CUDA_SUCCESS;
+  });
+}
+GPUPOOL_API CUresult cuGraphExecEventRecordNodeSetEvent(CUgraphExec exec, CUgraphNode node, CUevent event) {
+  return SetExecWork(exec, node, CU_GRAPH_NODE_TYPE_EVENT_RECORD,
+                     [&](NodeWork* w) { return EventWork(CU_GRAPH_NODE_TYPE_EVENT_RECORD, event, w); });
+}
+GPUPOOL_API CUresult cuGraphExecEventWaitNodeSetEvent(CUgraphExec exec, CUgraphNode node, CUevent event) {
+  return SetExecWork(exec, node, CU_GRAPH_NODE_TYPE_WAIT_EVENT,
+                     [&](NodeWork* w) { return EventWork(CU_GRAPH_NODE_TYPE_WAIT_EVENT, event, w); });
+}
+GPUPOOL_API CUresult cuGraphExecChildGraphNodeSetParams(CUgraphExec exec_handle, CUgraphNode node,
+                                                        CUgraph child_handle) {
+  ExecGraph::Step* step = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(ExecStep(exec_handle, node, CU_GRAPH_NODE_TYPE_GRAPH, &step));
+  Graph* child = FindGraph(child_handle);
+  if (child == nullptr || step->child == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExecUpdateResultInfo ignored{};
+  return UpdateExec(step->child.get(), child, &ignored) == CUDA_SUCCESS ? CUDA_SUCCESS
+                                                                        : CUDA_ERROR_INVALID_VALUE;
+}
+
+// Only kernel, memcpy and memset nodes can be disabled, as in CUDA.
+GPUPOOL_API CUresult cuGraphNodeSetEnabled(CUgraphExec exec, CUgraphNode node, unsigned int enabled) {
+  ExecGraph* e = FindExec(exec);
+  GraphNode* n = FindNode(node);
+  ExecGraph::Step* step = e != nullptr && n != nullptr ? e->Find(n) : nullptr;
+  if (step == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const CUgraphNodeType type = step->work.type;
+  if (type != CU_GRAPH_NODE_TYPE_KERNEL && type != CU_GRAPH_NODE_TYPE_MEMCPY &&
+      type != CU_GRAPH_NODE_TYPE_MEMSET)
+    return CUDA_ERROR_INVALID_VALUE;
+  step->enabled = enabled != 0;
+  return CUDA_SUCCESS;
+}
+GPUPOOL_API CUresult cuGraphNodeGetEnabled(CUgraphExec exec, CUgraphNode node, unsigned int* enabled) {
+  ExecGraph* e = FindExec(exec);
+  GraphNode* n = FindNode(node);
+  ExecGraph::Step* step = e != nullptr && n != nullptr ? e->Find(n) : nullptr;
+  if (step == nullptr || enabled == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *enabled = step->enabled ? 1 : 0;
+  return CUDA_SUCCESS;
+}
+
+// The CUDA 10-11 forms, whose names cuda.h now maps to the newer ones.
+#undef cuGraphInstantiate
+GPUPOOL_API CUresult cuGraphInstantiate(CUgraphExec* exec, CUgraph graph, CUgraphNode* error_node, char* log,
+                                        size_t log_size) {
+  GraphNode* failed = nullptr;
+  const CUresult result = InstantiateInto(exec, graph, 0, &failed);
+  if (error_node != nullptr) *error_node = reinterpret_cast<CUgraphNode>(failed);
+  if (log != nullptr && log_size > 0) {
+    const char* text = result == CUDA_SUCCESS ? "" : failed != nullptr ? "the graph has a cycle" : "";
+    std::snprintf(log, log_size, "%s", text);
+  }
+  return result;
+}
+GPUPOOL_API CUresult cuGraphInstantiate_v2(CUgraphExec* exec, CUgraph graph, CUgraphNode* error_node,
+                                           char* log, size_t log_size) {
+  return cuGraphInstantiate(exec, graph, error_node, log, log_size);
+}
+#undef cuGraphExecUpdate
+GPUPOOL_API CUresult cuGraphExecUpdate(CUgraphExec exec, CUgraph graph, CUgraphNode* error_node,
+                                       CUgraphExecUpdateResult* result) {
+  CUgraphExecUpdateResultInfo info{};
+  const CUresult r = cuGraphExecUpdate_v2(exec, graph, &info);
+  if (error_node != nullptr) *error_node = info.errorNode;
+  if (result != nullptr) *result = info.result;
+  return r;
+}
+#undef cuGraphExecKernelNodeSetParams
+GPUPOOL_API CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                    const CUDA_KERNEL_NODE_PARAMS_v1* params) {
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_KERNEL_NODE_PARAMS p{};
+  std::memcpy(&p, params, sizeof *params);  // v1 is v2's leading fields
+  return cuGraphExecKernelNodeSetParams_v2(exec, node, &p);
+}
+#undef cuStreamUpdateCaptureDependencies
+GPUPOOL_API CUresult cuStreamUpdateCaptureDependencies(CUstream stream, CUgraphNode* deps, size_t count,
+                                                       unsigned int flags) {
+  return UpdateCaptureDependencies(stream, deps, count, flags);
+}
+GPUPOOL_API CUresult cuStreamUpdateCaptureDependencies_ptsz(CUstream stream, CUgraphNode* deps, size_t count,
+                                                            unsigned int flags) {
+  return UpdateCaptureDependencies(stream, deps, count, flags);
 }

@@ -42,7 +42,7 @@ CUresult Launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx
     return Rpc<Op::LaunchKernel>(p.context, {p.function, gx, gy, gz, bx, by, bz, shared, on}, nullptr,
                                  Tail{&tail, 1});
   };
-  return SubmitOp(stream, p.context, p.stream, send);
+  return SubmitOp(CU_GRAPH_NODE_TYPE_KERNEL, stream, p.context, p.stream, send);
 }
 
 // The attributes as raw bytes, with event handles replaced by their server ids.
@@ -80,7 +80,7 @@ CUresult LaunchEx(const CUlaunchConfig* config, CUfunction f, void** params, voi
                                     c.blockDimZ, c.sharedMemBytes, on, attrs},
                                    nullptr, Tail{&tail, 1});
   };
-  return SubmitOp(config->hStream, p.context, p.stream, send);
+  return SubmitOp(CU_GRAPH_NODE_TYPE_KERNEL, config->hStream, p.context, p.stream, send);
 }
 
 }  // namespace

@@ -12,7 +12,7 @@ CUresult Memset(CUdeviceptr dst, std::uint32_t value, size_t count, CUstream str
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
   if (count == 0) return CUDA_SUCCESS;
-  return SubmitOp(stream, context, id, [=](std::uint64_t on) {
+  return SubmitOp(CU_GRAPH_NODE_TYPE_MEMSET, stream, context, id, [=](std::uint64_t on) {
     return Rpc<op>(context, {dst, value, count, on});
   });
 }
@@ -24,7 +24,7 @@ CUresult Memset2D(CUdeviceptr dst, size_t pitch, std::uint32_t value, size_t wid
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
   if (width == 0 || height == 0) return CUDA_SUCCESS;
-  return SubmitOp(stream, context, id, [=](std::uint64_t on) {
+  return SubmitOp(CU_GRAPH_NODE_TYPE_MEMSET, stream, context, id, [=](std::uint64_t on) {
     return Rpc<op>(context, {dst, pitch, value, width, height, on});
   });
 }

@@ -1,6 +1,7 @@
 // Streams and events: client objects wrapping server ids. Record and wait are asynchronous on the
 // wire; synchronise, query and elapsed time wait for the server (and return latched errors).
 #include "remoting/client/api_support.h"
+#include "remoting/client/graph_node_work.h"
 #include "remoting/client/pools.h"
 
 using namespace gpupool::client;
@@ -77,10 +78,18 @@ CUresult WaitEvent(CUstream stream, CUevent event, unsigned flags, bool per_thre
   if (!HeldRecord(e, &deps[0])) deps.clear();
   const std::uint64_t event_id = e->id;
   auto wait = [=](std::uint64_t on) { return Rpc<Op::StreamWaitEvent>(context, {on, event_id, flags}); };
-  // During capture, waits and records are not graph nodes (CUDA uses them to join streams into the
-  // capture, which the client does not support): they go out at once, as before capture existed.
-  if (CaptureOf(stream) != nullptr) return wait(id);
-  return SubmitOp(stream, context, id, wait, std::move(deps));
+  // An event recorded during a capture joins the waiting stream into it (capture.h). An event
+  // from outside the capture is a graph node only when the program says so (CU_EVENT_WAIT_EXTERNAL);
+  // otherwise the wait goes out at once: the captured work depends on it only through the graph.
+  CUresult joined = CUDA_SUCCESS;
+  if (CaptureWait(stream, e, &joined)) return joined;
+  if (CaptureOf(stream) != nullptr) {
+    if ((flags & CU_EVENT_WAIT_EXTERNAL) == 0) return wait(id);
+    NodeWork work;
+    GPUPOOL_CU_RETURN_IF_ERROR(EventWork(CU_GRAPH_NODE_TYPE_WAIT_EVENT, event, &work));
+    if (CaptureWork(stream, std::move(work), &joined)) return joined;
+  }
+  return SubmitOp(CU_GRAPH_NODE_TYPE_WAIT_EVENT, stream, context, id, wait, std::move(deps));
 }
 
 CUresult Record(CUevent event, CUstream stream, unsigned flags, bool per_thread) {
@@ -96,9 +105,26 @@ CUresult Record(CUevent event, CUstream stream, unsigned flags, bool per_thread)
     if (flags == 0) return Rpc<Op::EventRecord>(context, {event_id, on});
     return Rpc<Op::EventRecordWithFlags>(context, {event_id, on, flags});
   };
-  if (CaptureOf(stream) != nullptr) return record(id);  // as for waits, above
+  // On a captured stream a record marks the stream's place in the graph for later waits (capture.h);
+  // with CU_EVENT_RECORD_EXTERNAL it is a graph node that records the event at each launch.
+  if (CaptureOf(stream) != nullptr) {
+    CUresult captured = CUDA_SUCCESS;
+    if ((flags & CU_EVENT_RECORD_EXTERNAL) != 0) {
+      NodeWork work;
+      GPUPOOL_CU_RETURN_IF_ERROR(EventWork(CU_GRAPH_NODE_TYPE_EVENT_RECORD, event, &work));
+      if (CaptureWork(stream, std::move(work), &captured)) return captured;
+    } else if (CaptureRecord(stream, e)) {
+      return CUDA_SUCCESS;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(e->record_mu);  // recorded outside any capture from now on
+    e->captured_in.reset();
+    e->captured_nodes.clear();
+  }
   std::uint64_t ticket = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(SubmitOp(stream, context, id, record, std::move(deps), &ticket));
+  GPUPOOL_CU_RETURN_IF_ERROR(
+      SubmitOp(CU_GRAPH_NODE_TYPE_EVENT_RECORD, stream, context, id, record, std::move(deps), &ticket));
   if (ticket != 0) {
     std::lock_guard<std::mutex> lock(e->record_mu);
     e->held_key = {context, id};

@@ -5,6 +5,8 @@
 
 #include <cuda.h>
 
+#include "remoting/client/capture.h"
+#include "remoting/client/graph_work.h"
 #include "remoting/client/rpc.h"
 #include "remoting/client/state.h"
 
@@ -49,32 +51,23 @@ inline CUresult StreamId(CUstream stream, bool per_thread, std::uint64_t* id) {
   return CUDA_SUCCESS;
 }
 
-// The graph `stream` is being captured into, or null: asynchronous calls on a capturing stream are
-// recorded (api_graph.cpp) instead of sent.
-inline std::shared_ptr<Graph> CaptureOf(CUstream stream) {
-  Stream* s = State::Get().streams.Find(stream);
-  if (s == nullptr) return nullptr;
-  std::lock_guard<std::mutex> lock(s->capture_mu);
-  return s->capture;
-}
-
 // Whether work on `stream` waits for the legacy NULL stream (all but CU_STREAM_NON_BLOCKING ones).
 inline bool IsBlocking(CUstream stream) {
   Stream* s = State::Get().streams.Find(stream);
   return s == nullptr || (s->flags & CU_STREAM_NON_BLOCKING) == 0;
 }
 
-// Sends `op` on `stream` (wire id `wire`) in stream order: recorded into the graph while the stream
-// is captured, queued behind a host function that holds the stream or that `deps` name
-// (stream_order.h; *ticket = its ticket), else sent now. Streams without host functions pay one
-// atomic load on top of the capture check.
-inline CUresult SubmitOp(CUstream stream, std::uint64_t context, std::uint64_t wire,
+// Sends `op` on `stream` (wire id `wire`) in stream order: a `kind` node of the graph while the
+// stream is captured (capture.h), queued behind a host function that holds the stream or that
+// `deps` name (stream_order.h; *ticket = its ticket), else sent now. Streams without host
+// functions pay one atomic load on top of the capture check.
+inline CUresult SubmitOp(CUgraphNodeType kind, CUstream stream, std::uint64_t context, std::uint64_t wire,
                          std::function<CUresult(std::uint64_t)> op, std::vector<StreamDep> deps = {},
                          std::uint64_t* ticket = nullptr) {
   if (ticket != nullptr) *ticket = 0;
-  if (std::shared_ptr<Graph> graph = CaptureOf(stream)) {
-    graph->nodes.push_back({std::move(op)});
-    return CUDA_SUCCESS;
+  if (CaptureOf(stream) != nullptr) {
+    CUresult captured = CUDA_SUCCESS;
+    if (CaptureWork(stream, CapturedOpWork(kind, op), &captured)) return captured;
   }
   StreamOrder& order = State::Get().order;
   if (!order.active() && deps.empty()) return op(wire);

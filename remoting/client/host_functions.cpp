@@ -26,10 +26,10 @@ CUresult WaitForStream(std::uint64_t context, std::uint64_t wire) {
 
 CUresult LaunchHost(CUstream stream, Context* context, std::uint64_t context_id, std::uint64_t wire,
                     const HostCall& call) {
-  if (std::shared_ptr<Graph> graph = CaptureOf(stream)) {
+  if (CaptureOf(stream) != nullptr) {
     if (call.fn == nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;  // stream callbacks
-    graph->nodes.push_back({nullptr, call.fn, call.user_data});
-    return CUDA_SUCCESS;
+    CUresult captured = CUDA_SUCCESS;
+    if (CaptureWork(stream, HostWork(call.fn, call.user_data), &captured)) return captured;
   }
   State::Get().order.SubmitHost({context_id, wire}, IsBlocking(stream), [=] {
     State::ContextStack().assign(1, context);  // as the driver's callback thread has it

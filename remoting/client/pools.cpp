@@ -85,7 +85,7 @@ CUresult Pools::Allocate(MemPool* pool, std::uint64_t bytes, CUstream stream, st
     std::vector<StreamDep> deps;
     if (reuse.wait) deps.push_back(reuse.recorded);
     CUresult r = SubmitOp(
-        stream, context, wire,
+        CU_GRAPH_NODE_TYPE_WAIT_EVENT, stream, context, wire,
         [=, wait = reuse.wait](std::uint64_t on) {
           CUresult result = CUDA_SUCCESS;
           if (wait) result = Rpc<Op::StreamWaitEvent>(context, {on, event, 0});
@@ -141,7 +141,7 @@ CUresult Pools::FreeAsync(CUdeviceptr ptr, CUstream stream, std::uint64_t contex
   maybe_free_.store(true, std::memory_order_release);
   std::uint64_t ticket = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(SubmitOp(
-      stream, context, wire,
+      CU_GRAPH_NODE_TYPE_EVENT_RECORD, stream, context, wire,
       [=](std::uint64_t on) {
         return Rpc<Op::EventRecord>(context, {event, on});
       },

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "remoting/client/graph.h"
 #include "remoting/client/handles.h"
 #include "remoting/client/launch_check.h"
 #include "remoting/client/pinned_memory.h"
@@ -30,6 +31,8 @@
 #include "remoting/client/stream_order.h"
 
 namespace gpupool::client {
+
+struct Capture;
 
 struct Context {
   CUdevice device = 0;
@@ -53,28 +56,14 @@ struct Device {
   unsigned primary_flags = 0;
 };
 
-// One node of a captured graph: an operation sent on the wire stream a launch names, or a host
-// node (cuLaunchHostFunc during capture), run on the client in stream order at each launch.
-struct GraphNode {
-  std::function<CUresult(std::uint64_t stream)> send;
-  CUhostFn host = nullptr;
-  void* user_data = nullptr;
-};
-
-// A graph captured from a stream (api_graph.cpp): the asynchronous operations in the order the
-// program issued them, each replayed on the stream a launch of the graph names. An instantiated
-// graph (CUgraphExec) is a copy.
-struct Graph {
-  std::vector<GraphNode> nodes;
-};
-
 struct Stream {
   std::uint64_t id = 0;
   Context* context = nullptr;
   unsigned flags = 0;
   int priority = 0;
-  std::mutex capture_mu;           // guards capture
-  std::shared_ptr<Graph> capture;  // non-null while the stream is being captured
+  std::mutex capture_mu;             // guards capture and frontier
+  std::shared_ptr<Capture> capture;  // non-null while the stream is being captured (capture.h)
+  std::vector<GraphNode*> frontier;  // what the stream's next captured work depends on
 };
 
 struct Event {
@@ -86,6 +75,9 @@ struct Event {
   std::mutex record_mu;
   StreamKey held_key;             // guarded by record_mu
   std::uint64_t held_ticket = 0;  // guarded by record_mu
+  // Recorded during a capture (capture.h): the capture and the frontier it recorded.
+  std::shared_ptr<Capture> captured_in;    // guarded by record_mu
+  std::vector<GraphNode*> captured_nodes;  // guarded by record_mu
 };
 
 struct Function;
@@ -151,8 +143,9 @@ class State {
   Registry<Module> modules;
   Registry<Function> functions;
   Registry<Library> libraries;
-  Registry<Graph> graphs;       // CUgraph
-  Registry<Graph> executables;  // CUgraphExec
+  Registry<Graph> graphs;           // CUgraph (graph.h)
+  Registry<GraphNode> graph_nodes;  // CUgraphNode
+  Registry<ExecGraph> executables;  // CUgraphExec
   PinnedMemory pinned;
   StreamOrder order;  // stream order kept on the client (host functions)
 

@@ -70,8 +70,8 @@ int main() {
   CU_OK(cuStreamDestroy(failing));
 
   // Not supported: an error naming itself, never a silent success.
-  CUgraph graph = nullptr;
-  CU_EXPECT(cuGraphCreate(&graph, 0), CUDA_ERROR_NOT_SUPPORTED);
+  CUdeviceptr reserved = 0;
+  CU_EXPECT(cuMemAddressReserve(&reserved, 1 << 21, 0, 0, 0), CUDA_ERROR_NOT_SUPPORTED);
 
   // Managed and mapped host memory are refused, twice over (logged once), and the device says so;
   // pinned memory asked to be mapped is still ordinary pinned memory.
