@@ -32,6 +32,9 @@ CUresult Prepare(CUfunction handle, const LaunchShape& shape, CUstream stream, b
   return PackParams(function->offsets, function->sizes, kernel_params, extra, &out->params);
 }
 
+// cuLaunchKernel, or cuLaunchCooperativeKernel (op LaunchCooperativeKernel: the server checks that the
+// grid fits on the device at once, CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE).
+template <Op op>
 CUresult Launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                 unsigned shared, CUstream stream, void** params, void** extra, bool per_thread) {
   const LaunchShape shape{{gx, gy, gz}, {bx, by, bz}, shared};
@@ -39,8 +42,7 @@ CUresult Launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(f, shape, stream, per_thread, params, extra, &p));
   auto send = [=](std::uint64_t on) {
     iovec tail{const_cast<char*>(p.params.data()), p.params.size()};
-    return Rpc<Op::LaunchKernel>(p.context, {p.function, gx, gy, gz, bx, by, bz, shared, on}, nullptr,
-                                 Tail{&tail, 1});
+    return Rpc<op>(p.context, {p.function, gx, gy, gz, bx, by, bz, shared, on}, nullptr, Tail{&tail, 1});
   };
   return SubmitOp(CU_GRAPH_NODE_TYPE_KERNEL, stream, p.context, p.stream, send);
 }
@@ -85,16 +87,32 @@ CUresult LaunchEx(const CUlaunchConfig* config, CUfunction f, void** params, voi
 
 }  // namespace
 
+GPUPOOL_API CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy,
+                                               unsigned int gz, unsigned int bx, unsigned int by,
+                                               unsigned int bz, unsigned int shared, CUstream stream,
+                                               void** params) {
+  return Launch<Op::LaunchCooperativeKernel>(f, gx, gy, gz, bx, by, bz, shared, stream, params, nullptr,
+                                             false);
+}
+
+GPUPOOL_API CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy,
+                                                    unsigned int gz, unsigned int bx, unsigned int by,
+                                                    unsigned int bz, unsigned int shared, CUstream stream,
+                                                    void** params) {
+  return Launch<Op::LaunchCooperativeKernel>(f, gx, gy, gz, bx, by, bz, shared, stream, params, nullptr,
+                                             true);
+}
+
 GPUPOOL_API CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                                     unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,
                                     CUstream stream, void** params, void** extra) {
-  return Launch(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra, false);
+  return Launch<Op::LaunchKernel>(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra, false);
 }
 
 GPUPOOL_API CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                                          unsigned int bx, unsigned int by, unsigned int bz,
                                          unsigned int shared, CUstream stream, void** params, void** extra) {
-  return Launch(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra, true);
+  return Launch<Op::LaunchKernel>(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra, true);
 }
 
 GPUPOOL_API CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** params,

@@ -19,10 +19,10 @@ using namespace gpupool::client;
 namespace {
 
 Function* FunctionByName(std::mutex& mu, std::map<std::string, Function*>& cache, const std::string& name,
-                         std::uint64_t id, bool kernel, Module* module) {
+                         std::uint64_t id, bool kernel, Module* module, Library* library = nullptr) {
   std::lock_guard<std::mutex> lock(mu);
   Function*& slot = cache[name];
-  if (slot == nullptr || slot->id != id) slot = AddFunction(id, kernel, module);
+  if (slot == nullptr || slot->id != id) slot = AddFunction(id, kernel, module, name, library);
   return slot;
 }
 
@@ -154,7 +154,7 @@ GPUPOOL_API CUresult cuLibraryGetKernel(CUkernel* kernel, CUlibrary handle, cons
   protocol::Call<Op::LibraryGetKernel>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetKernel>(0, {library->id, name}, &reply));
   *kernel = reinterpret_cast<CUkernel>(
-      FunctionByName(library->mu, library->kernels, name, std::get<0>(reply), true, nullptr));
+      FunctionByName(library->mu, library->kernels, name, std::get<0>(reply), true, nullptr, library));
   return CUDA_SUCCESS;
 }
 
@@ -197,6 +197,6 @@ GPUPOOL_API CUresult cuKernelGetFunction(CUfunction* function, CUkernel handle) 
   if (kernel == nullptr || !kernel->kernel) return CUDA_ERROR_INVALID_HANDLE;
   std::uint64_t id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(FunctionId(kernel, &id));
-  *function = reinterpret_cast<CUfunction>(AddFunction(id, false, nullptr));
+  *function = reinterpret_cast<CUfunction>(AddFunction(id, false, nullptr, kernel->name, kernel->library));
   return CUDA_SUCCESS;
 }

@@ -33,6 +33,7 @@
 namespace gpupool::client {
 
 struct Capture;
+struct Library;
 
 struct Context {
   CUdevice device = 0;
@@ -94,6 +95,8 @@ struct Function {
   std::uint64_t id = 0;  // function id, or kernel id when `kernel`
   bool kernel = false;
   Module* module = nullptr;
+  std::string name;            // the kernel's (mangled) name; empty when unknown
+  Library* library = nullptr;  // a CUkernel's library
   std::once_flag layout_once;  // parameter layout, fetched once
   CUresult layout_result = CUDA_SUCCESS;
   std::vector<std::uint64_t> offsets, sizes;

@@ -2,6 +2,7 @@
 // cuMemcpy, their async forms on a stream, pinned host buffers, 2D, 3D) at sizes from 1 B to 256 MiB,
 // with unaligned offsets on both sides; memsets D8/D16/D32, 2D and async, checked byte by byte
 // including the bytes around them. Usage: driver_copies [--max-bytes N]
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -215,6 +216,51 @@ void Memsets(CUstream stream) {
 
 }  // namespace
 
+// Copies between two contexts of the program (its current context and a second one it created), sync,
+// async and 3D; a context that is not the program's is refused.
+void PeerCopies(CUstream stream) {
+  CUcontext first = nullptr, second = nullptr;
+  CU_OK(cuCtxGetCurrent(&first));
+  CUdevice device = 0;
+  CU_OK(cuCtxGetDevice(&device));
+  if (!CU_OK(cuCtxCreate(&second, nullptr, 0, device))) return;
+  CU_OK(cuCtxSetCurrent(first));
+  const std::size_t n = 3000;
+  const std::vector<unsigned char> data = drv::RandomBytes(n, 99);
+  std::vector<unsigned char> back(n, 0);
+  CUdeviceptr a = 0, b = 0, c = 0;
+  CU_OK(cuMemAlloc(&a, n));
+  CU_OK(cuCtxSetCurrent(second));
+  CU_OK(cuMemAlloc(&b, n));
+  CU_OK(cuCtxSetCurrent(first));
+  CU_OK(cuMemAlloc(&c, n));
+  CU_OK(cuMemcpyHtoD(a, data.data(), n));
+  CU_OK(cuMemcpyPeer(b, second, a, first, n));
+  CU_OK(cuMemcpyPeerAsync(c, first, b, second, n, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CU_OK(cuMemcpyDtoH(back.data(), c, n));
+  CHECK_TRUE(back == data);
+  CUDA_MEMCPY3D_PEER peer{};
+  peer.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  peer.srcDevice = b;
+  peer.srcContext = second;
+  peer.dstMemoryType = CU_MEMORYTYPE_HOST;
+  peer.dstHost = back.data();
+  peer.dstContext = first;
+  peer.WidthInBytes = n;
+  peer.Height = peer.Depth = 1;
+  std::fill(back.begin(), back.end(), 0);
+  CU_OK(cuMemcpy3DPeer(&peer));
+  CHECK_TRUE(back == data);
+  int not_a_context = 0;
+  CU_EXPECT(cuMemcpyPeer(c, reinterpret_cast<CUcontext>(&not_a_context), a, first, n),
+            CUDA_ERROR_INVALID_CONTEXT);
+  CU_OK(cuMemFree(a));
+  CU_OK(cuMemFree(c));
+  CU_OK(cuCtxDestroy(second));  // frees b
+  CU_OK(cuCtxSetCurrent(first));
+}
+
 int main(int argc, char** argv) {
   std::size_t max_bytes = 256u << 20;
   if (argc == 3 && std::string(argv[1]) == "--max-bytes") max_bytes = std::stoull(argv[2]);
@@ -236,6 +282,7 @@ int main(int argc, char** argv) {
   Copies2D();
   Copies3D();
   Memsets(stream);
+  PeerCopies(stream);
   CU_OK(cuStreamDestroy(stream));
   return drv::Verdict("driver_copies");
 }

@@ -120,6 +120,19 @@ int main(int argc, char** argv) {
   void* int_params[] = {&v};
   if (CU_OK(cuLaunchKernelEx(&config, fi, int_params, nullptr)))
     Expect("k_int", 1, 96, Pack(4, {{&v, 4}}, {0}));
+  // A cooperative launch (cudaLaunchCooperativeKernel): cuLaunchKernelEx with the attribute.
+  if (CU_OK(cuLaunchCooperativeKernel(fi, 2, 1, 1, 64, 1, 1, 0, stream, int_params)))
+    Expect("k_int", 2, 64, Pack(4, {{&v, 4}}, {0}));
+  // What a function knows of itself.
+  const char* name = nullptr;
+  CU_OK(cuFuncGetName(&name, fi));
+  CHECK_TRUE(name != nullptr && std::string(name) == "k_int");
+  CUfunctionLoadingState loading = CU_FUNCTION_LOADING_STATE_UNLOADED;
+  CU_OK(cuFuncIsLoaded(&loading, fi));
+  CHECK_TRUE(loading == CU_FUNCTION_LOADING_STATE_LOADED);
+  CUmodule owner = nullptr;
+  CU_OK(cuFuncGetModule(&owner, fi));
+  CHECK_TRUE(owner == module);
 
   // Invalid configurations fail at the call.
   CU_EXPECT(cuLaunchKernel(fi, 1, 1, 1, 1025, 1, 1, 0, nullptr, int_params, nullptr),
@@ -157,6 +170,24 @@ int main(int argc, char** argv) {
     }
     CUfunction from_kernel = nullptr;
     CU_OK(cuKernelGetFunction(&from_kernel, kernel));
+    // The kernel's own calls (the runtime's cudaFuncGetAttributes / cudaFuncSetAttribute).
+    const char* kernel_name = nullptr;
+    CU_OK(cuKernelGetName(&kernel_name, kernel));
+    CHECK_TRUE(kernel_name != nullptr && std::string(kernel_name) == "k_ptr_size");
+    CUlibrary of_kernel = nullptr;
+    CU_OK(cuKernelGetLibrary(&of_kernel, kernel));
+    CHECK_TRUE(of_kernel == library);
+    int threads = 0;
+    CU_OK(cuKernelGetAttribute(&threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, kernel, 0));
+    CHECK_TRUE(threads > 0);
+    CU_OK(cuKernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 1024, kernel, 0));
+    CU_EXPECT(cuKernelGetAttribute(&threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, kernel, 7),
+              CUDA_ERROR_INVALID_DEVICE);
+    std::size_t offset = 0, bytes = 0;
+    CU_OK(cuKernelGetParamInfo(kernel, 1, &offset, &bytes));
+    CHECK_TRUE(offset == 8 && bytes == 8);
+    CU_OK(cuFuncGetName(&name, from_kernel));
+    CHECK_TRUE(std::string(name) == "k_ptr_size");
     CU_OK(cuLibraryUnload(library));
   }
   CU_OK(cuCtxSynchronize());  // any latched launch error surfaces here

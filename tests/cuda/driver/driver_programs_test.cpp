@@ -107,7 +107,7 @@ TEST_CASE("launch: the server records exactly the parameter bytes the program pa
     recorded.push_back(j["kernel"].get<std::string>() + " " + dims(j["grid"]) + " " + dims(j["block"]) + " " +
                        j["params"].get<std::string>());
   }
-  CHECK(expected.size() == 10);
+  CHECK(expected.size() == 11);
   CHECK(recorded == expected);
 }
 
