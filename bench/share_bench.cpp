@@ -29,6 +29,7 @@
 
 #include "bench/client_driver.h"
 #include "cli/local_server.h"
+#include "common/control/control_channel.h"
 #include "common/endpoint.h"
 #include "gpupool/control/v1/control.grpc.pb.h"
 
@@ -113,8 +114,11 @@ struct Options {
 
 class Pods {
  public:
-  Pods(const Options& o)
-      : stub_(cv1::Control::NewStub(grpc::CreateChannel(o.control, grpc::InsecureChannelCredentials()))) {}
+  // The server's token (--token-file) goes with every Control call when the server asks for one.
+  explicit Pods(const Options& o)
+      : stub_(cv1::Control::NewStub(grpc::CreateChannel(o.control, grpc::InsecureChannelCredentials()))) {
+    access_.token_file = o.token_file;
+  }
 
   Result<std::string> FirstGpu() {
     grpc::ClientContext ctx;
@@ -150,9 +154,11 @@ class Pods {
   }
 
  private:
-  static void Deadline(grpc::ClientContext& ctx) {
+  void Deadline(grpc::ClientContext& ctx) const {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    (void)control::AuthorizeCall(access_, &ctx);  // an unreadable token file: the server says UNAUTHENTICATED
   }
+  control::ControlAccess access_;
   std::unique_ptr<cv1::Control::Stub> stub_;
 };
 

@@ -28,7 +28,9 @@ struct ServerReport {
 
 class ControlClients {
  public:
-  ControlClients(std::vector<ServerTarget> targets, std::chrono::milliseconds timeout);
+  // A target whose channel cannot be made (an unreadable TLS file) reports that error.
+  ControlClients(std::vector<ServerTarget> targets, std::chrono::milliseconds timeout,
+                 control::ControlAccess access = {});
   ~ControlClients();
   ControlClients(const ControlClients&) = delete;
   ControlClients& operator=(const ControlClients&) = delete;
@@ -42,6 +44,7 @@ class ControlClients {
 
   std::vector<std::unique_ptr<Server>> servers_;
   std::chrono::milliseconds timeout_;
+  control::ControlAccess access_;
 };
 
 }  // namespace gpupool::cli

@@ -112,6 +112,18 @@ Result<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const
       flags.servers.push_back(t);
       continue;
     }
+    const std::pair<const char*, std::string*> access_flags[] = {
+        {"--token-file", &flags.access.token_file},
+        {"--tls-ca-file", &flags.access.tls_ca_file},
+        {"--tls-server-name", &flags.access.tls_server_name},
+        {"--tls-cert-file", &flags.access.tls_cert_file},
+        {"--tls-key-file", &flags.access.tls_key_file}};
+    bool is_access = false;
+    for (const auto& [name, field] : access_flags) {
+      if (is_access) break;
+      GPUPOOL_ASSIGN_OR_RETURN(is_access, TakeFlagValue(args, &i, name, field));
+    }
+    if (is_access) continue;
     GPUPOOL_ASSIGN_OR_RETURN(bool is_timeout, TakeFlagValue(args, &i, "--timeout", &value));
     if (is_timeout) {
       auto ms = ParseDurationMs(value);
@@ -125,6 +137,13 @@ Result<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const
       continue;
     }
     return Status::InvalidArgument("unknown flag \"" + arg + "\"");
+  }
+  const std::pair<const char*, std::string*> access_env[] = {
+      {"GPUPOOL_TOKEN_FILE", &flags.access.token_file},
+      {"GPUPOOL_TLS_CA_FILE", &flags.access.tls_ca_file},
+      {"GPUPOOL_TLS_SERVER_NAME", &flags.access.tls_server_name}};
+  for (const auto& [variable, field] : access_env) {
+    if (field->empty()) *field = env(variable);
   }
   if (flags.help || !flags.servers.empty()) return flags;
   for (const char* variable : {"GPUPOOL_SERVERS", "GPUPOOL_SERVER"}) {
@@ -144,6 +163,12 @@ const char* ServerFlagsHelp() {
          "                       or 127.0.0.1:7470\n"
          "  --control ADDR       a server's Control API itself (HOST:PORT or unix:PATH), for servers\n"
          "                       started with another --control-listen (repeatable)\n"
+         "  --token-file FILE    the servers' token, for servers that authenticate clients\n"
+         "                       (default $GPUPOOL_TOKEN_FILE)\n"
+         "  --tls-ca-file FILE   servers with a certificate serve Control over TLS: the CA it must\n"
+         "                       chain to (default $GPUPOOL_TLS_CA_FILE); --tls-server-name NAME\n"
+         "                       the name it must carry; --tls-cert-file/--tls-key-file a client\n"
+         "                       certificate, instead of a token\n"
          "  --timeout DURATION   deadline of each request to a server (default 5s)\n"
          "  --json               print JSON for scripts instead of a table\n";
 }

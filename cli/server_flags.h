@@ -9,6 +9,9 @@
 // Precedence: --server/--control flags, then GPUPOOL_SERVERS (comma- or space-separated), then
 // GPUPOOL_SERVER, then 127.0.0.1:7470 (the server `gpupool run` starts locally).
 //
+// Servers that authenticate clients want their token (--token-file) or a client certificate on the
+// Control API too, and a server with a certificate serves Control over TLS (--tls-ca-file).
+//
 // Thread-safety: pure functions over values.
 #pragma once
 
@@ -17,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/control/control_channel.h"
 #include "common/status.h"
 
 namespace gpupool::cli {
@@ -32,6 +36,10 @@ struct ServerTarget {
 
 struct ServerFlags {
   std::vector<ServerTarget> servers;
+  // TLS and the server's token: --tls-ca-file, --tls-server-name, --tls-cert-file, --tls-key-file,
+  // --token-file; defaults from GPUPOOL_TLS_CA_FILE, GPUPOOL_TLS_SERVER_NAME, GPUPOOL_TOKEN_FILE (as
+  // for `gpupool run`).
+  control::ControlAccess access;
   std::chrono::milliseconds timeout{5000};  // deadline of every RPC
   bool json = false;
   bool help = false;

@@ -135,7 +135,7 @@ int ServersCommand(const std::vector<std::string>& args) {
     return kExitOk;
   }
 
-  ControlClients clients(flags->servers, flags->timeout);
+  ControlClients clients(flags->servers, flags->timeout, flags->access);
   const std::vector<ServerReport> reports = clients.Query(/*with_sessions=*/false);
   if (flags->json) {
     nlohmann::json out = {{"servers", nlohmann::json::array()}};

@@ -121,7 +121,7 @@ int TopCommand(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const bool clear_screen = !flags->json && top.count != 1 && ::isatty(STDOUT_FILENO) == 1;
-  ControlClients clients(flags->servers, flags->timeout);
+  ControlClients clients(flags->servers, flags->timeout, flags->access);
   std::optional<TopSample> previous;
   bool all_answered = true;
   for (long frame = 1;; ++frame) {

@@ -35,7 +35,10 @@ std::string OperatorUsage() {
          "  --probe-interval-seconds N      how often servers are probed (default 10)\n"
          "  --server-unhealthy-after-seconds N\n"
          "                                  a server whose Control API has not answered for N s has its\n"
-         "                                  GPUs marked unhealthy (default 20)\n";
+         "                                  GPUs marked unhealthy (default 20)\n"
+         "  --server-tls-ca-file FILE       the servers' Control API is TLS: their certificates' CA\n"
+         "  --server-tls-server-name NAME   the name those certificates carry (default: the address)\n"
+         "  --server-token-file FILE        the servers' token, sent with every Control call\n";
 }
 
 Result<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args) {
@@ -49,7 +52,10 @@ Result<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args) {
       {"--webhook-service", &f.webhook_service},
       {"--webhook-cert-dir", &f.webhook_cert_dir},
       {"--webhook-tls-secret", &f.webhook_tls_secret},
-      {"--metrics-listen", &f.metrics_listen}};
+      {"--metrics-listen", &f.metrics_listen},
+      {"--server-tls-ca-file", &f.server_tls_ca_file},
+      {"--server-tls-server-name", &f.server_tls_server_name},
+      {"--server-token-file", &f.server_token_file}};
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i], value;
     const bool inline_value = name.find('=') != std::string::npos;

@@ -25,6 +25,10 @@ struct OperatorFlags {
   int binder_workers = 4;
   int probe_interval_s = 10;
   int server_unhealthy_after_s = 20;  // a server silent this long: its GPUs are marked unhealthy
+  // How the operator reaches gpupool-server's Control API (common/control/control_channel.h).
+  std::string server_tls_ca_file;      // TLS, checked against this CA
+  std::string server_tls_server_name;  // the name the servers' certificate carries
+  std::string server_token_file;       // the servers' token (--token-file), sent with every call
   bool help = false;
 };
 

@@ -60,7 +60,11 @@ int main(int argc, char** argv) {
   if (!client.ok()) return Fail("Kubernetes client", client.status());
 
   metrics::OperatorMetrics metrics;
-  auto control = controllers::NewGrpcControlClient();
+  control::ControlAccess access;
+  access.tls_ca_file = flags->server_tls_ca_file;
+  access.tls_server_name = flags->server_tls_server_name;
+  access.token_file = flags->server_token_file;
+  auto control = controllers::NewGrpcControlClient({}, access);
   controllers::OperatorOptions options;
   options.leader_elect = flags->leader_elect;
   options.election.lease_namespace =

@@ -28,14 +28,16 @@ Status FromGrpc(const grpc::Status& s, const std::string& what) {
 
 class GrpcControlClient final : public ControlClient {
  public:
-  explicit GrpcControlClient(ControlDeadlines d) : deadlines_(d) {}
+  GrpcControlClient(ControlDeadlines d, control::ControlAccess access)
+      : deadlines_(d), access_(std::move(access)) {}
 
   Result<control::v1::Inventory> GetInventory(const std::string& control) override {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.inventory);
     control::v1::Inventory out;
     ++calls_;
-    GPUPOOL_RETURN_IF_ERROR(FromGrpc(Stub(control)->GetInventory(&ctx, {}, &out), "GetInventory " + control));
+    GPUPOOL_ASSIGN_OR_RETURN(control::v1::Control::Stub * stub, Prepare(control, &ctx));
+    GPUPOOL_RETURN_IF_ERROR(FromGrpc(stub->GetInventory(&ctx, {}, &out), "GetInventory " + control));
     return out;
   }
 
@@ -44,7 +46,8 @@ class GrpcControlClient final : public ControlClient {
     ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.admit);
     control::v1::AdmitResponse out;
     ++calls_;
-    return FromGrpc(Stub(control)->Admit(&ctx, request, &out), "Admit on " + control);
+    GPUPOOL_ASSIGN_OR_RETURN(control::v1::Control::Stub * stub, Prepare(control, &ctx));
+    return FromGrpc(stub->Admit(&ctx, request, &out), "Admit on " + control);
   }
 
   Status Revoke(const std::string& control, const std::string& pod_uid, const std::string& reason) override {
@@ -55,7 +58,8 @@ class GrpcControlClient final : public ControlClient {
     req.set_reason(reason);
     control::v1::RevokeResponse out;
     ++calls_;
-    return FromGrpc(Stub(control)->Revoke(&ctx, req, &out), "Revoke on " + control);
+    GPUPOOL_ASSIGN_OR_RETURN(control::v1::Control::Stub * stub, Prepare(control, &ctx));
+    return FromGrpc(stub->Revoke(&ctx, req, &out), "Revoke on " + control);
   }
 
   Result<std::vector<control::v1::Admission>> ListAdmissions(const std::string& control) override {
@@ -63,24 +67,29 @@ class GrpcControlClient final : public ControlClient {
     ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.inventory);
     control::v1::ListAdmissionsResponse out;
     ++calls_;
-    GPUPOOL_RETURN_IF_ERROR(
-        FromGrpc(Stub(control)->ListAdmissions(&ctx, {}, &out), "ListAdmissions " + control));
+    GPUPOOL_ASSIGN_OR_RETURN(control::v1::Control::Stub * stub, Prepare(control, &ctx));
+    GPUPOOL_RETURN_IF_ERROR(FromGrpc(stub->ListAdmissions(&ctx, {}, &out), "ListAdmissions " + control));
     return std::vector<control::v1::Admission>(out.admissions().begin(), out.admissions().end());
   }
 
   long calls() const override { return calls_.load(); }
 
  private:
-  control::v1::Control::Stub* Stub(const std::string& control) {
+  // The server's stub (made once per address) with the call's token added to `ctx`.
+  Result<control::v1::Control::Stub*> Prepare(const std::string& control, grpc::ClientContext* ctx) {
+    GPUPOOL_RETURN_IF_ERROR(control::AuthorizeCall(access_, ctx));
     std::lock_guard lock(mu_);
     auto& stub = stubs_[control];
     if (!stub) {
-      stub = control::v1::Control::NewStub(grpc::CreateChannel(control, grpc::InsecureChannelCredentials()));
+      GPUPOOL_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                               control::OpenControlChannel(control, access_));
+      stub = control::v1::Control::NewStub(channel);
     }
     return stub.get();
   }
 
   const ControlDeadlines deadlines_;
+  const control::ControlAccess access_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<control::v1::Control::Stub>> stubs_;
   std::atomic<long> calls_{0};
@@ -88,8 +97,9 @@ class GrpcControlClient final : public ControlClient {
 
 }  // namespace
 
-std::unique_ptr<ControlClient> NewGrpcControlClient(ControlDeadlines deadlines) {
-  return std::make_unique<GrpcControlClient>(deadlines);
+std::unique_ptr<ControlClient> NewGrpcControlClient(ControlDeadlines deadlines,
+                                                    control::ControlAccess access) {
+  return std::make_unique<GrpcControlClient>(deadlines, std::move(access));
 }
 
 std::string DefaultControlAddress(const std::string& data) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/control/control_channel.h"
 #include "common/status.h"
 #include "gpupool/control/v1/control.pb.h"
 
@@ -40,8 +41,10 @@ class ControlClient {
   virtual long calls() const = 0;
 };
 
-// Plaintext gRPC (the cluster's TLS for the Control API is docs/security.md's business).
-std::unique_ptr<ControlClient> NewGrpcControlClient(ControlDeadlines deadlines = {});
+// gRPC to each server's Control API, with TLS and the servers' token as `access` says (a channel
+// that cannot be made, say an unreadable CA file, fails that server's calls with the reason).
+std::unique_ptr<ControlClient> NewGrpcControlClient(ControlDeadlines deadlines = {},
+                                                    control::ControlAccess access = {});
 
 // The Control address of a server whose data address is `data` when none is configured: the data
 // port + 1 (the server's default, which the chart keeps).

@@ -5,6 +5,8 @@
 
 #include <map>
 
+#include "remoting/server/control_access.h"
+
 namespace gpupool::server {
 namespace {
 
@@ -48,8 +50,10 @@ Result<InventoryInfo> ControlService::Inventory() {
   return *inventory_;
 }
 
-grpc::Status ControlService::GetInventory(grpc::ServerContext*, const control::v1::GetInventoryRequest*,
+grpc::Status ControlService::GetInventory(grpc::ServerContext* context,
+                                          const control::v1::GetInventoryRequest*,
                                           control::v1::Inventory* out) {
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
   auto info = Inventory();
   if (!info.ok()) return ToGrpc(info.status());
   out->set_server_id(server_id_);
@@ -85,8 +89,9 @@ grpc::Status ControlService::GetInventory(grpc::ServerContext*, const control::v
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::Admit(grpc::ServerContext*, const control::v1::AdmitRequest* req,
+grpc::Status ControlService::Admit(grpc::ServerContext* context, const control::v1::AdmitRequest* req,
                                    control::v1::AdmitResponse*) {
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
   if (req->pod_uid().empty()) return {grpc::INVALID_ARGUMENT, "pod_uid is required"};
   if (req->shares().empty()) return {grpc::INVALID_ARGUMENT, "at least one share is required"};
   auto info = Inventory();
@@ -118,16 +123,19 @@ grpc::Status ControlService::Admit(grpc::ServerContext*, const control::v1::Admi
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::Revoke(grpc::ServerContext*, const control::v1::RevokeRequest* req,
+grpc::Status ControlService::Revoke(grpc::ServerContext* context, const control::v1::RevokeRequest* req,
                                     control::v1::RevokeResponse* out) {
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
   if (req->pod_uid().empty()) return {grpc::INVALID_ARGUMENT, "pod_uid is required"};
   out->set_sessions_ended(
       registry_->Revoke(req->pod_uid(), req->reason().empty() ? "revoked" : req->reason()));
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::ListAdmissions(grpc::ServerContext*, const control::v1::ListAdmissionsRequest*,
+grpc::Status ControlService::ListAdmissions(grpc::ServerContext* context,
+                                            const control::v1::ListAdmissionsRequest*,
                                             control::v1::ListAdmissionsResponse* out) {
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
   for (const AdmissionRecord& a : registry_->Admissions()) {
     auto* admission = out->add_admissions();
     admission->set_pod_uid(a.pod_uid);
@@ -139,8 +147,10 @@ grpc::Status ControlService::ListAdmissions(grpc::ServerContext*, const control:
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::ListSessions(grpc::ServerContext*, const control::v1::ListSessionsRequest*,
+grpc::Status ControlService::ListSessions(grpc::ServerContext* context,
+                                          const control::v1::ListSessionsRequest*,
                                           control::v1::ListSessionsResponse* out) {
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
   std::string default_gpu;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -168,12 +178,13 @@ grpc::Status ControlService::ListSessions(grpc::ServerContext*, const control::v
   return grpc::Status::OK;
 }
 
-Result<std::unique_ptr<grpc::Server>> StartControlServer(const Endpoint& endpoint, ControlService* service,
-                                                         Endpoint* bound) {
+Result<std::unique_ptr<grpc::Server>> StartControlServer(const Endpoint& endpoint,
+                                                         const ServerOptions& options,
+                                                         ControlService* service, Endpoint* bound) {
   grpc::ServerBuilder builder;
   int port = 0;
   std::string address = endpoint.ToString();
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(address, ControlServerCredentials(options),
                            endpoint.kind == Endpoint::Kind::kTcp ? &port : nullptr);
   builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

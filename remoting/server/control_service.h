@@ -51,8 +51,10 @@ class ControlService final : public control::v1::Control::Service {
   std::optional<InventoryInfo> inventory_;  // guarded by mu_
 };
 
-// Serves `service` on `endpoint` (TCP or unix:). Sets *bound to the listening endpoint (real port).
-Result<std::unique_ptr<grpc::Server>> StartControlServer(const Endpoint& endpoint, ControlService* service,
-                                                         Endpoint* bound);
+// Serves `service` on `endpoint` (TCP or unix:), over TLS when `options` has a certificate
+// (control_access.h). Sets *bound to the listening endpoint (real port).
+Result<std::unique_ptr<grpc::Server>> StartControlServer(const Endpoint& endpoint,
+                                                         const ServerOptions& options,
+                                                         ControlService* service, Endpoint* bound);
 
 }  // namespace gpupool::server

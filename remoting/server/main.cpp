@@ -66,7 +66,7 @@ int RunBroker(ServerOptions options) {
   std::unique_ptr<grpc::Server> control_server;
   if (options.control_listen) {
     Endpoint bound;
-    auto started = StartControlServer(*options.control_listen, &control, &bound);
+    auto started = StartControlServer(*options.control_listen, options, &control, &bound);
     if (!started.ok()) {
       std::cerr << "gpupool-server: " << started.status().message() << "\n";
       return 1;

@@ -232,15 +232,20 @@ std::vector<std::string> WorkerArgs(const ServerOptions& o, const WorkerSession&
 }
 
 std::string RestrictToLoopback(ServerOptions& o) {
-  if (o.authenticates_clients() || o.allow_unauthenticated || o.listen.kind != Endpoint::Kind::kTcp ||
-      o.listen.is_loopback()) {
-    return "";
+  if (o.authenticates_clients() || o.allow_unauthenticated) return "";
+  // Each of the data and Control addresses that is TCP beyond loopback moves to the loopback address
+  // of its family, same port: the Control API (admissions, revocations) needs the same door.
+  std::string changed;
+  for (Endpoint* e : {&o.listen, o.control_listen ? &*o.control_listen : nullptr}) {
+    if (e == nullptr || e->kind != Endpoint::Kind::kTcp || e->is_loopback()) continue;
+    const std::string asked = e->ToString();
+    e->host = e->host.find(':') != std::string::npos ? "::1" : "127.0.0.1";
+    changed += (changed.empty() ? "" : ", ") + e->ToString() + " instead of " + asked;
   }
-  const std::string asked = o.listen.ToString();
-  o.listen.host = o.listen.host.find(':') != std::string::npos ? "::1" : "127.0.0.1";
+  if (changed.empty()) return "";
   return "no client authentication configured (--token-file, --tls-client-ca-file): serving loopback and "
          "Unix sockets only, " +
-         o.listen.ToString() + " instead of " + asked + " (--allow-unauthenticated to listen there anyway)";
+         changed + " (--allow-unauthenticated to listen there anyway)";
 }
 
 std::vector<std::string> InventoryArgs(const ServerOptions& o) {

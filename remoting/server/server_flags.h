@@ -90,9 +90,10 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);
 std::vector<std::string> WorkerArgs(const ServerOptions& options, const WorkerSession& session);
 std::vector<std::string> InventoryArgs(const ServerOptions& options);
 
-// Without client authentication the data port must not be reachable from other machines: a TCP
-// listen address that is not loopback becomes the loopback address of its family (same port) unless
-// --allow-unauthenticated. Returns what was changed, for the server to say, or "" when nothing was.
+// Without client authentication the data and Control ports must not be reachable from other
+// machines: a TCP listen or Control address that is not loopback becomes the loopback address of its
+// family (same port) unless --allow-unauthenticated. Returns what was changed, for the server to
+// say, or "" when nothing was.
 std::string RestrictToLoopback(ServerOptions& options);
 
 }  // namespace gpupool::server

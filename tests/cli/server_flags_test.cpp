@@ -93,3 +93,31 @@ TEST_CASE("server flags: unknown flags go to the command's own handler", "[serve
 }
 
 }  // namespace gpupool::cli
+
+namespace gpupool::cli {
+namespace {
+
+TEST_CASE("server flags: TLS and the token for the Control API, from flags or the environment",
+          "[server_flags]") {
+  auto flags = ParseServerFlags({"--token-file", "/t", "--tls-ca-file=/ca", "--tls-server-name",
+                                 "gpu.example", "--tls-cert-file", "/c", "--tls-key-file", "/k"},
+                                nullptr, FakeEnv({{"GPUPOOL_TOKEN_FILE", "/env-token"}}));
+  REQUIRE(flags.ok());
+  CHECK(flags->access.token_file == "/t");
+  CHECK(flags->access.tls_ca_file == "/ca");
+  CHECK(flags->access.tls_server_name == "gpu.example");
+  CHECK(flags->access.tls_cert_file == "/c");
+  CHECK(flags->access.tls_key_file == "/k");
+  auto from_env = ParseServerFlags({}, nullptr,
+                                   FakeEnv({{"GPUPOOL_TOKEN_FILE", "/env-token"},
+                                            {"GPUPOOL_TLS_CA_FILE", "/env-ca"},
+                                            {"GPUPOOL_TLS_SERVER_NAME", "env.example"}}));
+  REQUIRE(from_env.ok());
+  CHECK(from_env->access.token_file == "/env-token");
+  CHECK(from_env->access.tls_ca_file == "/env-ca");
+  CHECK(from_env->access.tls_server_name == "env.example");
+  CHECK_FALSE(ParseServerFlags({"--token-file"}, nullptr, FakeEnv({})).ok());
+}
+
+}  // namespace
+}  // namespace gpupool::cli

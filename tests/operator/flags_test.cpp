@@ -17,9 +17,14 @@ TEST_CASE("flags: what the chart passes") {
   CHECK(f->webhook_configuration == "rel-gpupool");
   CHECK(f->metrics_listen == "0.0.0.0:8080");
   CHECK(f->server_unhealthy_after_s == 20);
-  auto g = ParseOperatorFlags({"--kubeconfig", "/k", "--leader-elect=false", "--binder-workers", "8",
-                               "--server-unhealthy-after-seconds", "45"});
+  auto g =
+      ParseOperatorFlags({"--kubeconfig", "/k", "--leader-elect=false", "--binder-workers", "8",
+                          "--server-unhealthy-after-seconds", "45", "--server-tls-ca-file=/ca.crt",
+                          "--server-tls-server-name", "gpupool-server", "--server-token-file", "/token"});
   REQUIRE(g.ok());
+  CHECK(g->server_tls_ca_file == "/ca.crt");
+  CHECK(g->server_tls_server_name == "gpupool-server");
+  CHECK(g->server_token_file == "/token");
   CHECK(g->server_unhealthy_after_s == 45);
   CHECK(g->kubeconfig == "/k");
   CHECK_FALSE(g->leader_elect);
