@@ -27,7 +27,10 @@ std::uint64_t AddChild(Session& s, HandleTable<T>& table, std::uint64_t parent, 
 GPUPOOL_HANDLER(ImageQuery) {
   bool cached = s.images.Has(std::get<0>(in));
   std::get<0>(*out) = cached ? 1 : 0;
-  if (s.stats != nullptr) ++(cached ? s.stats->image_cache_hits : s.stats->image_cache_misses);
+  if (s.stats != nullptr) {
+    ++(cached ? s.stats->image_cache_hits : s.stats->image_cache_misses);
+    s.stats->image_cache_bytes = s.images.bytes();  // a hit may have loaded the image from the store
+  }
   return CUDA_SUCCESS;
 }
 

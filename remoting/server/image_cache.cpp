@@ -6,6 +6,16 @@
 
 namespace gpupool::server {
 
+bool ImageCache::Has(std::string_view hash) {
+  if (done_.count(hash) != 0) return true;
+  if (store_ == nullptr) return false;
+  std::optional<std::string> image = store_->Load(hash);
+  if (!image || image->size() > max_bytes_ - bytes_) return false;
+  bytes_ += image->size();
+  done_.emplace(std::string(hash), std::move(*image));
+  return true;
+}
+
 const std::string* ImageCache::Find(std::string_view hash) const {
   auto it = done_.find(hash);
   return it == done_.end() ? nullptr : &it->second;
@@ -16,7 +26,7 @@ CUresult ImageCache::Upload(std::string_view hash, std::uint64_t total, std::uin
   if (hash.size() != protocol::kImageHashBytes || total == 0 || total > protocol::kMaxImageBytes) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  if (Has(hash)) return CUDA_SUCCESS;  // a second upload of a cached image
+  if (done_.count(hash) != 0) return CUDA_SUCCESS;  // a second upload of a cached image
   std::string& data = partial_[std::string(hash)];
   if (offset != data.size() || chunk.size() > total - offset || chunk.size() > max_bytes_ - bytes_) {
     CUresult why = offset != data.size() || chunk.size() > total - offset ? CUDA_ERROR_INVALID_VALUE
@@ -35,6 +45,7 @@ CUresult ImageCache::Upload(std::string_view hash, std::uint64_t total, std::uin
     bytes_ -= node.mapped().size();
     return CUDA_ERROR_INVALID_IMAGE;
   }
+  if (store_ != nullptr) store_->Save(hash, node.mapped());
   done_.insert(std::move(node));
   return CUDA_SUCCESS;
 }

@@ -1,6 +1,7 @@
 // ImageCache: module and library images a session uploaded, by SHA-256 (docs/protocol.md,
 // "Images"). Chunks arrive in order; the last one completes the image, which is kept only when its
-// hash matches.
+// hash matches, and saved to the server's ImageStore (image_store.h) when there is one, where other
+// sessions find it.
 //
 // Thread-safety: none; one worker thread.
 #pragma once
@@ -12,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "remoting/server/image_store.h"
+
 namespace gpupool::server {
 
 class ImageCache {
@@ -19,7 +22,10 @@ class ImageCache {
   // `max_bytes` bounds what one session may keep (complete and partial images together), so a client
   // uploading endlessly exhausts its own limit, not the host's memory.
   explicit ImageCache(std::uint64_t max_bytes = 4ull << 30) : max_bytes_(max_bytes) {}
-  bool Has(std::string_view hash) const { return done_.count(std::string(hash)) != 0; }
+  // Images are also looked up in, and saved to, `store` (may be null: this session's images only).
+  void set_store(const ImageStore* store) { store_ = store; }
+  // Whether the image is here, or in the store (then it is loaded here, within the session's limit).
+  bool Has(std::string_view hash);
   // Bytes held, complete and partial images together.
   std::uint64_t bytes() const { return bytes_; }
   // The complete image, or null.
@@ -32,6 +38,7 @@ class ImageCache {
  private:
   std::map<std::string, std::string, std::less<>> done_;
   std::map<std::string, std::string, std::less<>> partial_;
+  const ImageStore* store_ = nullptr;
   std::uint64_t max_bytes_;
   std::uint64_t bytes_ = 0;  // held in done_ and partial_
 };

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "remoting/server/broker.h"
 #include "remoting/server/control_service.h"
+#include "remoting/server/image_store.h"
 #include "remoting/server/inventory.h"
 #include "remoting/server/metrics.h"
 #include "remoting/server/metrics_render.h"
@@ -40,6 +41,12 @@ int RunBroker(ServerOptions options) {
     // mistake in them is reported here, at start-up, rather than to every client.
     if (Status s = protocol::TlsChannel::CheckServerFiles(options.tls); !s.ok()) {
       std::cerr << "gpupool-server: TLS: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  if (!options.image_cache_dir.empty()) {
+    if (Status prepared = ImageStore::Prepare(options.image_cache_dir); !prepared.ok()) {
+      std::cerr << "gpupool-server: " << prepared.message() << "\n";
       return 1;
     }
   }
@@ -141,6 +148,8 @@ int main(int argc, char** argv) {
       w.percent = options->session_percent;
       w.share_idle = options->share_idle;
       w.kernel_timeout_ms = options->kernel_timeout_ms;
+      w.image_cache_dir = options->image_cache_dir;
+      w.image_cache_bytes = options->image_cache_bytes;
       w.share_table_fd = options->share_table_fd;
       w.share_slot = options->share_slot;
       return gpupool::server::RunWorker(w);

@@ -39,7 +39,8 @@ void DeclareAll(metrics::Registry& m) {
   m.DeclareHistogram("gpupool_request_duration_seconds",
                      "Worker time per synchronous request, receipt to reply, by call class.",
                      std::vector<double>(std::begin(kDurationBounds), std::end(kDurationBounds)));
-  m.DeclareCounter("gpupool_module_cache_hits_total", "Module/library images found in a session's cache.");
+  m.DeclareCounter("gpupool_module_cache_hits_total",
+                   "Module/library images found in the session's cache or the server's image directory.");
   m.DeclareCounter("gpupool_module_cache_misses_total", "Module/library images the client had to upload.");
   m.DeclareGauge("gpupool_module_cache_bytes", "Bytes held by the image caches of live sessions.");
 }

@@ -86,6 +86,13 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     o.emulated_flags_given = true;
   } else if (flag == "--emulated-uuid-seed") {
     o.emulated.uuid_seed = value;
+  } else if (flag == "--image-cache-dir") {
+    o.image_cache_dir = value;
+  } else if (flag == "--image-cache-size") {
+    auto size = ParseSize(value);
+    if (!size.ok() || *size == 0)
+      return Status::InvalidArgument("--image-cache-size: '" + value + "' is not a size");
+    o.image_cache_bytes = *size;
   } else if (flag == "--session-memory") {
     auto size = ParseSize(value);
     if (!size.ok()) return Status::InvalidArgument("--session-memory: '" + value + "' is not a size");
@@ -216,6 +223,10 @@ std::vector<std::string> WorkerArgs(const ServerOptions& o, const WorkerSession&
   a.insert(a.end(), {"--share-idle", o.share_idle ? "on" : "off"});
   if (o.kernel_timeout_ms != 0)
     a.insert(a.end(), {"--kernel-timeout", std::to_string(o.kernel_timeout_ms) + "ms"});
+  if (!o.image_cache_dir.empty()) {
+    a.insert(a.end(), {"--image-cache-dir", o.image_cache_dir, "--image-cache-size",
+                       std::to_string(o.image_cache_bytes)});
+  }
   if (w.share_table_fd >= 0) {
     a.insert(a.end(), {"--share-table-fd", std::to_string(w.share_table_fd), "--share-slot",
                        std::to_string(w.share_slot)});

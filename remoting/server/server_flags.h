@@ -8,6 +8,7 @@
 //                  [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen HOST:PORT]
 //                  [--cuda-library PATH] [--session-percent P] [--share-idle on|off]
 //                  [--kernel-timeout DURATION] [--emulated-kernel-time DURATION]
+//                  [--image-cache-dir DIR [--image-cache-size SIZE]]
 //
 // Thread-safety: pure functions over values.
 #pragma once
@@ -41,6 +42,8 @@ struct ServerOptions {
   std::uint32_t session_percent = 0;   // compute share of sessions not admitted; 0: none (never held back)
   bool share_idle = true;              // a session alone on its GPU may use more than its share
   std::int64_t kernel_timeout_ms = 0;  // the hang watchdog's limit; 0: off
+  std::string image_cache_dir;         // images shared by the server's sessions (image_store.h); "": off
+  std::uint64_t image_cache_bytes = 8ull << 30;
   bool emulated_flags_given = false;
   // Worker role only (hidden flags).
   int worker_fd = -1;
@@ -79,7 +82,8 @@ inline constexpr const char* kServerUsage =
     "HOST:PORT]\n"
     "                      [--cuda-library PATH] [--emulated-lost-gpu INDEX] [--session-percent P]\n"
     "                      [--share-idle on|off] [--kernel-timeout DURATION] [--emulated-kernel-time "
-    "DURATION]\n";
+    "DURATION]\n"
+    "                      [--image-cache-dir DIR [--image-cache-size SIZE (default 8GiB)]]\n";
 
 // Parses argv[1..]. Errors name the flag and what was wrong.
 Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);

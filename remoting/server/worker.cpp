@@ -108,6 +108,8 @@ int RunWorker(const WorkerOptions& options) {
   }
 
   Session session(api, memory_limit, stats);
+  const ImageStore image_store(options.image_cache_dir, options.image_cache_bytes);
+  if (!options.image_cache_dir.empty()) session.images.set_store(&image_store);
   Result<ShareTable> table = Status::NotFound("no share table");
   if (options.share_table_fd >= 0) table = ShareTable::Map(options.share_table_fd);
   ComputeShareOptions share;

@@ -34,6 +34,8 @@ struct WorkerOptions {
   std::int64_t kernel_timeout_ms = 0;  // the hang watchdog; 0: off
   int share_table_fd = -1;             // the broker's ShareTable; -1: none
   std::uint32_t share_slot = 0xffffffffu;
+  std::string image_cache_dir;  // the server's shared images (image_store.h); "": none
+  std::uint64_t image_cache_bytes = 0;
 };
 
 // Returns the process exit code: 0 when the client ended the session, 1 otherwise.
