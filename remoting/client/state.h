@@ -93,8 +93,10 @@ struct Function;
 struct Module {
   std::uint64_t id = 0;
   Context* context = nullptr;
-  std::mutex mu;                               // guards functions
-  std::map<std::string, Function*> functions;  // by name: one handle per kernel, as in CUDA
+  std::mutex mu;  // guards functions
+  // By the worker's id, which is one per driver function (looked up by name or enumerated): one
+  // handle per kernel, as in CUDA.
+  std::map<std::uint64_t, Function*> functions;
 };
 
 // A CUfunction, or a CUkernel (which CUDA lets programs pass where a CUfunction goes).
@@ -108,6 +110,9 @@ struct Function {
   std::once_flag function_once;  // kernel: its function in the current context, fetched once
   CUresult function_result = CUDA_SUCCESS;
   std::uint64_t function_id = 0;
+  std::once_flag name_once;  // its name, fetched once (the pointer cuFuncGetName returns stays valid)
+  CUresult name_result = CUDA_SUCCESS;
+  std::string name;
 };
 
 struct Library {
@@ -117,8 +122,8 @@ struct Library {
   std::once_flag load_once;
   CUresult load_result = CUDA_ERROR_NOT_INITIALIZED;
   std::uint64_t id = 0;
-  std::mutex mu;                             // guards kernels and module
-  std::map<std::string, Function*> kernels;  // by name
+  std::mutex mu;                               // guards kernels and module
+  std::map<std::uint64_t, Function*> kernels;  // by the worker's kernel id, as Module::functions
   Module* module = nullptr;
 };
 
