@@ -109,7 +109,7 @@ TEST_CASE("the device's printf FIFO bounds what a synchronisation prints") {
   CHECK(Count(out, kLine) == 4096 / kLine.size());
 }
 
-TEST_CASE("a flood of device printf is bounded by the worker's buffer; the rest is counted as dropped") {
+TEST_CASE("a flood of device printf is bounded by the worker's buffer, the rest counted as dropped") {
   Server server;
   const long launches = 100000;  // 7.8 MB of text, more than kMaxBufferedOutput, less than the FIFO
   auto child = server.Start("--no-kernel-results --fifo 16777216 --flood " + std::to_string(launches),

@@ -116,7 +116,7 @@ TEST_CASE("a kernel that does not print writes nothing") {
   CHECK(out.empty());
 }
 
-TEST_CASE("the printf FIFO limit bounds the queued lines; larger FIFOs than the device allows fail") {
+TEST_CASE("the printf FIFO limit bounds the queued lines, and FIFOs larger than the device allows fail") {
   Loaded loaded("printf_kernels.cubin");
   CUfunction print = loaded.Get("k_print");
   std::size_t fifo = 0;
