@@ -80,9 +80,20 @@ void OutputCapture::DrainLocked() {
     if (n <= 0) return;  // empty (EAGAIN), or every writer gone
     const std::size_t got = static_cast<std::size_t>(n);
     const std::size_t room = buffer_.size() < limit_ ? limit_ - buffer_.size() : 0;
-    const std::size_t kept = got < room ? got : room;
-    buffer_.append(chunk, kept);
-    dropped_ += got - kept;
+    if (full_) {
+      dropped_ += got;
+    } else if (got <= room) {
+      buffer_.append(chunk, got);
+    } else {
+      // Full: keep whole lines (unless a single line fills the buffer), drop everything after
+      // them until the next Take, so the text has a gap only at its end.
+      buffer_.append(chunk, room);
+      const std::size_t line_end = buffer_.rfind('\n');
+      const std::size_t kept = line_end == std::string::npos ? buffer_.size() : line_end + 1;
+      dropped_ += buffer_.size() - kept + (got - room);
+      buffer_.resize(kept);
+      full_ = true;
+    }
   }
 }
 
@@ -98,6 +109,7 @@ void OutputCapture::Take(std::string* text, std::uint64_t* dropped) {
   buffer_.clear();
   *dropped = dropped_;
   dropped_ = 0;
+  full_ = false;
 }
 
 }  // namespace gpupool::server

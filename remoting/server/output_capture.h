@@ -3,7 +3,8 @@
 // frames, docs/protocol.md "Device output") instead of the server's log.
 //
 // A thread drains the pipe as soon as anything arrives, into a buffer of at most `limit` bytes;
-// bytes beyond it are read and dropped (counted), so the driver's write never blocks, whatever the
+// once it is full, the text is cut back to its last whole line and everything after is read and
+// dropped (counted) until the next Take, so the driver's write never blocks, whatever the
 // client does (a client that stopped reading, or is gone, cannot stall the worker on the pipe).
 // Take() flushes stdio first, then collects what the pipe holds, so everything the driver wrote
 // before Take is in what it returns.
@@ -48,6 +49,7 @@ class OutputCapture {
   std::mutex mu_;
   std::string buffer_;         // guarded by mu_
   std::uint64_t dropped_ = 0;  // guarded by mu_
+  bool full_ = false;          // guarded by mu_; dropping everything until the next Take
   std::thread thread_;
 };
 

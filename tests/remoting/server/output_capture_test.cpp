@@ -72,6 +72,26 @@ TEST_CASE("output capture keeps at most its limit, counts the rest, and never bl
   CHECK(dropped == 0);
 }
 
+TEST_CASE("a full output capture keeps whole lines and drops the rest until the next take") {
+  Fd target;
+  REQUIRE(target.fd >= 0);
+  auto capture = OutputCapture::Start(target.fd, 25, nullptr);
+  REQUIRE(capture.ok());
+  // 10-byte lines: the buffer of 25 holds two whole lines; the third is cut, so it goes with the rest.
+  REQUIRE(WriteAll(target.fd, "line 0001\nline 0002\nline 0003\n"));
+  REQUIRE(WriteAll(target.fd, "line 0004\n"));  // after the cut: dropped though there is room
+  std::string text;
+  std::uint64_t dropped = 0;
+  (*capture)->Take(&text, &dropped);
+  CHECK(text == "line 0001\nline 0002\n");
+  CHECK(dropped == 20);
+  REQUIRE(WriteAll(target.fd, "line 0005\n"));
+  text.clear();
+  (*capture)->Take(&text, &dropped);
+  CHECK(text == "line 0005\n");
+  CHECK(dropped == 0);
+}
+
 TEST_CASE("after the capture ends, writes to its descriptor go nowhere instead of blocking") {
   Fd target;
   REQUIRE(target.fd >= 0);
