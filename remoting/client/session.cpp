@@ -305,7 +305,7 @@ CUresult Session::WriteDeviceOutput(const protocol::FrameHeader& header) {
   if (output->dropped != 0) {
     GPUPOOL_LOG(kWarn) << output->dropped
                        << " bytes of device printf output were dropped: the server holds at most "
-                       << protocol::kMaxBufferedOutput << " bytes between two synchronisations";
+                       << protocol::kMaxBufferedOutput << " bytes between two answered calls";
   }
   // Through the application's own stdio stdout, as the driver writes it natively: it interleaves
   // with the program's printf in the same order, and is flushed when the program's output is.
