@@ -8,58 +8,28 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <functional>
-#include <thread>
 
 #include "remoting/client/session.h"
-#include "remoting/protocol/frame_reader.h"
-#include "remoting/protocol/transport.h"
+#include "tests/remoting/client/fake_server.h"
 #include "tests/support/process.h"
 
 namespace gpupool::client {
 namespace {
 
-using testing::TempDir;
+using gpupool::testing::TempDir;
 using BeforeReply = std::function<void(protocol::Connection&, std::uint64_t request_id)>;
 
 constexpr std::uint16_t kSyncOp = 0x0603;  // any answered opcode: the fake server does not decode
 
-// Answers every request with an empty success reply, after calling `before` for it.
-class FakeServer {
- public:
-  FakeServer(const std::string& path, BeforeReply before) : before_(std::move(before)) {
-    auto listener = protocol::Listener::Listen(Endpoint{Endpoint::Kind::kUnix, "", 0, path});
-    REQUIRE(listener.ok());
-    listener_ = std::make_unique<protocol::Listener>(std::move(*listener));
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~FakeServer() { thread_.join(); }
-
- private:
-  void Serve() {
-    auto conn = listener_->Accept();
-    if (!conn.ok()) return;
-    protocol::FrameReader reader(&*conn);
-    std::string_view payload;
-    if (!reader.Next(&payload).ok()) return;  // Hello
-    (void)conn->SendFrame(protocol::kOpHelloOk, protocol::kFlagReply, 0,
-                          {protocol::EncodeHelloOk({7, "test", "emulated"})});
-    while (true) {
-      auto header = reader.Next(&payload);
-      if (!header.ok()) return;
-      before_(*conn, header->request_id);
-      (void)conn->SendFrame(header->opcode, protocol::kFlagReply, header->request_id, {std::string(4, '\0')});
-    }
-  }
-
-  BeforeReply before_;
-  std::unique_ptr<protocol::Listener> listener_;
-  std::thread thread_;
-};
-
 // One answered call through a fresh session; returns its result and what it wrote to stdout.
 CUresult CallOnce(BeforeReply before, std::string* out) {
   TempDir dir;
-  FakeServer server(dir.File("s.sock"), std::move(before));
+  // Answers every request with an empty success reply, after `before` for it.
+  testing::FakeServer server(
+      dir.File("s.sock"), [&](protocol::Connection& conn, const protocol::FrameHeader& header) {
+        before(conn, header.request_id);
+        (void)conn.SendFrame(header.opcode, protocol::kFlagReply, header.request_id, {std::string(4, '\0')});
+      });
   ServerAddress address;
   address.endpoint = Endpoint{Endpoint::Kind::kUnix, "", 0, dir.File("s.sock")};
   auto session = Session::Open(address);
