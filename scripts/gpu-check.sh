@@ -150,6 +150,8 @@ for p in "$bundle"/tests/driver/driver_*; do
     *) compare "$name" "$p" ;;
   esac
 done
+# Among them device_printf (simplePrintf style): the kernel's printf text must equal native, byte for
+# byte and in place between the program's own lines (stdout is a file here, so stdio buffering is too).
 for p in "$bundle"/tests/runtime/*; do
   compare "$(basename "$p")" "$p" "${kernel_flag[@]}"
 done

@@ -14,7 +14,40 @@ CUresult Resolve(CUfunction handle, std::uint64_t* context, std::uint64_t* id) {
   return FunctionId(function, id);
 }
 
+// The name of a function or kernel, asked of the worker once.
+CUresult NameOf(Function* function, const char** name) {
+  std::call_once(function->name_once, [function] {
+    if (function->kernel) {
+      protocol::Call<Op::KernelGetName>::Reply reply;
+      function->name_result = Rpc<Op::KernelGetName>(0, {function->id}, &reply);
+      function->name = std::get<0>(reply);
+    } else {
+      protocol::Call<Op::FuncGetName>::Reply reply;
+      function->name_result = Rpc<Op::FuncGetName>(0, {function->id}, &reply);
+      function->name = std::get<0>(reply);
+    }
+  });
+  if (function->name_result == CUDA_SUCCESS) *name = function->name.c_str();
+  return function->name_result;
+}
+
 }  // namespace
+
+GPUPOOL_API CUresult cuFuncGetName(const char** name, CUfunction handle) {
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Function* function = FindFunction(handle);
+  if (function == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  return NameOf(function, name);
+}
+
+GPUPOOL_API CUresult cuKernelGetName(const char** name, CUkernel handle) {
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Function* kernel = FindFunction(handle);
+  if (kernel == nullptr || !kernel->kernel) return CUDA_ERROR_INVALID_HANDLE;
+  return NameOf(kernel, name);
+}
 
 GPUPOOL_API CUresult cuFuncGetAttribute(int* value, CUfunction_attribute attribute, CUfunction handle) {
   if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;

@@ -1,6 +1,6 @@
 // What a program can ask of a CUkernel (a library's kernel, context-independent) and of a function's
 // identity: attributes (asked of the server's driver for the device named), cache configuration (set
-// on the kernel's function in the current context), name, parameter layout, library and module
+// on the kernel's function in the current context), parameter layout, library and module
 // (known here), loading state (the server's: with lazy loading a function loads at first use).
 #include "remoting/client/api_support.h"
 #include "remoting/client/functions.h"
@@ -12,16 +12,6 @@ namespace {
 Function* KernelOf(CUkernel handle) {
   Function* kernel = FindFunction(handle);
   return kernel != nullptr && kernel->kernel ? kernel : nullptr;
-}
-
-CUresult NameOf(const void* handle, bool want_kernel, const char** name) {
-  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  Function* function = FindFunction(handle);
-  if (function == nullptr || function->kernel != want_kernel) return CUDA_ERROR_INVALID_HANDLE;
-  if (function->name.empty()) return CUDA_ERROR_NOT_FOUND;
-  *name = function->name.c_str();  // lives as long as the handle, as in CUDA
-  return CUDA_SUCCESS;
 }
 
 }  // namespace
@@ -56,14 +46,6 @@ GPUPOOL_API CUresult cuKernelSetCacheConfig(CUkernel handle, CUfunc_cache config
 
 GPUPOOL_API CUresult cuKernelGetParamInfo(CUkernel kernel, size_t index, size_t* offset, size_t* size) {
   return cuFuncGetParamInfo(reinterpret_cast<CUfunction>(kernel), index, offset, size);
-}
-
-GPUPOOL_API CUresult cuKernelGetName(const char** name, CUkernel kernel) {
-  return NameOf(kernel, true, name);
-}
-
-GPUPOOL_API CUresult cuFuncGetName(const char** name, CUfunction function) {
-  return NameOf(function, false, name);
 }
 
 GPUPOOL_API CUresult cuKernelGetLibrary(CUlibrary* library, CUkernel handle) {

@@ -18,12 +18,24 @@ using namespace gpupool::client;
 
 namespace {
 
-Function* FunctionByName(std::mutex& mu, std::map<std::string, Function*>& cache, const std::string& name,
-                         std::uint64_t id, bool kernel, Module* module, Library* library = nullptr) {
+// The client handle of the worker's function (or kernel) `id`: the same for every lookup of it.
+Function* FunctionById(std::mutex& mu, std::map<std::uint64_t, Function*>& cache, std::uint64_t id,
+                       bool kernel, Module* module, Library* library = nullptr) {
   std::lock_guard<std::mutex> lock(mu);
-  Function*& slot = cache[name];
-  if (slot == nullptr || slot->id != id) slot = AddFunction(id, kernel, module, name, library);
+  Function*& slot = cache[id];
+  if (slot == nullptr) slot = AddFunction(id, kernel, module, library);
   return slot;
+}
+
+// Fills `out` with the handles of the worker's `ids` (an enumeration that must answer `count`).
+template <typename Handle>
+CUresult HandlesOf(const std::vector<std::uint64_t>& ids, unsigned count, std::mutex& mu,
+                   std::map<std::uint64_t, Function*>& cache, bool kernel, Module* module, Library* library,
+                   Handle* out) {
+  if (ids.size() != count) return CUDA_ERROR_DEVICE_UNAVAILABLE;  // a reply that breaks the protocol
+  for (unsigned i = 0; i < count; ++i)
+    out[i] = reinterpret_cast<Handle>(FunctionById(mu, cache, ids[i], kernel, module, library));
+  return CUDA_SUCCESS;
 }
 
 // True when `image` is inside a mapped object file (the executable or a shared library).
@@ -88,8 +100,30 @@ GPUPOOL_API CUresult cuModuleGetFunction(CUfunction* function, CUmodule handle, 
   protocol::Call<Op::ModuleGetFunction>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ModuleGetFunction>(0, {module->id, name}, &reply));
   *function = reinterpret_cast<CUfunction>(
-      FunctionByName(module->mu, module->functions, name, std::get<0>(reply), false, module));
+      FunctionById(module->mu, module->functions, std::get<0>(reply), false, module));
   return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuModuleGetFunctionCount(unsigned int* count, CUmodule handle) {
+  if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Module* module = State::Get().modules.Find(handle);
+  if (module == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  protocol::Call<Op::ModuleGetFunctionCount>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ModuleGetFunctionCount>(0, {module->id}, &reply));
+  *count = std::get<0>(reply);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuModuleEnumerateFunctions(CUfunction* functions, unsigned int count, CUmodule handle) {
+  if (functions == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Module* module = State::Get().modules.Find(handle);
+  if (module == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  protocol::Call<Op::ModuleEnumerateFunctions>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ModuleEnumerateFunctions>(0, {module->id, count}, &reply));
+  return HandlesOf(std::get<0>(reply), count, module->mu, module->functions, false, module, nullptr,
+                   functions);
 }
 
 GPUPOOL_API CUresult cuModuleGetGlobal(CUdeviceptr* dptr, size_t* bytes, CUmodule handle, const char* name) {
@@ -154,8 +188,27 @@ GPUPOOL_API CUresult cuLibraryGetKernel(CUkernel* kernel, CUlibrary handle, cons
   protocol::Call<Op::LibraryGetKernel>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetKernel>(0, {library->id, name}, &reply));
   *kernel = reinterpret_cast<CUkernel>(
-      FunctionByName(library->mu, library->kernels, name, std::get<0>(reply), true, nullptr, library));
+      FunctionById(library->mu, library->kernels, std::get<0>(reply), true, nullptr, library));
   return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuLibraryGetKernelCount(unsigned int* count, CUlibrary handle) {
+  if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Library* library = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(LoadedLibrary(handle, &library));
+  protocol::Call<Op::LibraryGetKernelCount>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetKernelCount>(0, {library->id}, &reply));
+  *count = std::get<0>(reply);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuLibraryEnumerateKernels(CUkernel* kernels, unsigned int count, CUlibrary handle) {
+  if (kernels == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Library* library = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(LoadedLibrary(handle, &library));
+  protocol::Call<Op::LibraryEnumerateKernels>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryEnumerateKernels>(0, {library->id, count}, &reply));
+  return HandlesOf(std::get<0>(reply), count, library->mu, library->kernels, true, nullptr, library, kernels);
 }
 
 GPUPOOL_API CUresult cuLibraryGetModule(CUmodule* module, CUlibrary handle) {
@@ -197,6 +250,6 @@ GPUPOOL_API CUresult cuKernelGetFunction(CUfunction* function, CUkernel handle) 
   if (kernel == nullptr || !kernel->kernel) return CUDA_ERROR_INVALID_HANDLE;
   std::uint64_t id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(FunctionId(kernel, &id));
-  *function = reinterpret_cast<CUfunction>(AddFunction(id, false, nullptr, kernel->name, kernel->library));
+  *function = reinterpret_cast<CUfunction>(AddFunction(id, false, nullptr, kernel->library));
   return CUDA_SUCCESS;
 }

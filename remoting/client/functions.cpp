@@ -10,12 +10,11 @@ Function* FindFunction(const void* handle) {
   return State::Get().functions.Find(handle);
 }
 
-Function* AddFunction(std::uint64_t id, bool kernel, Module* module, std::string name, Library* library) {
+Function* AddFunction(std::uint64_t id, bool kernel, Module* module, Library* library) {
   auto object = std::make_unique<Function>();
   object->id = id;
   object->kernel = kernel;
   object->module = module;
-  object->name = std::move(name);
   object->library = library;
   return State::Get().functions.Add(std::move(object));
 }

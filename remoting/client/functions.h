@@ -18,7 +18,6 @@ CUresult FunctionId(Function* function, std::uint64_t* id);
 // Fills function->offsets/sizes once; returns the (cached) result.
 CUresult FetchLayout(Function* function);
 // Registers a new Function for a server id.
-Function* AddFunction(std::uint64_t id, bool kernel, Module* module, std::string name = {},
-                      Library* library = nullptr);
+Function* AddFunction(std::uint64_t id, bool kernel, Module* module, Library* library = nullptr);
 
 }  // namespace gpupool::client

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "remoting/protocol/calls.h"
 #include "remoting/protocol/codec.h"
+#include "remoting/protocol/device_output.h"
 #include "remoting/protocol/wire_reader.h"
 #include "remoting/protocol/wire_writer.h"
 
@@ -255,6 +256,7 @@ CUresult Session::ReadOneReply() {
     auto error = protocol::DecodeError(payload);
     return Fail("server ended the session: " + (error.ok() ? error->message : payload));
   }
+  if (header->opcode == protocol::kOpDeviceOutput) return WriteDeviceOutput(*header);
   Pending* pending = nullptr;
   {
     std::lock_guard<std::mutex> plock(pending_mu_);
@@ -283,6 +285,31 @@ CUresult Session::ReadOneReply() {
   std::lock_guard<std::mutex> plock(pending_mu_);
   pending->result = static_cast<CUresult>(result);
   pending->done = true;
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::WriteDeviceOutput(const protocol::FrameHeader& header) {
+  bool awaited = false;
+  {
+    std::lock_guard<std::mutex> plock(pending_mu_);
+    awaited = pending_.count(header.request_id) != 0;
+  }
+  // It precedes the reply of a request still waiting for one; anything else breaks the session.
+  if (!awaited || (header.flags & protocol::kFlagReply) == 0)
+    return Fail("unexpected DeviceOutput frame (request " + std::to_string(header.request_id) + ")");
+  std::string payload(header.payload_size, '\0');
+  Status read = ReadBuffered(payload.data(), payload.size());
+  if (!read.ok()) return Fail(read.ToString());
+  auto output = protocol::DecodeDeviceOutput(payload);
+  if (!output.ok()) return Fail(output.status().ToString());
+  if (output->dropped != 0) {
+    GPUPOOL_LOG(kWarn) << output->dropped
+                       << " bytes of device printf output were dropped: the server holds at most "
+                       << protocol::kMaxBufferedOutput << " bytes between two answered calls";
+  }
+  // Through the application's own stdio stdout, as the driver writes it natively: it interleaves
+  // with the program's printf in the same order, and is flushed when the program's output is.
+  if (!output->text.empty()) (void)std::fwrite(output->text.data(), 1, output->text.size(), stdout);
   return CUDA_SUCCESS;
 }
 

@@ -14,6 +14,9 @@
 // (a program that launches and then only sleeps still makes progress), and (d) at process exit,
 // after which nothing is buffered any more. Async frames with a large tail go out at once.
 // Replies are read through a small buffer, so a reply header and its fields cost one recv.
+// DeviceOutput frames (device printf text, docs/protocol.md "Device output") come before the reply
+// they belong to and are written to the program's stdout (stdio) as they are read, so the text is
+// there when the call returns.
 //
 // A broken connection (server gone, malformed frame, error frame) fails every pending and later
 // call with CUDA_ERROR_DEVICE_UNAVAILABLE: a dead server is an error within the keep-alive time
@@ -74,6 +77,8 @@ class Session {
   explicit Session(protocol::Connection conn) : conn_(std::move(conn)) {}
   CUresult Fail(const std::string& why);
   CUresult ReadOneReply();
+  // Reads the payload of a DeviceOutput frame and writes its text to stdout.
+  CUresult WriteDeviceOutput(const protocol::FrameHeader& header);
   // Writes the batch followed by `parts` in one gather write, then empties the batch. send_mu_ held.
   CUresult WriteLocked(iovec* parts, int count);
   void AppendLocked(const unsigned char* header, const iovec* parts, int count);

@@ -86,8 +86,10 @@ struct Function;
 struct Module {
   std::uint64_t id = 0;
   Context* context = nullptr;
-  std::mutex mu;                               // guards functions
-  std::map<std::string, Function*> functions;  // by name: one handle per kernel, as in CUDA
+  std::mutex mu;  // guards functions
+  // By the worker's id, which is one per driver function (looked up by name or enumerated): one
+  // handle per kernel, as in CUDA.
+  std::map<std::uint64_t, Function*> functions;
 };
 
 // A CUfunction, or a CUkernel (which CUDA lets programs pass where a CUfunction goes).
@@ -95,14 +97,16 @@ struct Function {
   std::uint64_t id = 0;  // function id, or kernel id when `kernel`
   bool kernel = false;
   Module* module = nullptr;
-  std::string name;            // the kernel's (mangled) name; empty when unknown
-  Library* library = nullptr;  // a CUkernel's library
+  Library* library = nullptr;  // a CUkernel's library (and a function got from a CUkernel)
   std::once_flag layout_once;  // parameter layout, fetched once
   CUresult layout_result = CUDA_SUCCESS;
   std::vector<std::uint64_t> offsets, sizes;
   std::once_flag function_once;  // kernel: its function in the current context, fetched once
   CUresult function_result = CUDA_SUCCESS;
   std::uint64_t function_id = 0;
+  std::once_flag name_once;  // its name, fetched once (the pointer cuFuncGetName returns stays valid)
+  CUresult name_result = CUDA_SUCCESS;
+  std::string name;
 };
 
 struct Library {
@@ -112,8 +116,8 @@ struct Library {
   std::once_flag load_once;
   CUresult load_result = CUDA_ERROR_NOT_INITIALIZED;
   std::uint64_t id = 0;
-  std::mutex mu;                             // guards kernels and module
-  std::map<std::string, Function*> kernels;  // by name
+  std::mutex mu;                               // guards kernels and module
+  std::map<std::uint64_t, Function*> kernels;  // by the worker's kernel id, as Module::functions
   Module* module = nullptr;
 };
 

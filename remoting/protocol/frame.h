@@ -32,6 +32,8 @@ inline constexpr std::uint16_t kKnownFlags = kFlagNoReply | kFlagReply;
 inline constexpr std::uint16_t kOpHello = 0x0001;    // client -> server, first frame
 inline constexpr std::uint16_t kOpHelloOk = 0x0002;  // server -> client, handshake accepted
 inline constexpr std::uint16_t kOpError = 0x0003;    // server -> client, then the session ends
+// server -> client, before the reply of an answered call: device printf text (device_output.h)
+inline constexpr std::uint16_t kOpDeviceOutput = 0x0004;
 inline constexpr std::uint16_t kFirstCallOpcode = 0x0100;
 
 // Limits. A frame larger than kMaxPayload is a protocol error that ends the session.
@@ -42,7 +44,10 @@ inline constexpr std::size_t kMaxStringBytes = 4096;         // names, tokens, v
 inline constexpr std::size_t kMaxKernelParamBytes = 32764;   // CUDA's limit for kernel parameters
 inline constexpr std::size_t kMaxListItems = 8192;           // vectors (attribute lists, enumerations)
 inline constexpr std::uint64_t kMaxImageBytes = 2ull << 30;  // one module/library image
-inline constexpr std::size_t kImageHashBytes = 32;           // SHA-256
+// Device printf text a worker holds for its client between two answered calls; beyond it, bytes are
+// dropped and counted (DeviceOutput.dropped). At most kChunkSize bytes per DeviceOutput frame.
+inline constexpr std::size_t kMaxBufferedOutput = 4u << 20;
+inline constexpr std::size_t kImageHashBytes = 32;  // SHA-256
 
 // Handshake deadline: a client that has not completed Hello (and TLS, when on) within this time is
 // dropped. A Hello payload is at most four strings and its fixed fields.

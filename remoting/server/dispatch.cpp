@@ -5,6 +5,8 @@
 
 #include "remoting/protocol/call_io.h"
 #include "remoting/protocol/codec.h"
+#include "remoting/protocol/device_output.h"
+#include "remoting/server/output_capture.h"
 #include "remoting/server/stat_reasons.h"
 #include "remoting/server/watchdog.h"
 
@@ -23,6 +25,27 @@ using Clock = std::chrono::steady_clock;
 Status Violation(Session& s, ProtocolError why, std::string message) {
   if (s.stats != nullptr) s.stats->protocol_error = static_cast<std::uint32_t>(why);
   return Status::InvalidArgument(std::move(message));
+}
+
+// Device printf text the driver wrote during this or earlier calls goes to the client before the
+// reply, so it reaches the application's stdout before the call returns there (as natively).
+Status SendDeviceOutput(Session& s, protocol::Connection& conn, std::uint64_t request_id) {
+  if (s.output == nullptr) return Status::Ok();
+  std::uint64_t dropped = 0;
+  s.output->Take(&s.output_text, &dropped);
+  std::string_view text = s.output_text;
+  Status sent;
+  while (sent.ok() && (dropped != 0 || !text.empty())) {
+    const std::string head = protocol::EncodeDeviceOutputHead(dropped);
+    const std::string_view part = text.substr(0, protocol::kChunkSize);
+    const iovec parts[2] = {{const_cast<char*>(head.data()), head.size()},
+                            {const_cast<char*>(part.data()), part.size()}};
+    sent = conn.SendFrameV(protocol::kOpDeviceOutput, protocol::kFlagReply, request_id, parts, 2);
+    text.remove_prefix(part.size());
+    dropped = 0;
+  }
+  s.output_text.clear();
+  return sent;
 }
 
 template <Op op>
@@ -67,10 +90,10 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
     if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;
     return Status::Ok();
   }
-  Status sent;
-  if (result != CUDA_SUCCESS) {
+  Status sent = SendDeviceOutput(s, conn, header.request_id);
+  if (sent.ok() && result != CUDA_SUCCESS) {
     sent = protocol::SendReply(conn, header, result);
-  } else {
+  } else if (sent.ok()) {
     protocol::Writer w;
     protocol::Encode(w, reply);
     sent = protocol::SendReply(conn, header, CUDA_SUCCESS, w.data(),

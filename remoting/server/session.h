@@ -27,6 +27,7 @@
 namespace gpupool::server {
 
 class ComputeShare;
+class OutputCapture;
 class Watchdog;
 
 struct ParamLayout {
@@ -60,6 +61,8 @@ class Session {
   SessionStats* stats;
   ComputeShare* compute = nullptr;  // launches go through it when set (compute_share.h)
   Watchdog* watchdog = nullptr;     // told when a call starts and ends, when set (watchdog.h)
+  OutputCapture* output = nullptr;  // device printf text for the client, when set (output_capture.h)
+  std::string output_text;          // its text on the way out (kept: its capacity is reused)
   CUresult latched = CUDA_SUCCESS;  // first error of an asynchronous call not yet reported
   std::string staging;              // device-to-host bytes of the reply being built...
   std::size_t staging_size = 0;     // ... of which this many are the reply's tail

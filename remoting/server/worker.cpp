@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "remoting/protocol/transport.h"
 #include "remoting/server/compute_share.h"
 #include "remoting/server/dispatch.h"
+#include "remoting/server/output_capture.h"
 #include "remoting/server/session.h"
 #include "remoting/server/session_stats.h"
 #include "remoting/server/share_table.h"
@@ -93,6 +95,14 @@ int RunWorker(const WorkerOptions& options) {
   // A pod sees only the GPU it was admitted on, as ordinal 0: the driver (and the emulated device)
   // read CUDA_VISIBLE_DEVICES when they open, and nothing in this process has opened them yet.
   if (!visible_gpu.empty()) ::setenv("CUDA_VISIBLE_DEVICES", visible_gpu.c_str(), 1);
+  // Device printf: the driver writes it to this process's stdout (stdio) at synchronisations; it
+  // belongs on the application's stdout, so stdout becomes a pipe whose text goes to the client
+  // before each reply. Before the driver opens, so it never sees another stdout. Logs use stderr.
+  auto output =
+      OutputCapture::Start(STDOUT_FILENO, protocol::kMaxBufferedOutput, [] { std::fflush(stdout); });
+  if (!output.ok()) {
+    GPUPOOL_LOG(kWarn) << "device printf stays in the server's output: " << output.status().ToString();
+  }
   auto backend = OpenBackend(options.device, options.cuda_library, options.emulated);
   if (!backend.ok()) {
     GPUPOOL_LOG(kError) << "cannot open the " << options.device << " device: " << backend.status().ToString();
@@ -124,6 +134,7 @@ int RunWorker(const WorkerOptions& options) {
   auto watchdog = std::make_unique<Watchdog>(std::chrono::milliseconds(options.kernel_timeout_ms),
                                              &compute.clock(), &conn);
   session.watchdog = watchdog.get();
+  if (output.ok()) session.output = output->get();
 
   protocol::FrameReader reader(&conn);
   Status end;

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "remoting/server/emulated/api.h"
+#include "remoting/server/emulated/device_printf.h"
 #include "remoting/server/emulated/timeline.h"
 
 namespace gpupool::server::emulated {
@@ -171,6 +172,7 @@ CUresult CtxSynchronize() {
   {
     GPUPOOL_CURRENT_CONTEXT(ctx);
     done = ContextDoneNs(ctx);
+    FlushPrintf(ctx);
   }
   SleepUntilNs(done);  // the context's simulated work (timeline.h); outside the lock
   return CUDA_SUCCESS;
@@ -195,6 +197,8 @@ CUresult CtxSetLimit(CUlimit limit, size_t value) {
       value != 128) {
     return CUDA_ERROR_INVALID_VALUE;
   }
+  // The FIFO is host memory here (device_printf.h): as large as a GPU's would be, not unbounded.
+  if (limit == CU_LIMIT_PRINTF_FIFO_SIZE && value > kMaxPrintfFifo) return CUDA_ERROR_OUT_OF_MEMORY;
   it->second = value;
   return CUDA_SUCCESS;
 }
@@ -273,12 +277,14 @@ void ResetContext(Context* ctx, unsigned flags) {
   ctx->id = s.next_id++;
   ctx->limits = DefaultLimits();
   ctx->cache_config = CU_FUNC_CACHE_PREFER_NONE;
+  ctx->printf_fifo.clear();
   s.contexts.insert(ctx);
 }
 
 // Ends a context's life: its streams, modules and memory go with it (as in CUDA).
 void RetireContext(Context* ctx) {
   State& s = GetState();
+  FlushPrintf(ctx);  // destroying a context flushes its device printf, as in CUDA
   s.contexts.erase(ctx);
   std::erase_if(s.streams, [&](const auto& entry) { return entry.second->ctx == ctx; });
   std::vector<Module*> doomed;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "remoting/server/emulated/api.h"
+#include "remoting/server/emulated/device_printf.h"
 #include "remoting/server/emulated/timeline.h"
 
 namespace gpupool::server::emulated {
@@ -198,6 +199,7 @@ CUresult Synchronous(CUresult r) {
   {
     GPUPOOL_CURRENT_CONTEXT(ctx);
     done = StreamDoneNs(ctx, nullptr);
+    FlushPrintf(ctx);
   }
   SleepUntilNs(done);
   return CUDA_SUCCESS;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "remoting/server/emulated/api.h"
+#include "remoting/server/emulated/device_printf.h"
 #include "remoting/server/emulated/launch_limits.h"
 #include "remoting/server/emulated/launch_record.h"
 #include "remoting/server/emulated/timeline.h"
@@ -91,6 +92,7 @@ CUresult Launch(CUfunction handle, LaunchRecord& r, CUstream stream, void** para
   r.kernel = &f->info->name;
   r.stream_id = StreamId(stream);
   RecordLaunch(r);
+  QueuePrintf(ctx, *f);
   Enqueue(ctx, stream, GetState().config.kernel_time_ns, /*kernel=*/true);
   return CUDA_SUCCESS;
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "remoting/server/emulated/api.h"
+#include "remoting/server/emulated/device_printf.h"
 
 namespace gpupool::server::emulated {
 namespace {
@@ -38,6 +39,7 @@ CUresult ModuleUnload(CUmodule handle) {
   GPUPOOL_EMULATED_REQUIRE_INIT();
   Module* module = LookupModule(handle);
   if (module == nullptr || module->owned_by_library) return CUDA_ERROR_INVALID_HANDLE;
+  FlushPrintf(module->ctx);  // unloading a module flushes device printf, as in CUDA
   UnloadModule(module);
   return CUDA_SUCCESS;
 }
@@ -134,6 +136,7 @@ CUresult LibraryUnload(CUlibrary handle) {
   GPUPOOL_EMULATED_REQUIRE_INIT();
   Library* library = LookupLibrary(handle);
   if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  FlushPrintf(CurrentContext());
   UnloadModule(library->module);
   GetState().libraries.erase(handle);
   return CUDA_SUCCESS;

@@ -7,6 +7,7 @@
 // What CUDA reports about events that were never recorded, or that cannot time, follows the driver
 // documentation.
 #include "remoting/server/emulated/api.h"
+#include "remoting/server/emulated/device_printf.h"
 #include "remoting/server/emulated/timeline.h"
 
 namespace gpupool::server::emulated {
@@ -69,6 +70,10 @@ CUresult StreamDone(CUstream stream, std::uint64_t* done) {
 CUresult StreamSynchronize(CUstream stream) {
   std::uint64_t done = 0;
   if (CUresult r = StreamDone(stream, &done); r != CUDA_SUCCESS) return r;
+  {
+    GPUPOOL_EMULATED_LOCK();
+    FlushPrintf(CurrentContext());
+  }
   SleepUntilNs(done);  // outside the lock: other threads go on while this one waits
   return CUDA_SUCCESS;
 }
@@ -189,6 +194,10 @@ CUresult EventQuery(CUevent event) {
 CUresult EventSynchronize(CUevent event) {
   std::uint64_t done = 0;
   if (CUresult r = EventDone(event, &done); r != CUDA_SUCCESS) return r;
+  {
+    GPUPOOL_EMULATED_LOCK();
+    FlushPrintf(CurrentContext());
+  }
   SleepUntilNs(done);
   return CUDA_SUCCESS;
 }

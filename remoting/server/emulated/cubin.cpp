@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -176,6 +177,47 @@ bool ReservesShared(const ByteReader& symbols, const ByteReader& names) {
   return false;
 }
 
+// The symbol indices whose functions call vprintf, directly or through other functions, from the
+// .nv.callgraph section (pairs of u32 caller, callee symbol index; callees past the symbol table
+// are markers such as 0xffffffff).
+Result<std::set<std::uint32_t>> PrintingFunctions(const ByteReader& callgraph, std::uint32_t vprintf,
+                                                  std::uint32_t symbol_count) {
+  std::multimap<std::uint32_t, std::uint32_t> callers_of;  // callee -> caller
+  for (std::uint64_t at = 0; at < callgraph.size(); at += 8) {
+    std::uint32_t caller = 0, callee = 0;
+    if (!callgraph.Read(at, &caller) || !callgraph.Read(at + 4, &callee))
+      return Malformed("short .nv.callgraph");
+    if (callee < symbol_count && caller < symbol_count) callers_of.emplace(callee, caller);
+  }
+  std::set<std::uint32_t> printing;
+  std::vector<std::uint32_t> todo = {vprintf};
+  while (!todo.empty()) {
+    const std::uint32_t callee = todo.back();
+    todo.pop_back();
+    auto [first, last] = callers_of.equal_range(callee);
+    for (auto it = first; it != last; ++it) {
+      if (printing.insert(it->second).second) todo.push_back(it->second);
+    }
+  }
+  return printing;
+}
+
+// The order of a string literal named $str (0), $str$1 (1), ...: the order nvcc emitted them in.
+bool StringLiteralOrder(std::string_view name, std::uint32_t* order) {
+  if (name == "$str") {
+    *order = 0;
+    return true;
+  }
+  if (!name.starts_with("$str$") || name.size() > 14) return false;
+  std::uint32_t n = 0;
+  for (char c : name.substr(5)) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  *order = n;
+  return true;
+}
+
 }  // namespace
 
 int CubinArch(const ByteReader& elf) {
@@ -218,6 +260,10 @@ Result<ModuleImage> ParseCubin(const ByteReader& elf) {
     GPUPOOL_RETURN_IF_ERROR(ReadModuleInfo(elf.Slice(info->offset, info->size), &regs, &frames));
   }
   const bool reserves_shared = ReservesShared(symbols, names);
+  const std::uint32_t symbol_count = static_cast<std::uint32_t>(symbols.size() / 24);
+  std::uint32_t vprintf = symbol_count;           // the undefined symbol device printf calls, if any
+  std::map<std::uint32_t, std::string> literals;  // $str order -> text
+  std::vector<std::uint32_t> kernel_symbols;      // symbol index of each image.kernels entry
   ModuleImage image;
   image.source = ModuleImage::Source::kCubin;
   for (std::uint32_t index = 0; std::uint64_t{index} * 24 + 24 <= symbols.size(); ++index) {
@@ -233,6 +279,10 @@ Result<ModuleImage> ParseCubin(const ByteReader& elf) {
     (void)symbols.Read(at + 8, &value);
     (void)symbols.Read(at + 16, &size);
     const std::uint8_t type = info & 0xf;
+    if (type == kSttFunc && shndx == 0) {
+      std::string_view name;
+      if (names.String(name_offset, &name) && name == "vprintf") vprintf = index;
+    }
     if ((type != kSttFunc && type != kSttObject) || shndx == 0 || shndx >= sections.sections.size()) {
       continue;
     }
@@ -259,6 +309,7 @@ Result<ModuleImage> ParseCubin(const ByteReader& elf) {
       kernel.num_regs = regs.count(index) ? regs[index] : 0;
       kernel.local_bytes = frames.count(index) ? frames[index] : 0;
       image.kernels.push_back(std::move(kernel));
+      kernel_symbols.push_back(index);
     } else if (home.name.starts_with(".nv.global") || home.name.starts_with(".nv.constant")) {
       GlobalInfo global{std::string(name), static_cast<std::size_t>(size), {}};
       if (value > home.size || size > home.size - value) {
@@ -268,7 +319,23 @@ Result<ModuleImage> ParseCubin(const ByteReader& elf) {
         const std::uint8_t* bytes = elf.data() + home.offset + value;
         global.init.assign(bytes, bytes + size);
       }
+      std::uint32_t order = 0;
+      if (home.name == ".nv.global.init" && StringLiteralOrder(name, &order)) {
+        const std::string_view text(reinterpret_cast<const char*>(global.init.data()), global.init.size());
+        literals[order] = std::string(text.substr(0, text.find('\0')));
+      }
       image.globals.push_back(std::move(global));
+    }
+  }
+  const Section* callgraph = sections.Find(".nv.callgraph");
+  if (vprintf < symbol_count && callgraph != nullptr) {
+    GPUPOOL_ASSIGN_OR_RETURN(
+        std::set<std::uint32_t> printing,
+        PrintingFunctions(elf.Slice(callgraph->offset, callgraph->size), vprintf, symbol_count));
+    for (std::size_t i = 0; i < image.kernels.size(); ++i) {
+      if (printing.count(kernel_symbols[i]) == 0) continue;
+      image.kernels[i].calls_printf = true;
+      for (const auto& [order, text] : literals) image.kernels[i].printf_formats.push_back(text);
     }
   }
   return image;

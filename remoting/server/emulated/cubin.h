@@ -5,7 +5,9 @@
 // `.nv.info.<name>` section (ordinal, offset, size) and its buffer size from
 // EIATTR_CBANK_PARAM_SIZE; register counts and stack frames from the module-wide `.nv.info`;
 // static shared memory from `.nv.shared.<name>`. Globals are STT_OBJECT symbols in `.nv.global*`
-// and `.nv.constant*` sections. Format notes: cubin_format.md.
+// and `.nv.constant*` sections. Kernels that call `vprintf` (device printf), directly or through
+// device functions, are found through `.nv.callgraph`; the module's string literals (`$str...` in
+// `.nv.global.init`) are their candidate format strings. Format notes: cubin_format.md.
 //
 // Every offset is bounds-checked: a malformed image is an InvalidArgument Status, never a crash.
 // Thread-safety: pure function.

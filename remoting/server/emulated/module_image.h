@@ -26,6 +26,12 @@ struct KernelInfo {
   std::uint32_t local_bytes = 0;
   std::uint32_t num_regs = 0;
   std::uint32_t max_threads = 1024;  // __launch_bounds__ / .maxntid when present
+  // Device printf (cubins only): whether the kernel calls vprintf, directly or through device
+  // functions (.nv.callgraph), and the module's printf-style string literals ($str, $str$1, ... in
+  // .nv.global.init, in source order). Which of them the kernel passes is in its machine code, which
+  // the emulated device does not read, so every kernel that prints gets the module's list.
+  bool calls_printf = false;
+  std::vector<std::string> printf_formats;
 };
 
 struct GlobalInfo {

@@ -40,6 +40,7 @@ struct Context {
   std::uint64_t legacy_done_ns = 0;
   std::uint64_t per_thread_done_ns = 0;
   std::uint64_t destroyed_done_ns = 0;  // work of streams destroyed before it completed
+  std::string printf_fifo;              // device printf lines not yet written (device_printf.h)
 };
 
 struct Device {

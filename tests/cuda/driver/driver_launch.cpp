@@ -3,6 +3,7 @@
 // with the bytes packed independently from the C layout of the kernel's parameters, so the test can
 // compare them with what the server recorded (--record-launches). Invalid configurations must fail
 // at the call and never reach the server. Usage: driver_launch KERNELS.fatbin
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -21,6 +22,23 @@ std::string Hex(const unsigned char* p, std::size_t n) {
     out += digits[p[i] & 15];
   }
   return out;
+}
+
+// Every kernel of driver_kernels.cu, sorted.
+const std::vector<std::string> kKernelNames = {"k_big",  "k_char_double", "k_int",    "k_largest",
+                                               "k_none", "k_ptr_size",    "k_structs"};
+
+// The sorted names of `handles` (enumerated functions or kernels), through `get_name`.
+template <typename Handle>
+std::vector<std::string> Names(const std::vector<Handle>& handles,
+                               CUresult (*get_name)(const char**, Handle)) {
+  std::vector<std::string> names;
+  for (Handle h : handles) {
+    const char* name = nullptr;
+    if (CU_OK(get_name(&name, h)) && name != nullptr) names.emplace_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 // Packs `values` (pointer, size) at `offsets` into a zeroed buffer of `total` bytes.
@@ -188,7 +206,28 @@ int main(int argc, char** argv) {
     CHECK_TRUE(offset == 8 && bytes == 8);
     CU_OK(cuFuncGetName(&name, from_kernel));
     CHECK_TRUE(std::string(name) == "k_ptr_size");
+    // Enumeration: every kernel of the image, the one looked up by name among them (same handle).
+    unsigned count = 0;
+    CU_OK(cuLibraryGetKernelCount(&count, library));
+    std::vector<CUkernel> kernels(count);
+    CHECK_TRUE(count == kKernelNames.size());
+    if (count == kKernelNames.size() && CU_OK(cuLibraryEnumerateKernels(kernels.data(), count, library))) {
+      CHECK_TRUE(Names(kernels, cuKernelGetName) == kKernelNames);
+      CHECK_TRUE(std::find(kernels.begin(), kernels.end(), kernel) != kernels.end());
+    }
+    CU_EXPECT(cuLibraryEnumerateKernels(nullptr, count, library), CUDA_ERROR_INVALID_VALUE);
     CU_OK(cuLibraryUnload(library));
+  }
+  // The same for the module's functions.
+  unsigned count = 0;
+  CU_OK(cuModuleGetFunctionCount(&count, module));
+  std::vector<CUfunction> functions(count);
+  CHECK_TRUE(count == kKernelNames.size());
+  if (count == kKernelNames.size() && CU_OK(cuModuleEnumerateFunctions(functions.data(), count, module))) {
+    CHECK_TRUE(Names(functions, cuFuncGetName) == kKernelNames);
+    CUfunction by_name = nullptr;
+    CU_OK(cuModuleGetFunction(&by_name, module, "k_int"));
+    CHECK_TRUE(std::find(functions.begin(), functions.end(), by_name) != functions.end());
   }
   CU_OK(cuCtxSynchronize());  // any latched launch error surfaces here
   CU_OK(cuStreamDestroy(stream));

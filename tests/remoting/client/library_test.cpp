@@ -52,6 +52,13 @@ TEST_CASE("cuGetProcAddress returns the exported symbol of each ABI variant") {
       {"cuGraphGetEdges", 13000, 0, "cuGraphGetEdges_v2"},
       {"cuGraphInstantiate", 11000, 0, "cuGraphInstantiate_v2"},
       {"cuGraphUpload", 13000, 2, "cuGraphUpload_ptsz"},
+      {"cuLibraryGetKernelCount", 13000, 0, "cuLibraryGetKernelCount"},
+      {"cuLibraryEnumerateKernels", 13000, 0, "cuLibraryEnumerateKernels"},
+      {"cuModuleGetFunctionCount", 13000, 0, "cuModuleGetFunctionCount"},
+      {"cuModuleEnumerateFunctions", 13000, 0, "cuModuleEnumerateFunctions"},
+      {"cuFuncGetName", 13000, 0, "cuFuncGetName"},
+      {"cuKernelGetName", 13000, 0, "cuKernelGetName"},
+      {"cuLibraryGetManaged", 13000, 0, "cuLibraryGetManaged"},  // refused: managed memory
   };
   for (const Case& c : cases) {
     INFO(c.base << " " << c.version << " flags " << c.flags);
@@ -69,7 +76,7 @@ TEST_CASE("cuGetProcAddress returns the exported symbol of each ABI variant") {
 
 TEST_CASE("unsupported driver functions are exported and answer CUDA_ERROR_NOT_SUPPORTED") {
   REQUIRE(Library() != nullptr);
-  for (const char* name : {"cuGraphAddMemAllocNode", "cuMemMap", "cuArrayCreate_v2"}) {
+  for (const char* name : {"cuGraphAddMemAllocNode", "cuMemMap", "cuArrayCreate_v2", "cuLibraryGetManaged"}) {
     INFO(name);
     auto fn = reinterpret_cast<int (*)()>(dlsym(Library(), name));
     REQUIRE(fn != nullptr);

@@ -8,28 +8,25 @@
 #include <vector>
 
 #include "remoting/client/session.h"
-#include "remoting/protocol/frame_reader.h"
-#include "remoting/protocol/transport.h"
+#include "tests/remoting/client/fake_server.h"
 #include "tests/support/process.h"
 
 namespace gpupool::client {
 namespace {
 
-using testing::TempDir;
+using gpupool::testing::TempDir;
 
 constexpr std::uint16_t kAsyncOp = 0x0800;  // any opcode: the fake server does not decode payloads
 constexpr std::uint16_t kSyncOp = 0x0602;
 constexpr std::size_t kReplyTail = 100000;  // a bulk reply larger than the client's receive buffer
 
-class FakeServer {
+// Records every frame it receives (request ids, in order) and answers the synchronous ones.
+class RecordingServer {
  public:
-  explicit FakeServer(const std::string& path) {
-    auto listener = protocol::Listener::Listen(Endpoint{Endpoint::Kind::kUnix, "", 0, path});
-    REQUIRE(listener.ok());
-    listener_ = std::make_unique<protocol::Listener>(std::move(*listener));
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~FakeServer() { thread_.join(); }
+  explicit RecordingServer(const std::string& path)
+      : server_(path, [this](protocol::Connection& conn, const protocol::FrameHeader& header) {
+          Serve(conn, header);
+        }) {}
 
   // Waits (up to 10 s) until `count` frames have arrived; returns their request ids in order.
   std::vector<std::uint64_t> WaitFor(std::size_t count) {
@@ -39,35 +36,23 @@ class FakeServer {
   }
 
  private:
-  void Serve() {
-    auto conn = listener_->Accept();
-    if (!conn.ok()) return;
-    protocol::FrameReader reader(&*conn);
-    std::string_view payload;
-    if (!reader.Next(&payload).ok()) return;  // Hello
-    (void)conn->SendFrame(protocol::kOpHelloOk, protocol::kFlagReply, 0,
-                          {protocol::EncodeHelloOk({7, "test", "emulated"})});
-    while (true) {
-      auto header = reader.Next(&payload);
-      if (!header.ok()) return;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        ids_.push_back(header->request_id);
-      }
-      cv_.notify_all();
-      if ((header->flags & protocol::kFlagNoReply) != 0) continue;
-      // Odd request ids are answered with fields, even ones with a bulk tail.
-      std::string reply(4, '\0');
-      reply += header->request_id % 2 == 1 ? std::string("fields") : std::string(kReplyTail, 'x');
-      (void)conn->SendFrame(header->opcode, protocol::kFlagReply, header->request_id, {reply});
+  void Serve(protocol::Connection& conn, const protocol::FrameHeader& header) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ids_.push_back(header.request_id);
     }
+    cv_.notify_all();
+    if ((header.flags & protocol::kFlagNoReply) != 0) return;
+    // Odd request ids are answered with fields, even ones with a bulk tail.
+    std::string reply(4, '\0');
+    reply += header.request_id % 2 == 1 ? std::string("fields") : std::string(kReplyTail, 'x');
+    (void)conn.SendFrame(header.opcode, protocol::kFlagReply, header.request_id, {reply});
   }
 
-  std::unique_ptr<protocol::Listener> listener_;
-  std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::uint64_t> ids_;
+  testing::FakeServer server_;  // last: its thread stops (joins) before the members it uses go
 };
 
 std::unique_ptr<Session> Connect(const TempDir& dir) {
@@ -82,7 +67,7 @@ const std::string kArgs = "launch-arguments";
 
 TEST_CASE("a batched asynchronous call reaches the server with no later call") {
   TempDir dir;
-  FakeServer server(dir.File("s.sock"));
+  RecordingServer server(dir.File("s.sock"));
   auto session = Connect(dir);
   REQUIRE(session->Send(kAsyncOp, true, 0, kArgs, nullptr, 0, nullptr) == CUDA_SUCCESS);
   // The program now only waits on the host: the flusher must send the batch by itself.
@@ -91,7 +76,7 @@ TEST_CASE("a batched asynchronous call reaches the server with no later call") {
 
 TEST_CASE("a synchronous call sends the batched calls first, in order, and reads pipelined replies") {
   TempDir dir;
-  FakeServer server(dir.File("s.sock"));
+  RecordingServer server(dir.File("s.sock"));
   auto session = Connect(dir);
   for (int i = 0; i < 3; ++i) REQUIRE(session->Send(kAsyncOp, true, 0, kArgs, nullptr, 0, nullptr) == 0);
   Pending with_fields, with_tail;
@@ -109,7 +94,7 @@ TEST_CASE("a synchronous call sends the batched calls first, in order, and reads
 
 TEST_CASE("many asynchronous calls pass the batch limit and all arrive, in order") {
   TempDir dir;
-  FakeServer server(dir.File("s.sock"));
+  RecordingServer server(dir.File("s.sock"));
   auto session = Connect(dir);
   const std::string big(1000, 'p');  // 100 frames of ~1 KiB: past the 64 KiB limit at least once
   std::vector<std::uint64_t> expected;
