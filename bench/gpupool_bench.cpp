@@ -3,6 +3,8 @@
 // raw-socket baseline measured in the same run over the same kind of transport, its peer a separate
 // process like the server's worker (--raw-thread: a thread of the bench instead; see raw_baseline.h).
 // Without --server it starts its own local gpupool-server (as `gpupool run` does) on a Unix socket.
+// Copy lines also carry baseline_sized / ratio_sized: the raw stream through buffers of the copy's size
+// (see Run); `baseline` and `ratio` keep the definition.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
