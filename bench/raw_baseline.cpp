@@ -38,15 +38,16 @@ bool ReadAll(int fd, void* data, std::size_t n) {
   return true;
 }
 
-// Commands from the bench to its peer: u8 kind, u64 count, u64 bytes.
+// Commands from the bench to its peer: u8 kind, u64 count, u64 bytes, u64 span. Message i goes
+// through offset (i * bytes) % span of a span-sized buffer (span == bytes: one buffer, reused).
 enum Kind : std::uint8_t { kEcho = 1, kSink = 2, kSource = 3 };
 struct Command {
   std::uint8_t kind;
-  std::uint64_t count, bytes;
+  std::uint64_t count, bytes, span;
 };
 
-void Send(int fd, Kind kind, std::uint64_t count, std::uint64_t bytes) {
-  Command c{kind, count, bytes};
+void Send(int fd, Kind kind, std::uint64_t count, std::uint64_t bytes, std::uint64_t span = 0) {
+  Command c{kind, count, bytes, std::max(span, bytes)};
   WriteAll(fd, &c, sizeof c);
 }
 
@@ -112,11 +113,13 @@ void RawPeer::Serve() {
   std::vector<char> buf;
   Command c{};
   while (ReadAll(fd, &c, sizeof c)) {
-    buf.resize(std::max<std::uint64_t>(c.bytes, 1));
+    if (c.span < c.bytes) break;
+    buf.resize(std::max<std::uint64_t>(c.span, 1));
     for (std::uint64_t i = 0; i < c.count; ++i) {
-      if (c.kind == kEcho && !(ReadAll(fd, buf.data(), c.bytes) && WriteAll(fd, buf.data(), c.bytes))) break;
-      if (c.kind == kSink && !ReadAll(fd, buf.data(), c.bytes)) break;
-      if (c.kind == kSource && !WriteAll(fd, buf.data(), c.bytes)) break;
+      char* at = buf.data() + (c.bytes == 0 ? 0 : i * c.bytes % c.span);
+      if (c.kind == kEcho && !(ReadAll(fd, at, c.bytes) && WriteAll(fd, at, c.bytes))) break;
+      if (c.kind == kSink && !ReadAll(fd, at, c.bytes)) break;
+      if (c.kind == kSource && !WriteAll(fd, at, c.bytes)) break;
     }
     if (c.kind == kSink) WriteAll(fd, &c, 1);  // done: the sender times until here
   }
@@ -146,24 +149,46 @@ double RawPeer::MessageRate(int count, std::size_t bytes) {
   return count / Seconds(start);
 }
 
-double RawPeer::Upload(std::size_t total, std::size_t chunk) {
+double RawPeer::Stream(bool upload, std::size_t total, std::size_t chunk, std::size_t span) {
   chunk = std::min(chunk, total);
-  std::vector<char> buf(chunk);
+  span = std::max(std::min(span, total), chunk);
+  const std::size_t count = total / chunk;
+  // Written once when grown, so its pages are present before any clock starts.
+  if (buf_.size() < span) buf_.assign(span, 1);
+  char* buf = buf_.data();
   const auto start = Clock::now();
-  Send(fd_, kSink, total / chunk, chunk);
-  for (std::size_t i = 0; i < total / chunk; ++i) WriteAll(fd_, buf.data(), chunk);
-  char done;
-  ReadAll(fd_, &done, 1);
-  return static_cast<double>(total / chunk * chunk) / Seconds(start) / 1e9;
+  Send(fd_, upload ? kSink : kSource, count, chunk, span);
+  for (std::size_t i = 0; i < count; ++i) {
+    char* at = buf + i * chunk % span;
+    if (upload) {
+      WriteAll(fd_, at, chunk);
+    } else {
+      ReadAll(fd_, at, chunk);
+    }
+  }
+  if (upload) {
+    char done;
+    ReadAll(fd_, &done, 1);
+  }
+  return static_cast<double>(count * chunk) / Seconds(start) / 1e9;
+}
+
+double RawPeer::Upload(std::size_t total, std::size_t chunk) {
+  return Stream(true, total, chunk, chunk);
 }
 
 double RawPeer::Download(std::size_t total, std::size_t chunk) {
-  chunk = std::min(chunk, total);
-  std::vector<char> buf(chunk);
-  const auto start = Clock::now();
-  Send(fd_, kSource, total / chunk, chunk);
-  for (std::size_t i = 0; i < total / chunk; ++i) ReadAll(fd_, buf.data(), chunk);
-  return static_cast<double>(total / chunk * chunk) / Seconds(start) / 1e9;
+  return Stream(false, total, chunk, chunk);
+}
+
+double RawPeer::UploadSized(std::size_t total, std::size_t chunk, std::size_t span) {
+  Stream(true, span, chunk, span);  // untimed: the peer's buffer grows (and is touched) here
+  return Stream(true, total, chunk, span);
+}
+
+double RawPeer::DownloadSized(std::size_t total, std::size_t chunk, std::size_t span) {
+  Stream(false, span, chunk, span);
+  return Stream(false, total, chunk, span);
 }
 
 }  // namespace gpupool::bench

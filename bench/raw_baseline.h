@@ -28,15 +28,24 @@ class RawPeer {
   std::vector<double> PingPong(int count, std::size_t bytes);
   // Messages per second for `count` one-way messages of `bytes` each (the peer reads them all).
   double MessageRate(int count, std::size_t bytes);
-  // GB/s of `total` bytes sent in `chunk`-sized writes (upload) or received (download).
+  // GB/s of `total` bytes sent in `chunk`-sized writes (upload) or received (download). Both ends
+  // reuse one chunk-sized buffer, which stays in the CPU cache.
   double Upload(std::size_t total, std::size_t chunk);
   double Download(std::size_t total, std::size_t chunk);
+  // The same, but the chunks go through a `span`-sized buffer on each end (chunk i at offset
+  // i * chunk % span), as repeated copies of `span` bytes between a host buffer and device memory
+  // do: with a span above the cache size, the bytes come from and go to RAM. Both buffers are
+  // written before the clock starts (the peer's in an untimed first pass): page faults are not timed.
+  double UploadSized(std::size_t total, std::size_t chunk, std::size_t span);
+  double DownloadSized(std::size_t total, std::size_t chunk, std::size_t span);
 
  private:
   RawPeer() = default;
   void Serve();
   int listen_fd_ = -1;
   int fd_ = -1;
+  double Stream(bool upload, std::size_t total, std::size_t chunk, std::size_t span);
+  std::vector<char> buf_;  // the bench's end of the streams
   std::thread peer_;
   int child_ = -1;  // the peer process, when separate
 };

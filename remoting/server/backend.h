@@ -12,6 +12,7 @@
 // thread-safe as the CUDA driver's.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,14 @@ class Backend {
   // "cuda" or "emulated".
   virtual std::string kind() const = 0;
   virtual const DriverApi& api() const = 0;
+  // Host memory holding device memory [ptr, ptr + bytes), when the backend's device memory is
+  // host-addressable and a copy to or from it is exactly a move of those bytes made when the copy
+  // is called (the emulated device); null otherwise (a real GPU) and for a range not inside one live
+  // allocation. The worker then moves a bulk copy's bytes between the socket and this memory itself
+  // (no copy through a frame buffer or staging), after calling the copy with zero bytes for its
+  // checks and stream ordering. Valid until the allocation is freed. The caller still checks the
+  // range against the session's own allocations first: this says nothing about ownership.
+  virtual std::byte* HostView(CUdeviceptr /*ptr*/, std::uint64_t /*bytes*/) const { return nullptr; }
 };
 
 // Opens the real driver: dlopen("libcuda.so.1") (or `library_path` when set) and resolves every

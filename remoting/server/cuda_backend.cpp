@@ -17,6 +17,8 @@ class CudaBackend : public Backend {
   ~CudaBackend() override = default;
   std::string kind() const override { return "cuda"; }
   const DriverApi& api() const override { return api_; }
+  // HostView stays null: device memory is not host-addressable, so bulk copies go through the
+  // frame buffer (to the device) and session staging (from it), one host copy each.
 
  private:
   void* handle_;

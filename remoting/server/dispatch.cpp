@@ -2,10 +2,13 @@
 
 #include <array>
 #include <chrono>
+#include <tuple>
+#include <type_traits>
 
 #include "remoting/protocol/call_io.h"
 #include "remoting/protocol/codec.h"
 #include "remoting/protocol/device_output.h"
+#include "remoting/protocol/frame_reader.h"
 #include "remoting/server/output_capture.h"
 #include "remoting/server/stat_reasons.h"
 #include "remoting/server/watchdog.h"
@@ -76,7 +79,7 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
   }
 
   typename Call<op>::Reply reply{};
-  s.staging_size = 0;
+  s.reply_tail = {};
   CUresult result;
   if (mode == Mode::kSync && s.latched != CUDA_SUCCESS) {
     result = s.latched;  // an earlier asynchronous call failed: report it here, as CUDA does
@@ -97,9 +100,7 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
     protocol::Writer w;
     protocol::Encode(w, reply);
     sent = protocol::SendReply(conn, header, CUDA_SUCCESS, w.data(),
-                               Call<op>::tail == Tail::kReplyTail
-                                   ? std::string_view(s.staging.data(), s.staging_size)
-                                   : std::string_view());
+                               Call<op>::tail == Tail::kReplyTail ? s.reply_tail : std::string_view());
   }
   if (s.stats != nullptr) {
     // Errors count when the client is told (an asynchronous one at the call that reports it).
@@ -123,6 +124,15 @@ constexpr std::array kTable = {
 #undef GPUPOOL_CALL
 };
 
+// The encoded size of a request whose fields are all fixed-size numbers.
+template <typename... T>
+constexpr std::size_t FixedSize(const std::tuple<T...>*) {
+  static_assert((std::is_arithmetic_v<T> && ...), "fields of variable size");
+  return (sizeof(T) + ... + 0);
+}
+template <Op op>
+constexpr std::size_t kFieldsSize = FixedSize(static_cast<const typename Call<op>::Request*>(nullptr));
+
 Handler Find(std::uint16_t opcode) {
   static const std::array<Handler, 0x10000>* by_opcode = [] {
     auto* table = new std::array<Handler, 0x10000>();  // 512 KiB, once per worker: O(1) dispatch
@@ -133,6 +143,21 @@ Handler Find(std::uint16_t opcode) {
 }
 
 }  // namespace
+
+std::size_t HeadBytes(const protocol::FrameHeader& header) {
+  std::size_t fields = 0;
+  if (header.opcode == static_cast<std::uint16_t>(Op::MemcpyHtoD)) {
+    fields = kFieldsSize<Op::MemcpyHtoD>;
+  } else if (header.opcode == static_cast<std::uint16_t>(Op::MemcpyHtoDAsync)) {
+    fields = kFieldsSize<Op::MemcpyHtoDAsync>;
+  } else {
+    return header.payload_size;
+  }
+  // A small chunk stays with its fields: one buffered read serves many frames.
+  if (header.payload_size < fields || header.payload_size - fields < protocol::FrameReader::kBulkFrame)
+    return header.payload_size;
+  return fields;
+}
 
 Status Dispatch(Session& session, protocol::Connection& conn, const protocol::FrameHeader& header,
                 std::string_view payload) {

@@ -3,7 +3,10 @@
 // filling the reply fields; dispatch does the decoding, the latching rules and the reply.
 //
 // A handler returns the call's CUresult. Request tails (copy data, kernel parameters, image chunks)
-// arrive as `tail`; reply tails (device-to-host data) go into session.staging.
+// arrive as `tail`, except a bulk host-to-device chunk's (HeadBytes): that one is still on the socket,
+// in session.deferred_tail, for the handler to receive where it belongs; whatever the handler leaves
+// unread the worker reads and drops. A reply's tail (device-to-host data) is session.reply_tail,
+// bytes in session.staging or device memory the backend exposes (Backend::HostView).
 //
 // Thread-safety: none; one worker thread.
 #pragma once
@@ -43,6 +46,10 @@ CUresult ClientEnum(std::int64_t value, int first, int end, Enum* out) {
   *out = static_cast<Enum>(value);
   return CUDA_SUCCESS;
 }
+
+// How many bytes of a request frame's payload the worker reads before dispatching it: all of them,
+// or, for a bulk MemcpyHtoD / MemcpyHtoDAsync chunk, only its fields (its tail is deferred).
+std::size_t HeadBytes(const protocol::FrameHeader& header);
 
 // Handles one request. Returns an error (InvalidArgument for a protocol violation: unknown opcode,
 // wrong flags, a payload that does not decode) when the session must end; the caller sends the Error

@@ -1,6 +1,13 @@
 // Handlers: copies. Device ranges are checked against the session's allocations before the copy;
 // host data is the request's tail (to the device) or session.staging (from the device).
+//
+// 1D host<->device chunks skip those host buffers when the backend's device memory is host-addressable
+// (Backend::HostView, the emulated device): a deferred bulk tail is received from the socket straight
+// into the destination, and a reply tail is sent straight from the source, so the worker moves each
+// byte no more often than a raw socket peer does. The copy call is still made, with zero bytes, for
+// its own checks and its stream ordering, before any byte moves.
 #include "remoting/protocol/frame.h"
+#include "remoting/protocol/frame_reader.h"
 #include "remoting/server/dispatch.h"
 
 namespace gpupool::server {
@@ -11,7 +18,7 @@ constexpr std::uint32_t kHost = 1, kDevice = 2;  // memory types of the 2D copy 
 // Reserves `size` bytes of reply tail.
 char* Staging(Session& s, std::size_t size) {
   if (s.staging.size() < size) s.staging.resize(size);
-  s.staging_size = size;
+  s.reply_tail = std::string_view(s.staging.data(), size);
   return s.staging.data();
 }
 
@@ -34,44 +41,80 @@ CUresult Side2D(const Session& s, std::uint32_t type, std::uint64_t ptr, std::ui
   return s.CheckRange2D(*start, pitch, width, height);
 }
 
+// A host-to-device chunk of the request's tail to `dst`; `copy(src, n)` is the driver's copy. A
+// deferred tail (still on the socket) goes straight into host-addressable device memory, or else is
+// buffered first. A tail left unread (a refused chunk) is read and dropped by the worker.
+template <typename Copy>
+CUresult ToDevice(Session& s, std::uint64_t dst, std::string_view tail, Copy copy) {
+  protocol::FrameReader* deferred = s.deferred_tail;
+  const std::size_t size = deferred != nullptr ? deferred->left() : tail.size();
+  if (CUresult r = s.CheckRange(dst, size); r != CUDA_SUCCESS) return r;
+  if (deferred != nullptr) {
+    if (std::byte* host = s.HostView(dst, size)) {
+      if (CUresult r = copy(host, 0); r != CUDA_SUCCESS) return r;
+      CountTo(s, size);
+      // A failed receive breaks the reader; the worker then ends the session.
+      return deferred->TakeInto(host, size).ok() ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN;
+    }
+    auto buffered = deferred->Take(size);
+    if (!buffered.ok()) return CUDA_ERROR_UNKNOWN;
+    tail = *buffered;
+  }
+  CountTo(s, size);
+  return copy(tail.data(), size);
+}
+
+// A device-to-host chunk of `size` bytes from `src` as the reply's tail; `copy(dst, n)` is the
+// driver's copy (and whatever wait makes its bytes present).
+template <typename Copy>
+CUresult FromDevice(Session& s, std::uint64_t src, std::uint64_t size, Copy copy) {
+  if (size > protocol::kChunkSize) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = s.CheckRange(src, size); r != CUDA_SUCCESS) return r;
+  CountFrom(s, size);
+  if (std::byte* host = s.HostView(src, size)) {
+    CUresult r = copy(host, 0);
+    if (r == CUDA_SUCCESS) s.reply_tail = std::string_view(reinterpret_cast<const char*>(host), size);
+    return r;
+  }
+  return copy(Staging(s, size), size);
+}
+
 }  // namespace
 
 GPUPOOL_HANDLER(MemcpyHtoD) {
-  std::uint64_t dst = std::get<0>(in);
-  if (CUresult r = s.CheckRange(dst, tail.size()); r != CUDA_SUCCESS) return r;
-  CountTo(s, tail.size());
-  return GPUPOOL_DRIVER(s, cuMemcpyHtoD_v2, dst, tail.data(), tail.size());
+  const std::uint64_t dst = std::get<0>(in);
+  return ToDevice(s, dst, tail, [&](const void* src, std::size_t n) {
+    return GPUPOOL_DRIVER(s, cuMemcpyHtoD_v2, dst, src, n);
+  });
 }
 
 GPUPOOL_HANDLER(MemcpyHtoDAsync) {
   const auto& [dst, stream_id] = in;
   CUstream stream = nullptr;
   if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
-  if (CUresult r = s.CheckRange(dst, tail.size()); r != CUDA_SUCCESS) return r;
-  CountTo(s, tail.size());
-  // The tail is pageable memory the next frame overwrites: the driver (and the emulated device)
+  // The source is pageable memory the next frame overwrites: the driver (and the emulated device)
   // consume a pageable source before returning.
-  return GPUPOOL_DRIVER(s, cuMemcpyHtoDAsync_v2, dst, tail.data(), tail.size(), stream);
+  return ToDevice(s, dst, tail, [&](const void* src, std::size_t n) {
+    return GPUPOOL_DRIVER(s, cuMemcpyHtoDAsync_v2, dst, src, n, stream);
+  });
 }
 
 GPUPOOL_HANDLER(MemcpyDtoH) {
   const auto& [src, size] = in;
-  if (size > protocol::kChunkSize) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult r = s.CheckRange(src, size); r != CUDA_SUCCESS) return r;
-  CountFrom(s, size);
-  return GPUPOOL_DRIVER(s, cuMemcpyDtoH_v2, Staging(s, size), src, size);
+  return FromDevice(s, src, size, [&](void* dst, std::size_t n) {
+    return GPUPOOL_DRIVER(s, cuMemcpyDtoH_v2, dst, src, n);
+  });
 }
 
 GPUPOOL_HANDLER(MemcpyDtoHAsync) {
   const auto& [src, size, stream_id] = in;
   CUstream stream = nullptr;
   if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
-  if (size > protocol::kChunkSize) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult r = s.CheckRange(src, size); r != CUDA_SUCCESS) return r;
-  CountFrom(s, size);
-  CUresult r = GPUPOOL_DRIVER(s, cuMemcpyDtoHAsync_v2, Staging(s, size), src, size, stream);
-  if (r != CUDA_SUCCESS) return r;
-  return GPUPOOL_DRIVER(s, cuStreamSynchronize, stream);  // the bytes must be there to send them
+  return FromDevice(s, src, size, [&](void* dst, std::size_t n) {
+    CUresult r = GPUPOOL_DRIVER(s, cuMemcpyDtoHAsync_v2, dst, src, n, stream);
+    if (r != CUDA_SUCCESS) return r;
+    return GPUPOOL_DRIVER(s, cuStreamSynchronize, stream);  // the bytes must be there to send them
+  });
 }
 
 GPUPOOL_HANDLER(MemcpyDtoD) {

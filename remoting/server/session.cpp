@@ -1,5 +1,6 @@
 #include "remoting/server/session.h"
 
+#include "remoting/server/backend.h"
 #include "remoting/server/compute_share.h"
 
 namespace gpupool::server {
@@ -50,6 +51,11 @@ CUresult Session::Stream(std::uint64_t id, CUstream* out) const {
 
 CUresult Session::CheckRange(std::uint64_t ptr, std::uint64_t size) const {
   return memory.Contains(ptr, size) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+std::byte* Session::HostView(std::uint64_t ptr, std::uint64_t size) const {
+  if (backend == nullptr || size == 0 || CheckRange(ptr, size) != CUDA_SUCCESS) return nullptr;
+  return backend->HostView(ptr, size);
 }
 
 CUresult Session::CheckRange2D(std::uint64_t ptr, std::uint64_t pitch, std::uint64_t width,

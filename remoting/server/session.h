@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "remoting/server/allocation_table.h"
@@ -24,8 +25,13 @@
 #define GPUPOOL_DRIVER(session, fn, ...) \
   ((session).api.fn == nullptr ? CUDA_ERROR_NOT_SUPPORTED : (session).api.fn(__VA_ARGS__))
 
+namespace gpupool::protocol {
+class FrameReader;
+}
+
 namespace gpupool::server {
 
+class Backend;
 class ComputeShare;
 class OutputCapture;
 class Watchdog;
@@ -59,13 +65,17 @@ class Session {
   std::map<CUfunction, ParamLayout> layouts;  // filled on first launch or layout query
   std::uint64_t memory_limit;
   SessionStats* stats;
-  ComputeShare* compute = nullptr;  // launches go through it when set (compute_share.h)
-  Watchdog* watchdog = nullptr;     // told when a call starts and ends, when set (watchdog.h)
-  OutputCapture* output = nullptr;  // device printf text for the client, when set (output_capture.h)
-  std::string output_text;          // its text on the way out (kept: its capacity is reused)
-  CUresult latched = CUDA_SUCCESS;  // first error of an asynchronous call not yet reported
-  std::string staging;              // device-to-host bytes of the reply being built...
-  std::size_t staging_size = 0;     // ... of which this many are the reply's tail
+  ComputeShare* compute = nullptr;   // launches go through it when set (compute_share.h)
+  Watchdog* watchdog = nullptr;      // told when a call starts and ends, when set (watchdog.h)
+  OutputCapture* output = nullptr;   // device printf text for the client, when set (output_capture.h)
+  std::string output_text;           // its text on the way out (kept: its capacity is reused)
+  const Backend* backend = nullptr;  // for HostView, when set
+  CUresult latched = CUDA_SUCCESS;   // first error of an asynchronous call not yet reported
+  std::string staging;               // device-to-host bytes of a reply, when not sent from HostView
+  std::string_view reply_tail;       // the tail of the reply being built (staging or a HostView)
+  // While a bulk host-to-device request is dispatched with its tail still on the socket
+  // (dispatch.h, HeadBytes): the reader, whose left() bytes are that tail. Otherwise null.
+  protocol::FrameReader* deferred_tail = nullptr;
 
   // Wire id -> handle; CUDA_ERROR_INVALID_HANDLE when the session does not own it.
   CUresult Context(std::uint64_t id, CUcontext* out) const;
@@ -80,6 +90,9 @@ class Session {
   // As CheckRange for a pitched 2D region: `height` rows of `width` bytes, `pitch` apart, from ptr.
   CUresult CheckRange2D(std::uint64_t ptr, std::uint64_t pitch, std::uint64_t width,
                         std::uint64_t height) const;
+  // Host memory behind device range [ptr, ptr + size) (Backend::HostView), only when the range is
+  // inside one of the session's allocations and the backend's memory is host-addressable; else null.
+  std::byte* HostView(std::uint64_t ptr, std::uint64_t size) const;
   // CUDA_ERROR_OUT_OF_MEMORY when `bytes` more would pass the session's memory limit.
   CUresult CheckQuota(std::uint64_t bytes) const;
   void AddAllocation(std::uint64_t base, std::uint64_t size);

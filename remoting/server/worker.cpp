@@ -120,6 +120,7 @@ int RunWorker(const WorkerOptions& options) {
   Session session(api, memory_limit, stats);
   const ImageStore image_store(options.image_cache_dir, options.image_cache_bytes);
   if (!options.image_cache_dir.empty()) session.images.set_store(&image_store);
+  session.backend = backend->get();
   Result<ShareTable> table = Status::NotFound("no share table");
   if (options.share_table_fd >= 0) table = ShareTable::Map(options.share_table_fd);
   ComputeShareOptions share;
@@ -140,8 +141,7 @@ int RunWorker(const WorkerOptions& options) {
   Status end;
   bool read_failed = false;
   while (true) {
-    std::string_view payload;
-    auto header = reader.Next(&payload);
+    auto header = reader.Header();
     if (!header.ok()) {
       end = header.status();
       read_failed = true;
@@ -150,8 +150,23 @@ int RunWorker(const WorkerOptions& options) {
         stats->protocol_error = static_cast<std::uint32_t>(ProtocolError::kFrame);
       break;
     }
-    end = Dispatch(session, conn, *header, payload);
-    if (!end.ok()) break;
+    auto payload = reader.Take(HeadBytes(*header));
+    if (!payload.ok()) {
+      end = payload.status();
+      read_failed = true;
+      break;
+    }
+    session.deferred_tail = reader.left() > 0 ? &reader : nullptr;
+    end = Dispatch(session, conn, *header, *payload);
+    session.deferred_tail = nullptr;
+    // A deferred tail the handler did not take (a refused chunk, a latched error) is read and
+    // dropped; a receive that failed inside the handler ends the session.
+    if (end.ok() && reader.left() > 0) end = reader.Take(reader.left()).status();
+    if (end.ok()) end = reader.broken();
+    if (!end.ok()) {
+      read_failed = read_failed || !reader.broken().ok() || reader.left() > 0;
+      break;
+    }
   }
   int code = 1;
   if (watchdog->fired()) {

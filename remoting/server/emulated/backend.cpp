@@ -1,6 +1,8 @@
 // OpenEmulatedBackend: configures the process-wide emulated device and fills the DriverApi table.
 #include "remoting/server/backend.h"
 
+#include <mutex>
+
 #include "remoting/server/emulated/api.h"
 
 namespace gpupool::server {
@@ -22,6 +24,12 @@ class EmulatedBackend final : public Backend {
   }
   std::string kind() const override { return "emulated"; }
   const DriverApi& api() const override { return api_; }
+  // Device memory is host memory (device_memory.h), and copies move their bytes at enqueue time.
+  std::byte* HostView(CUdeviceptr ptr, std::uint64_t bytes) const override {
+    if (bytes == 0) return nullptr;
+    std::lock_guard<std::mutex> lock(emulated::GetState().mu);
+    return emulated::ResolveDevice(ptr, bytes);
+  }
 
  private:
   DriverApi api_;

@@ -141,5 +141,55 @@ TEST_CASE("frame reader: many frames per receive, whole bulk frames, errors at t
   CHECK(cut.Next(&payload).status().code() == Code::kUnavailable);
 }
 
+TEST_CASE("frame reader: a bulk payload taken in parts, its tail straight into the caller's memory") {
+  auto [a, b] = Pair();
+  std::string big(kChunkSize, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 4096);
+  std::thread sender([&, &a = a] {
+    for (int i = 0; i < 3; ++i) REQUIRE(a.SendFrame(0x400, 0, i, {"fields!!", big}).ok());
+    REQUIRE(a.SendFrame(0x100, 0, 9, {"small"}).ok());
+  });
+  FrameReader reader(&b);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto h = reader.Header();
+    REQUIRE(h.ok());
+    CHECK(h->request_id == i);
+    CHECK(reader.mid_frame());
+    auto fields = reader.Take(8);
+    REQUIRE(fields.ok());
+    CHECK(*fields == "fields!!");
+    REQUIRE(reader.left() == big.size());
+    std::string into(big.size() + 1, 'x');
+    CHECK(reader.TakeInto(into.data(), big.size() + 1).code() == Code::kInvalidArgument);  // past the frame
+    CHECK(reader.Header().status().code() == Code::kInternal);  // this one is not finished
+    REQUIRE(reader.TakeInto(into.data(), big.size()).ok());
+    CHECK(into.substr(0, big.size()) == big);
+    CHECK(into.back() == 'x');
+    CHECK(reader.left() == 0);
+  }
+  std::string_view payload;
+  auto small = reader.Next(&payload);
+  REQUIRE(small.ok());
+  CHECK(payload == "small");
+  CHECK(!reader.mid_frame());
+  sender.join();
+
+  // The peer leaves inside a tail being received: that read fails, and so does every later one.
+  auto [c, d] = Pair();
+  unsigned char header[kHeaderSize];
+  EncodeHeader({static_cast<std::uint32_t>(kChunkSize), 0x400, 0, 1}, header);
+  REQUIRE(::send(c.fd(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header));
+  REQUIRE(::send(c.fd(), big.data(), 1000, 0) == 1000);
+  c = Connection();
+  FrameReader cut(&d);
+  REQUIRE(cut.Header().ok());
+  std::string into(kChunkSize, '\0');
+  CHECK(cut.TakeInto(into.data(), kChunkSize).code() == Code::kUnavailable);
+  CHECK(!cut.broken().ok());
+  CHECK(cut.mid_frame());
+  CHECK(cut.Take(1).status().code() == Code::kUnavailable);
+  CHECK(cut.Header().status().code() == Code::kUnavailable);
+}
+
 }  // namespace
 }  // namespace gpupool::protocol
