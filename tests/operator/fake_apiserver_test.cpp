@@ -1,7 +1,7 @@
 // The fake API server's semantics (k8s-api-facts §13), through its direct API and over HTTP.
 #include <catch2/catch.hpp>
 
-#include "operator/kube/errors.h"
+#include "common/kube/errors.h"
 #include "tests/operator/kube_test_util.h"
 #include "tests/support/fake_apiserver/patch.h"
 #include "tests/support/fake_apiserver/selectors.h"
