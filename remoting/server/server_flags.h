@@ -8,6 +8,8 @@
 //                  [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen HOST:PORT]
 //                  [--cuda-library PATH] [--session-percent P] [--share-idle on|off]
 //                  [--kernel-timeout DURATION] [--emulated-kernel-time DURATION]
+//                  [--pod-token-review [--kube-api-server URL [--kube-api-ca-file F]
+//                   [--kube-api-token-file F]] [--pod-token-cache-ttl DURATION]]
 //
 // Thread-safety: pure functions over values.
 #pragma once
@@ -21,6 +23,7 @@
 #include "common/status.h"
 #include "remoting/protocol/tls.h"
 #include "remoting/server/backend.h"
+#include "remoting/server/pod_token_review.h"
 
 namespace gpupool::server {
 
@@ -41,6 +44,11 @@ struct ServerOptions {
   std::uint32_t session_percent = 0;   // compute share of sessions not admitted; 0: none (never held back)
   bool share_idle = true;              // a session alone on its GPU may use more than its share
   std::int64_t kernel_timeout_ms = 0;  // the hang watchdog's limit; 0: off
+  // Pods prove who they are with their service-account token, checked by a TokenReview
+  // (pod_token_review.h): a Hello without one needs --token-file.
+  bool pod_token_review = false;
+  KubeApiFlags kube_api;                    // where the TokenReview goes; empty server: in-cluster
+  std::int64_t pod_token_cache_ms = 30000;  // how long a positive review is reused; 0: never
   bool emulated_flags_given = false;
   // Worker role only (hidden flags).
   int worker_fd = -1;
@@ -52,8 +60,11 @@ struct ServerOptions {
   std::uint32_t share_slot = 0xffffffffu;  // ShareTable::kNoSlot
 
   bool tls_enabled() const { return !tls.cert_file.empty(); }
-  // Clients prove who they are: a shared token, or a certificate from the client CA.
-  bool authenticates_clients() const { return !token_file.empty() || !tls.client_ca_file.empty(); }
+  // Clients prove who they are: a shared token, a certificate from the client CA, or their pod's
+  // service-account token.
+  bool authenticates_clients() const {
+    return !token_file.empty() || !tls.client_ca_file.empty() || pod_token_review;
+  }
 };
 
 // What the broker tells one worker about its session.
@@ -79,7 +90,14 @@ inline constexpr const char* kServerUsage =
     "HOST:PORT]\n"
     "                      [--cuda-library PATH] [--emulated-lost-gpu INDEX] [--session-percent P]\n"
     "                      [--share-idle on|off] [--kernel-timeout DURATION] [--emulated-kernel-time "
-    "DURATION]\n";
+    "DURATION]\n"
+    "                      [--pod-token-review [--kube-api-server URL [--kube-api-ca-file FILE]\n"
+    "                       [--kube-api-token-file FILE]] [--pod-token-cache-ttl DURATION]]\n"
+    "  --pod-token-review: a client must send its pod's service-account token (audience gpupool.io),\n"
+    "    which a TokenReview must accept and bind to a pod admitted on this server; clients without one\n"
+    "    need --token-file. The Kubernetes API is the in-cluster one unless --kube-api-server is given.\n"
+    "  --pod-token-cache-ttl: how long an accepted token is not asked again (default 30s, at most 60s,\n"
+    "    never past the token's expiry; 0: ask every time).\n";
 
 // Parses argv[1..]. Errors name the flag and what was wrong.
 Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);

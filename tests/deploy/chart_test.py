@@ -78,6 +78,8 @@ def defaults(r):
     expect("ServiceMonitor" not in kinds and "RuntimeClass" not in kinds, "optional objects rendered by default")
     f = gpupool_wiring.flags(gpupool_wiring.container(gpupool_wiring.component(objs, "DaemonSet", "-server"), "server"))
     expect(f.get("--share-idle") == "on" and "--kernel-timeout" not in f, f"default compute-share flags {f}")
+    expect("--pod-token-review" in f and "--allow-unauthenticated" not in f,
+           f"by default pods must prove who they are with their token: {f}")
 
 
 @case
@@ -95,10 +97,15 @@ def server_tls(r):
         ds = gpupool_wiring.component(copy, "DaemonSet", "-device-plugin")
         change([v for v in chart_checks.pod_spec(ds)["volumes"] if v["name"] == "server-ca"][0])
         expect(gpupool_wiring.check_server_auth_and_tls(copy), "a wrongly wired CA went unnoticed")
+    expect("--allow-unauthenticated" not in gpupool_wiring.flags(server), "pod tokens on, yet unauthenticated allowed")
     no_auth = [yaml.safe_load(yaml.safe_dump(o)) for o in objs]
     ds = gpupool_wiring.component(no_auth, "DaemonSet", "-server")
-    gpupool_wiring.container(ds, "server")["args"].remove("--allow-unauthenticated")
+    gpupool_wiring.container(ds, "server")["args"].remove("--pod-token-review")
     expect(gpupool_wiring.check_server_auth_and_tls(no_auth), "a server that would bind loopback went unnoticed")
+    no_review = [yaml.safe_load(yaml.safe_dump(o)) for o in objs]
+    no_review.remove(gpupool_wiring.find(no_review, "ClusterRoleBinding",
+                                         gpupool_wiring.component(no_review, "DaemonSet", "-server")["metadata"]["name"]))
+    expect(gpupool_wiring.check_server_auth_and_tls(no_review), "pod token review without RBAC went unnoticed")
 
 
 @case
@@ -226,6 +233,7 @@ REFUSED = [
     (["server.enabled=false"], ["externalServers"]),
     (["server.nodeSelector=null"], ["server.nodeSelector"]),
     (["server.metricsPort=7471"], ["server.metricsPort"]),
+    (["server.podTokenReview=false"], ["server.allowUnauthenticated"]),
     (["tls.certManager.issuerRef.name=corp-ca"], ["tls.certManager.issuerRef"]),
     (["devicePlugin.capacity.gpu=2", "devicePlugin.capacity.gpuPercent=300"], ["devicePlugin.capacity.gpuPercent"]),
 ]

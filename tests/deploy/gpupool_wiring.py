@@ -204,7 +204,17 @@ def check_server_auth_and_tls(objs):
         return errors
     f = flags(container(ds, "server"))
     host = f["--listen"].rsplit(":", 1)[0]
-    authenticated = "--token-file" in f or "--tls-client-ca-file" in f
+    authenticated = "--token-file" in f or "--tls-client-ca-file" in f or "--pod-token-review" in f
+    if "--pod-token-review" in f and "--kube-api-server" not in f:
+        role = find(objs, "ClusterRole", ds["metadata"]["name"])
+        bound = find(objs, "ClusterRoleBinding", ds["metadata"]["name"])
+        grants = role is not None and any("tokenreviews" in r["resources"] and "create" in r["verbs"]
+                                          for r in role["rules"])
+        account = pod_spec(ds).get("serviceAccountName")
+        if not grants or bound is None or pod_spec(ds).get("automountServiceAccountToken") is False or \
+                not any(s.get("name") == account for s in bound.get("subjects", [])):
+            errors.append("server: --pod-token-review without its service account's token and the right to "
+                          "create TokenReviews")
     if host not in ("127.0.0.1", "[::1]", "localhost") and not authenticated and "--allow-unauthenticated" not in f:
         errors.append("server: listens on %s without client authentication or --allow-unauthenticated "
                       "(it would bind loopback only)" % host)
