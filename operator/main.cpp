@@ -8,12 +8,12 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/kube/config.h"
+#include "common/kube/rest_client.h"
 #include "common/log.h"
 #include "operator/controllers/operator.h"
 #include "operator/flags.h"
 #include "operator/http/server.h"
-#include "operator/kube/config.h"
-#include "operator/kube/rest_client.h"
 #include "operator/webhook/bootstrap.h"
 #include "operator/webhook/catalog.h"
 #include "operator/webhook/handler.h"

@@ -33,6 +33,9 @@ inline constexpr std::string_view kPodInfoDefaultPath = "/etc/gpupool/pod/annota
 // for it (docs/compute-share.md).
 inline constexpr std::string_view kPodUidEnv = "GPUPOOL_POD_UID";
 inline constexpr std::string_view kTokenDefaultPath = "/etc/gpupool/token";
+// Names the pod's projected service-account token (audience kTokenAudience) for libcuda.so.1, which
+// sends it in the handshake; the webhook sets it to kTokenDefaultPath (docs/security.md).
+inline constexpr std::string_view kPodTokenFileEnv = "GPUPOOL_POD_TOKEN_FILE";
 
 struct GpuBinding {
   std::string server;  // HOST:PORT of the gpupool-server data port

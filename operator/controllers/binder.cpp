@@ -4,8 +4,8 @@
 #include <ctime>
 #include <set>
 
+#include "common/kube/errors.h"
 #include "common/log.h"
-#include "operator/kube/errors.h"
 #include "operator/placement/json_at.h"
 #include "operator/placement/request.h"
 

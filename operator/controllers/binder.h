@@ -25,10 +25,10 @@
 #include <vector>
 
 #include "common/binding/binding.h"
+#include "common/kube/client.h"
 #include "operator/controllers/control_client.h"
 #include "operator/controllers/events.h"
 #include "operator/controllers/shared_state.h"
-#include "operator/kube/client.h"
 #include "operator/kube/store.h"
 #include "operator/metrics/operator_metrics.h"
 

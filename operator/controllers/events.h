@@ -19,7 +19,7 @@
 #include <mutex>
 #include <string>
 
-#include "operator/kube/client.h"
+#include "common/kube/client.h"
 
 namespace gpupool::controllers {
 

@@ -8,7 +8,7 @@
 
 #include <atomic>
 
-#include "operator/kube/client.h"
+#include "common/kube/client.h"
 
 namespace gpupool::controllers {
 

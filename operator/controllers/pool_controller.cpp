@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <future>
 
+#include "common/kube/errors.h"
 #include "common/log.h"
 #include "operator/controllers/health_notices.h"
-#include "operator/kube/errors.h"
 #include "operator/placement/json_at.h"
 
 namespace gpupool::controllers {

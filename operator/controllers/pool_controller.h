@@ -19,12 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "common/kube/client.h"
 #include "operator/controllers/control_client.h"
 #include "operator/controllers/events.h"
 #include "operator/controllers/pool_status.h"
 #include "operator/controllers/server_health.h"
 #include "operator/controllers/shared_state.h"
-#include "operator/kube/client.h"
 #include "operator/kube/store.h"
 #include "operator/metrics/operator_metrics.h"
 

@@ -2,8 +2,8 @@
 
 #include <map>
 
+#include "common/kube/errors.h"
 #include "common/log.h"
-#include "operator/kube/errors.h"
 
 namespace gpupool::kube {
 

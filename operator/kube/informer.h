@@ -25,8 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/kube/client.h"
 #include "operator/kube/backoff.h"
-#include "operator/kube/client.h"
 #include "operator/kube/store.h"
 
 namespace gpupool::kube {

@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "operator/kube/errors.h"
+#include "common/kube/errors.h"
 
 namespace gpupool::kube {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "operator/kube/client.h"
+#include "common/kube/client.h"
 
 namespace gpupool::kube {
 

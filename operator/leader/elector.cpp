@@ -5,8 +5,8 @@
 #include <ctime>
 #include <random>
 
+#include "common/kube/errors.h"
 #include "common/log.h"
-#include "operator/kube/errors.h"
 
 namespace gpupool::leader {
 

@@ -25,8 +25,8 @@
 #include <string>
 #include <thread>
 
+#include "common/kube/client.h"
 #include "common/status.h"
-#include "operator/kube/client.h"
 
 namespace gpupool::leader {
 

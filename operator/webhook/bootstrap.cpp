@@ -1,9 +1,8 @@
 #include "operator/webhook/bootstrap.h"
 
-#include <openssl/evp.h>
-
+#include "common/kube/base64.h"
+#include "common/kube/errors.h"
 #include "common/log.h"
-#include "operator/kube/errors.h"
 #include "operator/placement/json_at.h"
 #include "operator/webhook/mutate.h"
 
@@ -23,29 +22,15 @@ const kube::Resource& MutatingWebhookConfigurations() {
   return r;
 }
 
-Result<std::string> Base64Decode(const std::string& text) {
-  if (text.size() % 4 != 0) return Status::InvalidArgument("base64: length is not a multiple of 4");
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return Status::InvalidArgument("base64: malformed");
-  std::size_t len = static_cast<std::size_t>(n);
-  if (!text.empty() && text.back() == '=') --len;  // EVP_DecodeBlock counts padding as zero bytes
-  if (text.size() > 1 && text[text.size() - 2] == '=') --len;
-  out.resize(len);
-  return out;
-}
-
 namespace {
 
 // The material stored in the Secret, when complete and consistent.
 Result<TlsMaterial> FromSecret(const kube::Json& secret) {
   const kube::Json& data = JsonAt(secret, "data");
   TlsMaterial m;
-  GPUPOOL_ASSIGN_OR_RETURN(m.cert_pem, Base64Decode(JsonString(data, "tls.crt")));
-  GPUPOOL_ASSIGN_OR_RETURN(m.key_pem, Base64Decode(JsonString(data, "tls.key")));
-  GPUPOOL_ASSIGN_OR_RETURN(m.ca_pem, Base64Decode(JsonString(data, "ca.crt")));
+  GPUPOOL_ASSIGN_OR_RETURN(m.cert_pem, kube::Base64Decode(JsonString(data, "tls.crt")));
+  GPUPOOL_ASSIGN_OR_RETURN(m.key_pem, kube::Base64Decode(JsonString(data, "tls.key")));
+  GPUPOOL_ASSIGN_OR_RETURN(m.ca_pem, kube::Base64Decode(JsonString(data, "ca.crt")));
   if (m.cert_pem.empty() || m.key_pem.empty() || m.ca_pem.empty()) {
     return Status::NotFound("the Secret holds no certificate yet");
   }
@@ -57,7 +42,7 @@ Result<TlsMaterial> FromSecret(const kube::Json& secret) {
 
 Status PatchCaBundle(kube::Client& client, const std::string& configuration, const std::string& ca_pem) {
   GPUPOOL_ASSIGN_OR_RETURN(kube::Json config, client.Get(MutatingWebhookConfigurations(), "", configuration));
-  const std::string bundle = Base64(ca_pem);
+  const std::string bundle = kube::Base64(ca_pem);
   kube::Json patch = kube::Json::array();
   const kube::Json& hooks = JsonAt(config, "webhooks");
   for (std::size_t i = 0; i < hooks.size(); ++i) {
@@ -93,9 +78,9 @@ Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig
       }
     }
     GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial fresh, GenerateTls(ServiceDnsNames(config.service, config.ns)));
-    kube::Json data = {{"tls.crt", Base64(fresh.cert_pem)},
-                       {"tls.key", Base64(fresh.key_pem)},
-                       {"ca.crt", Base64(fresh.ca_pem)}};
+    kube::Json data = {{"tls.crt", kube::Base64(fresh.cert_pem)},
+                       {"tls.key", kube::Base64(fresh.key_pem)},
+                       {"ca.crt", kube::Base64(fresh.ca_pem)}};
     Result<kube::Json> written = Status::Internal("unwritten");
     if (secret.ok()) {
       kube::Json updated = *secret;

@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "operator/kube/client.h"
+#include "common/kube/client.h"
 #include "operator/webhook/tls.h"
 
 namespace gpupool::webhook {
@@ -27,7 +27,5 @@ const kube::Resource& MutatingWebhookConfigurations();
 Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig& config);
 // Writes `ca_pem` into every webhook's caBundle of the configuration (NotFound when it is absent).
 Status PatchCaBundle(kube::Client& client, const std::string& configuration, const std::string& ca_pem);
-
-Result<std::string> Base64Decode(const std::string& text);
 
 }  // namespace gpupool::webhook

@@ -1,8 +1,7 @@
 #include "operator/webhook/mutate.h"
 
-#include <openssl/evp.h>
-
 #include "common/binding/binding.h"
+#include "common/kube/base64.h"
 #include "operator/placement/json_at.h"
 #include "operator/placement/request.h"
 
@@ -99,7 +98,7 @@ Result<json> Mutate(const json& pod, const PoolCatalog& pools) {
         AddTo(patch, c, at, "volumeMounts",
               json{{"name", kVolumeName}, {"mountPath", kMountPath}, {"readOnly", true}});
       }
-      // Both variables in one patch operation when the container has no env list yet (a second
+      // The variables in one patch operation when the container has no env list yet (a second
       // "add /env" would replace the first).
       json env = json::array();
       if (!HasNamed(c, "env", kPodInfoEnv))
@@ -107,6 +106,8 @@ Result<json> Mutate(const json& pod, const PoolCatalog& pools) {
       if (!HasNamed(c, "env", kPodUidEnv)) {
         env.push_back({{"name", kPodUidEnv}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.uid"}}}}}});
       }
+      if (!HasNamed(c, "env", kPodTokenFileEnv))
+        env.push_back({{"name", kPodTokenFileEnv}, {"value", kTokenDefaultPath}});
       if (At(c, "env").is_array()) {
         for (json& e : env) AddTo(patch, c, at, "env", std::move(e));
       } else if (!env.empty()) {
@@ -135,19 +136,10 @@ Result<json> Review(const json& review, const PoolCatalog& pools) {
           {"code", 400}, {"reason", "BadRequest"}, {"message", "gpupool: " + patch.status().message()}};
     } else if (!patch->empty()) {
       response["patchType"] = "JSONPatch";
-      response["patch"] = Base64(patch->dump());
+      response["patch"] = kube::Base64(patch->dump());
     }
   }
   return json{{"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"response", response}};
-}
-
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
 }
 
 }  // namespace gpupool::webhook

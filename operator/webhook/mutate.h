@@ -45,6 +45,4 @@ Result<nlohmann::json> Mutate(const nlohmann::json& pod, const PoolCatalog& pool
 // AdmissionReview v1 request at all.
 Result<nlohmann::json> Review(const nlohmann::json& review, const PoolCatalog& pools);
 
-std::string Base64(std::string_view bytes);
-
 }  // namespace gpupool::webhook

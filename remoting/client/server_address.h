@@ -7,6 +7,9 @@
 // GPUPOOL_POD_UID, when set, is the pod UID sent in the handshake: the
 // server gives the session the share it admitted for that pod (a pod spec sets it from the downward
 // API's metadata.uid; benchmarks and tests set it to pods they admitted through Control).
+// GPUPOOL_POD_TOKEN_FILE, when set, names the pod's projected service-account token (audience
+// gpupool.io; the webhook sets it to the token in the gpupool volume). It is read for every
+// connection, because the kubelet rotates it, and sent in the handshake for the server to check.
 //
 // Thread-safety: pure functions; the environment is read through `env`.
 #pragma once
@@ -29,6 +32,7 @@ struct ServerAddress {
   bool use_tls = false;  // TCP only: a Unix socket is local and never encrypted
   protocol::TlsClientFiles tls{};
   std::string pod_uid;
+  std::string pod_token;  // the pod's service-account token; empty outside a cluster
 };
 
 Result<ServerAddress> FindServer(const EnvLookup& env = ProcessEnvironment);

@@ -49,15 +49,15 @@ std::string ProcessName() {
   return name;
 }
 
-Result<protocol::HelloOk> Handshake(protocol::Connection& conn, const std::string& token,
-                                    const std::string& pod_uid) {
+Result<protocol::HelloOk> Handshake(protocol::Connection& conn, const ServerAddress& address) {
   protocol::Hello hello;
   hello.magic = protocol::kMagic;
   hello.version = protocol::kProtocolVersion;
-  hello.token = token;
+  hello.token = address.token;
   hello.process_name = ProcessName();
   hello.pid = static_cast<std::uint32_t>(::getpid());
-  hello.pod_uid = pod_uid;
+  hello.pod_uid = address.pod_uid;
+  hello.pod_token = address.pod_token;
   const std::string payload = protocol::EncodeHello(hello);
   GPUPOOL_RETURN_IF_ERROR(conn.SendFrame(protocol::kOpHello, 0, 0, {payload}));
   GPUPOOL_RETURN_IF_ERROR(conn.SetReceiveTimeout(kConnectTimeout));
@@ -84,7 +84,7 @@ Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address) {
     if (!tls.ok()) return tls.Annotate(address.endpoint.ToString());
   }
   std::unique_ptr<Session> session(new Session(std::move(conn)));
-  auto hello = Handshake(session->conn_, address.token, address.pod_uid);
+  auto hello = Handshake(session->conn_, address);
   if (!hello.ok()) return hello.status().Annotate(address.endpoint.ToString());
   session->hello_ = *hello;
   Session* raw = session.get();

@@ -19,7 +19,8 @@ static_assert(std::endian::native == std::endian::little,
               "the wire format is little-endian and the codec copies integers as they lie in memory");
 
 inline constexpr std::uint32_t kMagic = 0x50555047;  // "GPUP" read as little-endian bytes
-inline constexpr std::uint16_t kProtocolVersion = 1;
+// 2: Hello carries the pod's service-account token (handshake.h).
+inline constexpr std::uint16_t kProtocolVersion = 2;
 
 inline constexpr std::size_t kHeaderSize = 16;
 
@@ -50,9 +51,9 @@ inline constexpr std::size_t kMaxBufferedOutput = 4u << 20;
 inline constexpr std::size_t kImageHashBytes = 32;  // SHA-256
 
 // Handshake deadline: a client that has not completed Hello (and TLS, when on) within this time is
-// dropped. A Hello payload is at most four strings and its fixed fields.
+// dropped. A Hello payload is at most five strings and its fixed fields.
 inline constexpr int kHandshakeTimeoutMs = 5000;
-inline constexpr std::uint32_t kMaxHelloPayload = 4 * kMaxStringBytes + 64;
+inline constexpr std::uint32_t kMaxHelloPayload = 5 * kMaxStringBytes + 64;
 
 struct FrameHeader {
   std::uint32_t payload_size = 0;

@@ -13,6 +13,7 @@ std::string EncodeHello(const Hello& m) {
   w.Str(m.process_name);
   w.U32(m.pid);
   w.Str(m.pod_uid);
+  w.Str(m.pod_token);
   return w.Take();
 }
 
@@ -25,6 +26,7 @@ Result<Hello> DecodeHello(std::string_view payload) {
   r.Str(&m.process_name);
   r.U32(&m.pid);
   r.Str(&m.pod_uid);
+  r.Str(&m.pod_token);
   GPUPOOL_RETURN_IF_ERROR(r.ExpectEnd().Annotate("Hello"));
   return m;
 }

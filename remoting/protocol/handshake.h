@@ -12,7 +12,8 @@
 
 namespace gpupool::protocol {
 
-// opcode kOpHello: u32 magic, u16 version, str token, str process name, u32 pid, str pod uid.
+// opcode kOpHello: u32 magic, u16 version, str token, str process name, u32 pid, str pod uid,
+// str pod token.
 struct Hello {
   std::uint32_t magic = 0;
   std::uint16_t version = 0;
@@ -20,6 +21,9 @@ struct Hello {
   std::string process_name;
   std::uint32_t pid = 0;
   std::string pod_uid;  // empty outside Kubernetes
+  // The pod's projected service-account token (audience gpupool.io), which the server checks with a
+  // TokenReview; empty outside Kubernetes. Apart from `token`, the shared secret of --token-file.
+  std::string pod_token;
 };
 
 // opcode kOpHelloOk: u64 session id, str server version, str device kind ("cuda" / "emulated").

@@ -52,22 +52,29 @@ Status ReadBy(int fd, void* dst, std::size_t n, Clock::time_point deadline) {
 // (the caller counts it).
 Result<protocol::Hello> CheckHello(std::string_view payload, ProtocolError* why) {
   *why = ProtocolError::kHandshake;
-  GPUPOOL_ASSIGN_OR_RETURN(protocol::Hello hello, protocol::DecodeHello(payload));
-  if (hello.magic != protocol::kMagic) return Status::InvalidArgument("not a gpupool client (bad magic)");
-  if (hello.version != protocol::kProtocolVersion) {
+  // Magic and version first: a client of another version has other fields, and should hear which
+  // version is wrong rather than that its Hello does not decode.
+  protocol::Reader head(payload);
+  std::uint32_t magic = 0;
+  std::uint16_t version = 0;
+  head.U32(&magic);
+  head.U16(&version);
+  if (magic != protocol::kMagic) return Status::InvalidArgument("not a gpupool client (bad magic)");
+  if (version != protocol::kProtocolVersion) {
     *why = ProtocolError::kVersion;
-    return Status::InvalidArgument("protocol version " + std::to_string(hello.version) +
+    return Status::InvalidArgument("protocol version " + std::to_string(version) +
                                    " not supported (server speaks " +
                                    std::to_string(protocol::kProtocolVersion) + ")");
   }
+  GPUPOOL_ASSIGN_OR_RETURN(protocol::Hello hello, protocol::DecodeHello(payload));
   *why = ProtocolError::kNone;
   return hello;
 }
 
 // Reads and checks the Hello. On a protocol violation *why says which rule was broken; a client that
 // simply went away leaves it kNone.
-Result<protocol::Hello> ReadHello(protocol::Connection& conn, ProtocolError* why) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(protocol::kHandshakeTimeoutMs);
+Result<protocol::Hello> ReadHello(protocol::Connection& conn, Clock::time_point deadline,
+                                  ProtocolError* why) {
   unsigned char raw[protocol::kHeaderSize];
   *why = ProtocolError::kHandshakeTimeout;
   GPUPOOL_RETURN_IF_ERROR(ReadBy(conn.fd(), raw, sizeof raw, deadline));
@@ -121,8 +128,12 @@ void SendError(protocol::Connection& conn, const Status& status) {
 
 }  // namespace
 
-Broker::Broker(ServerOptions options, Registry* registry, Reaper* reaper)
-    : options_(std::move(options)), registry_(registry), reaper_(reaper) {}
+Broker::Broker(ServerOptions options, Registry* registry, Reaper* reaper,
+               std::shared_ptr<PodTokenReview> pod_tokens)
+    : options_(std::move(options)),
+      registry_(registry),
+      reaper_(reaper),
+      pod_tokens_(std::move(pod_tokens)) {}
 
 Status Broker::Listen() {
   GPUPOOL_ASSIGN_OR_RETURN(protocol::Listener tcp, protocol::Listener::Listen(options_.listen));
@@ -170,54 +181,100 @@ void Broker::AcceptLoop(protocol::Listener* listener) {
   }
 }
 
-Status Broker::Admit(const protocol::Hello& hello, std::uint64_t* memory_limit, std::string* gpu_uuid,
-                     std::uint32_t* percent) const {
-  if (!options_.token_file.empty()) {
-    std::ifstream in(options_.token_file);
-    std::stringstream expected;
-    expected << in.rdbuf();
-    if (!in.good() && !in.eof()) return Status::Internal("server cannot read its token file");
-    if (hello.token.empty() || !SameToken(hello.token, Trim(expected.str()))) {
-      return Status::Unauthenticated("missing or wrong token");
-    }
+Status Broker::CheckSharedToken(const protocol::Hello& hello) const {
+  std::ifstream in(options_.token_file);
+  std::stringstream expected;
+  expected << in.rdbuf();
+  if (!in.good() && !in.eof()) return Status::Internal("server cannot read its token file");
+  if (hello.token.empty() || !SameToken(hello.token, Trim(expected.str()))) {
+    return Status::Unauthenticated("missing or wrong token");
   }
-  *memory_limit = options_.session_memory;
-  *percent = options_.session_percent;
-  if (hello.pod_uid.empty()) return Status::Ok();
-  auto admission = registry_->FindAdmission(hello.pod_uid);
-  if (!admission) return Status::PermissionDenied("pod " + hello.pod_uid + " is not admitted on this server");
+  return Status::Ok();
+}
+
+Result<std::string> Broker::ProvePod(const protocol::Hello& hello, Clock::time_point deadline,
+                                     AuthFailure* why) const {
+  auto identity = pod_tokens_->Check(hello.pod_token, deadline);
+  if (!identity.ok()) {
+    if (identity.status().code() == Code::kUnavailable) {
+      *why = AuthFailure::kTokenReviewFailed;
+      return Status::Unauthenticated(identity.status().message());  // fail closed
+    }
+    *why = AuthFailure::kPodTokenRejected;
+    return identity.status();
+  }
+  if (!hello.pod_uid.empty() && hello.pod_uid != identity->pod_uid) {
+    *why = AuthFailure::kPodUidMismatch;
+    return Status::PermissionDenied("the Hello claims pod " + hello.pod_uid +
+                                    " but the token is bound to pod " + identity->pod_namespace + "/" +
+                                    identity->pod_name + " (" + identity->pod_uid + ")");
+  }
+  return identity->pod_uid;
+}
+
+Status Broker::Admit(const protocol::Hello& hello, Clock::time_point deadline, Admission* out,
+                     AuthFailure* why) const {
+  // In a cluster with --pod-token-review the pod's token decides who the client is; without one, a
+  // client needs the shared token (outside the cluster), and the pod UID it names is its claim.
+  std::string pod_uid = hello.pod_uid;
+  if (pod_tokens_ != nullptr && !hello.pod_token.empty()) {
+    GPUPOOL_ASSIGN_OR_RETURN(pod_uid, ProvePod(hello, deadline, why));
+  } else if (!options_.token_file.empty()) {
+    *why = AuthFailure::kBadToken;
+    GPUPOOL_RETURN_IF_ERROR(CheckSharedToken(hello));
+  } else if (pod_tokens_ != nullptr) {
+    *why = AuthFailure::kPodTokenMissing;
+    return Status::Unauthenticated(
+        "this server requires the pod's service-account token (GPUPOOL_POD_TOKEN_FILE, set by the gpupool "
+        "webhook in pods that ask for gpupool resources) or, outside the cluster, its --token-file token");
+  }
+  out->pod_uid = pod_uid;
+  out->memory_limit = options_.session_memory;
+  out->percent = options_.session_percent;
+  if (pod_uid.empty()) return Status::Ok();
+  auto admission = registry_->FindAdmission(pod_uid);
+  if (!admission) {
+    *why = AuthFailure::kNotAdmitted;
+    return Status::PermissionDenied("pod " + pod_uid + " is not admitted on this server");
+  }
+  out->pod_namespace = admission->pod_namespace;
+  out->pod_name = admission->pod_name;
   if (!admission->shares.empty()) {
     const ShareRecord& share = admission->shares.front();
-    *memory_limit = share.memory_bytes;
-    *gpu_uuid = share.gpu_uuid;
-    *percent = share.percent;
+    out->memory_limit = share.memory_bytes;
+    out->gpu_uuid = share.gpu_uuid;
+    out->percent = share.percent;
   }
   return Status::Ok();
 }
 
 Result<SessionRecord> Broker::Decide(const protocol::Hello& hello, const std::string& peer,
-                                     std::uint64_t* memory_limit) const {
+                                     Clock::time_point deadline, std::uint64_t* memory_limit) const {
+  Admission admitted;
+  AuthFailure why = AuthFailure::kBadToken;
+  if (Status s = Admit(hello, deadline, &admitted, &why); !s.ok()) {
+    // A server fault (an unreadable token file) is not the client's failure.
+    if (s.code() == Code::kUnauthenticated || s.code() == Code::kPermissionDenied)
+      registry_->CountAuthFailure(why);
+    return s;
+  }
   SessionRecord record;
-  GPUPOOL_RETURN_IF_ERROR(Admit(hello, memory_limit, &record.gpu_uuid, &record.percent));
+  *memory_limit = admitted.memory_limit;
+  record.gpu_uuid = admitted.gpu_uuid;
+  record.percent = admitted.percent;
   record.peer = peer;
   record.process = hello.process_name + "[" + std::to_string(hello.pid) + "]";
-  record.pod_uid = hello.pod_uid;
-  if (auto admission = registry_->FindAdmission(hello.pod_uid)) {
-    record.pod_namespace = admission->pod_namespace;
-    record.pod_name = admission->pod_name;
-  }
+  record.pod_uid = admitted.pod_uid;
+  record.pod_namespace = admitted.pod_namespace;
+  record.pod_name = admitted.pod_name;
   record.started_unix_ms = NowUnixMs();
   return record;
 }
 
-void Broker::CountRefusal(const Status& refusal) const {
-  if (refusal.code() == Code::kUnauthenticated) registry_->CountAuthFailure(AuthFailure::kBadToken);
-  if (refusal.code() == Code::kPermissionDenied) registry_->CountAuthFailure(AuthFailure::kNotAdmitted);
-}
-
 void Broker::Handshake(protocol::Connection conn, std::string peer) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(protocol::kHandshakeTimeoutMs);
   ProtocolError violation = ProtocolError::kNone;
-  auto hello = ReadHello(conn, &violation);
+  auto hello = ReadHello(conn, deadline, &violation);
   if (!hello.ok()) {
     GPUPOOL_LOG(kInfo) << "handshake from " << peer << " failed: " << hello.status().ToString();
     // A client that closed mid-handshake broke no rule (a port probe, a client that gave up).
@@ -228,11 +285,10 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
     return;
   }
   std::uint64_t memory_limit = 0;
-  auto decided = Decide(*hello, peer, &memory_limit);
+  auto decided = Decide(*hello, peer, deadline, &memory_limit);
   if (!decided.ok()) {
     GPUPOOL_LOG(kInfo) << "refused " << peer << " (" << hello->process_name
                        << "): " << decided.status().ToString();
-    CountRefusal(decided.status());
     SendError(conn, decided.status());
     return;
   }
@@ -286,6 +342,7 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
 }
 
 void Broker::HandshakeTls(protocol::Connection conn, std::string peer) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(protocol::kHandshakeTimeoutMs);
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     GPUPOOL_LOG(kError) << "handshake from " << peer << ": socketpair: " << std::strerror(errno);
@@ -335,8 +392,7 @@ void Broker::HandshakeTls(protocol::Connection conn, std::string peer) {
   auto hello = CheckHello(*payload, &violation);
   if (!hello.ok()) registry_->CountProtocolError(violation);
   std::uint64_t memory_limit = 0;
-  Result<SessionRecord> decided = hello.ok() ? Decide(*hello, peer, &memory_limit) : hello.status();
-  if (hello.ok() && !decided.ok()) CountRefusal(decided.status());
+  Result<SessionRecord> decided = hello.ok() ? Decide(*hello, peer, deadline, &memory_limit) : hello.status();
   if (!decided.ok()) {
     GPUPOOL_LOG(kInfo) << "refused " << peer << (hello.ok() ? " (" + hello->process_name + ")" : "") << ": "
                        << decided.status().ToString();

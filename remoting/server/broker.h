@@ -1,6 +1,7 @@
 // Broker: accepts client connections on TCP and the Unix socket, runs each handshake (with a
 // deadline, on its own short-lived thread, so a slow client holds neither the accept loop nor
-// anyone else), checks the token and the pod's admission, and hands the connection to a new worker
+// anyone else), checks who the client is (shared token, or the pod's service-account token through
+// PodTokenReview) and the pod's admission, and hands the connection to a new worker
 // process. The broker itself never opens the backend (CUDA does not survive fork). On a TLS server
 // a TCP connection's worker starts first and runs TLS; the broker checks the Hello it forwards
 // (tls_handshake.h, broker_tls.cpp).
@@ -10,12 +11,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "remoting/protocol/handshake.h"
 #include "remoting/protocol/transport.h"
+#include "remoting/server/pod_token_review.h"
 #include "remoting/server/registry.h"
 #include "remoting/server/server_flags.h"
 #include "remoting/server/spawn.h"
@@ -24,7 +27,9 @@ namespace gpupool::server {
 
 class Broker {
  public:
-  Broker(ServerOptions options, Registry* registry, Reaper* reaper);
+  // `pod_tokens`: set when options.pod_token_review (pods prove who they are with their token).
+  Broker(ServerOptions options, Registry* registry, Reaper* reaper,
+         std::shared_ptr<PodTokenReview> pod_tokens = nullptr);
 
   // Binds the listen address (and the Unix socket). endpoint() then has the real port.
   Status Listen();
@@ -36,18 +41,33 @@ class Broker {
   void AcceptLoop(protocol::Listener* listener);
   void Handshake(protocol::Connection conn, std::string peer);
   void HandshakeTls(protocol::Connection conn, std::string peer);
-  Status Admit(const protocol::Hello& hello, std::uint64_t* memory_limit, std::string* gpu_uuid,
-               std::uint32_t* percent) const;
-  // Admit, then the session's record (all but id, pid and stats).
+  using Clock = std::chrono::steady_clock;
+  // What a Hello was admitted to.
+  struct Admission {
+    std::string pod_uid;  // proven by the pod's token, or claimed in a Hello with the shared token
+    std::string pod_namespace, pod_name;
+    std::uint64_t memory_limit = 0;
+    std::string gpu_uuid;
+    std::uint32_t percent = 0;
+  };
+  Status CheckSharedToken(const protocol::Hello& hello) const;
+  // The UID of the pod the Hello's pod token is bound to (TokenReview), which the claimed UID, when
+  // there is one, must equal.
+  Result<std::string> ProvePod(const protocol::Hello& hello, Clock::time_point deadline,
+                               AuthFailure* why) const;
+  // Who the client is and what its pod was admitted to; on refusal *why says which rule.
+  Status Admit(const protocol::Hello& hello, Clock::time_point deadline, Admission* out,
+               AuthFailure* why) const;
+  // Admit (counting a refusal in gpupool_auth_failures_total), then the session's record (all but
+  // id, pid and stats). `deadline`: the handshake's, which a TokenReview must not outlast.
   Result<SessionRecord> Decide(const protocol::Hello& hello, const std::string& peer,
-                               std::uint64_t* memory_limit) const;
-  // Counts a refused Hello by its cause (gpupool_auth_failures_total).
-  void CountRefusal(const Status& refusal) const;
+                               Clock::time_point deadline, std::uint64_t* memory_limit) const;
 
   ServerOptions options_;
   Registry* registry_;
   Reaper* reaper_;
   std::vector<std::unique_ptr<protocol::Listener>> listeners_;
+  std::shared_ptr<PodTokenReview> pod_tokens_;
   std::atomic<int> handshakes_{0};
 };
 

@@ -34,8 +34,9 @@ void FillShares(const std::vector<ShareRecord>& shares,
 
 }  // namespace
 
-ControlService::ControlService(ServerOptions options, Registry* registry, Reaper* reaper)
-    : options_(std::move(options)), registry_(registry), reaper_(reaper) {
+ControlService::ControlService(ServerOptions options, Registry* registry, Reaper* reaper,
+                               std::shared_ptr<PodTokenReview> pod_tokens)
+    : options_(std::move(options)), registry_(registry), reaper_(reaper), pod_tokens_(std::move(pod_tokens)) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   server_id_ = std::string(host) + "-" + std::to_string(NowUnixMs());
@@ -53,7 +54,8 @@ Result<InventoryInfo> ControlService::Inventory() {
 grpc::Status ControlService::GetInventory(grpc::ServerContext* context,
                                           const control::v1::GetInventoryRequest*,
                                           control::v1::Inventory* out) {
-  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_, pod_tokens_.get()); !denied.ok())
+    return denied;
   auto info = Inventory();
   if (!info.ok()) return ToGrpc(info.status());
   out->set_server_id(server_id_);
@@ -91,7 +93,8 @@ grpc::Status ControlService::GetInventory(grpc::ServerContext* context,
 
 grpc::Status ControlService::Admit(grpc::ServerContext* context, const control::v1::AdmitRequest* req,
                                    control::v1::AdmitResponse*) {
-  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_, pod_tokens_.get()); !denied.ok())
+    return denied;
   if (req->pod_uid().empty()) return {grpc::INVALID_ARGUMENT, "pod_uid is required"};
   if (req->shares().empty()) return {grpc::INVALID_ARGUMENT, "at least one share is required"};
   auto info = Inventory();
@@ -125,7 +128,8 @@ grpc::Status ControlService::Admit(grpc::ServerContext* context, const control::
 
 grpc::Status ControlService::Revoke(grpc::ServerContext* context, const control::v1::RevokeRequest* req,
                                     control::v1::RevokeResponse* out) {
-  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_, pod_tokens_.get()); !denied.ok())
+    return denied;
   if (req->pod_uid().empty()) return {grpc::INVALID_ARGUMENT, "pod_uid is required"};
   out->set_sessions_ended(
       registry_->Revoke(req->pod_uid(), req->reason().empty() ? "revoked" : req->reason()));
@@ -135,7 +139,8 @@ grpc::Status ControlService::Revoke(grpc::ServerContext* context, const control:
 grpc::Status ControlService::ListAdmissions(grpc::ServerContext* context,
                                             const control::v1::ListAdmissionsRequest*,
                                             control::v1::ListAdmissionsResponse* out) {
-  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_, pod_tokens_.get()); !denied.ok())
+    return denied;
   for (const AdmissionRecord& a : registry_->Admissions()) {
     auto* admission = out->add_admissions();
     admission->set_pod_uid(a.pod_uid);
@@ -150,7 +155,8 @@ grpc::Status ControlService::ListAdmissions(grpc::ServerContext* context,
 grpc::Status ControlService::ListSessions(grpc::ServerContext* context,
                                           const control::v1::ListSessionsRequest*,
                                           control::v1::ListSessionsResponse* out) {
-  if (grpc::Status denied = AuthorizeControlCall(*context, options_); !denied.ok()) return denied;
+  if (grpc::Status denied = AuthorizeControlCall(*context, options_, pod_tokens_.get()); !denied.ok())
+    return denied;
   std::string default_gpu;
   {
     std::lock_guard<std::mutex> lock(mu_);

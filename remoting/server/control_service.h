@@ -14,6 +14,7 @@
 #include "common/endpoint.h"
 #include "gpupool/control/v1/control.grpc.pb.h"
 #include "remoting/server/inventory.h"
+#include "remoting/server/pod_token_review.h"
 #include "remoting/server/registry.h"
 
 namespace grpc {
@@ -24,7 +25,9 @@ namespace gpupool::server {
 
 class ControlService final : public control::v1::Control::Service {
  public:
-  ControlService(ServerOptions options, Registry* registry, Reaper* reaper);
+  // `pod_tokens`: the broker's TokenReview, for Control callers that present a service-account token.
+  ControlService(ServerOptions options, Registry* registry, Reaper* reaper,
+                 std::shared_ptr<PodTokenReview> pod_tokens = nullptr);
 
   grpc::Status GetInventory(grpc::ServerContext*, const control::v1::GetInventoryRequest*,
                             control::v1::Inventory* out) override;
@@ -46,6 +49,7 @@ class ControlService final : public control::v1::Control::Service {
   ServerOptions options_;
   Registry* registry_;
   Reaper* reaper_;
+  std::shared_ptr<PodTokenReview> pod_tokens_;
   std::string server_id_;
   std::mutex mu_;
   std::optional<InventoryInfo> inventory_;  // guarded by mu_

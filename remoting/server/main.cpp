@@ -56,6 +56,22 @@ int RunBroker(ServerOptions options) {
     GPUPOOL_LOG(kWarn) << "--allow-unauthenticated: clients are not authenticated (only pods the operator "
                           "admitted are served, by pod UID)";
   }
+  std::shared_ptr<PodTokenReview> pod_tokens;
+  if (options.pod_token_review) {
+    PodTokenReviewOptions review;
+    review.cache_ttl = std::chrono::milliseconds(options.pod_token_cache_ms);
+    auto connected = PodTokenReview::Connect(options.kube_api, review);
+    if (!connected.ok()) {
+      std::cerr << "gpupool-server: " << connected.status().message() << "\n";
+      return 1;
+    }
+    pod_tokens = std::move(*connected);
+    std::cout << "gpupool-server: pods prove who they are with their service-account token (TokenReview at "
+              << (options.kube_api.server.empty() ? std::string("the in-cluster API")
+                                                  : options.kube_api.server)
+              << (options.token_file.empty() ? "" : "; clients without one need the --token-file token")
+              << ")" << std::endl;
+  }
   Registry registry;
   auto shares = ShareTable::Create();  // the workers' ShareTable (compute shares), one per server
   if (!shares.ok()) {
@@ -64,12 +80,12 @@ int RunBroker(ServerOptions options) {
   }
   registry.SetShareTable(&*shares);
   Reaper reaper(&registry);
-  Broker broker(options, &registry, &reaper);
+  Broker broker(options, &registry, &reaper, pod_tokens);
   if (Status s = broker.Listen(); !s.ok()) {
     std::cerr << "gpupool-server: " << s.message() << "\n";
     return 1;
   }
-  ControlService control(options, &registry, &reaper);
+  ControlService control(options, &registry, &reaper, pod_tokens);
   std::unique_ptr<grpc::Server> control_server;
   if (options.control_listen) {
     Endpoint bound;

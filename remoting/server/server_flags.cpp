@@ -86,6 +86,13 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     o.emulated_flags_given = true;
   } else if (flag == "--emulated-uuid-seed") {
     o.emulated.uuid_seed = value;
+  } else if (flag == "--control-service-account") {
+    const auto colon = value.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == value.size() ||
+        value.find(':', colon + 1) != std::string::npos) {
+      return Status::InvalidArgument("--control-service-account: '" + value + "' is not NAMESPACE:NAME");
+    }
+    o.control_service_accounts.push_back(value);
   } else if (flag == "--image-cache-dir") {
     o.image_cache_dir = value;
   } else if (flag == "--image-cache-size") {
@@ -112,6 +119,17 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     if (ms > 24 * 3600 * 1000) return Status::InvalidArgument("--emulated-kernel-time: at most 24h");
     o.emulated.kernel_time_ns = static_cast<std::uint64_t>(ms) * 1'000'000;
     o.emulated_flags_given = true;
+  } else if (flag == "--kube-api-server") {
+    if (value.rfind("https://", 0) != 0 && value.rfind("http://", 0) != 0)
+      return Status::InvalidArgument("--kube-api-server: a URL (https://HOST:PORT), got '" + value + "'");
+    o.kube_api.server = value;
+  } else if (flag == "--kube-api-ca-file") {
+    o.kube_api.ca_file = value;
+  } else if (flag == "--kube-api-token-file") {
+    o.kube_api.token_file = value;
+  } else if (flag == "--pod-token-cache-ttl") {
+    GPUPOOL_ASSIGN_OR_RETURN(o.pod_token_cache_ms, ParseDuration(flag, value));
+    if (o.pod_token_cache_ms > 60'000) return Status::InvalidArgument("--pod-token-cache-ttl: at most 60s");
   } else if (flag == "--share-table-fd") {
     GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
     o.share_table_fd = static_cast<int>(fd);
@@ -150,6 +168,10 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
       o.allow_unauthenticated = true;
       continue;
     }
+    if (flag == "--pod-token-review") {
+      o.pod_token_review = true;
+      continue;
+    }
     std::string value;
     if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = flag.substr(eq + 1);
@@ -178,6 +200,16 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
   }
   if (!o.tls.client_ca_file.empty() && !o.tls_enabled()) {
     return Status::InvalidArgument("--tls-client-ca-file needs --tls-cert-file and --tls-key-file");
+  }
+  const bool api_flags =
+      !o.kube_api.server.empty() || !o.kube_api.ca_file.empty() || !o.kube_api.token_file.empty();
+  if (api_flags && !o.pod_token_review) {
+    return Status::InvalidArgument("--kube-api-* configure --pod-token-review, which is not given");
+  }
+  if (o.kube_api.server.empty() && (!o.kube_api.ca_file.empty() || !o.kube_api.token_file.empty())) {
+    return Status::InvalidArgument(
+        "--kube-api-ca-file and --kube-api-token-file go with --kube-api-server (in cluster the service "
+        "account's are used)");
   }
   if (o.tls_enabled() && o.listen.kind != Endpoint::Kind::kTcp) {
     return Status::InvalidArgument("TLS is for TCP: --listen must be HOST:PORT with --tls-cert-file");

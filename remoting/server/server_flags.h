@@ -9,6 +9,9 @@
 //                  [--cuda-library PATH] [--session-percent P] [--share-idle on|off]
 //                  [--kernel-timeout DURATION] [--emulated-kernel-time DURATION]
 //                  [--image-cache-dir DIR [--image-cache-size SIZE]]
+//                  [--pod-token-review [--kube-api-server URL [--kube-api-ca-file F]
+//                   [--kube-api-token-file F]] [--pod-token-cache-ttl DURATION]
+//                   [--control-service-account NAMESPACE:NAME]...]
 //
 // Thread-safety: pure functions over values.
 #pragma once
@@ -22,6 +25,7 @@
 #include "common/status.h"
 #include "remoting/protocol/tls.h"
 #include "remoting/server/backend.h"
+#include "remoting/server/pod_token_review.h"
 
 namespace gpupool::server {
 
@@ -44,6 +48,14 @@ struct ServerOptions {
   std::int64_t kernel_timeout_ms = 0;  // the hang watchdog's limit; 0: off
   std::string image_cache_dir;         // images shared by the server's sessions (image_store.h); "": off
   std::uint64_t image_cache_bytes = 8ull << 30;
+  // Pods prove who they are with their service-account token, checked by a TokenReview
+  // (pod_token_review.h): a Hello without one needs --token-file.
+  bool pod_token_review = false;
+  KubeApiFlags kube_api;                    // where the TokenReview goes; empty server: in-cluster
+  std::int64_t pod_token_cache_ms = 30000;  // how long a positive review is reused; 0: never
+  // Service accounts ("NAMESPACE:NAME", the operator's) whose token, accepted by the TokenReview, lets
+  // a caller use the Control API (control_access.h).
+  std::vector<std::string> control_service_accounts;
   bool emulated_flags_given = false;
   // Worker role only (hidden flags).
   int worker_fd = -1;
@@ -55,8 +67,11 @@ struct ServerOptions {
   std::uint32_t share_slot = 0xffffffffu;  // ShareTable::kNoSlot
 
   bool tls_enabled() const { return !tls.cert_file.empty(); }
-  // Clients prove who they are: a shared token, or a certificate from the client CA.
-  bool authenticates_clients() const { return !token_file.empty() || !tls.client_ca_file.empty(); }
+  // Clients prove who they are: a shared token, a certificate from the client CA, or their pod's
+  // service-account token.
+  bool authenticates_clients() const {
+    return !token_file.empty() || !tls.client_ca_file.empty() || pod_token_review;
+  }
 };
 
 // What the broker tells one worker about its session.
@@ -83,7 +98,17 @@ inline constexpr const char* kServerUsage =
     "                      [--cuda-library PATH] [--emulated-lost-gpu INDEX] [--session-percent P]\n"
     "                      [--share-idle on|off] [--kernel-timeout DURATION] [--emulated-kernel-time "
     "DURATION]\n"
-    "                      [--image-cache-dir DIR [--image-cache-size SIZE (default 8GiB)]]\n";
+    "                      [--image-cache-dir DIR [--image-cache-size SIZE (default 8GiB)]]\n"
+    "                      [--pod-token-review [--kube-api-server URL [--kube-api-ca-file FILE]\n"
+    "                       [--kube-api-token-file FILE]] [--pod-token-cache-ttl DURATION]\n"
+    "                       [--control-service-account NAMESPACE:NAME]...]\n"
+    "  --pod-token-review: a client must send its pod's service-account token (audience gpupool.io),\n"
+    "    which a TokenReview must accept and bind to a pod admitted on this server; clients without one\n"
+    "    need --token-file. The Kubernetes API is the in-cluster one unless --kube-api-server is given.\n"
+    "  --pod-token-cache-ttl: how long an accepted token is not asked again (default 30s, at most 60s,\n"
+    "    never past the token's expiry; 0: ask every time).\n"
+    "  --control-service-account: a service account (the operator's) whose gpupool.io token may call the\n"
+    "    Control API (repeatable).\n";
 
 // Parses argv[1..]. Errors name the flag and what was wrong.
 Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);

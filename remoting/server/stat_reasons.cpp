@@ -28,7 +28,8 @@ const char* ProtocolErrorName(ProtocolError reason) {
 }
 
 const char* AuthFailureName(AuthFailure reason) {
-  static const char* const kNames[] = {"bad_token", "not_admitted"};
+  static const char* const kNames[] = {"bad_token",          "not_admitted",     "pod_token_missing",
+                                       "pod_token_rejected", "pod_uid_mismatch", "token_review_failed"};
   static_assert(std::size(kNames) == kAuthFailureCount);
   return Name(reason, kNames);
 }

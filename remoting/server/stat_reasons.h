@@ -35,8 +35,12 @@ enum class ProtocolError : std::uint32_t {
 };
 
 enum class AuthFailure : std::uint32_t {
-  kBadToken,     // missing or wrong token
-  kNotAdmitted,  // the pod has no admission on this server
+  kBadToken,           // missing or wrong token (--token-file)
+  kNotAdmitted,        // the pod has no admission on this server
+  kPodTokenMissing,    // --pod-token-review, and the Hello has neither pod token nor shared token
+  kPodTokenRejected,   // the TokenReview did not accept the token (expired, audience, pod gone, ...)
+  kPodUidMismatch,     // the Hello claims another pod than the token is bound to
+  kTokenReviewFailed,  // the Kubernetes API could not be asked or did not answer in time
   kCount,
 };
 

@@ -40,6 +40,7 @@ def render_and_check(r, files=(), sets=(), kubelet_root="/var/lib/kubelet", tls_
         errors += gpupool_wiring.check_server_and_pool(objs, list(external))
         errors += gpupool_wiring.check_device_plugin(objs, kubelet_root)
         errors += gpupool_wiring.check_server_auth_and_tls(objs)
+        errors += gpupool_wiring.check_control_access(objs)
     if errors:
         raise AssertionError("\n".join(errors))
     return objs
@@ -78,6 +79,8 @@ def defaults(r):
     expect("ServiceMonitor" not in kinds and "RuntimeClass" not in kinds, "optional objects rendered by default")
     f = gpupool_wiring.flags(gpupool_wiring.container(gpupool_wiring.component(objs, "DaemonSet", "-server"), "server"))
     expect(f.get("--share-idle") == "on" and "--kernel-timeout" not in f, f"default compute-share flags {f}")
+    expect("--pod-token-review" in f and "--allow-unauthenticated" not in f,
+           f"by default pods must prove who they are with their token: {f}")
 
 
 @case
@@ -95,10 +98,26 @@ def server_tls(r):
         ds = gpupool_wiring.component(copy, "DaemonSet", "-device-plugin")
         change([v for v in chart_checks.pod_spec(ds)["volumes"] if v["name"] == "server-ca"][0])
         expect(gpupool_wiring.check_server_auth_and_tls(copy), "a wrongly wired CA went unnoticed")
+    expect("--allow-unauthenticated" not in gpupool_wiring.flags(server), "pod tokens on, yet unauthenticated allowed")
     no_auth = [yaml.safe_load(yaml.safe_dump(o)) for o in objs]
     ds = gpupool_wiring.component(no_auth, "DaemonSet", "-server")
-    gpupool_wiring.container(ds, "server")["args"].remove("--allow-unauthenticated")
+    gpupool_wiring.container(ds, "server")["args"].remove("--pod-token-review")
     expect(gpupool_wiring.check_server_auth_and_tls(no_auth), "a server that would bind loopback went unnoticed")
+    no_review = [yaml.safe_load(yaml.safe_dump(o)) for o in objs]
+    no_review.remove(gpupool_wiring.find(no_review, "ClusterRoleBinding",
+                                         gpupool_wiring.component(no_review, "DaemonSet", "-server")["metadata"]["name"]))
+    expect(gpupool_wiring.check_server_auth_and_tls(no_review), "pod token review without RBAC went unnoticed")
+    # The operator reaches the TLS Control API with the servers' CA, and its token is for gpupool.io.
+    op = gpupool_wiring.flags(gpupool_wiring.container(gpupool_wiring.component(objs, "Deployment", "-operator"),
+                                                       "operator"))
+    expect(op.get("--server-tls-ca-file") == "/etc/gpupool/server-ca/ca.crt", f"operator without the servers' CA: {op}")
+    for change in (lambda d: [v for v in chart_checks.pod_spec(d)["volumes"] if v["name"] == "control-token"][0]
+                   ["projected"]["sources"][0]["serviceAccountToken"].update(audience="https://kubernetes.default.svc"),
+                   lambda d: [v for v in chart_checks.pod_spec(d)["volumes"] if v["name"] == "server-ca"][0]
+                   ["secret"].update(secretName="other")):
+        copy = [yaml.safe_load(yaml.safe_dump(o)) for o in objs]
+        change(gpupool_wiring.component(copy, "Deployment", "-operator"))
+        expect(gpupool_wiring.check_control_access(copy), "a wrongly wired operator Control access went unnoticed")
 
 
 @case
@@ -226,6 +245,7 @@ REFUSED = [
     (["server.enabled=false"], ["externalServers"]),
     (["server.nodeSelector=null"], ["server.nodeSelector"]),
     (["server.metricsPort=7471"], ["server.metricsPort"]),
+    (["server.podTokenReview=false"], ["server.allowUnauthenticated"]),
     (["tls.certManager.issuerRef.name=corp-ca"], ["tls.certManager.issuerRef"]),
     (["devicePlugin.capacity.gpu=2", "devicePlugin.capacity.gpuPercent=300"], ["devicePlugin.capacity.gpuPercent"]),
 ]

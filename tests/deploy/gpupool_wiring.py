@@ -194,6 +194,54 @@ def _secret_volumes(ds):
             for v in pod_spec(ds)["volumes"] if "secret" in v}
 
 
+def _mount_of(workload, container_name, path):
+    """The volume a file path of a container lies in (longest mount prefix), or None."""
+    best = None
+    for m in container(workload, container_name).get("volumeMounts", []):
+        if path.startswith(m["mountPath"].rstrip("/") + "/") and (best is None or len(m["mountPath"]) > len(best[0])):
+            best = (m["mountPath"], m["name"])
+    if best is None:
+        return None
+    return next((v for v in pod_spec(workload)["volumes"] if v["name"] == best[1]), None)
+
+
+def check_control_access(objs):
+    """The servers' Control API: with pod tokens on, the servers allow the operator's service account
+    (--control-service-account NAMESPACE:NAME naming the operator Deployment's) and the operator sends a
+    projected token of audience gpupool.io (--server-token-file inside such a volume); with server TLS,
+    the operator checks the servers against the CA of the servers' Secret."""
+    errors = []
+    ds = component(objs, "DaemonSet", "-server")
+    op = component(objs, "Deployment", "-operator")
+    if ds is None or op is None:
+        return errors
+    f = flags(container(ds, "server"))
+    o = flags(container(op, "operator"))
+    if "--pod-token-review" in f:
+        account = "%s:%s" % (op["metadata"]["namespace"], pod_spec(op).get("serviceAccountName"))
+        if f.get("--control-service-account") != account:
+            errors.append(f"server: --control-service-account {f.get('--control-service-account')} is not the "
+                          f"operator's service account {account}")
+        volume = _mount_of(op, "operator", o.get("--server-token-file", "-"))
+        sources = (volume or {}).get("projected", {}).get("sources", [])
+        token = [s["serviceAccountToken"] for s in sources if "serviceAccountToken" in s]
+        if not token or token[0].get("audience") != "gpupool.io" or \
+                not o["--server-token-file"].endswith("/" + token[0].get("path", "")):
+            errors.append("operator: --server-token-file is not a projected service-account token of audience "
+                          "gpupool.io")
+    if "--tls-cert-file" in f:
+        volume = _mount_of(op, "operator", o.get("--server-tls-ca-file", "-"))
+        server_secrets = {s for s, _ in _secret_volumes(ds).values()}
+        if volume is None or volume.get("secret", {}).get("secretName") not in server_secrets or \
+                [i["key"] for i in volume["secret"].get("items", [])] != ["ca.crt"]:
+            errors.append("operator: the servers have TLS but --server-tls-ca-file is not the ca.crt of their Secret")
+        if not o.get("--server-tls-server-name"):
+            errors.append("operator: the servers have TLS but no --server-tls-server-name")
+    elif "--server-tls-ca-file" in o:
+        errors.append("operator: --server-tls-ca-file although the servers have no TLS")
+    return errors
+
+
 def check_server_auth_and_tls(objs):
     """The server's data port: reachable beyond loopback only with client authentication or explicitly
     allowed (else gpupool-server binds loopback); with TLS, its key from a Secret mounted into the server
@@ -204,7 +252,17 @@ def check_server_auth_and_tls(objs):
         return errors
     f = flags(container(ds, "server"))
     host = f["--listen"].rsplit(":", 1)[0]
-    authenticated = "--token-file" in f or "--tls-client-ca-file" in f
+    authenticated = "--token-file" in f or "--tls-client-ca-file" in f or "--pod-token-review" in f
+    if "--pod-token-review" in f and "--kube-api-server" not in f:
+        role = find(objs, "ClusterRole", ds["metadata"]["name"])
+        bound = find(objs, "ClusterRoleBinding", ds["metadata"]["name"])
+        grants = role is not None and any("tokenreviews" in r["resources"] and "create" in r["verbs"]
+                                          for r in role["rules"])
+        account = pod_spec(ds).get("serviceAccountName")
+        if not grants or bound is None or pod_spec(ds).get("automountServiceAccountToken") is False or \
+                not any(s.get("name") == account for s in bound.get("subjects", [])):
+            errors.append("server: --pod-token-review without its service account's token and the right to "
+                          "create TokenReviews")
     if host not in ("127.0.0.1", "[::1]", "localhost") and not authenticated and "--allow-unauthenticated" not in f:
         errors.append("server: listens on %s without client authentication or --allow-unauthenticated "
                       "(it would bind loopback only)" % host)

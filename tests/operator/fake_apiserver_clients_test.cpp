@@ -1,10 +1,13 @@
 // The fake API server checked by independent clients: kubectl and Debian's python3-kubernetes.
 // Each test compares what the client saw with what the server (and our own watch) saw. When a
 // client is not installed the test says SKIPPED and why.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
+#include "common/kube/base64.h"
 #include "tests/operator/client_tools.h"
 #include "tests/operator/kube_test_util.h"
 
@@ -37,22 +40,39 @@ struct Observer {
   }
 };
 
-TEST_CASE("kubectl sees what the server stores", "[fake_apiserver][kubectl]") {
-  std::string kubectl = FindOnPath("kubectl");
-  if (kubectl.empty()) {
-    WARN("SKIPPED: kubectl is not on PATH");
-    return;
-  }
-  auto server = StartFake();
+// A fake API server and kubectl's command line for it (namespace default, a kubeconfig and cache of
+// its own).
+struct KubectlEnv {
+  std::unique_ptr<FakeApiServer> server = StartFake();
   TempDir dir;
-  std::ofstream(dir.File("kubeconfig")) << server->Kubeconfig();
-  std::vector<std::string> base = {
-      kubectl, "--kubeconfig", dir.File("kubeconfig"), "--cache-dir", dir.File("cache"), "-n", "default"};
-  auto k = [&](std::vector<std::string> args) {
+  std::vector<std::string> base;
+
+  // Null, with a SKIPPED warning, when kubectl is not installed.
+  static std::unique_ptr<KubectlEnv> Start() {
+    const std::string kubectl = FindOnPath("kubectl");
+    if (kubectl.empty()) {
+      WARN("SKIPPED: kubectl is not on PATH");
+      return nullptr;
+    }
+    auto env = std::make_unique<KubectlEnv>();
+    std::ofstream(env->dir.File("kubeconfig")) << env->server->Kubeconfig();
+    env->base = {kubectl, "--kubeconfig", env->dir.File("kubeconfig"), "--cache-dir", env->dir.File("cache"),
+                 "-n",    "default"};
+    return env;
+  }
+  std::vector<std::string> operator()(const std::vector<std::string>& args) const {
     std::vector<std::string> argv = base;
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
-  };
+  }
+};
+
+TEST_CASE("kubectl sees what the server stores", "[fake_apiserver][kubectl]") {
+  auto env = KubectlEnv::Start();
+  if (!env) return;
+  const KubectlEnv& k = *env;
+  auto& server = env->server;
+  TempDir& dir = env->dir;
   Observer ours(*server);
   long long before = server->ResourceVersion();
   std::ofstream(dir.File("pod.json")) << TestPod("k-pod", "default", {{"app", "k"}}).dump();
@@ -118,6 +138,57 @@ TEST_CASE("kubectl sees what the server stores", "[fake_apiserver][kubectl]") {
   CHECK(err["type"] == "ERROR");
   CHECK(err["object"]["code"] == 410);
   CHECK(err["object"]["reason"] == "Expired");
+}
+
+TEST_CASE("kubectl create token and a TokenReview through kubectl", "[fake_apiserver][kubectl][tokens]") {
+  auto env = KubectlEnv::Start();
+  if (!env) return;
+  const KubectlEnv& k = *env;
+  auto& server = env->server;
+  TempDir& dir = env->dir;
+  REQUIRE(server->Create("serviceaccounts", "default", {{"metadata", {{"name", "runner"}}}}).ok());
+  auto pod = server->Create("pods", "default", TestPod("p"));
+  REQUIRE(pod.ok());
+  auto token = Run(k({"create", "token", "runner", "--audience", "gpupool.io", "--bound-object-kind", "Pod",
+                      "--bound-object-name", "p", "--duration", "10m"}));
+  INFO(token.status().ToString());
+  REQUIRE(token.ok());
+  std::string jwt = *token;
+  while (!jwt.empty() && std::isspace(static_cast<unsigned char>(jwt.back()))) jwt.pop_back();
+  REQUIRE(std::count(jwt.begin(), jwt.end(), '.') == 2);
+  // kubectl sends the TokenRequest as protobuf: its --audience and --duration arrived.
+  const auto first = jwt.find('.');
+  auto claims = kube::Base64UrlDecode(jwt.substr(first + 1, jwt.rfind('.') - first - 1));
+  REQUIRE(claims.ok());
+  const Json c = Json::parse(*claims);
+  CHECK(c["aud"] == Json::array({"gpupool.io"}));
+  CHECK(c["exp"].get<long long>() - c["iat"].get<long long>() == 600);
+
+  auto review = [&](const Json& audiences) {
+    std::ofstream(dir.File("review.json")) << Json{{"apiVersion", "authentication.k8s.io/v1"},
+                                                   {"kind", "TokenReview"},
+                                                   {"spec", {{"token", jwt}, {"audiences", audiences}}}}
+                                                  .dump();
+    auto out = Run(k({"create", "-f", dir.File("review.json"), "--validate=false", "-o", "json"}));
+    INFO(out.status().ToString());
+    REQUIRE(out.ok());
+    return Json::parse(*out)["status"];
+  };
+  Json status = review({"gpupool.io"});
+  CHECK(status["authenticated"] == true);
+  CHECK(status["user"]["username"] == "system:serviceaccount:default:runner");
+  CHECK(status["user"]["extra"]["authentication.kubernetes.io/pod-uid"][0] == (*pod)["metadata"]["uid"]);
+  CHECK(status["user"]["extra"]["authentication.kubernetes.io/pod-name"][0] == "p");
+  CHECK(review({"another-audience"})["authenticated"] == false);
+
+  int code = 0;
+  auto absent = Run(k({"create", "token", "nobody", "--audience", "gpupool.io"}), &code);
+  REQUIRE(absent.ok());
+  CHECK(code != 0);
+  CHECK_THAT(*absent, Catch::Contains("not found"));
+
+  REQUIRE(Run(k({"delete", "pod", "p", "--wait=false"})).ok());
+  CHECK(review({"gpupool.io"})["authenticated"] == false);  // bound to a pod that is gone
 }
 
 TEST_CASE("python3-kubernetes sees what the server stores", "[fake_apiserver][python]") {

@@ -1,7 +1,7 @@
 // The fake API server's semantics (k8s-api-facts §13), through its direct API and over HTTP.
 #include <catch2/catch.hpp>
 
-#include "operator/kube/errors.h"
+#include "common/kube/errors.h"
 #include "tests/operator/kube_test_util.h"
 #include "tests/support/fake_apiserver/patch.h"
 #include "tests/support/fake_apiserver/selectors.h"
@@ -280,17 +280,75 @@ TEST_CASE("failure injection and request counts", "[fake_apiserver]") {
   CHECK(counts["get"] == 1);
   server->ResetRequestCounts();
   CHECK(server->RequestCounts().empty());
-  server->SetTokenReviewHook([](const Json& spec) {
-    return Json{{"authenticated", spec["token"] == "good"}, {"audiences", spec["audiences"]}};
-  });
-  auto review = client->Create(kube::TokenReviews(), "",
-                               {{"apiVersion", "authentication.k8s.io/v1"},
-                                {"kind", "TokenReview"},
-                                {"spec", {{"token", "good"}, {"audiences", {"gpupool.io"}}}}});
-  REQUIRE(review.ok());
-  CHECK((*review)["status"]["authenticated"] == true);
-  CHECK((*review)["status"]["audiences"][0] == "gpupool.io");
   CHECK(client->Get(kube::TokenReviews(), "", "x").status().code() == Code::kUnimplemented);
+}
+
+TEST_CASE("fake API server: TokenRequest issues pod-bound tokens that TokenReview checks honestly",
+          "[fake_apiserver][tokens]") {
+  auto server = StartFake();
+  auto client = ClientFor(*server);
+  REQUIRE(server->Create("serviceaccounts", "team", {{"metadata", {{"name", "runner"}}}}).ok());
+  auto pod = server->Create("pods", "team", TestPod("p", "team"));
+  REQUIRE(pod.ok());
+  const std::string uid = (*pod)["metadata"]["uid"];
+  auto request = [&](Json spec, std::string sa = "runner") { return server->CreateToken("team", sa, spec); };
+  auto review = [&](const std::string& token, Json audiences = Json::array({"gpupool.io"})) {
+    auto r = client->Create(kube::TokenReviews(), "",
+                            {{"apiVersion", "authentication.k8s.io/v1"},
+                             {"kind", "TokenReview"},
+                             {"spec", {{"token", token}, {"audiences", audiences}}}});
+    REQUIRE(r.ok());
+    CHECK((*r)["kind"] == "TokenReview");
+    return (*r)["status"];
+  };
+  const Json bound = {{"audiences", {"gpupool.io"}},
+                      {"expirationSeconds", 600},
+                      {"boundObjectRef", {{"kind", "Pod"}, {"apiVersion", "v1"}, {"name", "p"}}}};
+  auto issued = request(bound);
+  REQUIRE(issued.ok());
+  const std::string token = (*issued)["status"]["token"];
+  CHECK((*issued)["spec"]["boundObjectRef"]["uid"] == uid);
+  CHECK_FALSE((*issued)["status"]["expirationTimestamp"].get<std::string>().empty());
+
+  Json ok = review(token);
+  CHECK(ok["authenticated"] == true);
+  CHECK(ok["audiences"] == Json::array({"gpupool.io"}));
+  CHECK(ok["user"]["username"] == "system:serviceaccount:team:runner");
+  CHECK(ok["user"]["extra"]["authentication.kubernetes.io/pod-uid"] == Json::array({uid}));
+  CHECK(ok["user"]["extra"]["authentication.kubernetes.io/pod-name"] == Json::array({"p"}));
+  CHECK(ok["user"]["groups"][0] == "system:serviceaccounts");
+
+  CHECK(review(token, {"other"})["authenticated"] == false);  // audience mismatch
+  CHECK_THAT(review(token, {"other"})["error"].get<std::string>(), Catch::Contains("audiences"));
+  CHECK(review(token, Json::array())["authenticated"] == false);  // the API server's own audience
+  CHECK(review("garbage")["authenticated"] == false);
+  std::string forged = token;
+  forged[forged.find('.') + 3] ^= 1;  // a changed claim no longer matches the signature
+  CHECK(review(forged)["authenticated"] == false);
+
+  SECTION("expired") {
+    server->AdvanceClock(std::chrono::seconds(601));
+    CHECK_THAT(review(token)["error"].get<std::string>(), Catch::Contains("expired"));
+  }
+  SECTION("the bound pod deleted, even if recreated under the same name") {
+    REQUIRE(server->Delete("pods", "team", "p").ok());
+    CHECK(review(token)["authenticated"] == false);
+    REQUIRE(server->Create("pods", "team", TestPod("p", "team")).ok());
+    CHECK_THAT(review(token)["error"].get<std::string>(), Catch::Contains("invalidated"));
+  }
+  SECTION("bad requests") {
+    CHECK(request(bound, "nobody").status().code() == Code::kNotFound);
+    Json short_lived = bound;
+    short_lived["expirationSeconds"] = 60;
+    CHECK(request(short_lived).status().code() == Code::kInvalidArgument);
+    Json no_pod = bound;
+    no_pod["boundObjectRef"]["name"] = "absent";
+    CHECK(request(no_pod).status().code() == Code::kNotFound);
+    Json wrong_uid = bound;
+    wrong_uid["boundObjectRef"]["uid"] = "not-the-uid";
+    CHECK(request(wrong_uid).status().code() == Code::kConflict);
+    CHECK(client->Get(kube::TokenReviews(), "", "x").status().code() == Code::kUnimplemented);
+  }
 }
 
 }  // namespace

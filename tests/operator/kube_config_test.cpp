@@ -3,8 +3,8 @@
 #include <fstream>
 #include <map>
 
-#include "operator/kube/config.h"
-#include "operator/kube/rest_client.h"
+#include "common/kube/config.h"
+#include "common/kube/rest_client.h"
 #include "tests/support/process.h"
 
 namespace gpupool::kube {

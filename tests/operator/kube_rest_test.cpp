@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "operator/kube/errors.h"
+#include "common/kube/errors.h"
 #include "tests/operator/kube_test_util.h"
 #include "tests/support/process.h"
 

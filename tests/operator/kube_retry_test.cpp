@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "operator/kube/errors.h"
+#include "common/kube/errors.h"
 #include "operator/kube/retry.h"
 #include "tests/operator/kube_test_util.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "operator/kube/rest_client.h"
+#include "common/kube/rest_client.h"
 #include "tests/support/fake_apiserver/fake_apiserver.h"
 
 namespace gpupool::testing {

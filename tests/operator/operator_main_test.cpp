@@ -7,6 +7,7 @@
 #include <csignal>
 #include <fstream>
 
+#include "common/kube/base64.h"
 #include "operator/webhook/bootstrap.h"
 #include "tests/operator/scenario_env.h"
 #include "tests/support/process.h"
@@ -58,7 +59,7 @@ TEST_CASE("gpupool-operator: TLS bootstrap, webhook, readiness, binding, clean s
 
   auto secret = env.api().Get("secrets", "gpupool", "webhook-tls");
   REQUIRE(secret.ok());
-  auto ca = webhook::Base64Decode((*secret)["data"]["ca.crt"].get<std::string>());
+  auto ca = kube::Base64Decode((*secret)["data"]["ca.crt"].get<std::string>());
   REQUIRE(ca.ok());
   CHECK_THAT(*ca, Catch::StartsWith("-----BEGIN CERTIFICATE-----"));
   auto config = env.api().Get("mutatingwebhookconfigurations", "", "gpupool");

@@ -3,7 +3,7 @@
 #include <thread>
 
 #include "common/binding/binding.h"
-#include "operator/kube/config.h"
+#include "common/kube/config.h"
 
 namespace gpupool::testing {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/kube/rest_client.h"
 #include "operator/controllers/operator.h"
-#include "operator/kube/rest_client.h"
 #include "operator/metrics/operator_metrics.h"
 #include "tests/support/fake_apiserver/fake_apiserver.h"
 #include "tests/support/fake_control_server.h"

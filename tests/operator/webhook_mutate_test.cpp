@@ -1,12 +1,14 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/kube/base64.h"
 #include "operator/webhook/catalog.h"
 #include "operator/webhook/mutate.h"
 
 namespace gpupool::webhook {
 namespace {
 
+using kube::Base64;
 using nlohmann::json;
 
 // A pool "default" (marked default) with one 80 GiB and one 141 GiB GPU.
@@ -53,7 +55,8 @@ TEST_CASE("mutate: a pod asking for gpupool resources gets gate, volume, mount a
         json::array({{{"name", "gpupool"}, {"mountPath", "/etc/gpupool"}, {"readOnly", true}}}));
   CHECK(main["env"] == json::array({{{"name", "GPUPOOL_POD_INFO"}, {"value", "/etc/gpupool/pod/annotations"}},
                                     {{"name", "GPUPOOL_POD_UID"},
-                                     {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.uid"}}}}}}}));
+                                     {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.uid"}}}}}},
+                                    {{"name", "GPUPOOL_POD_TOKEN_FILE"}, {"value", "/etc/gpupool/token"}}}));
   CHECK_FALSE(out["spec"]["containers"][1].contains("volumeMounts"));  // the sidecar asks for nothing
 
   SECTION("idempotent: a second invocation adds nothing") {
@@ -75,9 +78,9 @@ TEST_CASE("mutate: appends to existing lists instead of replacing them") {
   const json out = Apply(pod, *patch);
   CHECK(out["spec"]["schedulingGates"].size() == 2);
   CHECK(out["spec"]["volumes"].size() == 2);
-  CHECK(out["spec"]["containers"][0]["env"].size() == 3);  // A, GPUPOOL_POD_INFO, GPUPOOL_POD_UID
+  CHECK(out["spec"]["containers"][0]["env"].size() == 4);  // A, GPUPOOL_POD_{INFO,UID,TOKEN_FILE}
   CHECK(out["spec"]["initContainers"][0]["volumeMounts"][0]["mountPath"] == "/etc/gpupool");
-  CHECK(out["spec"]["initContainers"][0]["env"].size() == 2);  // one patch op: neither replaces the other
+  CHECK(out["spec"]["initContainers"][0]["env"].size() == 3);  // one patch op: neither replaces the other
 }
 
 TEST_CASE("mutate: pods without gpupool resources are left alone") {
@@ -148,6 +151,15 @@ TEST_CASE("review: base64") {
   CHECK(Base64("f") == "Zg==");
   CHECK(Base64("fo") == "Zm8=");
   CHECK(Base64("foobar") == "Zm9vYmFy");
+  CHECK(kube::Base64Decode("Zm8=").value_or("") == "fo");
+  CHECK_FALSE(kube::Base64Decode("Zm8").ok());
+  // base64url (JWT parts): '-' and '_' for '+' and '/', no padding.
+  CHECK(kube::Base64Url("\xfb\xff") == "-_8");
+  CHECK(kube::Base64UrlDecode("-_8").value_or("") == "\xfb\xff");
+  CHECK(kube::Base64UrlDecode("Zg").value_or("") == "f");
+  CHECK_FALSE(kube::Base64UrlDecode("Zg==").ok());
+  CHECK_FALSE(kube::Base64UrlDecode("+/8").ok());
+  CHECK_FALSE(kube::Base64UrlDecode("Z").ok());
 }
 
 }  // namespace

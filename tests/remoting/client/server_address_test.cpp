@@ -41,6 +41,27 @@ TEST_CASE("without GPUPOOL_SERVER the pod binding names the server") {
   CHECK(found->endpoint.ToString() == "10.0.0.5:7470");
 }
 
+TEST_CASE("the pod token file is read for every lookup, so a rotated token is sent") {
+  testing::TempDir dir;
+  const auto env = Env({{"GPUPOOL_SERVER", "gpu-01:7470"}, {"GPUPOOL_POD_TOKEN_FILE", dir.File("token")}});
+  std::ofstream(dir.File("token")) << "eyJ.first.sig\n";
+  auto first = FindServer(env);
+  REQUIRE(first.ok());
+  CHECK(first->pod_token == "eyJ.first.sig");
+  CHECK(first->token.empty());  // the shared token is another thing
+  std::ofstream(dir.File("token"), std::ios::trunc) << "eyJ.second.sig";
+  CHECK(FindServer(env)->pod_token == "eyJ.second.sig");
+  CHECK(FindServer(Env({{"GPUPOOL_SERVER", "gpu-01:7470"}}))->pod_token.empty());
+
+  std::ofstream(dir.File("token"), std::ios::trunc) << "\n";
+  auto empty = FindServer(env);
+  CHECK(empty.status().code() == Code::kNotFound);
+  CHECK_THAT(empty.status().message(), Catch::Contains("GPUPOOL_POD_TOKEN_FILE"));
+  auto absent =
+      FindServer(Env({{"GPUPOOL_SERVER", "gpu-01:7470"}, {"GPUPOOL_POD_TOKEN_FILE", dir.File("absent")}}));
+  CHECK_THAT(absent.status().message(), Catch::Contains("GPUPOOL_POD_TOKEN_FILE"));
+}
+
 TEST_CASE("missing or malformed configuration is a clear error") {
   testing::TempDir dir;
   CHECK(FindServer(Env({})).status().code() == Code::kNotFound);

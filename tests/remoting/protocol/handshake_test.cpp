@@ -9,7 +9,7 @@ namespace gpupool::protocol {
 namespace {
 
 TEST_CASE("Hello, HelloOk and Error round-trip") {
-  Hello hello{kMagic, kProtocolVersion, "tok", "python3", 4242, "pod-uid-1"};
+  Hello hello{kMagic, kProtocolVersion, "tok", "python3", 4242, "pod-uid-1", "eyJhbGciOi.x.y"};
   auto h = DecodeHello(EncodeHello(hello));
   REQUIRE(h.ok());
   CHECK(h->magic == kMagic);
@@ -18,6 +18,7 @@ TEST_CASE("Hello, HelloOk and Error round-trip") {
   CHECK(h->process_name == "python3");
   CHECK(h->pid == 4242);
   CHECK(h->pod_uid == "pod-uid-1");
+  CHECK(h->pod_token == "eyJhbGciOi.x.y");
 
   auto ok = DecodeHelloOk(EncodeHelloOk({77, "0.1.0", "emulated"}));
   REQUIRE(ok.ok());
@@ -32,7 +33,7 @@ TEST_CASE("Hello, HelloOk and Error round-trip") {
 }
 
 TEST_CASE("handshake decoding rejects truncation, trailing bytes and bad codes") {
-  std::string hello = EncodeHello({kMagic, kProtocolVersion, "", "p", 1, ""});
+  std::string hello = EncodeHello({kMagic, kProtocolVersion, "", "p", 1, "", "tok"});
   for (std::size_t n = 0; n < hello.size(); ++n) {
     CHECK_FALSE(DecodeHello(hello.substr(0, n)).ok());
   }

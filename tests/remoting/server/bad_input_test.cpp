@@ -72,7 +72,7 @@ TEST_CASE("bad handshakes get an error and the connection closes") {
     Code code;
   };
   auto hello = [](std::uint32_t magic, std::uint16_t version) {
-    std::string p = protocol::EncodeHello({magic, version, "", "t", 1, ""});
+    std::string p = protocol::EncodeHello({magic, version, "", "t", 1, "", ""});
     return Header(static_cast<std::uint32_t>(p.size()), protocol::kOpHello, 0, 0) + p;
   };
   const std::vector<Case> cases = {
@@ -83,7 +83,7 @@ TEST_CASE("bad handshakes get an error and the connection closes") {
       {"pod not admitted",
        [] {
          std::string p =
-             protocol::EncodeHello({protocol::kMagic, protocol::kProtocolVersion, "", "t", 1, "pod-x"});
+             protocol::EncodeHello({protocol::kMagic, protocol::kProtocolVersion, "", "t", 1, "pod-x", ""});
          return Header(static_cast<std::uint32_t>(p.size()), protocol::kOpHello, 0, 0) + p;
        },
        Code::kPermissionDenied},
@@ -94,6 +94,16 @@ TEST_CASE("bad handshakes get an error and the connection closes") {
     TestClient raw = TestClient::Raw(server.endpoint);
     SendRaw(raw.conn(), k.hello());
     CHECK(raw.ExpectErrorAndClose().code == k.code);
+  }
+  {
+    // A version 1 client (its Hello has no pod token field) hears which version is wrong.
+    std::string v1 = protocol::EncodeHello({protocol::kMagic, 1, "", "t", 1, "", ""});
+    v1.resize(v1.size() - 4);  // the empty pod token's length
+    TestClient raw = TestClient::Raw(server.endpoint);
+    SendRaw(raw.conn(), Header(static_cast<std::uint32_t>(v1.size()), protocol::kOpHello, 0, 0) + v1);
+    protocol::ErrorMessage error = raw.ExpectErrorAndClose();
+    CHECK(error.code == Code::kInvalidArgument);
+    CHECK(error.message == "protocol version 1 not supported (server speaks 2)");
   }
   TestClient ok = TestClient::Open(server.endpoint);
   ok.UseDevice0();

@@ -8,6 +8,7 @@
 
 #include "gpupool/control/v1/control.grpc.pb.h"
 #include "remoting/server/gpu_identity.h"
+#include "tests/remoting/server/control_client.h"
 #include "tests/remoting/server/test_client.h"
 
 namespace gpupool::testing {
@@ -16,37 +17,14 @@ namespace {
 using protocol::Op;
 namespace cv1 = control::v1;
 
-std::unique_ptr<cv1::Control::Stub> Stub(const std::string& address) {
-  return cv1::Control::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-}
-
-std::unique_ptr<grpc::ClientContext> Context() {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + kWait);
-  return ctx;
-}
-
-cv1::AdmitRequest AdmitRequest(const std::string& uid, const std::string& gpu, std::uint32_t percent,
-                               std::uint64_t memory) {
-  cv1::AdmitRequest req;
-  req.set_pod_uid(uid);
-  req.set_pod_namespace("ns");
-  req.set_pod_name("pod-" + uid);
-  auto* share = req.add_shares();
-  share->set_gpu_uuid(gpu);
-  share->set_percent(percent);
-  share->set_memory_bytes(memory);
-  return req;
-}
-
 TEST_CASE("Control: inventory, admissions, a pod's memory share, sessions and revocation") {
   ServerProcess server =
       ServerProcess::Start({"--emulated-gpus", "2", "--emulated-memory", "8GiB", "--control-listen",
                             "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
-  auto stub = Stub(server.control);
+  auto stub = ControlStub(server.control);
 
   cv1::Inventory inventory;
-  REQUIRE(stub->GetInventory(Context().get(), {}, &inventory).ok());
+  REQUIRE(stub->GetInventory(ControlContext().get(), {}, &inventory).ok());
   CHECK(inventory.device_kind() == "emulated");
   REQUIRE(inventory.gpus_size() == 2);
   CHECK(inventory.gpus(0).memory_bytes() == 8ull << 30);
@@ -68,14 +46,15 @@ TEST_CASE("Control: inventory, admissions, a pod's memory share, sessions and re
   for (const Case& k : refused) {
     INFO(k.what);
     cv1::AdmitResponse out;
-    CHECK(stub->Admit(Context().get(), k.req, &out).error_code() == k.code);
+    CHECK(stub->Admit(ControlContext().get(), k.req, &out).error_code() == k.code);
   }
   cv1::AdmitResponse admitted;
-  REQUIRE(stub->Admit(Context().get(), AdmitRequest("pod-1", gpu, 60, 32ull << 20), &admitted).ok());
-  CHECK(stub->Admit(Context().get(), AdmitRequest("pod-2", gpu, 50, 1 << 20), &admitted).error_code() ==
-        grpc::RESOURCE_EXHAUSTED);  // 60 % + 50 % > 100 %
+  REQUIRE(stub->Admit(ControlContext().get(), AdmitRequest("pod-1", gpu, 60, 32ull << 20), &admitted).ok());
+  CHECK(
+      stub->Admit(ControlContext().get(), AdmitRequest("pod-2", gpu, 50, 1 << 20), &admitted).error_code() ==
+      grpc::RESOURCE_EXHAUSTED);  // 60 % + 50 % > 100 %
   cv1::ListAdmissionsResponse admissions;
-  REQUIRE(stub->ListAdmissions(Context().get(), {}, &admissions).ok());
+  REQUIRE(stub->ListAdmissions(ControlContext().get(), {}, &admissions).ok());
   REQUIRE(admissions.admissions_size() == 1);
   CHECK(admissions.admissions(0).pod_name() == "pod-pod-1");
 
@@ -100,7 +79,7 @@ TEST_CASE("Control: inventory, admissions, a pod's memory share, sessions and re
                                      Pattern(4096, 2)) == CUDA_SUCCESS);
 
   cv1::ListSessionsResponse sessions;
-  REQUIRE(stub->ListSessions(Context().get(), {}, &sessions).ok());
+  REQUIRE(stub->ListSessions(ControlContext().get(), {}, &sessions).ok());
   REQUIRE(sessions.sessions_size() == 1);
   const cv1::Session& s = sessions.sessions(0);
   CHECK(s.id() == pod.session_id());
@@ -112,7 +91,7 @@ TEST_CASE("Control: inventory, admissions, a pod's memory share, sessions and re
   CHECK(s.bytes_to_device() == 4096);
   CHECK(s.process().find("server_test[") == 0);
 
-  REQUIRE(stub->GetInventory(Context().get(), {}, &inventory).ok());
+  REQUIRE(stub->GetInventory(ControlContext().get(), {}, &inventory).ok());
   CHECK(inventory.gpus(1).allocated_percent() == 60);
   CHECK(inventory.gpus(1).sessions() == 1);
 
@@ -120,13 +99,13 @@ TEST_CASE("Control: inventory, admissions, a pod's memory share, sessions and re
   revoke.set_pod_uid("pod-1");
   revoke.set_reason("pod deleted");
   cv1::RevokeResponse revoked;
-  REQUIRE(stub->Revoke(Context().get(), revoke, &revoked).ok());
+  REQUIRE(stub->Revoke(ControlContext().get(), revoke, &revoked).ok());
   CHECK(revoked.sessions_ended() == 1);
   protocol::ErrorMessage error = pod.ExpectErrorAndClose();
   CHECK(error.code == Code::kPermissionDenied);
   CHECK(error.message.find("pod deleted") != std::string::npos);
   REQUIRE(server.process.WaitForLine("session " + std::to_string(pod.session_id()) + " ended", kWait).ok());
-  REQUIRE(stub->ListSessions(Context().get(), {}, &sessions).ok());
+  REQUIRE(stub->ListSessions(ControlContext().get(), {}, &sessions).ok());
   CHECK(sessions.sessions_size() == 0);
   CHECK(HttpGet(server.metrics, "/metrics").find("\ngpupool_sessions_ended_total{reason=\"revoked\"} 1\n") !=
         std::string::npos);
@@ -136,16 +115,17 @@ TEST_CASE("a GPU that fell off the bus is reported unhealthy, and pods are not p
   ServerProcess server =
       ServerProcess::Start({"--emulated-gpus", "2", "--emulated-lost-gpu", "1", "--control-listen",
                             "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
-  auto stub = Stub(server.control);
+  auto stub = ControlStub(server.control);
   cv1::Inventory inventory;
-  REQUIRE(stub->GetInventory(Context().get(), {}, &inventory).ok());
+  REQUIRE(stub->GetInventory(ControlContext().get(), {}, &inventory).ok());
   REQUIRE(inventory.gpus_size() == 2);
   CHECK(inventory.gpus(0).healthy());
   CHECK(inventory.gpus(0).health_message().empty());
   CHECK_FALSE(inventory.gpus(1).healthy());
   CHECK(inventory.gpus(1).health_message() == "cuDeviceTotalMem failed");
   cv1::AdmitResponse admitted;
-  CHECK(stub->Admit(Context().get(), AdmitRequest("pod-1", inventory.gpus(1).uuid(), 10, 1 << 20), &admitted)
+  CHECK(stub->Admit(ControlContext().get(), AdmitRequest("pod-1", inventory.gpus(1).uuid(), 10, 1 << 20),
+                    &admitted)
             .error_code() == grpc::FAILED_PRECONDITION);
 
   std::string page = HttpGet(server.metrics, "/metrics");

@@ -38,6 +38,17 @@ TEST_CASE("bad command lines exit 2 and say what is wrong") {
       {{"--device", "cuda", "--listen", "127.0.0.1:0", "--emulated-kernel-time", "2ms"},
        "need --device emulated"},
       {{"--device", "emulated", "--listen", "127.0.0.1:0", "--frobnicate", "1"}, "unknown flag --frobnicate"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--kube-api-server", "http://127.0.0.1:1"},
+       "--kube-api-* configure --pod-token-review, which is not given"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--pod-token-review", "--kube-api-server",
+        "api:6443"},
+       "--kube-api-server: a URL"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--pod-token-review", "--kube-api-token-file",
+        "t"},
+       "go with --kube-api-server"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--pod-token-review", "--pod-token-cache-ttl",
+        "5m"},
+       "--pod-token-cache-ttl: at most 60s"},
       {{"--device", "emulated", "--listen", "127.0.0.1:0", "stray"}, "unexpected argument 'stray'"},
   };
   for (const Case& k : cases) {
@@ -92,7 +103,7 @@ TEST_CASE("a token file makes the token required") {
     INFO("token '" << token << "'");
     TestClient raw = TestClient::Raw(server.endpoint);
     std::string hello =
-        protocol::EncodeHello({protocol::kMagic, protocol::kProtocolVersion, token, "t", 1, ""});
+        protocol::EncodeHello({protocol::kMagic, protocol::kProtocolVersion, token, "t", 1, "", ""});
     REQUIRE(raw.conn().SendFrame(protocol::kOpHello, 0, 0, {hello}).ok());
     CHECK(raw.ExpectErrorAndClose().code == Code::kUnauthenticated);
   }

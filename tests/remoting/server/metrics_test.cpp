@@ -42,7 +42,7 @@ void WaitEnded(ServerProcess& server, std::uint64_t id) {
 
 std::string HelloFrame(const std::string& token, const std::string& pod_uid,
                        std::uint16_t version = protocol::kProtocolVersion) {
-  std::string p = protocol::EncodeHello({protocol::kMagic, version, token, "metrics_test", 1, pod_uid});
+  std::string p = protocol::EncodeHello({protocol::kMagic, version, token, "metrics_test", 1, pod_uid, ""});
   return Header(static_cast<std::uint32_t>(p.size()), protocol::kOpHello, 0, 0) + p;
 }
 

@@ -61,13 +61,15 @@ TestClient TestClient::Raw(const Endpoint& endpoint, const protocol::TlsClientFi
   return TestClient(std::move(*conn));
 }
 
-Result<std::uint64_t> TestClient::Hello(const std::string& pod_uid, const std::string& token) {
+Result<std::uint64_t> TestClient::Hello(const std::string& pod_uid, const std::string& token,
+                                        const std::string& pod_token) {
   protocol::Hello hello{protocol::kMagic,
                         protocol::kProtocolVersion,
                         token,
                         "server_test",
                         static_cast<std::uint32_t>(::getpid()),
-                        pod_uid};
+                        pod_uid,
+                        pod_token};
   GPUPOOL_RETURN_IF_ERROR(conn_.SendFrame(protocol::kOpHello, 0, 0, {protocol::EncodeHello(hello)}));
   GPUPOOL_ASSIGN_OR_RETURN(protocol::FrameHeader header, conn_.ReadHeader());
   std::string payload;

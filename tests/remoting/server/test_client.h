@@ -49,7 +49,8 @@ class TestClient {
   // Connects (and with `tls`, completes the TLS handshake) without a gpupool handshake.
   static TestClient Raw(const Endpoint& endpoint, const protocol::TlsClientFiles* tls = nullptr);
   // Sends Hello and returns the server's answer: HelloOk's session id, or the Error it sent.
-  gpupool::Result<std::uint64_t> Hello(const std::string& pod_uid = "", const std::string& token = "");
+  gpupool::Result<std::uint64_t> Hello(const std::string& pod_uid = "", const std::string& token = "",
+                                       const std::string& pod_token = "");
 
   protocol::Connection& conn() { return conn_; }
   std::uint64_t session_id() const { return session_id_; }

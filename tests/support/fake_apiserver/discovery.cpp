@@ -29,6 +29,15 @@ json ResourceList(const std::string& group, const std::string& version) {
                            {"kind", k.kind},
                            {"verbs", {"get", "patch", "update"}}});
     }
+    if (k.token_subresource) {
+      resources.push_back({{"name", k.plural + "/token"},
+                           {"singularName", ""},
+                           {"namespaced", k.namespaced},
+                           {"group", "authentication.k8s.io"},
+                           {"version", "v1"},
+                           {"kind", "TokenRequest"},
+                           {"verbs", {"create"}}});
+    }
   }
   std::string gv = group.empty() ? version : group + "/" + version;
   return {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", gv}, {"resources", resources}};

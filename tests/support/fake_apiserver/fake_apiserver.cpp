@@ -152,8 +152,19 @@ void FakeApiServer::DropWatches() {
 size_t FakeApiServer::OpenWatches() const {
   return impl_->storage().OpenWatches();
 }
-void FakeApiServer::SetTokenReviewHook(std::function<Json(const Json&)> hook) {
-  impl_->SetTokenReviewHook(std::move(hook));
+Result<nlohmann::json> FakeApiServer::CreateToken(const std::string& ns, const std::string& service_account,
+                                                  Json spec) {
+  const Json body = {
+      {"apiVersion", "authentication.k8s.io/v1"}, {"kind", "TokenRequest"}, {"spec", std::move(spec)}};
+  return ToResult(impl_->tokens().Request(impl_->storage(), ns, service_account, body));
+}
+
+void FakeApiServer::DelayRequests(std::chrono::milliseconds delay, const std::string& verb) {
+  impl_->Delay(delay, verb);
+}
+
+void FakeApiServer::AdvanceClock(std::chrono::seconds by) {
+  impl_->tokens().Advance(by);
 }
 void FakeApiServer::RequireToken(std::optional<std::string> token) {
   impl_->RequireToken(std::move(token));

@@ -1,10 +1,11 @@
 // FakeApiServer: an in-process Kubernetes API server for tests (HTTP on 127.0.0.1, a free port),
 // following the real semantics of k8s-api-facts.md §13 for the kinds the operator uses:
 // core/v1 pods (status subresource), events; coordination.k8s.io/v1 leases; gpupool.io/v1alpha1
-// gpupools (cluster-scoped, status subresource); authentication.k8s.io/v1 tokenreviews (create
-// only, answered by a test hook); core/v1 secrets and nodes (cluster-scoped), admissionregistration.k8s.io/v1
-// mutatingwebhookconfigurations (cluster-scoped); plus discovery (/version, /api, /apis, /api/v1,
-// /apis/<g>/<v>) good enough for kubectl and the Python client.
+// gpupools (cluster-scoped, status subresource); core/v1 serviceaccounts with the token
+// subresource (TokenRequest: signed JWTs bound to a pod) and authentication.k8s.io/v1 tokenreviews
+// (create only) that check those tokens as a real API server does (tokens.h); core/v1 secrets and nodes
+// (cluster-scoped), admissionregistration.k8s.io/v1 mutatingwebhookconfigurations (cluster-scoped); plus
+// discovery (/version, /api, /apis, /api/v1, /apis/<g>/<v>) good enough for kubectl and the Python client.
 //
 // Semantics: one global resourceVersion; uid/creationTimestamp/generation set by the server;
 // 409 Conflict on a stale PUT, 409 AlreadyExists, 404, 422 for a PUT without resourceVersion on
@@ -50,7 +51,7 @@ class FakeApiServer {
 
   // Direct access to the storage with the same rules as the HTTP API, without a request being
   // counted. `resource` is the plural: "pods", "events", "leases", "gpupools", "secrets", "nodes",
-  // "mutatingwebhookconfigurations".
+  // "mutatingwebhookconfigurations", "serviceaccounts".
   Result<Json> Create(const std::string& resource, const std::string& ns, Json obj);
   Result<Json> Get(const std::string& resource, const std::string& ns, const std::string& name) const;
   std::vector<Json> List(const std::string& resource, const std::string& ns = "") const;
@@ -59,6 +60,9 @@ class FakeApiServer {
   // Delete as the API does it (finalizers mark, otherwise remove); returns the answer body.
   Result<Json> Delete(const std::string& resource, const std::string& ns, const std::string& name);
   long long ResourceVersion() const;  // the current global revision
+  // A TokenRequest for `service_account` (POST .../serviceaccounts/NAME/token with this spec: audiences,
+  // expirationSeconds, boundObjectRef) as the kubelet makes it for a projected token; the answer.
+  Result<Json> CreateToken(const std::string& ns, const std::string& service_account, Json spec);
   // What the kubelet would do: sets a pod's status.phase ("Running", "Succeeded", "Failed").
   Result<Json> SetPodPhase(const std::string& ns, const std::string& name, const std::string& phase);
 
@@ -71,9 +75,11 @@ class FakeApiServer {
   // Ends every open watch stream without an ERROR event (as a dropped connection would).
   void DropWatches();
   size_t OpenWatches() const;
-  // Decides TokenReview answers: gets the request's spec, returns its status object. Without a
-  // hook every token is rejected (authenticated: false).
-  void SetTokenReviewHook(std::function<Json(const Json& spec)> hook);
+  // The next requests (of `verb` when not empty) wait `delay` before they are answered (a slow API
+  // server); 0 ends it. Shutdown cuts waits short.
+  void DelayRequests(std::chrono::milliseconds delay, const std::string& verb = "");
+  // Moves the clock that service-account tokens are issued and checked against (expiry tests).
+  void AdvanceClock(std::chrono::seconds by);
   // When set, requests without "Authorization: Bearer <token>" get 401 Unauthorized.
   void RequireToken(std::optional<std::string> token);
   // Requests served so far by verb (get, list, watch, create, update, patch, delete, discovery).

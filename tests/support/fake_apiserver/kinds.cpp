@@ -53,6 +53,11 @@ const std::vector<KindInfo>& Kinds() {
     reviews.create_only = true;
     reviews.has_generation = false;
     k.push_back(reviews);
+    KindInfo accounts = Make("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount");
+    accounts.has_generation = false;
+    accounts.token_subresource = true;
+    accounts.short_names = {"sa"};
+    k.push_back(accounts);
     KindInfo secrets = Make("", "v1", "secrets", "secret", "Secret");
     secrets.has_generation = false;
     secrets.field_selectors = {"type"};

@@ -17,6 +17,7 @@ struct KindInfo {
   bool status_subresource = false;
   bool rv_required_on_update = false;  // CRs and Leases: PUT without resourceVersion -> 422
   bool create_only = false;            // tokenreviews: POST answers, nothing is stored
+  bool token_subresource = false;      // serviceaccounts: POST NAME/token is a TokenRequest
   bool builtin = true;                 // strategic merge patch allowed; list items lose apiVersion/kind
   bool has_generation = true;
   std::vector<std::string> short_names;

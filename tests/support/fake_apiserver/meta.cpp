@@ -31,7 +31,11 @@ std::string NewUid() {
 }
 
 std::string NowRfc3339() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  return Rfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+}
+
+std::string Rfc3339(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];

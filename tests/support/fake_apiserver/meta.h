@@ -1,6 +1,7 @@
 // Small helpers for object metadata and the error answers the storage shares.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -9,8 +10,9 @@
 
 namespace gpupool::testing::fake {
 
-std::string NewUid();             // random UUID v4
-std::string NowRfc3339();         // "2026-01-01T00:00:00Z"
+std::string NewUid();      // random UUID v4
+std::string NowRfc3339();  // "2026-01-01T00:00:00Z"
+std::string Rfc3339(std::int64_t unix_seconds);
 std::string RandomSuffix(int n);  // generateName's alphabet
 std::string StorageKey(const KindInfo& k, const std::string& ns, const std::string& name);
 std::string Str(const Json& obj, const char* section, const char* field);  // "" when absent

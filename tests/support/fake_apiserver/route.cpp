@@ -48,7 +48,9 @@ Route ParseRoute(const std::string& path) {
   if (rest.size() == 3) r.subresource = rest[2];
   if (!k->namespaced && in_ns) r.error = k->plural + " is cluster-scoped";
   if (k->namespaced && !in_ns && !r.name.empty()) r.error = k->plural + " is namespaced";
-  if (!r.subresource.empty() && (r.subresource != "status" || !k->status_subresource)) {
+  const bool known = (r.subresource == "status" && k->status_subresource) ||
+                     (r.subresource == "token" && k->token_subresource);
+  if (!r.subresource.empty() && !known) {
     r.error = "no subresource \"" + r.subresource + "\" on " + k->plural;
   }
   return r;

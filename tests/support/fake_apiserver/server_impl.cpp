@@ -84,9 +84,10 @@ void FakeApiServer::Impl::FailNext(int n, int http_code, const std::string& verb
   fail_retry_after_ = retry_after_s;
 }
 
-void FakeApiServer::Impl::SetTokenReviewHook(std::function<Json(const Json&)> hook) {
+void FakeApiServer::Impl::Delay(std::chrono::milliseconds delay, const std::string& verb) {
   std::lock_guard lock(mu_);
-  review_hook_ = std::move(hook);
+  delay_ = delay;
+  delay_verb_ = verb;
 }
 
 void FakeApiServer::Impl::RequireToken(std::optional<std::string> token) {
@@ -175,6 +176,15 @@ void FakeApiServer::Impl::Handle(http_request request, std::string body) {
     }
   }
   if (auto failed = Intercept(request, verb)) return ReplyWith(request, *failed);
+  std::chrono::milliseconds delay{0};
+  {
+    std::lock_guard lock(mu_);
+    if (delay_verb_.empty() || delay_verb_ == verb) delay = delay_;
+  }
+  if (delay.count() > 0) {  // a slow API server; shutdown cuts the wait short
+    std::unique_lock lock(tick_mu_);
+    tick_cv_.wait_for(lock, delay, [this] { return stopping_; });
+  }
 
   if (route.kind == nullptr) {
     auto doc = fk::Discovery(path, "127.0.0.1:" + std::to_string(port_));

@@ -6,6 +6,7 @@
 #include <cpprest/http_listener.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -19,6 +20,7 @@
 #include "tests/support/fake_apiserver/meta.h"
 #include "tests/support/fake_apiserver/route.h"
 #include "tests/support/fake_apiserver/storage.h"
+#include "tests/support/fake_apiserver/tokens.h"
 
 namespace gpupool::testing {
 
@@ -33,7 +35,8 @@ class FakeApiServer::Impl {
   Result<const fake::KindInfo*> Kind(const std::string& plural) const;
 
   void FailNext(int n, int http_code, const std::string& verb, int retry_after_s);
-  void SetTokenReviewHook(std::function<Json(const Json&)> hook);
+  fake::TokenAuthority& tokens() { return tokens_; }
+  void Delay(std::chrono::milliseconds delay, const std::string& verb);
   void RequireToken(std::optional<std::string> token);
   std::string RequiredToken() const;
   std::map<std::string, long> Counts() const;
@@ -49,13 +52,15 @@ class FakeApiServer::Impl {
 
   const int port_;
   fake::Storage storage_;
+  fake::TokenAuthority tokens_;
   std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
 
   mutable std::mutex mu_;
   std::map<std::string, long> counts_;
   int fail_left_ = 0, fail_code_ = 0, fail_retry_after_ = 0;
   std::string fail_verb_;
-  std::function<Json(const Json&)> review_hook_;
+  std::chrono::milliseconds delay_{0};
+  std::string delay_verb_;
   std::optional<std::string> token_;
 
   std::mutex tick_mu_;

@@ -13,6 +13,9 @@ and what to do. Included once, from operator-deployment.yaml (always rendered).
 {{- if and $v.server.enabled (eq $v.server.device "cuda") (empty $v.server.nodeSelector) -}}
 {{- fail "server.nodeSelector is empty: gpupool-server (server.device=cuda) would run on every node, also nodes without GPUs; select GPU nodes (e.g. gpupool.io/server: \"true\") or set server.device=emulated" -}}
 {{- end -}}
+{{- if and $v.server.enabled (not $v.server.podTokenReview) (not $v.server.allowUnauthenticated) -}}
+{{- fail "server.podTokenReview=false leaves gpupool-server without client authentication, so it would listen on loopback only: keep server.podTokenReview=true, or set server.allowUnauthenticated=true (any client that reaches the data port then gets a session)" -}}
+{{- end -}}
 {{- $ports := list (int $v.server.dataPort) (int (add1 $v.server.dataPort)) (int $v.server.metricsPort) -}}
 {{- if ne (len (uniq $ports)) 3 -}}
 {{- fail (printf "server.metricsPort=%d collides with server.dataPort=%d or its Control port %d" (int $v.server.metricsPort) (int $v.server.dataPort) (add1 (int $v.server.dataPort))) -}}

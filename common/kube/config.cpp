@@ -1,11 +1,11 @@
 // In-cluster configuration and the operator's config resolution rule.
-#include "operator/kube/config.h"
+#include "common/kube/config.h"
 
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
-#include "operator/kube/read_file.h"
+#include "common/kube/read_file.h"
 
 namespace gpupool::kube {
 Result<std::string> ReadTextFile(const std::string& path) {

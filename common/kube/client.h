@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/kube/resource.h"
 #include "common/status.h"
-#include "operator/kube/resource.h"
 
 namespace gpupool::kube {
 

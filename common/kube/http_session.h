@@ -12,8 +12,8 @@
 #include <optional>
 #include <string>
 
+#include "common/kube/config.h"
 #include "common/status.h"
-#include "operator/kube/config.h"
 
 namespace gpupool::kube {
 

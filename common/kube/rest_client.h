@@ -15,8 +15,8 @@
 #include <memory>
 #include <string>
 
-#include "operator/kube/client.h"
-#include "operator/kube/config.h"
+#include "common/kube/client.h"
+#include "common/kube/config.h"
 
 namespace gpupool::kube {
 

@@ -1,4 +1,4 @@
-#include "operator/kube/errors.h"
+#include "common/kube/errors.h"
 
 #include <cstdio>
 

@@ -1,8 +1,8 @@
 // kubeconfig files (k8s-api-facts §1.3), parsed with yaml-cpp (JSON is YAML too).
 #include <yaml-cpp/yaml.h>
 
-#include "operator/kube/config.h"
-#include "operator/kube/read_file.h"
+#include "common/kube/config.h"
+#include "common/kube/read_file.h"
 
 namespace gpupool::kube {
 namespace {

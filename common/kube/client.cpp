@@ -1,4 +1,4 @@
-#include "operator/kube/client.h"
+#include "common/kube/client.h"
 
 namespace gpupool::kube {
 

@@ -18,8 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/kube/token_source.h"
 #include "common/status.h"
-#include "operator/kube/token_source.h"
 
 namespace gpupool::kube {
 

@@ -1,4 +1,4 @@
-#include "operator/kube/token_source.h"
+#include "common/kube/token_source.h"
 
 #include <sys/stat.h>
 

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "operator/kube/client.h"
-#include "operator/kube/http_session.h"
+#include "common/kube/client.h"
+#include "common/kube/http_session.h"
 
 namespace gpupool::kube {
 

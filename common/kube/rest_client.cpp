@@ -1,13 +1,13 @@
-#include "operator/kube/rest_client.h"
+#include "common/kube/rest_client.h"
 
 #include <cpprest/uri.h>
 
 #include <mutex>
 #include <thread>
 
-#include "operator/kube/errors.h"
-#include "operator/kube/http_session.h"
-#include "operator/kube/watch_stream.h"
+#include "common/kube/errors.h"
+#include "common/kube/http_session.h"
+#include "common/kube/watch_stream.h"
 
 namespace gpupool::kube {
 

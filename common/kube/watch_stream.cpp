@@ -1,10 +1,10 @@
-#include "operator/kube/watch_stream.h"
+#include "common/kube/watch_stream.h"
 
 #include <cpprest/containerstream.h>
 
 #include <atomic>
 
-#include "operator/kube/errors.h"
+#include "common/kube/errors.h"
 
 namespace gpupool::kube {
 namespace {

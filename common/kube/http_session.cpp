@@ -1,4 +1,4 @@
-#include "operator/kube/http_session.h"
+#include "common/kube/http_session.h"
 
 #include <boost/asio/ssl.hpp>
 #include <system_error>
