@@ -1,11 +1,11 @@
 #include "remoting/client/server_address.h"
 
-#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "common/binding/binding.h"
+#include "common/token_file.h"
 
 namespace gpupool::client {
 namespace {
@@ -26,13 +26,6 @@ Result<std::string> ServerFromPodInfo(const std::string& path) {
   GPUPOOL_ASSIGN_OR_RETURN(Binding binding, BindingFromJson(it->second));
   if (binding.gpus.empty()) return Status::NotFound("the pod binding in " + path + " names no GPU");
   return binding.gpus.front().server;
-}
-
-// A token file's content without trailing whitespace (editors and `echo` add a newline).
-Result<std::string> ReadToken(const std::string& path) {
-  GPUPOOL_ASSIGN_OR_RETURN(std::string token, ReadFile(path));
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  return token;
 }
 
 }  // namespace
@@ -58,15 +51,13 @@ Result<ServerAddress> FindServer(const EnvLookup& env) {
   address.pod_uid = env(std::string(kPodUidEnv).c_str());
   const std::string token_file = env("GPUPOOL_TOKEN_FILE");
   if (!token_file.empty()) {
-    GPUPOOL_ASSIGN_OR_RETURN(address.token, ReadToken(token_file));
+    GPUPOOL_ASSIGN_OR_RETURN(address.token, ReadTokenFile(token_file));
   }
   // Read for every connection: the kubelet replaces the file before the token expires.
   const std::string pod_token_file = env(std::string(kPodTokenFileEnv).c_str());
   if (!pod_token_file.empty()) {
-    auto pod_token = ReadToken(pod_token_file);
+    auto pod_token = ReadTokenFile(pod_token_file);
     if (!pod_token.ok()) return pod_token.status().Annotate(std::string(kPodTokenFileEnv));
-    if (pod_token->empty())
-      return Status::NotFound(std::string(kPodTokenFileEnv) + ": " + pod_token_file + " is empty");
     address.pod_token = std::move(*pod_token);
   }
   address.tls.ca_file = env("GPUPOOL_TLS_CA_FILE");

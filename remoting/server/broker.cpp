@@ -8,11 +8,10 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "common/log.h"
+#include "common/token_file.h"
 #include "remoting/protocol/handshake.h"
 #include "remoting/protocol/wire_reader.h"
 #include "remoting/server/tls_handshake.h"
@@ -107,20 +106,6 @@ std::string PeerName(int fd) {
   return "unix";
 }
 
-std::string Trim(std::string s) {
-  const char* ws = " \t\r\n";
-  s.erase(s.find_last_not_of(ws) + 1);
-  s.erase(0, s.find_first_not_of(ws));
-  return s;
-}
-
-// Constant-time comparison: the time a wrong token takes says nothing about the right one.
-bool SameToken(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() + 1)]);
-  return diff == 0;
-}
-
 void SendError(protocol::Connection& conn, const Status& status) {
   (void)conn.SendFrame(protocol::kOpError, protocol::kFlagReply, 0,
                        {protocol::EncodeError({status.code(), status.message()})});
@@ -182,11 +167,10 @@ void Broker::AcceptLoop(protocol::Listener* listener) {
 }
 
 Status Broker::CheckSharedToken(const protocol::Hello& hello) const {
-  std::ifstream in(options_.token_file);
-  std::stringstream expected;
-  expected << in.rdbuf();
-  if (!in.good() && !in.eof()) return Status::Internal("server cannot read its token file");
-  if (hello.token.empty() || !SameToken(hello.token, Trim(expected.str()))) {
+  // Read for every handshake, so a replaced file takes effect at once; compared in constant time.
+  Result<std::string> expected = ReadTokenFile(options_.token_file);
+  if (!expected.ok()) return Status::Internal("server cannot read its token file");
+  if (hello.token.empty() || !SameToken(hello.token, *expected)) {
     return Status::Unauthenticated("missing or wrong token");
   }
   return Status::Ok();

@@ -55,8 +55,9 @@ TEST_CASE("the pod token file is read for every lookup, so a rotated token is se
 
   std::ofstream(dir.File("token"), std::ios::trunc) << "\n";
   auto empty = FindServer(env);
-  CHECK(empty.status().code() == Code::kNotFound);
-  CHECK_THAT(empty.status().message(), Catch::Contains("GPUPOOL_POD_TOKEN_FILE"));
+  CHECK(empty.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(empty.status().message(),
+             Catch::Contains("GPUPOOL_POD_TOKEN_FILE") && Catch::Contains("is empty"));
   auto absent =
       FindServer(Env({{"GPUPOOL_SERVER", "gpu-01:7470"}, {"GPUPOOL_POD_TOKEN_FILE", dir.File("absent")}}));
   CHECK_THAT(absent.status().message(), Catch::Contains("GPUPOOL_POD_TOKEN_FILE"));
