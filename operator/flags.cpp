@@ -38,7 +38,9 @@ std::string OperatorUsage() {
          "                                  GPUs marked unhealthy (default 20)\n"
          "  --server-tls-ca-file FILE       the servers' Control API is TLS: their certificates' CA\n"
          "  --server-tls-server-name NAME   the name those certificates carry (default: the address)\n"
-         "  --server-token-file FILE        the servers' token, sent with every Control call\n";
+         "  --server-token-file FILE        the servers' token, sent with every Control call\n"
+         "  --server-tls-secret NAME        make the servers' CA and certificate (for the name of\n"
+         "                                  --server-tls-server-name) into this Secret, if it is empty\n";
 }
 
 Result<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args) {
@@ -55,7 +57,8 @@ Result<OperatorFlags> ParseOperatorFlags(const std::vector<std::string>& args) {
       {"--metrics-listen", &f.metrics_listen},
       {"--server-tls-ca-file", &f.server_tls_ca_file},
       {"--server-tls-server-name", &f.server_tls_server_name},
-      {"--server-token-file", &f.server_token_file}};
+      {"--server-token-file", &f.server_token_file},
+      {"--server-tls-secret", &f.server_tls_secret}};
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i], value;
     const bool inline_value = name.find('=') != std::string::npos;

@@ -29,6 +29,7 @@ struct OperatorFlags {
   std::string server_tls_ca_file;      // TLS, checked against this CA
   std::string server_tls_server_name;  // the name the servers' certificate carries
   std::string server_token_file;       // the servers' token (--token-file), sent with every call
+  std::string server_tls_secret;       // Secret the operator fills with the servers' CA and certificate
   bool help = false;
 };
 

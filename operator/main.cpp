@@ -87,6 +87,15 @@ int main(int argc, char** argv) {
     std::printf("metrics listening on port %d\n", metrics_server->port());
   }
 
+  if (!flags->server_tls_secret.empty()) {
+    // The GPU servers and their clients mount this Secret and wait for it to be filled.
+    if (flags->server_tls_server_name.empty()) {
+      return Fail("flags", Status::InvalidArgument("--server-tls-secret needs --server-tls-server-name"));
+    }
+    auto server_tls =
+        webhook::EnsureTlsSecret(**client, ns, flags->server_tls_secret, {flags->server_tls_server_name});
+    if (!server_tls.ok()) return Fail("server TLS Secret", server_tls.status());
+  }
   webhook::GpuPoolCatalog catalog([&op] { return op.pools().List(); });
   std::unique_ptr<http::HttpServer> webhook_server;
   if (!flags->webhook_listen.empty()) {

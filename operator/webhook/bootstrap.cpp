@@ -61,23 +61,18 @@ Status PatchCaBundle(kube::Client& client, const std::string& configuration, con
   return patched.ok() ? Status::Ok() : patched.status();
 }
 
-Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig& config) {
+Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns, const std::string& name,
+                                    const std::vector<std::string>& dns_names) {
   Status last;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    auto secret = client.Get(Secrets(), config.ns, config.secret);
+    auto secret = client.Get(Secrets(), ns, name);
     if (!secret.ok() && !kube::IsNotFound(secret.status()))
-      return secret.status().Annotate("webhook TLS Secret");
+      return secret.status().Annotate("TLS Secret " + name);
     if (secret.ok()) {
       auto stored = FromSecret(*secret);
-      if (stored.ok()) {
-        if (!config.webhook_configuration.empty()) {
-          GPUPOOL_RETURN_IF_ERROR(PatchCaBundle(client, config.webhook_configuration, stored->ca_pem)
-                                      .Annotate("caBundle of " + config.webhook_configuration));
-        }
-        return stored;
-      }
+      if (stored.ok()) return stored;
     }
-    GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial fresh, GenerateTls(ServiceDnsNames(config.service, config.ns)));
+    GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial fresh, GenerateTls(dns_names));
     kube::Json data = {{"tls.crt", kube::Base64(fresh.cert_pem)},
                        {"tls.key", kube::Base64(fresh.key_pem)},
                        {"ca.crt", kube::Base64(fresh.ca_pem)}};
@@ -87,19 +82,29 @@ Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig
       updated["data"] = data;  // keeps metadata.resourceVersion: a racing replica gets 409
       written = client.Update(Secrets(), updated);
     } else {
-      written = client.Create(Secrets(), config.ns,
+      written = client.Create(Secrets(), ns,
                               {{"apiVersion", "v1"},
                                {"kind", "Secret"},
-                               {"metadata", {{"name", config.secret}, {"namespace", config.ns}}},
+                               {"metadata", {{"name", name}, {"namespace", ns}}},
                                {"type", "Opaque"},
                                {"data", data}});
     }
     if (written.ok()) continue;  // read it back: the stored copy is the one every replica serves
     last = written.status();
     if (!kube::IsConflict(last) && !kube::IsAlreadyExists(last))
-      return last.Annotate("writing webhook TLS Secret");
+      return last.Annotate("writing TLS Secret " + name);
   }
-  return last.ok() ? Status::Unavailable("webhook TLS Secret kept changing") : last;
+  return last.ok() ? Status::Unavailable("TLS Secret " + name + " kept changing") : last;
+}
+
+Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig& config) {
+  GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial tls, EnsureTlsSecret(client, config.ns, config.secret,
+                                                            ServiceDnsNames(config.service, config.ns)));
+  if (!config.webhook_configuration.empty()) {
+    GPUPOOL_RETURN_IF_ERROR(PatchCaBundle(client, config.webhook_configuration, tls.ca_pem)
+                                .Annotate("caBundle of " + config.webhook_configuration));
+  }
+  return tls;
 }
 
 }  // namespace gpupool::webhook

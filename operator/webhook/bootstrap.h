@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/kube/client.h"
 #include "operator/webhook/tls.h"
@@ -25,6 +26,11 @@ const kube::Resource& Secrets();
 const kube::Resource& MutatingWebhookConfigurations();
 
 Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig& config);
+// A Secret `name` in `ns` holding a CA and a certificate for `dns_names` (tls.crt, tls.key, ca.crt):
+// the stored one when it is complete, else generated and written (a racing writer's copy wins).
+// Also the GPU servers' certificate when the chart lets the operator make it (--server-tls-secret).
+Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns, const std::string& name,
+                                    const std::vector<std::string>& dns_names);
 // Writes `ca_pem` into every webhook's caBundle of the configuration (NotFound when it is absent).
 Status PatchCaBundle(kube::Client& client, const std::string& configuration, const std::string& ca_pem);
 

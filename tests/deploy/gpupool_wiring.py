@@ -96,9 +96,11 @@ def check_webhook_tls(objs, dep, op, f, mwc, namespace, tls_mode):
             errors.append(f"tls: --webhook-tls-secret {secret!r} is not a rendered Secret")
         role = find(objs, "Role", dep["metadata"]["name"])
         grants = [r for r in role["rules"] if "secrets" in r["resources"]]
-        if [n for r in grants for n in r.get("resourceNames", [])] != [secret] or not {"get", "update"} <= set(
+        # Besides its own, the operator may fill the servers' Secret it was told to make.
+        wanted = sorted(n for n in (secret, f.get("--server-tls-secret")) if n)
+        if sorted(n for r in grants for n in r.get("resourceNames", [])) != wanted or not {"get", "update"} <= set(
                 v for r in grants for v in r["verbs"]):
-            errors.append(f"tls: the operator's Role must grant get/update on exactly Secret {secret}")
+            errors.append(f"tls: the operator's Role must grant get/update on exactly Secrets {wanted}")
         if by_kind(objs, "Certificate"):
             errors.append("tls: cert-manager objects rendered in operator mode")
         return errors
@@ -120,8 +122,10 @@ def check_webhook_tls(objs, dep, op, f, mwc, namespace, tls_mode):
     if ref.get("kind", "Issuer") == "Issuer" and find(objs, "Issuer", ref["name"]) is None and ref["name"].startswith(
             dep["metadata"]["name"].rsplit("-operator", 1)[0]):
         errors.append(f"tls: issuerRef {ref['name']} is not rendered")
-    if any("secrets" in r["resources"] for r in find(objs, "Role", dep["metadata"]["name"])["rules"]):
-        errors.append("tls: the operator needs no Secret access in certManager mode")
+    granted = [n for r in find(objs, "Role", dep["metadata"]["name"])["rules"] if "secrets" in r["resources"]
+               for n in r.get("resourceNames", ["*"])]
+    if granted != ([f["--server-tls-secret"]] if f.get("--server-tls-secret") else []):
+        errors.append("tls: in certManager mode the operator needs Secret access only to the servers' Secret it makes")
     return errors
 
 

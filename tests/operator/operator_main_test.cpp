@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/kube/base64.h"
+#include "operator/controllers/control_client.h"
 #include "operator/webhook/bootstrap.h"
 #include "tests/operator/scenario_env.h"
 #include "tests/support/process.h"
@@ -46,7 +47,8 @@ TEST_CASE("gpupool-operator: TLS bootstrap, webhook, readiness, binding, clean s
       {BinDir() + "/gpupool-operator", "--kubeconfig", dir.File("kubeconfig"), "--leader-elect=true",
        "--leader-election-lease=gpupool-operator", "--webhook-listen=127.0.0.1:0",
        "--webhook-configuration=gpupool", "--webhook-service=op", "--webhook-tls-secret=webhook-tls",
-       "--metrics-listen=127.0.0.1:0"},
+       "--metrics-listen=127.0.0.1:0", "--server-tls-secret=server-tls",
+       "--server-tls-server-name=gpupool-server"},
       options);
   REQUIRE(op.ok());
   auto metrics_line = op->WaitForLine("metrics listening on port", std::chrono::seconds(30));
@@ -76,6 +78,31 @@ TEST_CASE("gpupool-operator: TLS bootstrap, webhook, readiness, binding, clean s
   web::http::client::http_client webhook("https://127.0.0.1:" + std::to_string(PortFrom(*webhook_line)), tls);
   // The certificate names the Service, not 127.0.0.1: verification must fail here...
   CHECK_THROWS(webhook.request(web::http::methods::POST, "/mutate-pods", "{}").get());
+
+  // The servers' Secret: a gpupool-server serving its certificate is trusted, under the name
+  // gpupool-server, by a client that holds only its ca.crt (what the chart wires).
+  auto server_secret = env.api().Get("secrets", "gpupool", "server-tls");
+  REQUIRE(server_secret.ok());
+  for (const char* key : {"tls.crt", "tls.key", "ca.crt"}) {
+    auto pem = kube::Base64Decode((*server_secret)["data"][key].get<std::string>());
+    REQUIRE(pem.ok());
+    std::ofstream(dir.File(key)) << *pem;
+  }
+  auto gpu_server = Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--listen",
+                                       "127.0.0.1:0", "--control-listen", "127.0.0.1:0", "--tls-cert-file",
+                                       dir.File("tls.crt"), "--tls-key-file", dir.File("tls.key")});
+  REQUIRE(gpu_server.ok());
+  auto control_line = gpu_server->WaitForLine("control on 127.0.0.1:", std::chrono::seconds(30));
+  REQUIRE(control_line.ok());
+  std::string control_address = control_line->substr(control_line->find("127.0.0.1:"));
+  while (!control_address.empty() && std::isspace(static_cast<unsigned char>(control_address.back())))
+    control_address.pop_back();
+  control::ControlAccess access;
+  access.tls_ca_file = dir.File("ca.crt");
+  access.tls_server_name = "gpupool-server";
+  CHECK(controllers::NewGrpcControlClient({}, access)->GetInventory(control_address).ok());
+  access.tls_server_name = "another-name";
+  CHECK_FALSE(controllers::NewGrpcControlClient({}, access)->GetInventory(control_address).ok());
 
   web::http::client::http_client metrics("http://127.0.0.1:" + std::to_string(PortFrom(*metrics_line)));
   REQUIRE(WaitFor(

@@ -29,6 +29,9 @@ Names, labels and images shared by every template.
 {{- define "gpupool.operatorName" -}}{{ include "gpupool.component" (list . "operator") }}{{- end -}}
 {{- define "gpupool.webhookName" -}}{{ include "gpupool.component" (list . "webhook") }}{{- end -}}
 {{- define "gpupool.webhookTlsSecret" -}}{{ include "gpupool.component" (list . "webhook-tls") }}{{- end -}}
+{{- define "gpupool.serverTlsSecret" -}}
+{{- if .Values.server.tls.secretName }}{{ .Values.server.tls.secretName }}{{- else if and .Values.server.enabled .Values.server.tls.generate }}{{ include "gpupool.component" (list . "server-tls") }}{{- end -}}
+{{- end -}}
 {{- define "gpupool.serverName" -}}{{ include "gpupool.component" (list . "server") }}{{- end -}}
 {{- define "gpupool.devicePluginName" -}}{{ include "gpupool.component" (list . "device-plugin") }}{{- end -}}
 
