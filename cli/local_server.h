@@ -21,7 +21,7 @@ struct LocalServerOptions {
   std::string binary;              // path of gpupool-server
   std::string device;              // "cuda" or "emulated"
   int gpus = 1;                    // emulated only
-  std::uint64_t memory_bytes = 0;  // emulated only; 0: the server's default
+  std::uint64_t memory_bytes = 0;  // each GPU's share (--session-memory; emulated: also its size); 0: all
   int percent = 0;                 // compute share of the run's sessions (--session-percent); 0: none
 };
 
