@@ -154,7 +154,13 @@ CUresult Instantiate(Graph* graph, std::unique_ptr<ExecGraph>* out, GraphNode** 
   const CUresult ordered = Order(graph, &order, error_node);
   if (ordered != CUDA_SUCCESS) return ordered;
   auto exec = std::make_unique<ExecGraph>();
+  std::unordered_map<const GraphNode*, std::size_t> position;
+  for (std::size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
   for (GraphNode* node : order) {
+    std::vector<std::size_t> deps;
+    for (const GraphNode* dep : node->deps) deps.push_back(position.at(dep));
+    std::sort(deps.begin(), deps.end());
+    exec->shape.push_back(std::move(deps));
     ExecGraph::Step step;
     step.origin = node;
     step.work = node->work;
@@ -184,20 +190,6 @@ CUresult RunExec(const ExecGraph& exec, const LaunchTarget& target) {
 
 namespace {
 
-// Each node's dependencies as positions in the launch order: the graph's shape.
-std::vector<std::vector<std::size_t>> Shape(const ExecGraph& exec) {
-  std::unordered_map<const GraphNode*, std::size_t> position;
-  for (std::size_t i = 0; i < exec.steps.size(); ++i) position[exec.steps[i].origin] = i;
-  std::vector<std::vector<std::size_t>> shape;
-  for (const ExecGraph::Step& step : exec.steps) {
-    std::vector<std::size_t> deps;
-    for (const GraphNode* dep : step.origin->deps) deps.push_back(position.at(dep));
-    std::sort(deps.begin(), deps.end());
-    shape.push_back(std::move(deps));
-  }
-  return shape;
-}
-
 void Fail(CUgraphExecUpdateResultInfo* result, CUgraphExecUpdateResult why, const GraphNode* node) {
   if (result == nullptr) return;
   result->result = why;
@@ -211,7 +203,7 @@ bool Compatible(const ExecGraph& current, const ExecGraph& fresh, CUgraphExecUpd
     Fail(result, CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED, nullptr);
     return false;
   }
-  if (Shape(current) != Shape(fresh)) {
+  if (current.shape != fresh.shape) {
     Fail(result, CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED, nullptr);
     return false;
   }

@@ -88,6 +88,9 @@ struct ExecGraph {
     bool enabled = true;
   };
   std::vector<Step> steps;
+  // Each step's dependencies as positions in `steps`: the shape cuGraphExecUpdate compares (kept
+  // here because the graph it came from may be destroyed meanwhile).
+  std::vector<std::vector<std::size_t>> shape;
   unsigned long long flags = 0;
   Step* Find(const GraphNode* origin);
 };

@@ -206,8 +206,19 @@ void NodeByNode(const Buffers& b, cudaStream_t stream, const rt::Options& option
   RT_CUDA(cudaGraphExecDestroy(parent_exec));
   RT_CUDA(cudaGraphDestroy(parent));
   RT_CUDA(cudaGraphDestroy(clone));
-  RT_CUDA(cudaGraphExecDestroy(exec));
+
+  // The instantiated graph outlives the graph it came from, and still takes an update.
+  cudaGraph_t again = nullptr;
+  RT_CUDA(cudaGraphClone(&again, graph));
   RT_CUDA(cudaGraphDestroy(graph));
+  RT_CUDA(cudaGraphExecUpdate(exec, again, &info));
+  RT_CHECK(info.result == cudaGraphExecUpdateSuccess);
+  Fill(b, 7);
+  RT_CUDA(cudaGraphLaunch(exec, stream));
+  RT_CUDA(cudaStreamSynchronize(stream));
+  CheckOut(b, 16, 0, kN, options);
+  RT_CUDA(cudaGraphDestroy(again));
+  RT_CUDA(cudaGraphExecDestroy(exec));
 }
 
 void ForkJoin(const Buffers& b, cudaStream_t s1, cudaStream_t s2) {
