@@ -1,16 +1,11 @@
 #include "common/token_file.h"
 
-#include <fstream>
-#include <sstream>
+#include "common/read_file.h"
 
 namespace gpupool {
 
 Result<std::string> ReadTokenFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read the token file " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
+  GPUPOOL_ASSIGN_OR_RETURN(std::string token, ReadTextFile(path));
   const char* ws = " \t\r\n";
   token.erase(token.find_last_not_of(ws) + 1);
   token.erase(0, token.find_first_not_of(ws));

@@ -2,33 +2,19 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "common/read_file.h"
 #include "common/token_file.h"
 
 namespace gpupool::control {
-namespace {
-
-Result<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(std::string("cannot read the ") + what + " " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
 Result<std::shared_ptr<grpc::Channel>> OpenControlChannel(const std::string& target,
                                                           const ControlAccess& access) {
   if (access.tls_ca_file.empty()) return grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
-  GPUPOOL_ASSIGN_OR_RETURN(std::string ca, ReadFile(access.tls_ca_file, "Control CA file"));
+  GPUPOOL_ASSIGN_OR_RETURN(std::string ca, ReadTextFile(access.tls_ca_file));
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = std::move(ca);
   if (!access.tls_cert_file.empty() || !access.tls_key_file.empty()) {
-    GPUPOOL_ASSIGN_OR_RETURN(options.pem_cert_chain, ReadFile(access.tls_cert_file, "client certificate"));
-    GPUPOOL_ASSIGN_OR_RETURN(options.pem_private_key, ReadFile(access.tls_key_file, "client key"));
+    GPUPOOL_ASSIGN_OR_RETURN(options.pem_cert_chain, ReadTextFile(access.tls_cert_file));
+    GPUPOOL_ASSIGN_OR_RETURN(options.pem_private_key, ReadTextFile(access.tls_key_file));
   }
   grpc::ChannelArguments args;
   if (!access.tls_server_name.empty()) args.SetSslTargetNameOverride(access.tls_server_name);

@@ -2,20 +2,10 @@
 #include "common/kube/config.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
-#include "common/kube/read_file.h"
+#include "common/read_file.h"
 
 namespace gpupool::kube {
-Result<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());

@@ -2,7 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/kube/config.h"
-#include "common/kube/read_file.h"
+#include "common/read_file.h"
 
 namespace gpupool::kube {
 namespace {

@@ -9,9 +9,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
+
+#include "common/read_file.h"
 
 namespace gpupool::webhook {
 namespace {
@@ -94,14 +94,6 @@ std::string CertPem(X509* cert) {
   return BioText(bio.get());
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("tls: cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 Result<TlsMaterial> GenerateTls(const std::vector<std::string>& dns_names, std::chrono::hours validity) {
@@ -137,9 +129,9 @@ Status CheckKeyMatches(const std::string& cert_pem, const std::string& key_pem) 
 
 Result<TlsMaterial> LoadTlsDir(const std::string& dir) {
   TlsMaterial out;
-  GPUPOOL_ASSIGN_OR_RETURN(out.cert_pem, ReadFile(dir + "/tls.crt"));
-  GPUPOOL_ASSIGN_OR_RETURN(out.key_pem, ReadFile(dir + "/tls.key"));
-  out.ca_pem = ReadFile(dir + "/ca.crt").value_or("");
+  GPUPOOL_ASSIGN_OR_RETURN(out.cert_pem, ReadTextFile(dir + "/tls.crt"));
+  GPUPOOL_ASSIGN_OR_RETURN(out.key_pem, ReadTextFile(dir + "/tls.key"));
+  out.ca_pem = ReadTextFile(dir + "/ca.crt").value_or("");
   GPUPOOL_RETURN_IF_ERROR(CheckKeyMatches(out.cert_pem, out.key_pem).Annotate(dir));
   return out;
 }

@@ -1,25 +1,16 @@
 #include "remoting/client/server_address.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "common/binding/binding.h"
+#include "common/read_file.h"
 #include "common/token_file.h"
 
 namespace gpupool::client {
 namespace {
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 Result<std::string> ServerFromPodInfo(const std::string& path) {
-  GPUPOOL_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  GPUPOOL_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
   GPUPOOL_ASSIGN_OR_RETURN(auto annotations, ParseDownwardAnnotations(text));
   auto it = annotations.find(std::string(kBindingAnnotation));
   if (it == annotations.end()) return Status::NotFound(path + " has no " + std::string(kBindingAnnotation));

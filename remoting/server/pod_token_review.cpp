@@ -9,10 +9,10 @@
 
 #include "common/kube/base64.h"
 #include "common/kube/config.h"
-#include "common/kube/read_file.h"
 #include "common/kube/resource.h"
 #include "common/kube/rest_client.h"
 #include "common/log.h"
+#include "common/read_file.h"
 #include "remoting/protocol/frame.h"
 
 namespace gpupool::server {
@@ -111,10 +111,10 @@ Result<std::shared_ptr<PodTokenReview>> PodTokenReview::Connect(const KubeApiFla
   } else {
     config.server = api.server;
     if (!api.ca_file.empty()) {
-      GPUPOOL_ASSIGN_OR_RETURN(config.ca_pem, kube::ReadTextFile(api.ca_file));
+      GPUPOOL_ASSIGN_OR_RETURN(config.ca_pem, ReadTextFile(api.ca_file));
     }
     if (!api.token_file.empty()) {
-      GPUPOOL_RETURN_IF_ERROR(kube::ReadTextFile(api.token_file).status().Annotate("--kube-api-token-file"));
+      GPUPOOL_RETURN_IF_ERROR(ReadTextFile(api.token_file).status().Annotate("--kube-api-token-file"));
       config.token = kube::TokenSource::FromFile(api.token_file);
     }
   }
