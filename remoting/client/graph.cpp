@@ -1,8 +1,9 @@
 #include "remoting/client/graph.h"
 
 #include <algorithm>
+#include <functional>
+#include <queue>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "remoting/client/state.h"
 
@@ -119,32 +120,30 @@ CUresult Order(Graph* graph, std::vector<GraphNode*>* order, GraphNode** error_n
   for (std::size_t i = 0; i < nodes.size(); ++i) index[nodes[i]] = i;
   std::vector<std::size_t> waiting(nodes.size());
   std::vector<std::vector<std::size_t>> dependents(nodes.size());
+  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     waiting[i] = nodes[i]->deps.size();
     for (const GraphNode* dep : nodes[i]->deps) dependents[index.at(dep)].push_back(i);
+    if (waiting[i] == 0) ready.push(i);
   }
-  std::vector<bool> placed(nodes.size(), false);
   order->clear();
-  for (std::size_t round = 0; round < nodes.size(); ++round) {
-    std::size_t next = nodes.size();
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-      if (!placed[i] && waiting[i] == 0) {
-        next = i;
-        break;
-      }
-    }
-    if (next == nodes.size()) {  // every remaining node waits on another: a cycle
-      for (std::size_t i = 0; i < nodes.size(); ++i) {
-        if (!placed[i] && error_node != nullptr) *error_node = nodes[i];
-        if (!placed[i]) break;
-      }
-      return CUDA_ERROR_INVALID_VALUE;
-    }
-    placed[next] = true;
+  while (!ready.empty()) {
+    const std::size_t next = ready.top();
+    ready.pop();
     order->push_back(nodes[next]);
-    for (std::size_t d : dependents[next]) --waiting[d];
+    for (std::size_t d : dependents[next]) {
+      if (--waiting[d] == 0) ready.push(d);
+    }
   }
-  return CUDA_SUCCESS;
+  if (order->size() == nodes.size()) return CUDA_SUCCESS;
+  // Every node left waits on another: a cycle. Name the first of them.
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (waiting[i] != 0) {
+      if (error_node != nullptr) *error_node = nodes[i];
+      break;
+    }
+  }
+  return CUDA_ERROR_INVALID_VALUE;
 }
 
 }  // namespace
@@ -223,9 +222,7 @@ void TakeParameters(ExecGraph* current, ExecGraph* fresh) {
   for (std::size_t i = 0; i < current->steps.size(); ++i) {
     ExecGraph::Step& a = current->steps[i];
     ExecGraph::Step& b = fresh->steps[i];
-    Graph* child = a.work.child;  // the exec keeps naming its own graph's child
     a.work = std::move(b.work);
-    a.work.child = child;
     if (a.child != nullptr) TakeParameters(a.child.get(), b.child.get());
   }
 }
