@@ -64,7 +64,7 @@ TEST_CASE("run: --memory becomes the session's total memory", "[run]") {
   CHECK(result.output.find("of 1.0 GiB") != std::string::npos);
 }
 
-TEST_CASE("run: --tls-ca-file reaches a TLS server; without it the program gets a CUDA error", "[run]") {
+TEST_CASE("run: --tls-ca-file reaches a TLS server, without it the program gets a CUDA error", "[run]") {
   auto pki = TestPki::Create();
   auto server =
       Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--listen", "127.0.0.1:0",

@@ -182,7 +182,7 @@ control::v1::Inventory WithGpuHealth(const FakeControlServer& server, bool healt
   return inv;
 }
 
-TEST_CASE("a server that hangs fails like a dead one; a GPU its server reports unhealthy is lost too") {
+TEST_CASE("a server that hangs fails like a dead one, a GPU its server reports unhealthy is lost too") {
   ScenarioEnv env;
   auto& a = env.AddServer("a", 1);
   auto& b = env.AddServer("b", 1);

@@ -60,7 +60,7 @@ TEST_CASE("an ELF image spans to its last table or section") {
   CHECK(FindImageSpan(elf.data())->size == 640);
 }
 
-TEST_CASE("PTX spans its text and NUL; bad wrappers are rejected") {
+TEST_CASE("PTX spans its text and NUL, bad wrappers are rejected") {
   const char ptx[] = ".version 8.0\n.target sm_90\n";
   auto span = FindImageSpan(ptx);
   REQUIRE(span.ok());

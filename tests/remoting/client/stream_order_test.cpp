@@ -134,7 +134,7 @@ TEST_CASE("stream order: a host step's own waits never deadlock") {
   CHECK(trace.Get() == std::vector<std::string>{"other host", "step drained", "newer on other"});
 }
 
-TEST_CASE("stream order: errors of queued sends are latched once; destroy goes last") {
+TEST_CASE("stream order: errors of queued sends are latched once, destroy goes last") {
   StreamOrder order;
   Trace trace;
   Gate gate;

@@ -5,7 +5,7 @@
 
 namespace gpupool::server::emulated_test {
 
-TEST_CASE("created contexts push, pop and destroy; the stack is per thread") {
+TEST_CASE("created contexts push, pop and destroy, the stack is per thread") {
   const DriverApi& api = Api();
   CUcontext primary = nullptr, created = nullptr, top = nullptr;
   CU_OK(api.cuCtxGetCurrent(&primary));

@@ -80,7 +80,7 @@ TEST_CASE("a server with a token asks Control callers for it, and reads it anew 
   CHECK(control::AuthorizeCall(missing, &ctx).code() == Code::kNotFound);
 }
 
-TEST_CASE("a TLS server serves Control over TLS with its data certificate; client certificates also let in") {
+TEST_CASE("a TLS server serves Control over TLS with its data certificate, client certificates also let in") {
   auto pki = TestPki::Create();
   TempDir dir;
   { std::ofstream(dir.File("token")) << "t0ken\n"; }

@@ -102,7 +102,7 @@ TEST_CASE("pointers and sizes outside the session's allocations are refused") {
   CHECK(other.Result<Op::MemFree>({theirs}) == CUDA_SUCCESS);
 }
 
-TEST_CASE("unknown handles are INVALID_HANDLE; async errors are latched until a sync call") {
+TEST_CASE("unknown handles are INVALID_HANDLE, async errors are latched until a sync call") {
   ServerProcess server = ServerProcess::Start();
   TestClient c = TestClient::Open(server.endpoint);
   c.UseDevice0();
