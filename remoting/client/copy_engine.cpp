@@ -15,22 +15,32 @@ using protocol::Op;
 // replies never fill our receive buffer while we are still sending.
 constexpr std::size_t kWindow = 32;
 
-// Runs `begin(offset, n, pending)` for every chunk, keeping at most kWindow unanswered.
-template <Op op, typename BeginChunk>
-CUresult Pipeline(std::size_t bytes, BeginChunk begin) {
-  std::deque<Pending> in_flight;
+// One chunk of a pipelined copy: where it lies in the copy, and the ring slot it uses, if any.
+struct Chunk {
+  Pending pending;
+  std::size_t offset = 0, n = 0;
+  std::uint32_t slot = 0;
+};
+
+// Runs `begin(chunk)` for every chunk of at most `chunk_size` bytes (offset and n set), keeping at
+// most `window` unanswered, and `end(chunk)` for each once its reply came back successfully.
+template <Op op, typename BeginChunk, typename EndChunk>
+CUresult Pipeline(std::size_t bytes, std::size_t chunk_size, std::size_t window, BeginChunk begin,
+                  EndChunk end) {
+  std::deque<Chunk> in_flight;
   CUresult first_error = CUDA_SUCCESS;
   auto finish_oldest = [&] {
-    CUresult r = Finish<op>(&in_flight.front(), nullptr);
+    CUresult r = Finish<op>(&in_flight.front().pending, nullptr);
+    if (r == CUDA_SUCCESS && first_error == CUDA_SUCCESS) end(in_flight.front());
     if (first_error == CUDA_SUCCESS) first_error = r;
     in_flight.pop_front();
   };
-  for (std::size_t offset = 0; offset < bytes && first_error == CUDA_SUCCESS;
-       offset += protocol::kChunkSize) {
-    const std::size_t n = std::min(protocol::kChunkSize, bytes - offset);
-    if (in_flight.size() == kWindow) finish_oldest();
-    in_flight.emplace_back();
-    CUresult r = begin(offset, n, &in_flight.back());
+  for (std::size_t offset = 0; offset < bytes && first_error == CUDA_SUCCESS; offset += chunk_size) {
+    if (in_flight.size() == window) finish_oldest();
+    Chunk& chunk = in_flight.emplace_back();
+    chunk.offset = offset;
+    chunk.n = std::min(chunk_size, bytes - offset);
+    CUresult r = begin(chunk);
     if (r != CUDA_SUCCESS) {
       in_flight.pop_back();
       first_error = r;
@@ -38,6 +48,62 @@ CUresult Pipeline(std::size_t bytes, BeginChunk begin) {
   }
   while (!in_flight.empty()) finish_oldest();
   return first_error;
+}
+
+void NothingAtEnd(const Chunk&) {}
+
+// Host-to-device through the copy ring: each chunk is copied into its slot once the slot is free,
+// and its frame names the slot.
+CUresult RingHostToDevice(CopyRing& ring, Session& session, std::uint64_t context, CUdeviceptr dst,
+                          const char* from, std::size_t bytes, std::uint64_t stream, bool async) {
+  auto fill = [&](std::size_t offset, std::size_t n, std::uint32_t* slot) {
+    const std::uint32_t seq = ring.Next();
+    *slot = CopyRing::SlotOf(seq);
+    if (!ring.WaitWritable(seq, session)) return false;
+    std::memcpy(ring.Slot(*slot), from + offset, n);
+    return true;
+  };
+  if (async) {
+    for (std::size_t offset = 0; offset < bytes; offset += protocol::kRingSlotBytes) {
+      const std::size_t n = std::min<std::size_t>(protocol::kRingSlotBytes, bytes - offset);
+      std::uint32_t slot = 0;
+      if (!fill(offset, n, &slot)) return CUDA_ERROR_DEVICE_UNAVAILABLE;
+      CUresult r = Rpc<Op::MemcpyHtoDAsyncRing>(context, {dst + offset, stream, slot, n});
+      if (r != CUDA_SUCCESS) return r;
+    }
+    return CUDA_SUCCESS;
+  }
+  return Pipeline<Op::MemcpyHtoDRing>(
+      bytes, protocol::kRingSlotBytes, protocol::kRingSlots,
+      [&](Chunk& c) {
+        if (!fill(c.offset, c.n, &c.slot)) return CUDA_ERROR_DEVICE_UNAVAILABLE;
+        return Begin<Op::MemcpyHtoDRing>(context, {dst + c.offset, c.slot, c.n}, &c.pending);
+      },
+      NothingAtEnd);
+}
+
+// Device-to-host through the copy ring: the worker fills a chunk's slot before it answers, and the
+// bytes are copied out when the reply is in. No wait before a chunk: the worker handles ring frames
+// in order, and a window of kRingSlots means a slot's previous chunk was copied out already.
+CUresult RingDeviceToHost(CopyRing& ring, std::uint64_t context, char* to, CUdeviceptr src, std::size_t bytes,
+                          std::uint64_t stream, bool async) {
+  auto copy_out = [&](const Chunk& c) { std::memcpy(to + c.offset, ring.Slot(c.slot), c.n); };
+  if (async) {
+    return Pipeline<Op::MemcpyDtoHAsyncRing>(
+        bytes, protocol::kRingSlotBytes, protocol::kRingSlots,
+        [&](Chunk& c) {
+          c.slot = CopyRing::SlotOf(ring.Next());
+          return Begin<Op::MemcpyDtoHAsyncRing>(context, {src + c.offset, c.n, stream, c.slot}, &c.pending);
+        },
+        copy_out);
+  }
+  return Pipeline<Op::MemcpyDtoHRing>(
+      bytes, protocol::kRingSlotBytes, protocol::kRingSlots,
+      [&](Chunk& c) {
+        c.slot = CopyRing::SlotOf(ring.Next());
+        return Begin<Op::MemcpyDtoHRing>(context, {src + c.offset, c.n, c.slot}, &c.pending);
+      },
+      copy_out);
 }
 
 bool Overflows(std::uint64_t base, std::size_t bytes) {
@@ -51,6 +117,11 @@ CUresult CopyHostToDevice(std::uint64_t context, CUdeviceptr dst, const void* sr
   if (bytes == 0) return CUDA_SUCCESS;
   if (src == nullptr || Overflows(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
   const char* from = static_cast<const char*>(src);
+  if (Session* session = State::Get().session(); session != nullptr && session->copy_ring() != nullptr) {
+    CopyRing& ring = *session->copy_ring();
+    if (auto lease = ring.TryLease())
+      return RingHostToDevice(ring, *session, context, dst, from, bytes, stream, async);
+  }
   if (async) {
     for (std::size_t offset = 0; offset < bytes; offset += protocol::kChunkSize) {
       iovec chunk{const_cast<char*>(from + offset), std::min(protocol::kChunkSize, bytes - offset)};
@@ -59,10 +130,13 @@ CUresult CopyHostToDevice(std::uint64_t context, CUdeviceptr dst, const void* sr
     }
     return CUDA_SUCCESS;
   }
-  return Pipeline<Op::MemcpyHtoD>(bytes, [&](std::size_t offset, std::size_t n, Pending* pending) {
-    iovec chunk{const_cast<char*>(from + offset), n};
-    return Begin<Op::MemcpyHtoD>(context, {dst + offset}, pending, Tail{&chunk, 1});
-  });
+  return Pipeline<Op::MemcpyHtoD>(
+      bytes, protocol::kChunkSize, kWindow,
+      [&](Chunk& c) {
+        iovec part{const_cast<char*>(from + c.offset), c.n};
+        return Begin<Op::MemcpyHtoD>(context, {dst + c.offset}, &c.pending, Tail{&part, 1});
+      },
+      NothingAtEnd);
 }
 
 CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std::size_t bytes,
@@ -70,18 +144,29 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
   if (bytes == 0) return CUDA_SUCCESS;
   if (dst == nullptr || Overflows(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   char* to = static_cast<char*>(dst);
-  if (async) {
-    return Pipeline<Op::MemcpyDtoHAsync>(bytes, [&](std::size_t offset, std::size_t n, Pending* pending) {
-      pending->tail = to + offset;
-      pending->tail_size = n;
-      return Begin<Op::MemcpyDtoHAsync>(context, {src + offset, n, stream}, pending);
-    });
+  if (Session* session = State::Get().session(); session != nullptr && session->copy_ring() != nullptr) {
+    CopyRing& ring = *session->copy_ring();
+    if (auto lease = ring.TryLease()) return RingDeviceToHost(ring, context, to, src, bytes, stream, async);
   }
-  return Pipeline<Op::MemcpyDtoH>(bytes, [&](std::size_t offset, std::size_t n, Pending* pending) {
-    pending->tail = to + offset;
-    pending->tail_size = n;
-    return Begin<Op::MemcpyDtoH>(context, {src + offset, n}, pending);
-  });
+  // The reply's bytes go straight into the caller's buffer (Pending::tail).
+  if (async) {
+    return Pipeline<Op::MemcpyDtoHAsync>(
+        bytes, protocol::kChunkSize, kWindow,
+        [&](Chunk& c) {
+          c.pending.tail = to + c.offset;
+          c.pending.tail_size = c.n;
+          return Begin<Op::MemcpyDtoHAsync>(context, {src + c.offset, c.n, stream}, &c.pending);
+        },
+        NothingAtEnd);
+  }
+  return Pipeline<Op::MemcpyDtoH>(
+      bytes, protocol::kChunkSize, kWindow,
+      [&](Chunk& c) {
+        c.pending.tail = to + c.offset;
+        c.pending.tail_size = c.n;
+        return Begin<Op::MemcpyDtoH>(context, {src + c.offset, c.n}, &c.pending);
+      },
+      NothingAtEnd);
 }
 
 CUresult CopyDeviceToDevice(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, std::size_t bytes,

@@ -3,6 +3,10 @@
 // speed. Host bytes leave straight from the caller's buffer (gather write) and arrive straight in
 // it (Pending::tail); nothing is staged.
 //
+// When the session has a copy ring (the server on this host, copy_ring.h), host bytes go through
+// its slots instead: one memcpy into shared memory here, one out of it in the worker, at memory
+// speed. A copy that finds the ring in use by another thread takes the socket.
+//
 // Asynchronous device-to-host copies are completed before they return (the server waits for the
 // stream, then sends the data): the data is in the user's buffer by the next synchronisation of
 // that stream, as CUDA promises, without a later step that could be forgotten.

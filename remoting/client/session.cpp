@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -74,6 +75,12 @@ Result<protocol::HelloOk> Handshake(protocol::Connection& conn, const ServerAddr
   return protocol::DecodeHelloOk(reply);
 }
 
+// GPUPOOL_COPY_RING=off (or 0) keeps copies on the socket even when the server is on this host.
+bool CopyRingWanted() {
+  const char* value = std::getenv("GPUPOOL_COPY_RING");
+  return value == nullptr || (std::strcmp(value, "off") != 0 && std::strcmp(value, "0") != 0);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address) {
@@ -87,6 +94,11 @@ Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address) {
   auto hello = Handshake(session->conn_, address);
   if (!hello.ok()) return hello.status().Annotate(address.endpoint.ToString());
   session->hello_ = *hello;
+  if (address.endpoint.kind == Endpoint::Kind::kUnix && !address.use_tls && CopyRingWanted()) {
+    auto ring = CopyRing::Open(session->conn_);
+    if (!ring.ok()) return ring.status().Annotate(address.endpoint.ToString() + ": copy ring");
+    session->ring_ = std::move(*ring);
+  }
   Session* raw = session.get();
   session->flusher_ = std::thread([raw] { raw->FlusherLoop(); });
   return session;
@@ -121,6 +133,12 @@ void Session::FlushAndStopBatching() {
   if (broken()) return;  // also after fork in the child, whose copy of send_mu_ may be held
   std::lock_guard<std::mutex> lock(send_mu_);
   batching_ = false;
+  if (!batch_.empty() && !broken()) (void)WriteLocked(nullptr, 0);
+}
+
+void Session::Flush() {
+  if (broken()) return;
+  std::lock_guard<std::mutex> lock(send_mu_);
   if (!batch_.empty() && !broken()) (void)WriteLocked(nullptr, 0);
 }
 

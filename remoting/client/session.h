@@ -14,6 +14,8 @@
 // (a program that launches and then only sleeps still makes progress), and (d) at process exit,
 // after which nothing is buffered any more. Async frames with a large tail go out at once.
 // Replies are read through a small buffer, so a reply header and its fields cost one recv.
+// When the server is on this host (a Unix socket without TLS), bulk copy bytes go through a copy
+// ring in shared memory instead (copy_ring.h; GPUPOOL_COPY_RING=off keeps them on the socket).
 // DeviceOutput frames (device printf text, docs/protocol.md "Device output") come before the reply
 // they belong to and are written to the program's stdout (stdio) as they are read, so the text is
 // there when the call returns.
@@ -37,6 +39,7 @@
 #include <string>
 #include <thread>
 
+#include "remoting/client/copy_ring.h"
 #include "remoting/client/server_address.h"
 #include "remoting/protocol/handshake.h"
 #include "remoting/protocol/transport.h"
@@ -68,6 +71,10 @@ class Session {
 
   // Sends what is batched now, and from then on every call at once (at process exit).
   void FlushAndStopBatching();
+  // Sends what is batched now.
+  void Flush();
+  // The copy ring shared with a worker on this host (copy_ring.h), or null: copies use the socket.
+  CopyRing* copy_ring() const { return ring_.get(); }
 
   // Drops the connection without a goodbye (after fork, in the child: the parent keeps it).
   void Abandon();
@@ -88,6 +95,7 @@ class Session {
 
   protocol::Connection conn_;
   protocol::HelloOk hello_;
+  std::unique_ptr<CopyRing> ring_;
   std::atomic<CUresult> broken_{CUDA_SUCCESS};
 
   std::mutex send_mu_;

@@ -20,7 +20,8 @@ static_assert(std::endian::native == std::endian::little,
 
 inline constexpr std::uint32_t kMagic = 0x50555047;  // "GPUP" read as little-endian bytes
 // 2: Hello carries the pod's service-account token (handshake.h).
-inline constexpr std::uint16_t kProtocolVersion = 2;
+// 3: OpenCopyRing and the ring copy calls (copy_ring.h).
+inline constexpr std::uint16_t kProtocolVersion = 3;
 
 inline constexpr std::size_t kHeaderSize = 16;
 
@@ -35,6 +36,9 @@ inline constexpr std::uint16_t kOpHelloOk = 0x0002;  // server -> client, handsh
 inline constexpr std::uint16_t kOpError = 0x0003;    // server -> client, then the session ends
 // server -> client, before the reply of an answered call: device printf text (device_output.h)
 inline constexpr std::uint16_t kOpDeviceOutput = 0x0004;
+// client -> server, once, right after HelloOk and only over a plain Unix socket: asks for the copy
+// ring; the reply (same opcode) carries its geometry and its memfd (copy_ring.h)
+inline constexpr std::uint16_t kOpOpenCopyRing = 0x0005;
 inline constexpr std::uint16_t kFirstCallOpcode = 0x0100;
 
 // Limits. A frame larger than kMaxPayload is a protocol error that ends the session.

@@ -130,6 +130,86 @@ Status Connection::WriteV(const iovec* parts, int count) {
   return Status::Ok();
 }
 
+Status Connection::SendFrameWithFd(std::uint16_t opcode, std::uint16_t flags, std::uint64_t request_id,
+                                   std::string_view payload, int fd) {
+  if (tls_) return Status::FailedPrecondition("descriptors cannot travel under TLS");
+  if (payload.size() > kMaxPayload) return Status::InvalidArgument("frame payload exceeds the limit");
+  unsigned char header[kHeaderSize];
+  EncodeHeader({static_cast<std::uint32_t>(payload.size()), opcode, flags, request_id}, header);
+  iovec iov[2] = {{header, kHeaderSize}, {const_cast<char*>(payload.data()), payload.size()}};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = payload.empty() ? 1 : 2;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+  ssize_t sent;
+  do {
+    sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return IoError("send", errno);
+  // The descriptor went with the first byte; the rest is an ordinary write.
+  const auto done = static_cast<std::size_t>(sent);
+  if (done < kHeaderSize) {
+    iovec rest[2] = {{header + done, kHeaderSize - done}, iov[1]};
+    return WriteV(rest, 2);
+  }
+  iovec rest{const_cast<char*>(payload.data()) + (done - kHeaderSize), payload.size() - (done - kHeaderSize)};
+  return WriteV(&rest, 1);
+}
+
+Result<FrameHeader> Connection::ReadHeaderWithFd(int* fd) {
+  *fd = -1;
+  if (tls_) return Status::FailedPrecondition("descriptors cannot travel under TLS");
+  unsigned char header[kHeaderSize];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{header, kHeaderSize};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t got;
+  do {
+    got = ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC);
+  } while (got < 0 && errno == EINTR);
+  if (got == 0) {
+    peer_closed_ = true;
+    return Status::Unavailable("connection closed by peer");
+  }
+  if (got < 0) return IoError("receive", errno);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      std::memcpy(fd, CMSG_DATA(c), sizeof(int));
+    }
+  }
+  if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+    return Status::InvalidArgument("more descriptors than one came with a frame");
+  }
+  const auto done = static_cast<std::size_t>(got);
+  if (done < kHeaderSize) {
+    Status rest = ReadExact(header + done, kHeaderSize - done);
+    if (!rest.ok()) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+      return rest;
+    }
+  }
+  auto decoded = DecodeHeader(header);
+  if (!decoded.ok() && *fd >= 0) {
+    ::close(*fd);
+    *fd = -1;
+  }
+  return decoded;
+}
+
 Status Connection::ReadExact(void* dst, std::size_t size) {
   auto* out = static_cast<char*>(dst);
   while (size > 0 && tls_) {

@@ -59,10 +59,16 @@ class Connection {
                    std::initializer_list<std::string_view> parts);
   Status SendFrameV(std::uint16_t opcode, std::uint16_t flags, std::uint64_t request_id, const iovec* parts,
                     int count);
+  // One frame with descriptor `fd` attached (SCM_RIGHTS); plain Unix sockets only (not under TLS).
+  Status SendFrameWithFd(std::uint16_t opcode, std::uint16_t flags, std::uint64_t request_id,
+                         std::string_view payload, int fd);
   // Writes every byte of `parts` (already framed), in one gather write where the socket allows.
   Status WriteV(const iovec* parts, int count);
   // Reads and checks the next header (payload size within kMaxPayload, known flags).
   Result<FrameHeader> ReadHeader();
+  // As ReadHeader, also taking a descriptor sent with the frame (SendFrameWithFd): *fd is it
+  // (close-on-exec, now the caller's), or -1 when none came.
+  Result<FrameHeader> ReadHeaderWithFd(int* fd);
   // Reads exactly `size` bytes into `dst` (a payload, or part of one).
   Status ReadExact(void* dst, std::size_t size);
   // Reads what is available, at least 1 and at most `max` bytes (blocks until something arrives).

@@ -9,6 +9,7 @@
 #include "remoting/protocol/codec.h"
 #include "remoting/protocol/device_output.h"
 #include "remoting/protocol/frame_reader.h"
+#include "remoting/server/copy_ring.h"
 #include "remoting/server/output_capture.h"
 #include "remoting/server/stat_reasons.h"
 #include "remoting/server/watchdog.h"
@@ -142,6 +143,13 @@ Handler Find(std::uint16_t opcode) {
   return (*by_opcode)[opcode];
 }
 
+bool IsRingCopy(std::uint16_t opcode) {
+  for (Op op : {Op::MemcpyHtoDRing, Op::MemcpyHtoDAsyncRing, Op::MemcpyDtoHRing, Op::MemcpyDtoHAsyncRing}) {
+    if (opcode == static_cast<std::uint16_t>(op)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::size_t HeadBytes(const protocol::FrameHeader& header) {
@@ -163,11 +171,16 @@ Status Dispatch(Session& session, protocol::Connection& conn, const protocol::Fr
                 std::string_view payload) {
   if ((header.flags & protocol::kFlagReply) != 0)
     return Violation(session, ProtocolError::kFlags, "client sent a reply frame");
+  if (header.opcode == protocol::kOpOpenCopyRing) return OpenCopyRing(session, conn, header, payload);
   Handler handler = Find(header.opcode);
   if (handler == nullptr) {
     return Violation(session, ProtocolError::kOpcode, "unknown opcode " + protocol::OpName(header.opcode));
   }
-  return handler(session, conn, header, payload);
+  Status status = handler(session, conn, header, payload);
+  // Every ring frame counts, answered, refused or latched away: the client's slot numbering
+  // depends on it (protocol/copy_ring.h).
+  if (IsRingCopy(header.opcode) && session.ring != nullptr) session.ring->Consumed();
+  return status;
 }
 
 }  // namespace gpupool::server

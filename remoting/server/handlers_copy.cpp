@@ -1,6 +1,8 @@
 // Handlers: copies. Device ranges are checked against the session's allocations before the copy;
 // host data is the request's tail (to the device) or session.staging (from the device).
 //
+// Ring copies (protocol/copy_ring.h) take or leave host bytes in a slot of the session's copy ring.
+//
 // 1D host<->device chunks skip those host buffers when the backend's device memory is host-addressable
 // (Backend::HostView, the emulated device): a deferred bulk tail is received from the socket straight
 // into the destination, and a reply tail is sent straight from the source, so the worker moves each
@@ -79,7 +81,62 @@ CUresult FromDevice(Session& s, std::uint64_t src, std::uint64_t size, Copy copy
   return copy(Staging(s, size), size);
 }
 
+// The ring slot of a ring copy (protocol/copy_ring.h), or null: no ring, or slot or size out of range.
+std::byte* RingSlot(const Session& s, std::uint32_t slot, std::uint64_t size) {
+  return s.ring != nullptr ? s.ring->Slot(slot, size) : nullptr;
+}
+
+// A device-to-host chunk of `size` bytes from `src` into ring slot `slot`; `copy(dst)` is the
+// driver's copy (and whatever wait makes its bytes present).
+template <typename Copy>
+CUresult FromDeviceToRing(Session& s, std::uint64_t src, std::uint64_t size, std::uint32_t slot, Copy copy) {
+  std::byte* to = RingSlot(s, slot, size);
+  if (to == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = s.CheckRange(src, size); r != CUDA_SUCCESS) return r;
+  CountFrom(s, size);
+  return copy(to);
+}
+
 }  // namespace
+
+GPUPOOL_HANDLER(MemcpyHtoDRing) {
+  const auto& [dst, slot, size] = in;
+  const std::byte* from = RingSlot(s, slot, size);
+  if (from == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = s.CheckRange(dst, size); r != CUDA_SUCCESS) return r;
+  CountTo(s, size);
+  return GPUPOOL_DRIVER(s, cuMemcpyHtoD_v2, dst, from, size);
+}
+
+GPUPOOL_HANDLER(MemcpyHtoDAsyncRing) {
+  const auto& [dst, stream_id, slot, size] = in;
+  CUstream stream = nullptr;
+  if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
+  const std::byte* from = RingSlot(s, slot, size);
+  if (from == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = s.CheckRange(dst, size); r != CUDA_SUCCESS) return r;
+  CountTo(s, size);
+  // The ring is pageable memory (never registered with the driver), so the driver has taken the
+  // slot's bytes when this returns, before the client may reuse the slot.
+  return GPUPOOL_DRIVER(s, cuMemcpyHtoDAsync_v2, dst, from, size, stream);
+}
+
+GPUPOOL_HANDLER(MemcpyDtoHRing) {
+  const auto& [src, size, slot] = in;
+  return FromDeviceToRing(s, src, size, slot,
+                          [&](std::byte* to) { return GPUPOOL_DRIVER(s, cuMemcpyDtoH_v2, to, src, size); });
+}
+
+GPUPOOL_HANDLER(MemcpyDtoHAsyncRing) {
+  const auto& [src, size, stream_id, slot] = in;
+  CUstream stream = nullptr;
+  if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
+  return FromDeviceToRing(s, src, size, slot, [&](std::byte* to) {
+    CUresult r = GPUPOOL_DRIVER(s, cuMemcpyDtoHAsync_v2, to, src, size, stream);
+    if (r != CUDA_SUCCESS) return r;
+    return GPUPOOL_DRIVER(s, cuStreamSynchronize, stream);
+  });
+}
 
 GPUPOOL_HANDLER(MemcpyHtoD) {
   const std::uint64_t dst = std::get<0>(in);

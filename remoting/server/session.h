@@ -10,12 +10,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "remoting/server/allocation_table.h"
+#include "remoting/server/copy_ring.h"
 #include "remoting/server/driver_api.h"
 #include "remoting/server/handle_table.h"
 #include "remoting/server/image_cache.h"
@@ -76,6 +78,8 @@ class Session {
   // While a bulk host-to-device request is dispatched with its tail still on the socket
   // (dispatch.h, HeadBytes): the reader, whose left() bytes are that tail. Otherwise null.
   protocol::FrameReader* deferred_tail = nullptr;
+  // Shared with the client when it asked for one (copy_ring.h); null otherwise.
+  std::unique_ptr<CopyRing> ring;
 
   // Wire id -> handle; CUDA_ERROR_INVALID_HANDLE when the session does not own it.
   CUresult Context(std::uint64_t id, CUcontext* out) const;

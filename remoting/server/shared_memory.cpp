@@ -1,5 +1,6 @@
 #include "remoting/server/shared_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -10,7 +11,7 @@
 namespace gpupool::server {
 
 Result<SharedMemory> SharedMemory::Create(const char* name, std::size_t bytes) {
-  int fd = ::memfd_create(name, MFD_CLOEXEC);
+  int fd = ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
     const int error = errno;
     if (fd >= 0) ::close(fd);
@@ -27,6 +28,12 @@ Result<SharedMemory> SharedMemory::Map(int fd, std::size_t bytes) {
   m.data_ = p;
   m.bytes_ = bytes;
   return m;
+}
+
+Status SharedMemory::SealSize() {
+  if (::fcntl(fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+    return Status::Internal(std::string("sealing shared memory: ") + std::strerror(errno));
+  return Status::Ok();
 }
 
 SharedMemory::SharedMemory(SharedMemory&& other) noexcept

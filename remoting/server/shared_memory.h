@@ -26,6 +26,10 @@ class SharedMemory {
   SharedMemory& operator=(const SharedMemory&) = delete;
   ~SharedMemory();
 
+  // Seals the block's size (memfd seals): whoever else holds the descriptor can no longer shrink
+  // it under this mapping (a fault here) or grow it.
+  Status SealSize();
+
   void* data() const { return data_; }
   int fd() const { return fd_; }
 

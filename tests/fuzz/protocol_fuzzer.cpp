@@ -15,6 +15,7 @@
 
 #include "remoting/protocol/call_io.h"
 #include "remoting/protocol/codec.h"
+#include "remoting/protocol/copy_ring.h"
 #include "remoting/protocol/frame_reader.h"
 #include "remoting/protocol/handshake.h"
 
@@ -55,6 +56,7 @@ void DecodeFrame(const FrameHeader& header, std::string_view payload) {
     case kOpHello: (void)DecodeHello(payload); return;
     case kOpHelloOk: (void)DecodeHelloOk(payload); return;
     case kOpError: (void)DecodeError(payload); return;
+    case kOpOpenCopyRing: (void)DecodeRingGeometry(payload); return;
   }
   const OpInfo* info = FindOp(header.opcode);
   for (const Entry& e : kDecoders) {

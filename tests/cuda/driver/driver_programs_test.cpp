@@ -34,18 +34,20 @@ struct Server {
     REQUIRE(ready.ok());
   }
 
-  Result<Subprocess> Run(const std::vector<std::string>& argv) const {
+  Result<Subprocess> Run(const std::vector<std::string>& argv, const std::string& copy_ring = "") const {
     SubprocessOptions options;
     options.env["LD_LIBRARY_PATH"] = GPUPOOL_CLIENT_DIR;
     options.env["GPUPOOL_SERVER"] = address;
+    if (!copy_ring.empty()) options.env["GPUPOOL_COPY_RING"] = copy_ring;
     std::vector<std::string> full = argv;
     full[0] = std::string(GPUPOOL_PROGRAM_DIR) + "/" + argv[0];
     return Subprocess::Start(full, options);
   }
 };
 
-void ExpectPass(const Server& server, const std::vector<std::string>& argv, int timeout_s = 600) {
-  auto child = server.Run(argv);
+void ExpectPass(const Server& server, const std::vector<std::string>& argv, int timeout_s = 600,
+                const std::string& copy_ring = "") {
+  auto child = server.Run(argv, copy_ring);
   REQUIRE(child.ok());
   auto code = child->Wait(std::chrono::seconds(timeout_s));
   INFO(child->output());
@@ -54,9 +56,20 @@ void ExpectPass(const Server& server, const std::vector<std::string>& argv, int 
   CHECK(child->output().find("PASS " + argv[0] + "\n") != std::string::npos);
 }
 
+// On one host the client and the worker share a copy ring (protocol/copy_ring.h) and the bytes go
+// through it; with GPUPOOL_COPY_RING=off they go through the socket. Both must give the same bytes.
 TEST_CASE("copies: random data round trips, every kind, 1 B to 256 MiB, unaligned, and memsets") {
   Server server;
   ExpectPass(server, {"driver_copies"});
+  CHECK(server.process->WaitForLine("copy ring shared with the client", std::chrono::seconds(30)).ok());
+}
+
+TEST_CASE("copies over the socket: the same round trips with GPUPOOL_COPY_RING=off") {
+  Server server;
+  ExpectPass(server, {"driver_copies"}, 600, "off");
+  // The worker logs its session's end after the program exits; by then a ring would have been logged.
+  REQUIRE(server.process->WaitForLine("session ended", std::chrono::seconds(30)).ok());
+  CHECK(server.process->output().find("copy ring shared") == std::string::npos);
 }
 
 TEST_CASE("streams_events: event waits order streams, with queries, timing and priorities") {

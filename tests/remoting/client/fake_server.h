@@ -1,8 +1,11 @@
 // A fake gpupool-server for tests of the client's Session: listens on a Unix socket, accepts one
-// client, answers its Hello, then hands every frame to `serve` until the client goes away.
+// client, answers its Hello, declines the copy ring (as a server that cannot share memory with the
+// client does), then hands every frame to `serve` until the client goes away.
 //
 // Thread-safety: `serve` runs on the fake server's own thread.
 #pragma once
+
+#include <cuda.h>
 
 #include <catch2/catch.hpp>
 #include <functional>
@@ -10,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "remoting/protocol/copy_ring.h"
 #include "remoting/protocol/frame_reader.h"
 #include "remoting/protocol/handshake.h"
 #include "remoting/protocol/transport.h"
@@ -42,6 +46,11 @@ class FakeServer {
     while (true) {
       auto header = reader.Next(&payload);
       if (!header.ok()) return;
+      if (header->opcode == protocol::kOpOpenCopyRing) {
+        (void)conn->SendFrame(protocol::kOpOpenCopyRing, protocol::kFlagReply, header->request_id,
+                              {protocol::EncodeRingGeometry({CUDA_ERROR_NOT_SUPPORTED, 0, 0, 0})});
+        continue;
+      }
       serve_(*conn, *header);
     }
   }

@@ -1,0 +1,152 @@
+// The worker's copy ring (protocol/copy_ring.h): offered only over a plain Unix socket, sealed so
+// the client cannot shrink it under the worker, bounded slot by slot, and counted frame by frame
+// whatever the frame's outcome, so a client's slot numbering never drifts.
+#include "remoting/protocol/copy_ring.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/remoting/server/test_client.h"
+
+namespace gpupool::testing {
+namespace {
+
+using protocol::Op;
+
+struct Ring {
+  std::uint32_t status = 0;
+  int fd = -1;
+  char* base = nullptr;
+
+  ~Ring() {
+    if (base != nullptr) ::munmap(base, protocol::kRingBytes);
+    if (fd >= 0) ::close(fd);
+  }
+  char* Slot(std::uint32_t i) const {
+    return base + protocol::kRingHeaderBytes + i * protocol::kRingSlotBytes;
+  }
+  std::uint32_t consumed() const { return reinterpret_cast<protocol::RingHeader*>(base)->consumed.load(); }
+};
+
+void OpenRing(TestClient& c, Ring* ring) {
+  REQUIRE(c.conn().SendFrame(protocol::kOpOpenCopyRing, 0, 77, {}).ok());
+  auto header = c.conn().ReadHeaderWithFd(&ring->fd);
+  REQUIRE(header.ok());
+  CHECK(header->opcode == protocol::kOpOpenCopyRing);
+  CHECK(header->request_id == 77);
+  std::string payload;
+  REQUIRE(c.conn().ReadPayload(header->payload_size, &payload).ok());
+  auto geometry = protocol::DecodeRingGeometry(payload);
+  REQUIRE(geometry.ok());
+  ring->status = geometry->status;
+  if (ring->status != CUDA_SUCCESS) return;
+  REQUIRE(ring->fd >= 0);
+  CHECK(geometry->slots == protocol::kRingSlots);
+  CHECK(geometry->slot_bytes == protocol::kRingSlotBytes);
+  void* p = ::mmap(nullptr, protocol::kRingBytes, PROT_READ | PROT_WRITE, MAP_SHARED, ring->fd, 0);
+  REQUIRE(p != MAP_FAILED);
+  ring->base = static_cast<char*>(p);
+}
+
+std::uint64_t Alloc(TestClient& c, std::uint64_t bytes) {
+  auto alloc = c.Call<Op::MemAlloc>({bytes});
+  REQUIRE(alloc.result == CUDA_SUCCESS);
+  return std::get<0>(alloc.fields);
+}
+
+struct UnixServer {
+  TempDir dir;
+  std::string path = dir.File("server.sock");
+  ServerProcess server = ServerProcess::Start({"--unix", path});
+  Endpoint endpoint() const {
+    Endpoint e;
+    e.kind = Endpoint::Kind::kUnix;
+    e.path = path;
+    return e;
+  }
+};
+
+TEST_CASE("copy ring: over a Unix socket the worker shares a sealed ring, and copies go through its slots") {
+  UnixServer s;
+  TestClient c = TestClient::Open(s.endpoint());
+  Ring ring;
+  OpenRing(c, &ring);
+  REQUIRE(ring.status == CUDA_SUCCESS);
+  struct stat st {};
+  REQUIRE(::fstat(ring.fd, &st) == 0);
+  CHECK(static_cast<std::size_t>(st.st_size) == protocol::kRingBytes);
+  // Sealed: the client can neither shrink the ring under the worker's mapping nor grow it.
+  CHECK(::ftruncate(ring.fd, 4096) != 0);
+  CHECK(::ftruncate(ring.fd, static_cast<off_t>(protocol::kRingBytes) * 2) != 0);
+
+  c.UseDevice0();
+  const std::uint64_t n = protocol::kRingSlotBytes;
+  const std::uint64_t ptr = Alloc(c, 3 * n);
+  const std::string data = Pattern(n, 5);
+  std::memcpy(ring.Slot(3), data.data(), n);
+  CHECK(c.Result<Op::MemcpyHtoDRing>({ptr + 7, 3, n}) == CUDA_SUCCESS);
+  CHECK(c.Result<Op::MemcpyDtoHRing>({ptr + 7, n, protocol::kRingSlots - 1}) == CUDA_SUCCESS);
+  CHECK(std::string(ring.Slot(protocol::kRingSlots - 1), n) == data);
+  // The same bytes over the socket path: the ring and the socket see one device memory.
+  auto back = c.Call<Op::MemcpyDtoH>({ptr + 7, n});
+  REQUIRE(back.result == CUDA_SUCCESS);
+  CHECK(back.tail == data);
+  CHECK(c.Result<Op::MemcpyDtoHAsyncRing>({ptr + 7, 100, 0, 0}) == CUDA_SUCCESS);
+  CHECK(std::string(ring.Slot(0), 100) == data.substr(0, 100));
+  c.Call<Op::MemcpyHtoDAsyncRing>({ptr, 0, 3, 10});
+  CHECK(c.Result<Op::CtxSynchronize>({}) == CUDA_SUCCESS);
+  CHECK(ring.consumed() == 4);
+
+  // Out of range: the slot, the size, the device range. Each is refused, counted, and the data
+  // around it is untouched.
+  CHECK(c.Result<Op::MemcpyHtoDRing>({ptr, protocol::kRingSlots, 16}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemcpyHtoDRing>({ptr, 0, n + 1}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemcpyHtoDRing>({ptr + 3 * n - 10, 0, 11}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemcpyDtoHRing>({ptr + 3 * n - 10, 11, 0}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemcpyDtoHRing>({ptr, 16, 0xffffffffu}) == CUDA_ERROR_INVALID_VALUE);
+  // An asynchronous one is latched and reported by the next synchronising call.
+  c.Call<Op::MemcpyHtoDAsyncRing>({ptr, 0, protocol::kRingSlots + 5, 16});
+  CHECK(c.Result<Op::CtxSynchronize>({}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(ring.consumed() == 10);
+  back = c.Call<Op::MemcpyDtoH>({ptr + 7, n});
+  REQUIRE(back.result == CUDA_SUCCESS);
+  // The asynchronous copy wrote data[0, 10) to [ptr, ptr + 10): three of those bytes are read back.
+  CHECK(back.tail.substr(0, 3) == data.substr(7, 3));
+  CHECK(back.tail.substr(3) == data.substr(3));
+
+  // One ring per session: a second request is declined without a descriptor.
+  Ring second;
+  OpenRing(c, &second);
+  CHECK(second.status == CUDA_ERROR_NOT_SUPPORTED);
+  CHECK(second.fd == -1);
+  CHECK(c.Result<Op::CtxSynchronize>({}) == CUDA_SUCCESS);
+}
+
+TEST_CASE("copy ring: not over TCP, and ring copies without a ring are refused") {
+  ServerProcess server = ServerProcess::Start();
+  TestClient c = TestClient::Open(server.endpoint);
+  Ring ring;
+  OpenRing(c, &ring);
+  CHECK(ring.status == CUDA_ERROR_NOT_SUPPORTED);
+  CHECK(ring.fd == -1);
+  c.UseDevice0();
+  const std::uint64_t ptr = Alloc(c, 4096);
+  CHECK(c.Result<Op::MemcpyHtoDRing>({ptr, 0, 16}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemcpyDtoHRing>({ptr, 16, 0}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::CtxSynchronize>({}) == CUDA_SUCCESS);
+}
+
+TEST_CASE("copy ring: a malformed OpenCopyRing ends the session with a protocol error") {
+  UnixServer s;
+  TestClient c = TestClient::Open(s.endpoint());
+  REQUIRE(c.conn().SendFrame(protocol::kOpOpenCopyRing, 0, 1, {"junk"}).ok());
+  auto header = c.conn().ReadHeader();
+  REQUIRE(header.ok());
+  CHECK(header->opcode == protocol::kOpError);
+}
+
+}  // namespace
+}  // namespace gpupool::testing
