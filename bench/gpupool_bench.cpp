@@ -3,8 +3,9 @@
 // raw-socket baseline measured in the same run over the same kind of transport, its peer a separate
 // process like the server's worker (--raw-thread: a thread of the bench instead; see raw_baseline.h).
 // Without --server it starts its own local gpupool-server (as `gpupool run` does) on a Unix socket.
-// Copy lines also carry baseline_sized / ratio_sized: the raw stream through buffers of the copy's size
-// (see Run); `baseline` and `ratio` keep the definition.
+// Copy lines also carry copy_path ("ring" on a Unix socket, where the client and the worker share a
+// copy ring, unless GPUPOOL_COPY_RING=off; else "socket") and baseline_sized / ratio_sized: the raw stream
+// through buffers of the copy's size (see Run); `baseline` and `ratio` keep the definition.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -37,10 +38,15 @@ double Percentile(std::vector<double> v, double p) {
 
 // `sized_baseline` (copies only, else negative): the raw stream through buffers of the copy's size
 // (RawPeer::UploadSized), printed beside the baseline, which it does not replace.
+// Copies only: whether the client's bytes went through the copy ring (protocol/copy_ring.h), which a
+// session gets over a plain Unix socket unless GPUPOOL_COPY_RING=off, or through the socket.
+const char* g_copy_path = "socket";
+
 void Emit(const char* metric, std::size_t size, double value, double baseline, double sized_baseline = -1) {
   std::printf("{\"metric\":\"%s\",\"size\":%zu,\"value\":%.3f,\"baseline\":%.3f,\"ratio\":%.3f", metric, size,
               value, baseline, baseline > 0 ? value / baseline : 0.0);
   if (sized_baseline >= 0) {
+    std::printf(",\"copy_path\":\"%s\"", g_copy_path);
     std::printf(",\"baseline_sized\":%.3f,\"ratio_sized\":%.3f", sized_baseline,
                 sized_baseline > 0 ? value / sized_baseline : 0.0);
   }
@@ -159,6 +165,9 @@ int main(int argc, char** argv) {
   }
   setenv("GPUPOOL_SERVER", server.c_str(), 1);
   const bool tcp = server.rfind("unix:", 0) != 0;
+  const char* ring = std::getenv("GPUPOOL_COPY_RING");
+  const bool ring_off = ring != nullptr && (std::strcmp(ring, "off") == 0 || std::strcmp(ring, "0") == 0);
+  if (!tcp && !ring_off) bench::g_copy_path = "ring";
   auto raw = bench::RawPeer::Start(dir, tcp, !raw_thread);
   auto driver = bench::LoadClientDriver(cli::ExecutableDir() + "/../lib/libcuda.so.1");
   if (!raw.ok() || !driver.ok()) {
