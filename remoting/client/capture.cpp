@@ -101,6 +101,13 @@ CUresult CheckUnsafeCall() {
   return forbidden ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
 }
 
+CUresult CheckNotCaptured(CUstream stream) {
+  const std::shared_ptr<Capture> capture = CaptureOf(stream);
+  if (capture == nullptr) return CUDA_SUCCESS;
+  capture->invalidated.store(true);
+  return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
 std::shared_ptr<Capture> CaptureOf(CUstream stream) {
   Stream* s = StreamOf(stream);
   if (s == nullptr) return nullptr;

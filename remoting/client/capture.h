@@ -56,6 +56,9 @@ CUstreamCaptureMode ExchangeCaptureMode(CUstreamCaptureMode mode);
 // forbids it (that capture is then invalidated), else CUDA_SUCCESS. One atomic load when no
 // capture is going on.
 CUresult CheckUnsafeCall();
+// cuStreamSynchronize / cuStreamQuery: on a captured stream CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+// and the capture is invalidated, as in CUDA (in any mode).
+CUresult CheckNotCaptured(CUstream stream);
 
 // The capture `stream` is in, or null.
 std::shared_ptr<Capture> CaptureOf(CUstream stream);

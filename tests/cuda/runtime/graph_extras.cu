@@ -84,6 +84,14 @@ void CaptureModes(cudaStream_t stream, int* device) {
   RT_CHECK(graph == nullptr);
   cudaGetLastError();
 
+  // Synchronising with or querying a captured stream is refused in any mode, and invalidates it.
+  RT_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+  RT_CUDA_FAILS(cudaStreamQuery(stream), cudaErrorStreamCaptureUnsupported);
+  RT_CUDA(cudaStreamIsCapturing(stream, &status));
+  RT_CHECK(status == cudaStreamCaptureStatusInvalidated);
+  RT_CUDA_FAILS(cudaStreamEndCapture(stream, &graph), cudaErrorStreamCaptureInvalidated);
+  cudaGetLastError();
+
   // In RELAXED mode this thread may allocate during its own global capture.
   RT_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
   mode = cudaStreamCaptureModeRelaxed;
