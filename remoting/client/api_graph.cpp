@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "common/log.h"
 #include "remoting/client/api_support.h"
 #include "remoting/client/graph_node_work.h"
 #include "remoting/client/host_functions.h"
@@ -51,6 +52,14 @@ CUresult Launch(CUgraphExec handle, CUstream stream, bool per_thread) {
   target.owner = s != nullptr ? s->context : State::Current();
   target.context = context;
   target.wire = id;
+  if (CaptureOf(target.stream) != nullptr && HasMemoryNodes(*exec)) {
+    // Its steps would become nodes of the captured graph, but an allocation's address belongs to
+    // the graph that made it (graph_memory.h).
+    GPUPOOL_LOG_ONCE(kWarn, "graph launch with memory nodes into a capture")
+        << "launching a graph with memory alloc or free nodes into a stream capture is not supported by "
+           "gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
   GPUPOOL_CU_RETURN_IF_ERROR(
       CheckGraphAllocations(*exec, (exec->flags & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH) != 0));
   GPUPOOL_CU_RETURN_IF_ERROR(RunExec(*exec, target));

@@ -198,6 +198,15 @@ std::map<UserObject*, unsigned> ExecUserObjects(const ExecGraph& exec) {
   return all;
 }
 
+bool HasMemoryNodes(const ExecGraph& exec) {
+  for (const ExecGraph::Step& step : exec.steps) {
+    if (step.child != nullptr && HasMemoryNodes(*step.child)) return true;
+    if (step.work.type == CU_GRAPH_NODE_TYPE_MEM_ALLOC || step.work.type == CU_GRAPH_NODE_TYPE_MEM_FREE)
+      return true;
+  }
+  return false;
+}
+
 CUresult CheckGraphAllocations(const ExecGraph& exec, bool auto_free) {
   for (const ExecGraph::Step& step : exec.steps) {
     if (step.child != nullptr) {
@@ -251,6 +260,11 @@ bool Compatible(const ExecGraph& current, const ExecGraph& fresh, CUgraphExecUpd
     const ExecGraph::Step& b = fresh.steps[i];
     if (a.work.type != b.work.type) {
       Fail(result, CU_GRAPH_EXEC_UPDATE_ERROR_NODE_TYPE_CHANGED, b.origin);
+      return false;
+    }
+    // A memory node's allocation is fixed for the graph's lifetime (graph_memory.h), as in CUDA.
+    if (a.work.alloc.dptr != b.work.alloc.dptr || a.work.free_ptr != b.work.free_ptr) {
+      Fail(result, CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED, b.origin);
       return false;
     }
     if (a.child != nullptr && !Compatible(*a.child, *b.child, result)) return false;

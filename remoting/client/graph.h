@@ -129,6 +129,8 @@ std::vector<GraphNode*> DependentsOf(Graph* graph, const GraphNode* node);
 CUresult Instantiate(Graph* graph, std::unique_ptr<ExecGraph>* out, GraphNode** error_node);
 // Every user object reference `exec` and its child graphs hold, summed per object.
 std::map<UserObject*, unsigned> ExecUserObjects(const ExecGraph& exec);
+// Whether `exec` or one of its child graphs has memory alloc or free steps.
+bool HasMemoryNodes(const ExecGraph& exec);
 // Before a launch: the memory alloc steps whose allocation is still in use from an earlier launch
 // are freed when the graph was instantiated with AUTO_FREE_ON_LAUNCH; otherwise
 // CUDA_ERROR_INVALID_VALUE, as in CUDA.

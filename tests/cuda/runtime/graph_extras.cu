@@ -218,7 +218,7 @@ void KernelAttributes(cudaStream_t stream, int* device, int* host, const rt::Opt
   RT_CUDA(cudaGraphDestroy(graph));
 }
 
-void GenericNodes(cudaStream_t stream, int* device, int* host) {
+void GenericNodes(cudaStream_t stream, int* device, int* host, const rt::Options& options) {
   cudaGraph_t graph = nullptr;
   RT_CUDA(cudaGraphCreate(&graph, 0));
   cudaGraphNodeParams set{};
@@ -271,6 +271,17 @@ void GenericNodes(cudaStream_t stream, int* device, int* host) {
   wrong.type = cudaGraphNodeTypeEmpty;  // not the node's kind
   RT_CUDA_FAILS(cudaGraphNodeSetParams(memset, &wrong), cudaErrorInvalidValue);
   cudaGetLastError();
+  if (options.launch_log != nullptr) {
+    // Through gpupool: a kind it does not support is refused by name, never half made.
+    cudaGraphNodeParams semaphore{};
+    semaphore.type = cudaGraphNodeTypeExtSemaphoreSignal;
+    cudaGraphNode_t refused = nullptr;
+    RT_CUDA_FAILS(cudaGraphAddNode(&refused, graph, nullptr, nullptr, 0, &semaphore), cudaErrorNotSupported);
+    cudaGetLastError();
+    std::size_t count = 0;
+    RT_CUDA(cudaGraphGetNodes(graph, nullptr, &count));
+    RT_CHECK(count == 3);
+  }
   RT_CUDA(cudaGraphExecDestroy(exec));
   RT_CUDA(cudaGraphDestroy(graph));
 }
@@ -432,7 +443,7 @@ int main(int argc, char** argv) {
   CaptureModes(stream, device);
   UserObjects(stream);
   KernelAttributes(stream, device, in, options);
-  GenericNodes(stream, device, out);
+  GenericNodes(stream, device, out, options);
   GraphMemory(stream, in, out, options);
   RT_CUDA(cudaStreamDestroy(stream));
   RT_CUDA(cudaFree(device));
