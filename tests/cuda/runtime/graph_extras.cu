@@ -136,6 +136,27 @@ void UserObjects(cudaStream_t stream) {
   RT_CHECK(destroyed.WaitFor(1));
   RT_CHECK(destroyed.Get() == 1);
 
+  // A launch still running holds the object after its instantiated graph is destroyed: the
+  // destructor waits for the launch's work (here a host node held shut).
+  Flag pending;
+  if (!RT_CUDA(cudaUserObjectCreate(&object, &pending, Destroyed, 1, cudaUserObjectNoDestructorSync))) return;
+  RT_CUDA(cudaGraphCreate(&graph, 0));
+  RT_CUDA(cudaGraphRetainUserObject(graph, object, 1, cudaGraphUserObjectMove));
+  rt::HostGate gate;
+  cudaHostNodeParams hold{rt::HostGate::Run, &gate};
+  cudaGraphNode_t held = nullptr;
+  RT_CUDA(cudaGraphAddHostNode(&held, graph, nullptr, 0, &hold));
+  RT_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+  RT_CUDA(cudaGraphDestroy(graph));
+  RT_CUDA(cudaGraphLaunch(exec, stream));
+  RT_CUDA(cudaGraphExecDestroy(exec));
+  RT_CHECK(pending.Get() == 0);  // the launch has not run yet
+  gate.Open();
+  RT_CUDA(cudaStreamSynchronize(stream));
+  RT_CHECK(gate.ran);
+  RT_CHECK(pending.WaitFor(1));
+  RT_CHECK(pending.Get() == 1);
+
   // The program's own references, and a graph's taken and dropped without MOVE.
   Flag second;
   if (!RT_CUDA(cudaUserObjectCreate(&object, &second, Destroyed, 2, cudaUserObjectNoDestructorSync))) return;
