@@ -255,6 +255,7 @@ GPUPOOL_API CUresult cuEventRecordWithFlags_ptsz(CUevent event, CUstream stream,
 GPUPOOL_API CUresult cuEventQuery(CUevent event) {
   Event* e = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCapturedEvent(e));
   StreamDep held;
   if (HeldRecord(e, &held)) return CUDA_ERROR_NOT_READY;
   return Rpc<Op::EventQuery>(0, {e->id});
@@ -263,6 +264,7 @@ GPUPOOL_API CUresult cuEventQuery(CUevent event) {
 GPUPOOL_API CUresult cuEventSynchronize(CUevent event) {
   Event* e = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCapturedEvent(e));
   StreamDep held;
   if (HeldRecord(e, &held)) GPUPOOL_CU_RETURN_IF_ERROR(State::Get().order.Wait(held));
   return WithLatched(Rpc<Op::EventSynchronize>(0, {e->id}));

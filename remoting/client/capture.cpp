@@ -101,6 +101,17 @@ CUresult CheckUnsafeCall() {
   return forbidden ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
 }
 
+CUresult CheckNotCapturedEvent(Event* event) {
+  std::shared_ptr<Capture> capture;
+  {
+    std::lock_guard<std::mutex> lock(event->record_mu);
+    capture = event->captured_in;
+  }
+  if (capture == nullptr) return CUDA_SUCCESS;
+  std::lock_guard<std::mutex> lock(capture->mu);
+  return capture->ended ? CUDA_SUCCESS : CUDA_ERROR_CAPTURED_EVENT;
+}
+
 CUresult CheckNotCaptured(CUstream stream) {
   const std::shared_ptr<Capture> capture = CaptureOf(stream);
   if (capture == nullptr) return CUDA_SUCCESS;

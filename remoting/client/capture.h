@@ -56,6 +56,9 @@ CUstreamCaptureMode ExchangeCaptureMode(CUstreamCaptureMode mode);
 // forbids it (that capture is then invalidated), else CUDA_SUCCESS. One atomic load when no
 // capture is going on.
 CUresult CheckUnsafeCall();
+// cuEventQuery / cuEventSynchronize: CUDA_ERROR_CAPTURED_EVENT when the event was last recorded
+// in a capture that is still going (it stands for a graph node, not for work sent).
+CUresult CheckNotCapturedEvent(Event* event);
 // cuStreamSynchronize / cuStreamQuery: on a captured stream CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
 // and the capture is invalidated, as in CUDA (in any mode).
 CUresult CheckNotCaptured(CUstream stream);

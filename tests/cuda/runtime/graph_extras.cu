@@ -92,6 +92,19 @@ void CaptureModes(cudaStream_t stream, int* device) {
   RT_CUDA_FAILS(cudaStreamEndCapture(stream, &graph), cudaErrorStreamCaptureInvalidated);
   cudaGetLastError();
 
+  // An event recorded in a capture going on stands for a node, not for work: it cannot be waited for.
+  cudaEvent_t event = nullptr;
+  RT_CUDA(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  RT_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  RT_CUDA(cudaMemsetAsync(device, 0, 64, stream));
+  RT_CUDA(cudaEventRecord(event, stream));
+  RT_CUDA_FAILS(cudaEventQuery(event), cudaErrorCapturedEvent);
+  RT_CUDA_FAILS(cudaEventSynchronize(event), cudaErrorCapturedEvent);
+  cudaGetLastError();
+  if (cudaStreamEndCapture(stream, &graph) == cudaSuccess) RT_CUDA(cudaGraphDestroy(graph));
+  cudaGetLastError();
+  RT_CUDA(cudaEventDestroy(event));
+
   // In RELAXED mode this thread may allocate during its own global capture.
   RT_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
   mode = cudaStreamCaptureModeRelaxed;
