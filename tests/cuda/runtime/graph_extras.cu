@@ -343,6 +343,8 @@ std::size_t Count(const std::string& text, const std::string& what) {
 }
 
 void GraphMemory(cudaStream_t stream, int* in, int* out, const rt::Options& options) {
+  std::size_t free_before = 0, total = 0;
+  RT_CUDA(cudaMemGetInfo(&free_before, &total));
   // cudaMallocAsync / cudaFreeAsync captured: alloc and free nodes around the copies through the
   // allocated buffer, which give the bytes back at every launch.
   int* buffer = nullptr;
@@ -461,6 +463,12 @@ void GraphMemory(cudaStream_t stream, int* in, int* out, const rt::Options& opti
   unsigned long long reserved = 1;
   RT_CUDA(cudaDeviceGetGraphMemAttribute(current_device, cudaGraphMemAttrReservedMemCurrent, &reserved));
   RT_CHECK(reserved == 0);  // every graph allocation was freed and its graph destroyed
+  if (options.launch_log != nullptr) {
+    // On the emulated device nothing else allocates meanwhile: every graph allocation went back.
+    std::size_t free_after = 0;
+    RT_CUDA(cudaMemGetInfo(&free_after, &total));
+    RT_CHECK(free_after == free_before);
+  }
 }
 
 }  // namespace
