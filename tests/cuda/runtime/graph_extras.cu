@@ -237,17 +237,28 @@ void KernelAttributes(cudaStream_t stream, int* device, int* host, const rt::Opt
   if (RT_CUDA(cudaGraphInstantiate(&exec, graph, 0))) {
     RT_CUDA(cudaGraphLaunch(exec, stream));
     RT_CUDA(cudaStreamSynchronize(stream));
+    if (options.kernel_results) {
+      bool quadrupled = true;
+      for (int i = 0; i < kN; ++i) quadrupled = quadrupled && host[i] == 4 * i;
+      RT_CHECK(quadrupled);
+    }
+    // New arguments for the instantiated node keep its attributes.
+    n = kN / 2;
+    RT_CUDA(cudaGraphExecKernelNodeSetParams(exec, second, &launch));
+    for (int i = 0; i < kN; ++i) host[i] = i;
+    RT_CUDA(cudaGraphLaunch(exec, stream));
+    RT_CUDA(cudaStreamSynchronize(stream));
+    if (options.kernel_results) {
+      bool halves = true;
+      for (int i = 0; i < kN; ++i) halves = halves && host[i] == (i < kN / 2 ? 4 * i : 2 * i);
+      RT_CHECK(halves);
+    }
     RT_CUDA(cudaGraphExecDestroy(exec));
   }
-  if (options.kernel_results) {
-    bool quadrupled = true;
-    for (int i = 0; i < kN; ++i) quadrupled = quadrupled && host[i] == 4 * i;
-    RT_CHECK(quadrupled);
-  }
   if (options.launch_log != nullptr) {
-    // Both launches went through cuLaunchKernelEx with the priority attribute (id 8).
-    RT_CHECK(rt::LaunchCount(options.launch_log, "Double") == before + 2);
-    RT_CHECK(WithPriority(options.launch_log) == before_priority + 2);
+    // All four launches went through cuLaunchKernelEx with the priority attribute (id 8).
+    RT_CHECK(rt::LaunchCount(options.launch_log, "Double") == before + 4);
+    RT_CHECK(WithPriority(options.launch_log) == before_priority + 4);
   }
   RT_CUDA(cudaGraphDestroy(graph));
 }
@@ -439,6 +450,14 @@ void GraphMemory(cudaStream_t stream, int* in, int* out, const rt::Options& opti
     RT_CUDA(cudaGraphLaunch(exec, stream));  // freed: it runs again
     RT_CUDA(cudaFree(params.dptr));
     RT_CUDA(cudaStreamSynchronize(stream));
+    RT_CUDA(cudaGraphExecDestroy(exec));
+  }
+  // Instantiated to free on launch, it runs again without the program's free.
+  if (RT_CUDA(cudaGraphInstantiateWithFlags(&exec, keeps, cudaGraphInstantiateFlagAutoFreeOnLaunch))) {
+    RT_CUDA(cudaGraphLaunch(exec, stream));
+    RT_CUDA(cudaGraphLaunch(exec, stream));
+    RT_CUDA(cudaStreamSynchronize(stream));
+    RT_CUDA(cudaFree(params.dptr));
     RT_CUDA(cudaGraphExecDestroy(exec));
   }
   RT_CUDA(cudaGraphDestroy(keeps));
