@@ -151,7 +151,9 @@ for p in "$bundle"/tests/driver/driver_*; do
   esac
 done
 # Among them device_printf (simplePrintf style): the kernel's printf text must equal native, byte for
-# byte and in place between the program's own lines (stdout is a file here, so stdio buffering is too).
+# byte and in place between the program's own lines (stdout is a file here, so stdio buffering is too);
+# graph_nodes and graph_extras check gpupool's graphs (capture modes, user objects, memory nodes...)
+# against the CUDA semantics the real driver has.
 for p in "$bundle"/tests/runtime/*; do
   compare "$(basename "$p")" "$p" "${kernel_flag[@]}"
 done

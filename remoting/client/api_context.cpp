@@ -237,6 +237,7 @@ GPUPOOL_API CUresult cuCtxSynchronize_v2(CUcontext handle) {
   Context* context = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindContext(handle, &context));
   if (context->id == 0) return CUDA_ERROR_INVALID_CONTEXT;
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());  // never during a capture (capture.h)
   const std::uint64_t frees = Pools::Get().FreeSeq();
   State::Get().order.DrainContext(context->id, false);  // host functions issued before, and their streams
   const CUresult result = WithLatched(Rpc<Op::CtxSynchronize>(context->id, {}));

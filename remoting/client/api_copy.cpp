@@ -30,6 +30,7 @@ std::function<const void*()> HostSource(CUstream stream, const void* src, std::s
 // what the client holds for them is sent first.
 template <typename Copy>
 CUresult Synchronous(std::uint64_t context, std::uint64_t id, const Copy& copy) {
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());  // it synchronises: never during a capture (capture.h)
   DrainFor(context, id, true);
   return copy();
 }

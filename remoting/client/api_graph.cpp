@@ -4,13 +4,41 @@
 // api_graph_nodes.cpp.
 #include <cstdio>
 #include <cstring>
+#include <map>
 
+#include "common/log.h"
 #include "remoting/client/api_support.h"
 #include "remoting/client/graph_node_work.h"
+#include "remoting/client/host_functions.h"
+#include "remoting/client/user_objects.h"
 
 using namespace gpupool::client;
 
 namespace {
+
+// After a launch's work: drops the references the launch held on the graph's user objects.
+void ReleaseLaunchReferences(CUstream, CUresult, void* data) {
+  std::unique_ptr<std::map<UserObject*, unsigned>> objects(
+      static_cast<std::map<UserObject*, unsigned>*>(data));
+  for (const auto& [object, count] : *objects) (void)ReleaseUserObject(object, count);
+}
+
+// A launch holds the graph's user objects until its work has run (user_objects.h): references
+// taken now, dropped by a stream callback queued behind the launch (called even when the work
+// failed). A launch into a stream capture becomes nodes of another graph and holds nothing.
+CUresult HoldUserObjects(const ExecGraph& exec, const LaunchTarget& target) {
+  std::map<UserObject*, unsigned> objects = ExecUserObjects(exec);
+  if (objects.empty() || CaptureOf(target.stream) != nullptr) return CUDA_SUCCESS;
+  for (const auto& [object, count] : objects) RetainUserObject(object, count);
+  auto* held = new std::map<UserObject*, unsigned>(std::move(objects));
+  HostCall call;
+  call.callback = ReleaseLaunchReferences;
+  call.stream = target.stream;
+  call.user_data = held;
+  const CUresult result = LaunchHost(target.stream, target.owner, target.context, target.wire, call);
+  if (result != CUDA_SUCCESS) ReleaseLaunchReferences(target.stream, result, held);
+  return result;
+}
 
 CUresult Launch(CUgraphExec handle, CUstream stream, bool per_thread) {
   std::uint64_t context = 0, id = 0;
@@ -24,7 +52,18 @@ CUresult Launch(CUgraphExec handle, CUstream stream, bool per_thread) {
   target.owner = s != nullptr ? s->context : State::Current();
   target.context = context;
   target.wire = id;
-  return RunExec(*exec, target);
+  if (CaptureOf(target.stream) != nullptr && HasMemoryNodes(*exec)) {
+    // Its steps would become nodes of the captured graph, but an allocation's address belongs to
+    // the graph that made it (graph_memory.h).
+    GPUPOOL_LOG_ONCE(kWarn, "graph launch with memory nodes into a capture")
+        << "launching a graph with memory alloc or free nodes into a stream capture is not supported by "
+           "gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  GPUPOOL_CU_RETURN_IF_ERROR(
+      CheckGraphAllocations(*exec, (exec->flags & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH) != 0));
+  GPUPOOL_CU_RETURN_IF_ERROR(RunExec(*exec, target));
+  return HoldUserObjects(*exec, target);
 }
 
 CUresult InstantiateInto(CUgraphExec* out, CUgraph handle, unsigned long long flags, GraphNode** error_node) {
@@ -32,7 +71,7 @@ CUresult InstantiateInto(CUgraphExec* out, CUgraph handle, unsigned long long fl
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   Graph* graph = FindGraph(handle);
   if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  // Device launch and memory nodes are not supported; upload and priority are hints.
+  // Device launch is not supported; upload and priority are hints.
   constexpr unsigned long long kKnown = CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH |
                                         CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD |
                                         CUDA_GRAPH_INSTANTIATE_FLAG_USE_NODE_PRIORITY;
@@ -75,22 +114,31 @@ CUresult CaptureStatus(CUstream stream, CUstreamCaptureStatus* status, cuuint64_
 
 }  // namespace
 
-GPUPOOL_API CUresult cuStreamBeginCapture_v2(CUstream stream, CUstreamCaptureMode) {
-  return BeginCapture(stream);
+GPUPOOL_API CUresult cuStreamBeginCapture_v2(CUstream stream, CUstreamCaptureMode mode) {
+  return BeginCapture(stream, mode);
 }
-GPUPOOL_API CUresult cuStreamBeginCapture_v2_ptsz(CUstream stream, CUstreamCaptureMode) {
-  return BeginCapture(stream);
+GPUPOOL_API CUresult cuStreamBeginCapture_v2_ptsz(CUstream stream, CUstreamCaptureMode mode) {
+  return BeginCapture(stream, mode);
 }
 GPUPOOL_API CUresult cuStreamBeginCaptureToGraph(CUstream stream, CUgraph graph, const CUgraphNode* deps,
-                                                 const CUgraphEdgeData*, size_t count, CUstreamCaptureMode) {
+                                                 const CUgraphEdgeData*, size_t count,
+                                                 CUstreamCaptureMode mode) {
   Graph* g = FindGraph(graph);
   if (g == nullptr || (count > 0 && deps == nullptr)) return CUDA_ERROR_INVALID_VALUE;
-  return BeginCapture(stream, g, reinterpret_cast<const GraphNode* const*>(deps), count);
+  return BeginCapture(stream, mode, g, reinterpret_cast<const GraphNode* const*>(deps), count);
 }
 GPUPOOL_API CUresult cuStreamBeginCaptureToGraph_ptsz(CUstream stream, CUgraph graph, const CUgraphNode* deps,
                                                       const CUgraphEdgeData* edges, size_t count,
                                                       CUstreamCaptureMode mode) {
   return cuStreamBeginCaptureToGraph(stream, graph, deps, edges, count, mode);
+}
+GPUPOOL_API CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode* mode) {
+  if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (*mode != CU_STREAM_CAPTURE_MODE_GLOBAL && *mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL &&
+      *mode != CU_STREAM_CAPTURE_MODE_RELAXED)
+    return CUDA_ERROR_INVALID_VALUE;
+  *mode = ExchangeCaptureMode(*mode);
+  return CUDA_SUCCESS;
 }
 GPUPOOL_API CUresult cuStreamEndCapture(CUstream stream, CUgraph* graph) {
   Graph* g = nullptr;
@@ -201,8 +249,15 @@ GPUPOOL_API CUresult cuGraphExecUpdate_v2(CUgraphExec exec_handle, CUgraph graph
 GPUPOOL_API CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec exec, CUgraphNode node,
                                                        const CUDA_KERNEL_NODE_PARAMS* params) {
   if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return SetExecWork(exec, node, CU_GRAPH_NODE_TYPE_KERNEL,
-                     [&](NodeWork* w) { return KernelWork(*params, w); });
+  ExecGraph::Step* step = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(ExecStep(exec, node, CU_GRAPH_NODE_TYPE_KERNEL, &step));
+  NodeWork work;
+  GPUPOOL_CU_RETURN_IF_ERROR(KernelWork(*params, &work));
+  // The step keeps the node's attributes, as in CUDA.
+  if (step->work.kernel != nullptr && !step->work.kernel->attrs.empty())
+    work = KernelWorkWithAttributes(*work.kernel, step->work.kernel->attrs);
+  step->work = std::move(work);
+  return CUDA_SUCCESS;
 }
 GPUPOOL_API CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec exec, CUgraphNode node,
                                                     const CUDA_MEMCPY3D* params, CUcontext) {

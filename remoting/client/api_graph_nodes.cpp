@@ -1,9 +1,12 @@
 // Graphs built node by node (cuGraphCreate, cuGraphAdd*Node, edges, parameters, clones): the
 // graph.h model, with each node's work from graph_work.h. Launch and update: api_graph.cpp.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
+#include "common/log.h"
 #include "remoting/client/api_support.h"
+#include "remoting/client/graph_dot.h"
 #include "remoting/client/graph_node_work.h"
 
 using namespace gpupool::client;
@@ -157,6 +160,17 @@ CUresult ChangeEdges(CUgraph handle, const CUgraphNode* from, const CUgraphNode*
   return CUDA_SUCCESS;
 }
 
+// A kernel node added with the node API. A captured launch is kept as the wire call it recorded,
+// without parameters to give back or change.
+CUresult KernelNode(CUgraphNode handle, GraphNode** out) {
+  GPUPOOL_CU_RETURN_IF_ERROR(Typed(handle, CU_GRAPH_NODE_TYPE_KERNEL, out));
+  if ((*out)->work.kernel != nullptr) return CUDA_SUCCESS;
+  GPUPOOL_LOG_ONCE(kWarn, "captured kernel node parameters")
+      << "the parameters and attributes of a kernel node made by stream capture cannot be read or changed "
+         "through gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
+  return CUDA_ERROR_NOT_SUPPORTED;
+}
+
 void KernelParamsOut(const NodeWork& work, CUDA_KERNEL_NODE_PARAMS* p) {
   const KernelLaunch& k = *work.kernel;
   *p = CUDA_KERNEL_NODE_PARAMS{};
@@ -186,14 +200,96 @@ GPUPOOL_API CUresult cuGraphAddKernelNode_v2(CUgraphNode* node, CUgraph graph, c
 }
 GPUPOOL_API CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode handle, CUDA_KERNEL_NODE_PARAMS* params) {
   GraphNode* node = nullptr;
-  GPUPOOL_CU_RETURN_IF_ERROR(Typed(handle, CU_GRAPH_NODE_TYPE_KERNEL, &node));
+  GPUPOOL_CU_RETURN_IF_ERROR(KernelNode(handle, &node));
   if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
   KernelParamsOut(node->work, params);
   return CUDA_SUCCESS;
 }
-GPUPOOL_API CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS* params) {
+GPUPOOL_API CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode handle,
+                                                   const CUDA_KERNEL_NODE_PARAMS* params) {
   if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return Set(node, CU_GRAPH_NODE_TYPE_KERNEL, [&](NodeWork* w) { return KernelWork(*params, w); });
+  GraphNode* node = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(KernelNode(handle, &node));
+  NodeWork work;
+  GPUPOOL_CU_RETURN_IF_ERROR(KernelWork(*params, &work));
+  std::lock_guard<std::mutex> lock(node->graph->mu);
+  // The node's attributes stay, as in CUDA.
+  if (!node->work.kernel->attrs.empty())
+    work = KernelWorkWithAttributes(*work.kernel, node->work.kernel->attrs);
+  node->work = std::move(work);
+  return CUDA_SUCCESS;
+}
+
+namespace {
+
+// Whether a kernel node may carry `id`: the launch attributes CUDA documents as valid for graph
+// nodes. Device-updatable nodes belong to device-side graph launch, which gpupool does not support.
+CUresult NodeAttribute(CUkernelNodeAttrID id) {
+  switch (id) {
+    case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
+    case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
+    case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
+    case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+    case CU_LAUNCH_ATTRIBUTE_PRIORITY:
+    case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
+    case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
+    case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
+    case CU_LAUNCH_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+    case CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING: return CUDA_SUCCESS;
+    case CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE:
+      GPUPOOL_LOG_ONCE(kWarn, "CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE")
+          << "device-updatable kernel nodes (device graph launch) are not supported by gpupool; returning "
+             "CUDA_ERROR_NOT_SUPPORTED";
+      return CUDA_ERROR_NOT_SUPPORTED;
+    default: return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+}  // namespace
+
+// A node's attributes: those set, each once; an attribute never set reads as zero (CUDA's default
+// for every node attribute).
+GPUPOOL_API CUresult cuGraphKernelNodeGetAttribute(CUgraphNode handle, CUkernelNodeAttrID id,
+                                                   CUkernelNodeAttrValue* value) {
+  if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(NodeAttribute(id));
+  GraphNode* node = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(KernelNode(handle, &node));
+  std::lock_guard<std::mutex> lock(node->graph->mu);
+  *value = CUkernelNodeAttrValue{};
+  for (const CUlaunchAttribute& a : node->work.kernel->attrs) {
+    if (a.id == id) *value = a.value;
+  }
+  return CUDA_SUCCESS;
+}
+GPUPOOL_API CUresult cuGraphKernelNodeSetAttribute(CUgraphNode handle, CUkernelNodeAttrID id,
+                                                   const CUkernelNodeAttrValue* value) {
+  if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(NodeAttribute(id));
+  GraphNode* node = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(KernelNode(handle, &node));
+  std::lock_guard<std::mutex> lock(node->graph->mu);
+  std::vector<CUlaunchAttribute> attrs = node->work.kernel->attrs;
+  std::erase_if(attrs, [id](const CUlaunchAttribute& a) { return a.id == id; });
+  CUlaunchAttribute attr{};
+  attr.id = id;
+  attr.value = *value;
+  attrs.push_back(attr);
+  node->work = KernelWorkWithAttributes(*node->work.kernel, std::move(attrs));
+  return CUDA_SUCCESS;
+}
+GPUPOOL_API CUresult cuGraphKernelNodeCopyAttributes(CUgraphNode dst_handle, CUgraphNode src_handle) {
+  GraphNode *dst = nullptr, *src = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(KernelNode(dst_handle, &dst));
+  GPUPOOL_CU_RETURN_IF_ERROR(KernelNode(src_handle, &src));
+  std::vector<CUlaunchAttribute> attrs;
+  {
+    std::lock_guard<std::mutex> lock(src->graph->mu);
+    attrs = src->work.kernel->attrs;
+  }
+  std::lock_guard<std::mutex> lock(dst->graph->mu);
+  dst->work = KernelWorkWithAttributes(*dst->work.kernel, std::move(attrs));
+  return CUDA_SUCCESS;
 }
 
 GPUPOOL_API CUresult cuGraphAddMemcpyNode(CUgraphNode* node, CUgraph graph, const CUgraphNode* deps,
@@ -373,6 +469,19 @@ GPUPOOL_API CUresult cuGraphNodeFindInClone(CUgraphNode* out, CUgraphNode origin
     }
   }
   return CUDA_ERROR_INVALID_VALUE;
+}
+
+// Writes GraphDot's text to `path`. The flags choose detail in CUDA's own format; gpupool always
+// writes every node's key parameters, so any flag value is accepted.
+GPUPOOL_API CUresult cuGraphDebugDotPrint(CUgraph handle, const char* path, unsigned int) {
+  Graph* graph = FindGraph(handle);
+  if (graph == nullptr || path == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const std::string text = GraphDot(graph);
+  std::FILE* f = std::fopen(path, "w");
+  if (f == nullptr) return CUDA_ERROR_OPERATING_SYSTEM;
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  const bool closed = std::fclose(f) == 0;
+  return written && closed ? CUDA_SUCCESS : CUDA_ERROR_OPERATING_SYSTEM;
 }
 
 // The CUDA 10-12.2 forms, whose names cuda.h now maps to the newer ones.

@@ -3,6 +3,8 @@
 // or host pools.
 #include "common/log.h"
 #include "remoting/client/api_support.h"
+#include "remoting/client/graph_memory.h"
+#include "remoting/client/graph_node_work.h"
 #include "remoting/client/pools.h"
 
 using namespace gpupool::client;
@@ -20,6 +22,21 @@ CUresult AllocAsync(CUdeviceptr* dptr, size_t bytes, MemPool* pool, CUstream str
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
+  if (CaptureOf(stream) != nullptr) {
+    // Captured: a memory alloc node, whose address is fixed now (graph_memory.h).
+    CUDA_MEM_ALLOC_NODE_PARAMS params{};
+    params.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+    params.poolProps.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    params.poolProps.location.id = pool != nullptr ? pool->device() : State::Current()->device;
+    params.bytesize = bytes;
+    NodeWork work;
+    GPUPOOL_CU_RETURN_IF_ERROR(GraphAllocWork(&params, &work));
+    CUresult captured = CUDA_SUCCESS;
+    if (CaptureWork(stream, std::move(work), &captured)) {
+      if (captured == CUDA_SUCCESS) *dptr = params.dptr;
+      return captured;
+    }
+  }
   if (pool == nullptr) pool = Pools::Get().Current(State::Current()->device);
   return Pools::Get().Allocate(pool, bytes, stream, context, id, dptr);
 }
@@ -28,6 +45,17 @@ CUresult FreeAsync(CUdeviceptr dptr, CUstream stream, bool per_thread) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
+  if (GraphMemory::Get().Contains(dptr)) {
+    // Graph memory: a memory free node while captured, else freed now (the memory itself goes back
+    // when no graph refers to it any more).
+    if (CaptureOf(stream) != nullptr) {
+      NodeWork work;
+      GPUPOOL_CU_RETURN_IF_ERROR(MemFreeWork(dptr, &work));
+      CUresult captured = CUDA_SUCCESS;
+      if (CaptureWork(stream, std::move(work), &captured)) return captured;
+    }
+    return GraphMemory::Get().MarkFreed(dptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+  }
   return Pools::Get().FreeAsync(dptr, stream, context, id);
 }
 

@@ -1,6 +1,7 @@
 // Device memory: allocations live on the server; the client keeps their ranges (State) for
 // unified-address copies, cuMemGetAddressRange and cuPointerGetAttribute.
 #include "remoting/client/api_support.h"
+#include "remoting/client/graph_memory.h"
 #include "remoting/client/pools.h"
 
 using namespace gpupool::client;
@@ -20,6 +21,7 @@ GPUPOOL_API CUresult cuMemAlloc(CUdeviceptr* dptr, size_t bytes) {
   if (dptr == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());
   protocol::Call<Op::MemAlloc>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MemAlloc>(context, {bytes}, &reply));
   *dptr = std::get<0>(reply);
@@ -33,6 +35,7 @@ GPUPOOL_API CUresult cuMemAllocPitch(CUdeviceptr* dptr, size_t* pitch, size_t wi
   if (element_size != 4 && element_size != 8 && element_size != 16) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());
   protocol::Call<Op::MemAllocPitch>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MemAllocPitch>(context, {width, height, element_size}, &reply));
   *dptr = std::get<0>(reply);
@@ -45,7 +48,11 @@ GPUPOOL_API CUresult cuMemFree(CUdeviceptr dptr) {
   if (dptr == 0) return State::Get().Ready();  // freeing nothing succeeds (cudaFree(nullptr) relies on it)
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
-  DrainFor(context, 0, true);       // synchronising: work held on the client may still use it
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());
+  DrainFor(context, 0, true);  // synchronising: work held on the client may still use it
+  // Graph memory is freed (and given back once no graph refers to it), never freed twice.
+  if (GraphMemory::Get().Contains(dptr))
+    return GraphMemory::Get().MarkFreed(dptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
   (void)Pools::Get().Forget(dptr);  // a block from a pool (cuMemAllocAsync) leaves it
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MemFree>(context, {dptr}));
   State::Get().RemoveAllocation(dptr);

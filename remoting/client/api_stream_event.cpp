@@ -42,6 +42,7 @@ CUresult StreamCall(CUstream stream, bool per_thread, std::uint64_t* context, st
 CUresult Synchronize(CUstream stream, bool per_thread) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCaptured(stream));
   const std::uint64_t frees = Pools::Get().FreeSeq();
   DrainFor(context, id, IsBlocking(stream));
   const CUresult result = WithLatched(Rpc<Op::StreamSynchronize>(context, {id}));
@@ -53,6 +54,7 @@ CUresult Synchronize(CUstream stream, bool per_thread) {
 CUresult Query(CUstream stream, bool per_thread) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCaptured(stream));
   if (!State::Get().order.Done({context, id})) return CUDA_ERROR_NOT_READY;  // a host function holds it
   return Rpc<Op::StreamQuery>(context, {id});
 }
@@ -253,6 +255,7 @@ GPUPOOL_API CUresult cuEventRecordWithFlags_ptsz(CUevent event, CUstream stream,
 GPUPOOL_API CUresult cuEventQuery(CUevent event) {
   Event* e = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCapturedEvent(e));
   StreamDep held;
   if (HeldRecord(e, &held)) return CUDA_ERROR_NOT_READY;
   return Rpc<Op::EventQuery>(0, {e->id});
@@ -261,6 +264,7 @@ GPUPOOL_API CUresult cuEventQuery(CUevent event) {
 GPUPOOL_API CUresult cuEventSynchronize(CUevent event) {
   Event* e = nullptr;
   GPUPOOL_CU_RETURN_IF_ERROR(FindEvent(event, &e));
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCapturedEvent(e));
   StreamDep held;
   if (HeldRecord(e, &held)) GPUPOOL_CU_RETURN_IF_ERROR(State::Get().order.Wait(held));
   return WithLatched(Rpc<Op::EventSynchronize>(0, {e->id}));

@@ -11,6 +11,29 @@ namespace {
 
 std::atomic<std::uint64_t> next_capture_id{1};
 
+thread_local CUstreamCaptureMode thread_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+
+// Captures going on (begun and not ended), for CheckUnsafeCall.
+// Weak: a capture whose streams were destroyed without ending it just drops out.
+std::mutex active_mu;
+std::vector<std::weak_ptr<Capture>> active_captures;  // guarded by active_mu
+std::atomic<std::size_t> active_count{0};             // active_captures.size()
+
+void Activate(const std::shared_ptr<Capture>& capture) {
+  std::lock_guard<std::mutex> lock(active_mu);
+  active_captures.push_back(capture);
+  active_count.store(active_captures.size(), std::memory_order_release);
+}
+
+void Deactivate(const Capture* capture) {
+  std::lock_guard<std::mutex> lock(active_mu);
+  std::erase_if(active_captures, [capture](const std::weak_ptr<Capture>& c) {
+    const std::shared_ptr<Capture> live = c.lock();
+    return live == nullptr || live.get() == capture;
+  });
+  active_count.store(active_captures.size(), std::memory_order_release);
+}
+
 Stream* StreamOf(CUstream handle) {
   return State::Get().streams.Find(handle);
 }
@@ -31,6 +54,7 @@ std::unordered_set<const GraphNode*> Closure(Graph* graph, const std::vector<Gra
 
 // Takes every member stream out of the capture.
 void Leave(Capture* capture) {
+  Deactivate(capture);
   std::vector<CUstream> members;
   {
     std::lock_guard<std::mutex> lock(capture->mu);
@@ -49,6 +73,52 @@ void Leave(Capture* capture) {
 
 }  // namespace
 
+bool ForbidsUnsafeCalls(CUstreamCaptureMode capture_mode, bool same_thread, CUstreamCaptureMode thread_mode) {
+  if (thread_mode == CU_STREAM_CAPTURE_MODE_RELAXED || capture_mode == CU_STREAM_CAPTURE_MODE_RELAXED)
+    return false;
+  if (same_thread) return true;
+  return capture_mode == CU_STREAM_CAPTURE_MODE_GLOBAL && thread_mode == CU_STREAM_CAPTURE_MODE_GLOBAL;
+}
+
+CUstreamCaptureMode ExchangeCaptureMode(CUstreamCaptureMode mode) {
+  const CUstreamCaptureMode previous = thread_mode;
+  thread_mode = mode;
+  return previous;
+}
+
+CUresult CheckUnsafeCall() {
+  if (active_count.load(std::memory_order_acquire) == 0) return CUDA_SUCCESS;
+  const std::thread::id self = std::this_thread::get_id();
+  bool forbidden = false;
+  std::lock_guard<std::mutex> lock(active_mu);
+  for (const std::weak_ptr<Capture>& weak : active_captures) {
+    const std::shared_ptr<Capture> capture = weak.lock();
+    if (capture == nullptr) continue;
+    if (!ForbidsUnsafeCalls(capture->mode, capture->thread == self, thread_mode)) continue;
+    capture->invalidated.store(true);
+    forbidden = true;
+  }
+  return forbidden ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
+}
+
+CUresult CheckNotCapturedEvent(Event* event) {
+  std::shared_ptr<Capture> capture;
+  {
+    std::lock_guard<std::mutex> lock(event->record_mu);
+    capture = event->captured_in;
+  }
+  if (capture == nullptr) return CUDA_SUCCESS;
+  std::lock_guard<std::mutex> lock(capture->mu);
+  return capture->ended ? CUDA_SUCCESS : CUDA_ERROR_CAPTURED_EVENT;
+}
+
+CUresult CheckNotCaptured(CUstream stream) {
+  const std::shared_ptr<Capture> capture = CaptureOf(stream);
+  if (capture == nullptr) return CUDA_SUCCESS;
+  capture->invalidated.store(true);
+  return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
 std::shared_ptr<Capture> CaptureOf(CUstream stream) {
   Stream* s = StreamOf(stream);
   if (s == nullptr) return nullptr;
@@ -56,7 +126,11 @@ std::shared_ptr<Capture> CaptureOf(CUstream stream) {
   return s->capture;
 }
 
-CUresult BeginCapture(CUstream stream, Graph* graph, const GraphNode* const* deps, std::size_t count) {
+CUresult BeginCapture(CUstream stream, CUstreamCaptureMode mode, Graph* graph, const GraphNode* const* deps,
+                      std::size_t count) {
+  if (mode != CU_STREAM_CAPTURE_MODE_GLOBAL && mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL &&
+      mode != CU_STREAM_CAPTURE_MODE_RELAXED)
+    return CUDA_ERROR_INVALID_VALUE;
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   Stream* s = StreamOf(stream);
   if (s == nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;  // NULL and default streams
@@ -74,6 +148,9 @@ CUresult BeginCapture(CUstream stream, Graph* graph, const GraphNode* const* dep
   capture->origin = stream;
   capture->id = next_capture_id.fetch_add(1);
   capture->members.push_back(stream);
+  capture->mode = mode;
+  capture->thread = std::this_thread::get_id();
+  Activate(capture);
   s->capture = std::move(capture);
   s->frontier = std::move(frontier);
   return CUDA_SUCCESS;
@@ -94,6 +171,11 @@ CUresult EndCapture(CUstream stream, Graph** out) {
   if (capture == nullptr) return CUDA_ERROR_ILLEGAL_STATE;  // no capture was begun
   if (capture->origin != stream) return CUDA_ERROR_STREAM_CAPTURE_UNMATCHED;
   Leave(capture.get());
+  if (capture->invalidated.load()) {
+    if (capture->owns_graph) DestroyGraph(capture->graph);
+    *out = nullptr;
+    return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+  }
   // Every node must lead into the origin's frontier: work forked onto another stream and never
   // waited for by the origin would otherwise run unordered with what follows the graph.
   const std::unordered_set<const GraphNode*> joined = Closure(capture->graph, frontier);
@@ -116,6 +198,10 @@ bool CaptureWork(CUstream stream, NodeWork work, CUresult* result) {
   if (s == nullptr) return false;
   std::lock_guard<std::mutex> lock(s->capture_mu);
   if (s->capture == nullptr) return false;
+  if (s->capture->invalidated.load()) {
+    *result = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    return true;
+  }
   GraphNode* node = nullptr;
   const std::vector<GraphNode*> deps = s->frontier;
   *result = AddNode(s->capture->graph, deps.data(), deps.size(), std::move(work), &node);
@@ -186,7 +272,9 @@ CUresult CaptureInfo(CUstream stream, CUstreamCaptureStatus* status, cuuint64_t*
   std::unique_lock<std::mutex> lock;
   if (s != nullptr) lock = std::unique_lock<std::mutex>(s->capture_mu);
   const bool active = s != nullptr && s->capture != nullptr;
-  *status = active ? CU_STREAM_CAPTURE_STATUS_ACTIVE : CU_STREAM_CAPTURE_STATUS_NONE;
+  *status = !active                          ? CU_STREAM_CAPTURE_STATUS_NONE
+            : s->capture->invalidated.load() ? CU_STREAM_CAPTURE_STATUS_INVALIDATED
+                                             : CU_STREAM_CAPTURE_STATUS_ACTIVE;
   if (id != nullptr) *id = active ? s->capture->id : 0;
   if (graph != nullptr) *graph = active ? reinterpret_cast<CUgraph>(s->capture->graph) : nullptr;
   if (deps != nullptr) *deps = active ? reinterpret_cast<const CUgraphNode*>(s->frontier.data()) : nullptr;

@@ -5,7 +5,9 @@
 #include <queue>
 #include <unordered_map>
 
+#include "remoting/client/graph_memory.h"
 #include "remoting/client/state.h"
+#include "remoting/client/user_objects.h"
 
 namespace gpupool::client {
 
@@ -14,6 +16,10 @@ ExecGraph::Step* ExecGraph::Find(const GraphNode* origin) {
     if (step.origin == origin) return &step;
   }
   return nullptr;
+}
+
+ExecGraph::~ExecGraph() {
+  for (const auto& [object, count] : user_objects) (void)ReleaseUserObject(object, count);
 }
 
 Graph* NewGraph() {
@@ -34,10 +40,13 @@ ExecGraph* FindExec(CUgraphExec handle) {
 
 void DestroyGraph(Graph* graph) {
   std::vector<GraphNode*> nodes;
+  std::map<UserObject*, unsigned> objects;
   {
     std::lock_guard<std::mutex> lock(graph->mu);
     nodes.swap(graph->nodes);
+    objects.swap(graph->user_objects);
   }
+  for (const auto& [object, count] : objects) (void)ReleaseUserObject(object, count);
   for (GraphNode* node : nodes) {
     if (node->work.child != nullptr) DestroyGraph(node->work.child);
     State::Get().graph_nodes.Remove(node);
@@ -92,6 +101,8 @@ Graph* CloneGraph(Graph* original) {
   Graph* clone = NewGraph();
   clone->cloned_from = original;
   std::lock_guard<std::mutex> lock(original->mu);
+  clone->user_objects = original->user_objects;
+  for (const auto& [object, count] : clone->user_objects) RetainUserObject(object, count);
   std::unordered_map<const GraphNode*, GraphNode*> copies;
   for (GraphNode* node : original->nodes) {
     auto copy = std::make_unique<GraphNode>();
@@ -153,6 +164,11 @@ CUresult Instantiate(Graph* graph, std::unique_ptr<ExecGraph>* out, GraphNode** 
   const CUresult ordered = Order(graph, &order, error_node);
   if (ordered != CUDA_SUCCESS) return ordered;
   auto exec = std::make_unique<ExecGraph>();
+  {
+    std::lock_guard<std::mutex> lock(graph->mu);
+    exec->user_objects = graph->user_objects;
+  }
+  for (const auto& [object, count] : exec->user_objects) RetainUserObject(object, count);
   std::unordered_map<const GraphNode*, std::size_t> position;
   for (std::size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
   for (GraphNode* node : order) {
@@ -170,6 +186,39 @@ CUresult Instantiate(Graph* graph, std::unique_ptr<ExecGraph>* out, GraphNode** 
     exec->steps.push_back(std::move(step));
   }
   *out = std::move(exec);
+  return CUDA_SUCCESS;
+}
+
+std::map<UserObject*, unsigned> ExecUserObjects(const ExecGraph& exec) {
+  std::map<UserObject*, unsigned> all = exec.user_objects;
+  for (const ExecGraph::Step& step : exec.steps) {
+    if (step.child == nullptr) continue;
+    for (const auto& [object, count] : ExecUserObjects(*step.child)) all[object] += count;
+  }
+  return all;
+}
+
+bool HasMemoryNodes(const ExecGraph& exec) {
+  for (const ExecGraph::Step& step : exec.steps) {
+    if (step.child != nullptr && HasMemoryNodes(*step.child)) return true;
+    if (step.work.type == CU_GRAPH_NODE_TYPE_MEM_ALLOC || step.work.type == CU_GRAPH_NODE_TYPE_MEM_FREE)
+      return true;
+  }
+  return false;
+}
+
+CUresult CheckGraphAllocations(const ExecGraph& exec, bool auto_free) {
+  for (const ExecGraph::Step& step : exec.steps) {
+    if (step.child != nullptr) {
+      const CUresult child = CheckGraphAllocations(*step.child, auto_free);
+      if (child != CUDA_SUCCESS) return child;
+    }
+    if (step.work.type != CU_GRAPH_NODE_TYPE_MEM_ALLOC) continue;
+    const CUdeviceptr ptr = step.work.alloc.dptr;
+    if (!GraphMemory::Get().Allocated(ptr)) continue;
+    if (!auto_free) return CUDA_ERROR_INVALID_VALUE;
+    (void)GraphMemory::Get().MarkFreed(ptr);
+  }
   return CUDA_SUCCESS;
 }
 
@@ -211,6 +260,11 @@ bool Compatible(const ExecGraph& current, const ExecGraph& fresh, CUgraphExecUpd
     const ExecGraph::Step& b = fresh.steps[i];
     if (a.work.type != b.work.type) {
       Fail(result, CU_GRAPH_EXEC_UPDATE_ERROR_NODE_TYPE_CHANGED, b.origin);
+      return false;
+    }
+    // A memory node's allocation is fixed for the graph's lifetime (graph_memory.h), as in CUDA.
+    if (a.work.alloc.dptr != b.work.alloc.dptr || a.work.free_ptr != b.work.free_ptr) {
+      Fail(result, CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED, b.origin);
       return false;
     }
     if (a.child != nullptr && !Compatible(*a.child, *b.child, result)) return false;

@@ -28,6 +28,8 @@ namespace gpupool::client {
 
 struct Context;
 struct Graph;
+struct GraphAllocHold;
+struct UserObject;
 
 // Where a launch runs: the program's stream handle (CU_STREAM_PER_THREAD for a per-thread launch
 // on the NULL stream), its context and its wire ids.
@@ -50,6 +52,9 @@ struct KernelLaunch {
   std::vector<void*> extra;     // extra form: the buffer-pointer list, into `bytes`
   std::size_t extra_size = 0;   // what `extra` points CU_LAUNCH_PARAM_BUFFER_SIZE at
   bool given_as_extra = false;
+  // Kernel node attributes (cuGraphKernelNodeSetAttribute), one per id: the launch goes through
+  // cuLaunchKernelEx with them when there are any.
+  std::vector<CUlaunchAttribute> attrs;
 };
 
 // What a node does and the parameters the Get*Params calls return.
@@ -62,6 +67,9 @@ struct NodeWork {
   CUDA_HOST_NODE_PARAMS host{};                      // HOST
   CUevent event = nullptr;                           // EVENT_RECORD, WAIT_EVENT
   Graph* child = nullptr;                            // GRAPH: the node's own copy, owned by the node
+  CUDA_MEM_ALLOC_NODE_PARAMS alloc{};                // MEM_ALLOC (dptr set, no access descriptors)
+  std::shared_ptr<const GraphAllocHold> allocation;  // MEM_ALLOC: keeps the memory (graph_memory.h)
+  CUdeviceptr free_ptr = 0;                          // MEM_FREE
 };
 
 struct GraphNode {
@@ -76,6 +84,7 @@ struct Graph {
   std::vector<GraphNode*> nodes;  // in the order they were added; owned by State::graph_nodes
   GraphNode* owner = nullptr;     // a child graph: the node that owns it
   Graph* cloned_from = nullptr;
+  std::map<UserObject*, unsigned> user_objects;  // references the graph holds (user_objects.h)
 };
 
 // An instantiated graph: its nodes' work in launch order. Steps are found by the node of the
@@ -92,25 +101,40 @@ struct ExecGraph {
   // here because the graph it came from may be destroyed meanwhile).
   std::vector<std::vector<std::size_t>> shape;
   unsigned long long flags = 0;
+  // References to the graph's user objects, taken at instantiation, dropped with the ExecGraph.
+  std::map<UserObject*, unsigned> user_objects;
   Step* Find(const GraphNode* origin);
+  ExecGraph() = default;
+  ExecGraph(const ExecGraph&) = delete;
+  ExecGraph& operator=(const ExecGraph&) = delete;
+  ~ExecGraph();
 };
 
 // Creates an empty graph, registered (its handle is the pointer).
 Graph* NewGraph();
-// Destroys a graph with its nodes and their child graphs.
+// Destroys a graph with its nodes and their child graphs; drops its user object references.
 void DestroyGraph(Graph* graph);
 // Adds a node depending on `deps` (each must be a node of `graph`, no duplicates).
 CUresult AddNode(Graph* graph, const GraphNode* const* deps, std::size_t count, NodeWork work,
                  GraphNode** out);
 // Removes a node and every edge touching it.
 void DestroyNode(GraphNode* node);
-// A deep copy: nodes, edges and child graphs; cloned nodes remember their originals.
+// A deep copy: nodes, edges, child graphs and user object references; cloned nodes remember their
+// originals. Memory alloc nodes share the original's allocation (its address is the graph's).
 Graph* CloneGraph(Graph* original);
 // The nodes of `graph` that depend on `node`.
 std::vector<GraphNode*> DependentsOf(Graph* graph, const GraphNode* node);
 
 // Orders the graph's nodes for launch; CUDA_ERROR_INVALID_VALUE (with *error_node) on a cycle.
 CUresult Instantiate(Graph* graph, std::unique_ptr<ExecGraph>* out, GraphNode** error_node);
+// Every user object reference `exec` and its child graphs hold, summed per object.
+std::map<UserObject*, unsigned> ExecUserObjects(const ExecGraph& exec);
+// Whether `exec` or one of its child graphs has memory alloc or free steps.
+bool HasMemoryNodes(const ExecGraph& exec);
+// Before a launch: the memory alloc steps whose allocation is still in use from an earlier launch
+// are freed when the graph was instantiated with AUTO_FREE_ON_LAUNCH; otherwise
+// CUDA_ERROR_INVALID_VALUE, as in CUDA.
+CUresult CheckGraphAllocations(const ExecGraph& exec, bool auto_free);
 // Runs every enabled step on `target`, in order.
 CUresult RunExec(const ExecGraph& exec, const LaunchTarget& target);
 // cuGraphExecUpdate: takes `graph`'s parameters into `exec` when both have the same shape (node

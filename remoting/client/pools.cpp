@@ -74,7 +74,8 @@ CUresult Pools::Destroy(const void* handle) {
 
 CUresult Pools::Allocate(MemPool* pool, std::uint64_t bytes, CUstream stream, std::uint64_t context,
                          std::uint64_t wire, CUdeviceptr* ptr) {
-  if (CaptureOf(stream) != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;  // no memory nodes
+  // Captured allocations are graph memory (api_mem_pool.cpp, graph_memory.h), never pool blocks.
+  if (CaptureOf(stream) != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   if (bytes > UINT64_MAX - kAlignment) return CUDA_ERROR_OUT_OF_MEMORY;
   const std::uint64_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   MemPool::Reuse reuse;
@@ -123,6 +124,7 @@ CUresult Pools::Allocate(MemPool* pool, std::uint64_t bytes, CUstream stream, st
 }
 
 CUresult Pools::FreeAsync(CUdeviceptr ptr, CUstream stream, std::uint64_t context, std::uint64_t wire) {
+  // A graph's free node frees graph memory only: a pool block cannot be freed by a capture.
   if (CaptureOf(stream) != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   MemPool* pool = nullptr;
   {

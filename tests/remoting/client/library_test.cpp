@@ -59,6 +59,10 @@ TEST_CASE("cuGetProcAddress returns the exported symbol of each ABI variant") {
       {"cuFuncGetName", 13000, 0, "cuFuncGetName"},
       {"cuKernelGetName", 13000, 0, "cuKernelGetName"},
       {"cuLibraryGetManaged", 13000, 0, "cuLibraryGetManaged"},  // refused: managed memory
+      {"cuGraphAddNode", 12020, 0, "cuGraphAddNode"},
+      {"cuGraphAddNode", 13000, 0, "cuGraphAddNode_v2"},
+      {"cuThreadExchangeStreamCaptureMode", 13000, 0, "cuThreadExchangeStreamCaptureMode"},
+      {"cuGraphAddMemAllocNode", 13000, 0, "cuGraphAddMemAllocNode"},
   };
   for (const Case& c : cases) {
     INFO(c.base << " " << c.version << " flags " << c.flags);
@@ -70,13 +74,14 @@ TEST_CASE("cuGetProcAddress returns the exported symbol of each ABI variant") {
   }
   void* pfn = nullptr;
   int status = -1;
-  CHECK(get("cuGraphAddMemAllocNode", &pfn, 13000, 0, &status) == 500);  // CUDA_ERROR_NOT_FOUND
+  CHECK(get("cuGraphAddBatchMemOpNode", &pfn, 13000, 0, &status) == 500);  // CUDA_ERROR_NOT_FOUND
   CHECK(pfn == nullptr);
 }
 
 TEST_CASE("unsupported driver functions are exported and answer CUDA_ERROR_NOT_SUPPORTED") {
   REQUIRE(Library() != nullptr);
-  for (const char* name : {"cuGraphAddMemAllocNode", "cuMemMap", "cuArrayCreate_v2", "cuLibraryGetManaged"}) {
+  for (const char* name :
+       {"cuGraphAddBatchMemOpNode", "cuMemMap", "cuArrayCreate_v2", "cuLibraryGetManaged"}) {
     INFO(name);
     auto fn = reinterpret_cast<int (*)()>(dlsym(Library(), name));
     REQUIRE(fn != nullptr);
