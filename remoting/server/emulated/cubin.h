@@ -7,7 +7,7 @@
 // static shared memory from `.nv.shared.<name>`. Globals are STT_OBJECT symbols in `.nv.global*`
 // and `.nv.constant*` sections. Kernels that call `vprintf` (device printf), directly or through
 // device functions, are found through `.nv.callgraph`; the module's string literals (`$str...` in
-// `.nv.global.init`) are their candidate format strings. Format notes: cubin_format.md.
+// `.nv.global.init`) are their candidate format strings.
 //
 // Every offset is bounds-checked: a malformed image is an InvalidArgument Status, never a crash.
 // Thread-safety: pure function.
