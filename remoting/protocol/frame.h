@@ -22,6 +22,9 @@ inline constexpr std::uint32_t kMagic = 0x50555047;  // "GPUP" read as little-en
 // 2: Hello carries the pod's service-account token (handshake.h).
 // 3: OpenCopyRing and the ring copy calls (copy_ring.h).
 inline constexpr std::uint16_t kProtocolVersion = 3;
+// The oldest client version a server still serves: a version 2 client sends the same Hello and
+// simply never asks for a copy ring, so servers can be upgraded before their clients.
+inline constexpr std::uint16_t kOldestProtocolVersion = 2;
 
 inline constexpr std::size_t kHeaderSize = 16;
 

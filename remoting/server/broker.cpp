@@ -59,10 +59,11 @@ Result<protocol::Hello> CheckHello(std::string_view payload, ProtocolError* why)
   head.U32(&magic);
   head.U16(&version);
   if (magic != protocol::kMagic) return Status::InvalidArgument("not a gpupool client (bad magic)");
-  if (version != protocol::kProtocolVersion) {
+  if (version < protocol::kOldestProtocolVersion || version > protocol::kProtocolVersion) {
     *why = ProtocolError::kVersion;
     return Status::InvalidArgument("protocol version " + std::to_string(version) +
                                    " not supported (server speaks " +
+                                   std::to_string(protocol::kOldestProtocolVersion) + " to " +
                                    std::to_string(protocol::kProtocolVersion) + ")");
   }
   GPUPOOL_ASSIGN_OR_RETURN(protocol::Hello hello, protocol::DecodeHello(payload));

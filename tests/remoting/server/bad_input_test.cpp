@@ -103,7 +103,17 @@ TEST_CASE("bad handshakes get an error and the connection closes") {
     SendRaw(raw.conn(), Header(static_cast<std::uint32_t>(v1.size()), protocol::kOpHello, 0, 0) + v1);
     protocol::ErrorMessage error = raw.ExpectErrorAndClose();
     CHECK(error.code == Code::kInvalidArgument);
-    CHECK(error.message == "protocol version 1 not supported (server speaks 3)");
+    CHECK(error.message == "protocol version 1 not supported (server speaks 2 to 3)");
+  }
+  {
+    // A version 2 client (the same Hello, no copy ring) is served: servers may be upgraded first.
+    TestClient v2 = TestClient::Raw(server.endpoint);
+    const std::string v2_hello = protocol::EncodeHello({protocol::kMagic, 2, "", "old-client", 1, "", ""});
+    SendRaw(v2.conn(),
+            Header(static_cast<std::uint32_t>(v2_hello.size()), protocol::kOpHello, 0, 0) + v2_hello);
+    auto header = v2.conn().ReadHeader();
+    REQUIRE(header.ok());
+    CHECK(header->opcode == protocol::kOpHelloOk);
   }
   TestClient ok = TestClient::Open(server.endpoint);
   ok.UseDevice0();
