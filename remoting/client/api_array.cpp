@@ -1,0 +1,135 @@
+// CUDA arrays: cuArrayCreate, cuArray3DCreate, cuArrayDestroy, the descriptors and memory
+// requirements, forwarded to the server (ArrayCreate, ...). The client keeps each array's descriptor
+// and extent (arrays.h) to check and split copies before sending them. Formats whose elements are
+// not whole channels (block-compressed, YUV, packed) and sparse or deferred-mapping arrays are not
+// forwarded: CUDA_ERROR_NOT_SUPPORTED, logged once.
+#include "common/log.h"
+#include "remoting/client/api_support.h"
+#include "remoting/client/arrays.h"
+
+using namespace gpupool::client;
+
+namespace {
+
+// The formats cuda.h knows that gpupool does not forward (ArrayElementBytes answers 0 for them).
+bool UnforwardedFormat(unsigned format) {
+  return format == CU_AD_FORMAT_UNORM_INT_101010_2 || (format >= CU_AD_FORMAT_BC1_UNORM && format <= 0xb5);
+}
+
+CUresult Create(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR& desc) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (UnforwardedFormat(desc.Format) || (desc.Flags & (CUDA_ARRAY3D_SPARSE | CUDA_ARRAY3D_DEFERRED_MAPPING |
+                                                       CUDA_ARRAY3D_VIDEO_ENCODE_DECODE)) != 0) {
+    GPUPOOL_LOG_ONCE(kWarn, "array format")
+        << "CUDA arrays with block-compressed, YUV or packed formats, or sparse, deferred-mapping or video "
+           "flags, "
+           "are not supported by gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  const std::uint32_t element = gpupool::protocol::ArrayElementBytes(desc.Format, desc.NumChannels);
+  if (element == 0) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  protocol::Call<Op::ArrayCreate>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(
+      Rpc<Op::ArrayCreate>(context,
+                           {desc.Width, desc.Height, desc.Depth, static_cast<std::uint32_t>(desc.Format),
+                            desc.NumChannels, desc.Flags},
+                           &reply));
+  auto array = std::make_unique<Array>();
+  array->id = std::get<0>(reply);
+  array->desc = desc;
+  array->extent = gpupool::protocol::ArrayExtentOf(desc.Width, desc.Height, desc.Depth, element);
+  *out = ArrayTable::Get().Add(std::move(array));
+  return CUDA_SUCCESS;
+}
+
+CUresult Describe(CUarray handle, CUDA_ARRAY3D_DESCRIPTOR* out) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  const Array* array = ArrayTable::Get().Find(handle);
+  if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  protocol::Call<Op::ArrayGetDescriptor>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ArrayGetDescriptor>(context, {array->id}, &reply));
+  const auto& [width, height, depth, format, channels, flags] = reply;
+  *out = CUDA_ARRAY3D_DESCRIPTOR{};
+  out->Width = width;
+  out->Height = height;
+  out->Depth = depth;
+  out->Format = static_cast<CUarray_format>(format);
+  out->NumChannels = channels;
+  out->Flags = flags;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuArrayCreate(CUarray* out, const CUDA_ARRAY_DESCRIPTOR* desc) {
+  if (desc == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_ARRAY3D_DESCRIPTOR d{};
+  d.Width = desc->Width;
+  d.Height = desc->Height;
+  d.Format = desc->Format;
+  d.NumChannels = desc->NumChannels;
+  return Create(out, d);
+}
+
+GPUPOOL_API CUresult cuArray3DCreate(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
+  if (desc == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return Create(out, *desc);
+}
+
+GPUPOOL_API CUresult cuArrayDestroy(CUarray handle) {
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  const Array* array = ArrayTable::Get().Find(handle);
+  if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  DrainFor(context, 0, true);  // work held on the client may still use it
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ArrayDestroy>(context, {array->id}));
+  ArrayTable::Get().Retire(handle);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuArrayGetDescriptor(CUDA_ARRAY_DESCRIPTOR* out, CUarray handle) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_ARRAY3D_DESCRIPTOR d{};
+  GPUPOOL_CU_RETURN_IF_ERROR(Describe(handle, &d));
+  *out = CUDA_ARRAY_DESCRIPTOR{};
+  out->Width = d.Width;
+  out->Height = d.Height;
+  out->Format = d.Format;
+  out->NumChannels = d.NumChannels;
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuArray3DGetDescriptor(CUDA_ARRAY3D_DESCRIPTOR* out, CUarray handle) {
+  return Describe(handle, out);
+}
+
+GPUPOOL_API CUresult cuArrayGetMemoryRequirements(CUDA_ARRAY_MEMORY_REQUIREMENTS* out, CUarray handle,
+                                                  CUdevice device) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  const Array* array = ArrayTable::Get().Find(handle);
+  if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  protocol::Call<Op::ArrayGetMemoryRequirements>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ArrayGetMemoryRequirements>(context, {array->id, device}, &reply));
+  *out = CUDA_ARRAY_MEMORY_REQUIREMENTS{};
+  out->size = std::get<0>(reply);
+  out->alignment = std::get<1>(reply);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuDeviceGetTexture1DLinearMaxWidth(size_t* out, CUarray_format format, unsigned channels,
+                                                        CUdevice device) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  if (State::Get().device(device) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  protocol::Call<Op::DeviceGetTexture1DLinearMaxWidth>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::DeviceGetTexture1DLinearMaxWidth>(
+      0, {static_cast<std::uint32_t>(format), channels, device}, &reply));
+  *out = std::get<0>(reply);
+  return CUDA_SUCCESS;
+}
