@@ -1,9 +1,10 @@
 // CUDA arrays, texture and surface objects (simpleTexture / simpleSurfaceWrite style): 1D, 2D and 3D
 // arrays; random data from the host to an array, on to device memory, to another array and back,
 // at offsets, synchronous and asynchronous, and large enough to need many chunks; array
-// descriptors and memory requirements; texture objects of an array, linear and pitched memory, and
-// a surface object, with their descriptors; kernels that take them as parameters (the emulated
-// device records the parameter bytes: they must be the handles); copies past an array are refused.
+// descriptors and memory requirements; copies captured into graphs and added as memcpy nodes; texture objects
+// of an array, linear and pitched memory, and a surface object, with their descriptors; kernels that take
+// them as parameters (the emulated device records the parameter bytes: they must be the handles); copies past
+// an array are refused.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -205,6 +206,55 @@ void Large() {
   RT_CUDA(cudaFreeArray(line));
 }
 
+// Array copies captured into a graph and added as memcpy nodes, launched twice with new host data.
+void Graphs(cudaStream_t stream) {
+  const cudaChannelFormatDesc desc = cudaCreateChannelDesc<float>();
+  cudaArray_t a = nullptr;
+  RT_CUDA(cudaMallocArray(&a, &desc, kW, kH));
+  const std::size_t width = 20 * sizeof(float), rows = 7;
+  std::vector<unsigned char> in(width * rows), out(width * rows), again(width * rows);
+  cudaGraph_t captured = nullptr;
+  RT_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  RT_CUDA(cudaMemcpy2DToArrayAsync(a, 12, 5, in.data(), width, width, rows, cudaMemcpyHostToDevice, stream));
+  RT_CUDA(
+      cudaMemcpy2DFromArrayAsync(out.data(), width, a, 12, 5, width, rows, cudaMemcpyDeviceToHost, stream));
+  RT_CUDA(cudaStreamEndCapture(stream, &captured));
+  // The same round trip built node by node, into `again`.
+  cudaGraph_t built = nullptr;
+  RT_CUDA(cudaGraphCreate(&built, 0));
+  cudaMemcpy3DParms up{}, down{};
+  up.srcPtr = make_cudaPitchedPtr(in.data(), width, width, rows);
+  up.dstArray = a;
+  up.dstPos = make_cudaPos(30, 20, 0);
+  up.extent = make_cudaExtent(width / sizeof(float), rows, 1);
+  up.kind = cudaMemcpyHostToDevice;
+  down.srcArray = a;
+  down.srcPos = up.dstPos;
+  down.dstPtr = make_cudaPitchedPtr(again.data(), width, width, rows);
+  down.extent = up.extent;
+  down.kind = cudaMemcpyDeviceToHost;
+  cudaGraphNode_t first = nullptr, second = nullptr;
+  RT_CUDA(cudaGraphAddMemcpyNode(&first, built, nullptr, 0, &up));
+  RT_CUDA(cudaGraphAddMemcpyNode(&second, built, &first, 1, &down));
+  cudaGraphExec_t exec_captured = nullptr, exec_built = nullptr;
+  RT_CUDA(cudaGraphInstantiate(&exec_captured, captured, 0));
+  RT_CUDA(cudaGraphInstantiate(&exec_built, built, 0));
+  for (unsigned round = 0; round < 2; ++round) {
+    const std::vector<unsigned char> fresh = rt::RandomBytes(in.size(), 40 + round);
+    std::memcpy(in.data(), fresh.data(), in.size());  // the graphs read `in` where it was captured
+    RT_CUDA(cudaGraphLaunch(exec_captured, stream));
+    RT_CUDA(cudaGraphLaunch(exec_built, stream));
+    RT_CUDA(cudaStreamSynchronize(stream));
+    RT_CHECK(Same(in, out));
+    RT_CHECK(Same(in, again));
+  }
+  RT_CUDA(cudaGraphExecDestroy(exec_captured));
+  RT_CUDA(cudaGraphExecDestroy(exec_built));
+  RT_CUDA(cudaGraphDestroy(captured));
+  RT_CUDA(cudaGraphDestroy(built));
+  RT_CUDA(cudaFreeArray(a));
+}
+
 void Textures(const rt::Options& options) {
   const cudaChannelFormatDesc desc = cudaCreateChannelDesc<float>();
   cudaArray_t a = nullptr;
@@ -314,6 +364,7 @@ int main(int argc, char** argv) {
   RoundTrip3D(stream, false);
   RoundTrip3D(stream, true);
   Large();
+  Graphs(stream);
   Textures(options);
   // Bad channel descriptors are refused; the runtime keeps working after them.
   const cudaChannelFormatDesc three = cudaCreateChannelDesc(32, 32, 32, 0, cudaChannelFormatKindFloat);
