@@ -59,6 +59,11 @@ TEST_CASE("copies: random data round trips, every kind, 1 B to 256 MiB, unaligne
   ExpectPass(server, {"driver_copies"});
 }
 
+TEST_CASE("arrays: the 1D array copies at offsets, past the end refused") {
+  Server server;
+  ExpectPass(server, {"driver_arrays"});
+}
+
 TEST_CASE("streams_events: event waits order streams, with queries, timing and priorities") {
   Server server;
   ExpectPass(server, {"driver_streams"});
