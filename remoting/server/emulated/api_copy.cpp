@@ -102,6 +102,9 @@ CUresult ResolveArray(CUarray handle, std::size_t x, std::size_t y, std::size_t 
   if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   const protocol::ArrayExtent& e = array->extent;
   if (!protocol::ArrayBoxInside(e, x, y, z, width, rows, depth)) return CUDA_ERROR_INVALID_VALUE;
+  // The driver moves whole elements of an array: x and the width must be multiples of one.
+  const std::size_t element = e.row_bytes / array->desc.Width;
+  if (x % element != 0 || width % element != 0) return CUDA_ERROR_INVALID_VALUE;
   side->pitch = e.row_bytes;
   side->slice = e.row_bytes * e.rows;
   std::byte* base = ResolveDevice(array->memory, side->slice * e.slices);

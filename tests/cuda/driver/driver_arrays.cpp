@@ -1,6 +1,7 @@
 // The driver's 1D array copies (cuMemcpyHtoA, AtoH, DtoA, AtoD, AtoA and the async ones) on 1D
-// arrays, at byte offsets, with random data: small copies, one larger than a protocol chunk, copies
-// that end exactly at the array's end and ones one byte past it (refused, nothing written); and
+// arrays, at element-aligned byte offsets, with random data: copies larger than a protocol chunk,
+// copies that end exactly at the array's end and ones one element past it (refused, nothing
+// written), single bytes of a byte array; and
 // cuArrayCreate / cuArrayGetDescriptor / cuArrayDestroy. The CUDA runtime sends its array copies as
 // cuMemcpy3D (tests/cuda/runtime/arrays_textures), so these entry points are checked here.
 #include <cstring>
@@ -45,26 +46,26 @@ int main() {
   CU_OK(cuMemcpyHtoA(a, 0, in.data(), bytes));
   CU_OK(cuMemcpyAtoH(out.data(), a, 0, bytes));
   CHECK_TRUE(Equal(in, 0, out, 0, bytes));
-  CU_OK(cuMemcpyHtoAAsync(a, 13, in.data() + 1000, 70001, stream));
-  CU_OK(cuMemcpyAtoHAsync(out.data(), a, 13, 70001, stream));
+  CU_OK(cuMemcpyHtoAAsync(a, 208, in.data() + 1000, 70000, stream));
+  CU_OK(cuMemcpyAtoHAsync(out.data(), a, 208, 70000, stream));
   CU_OK(cuStreamSynchronize(stream));
-  CHECK_TRUE(Equal(in, 1000, out, 0, 70001));
+  CHECK_TRUE(Equal(in, 1000, out, 0, 70000));
   // Array -> device -> array -> array -> host.
   CUdeviceptr d = 0;
   CU_OK(cuMemAlloc(&d, bytes));
-  CU_OK(cuMemcpyAtoD(d + 7, a, 13, 70001));
-  CU_OK(cuMemcpyDtoA(b, 1001, d + 7, 70001));
-  CU_OK(cuMemcpyAtoA(a, bytes - 70001, b, 1001, 70001));  // ends exactly at a's end
-  std::vector<unsigned char> back(70001, 0);
-  CU_OK(cuMemcpyAtoH(back.data(), a, bytes - 70001, 70001));
-  CHECK_TRUE(Equal(in, 1000, back, 0, 70001));
-  // One byte past the end, from either side: refused, and nothing was written.
+  CU_OK(cuMemcpyAtoD(d + 16, a, 208, 70000));
+  CU_OK(cuMemcpyDtoA(b, 1008, d + 16, 70000));
+  CU_OK(cuMemcpyAtoA(a, bytes - 70000, b, 1008, 70000));  // ends exactly at a's end
+  std::vector<unsigned char> back(70000, 0);
+  CU_OK(cuMemcpyAtoH(back.data(), a, bytes - 70000, 70000));
+  CHECK_TRUE(Equal(in, 1000, back, 0, 70000));
+  // One element past the end, from either side: refused, and nothing was written.
   const std::vector<unsigned char> junk(64, 0xab);
-  CU_EXPECT(cuMemcpyHtoA(a, bytes - 63, junk.data(), 64), CUDA_ERROR_INVALID_VALUE);
-  CU_EXPECT(cuMemcpyAtoH(out.data(), a, bytes - 63, 64), CUDA_ERROR_INVALID_VALUE);
-  CU_EXPECT(cuMemcpyAtoA(b, 0, a, bytes - 63, 64), CUDA_ERROR_INVALID_VALUE);
-  CU_OK(cuMemcpyAtoH(back.data(), a, bytes - 70001, 70001));
-  CHECK_TRUE(Equal(in, 1000, back, 0, 70001));
+  CU_EXPECT(cuMemcpyHtoA(a, bytes - 48, junk.data(), 64), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuMemcpyAtoH(out.data(), a, bytes - 48, 64), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(cuMemcpyAtoA(b, 0, a, bytes - 48, 64), CUDA_ERROR_INVALID_VALUE);
+  CU_OK(cuMemcpyAtoH(back.data(), a, bytes - 70000, 70000));
+  CHECK_TRUE(Equal(in, 1000, back, 0, 70000));
   // A 1D array of bytes: single-byte copies at odd offsets.
   CUarray small = Make(1000, CU_AD_FORMAT_UNSIGNED_INT8, 1);
   for (std::size_t at : {std::size_t{0}, std::size_t{1}, std::size_t{999}}) {

@@ -68,11 +68,16 @@ TEST_CASE("arrays: host to array to device to array to host, 2D and 3D, with off
   auto back = c.Call<Op::Memcpy3DFromDevice>(Copy(InArray(a, 112, 0, 0), Host(), 40, 4, 3));
   REQUIRE(back.result == CUDA_SUCCESS);
   CHECK(back.tail == data);
+  // Arrays move whole elements (8 bytes here): an x or width between them is refused.
+  CHECK(c.Result<Op::Memcpy3DToDevice>(Copy(Host(), InArray(a, 4, 0, 0), 8, 1, 1), data.substr(0, 8)) ==
+        CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::Memcpy3DToDevice>(Copy(Host(), InArray(a, 0, 0, 0), 12, 1, 1), data.substr(0, 12)) ==
+        CUDA_ERROR_INVALID_VALUE);
   // 2D (depth 0 in the descriptor) and the descriptor as created.
   const std::uint64_t flat = CreateArray(c, 33, 9, 0, kU8, 4);
   const std::string rows = Pattern(12 * 5, 8);
-  REQUIRE(c.Result<Op::Memcpy3DToDevice>(Copy(Host(), InArray(flat, 3, 4), 12, 5, 1), rows) == CUDA_SUCCESS);
-  CHECK(c.Call<Op::Memcpy3DFromDevice>(Copy(InArray(flat, 3, 4), Host(), 12, 5, 1)).tail == rows);
+  REQUIRE(c.Result<Op::Memcpy3DToDevice>(Copy(Host(), InArray(flat, 4, 4), 12, 5, 1), rows) == CUDA_SUCCESS);
+  CHECK(c.Call<Op::Memcpy3DFromDevice>(Copy(InArray(flat, 4, 4), Host(), 12, 5, 1)).tail == rows);
   auto desc = c.Call<Op::ArrayGetDescriptor>({flat});
   REQUIRE(desc.result == CUDA_SUCCESS);
   CHECK(desc.fields == std::make_tuple(std::uint64_t{33}, std::uint64_t{9}, std::uint64_t{0}, kU8,
