@@ -2,7 +2,8 @@
 // requirements, forwarded to the server (ArrayCreate, ...). The client keeps each array's descriptor
 // and extent (arrays.h) to check and split copies before sending them. Formats whose elements are
 // not whole channels (block-compressed, YUV, packed) and sparse or deferred-mapping arrays are not
-// forwarded: CUDA_ERROR_NOT_SUPPORTED, logged once.
+// forwarded: CUDA_ERROR_NOT_SUPPORTED, logged once. Mipmapped arrays likewise; a level is an array the
+// client learns on cuMipmappedArrayGetLevel and retires with its mipmapped array.
 #include "common/log.h"
 #include "remoting/client/api_support.h"
 #include "remoting/client/arrays.h"
@@ -16,8 +17,8 @@ bool UnforwardedFormat(unsigned format) {
   return format == CU_AD_FORMAT_UNORM_INT_101010_2 || (format >= CU_AD_FORMAT_BC1_UNORM && format <= 0xb5);
 }
 
-CUresult Create(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR& desc) {
-  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+// CUDA_SUCCESS when the descriptor's format and flags are ones gpupool forwards.
+CUresult Forwarded(const CUDA_ARRAY3D_DESCRIPTOR& desc) {
   if (UnforwardedFormat(desc.Format) || (desc.Flags & (CUDA_ARRAY3D_SPARSE | CUDA_ARRAY3D_DEFERRED_MAPPING |
                                                        CUDA_ARRAY3D_VIDEO_ENCODE_DECODE)) != 0) {
     GPUPOOL_LOG_ONCE(kWarn, "array format")
@@ -26,8 +27,14 @@ CUresult Create(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR& desc) {
            "are not supported by gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
     return CUDA_ERROR_NOT_SUPPORTED;
   }
+  return gpupool::protocol::ArrayElementBytes(desc.Format, desc.NumChannels) != 0 ? CUDA_SUCCESS
+                                                                                  : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult Create(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR& desc) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(Forwarded(desc));
   const std::uint32_t element = gpupool::protocol::ArrayElementBytes(desc.Format, desc.NumChannels);
-  if (element == 0) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   protocol::Call<Op::ArrayCreate>::Reply reply;
@@ -119,6 +126,63 @@ GPUPOOL_API CUresult cuArrayGetMemoryRequirements(CUDA_ARRAY_MEMORY_REQUIREMENTS
   *out = CUDA_ARRAY_MEMORY_REQUIREMENTS{};
   out->size = std::get<0>(reply);
   out->alignment = std::get<1>(reply);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuMipmappedArrayCreate(CUmipmappedArray* out, const CUDA_ARRAY3D_DESCRIPTOR* desc,
+                                            unsigned levels) {
+  if (out == nullptr || desc == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(Forwarded(*desc));
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  protocol::Call<Op::MipmappedArrayCreate>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MipmappedArrayCreate>(
+      context,
+      {desc->Width, desc->Height, desc->Depth, static_cast<std::uint32_t>(desc->Format), desc->NumChannels,
+       desc->Flags, levels},
+      &reply));
+  auto mipmap = std::make_unique<MipmappedArray>();
+  mipmap->id = std::get<0>(reply);
+  mipmap->desc = *desc;
+  *out = ArrayTable::Get().AddMipmap(std::move(mipmap));
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuMipmappedArrayDestroy(CUmipmappedArray handle) {
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  const MipmappedArray* mipmap = ArrayTable::Get().FindMipmap(handle);
+  if (mipmap == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  DrainFor(context, 0, true);  // work held on the client may still use it
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MipmappedArrayDestroy>(context, {mipmap->id}));
+  ArrayTable::Get().RetireMipmap(handle);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuMipmappedArrayGetLevel(CUarray* out, CUmipmappedArray handle, unsigned level) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  MipmappedArray* mipmap = ArrayTable::Get().FindMipmap(handle);
+  if (mipmap == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  std::lock_guard<std::mutex> lock(mipmap->mu);
+  if (auto known = mipmap->levels.find(level); known != mipmap->levels.end()) {
+    *out = known->second;
+    return CUDA_SUCCESS;
+  }
+  protocol::Call<Op::MipmappedArrayGetLevel>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MipmappedArrayGetLevel>(context, {mipmap->id, level}, &reply));
+  const auto& [id, width, height, depth] = reply;
+  auto array = std::make_unique<Array>();
+  array->id = id;
+  array->desc = mipmap->desc;
+  array->desc.Width = width;
+  array->desc.Height = height;
+  array->desc.Depth = depth;
+  array->extent = gpupool::protocol::ArrayExtentOf(
+      width, height, depth,
+      gpupool::protocol::ArrayElementBytes(mipmap->desc.Format, mipmap->desc.NumChannels));
+  *out = mipmap->levels[level] = ArrayTable::Get().Add(std::move(array));
   return CUDA_SUCCESS;
 }
 

@@ -1,9 +1,8 @@
 // Texture and surface objects, forwarded: the handle the program gets is the server driver's own
 // value, so a kernel that receives it as a parameter reads the right object on the GPU. Resources
-// travel with their array as its server id (arrays.h); mipmapped arrays are not supported.
+// travel with their array or mipmapped array as its server id (arrays.h).
 #include <cstring>
 
-#include "common/log.h"
 #include "remoting/client/api_support.h"
 #include "remoting/client/arrays.h"
 
@@ -42,11 +41,12 @@ CUresult ResourceToWire(const CUDA_RESOURCE_DESC* r, ResourceFields* w) {
             r->res.pitch2D.pitchInBytes,
             r->flags};
       return CUDA_SUCCESS;
-    case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY:
-      GPUPOOL_LOG_ONCE(kWarn, "mipmapped resource")
-          << "texture objects of mipmapped arrays are not supported by gpupool; returning "
-             "CUDA_ERROR_NOT_SUPPORTED";
-      return CUDA_ERROR_NOT_SUPPORTED;
+    case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY: {
+      const MipmappedArray* mipmap = ArrayTable::Get().FindMipmap(r->res.mipmap.hMipmappedArray);
+      if (mipmap == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+      *w = {CU_RESOURCE_TYPE_MIPMAPPED_ARRAY, mipmap->id, 0, 0, 0, 0, 0, r->flags};
+      return CUDA_SUCCESS;
+    }
     default: return CUDA_ERROR_INVALID_VALUE;
   }
 }
@@ -60,6 +60,10 @@ CUresult ResourceFromWire(const ResourceFields& w, CUDA_RESOURCE_DESC* r) {
       r->resType = CU_RESOURCE_TYPE_ARRAY;
       r->res.array.hArray = ArrayTable::Get().ById(object);
       return r->res.array.hArray != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+    case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY:
+      r->resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY;
+      r->res.mipmap.hMipmappedArray = ArrayTable::Get().MipmapById(object);
+      return r->res.mipmap.hMipmappedArray != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
     case CU_RESOURCE_TYPE_LINEAR:
       r->resType = CU_RESOURCE_TYPE_LINEAR;
       r->res.linear.devPtr = object;

@@ -42,7 +42,9 @@ CUresult ResourceFromWire(const Session& s, const ResourceFields& w, CUDA_RESOUR
       out->res.pitch2D.pitchInBytes = pitch;
       return CUDA_SUCCESS;
     }
-    case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY: return CUDA_ERROR_NOT_SUPPORTED;  // no mipmapped arrays yet
+    case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY:
+      out->resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY;
+      return s.Mipmap(object, &out->res.mipmap.hMipmappedArray);
     default: return CUDA_ERROR_INVALID_VALUE;
   }
 }
@@ -58,6 +60,14 @@ CUresult ResourceToWire(const Session& s, const CUDA_RESOURCE_DESC& d, ResourceF
         }
       }
       return CUDA_ERROR_INVALID_HANDLE;  // its array was destroyed
+    case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY:
+      for (const auto& [id, mipmap] : s.mipmaps.all()) {
+        if (mipmap == d.res.mipmap.hMipmappedArray) {
+          *w = {CU_RESOURCE_TYPE_MIPMAPPED_ARRAY, id, 0, 0, 0, 0, 0, d.flags};
+          return CUDA_SUCCESS;
+        }
+      }
+      return CUDA_ERROR_INVALID_HANDLE;
     case CU_RESOURCE_TYPE_LINEAR:
       *w = {CU_RESOURCE_TYPE_LINEAR,
             d.res.linear.devPtr,

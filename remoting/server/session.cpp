@@ -46,6 +46,10 @@ CUresult Session::Array(std::uint64_t id, CUarray* out, protocol::ArrayExtent* e
   return CUDA_SUCCESS;
 }
 
+CUresult Session::Mipmap(std::uint64_t id, CUmipmappedArray* out) const {
+  return Lookup(mipmaps, id, out);
+}
+
 CUresult Session::Stream(std::uint64_t id, CUstream* out) const {
   switch (id) {
     case 0: *out = nullptr; return CUDA_SUCCESS;
@@ -139,7 +143,10 @@ void Session::ReleaseAll() {
   // Objects that reference arrays and memory go first.
   for (std::uint64_t t : textures) (void)GPUPOOL_DRIVER(*this, cuTexObjectDestroy, t);
   for (std::uint64_t t : surfaces) (void)GPUPOOL_DRIVER(*this, cuSurfObjectDestroy, t);
-  for (const auto& [id, a] : arrays.all()) (void)GPUPOOL_DRIVER(*this, cuArrayDestroy, a);
+  for (const auto& [id, m] : mipmaps.all()) (void)GPUPOOL_DRIVER(*this, cuMipmappedArrayDestroy, m);
+  for (const auto& [id, a] : arrays.all()) {
+    if (level_arrays.count(id) == 0) (void)GPUPOOL_DRIVER(*this, cuArrayDestroy, a);
+  }
   for (const auto& [base, entry] : memory.entries()) {
     if (entry.owned) (void)GPUPOOL_DRIVER(*this, cuMemFree_v2, static_cast<CUdeviceptr>(base));
   }
@@ -153,6 +160,9 @@ void Session::ReleaseAll() {
   textures.clear();
   surfaces.clear();
   arrays.Clear();
+  mipmaps.Clear();
+  mipmap_levels.clear();
+  level_arrays.clear();
   array_extents.clear();
   array_charges.clear();
   array_bytes = 0;

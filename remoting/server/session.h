@@ -65,6 +65,9 @@ class Session {
   std::map<std::uint64_t, protocol::ArrayExtent> array_extents;  // by array id
   std::map<std::uint64_t, std::uint64_t> array_charges;          // by array id: bytes on the quota
   std::uint64_t array_bytes = 0;                                 // their sum
+  HandleTable<CUmipmappedArray> mipmaps{&ids};                   // charged in array_charges too
+  std::multimap<std::uint64_t, std::uint64_t> mipmap_levels;     // mipmap id -> its level array ids
+  std::set<std::uint64_t> level_arrays;                          // array ids that are a mipmap's level
   // Texture and surface objects by the driver's handle value (the handle the client holds).
   std::set<std::uint64_t> textures, surfaces;
   AllocationTable memory;
@@ -94,6 +97,7 @@ class Session {
   CUresult Function(std::uint64_t id, CUfunction* out) const;
   // An array id: its handle and extent (CUDA_ERROR_INVALID_HANDLE when the session does not own it).
   CUresult Array(std::uint64_t id, CUarray* out, protocol::ArrayExtent* extent = nullptr) const;
+  CUresult Mipmap(std::uint64_t id, CUmipmappedArray* out) const;
   // CUDA_ERROR_INVALID_VALUE unless [ptr, ptr + size) is inside one of the session's allocations.
   CUresult CheckRange(std::uint64_t ptr, std::uint64_t size) const;
   // As CheckRange for a pitched 2D region: `height` rows of `width` bytes, `pitch` apart, from ptr.

@@ -1,6 +1,8 @@
-// CUDA arrays: cuArray3DCreate's checks as the driver documents them (format, 1, 2 or 4 channels,
-// the shape each flag implies, the device's size limits), packed storage in device memory, the
+// CUDA arrays and mipmapped arrays: cuArray3DCreate's checks as the driver documents them (format, 1, 2 or 4
+// channels, the shape each flag implies, the device's size limits), packed storage in device memory, the
 // descriptor, and plausible memory requirements. Copies to and from arrays are in api_copy.cpp.
+#include <algorithm>
+
 #include "remoting/server/emulated/api.h"
 #include "remoting/server/emulated/attributes.h"
 
@@ -84,16 +86,16 @@ std::uint64_t RoundUp(std::uint64_t n, std::uint64_t to) {
   return (n + to - 1) / to * to;
 }
 
-CUresult Array3DCreate(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
-  GPUPOOL_CURRENT_CONTEXT(ctx);
-  if (out == nullptr || desc == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const std::uint32_t element = protocol::ArrayElementBytes(desc->Format, desc->NumChannels);
+// A new array in `ctx` (the state lock held).
+CUresult NewArray(Context* ctx, const CUDA_ARRAY3D_DESCRIPTOR& desc, bool level, CUarray* out) {
+  const std::uint32_t element = protocol::ArrayElementBytes(desc.Format, desc.NumChannels);
   if (element == 0) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult r = CheckShape(ctx, *desc); r != CUDA_SUCCESS) return r;
+  if (CUresult r = CheckShape(ctx, desc); r != CUDA_SUCCESS) return r;
   auto array = std::make_unique<Array>();
   array->ctx = ctx;
-  array->desc = *desc;
-  array->extent = protocol::ArrayExtentOf(desc->Width, desc->Height, desc->Depth, element);
+  array->desc = desc;
+  array->level = level;
+  array->extent = protocol::ArrayExtentOf(desc.Width, desc.Height, desc.Depth, element);
   // Within the limits above the product cannot overflow (16384^3 elements of 16 bytes < 2^64).
   const std::uint64_t bytes = array->extent.row_bytes * array->extent.rows * array->extent.slices;
   if (CUresult r = GetState().devices[ctx->device].memory->Allocate(bytes, &array->memory); r != CUDA_SUCCESS)
@@ -103,10 +105,77 @@ CUresult Array3DCreate(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
   return CUDA_SUCCESS;
 }
 
+CUresult Array3DCreate(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  if (out == nullptr || desc == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return NewArray(ctx, *desc, false, out);
+}
+
+void DestroyMipmap(CUmipmappedArray handle) {
+  auto it = GetState().mipmaps.find(handle);
+  if (it == GetState().mipmaps.end()) return;
+  for (CUarray level : it->second->levels) DestroyArray(level);
+  GetState().mipmaps.erase(it);
+}
+
+// Levels halve every dimension (down to 1) but the layers of a layered or cubemap array; a
+// mipmapped array has at most 1 + log2 of its largest such dimension levels.
+CUresult MipmappedArrayCreate(CUmipmappedArray* out, const CUDA_ARRAY3D_DESCRIPTOR* desc, unsigned levels) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  if (out == nullptr || desc == nullptr || levels == 0) return CUDA_ERROR_INVALID_VALUE;
+  const bool layered = (desc->Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP)) != 0;
+  std::uint64_t largest = std::max<std::uint64_t>(desc->Width, desc->Height);
+  if (!layered) largest = std::max<std::uint64_t>(largest, desc->Depth);
+  unsigned most = 1;
+  while (largest >> most != 0) ++most;
+  if (levels > most) return CUDA_ERROR_INVALID_VALUE;
+  auto mipmap = std::make_unique<MipmappedArray>();
+  mipmap->ctx = ctx;
+  mipmap->desc = *desc;
+  auto handle = reinterpret_cast<CUmipmappedArray>(mipmap.get());
+  GetState().mipmaps.emplace(handle, std::move(mipmap));
+  MipmappedArray& m = *GetState().mipmaps.at(handle);
+  for (unsigned l = 0; l < levels; ++l) {
+    const auto half = [l](std::size_t n) { return n == 0 ? 0 : std::max<std::size_t>(1, n >> l); };
+    CUDA_ARRAY3D_DESCRIPTOR level = *desc;
+    level.Width = half(desc->Width);
+    level.Height = half(desc->Height);
+    level.Depth = layered ? desc->Depth : half(desc->Depth);
+    CUarray array = nullptr;
+    if (CUresult r = NewArray(ctx, level, true, &array); r != CUDA_SUCCESS) {
+      DestroyMipmap(handle);
+      return r;
+    }
+    m.levels.push_back(array);
+  }
+  *out = handle;
+  return CUDA_SUCCESS;
+}
+
+CUresult MipmappedArrayDestroy(CUmipmappedArray handle) {
+  GPUPOOL_EMULATED_LOCK();
+  GPUPOOL_EMULATED_REQUIRE_INIT();
+  if (GetState().mipmaps.count(handle) == 0) return CUDA_ERROR_INVALID_HANDLE;
+  DestroyMipmap(handle);
+  return CUDA_SUCCESS;
+}
+
+CUresult MipmappedArrayGetLevel(CUarray* out, CUmipmappedArray handle, unsigned level) {
+  GPUPOOL_EMULATED_LOCK();
+  GPUPOOL_EMULATED_REQUIRE_INIT();
+  auto it = GetState().mipmaps.find(handle);
+  if (it == GetState().mipmaps.end()) return CUDA_ERROR_INVALID_HANDLE;
+  if (out == nullptr || level >= it->second->levels.size()) return CUDA_ERROR_INVALID_VALUE;
+  *out = it->second->levels[level];
+  return CUDA_SUCCESS;
+}
+
 CUresult ArrayDestroy(CUarray handle) {
   GPUPOOL_EMULATED_LOCK();
   GPUPOOL_EMULATED_REQUIRE_INIT();
-  if (LookupArray(handle) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  const Array* array = LookupArray(handle);
+  if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (array->level) return CUDA_ERROR_INVALID_VALUE;  // destroyed with its mipmapped array
   DestroyArray(handle);
   return CUDA_SUCCESS;
 }
@@ -170,6 +239,9 @@ void FillArrayApi(DriverApi& api) {
   api.cuArrayDestroy = ArrayDestroy;
   api.cuArray3DGetDescriptor_v2 = Array3DGetDescriptor;
   api.cuArrayGetMemoryRequirements = ArrayGetMemoryRequirements;
+  api.cuMipmappedArrayCreate = MipmappedArrayCreate;
+  api.cuMipmappedArrayDestroy = MipmappedArrayDestroy;
+  api.cuMipmappedArrayGetLevel = MipmappedArrayGetLevel;
   api.cuDeviceGetTexture1DLinearMaxWidth = Texture1DLinearMaxWidth;
 }
 

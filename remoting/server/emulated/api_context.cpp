@@ -294,6 +294,7 @@ void RetireContext(Context* ctx) {
   for (Module* m : doomed) UnloadModule(m);
   std::erase_if(s.textures, [&](const auto& entry) { return entry.second.ctx == ctx; });
   std::erase_if(s.surfaces, [&](const auto& entry) { return entry.second.ctx == ctx; });
+  std::erase_if(s.mipmaps, [&](const auto& entry) { return entry.second->ctx == ctx; });  // levels below
   std::vector<CUarray> arrays;
   for (const auto& [handle, array] : s.arrays) {
     if (array->ctx == ctx) arrays.push_back(handle);

@@ -53,7 +53,9 @@ CUresult CheckResource(const Context* ctx, const CUDA_RESOURCE_DESC& r) {
                  ? CUDA_SUCCESS
                  : CUDA_ERROR_INVALID_VALUE;
     }
-    case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY: return CUDA_ERROR_NOT_SUPPORTED;
+    case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY:
+      return GetState().mipmaps.count(r.res.mipmap.hMipmappedArray) != 0 ? CUDA_SUCCESS
+                                                                         : CUDA_ERROR_INVALID_HANDLE;
     default: return CUDA_ERROR_INVALID_VALUE;
   }
 }
@@ -76,7 +78,9 @@ CUresult TexObjectCreate(CUtexObject* out, const CUDA_RESOURCE_DESC* resource,
   if (CUresult r = CheckResource(ctx, *resource); r != CUDA_SUCCESS) return r;
   if (CUresult r = CheckTexture(*texture); r != CUDA_SUCCESS) return r;
   // A view reinterprets an array; linear and pitched memory have none.
-  if (view != nullptr && resource->resType != CU_RESOURCE_TYPE_ARRAY) return CUDA_ERROR_INVALID_VALUE;
+  if (view != nullptr && resource->resType != CU_RESOURCE_TYPE_ARRAY &&
+      resource->resType != CU_RESOURCE_TYPE_MIPMAPPED_ARRAY)
+    return CUDA_ERROR_INVALID_VALUE;
   TextureObject object;
   object.ctx = ctx;
   object.resource = *resource;

@@ -115,6 +115,14 @@ struct Array {
   CUDA_ARRAY3D_DESCRIPTOR desc{};
   protocol::ArrayExtent extent;
   CUdeviceptr memory = 0;
+  bool level = false;  // a mipmapped array's level: destroyed with it, not on its own
+};
+
+// A mipmapped array: its descriptor and one array per level.
+struct MipmappedArray {
+  Context* ctx = nullptr;
+  CUDA_ARRAY3D_DESCRIPTOR desc{};
+  std::vector<CUarray> levels;
 };
 
 // A texture or surface object: the descriptors it was created with (a surface has only `resource`).
@@ -140,6 +148,7 @@ struct State {
   std::unordered_map<CUdevResourceDesc, std::unique_ptr<ResourceDesc>> resource_descs;
   std::unordered_set<const Function*> functions;
   std::unordered_map<CUarray, std::unique_ptr<Array>> arrays;
+  std::unordered_map<CUmipmappedArray, std::unique_ptr<MipmappedArray>> mipmaps;
   std::unordered_map<CUtexObject, TextureObject> textures;  // handles from next_id
   std::unordered_map<CUsurfObject, TextureObject> surfaces;
   std::unordered_map<CUdeviceptr, Context*> allocation_owner;  // cuMemAlloc*: freed with their context

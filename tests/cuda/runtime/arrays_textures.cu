@@ -1,10 +1,10 @@
 // CUDA arrays, texture and surface objects (simpleTexture / simpleSurfaceWrite style): 1D, 2D and 3D
 // arrays; random data from the host to an array, on to device memory, to another array and back,
 // at offsets, synchronous and asynchronous, and large enough to need many chunks; array
-// descriptors and memory requirements; copies captured into graphs and added as memcpy nodes; texture objects
-// of an array, linear and pitched memory, and a surface object, with their descriptors; kernels that take
-// them as parameters (the emulated device records the parameter bytes: they must be the handles); copies past
-// an array are refused.
+// descriptors and memory requirements; mipmapped arrays, their levels and a texture of them; copies captured
+// into graphs and added as memcpy nodes; texture objects of an array, linear and pitched memory, and a
+// surface object, with their descriptors; kernels that take them as parameters (the emulated device records
+// the parameter bytes: they must be the handles); copies past an array are refused.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -255,6 +255,43 @@ void Graphs(cudaStream_t stream) {
   RT_CUDA(cudaFreeArray(a));
 }
 
+// A mipmapped array: a level is an array with half the extent, for copies; a texture of the whole.
+void Mipmaps() {
+  const cudaChannelFormatDesc desc = cudaCreateChannelDesc<float>();
+  cudaMipmappedArray_t m = nullptr;
+  RT_CUDA(cudaMallocMipmappedArray(&m, &desc, make_cudaExtent(64, 32, 0), 4));
+  cudaArray_t level = nullptr;
+  RT_CUDA(cudaGetMipmappedArrayLevel(&level, m, 2));
+  cudaChannelFormatDesc got_desc{};
+  cudaExtent extent{};
+  unsigned flags = 0;
+  RT_CUDA(cudaArrayGetInfo(&got_desc, &extent, &flags, level));
+  RT_CHECK(extent.width == 16 && extent.height == 8);
+  const std::vector<unsigned char> in = rt::RandomBytes(16 * 4 * 8, 51);
+  std::vector<unsigned char> out(in.size(), 0);
+  RT_CUDA(cudaMemcpy2DToArray(level, 0, 0, in.data(), 64, 64, 8, cudaMemcpyHostToDevice));
+  RT_CUDA(cudaMemcpy2DFromArray(out.data(), 64, level, 0, 0, 64, 8, cudaMemcpyDeviceToHost));
+  RT_CHECK(Same(in, out));
+  RT_CUDA_FAILS(cudaMemcpy2DToArray(level, 0, 1, in.data(), 64, 64, 8, cudaMemcpyHostToDevice),
+                cudaErrorInvalidValue);
+  (void)cudaGetLastError();
+  cudaResourceDesc res{};
+  res.resType = cudaResourceTypeMipmappedArray;
+  res.res.mipmap.mipmap = m;
+  cudaTextureDesc tex{};
+  tex.addressMode[0] = tex.addressMode[1] = cudaAddressModeClamp;
+  tex.filterMode = cudaFilterModePoint;
+  tex.mipmapFilterMode = cudaFilterModePoint;
+  tex.maxMipmapLevelClamp = 3;
+  cudaTextureObject_t t = 0;
+  RT_CUDA(cudaCreateTextureObject(&t, &res, &tex, nullptr));
+  cudaResourceDesc got{};
+  RT_CUDA(cudaGetTextureObjectResourceDesc(&got, t));
+  RT_CHECK(got.resType == cudaResourceTypeMipmappedArray && got.res.mipmap.mipmap == m);
+  RT_CUDA(cudaDestroyTextureObject(t));
+  RT_CUDA(cudaFreeMipmappedArray(m));
+}
+
 void Textures(const rt::Options& options) {
   const cudaChannelFormatDesc desc = cudaCreateChannelDesc<float>();
   cudaArray_t a = nullptr;
@@ -365,6 +402,7 @@ int main(int argc, char** argv) {
   RoundTrip3D(stream, true);
   Large();
   Graphs(stream);
+  Mipmaps();
   Textures(options);
   // Bad channel descriptors are refused; the runtime keeps working after them.
   const cudaChannelFormatDesc three = cudaCreateChannelDesc(32, 32, 32, 0, cudaChannelFormatKindFloat);

@@ -259,5 +259,47 @@ TEST_CASE("texture and surface objects: driver handles, descriptors, ownership")
   CHECK(std::get<0>(max.fields) > 0);
 }
 
+TEST_CASE("mipmapped arrays: levels are arrays that die with their mipmap") {
+  ServerProcess server = ServerProcess::Start();
+  TestClient c = TestClient::Open(server.endpoint);
+  c.UseDevice0();
+  TestClient other = TestClient::Open(server.endpoint);
+  other.UseDevice0();
+  CHECK(c.Result<Op::MipmappedArrayCreate>({64, 32, 0, kFloat, 1, 0, 8}) == CUDA_ERROR_INVALID_VALUE);  // > 7
+  auto made = c.Call<Op::MipmappedArrayCreate>({64, 32, 0, kFloat, 1, 0, 4});
+  REQUIRE(made.result == CUDA_SUCCESS);
+  const std::uint64_t m = std::get<0>(made.fields);
+  auto level = c.Call<Op::MipmappedArrayGetLevel>({m, 2});
+  REQUIRE(level.result == CUDA_SUCCESS);
+  const auto [l2, w, h, d] = level.fields;
+  CHECK((w == 16 && h == 8 && d == 0));
+  CHECK(std::get<0>(c.Call<Op::MipmappedArrayGetLevel>({m, 2}).fields) == l2);  // the same id again
+  CHECK(c.Result<Op::MipmappedArrayGetLevel>({m, 4}) == CUDA_ERROR_INVALID_VALUE);
+  // A level is an array for copies, bounded by its own extent; it is not destroyed on its own.
+  const std::string data = Pattern(64 * 8, 4);
+  REQUIRE(c.Result<Op::Memcpy3DToDevice>(Copy(Host(), InArray(l2, 0, 0), 64, 8, 1), data) == CUDA_SUCCESS);
+  CHECK(c.Call<Op::Memcpy3DFromDevice>(Copy(InArray(l2, 0, 0), Host(), 64, 8, 1)).tail == data);
+  CHECK(c.Result<Op::Memcpy3DToDevice>(Copy(Host(), InArray(l2, 0, 1), 64, 8, 1), data) ==
+        CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::ArrayDestroy>({l2}) == CUDA_ERROR_INVALID_VALUE);
+  // A texture of the mipmapped array; another session can use neither.
+  auto tex =
+      c.Call<Op::TexObjectCreate>({CU_RESOURCE_TYPE_MIPMAPPED_ARRAY, m, 0, 0, 0, 0, 0, 0, TextureDesc(), ""});
+  REQUIRE(tex.result == CUDA_SUCCESS);
+  auto res = c.Call<Op::TexObjectGetResourceDesc>({std::get<0>(tex.fields)});
+  REQUIRE(res.result == CUDA_SUCCESS);
+  CHECK((std::get<0>(res.fields) == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY && std::get<1>(res.fields) == m));
+  CHECK(other.Result<Op::MipmappedArrayGetLevel>({m, 0}) == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(other.Result<Op::MipmappedArrayDestroy>({m}) == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(other.Call<Op::Memcpy3DFromDevice>(Copy(InArray(l2, 0, 0), Host(), 4, 1, 1)).result ==
+        CUDA_ERROR_INVALID_HANDLE);
+  // Destroyed with its levels, once.
+  CHECK(c.Result<Op::TexObjectDestroy>({std::get<0>(tex.fields)}) == CUDA_SUCCESS);
+  CHECK(c.Result<Op::MipmappedArrayDestroy>({m}) == CUDA_SUCCESS);
+  CHECK(c.Result<Op::MipmappedArrayDestroy>({m}) == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(c.Call<Op::Memcpy3DFromDevice>(Copy(InArray(l2, 0, 0), Host(), 4, 1, 1)).result ==
+        CUDA_ERROR_INVALID_HANDLE);
+}
+
 }  // namespace
 }  // namespace gpupool::testing
