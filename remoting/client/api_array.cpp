@@ -47,7 +47,7 @@ CUresult Create(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR& desc) {
   array->id = std::get<0>(reply);
   array->desc = desc;
   array->extent = gpupool::protocol::ArrayExtentOf(desc.Width, desc.Height, desc.Depth, element);
-  *out = ArrayTable::Get().Add(std::move(array));
+  *out = ArrayTable::Get().arrays.Add(std::move(array));
   return CUDA_SUCCESS;
 }
 
@@ -55,7 +55,7 @@ CUresult Describe(CUarray handle, CUDA_ARRAY3D_DESCRIPTOR* out) {
   if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
-  const Array* array = ArrayTable::Get().Find(handle);
+  const Array* array = ArrayTable::Get().arrays.Find(handle);
   if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   protocol::Call<Op::ArrayGetDescriptor>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ArrayGetDescriptor>(context, {array->id}, &reply));
@@ -88,13 +88,11 @@ GPUPOOL_API CUresult cuArray3DCreate(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR
 }
 
 GPUPOOL_API CUresult cuArrayDestroy(CUarray handle) {
-  std::uint64_t context = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
-  const Array* array = ArrayTable::Get().Find(handle);
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  const Array* array = ArrayTable::Get().arrays.Find(handle);
   if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  DrainFor(context, 0, true);  // work held on the client may still use it
-  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ArrayDestroy>(context, {array->id}));
-  ArrayTable::Get().Retire(handle);
+  GPUPOOL_CU_RETURN_IF_ERROR(DestroyRemote<Op::ArrayDestroy>(array->id));
+  ArrayTable::Get().arrays.Retire(handle);
   return CUDA_SUCCESS;
 }
 
@@ -119,7 +117,7 @@ GPUPOOL_API CUresult cuArrayGetMemoryRequirements(CUDA_ARRAY_MEMORY_REQUIREMENTS
   if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
-  const Array* array = ArrayTable::Get().Find(handle);
+  const Array* array = ArrayTable::Get().arrays.Find(handle);
   if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   protocol::Call<Op::ArrayGetMemoryRequirements>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ArrayGetMemoryRequirements>(context, {array->id, device}, &reply));
@@ -144,17 +142,15 @@ GPUPOOL_API CUresult cuMipmappedArrayCreate(CUmipmappedArray* out, const CUDA_AR
   auto mipmap = std::make_unique<MipmappedArray>();
   mipmap->id = std::get<0>(reply);
   mipmap->desc = *desc;
-  *out = ArrayTable::Get().AddMipmap(std::move(mipmap));
+  *out = ArrayTable::Get().mipmaps.Add(std::move(mipmap));
   return CUDA_SUCCESS;
 }
 
 GPUPOOL_API CUresult cuMipmappedArrayDestroy(CUmipmappedArray handle) {
-  std::uint64_t context = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
-  const MipmappedArray* mipmap = ArrayTable::Get().FindMipmap(handle);
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  const MipmappedArray* mipmap = ArrayTable::Get().mipmaps.Find(handle);
   if (mipmap == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  DrainFor(context, 0, true);  // work held on the client may still use it
-  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MipmappedArrayDestroy>(context, {mipmap->id}));
+  GPUPOOL_CU_RETURN_IF_ERROR(DestroyRemote<Op::MipmappedArrayDestroy>(mipmap->id));
   ArrayTable::Get().RetireMipmap(handle);
   return CUDA_SUCCESS;
 }
@@ -163,7 +159,7 @@ GPUPOOL_API CUresult cuMipmappedArrayGetLevel(CUarray* out, CUmipmappedArray han
   if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
-  MipmappedArray* mipmap = ArrayTable::Get().FindMipmap(handle);
+  MipmappedArray* mipmap = ArrayTable::Get().mipmaps.Find(handle);
   if (mipmap == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   std::lock_guard<std::mutex> lock(mipmap->mu);
   if (auto known = mipmap->levels.find(level); known != mipmap->levels.end()) {
@@ -182,7 +178,7 @@ GPUPOOL_API CUresult cuMipmappedArrayGetLevel(CUarray* out, CUmipmappedArray han
   array->extent = gpupool::protocol::ArrayExtentOf(
       width, height, depth,
       gpupool::protocol::ArrayElementBytes(mipmap->desc.Format, mipmap->desc.NumChannels));
-  *out = mipmap->levels[level] = ArrayTable::Get().Add(std::move(array));
+  *out = mipmap->levels[level] = ArrayTable::Get().arrays.Add(std::move(array));
   return CUDA_SUCCESS;
 }
 

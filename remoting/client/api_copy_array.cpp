@@ -46,7 +46,7 @@ CUresult Resolve(CUmemorytype type, const void* host, CUdeviceptr device, CUarra
   end->y = y;
   end->z = z;
   if (type == CU_MEMORYTYPE_ARRAY) {
-    const Array* a = ArrayTable::Get().Find(array);
+    const Array* a = ArrayTable::Get().arrays.Find(array);
     if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     if (!protocol::ArrayBoxInside(a->extent, x, y, z, box.width, box.height, box.depth))
       return CUDA_ERROR_INVALID_VALUE;
@@ -213,8 +213,8 @@ RowRoom Room(const Array* a, std::uint64_t offset) {
 CUresult CopyLinear(Linear src, Linear dst, std::uint64_t count, CUstream stream, bool per_thread,
                     bool async) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  const Array* sa = src.array != nullptr ? ArrayTable::Get().Find(src.array) : nullptr;
-  const Array* da = dst.array != nullptr ? ArrayTable::Get().Find(dst.array) : nullptr;
+  const Array* sa = src.array != nullptr ? ArrayTable::Get().arrays.Find(src.array) : nullptr;
+  const Array* da = dst.array != nullptr ? ArrayTable::Get().arrays.Find(dst.array) : nullptr;
   if ((src.array != nullptr && sa == nullptr) || (dst.array != nullptr && da == nullptr))
     return CUDA_ERROR_INVALID_HANDLE;
   for (const auto& [a, offset] : {std::pair{sa, src.offset}, std::pair{da, dst.offset}}) {

@@ -16,7 +16,7 @@ CUresult ResourceToWire(const CUDA_RESOURCE_DESC* r, ResourceFields* w) {
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
   switch (r->resType) {
     case CU_RESOURCE_TYPE_ARRAY: {
-      const Array* array = ArrayTable::Get().Find(r->res.array.hArray);
+      const Array* array = ArrayTable::Get().arrays.Find(r->res.array.hArray);
       if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
       *w = {CU_RESOURCE_TYPE_ARRAY, array->id, 0, 0, 0, 0, 0, r->flags};
       return CUDA_SUCCESS;
@@ -42,7 +42,7 @@ CUresult ResourceToWire(const CUDA_RESOURCE_DESC* r, ResourceFields* w) {
             r->flags};
       return CUDA_SUCCESS;
     case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY: {
-      const MipmappedArray* mipmap = ArrayTable::Get().FindMipmap(r->res.mipmap.hMipmappedArray);
+      const MipmappedArray* mipmap = ArrayTable::Get().mipmaps.Find(r->res.mipmap.hMipmappedArray);
       if (mipmap == nullptr) return CUDA_ERROR_INVALID_HANDLE;
       *w = {CU_RESOURCE_TYPE_MIPMAPPED_ARRAY, mipmap->id, 0, 0, 0, 0, 0, r->flags};
       return CUDA_SUCCESS;
@@ -58,11 +58,11 @@ CUresult ResourceFromWire(const ResourceFields& w, CUDA_RESOURCE_DESC* r) {
   switch (type) {
     case CU_RESOURCE_TYPE_ARRAY:
       r->resType = CU_RESOURCE_TYPE_ARRAY;
-      r->res.array.hArray = ArrayTable::Get().ById(object);
+      r->res.array.hArray = ArrayTable::Get().arrays.ById(object);
       return r->res.array.hArray != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
     case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY:
       r->resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY;
-      r->res.mipmap.hMipmappedArray = ArrayTable::Get().MipmapById(object);
+      r->res.mipmap.hMipmappedArray = ArrayTable::Get().mipmaps.ById(object);
       return r->res.mipmap.hMipmappedArray != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
     case CU_RESOURCE_TYPE_LINEAR:
       r->resType = CU_RESOURCE_TYPE_LINEAR;
@@ -105,14 +105,6 @@ CUresult Query(std::uint64_t handle, void* out, typename protocol::Call<op>::Rep
   return Rpc<op>(context, {handle}, reply);
 }
 
-template <Op op>
-CUresult Destroy(std::uint64_t handle) {
-  std::uint64_t context = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
-  DrainFor(context, 0, true);  // work held on the client may still use it
-  return Rpc<op>(context, {handle});
-}
-
 }  // namespace
 
 GPUPOOL_API CUresult cuTexObjectCreate(CUtexObject* out, const CUDA_RESOURCE_DESC* resource,
@@ -135,7 +127,7 @@ GPUPOOL_API CUresult cuTexObjectCreate(CUtexObject* out, const CUDA_RESOURCE_DES
 }
 
 GPUPOOL_API CUresult cuTexObjectDestroy(CUtexObject handle) {
-  return Destroy<Op::TexObjectDestroy>(handle);
+  return DestroyRemote<Op::TexObjectDestroy>(handle);
 }
 
 GPUPOOL_API CUresult cuTexObjectGetResourceDesc(CUDA_RESOURCE_DESC* out, CUtexObject handle) {
@@ -169,7 +161,7 @@ GPUPOOL_API CUresult cuSurfObjectCreate(CUsurfObject* out, const CUDA_RESOURCE_D
 }
 
 GPUPOOL_API CUresult cuSurfObjectDestroy(CUsurfObject handle) {
-  return Destroy<Op::SurfObjectDestroy>(handle);
+  return DestroyRemote<Op::SurfObjectDestroy>(handle);
 }
 
 GPUPOOL_API CUresult cuSurfObjectGetResourceDesc(CUDA_RESOURCE_DESC* out, CUsurfObject handle) {

@@ -1,7 +1,7 @@
-// CUDA arrays (and mipmapped arrays) on the client: a CUarray the program holds is the address of an Array
-// wrapping the server's id with the descriptor it was created with and its extent in copy units, so copies
-// are checked and split here before anything is sent. Ids map back to handles for the resource descriptors of
-// texture and surface objects.
+// CUDA arrays (and mipmapped arrays) on the client: a CUarray the program holds is the address of an
+// Array wrapping the server's id with the descriptor it was created with and its extent in copy
+// units, so copies are checked and split here before anything is sent. Ids map back to handles for
+// the resource descriptors of texture and surface objects.
 //
 // Thread-safety: all methods lock; an Array is immutable after creation.
 #pragma once
@@ -34,29 +34,49 @@ struct MipmappedArray {
   std::map<unsigned, CUarray> levels;  // guarded by mu
 };
 
+// A Registry of objects with a server `id`, whose handles can also be found by that id.
+template <typename T, typename Handle>
+class IdRegistry {
+ public:
+  Handle Add(std::unique_ptr<T> object) {
+    const std::uint64_t id = object->id;
+    auto handle = reinterpret_cast<Handle>(registry_.Add(std::move(object)));
+    std::lock_guard<std::mutex> lock(mu_);
+    by_id_[id] = handle;
+    return handle;
+  }
+  T* Find(Handle handle) const { return registry_.Find(handle); }
+  // The handle of the live object with server id `id`, or nullptr.
+  Handle ById(std::uint64_t id) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : it->second;
+  }
+  void Retire(Handle handle) {
+    T* object = registry_.Find(handle);
+    if (object == nullptr) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      by_id_.erase(object->id);
+    }
+    registry_.Retire(handle);
+  }
+
+ private:
+  Registry<T> registry_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::uint64_t, Handle> by_id_;  // guarded by mu_
+};
+
 class ArrayTable {
  public:
   static ArrayTable& Get();
 
-  CUarray Add(std::unique_ptr<Array> array);
-  // The live array behind `handle`, or nullptr.
-  Array* Find(CUarray handle) const { return registry_.Find(handle); }
-  // The handle of the live array with server id `id`, or nullptr.
-  CUarray ById(std::uint64_t id) const;
-  void Retire(CUarray handle);
+  IdRegistry<Array, CUarray> arrays;
+  IdRegistry<MipmappedArray, CUmipmappedArray> mipmaps;
 
-  CUmipmappedArray AddMipmap(std::unique_ptr<MipmappedArray> mipmap);
-  MipmappedArray* FindMipmap(CUmipmappedArray handle) const { return mipmaps_.Find(handle); }
-  CUmipmappedArray MipmapById(std::uint64_t id) const;
-  // Retires the mipmapped array and its levels' handles.
+  // Retires a mipmapped array and its levels' handles.
   void RetireMipmap(CUmipmappedArray handle);
-
- private:
-  Registry<Array> registry_;
-  Registry<MipmappedArray> mipmaps_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::uint64_t, CUarray> by_id_;                   // guarded by mu_
-  std::unordered_map<std::uint64_t, CUmipmappedArray> mipmaps_by_id_;  // guarded by mu_
 };
 
 }  // namespace gpupool::client
