@@ -2,15 +2,15 @@
 // per-thread variants). The host side is packed (pitch = width) on the client and travels as the
 // frame's tail, in pieces of at most one chunk: whole rows when a row fits, column slices of single
 // rows otherwise. A 3D copy of linear memory is a 2D copy per slice (one 2D copy when the slices are
-// contiguous on both sides): slice z starts at row (z * height + y) of the same pitch. CUDA arrays are
-// not supported.
+// contiguous on both sides): slice z starts at row (z * height + y) of the same pitch. Copies with a
+// CUDA array on either side take the array path (api_copy_array.cpp).
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
 
-#include "common/log.h"
 #include "remoting/client/api_support.h"
+#include "remoting/client/copy_array.h"
 #include "remoting/client/copy_engine.h"
 
 using namespace gpupool::client;
@@ -32,10 +32,6 @@ CUresult Resolve(CUmemorytype type, const void* host, CUdeviceptr device, std::s
   if (type == CU_MEMORYTYPE_UNIFIED) {
     type = State::Get().FindAllocation(device, nullptr, nullptr) ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
     host = reinterpret_cast<const void*>(device);
-  }
-  if (type == CU_MEMORYTYPE_ARRAY) {
-    GPUPOOL_LOG_ONCE(kWarn, "cuMemcpy2D array") << "cuMemcpy2D with CUDA arrays is not supported";
-    return CUDA_ERROR_NOT_SUPPORTED;
   }
   if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
   side->host = type == CU_MEMORYTYPE_HOST;
@@ -106,8 +102,35 @@ CUresult CopyOn(std::uint64_t context, const Side& src, const Side& dst, std::si
   return CUDA_SUCCESS;
 }
 
+// A 2D copy as a 3D copy of one slice (for the array path).
+CUDA_MEMCPY3D As3D(const CUDA_MEMCPY2D& c) {
+  CUDA_MEMCPY3D d{};
+  d.srcXInBytes = c.srcXInBytes;
+  d.srcY = c.srcY;
+  d.srcMemoryType = c.srcMemoryType;
+  d.srcHost = c.srcHost;
+  d.srcDevice = c.srcDevice;
+  d.srcArray = c.srcArray;
+  d.srcPitch = c.srcPitch;
+  d.srcHeight = c.srcY + c.Height;
+  d.dstXInBytes = c.dstXInBytes;
+  d.dstY = c.dstY;
+  d.dstMemoryType = c.dstMemoryType;
+  d.dstHost = c.dstHost;
+  d.dstDevice = c.dstDevice;
+  d.dstArray = c.dstArray;
+  d.dstPitch = c.dstPitch;
+  d.dstHeight = c.dstY + c.Height;
+  d.WidthInBytes = c.WidthInBytes;
+  d.Height = c.Height;
+  d.Depth = 1;
+  return d;
+}
+
 CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool per_thread, bool async) {
   if (copy == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (copy->srcMemoryType == CU_MEMORYTYPE_ARRAY || copy->dstMemoryType == CU_MEMORYTYPE_ARRAY)
+    return CopyWithArray(As3D(*copy), stream, per_thread, async);
   std::uint64_t context = 0, stream_id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &stream_id));
@@ -157,10 +180,8 @@ std::size_t SliceRow(std::size_t z0, std::size_t z, std::size_t slice_height, st
 
 CUresult Copy3D(const CUDA_MEMCPY3D* copy, CUstream stream, bool per_thread, bool async) {
   if (copy == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (copy->srcMemoryType == CU_MEMORYTYPE_ARRAY || copy->dstMemoryType == CU_MEMORYTYPE_ARRAY) {
-    GPUPOOL_LOG_ONCE(kWarn, "cuMemcpy3D array") << "cuMemcpy3D with CUDA arrays is not supported";
-    return CUDA_ERROR_NOT_SUPPORTED;
-  }
+  if (copy->srcMemoryType == CU_MEMORYTYPE_ARRAY || copy->dstMemoryType == CU_MEMORYTYPE_ARRAY)
+    return CopyWithArray(*copy, stream, per_thread, async);
   if (copy->srcLOD != 0 || copy->dstLOD != 0) return CUDA_ERROR_INVALID_VALUE;  // arrays only
   const std::size_t depth = copy->Depth, height = copy->Height;
   if (copy->WidthInBytes == 0 || height == 0 || depth == 0) return CUDA_SUCCESS;

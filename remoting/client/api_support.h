@@ -90,6 +90,16 @@ inline void DrainFor(std::uint64_t context, std::uint64_t wire, bool blocking) {
   }
 }
 
+// Destroys server object `id` with `op`: work the client still holds for the NULL streams, which
+// may use the object, is sent first.
+template <Op op>
+CUresult DestroyRemote(std::uint64_t id) {
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  DrainFor(context, 0, true);
+  return Rpc<op>(context, {id});
+}
+
 // A synchronising call made for its own effect (releasing memory, querying an event): the server
 // answers a latched error instead of running it (docs/protocol.md), so it is made once more and
 // the latched error is kept on the client for the program's next synchronisation.

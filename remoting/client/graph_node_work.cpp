@@ -87,8 +87,8 @@ NodeWork KernelWorkWithAttributes(const KernelLaunch& launch, std::vector<CUlaun
 
 CUresult MemcpyWork(const CUDA_MEMCPY3D& params, NodeWork* out) {
   for (CUmemorytype type : {params.srcMemoryType, params.dstMemoryType}) {
-    if (type == CU_MEMORYTYPE_ARRAY) return CUDA_ERROR_NOT_SUPPORTED;  // as cuMemcpy3D (api_copy_2d.cpp)
-    if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED)
+    if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED &&
+        type != CU_MEMORYTYPE_ARRAY)
       return CUDA_ERROR_INVALID_VALUE;
   }
   NodeWork work;

@@ -34,7 +34,7 @@ std::size_t CallClass(std::uint16_t opcode) {
 
 const char* CallClassName(std::size_t call_class) {
   static const char* const kNames[kCallClasses] = {"other",  "device", "context", "memory", "copy",
-                                                   "memset", "stream", "module",  "launch"};
+                                                   "memset", "stream", "module",  "launch", "array"};
   return call_class < kCallClasses ? kNames[call_class] : "other";
 }
 

@@ -14,7 +14,7 @@
 
 namespace gpupool::server {
 
-inline constexpr std::size_t kCallClasses = 9;  // opcode high byte 1..8; 0 holds nothing
+inline constexpr std::size_t kCallClasses = 10;  // opcode high byte 1..9; 0 holds nothing
 // Bucket upper bounds in seconds; one more bucket (+Inf) follows.
 inline constexpr double kDurationBounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                              0.05,   0.1,     0.25,   0.5,   1,      2.5,   10};

@@ -40,6 +40,16 @@ CUresult Session::Function(std::uint64_t id, CUfunction* out) const {
   return Lookup(functions, id, out);
 }
 
+CUresult Session::Array(std::uint64_t id, CUarray* out, protocol::ArrayExtent* extent) const {
+  if (CUresult r = Lookup(arrays, id, out); r != CUDA_SUCCESS) return r;
+  if (extent != nullptr) *extent = array_extents.at(id);
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::Mipmap(std::uint64_t id, CUmipmappedArray* out) const {
+  return Lookup(mipmaps, id, out);
+}
+
 CUresult Session::Stream(std::uint64_t id, CUstream* out) const {
   switch (id) {
     case 0: *out = nullptr; return CUDA_SUCCESS;
@@ -70,7 +80,7 @@ CUresult Session::CheckRange2D(std::uint64_t ptr, std::uint64_t pitch, std::uint
 
 CUresult Session::CheckQuota(std::uint64_t bytes) const {
   if (memory_limit == 0) return CUDA_SUCCESS;
-  std::uint64_t used = memory.owned_bytes();
+  std::uint64_t used = memory.owned_bytes() + array_bytes;
   return bytes > memory_limit || used > memory_limit - bytes ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
@@ -80,7 +90,7 @@ void Session::AddAllocation(std::uint64_t base, std::uint64_t size) {
 }
 
 void Session::PublishMemory() {
-  if (stats != nullptr) stats->memory_used_bytes = memory.owned_bytes();
+  if (stats != nullptr) stats->memory_used_bytes = memory.owned_bytes() + array_bytes;
 }
 
 CUresult Session::Layout(CUfunction f, const ParamLayout** out) {
@@ -130,6 +140,13 @@ void Session::ReleaseAll() {
     if (GPUPOOL_DRIVER(*this, cuCtxSetCurrent, ctx) == CUDA_SUCCESS)
       (void)GPUPOOL_DRIVER(*this, cuCtxSynchronize);
   }
+  // Objects that reference arrays and memory go first.
+  for (std::uint64_t t : textures) (void)GPUPOOL_DRIVER(*this, cuTexObjectDestroy, t);
+  for (std::uint64_t t : surfaces) (void)GPUPOOL_DRIVER(*this, cuSurfObjectDestroy, t);
+  for (const auto& [id, m] : mipmaps.all()) (void)GPUPOOL_DRIVER(*this, cuMipmappedArrayDestroy, m);
+  for (const auto& [id, a] : arrays.all()) {
+    if (level_arrays.count(id) == 0) (void)GPUPOOL_DRIVER(*this, cuArrayDestroy, a);
+  }
   for (const auto& [base, entry] : memory.entries()) {
     if (entry.owned) (void)GPUPOOL_DRIVER(*this, cuMemFree_v2, static_cast<CUdeviceptr>(base));
   }
@@ -140,6 +157,15 @@ void Session::ReleaseAll() {
   }
   for (const auto& [id, l] : libraries.all()) (void)GPUPOOL_DRIVER(*this, cuLibraryUnload, l);
   memory = AllocationTable();
+  textures.clear();
+  surfaces.clear();
+  arrays.Clear();
+  mipmaps.Clear();
+  mipmap_levels.clear();
+  level_arrays.clear();
+  array_extents.clear();
+  array_charges.clear();
+  array_bytes = 0;
   events.Clear();
   streams.Clear();
   modules.Clear();

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "remoting/protocol/array_format.h"
 #include "remoting/server/allocation_table.h"
 #include "remoting/server/copy_ring.h"
 #include "remoting/server/driver_api.h"
@@ -62,6 +63,15 @@ class Session {
   HandleTable<CUlibrary> libraries{&ids};
   HandleTable<CUkernel> kernels{&ids};
   HandleTable<CUfunction> functions{&ids};
+  HandleTable<CUarray> arrays{&ids};
+  std::map<std::uint64_t, protocol::ArrayExtent> array_extents;  // by array id
+  std::map<std::uint64_t, std::uint64_t> array_charges;          // by array id: bytes on the quota
+  std::uint64_t array_bytes = 0;                                 // their sum
+  HandleTable<CUmipmappedArray> mipmaps{&ids};                   // charged in array_charges too
+  std::multimap<std::uint64_t, std::uint64_t> mipmap_levels;     // mipmap id -> its level array ids
+  std::set<std::uint64_t> level_arrays;                          // array ids that are a mipmap's level
+  // Texture and surface objects by the driver's handle value (the handle the client holds).
+  std::set<std::uint64_t> textures, surfaces;
   AllocationTable memory;
   ImageCache images;
   std::map<CUfunction, ParamLayout> layouts;  // filled on first launch or layout query
@@ -89,6 +99,9 @@ class Session {
   CUresult Library(std::uint64_t id, CUlibrary* out) const;
   CUresult Kernel(std::uint64_t id, CUkernel* out) const;
   CUresult Function(std::uint64_t id, CUfunction* out) const;
+  // An array id: its handle and extent (CUDA_ERROR_INVALID_HANDLE when the session does not own it).
+  CUresult Array(std::uint64_t id, CUarray* out, protocol::ArrayExtent* extent = nullptr) const;
+  CUresult Mipmap(std::uint64_t id, CUmipmappedArray* out) const;
   // CUDA_ERROR_INVALID_VALUE unless [ptr, ptr + size) is inside one of the session's allocations.
   CUresult CheckRange(std::uint64_t ptr, std::uint64_t size) const;
   // As CheckRange for a pitched 2D region: `height` rows of `width` bytes, `pitch` apart, from ptr.
@@ -97,7 +110,8 @@ class Session {
   // Host memory behind device range [ptr, ptr + size) (Backend::HostView), only when the range is
   // inside one of the session's allocations and the backend's memory is host-addressable; else null.
   std::byte* HostView(std::uint64_t ptr, std::uint64_t size) const;
-  // CUDA_ERROR_OUT_OF_MEMORY when `bytes` more would pass the session's memory limit.
+  // CUDA_ERROR_OUT_OF_MEMORY when `bytes` more would pass the session's memory limit (allocations
+  // and arrays together).
   CUresult CheckQuota(std::uint64_t bytes) const;
   void AddAllocation(std::uint64_t base, std::uint64_t size);
   // The parameter layout of a function, from the driver on first use.

@@ -16,6 +16,8 @@ void FillDeviceApi(DriverApi& api);        // init, versions, error names, devic
 void FillContextApi(DriverApi& api);       // primary and created contexts, the context stack
 void FillMemoryApi(DriverApi& api);        // allocation, host memory, pointer attributes
 void FillCopyApi(DriverApi& api);          // copies and memsets
+void FillArrayApi(DriverApi& api);         // CUDA arrays
+void FillTextureApi(DriverApi& api);       // texture and surface objects
 void FillStreamApi(DriverApi& api);        // streams, events, host functions
 void FillModuleApi(DriverApi& api);        // modules and libraries
 void FillFunctionApi(DriverApi& api);      // functions and kernels: names, layouts, attributes

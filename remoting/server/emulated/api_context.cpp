@@ -292,6 +292,14 @@ void RetireContext(Context* ctx) {
     if (module->ctx == ctx && !module->owned_by_library) doomed.push_back(module.get());
   }
   for (Module* m : doomed) UnloadModule(m);
+  std::erase_if(s.textures, [&](const auto& entry) { return entry.second.ctx == ctx; });
+  std::erase_if(s.surfaces, [&](const auto& entry) { return entry.second.ctx == ctx; });
+  std::erase_if(s.mipmaps, [&](const auto& entry) { return entry.second->ctx == ctx; });  // levels below
+  std::vector<CUarray> arrays;
+  for (const auto& [handle, array] : s.arrays) {
+    if (array->ctx == ctx) arrays.push_back(handle);
+  }
+  for (CUarray a : arrays) DestroyArray(a);
   for (auto it = s.allocation_owner.begin(); it != s.allocation_owner.end();) {
     if (it->second != ctx) {
       ++it;

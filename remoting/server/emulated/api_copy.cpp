@@ -1,7 +1,7 @@
-// Copies (1D, 2D, 3D, peer, unified) and memsets. Every device-side range is checked against one
-// live allocation before a byte moves: a copy past an allocation's end is CUDA_ERROR_INVALID_VALUE,
-// never a host read or write out of bounds. Host sides are the caller's memory. Bytes move at
-// enqueue time; in stream order a copy takes no time (timeline.h), and the synchronous variants
+// Copies (1D, 2D, 3D with linear memory or CUDA arrays, peer, unified) and memsets. Every device-side range
+// is checked against one live allocation before a byte moves: a copy past an allocation's end is
+// CUDA_ERROR_INVALID_VALUE, never a host read or write out of bounds. Host sides are the caller's memory.
+// Bytes move at enqueue time; in stream order a copy takes no time (timeline.h), and the synchronous variants
 // return once the legacy default stream's earlier work (simulated kernels) is done, as in CUDA.
 #include <cstring>
 
@@ -95,10 +95,28 @@ struct Side {
 
 // Checks and resolves one side: the span from the first to the last byte touched must lie in one
 // allocation (device) or be non-null (host).
-CUresult ResolveSide(CUmemorytype type, const void* host, CUdeviceptr device, std::size_t x, std::size_t y,
-                     std::size_t z, std::size_t pitch, std::size_t height, std::size_t width,
+// An array side: the box must lie inside the array's extent (its packed rows, api_array.cpp).
+CUresult ResolveArray(CUarray handle, std::size_t x, std::size_t y, std::size_t z, std::size_t width,
+                      std::size_t rows, std::size_t depth, Side* side) {
+  const Array* array = LookupArray(handle);
+  if (array == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  const protocol::ArrayExtent& e = array->extent;
+  if (!protocol::ArrayBoxInside(e, x, y, z, width, rows, depth)) return CUDA_ERROR_INVALID_VALUE;
+  // The driver moves whole elements of an array: x and the width must be multiples of one.
+  const std::size_t element = e.row_bytes / array->desc.Width;
+  if (x % element != 0 || width % element != 0) return CUDA_ERROR_INVALID_VALUE;
+  side->pitch = e.row_bytes;
+  side->slice = e.row_bytes * e.rows;
+  std::byte* base = ResolveDevice(array->memory, side->slice * e.slices);
+  if (base == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  side->base = base + z * side->slice + y * side->pitch + x;
+  return CUDA_SUCCESS;
+}
+
+CUresult ResolveSide(CUmemorytype type, const void* host, CUdeviceptr device, CUarray array, std::size_t x,
+                     std::size_t y, std::size_t z, std::size_t pitch, std::size_t height, std::size_t width,
                      std::size_t rows, std::size_t depth, Side* side) {
-  if (type == CU_MEMORYTYPE_ARRAY) return CUDA_ERROR_NOT_SUPPORTED;  // no CUDA arrays
+  if (type == CU_MEMORYTYPE_ARRAY) return ResolveArray(array, x, y, z, width, rows, depth, side);
   if ((rows > 1 || depth > 1) && x + width > pitch) return CUDA_ERROR_INVALID_VALUE;
   if (depth > 1 && y + rows > height) return CUDA_ERROR_INVALID_VALUE;
   std::size_t slice = 0, start = 0, extent = 0, t = 0;
@@ -129,10 +147,10 @@ CUresult Copy3D(const CUDA_MEMCPY3D* c, CUstream stream) {
   if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (c->WidthInBytes == 0 || c->Height == 0 || c->Depth == 0) return CUDA_SUCCESS;
   Side src, dst;
-  GPUPOOL_TRY(ResolveSide(c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY, c->srcZ,
-                          c->srcPitch, c->srcHeight, c->WidthInBytes, c->Height, c->Depth, &src));
-  GPUPOOL_TRY(ResolveSide(c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ,
-                          c->dstPitch, c->dstHeight, c->WidthInBytes, c->Height, c->Depth, &dst));
+  GPUPOOL_TRY(ResolveSide(c->srcMemoryType, c->srcHost, c->srcDevice, c->srcArray, c->srcXInBytes, c->srcY,
+                          c->srcZ, c->srcPitch, c->srcHeight, c->WidthInBytes, c->Height, c->Depth, &src));
+  GPUPOOL_TRY(ResolveSide(c->dstMemoryType, c->dstHost, c->dstDevice, c->dstArray, c->dstXInBytes, c->dstY,
+                          c->dstZ, c->dstPitch, c->dstHeight, c->WidthInBytes, c->Height, c->Depth, &dst));
   for (std::size_t z = 0; z < c->Depth; ++z) {
     for (std::size_t y = 0; y < c->Height; ++y) {
       std::memmove(dst.base + z * dst.slice + y * dst.pitch, src.base + z * src.slice + y * src.pitch,

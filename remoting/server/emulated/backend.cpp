@@ -16,6 +16,8 @@ class EmulatedBackend final : public Backend {
     emulated::FillGreenContextApi(api_);
     emulated::FillMemoryApi(api_);
     emulated::FillCopyApi(api_);
+    emulated::FillArrayApi(api_);
+    emulated::FillTextureApi(api_);
     emulated::FillStreamApi(api_);
     emulated::FillModuleApi(api_);
     emulated::FillFunctionApi(api_);

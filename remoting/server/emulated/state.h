@@ -21,6 +21,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "remoting/protocol/array_format.h"
 #include "remoting/server/backend.h"
 #include "remoting/server/emulated/device_memory.h"
 #include "remoting/server/emulated/module_image.h"
@@ -107,6 +108,31 @@ struct ResourceDesc {
   unsigned sm_count = 0;
 };
 
+// A CUDA array: packed rows of `extent.row_bytes` in one device allocation (so it counts in the
+// device's memory like CUDA's do), `extent.rows` rows per slice.
+struct Array {
+  Context* ctx = nullptr;
+  CUDA_ARRAY3D_DESCRIPTOR desc{};
+  protocol::ArrayExtent extent;
+  CUdeviceptr memory = 0;
+  bool level = false;  // a mipmapped array's level: destroyed with it, not on its own
+};
+
+// A mipmapped array: its descriptor and one array per level.
+struct MipmappedArray {
+  Context* ctx = nullptr;
+  CUDA_ARRAY3D_DESCRIPTOR desc{};
+  std::vector<CUarray> levels;
+};
+
+// A texture or surface object: the descriptors it was created with (a surface has only `resource`).
+struct TextureObject {
+  Context* ctx = nullptr;
+  CUDA_RESOURCE_DESC resource{};
+  CUDA_TEXTURE_DESC texture{};
+  CUDA_RESOURCE_VIEW_DESC view{};
+};
+
 struct State {
   std::mutex mu;
   bool initialized = false;
@@ -121,6 +147,10 @@ struct State {
   std::unordered_map<CUgreenCtx, std::unique_ptr<GreenContext>> green_contexts;
   std::unordered_map<CUdevResourceDesc, std::unique_ptr<ResourceDesc>> resource_descs;
   std::unordered_set<const Function*> functions;
+  std::unordered_map<CUarray, std::unique_ptr<Array>> arrays;
+  std::unordered_map<CUmipmappedArray, std::unique_ptr<MipmappedArray>> mipmaps;
+  std::unordered_map<CUtexObject, TextureObject> textures;  // handles from next_id
+  std::unordered_map<CUsurfObject, TextureObject> surfaces;
   std::unordered_map<CUdeviceptr, Context*> allocation_owner;  // cuMemAlloc*: freed with their context
   std::unordered_map<void*, std::size_t> host_allocations;     // cuMemHostAlloc
   std::map<std::uintptr_t, std::size_t> host_registered;       // cuMemHostRegister
@@ -151,6 +181,10 @@ CUresult CheckStream(CUstream stream);
 unsigned long long StreamId(CUstream stream);
 // Resolves [address, address + bytes) inside one live allocation to host memory, or nullptr.
 std::byte* ResolveDevice(CUdeviceptr address, std::size_t bytes);
+// The live array behind a handle, or nullptr.
+Array* LookupArray(CUarray handle);
+// Forgets an array and frees its memory.
+void DestroyArray(CUarray handle);
 // Starts a context's life: new id, default limits and cache config, registered as live.
 void ResetContext(Context* ctx, unsigned flags);
 // Ends a context's life: its streams, modules and memory go with it (as in CUDA).

@@ -72,6 +72,11 @@ TEST_CASE("copies over the socket: the same round trips with GPUPOOL_COPY_RING=o
   CHECK(server.process->output().find("copy ring shared") == std::string::npos);
 }
 
+TEST_CASE("arrays: the 1D array copies at offsets, past the end refused") {
+  Server server;
+  ExpectPass(server, {"driver_arrays"});
+}
+
 TEST_CASE("streams_events: event waits order streams, with queries, timing and priorities") {
   Server server;
   ExpectPass(server, {"driver_streams"});

@@ -88,6 +88,24 @@ inline int LaunchCount(const char* log, const char* kernel) {
   return count;
 }
 
+// The parameter bytes (hex, in memory order) of the latest launch of `kernel` in the launch log.
+inline std::string LastParams(const char* log, const char* kernel) {
+  std::string last;
+  std::FILE* f = std::fopen(log, "r");
+  if (f == nullptr) return last;
+  char line[8192];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    const std::string text(line);
+    if (text.find(kernel) == std::string::npos) continue;
+    const std::size_t at = text.find("\"params\":\"");
+    if (at == std::string::npos) continue;
+    const std::size_t start = at + 10;
+    last = text.substr(start, text.find('"', start) - start);
+  }
+  std::fclose(f);
+  return last;
+}
+
 // A host function (cudaLaunchHostFunc(stream, HostGate::Run, &gate)) that blocks until the program
 // calls Open(), then runs `then`: work queued after it on its stream must wait for it, which a
 // program checks without timing by having `then` write what that work reads.

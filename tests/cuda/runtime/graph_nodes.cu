@@ -27,24 +27,6 @@ void CountCall(void* counter) {
   ++*static_cast<int*>(counter);
 }
 
-// The parameter bytes (hex) of the latest launch of `kernel` in the emulated device's launch log.
-std::string LastParams(const char* log, const char* kernel) {
-  std::string last;
-  std::FILE* f = std::fopen(log, "r");
-  if (f == nullptr) return last;
-  char line[8192];
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    const std::string text(line);
-    if (text.find(kernel) == std::string::npos) continue;
-    const std::size_t at = text.find("\"params\":\"");
-    if (at == std::string::npos) continue;
-    const std::size_t start = at + 10;
-    last = text.substr(start, text.find('"', start) - start);
-  }
-  std::fclose(f);
-  return last;
-}
-
 void Fill(const Buffers& b, int round) {
   for (int i = 0; i < kN; ++i) {
     b.in[i] = i * round + 1;
@@ -132,7 +114,7 @@ void NodeByNode(const Buffers& b, cudaStream_t stream, const rt::Options& option
   }
   RT_CHECK(calls == 2);
   if (options.launch_log != nullptr) {
-    const std::string params = LastParams(options.launch_log, "Double");
+    const std::string params = rt::LastParams(options.launch_log, "Double");
     RT_CHECK(params.size() >= 24 && params.substr(16, 8) == "00100000");  // n = 4096
   }
 
@@ -146,7 +128,7 @@ void NodeByNode(const Buffers& b, cudaStream_t stream, const rt::Options& option
   RT_CUDA(cudaStreamSynchronize(stream));
   CheckOut(b, 16, 7, 100, options);
   if (options.launch_log != nullptr) {
-    const std::string params = LastParams(options.launch_log, "Double");
+    const std::string params = rt::LastParams(options.launch_log, "Double");
     RT_CHECK(params.size() >= 24 && params.substr(16, 8) == "64000000");  // n = 100
   }
   // A disabled kernel node is skipped.

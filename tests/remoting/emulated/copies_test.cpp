@@ -163,8 +163,10 @@ TEST_CASE("2D and 3D copies between host and device with offsets and pitches") {
   c.dstPitch = 20;  // narrower than the row
   CHECK(api.cuMemcpy2DUnaligned_v2(&c) == CUDA_ERROR_INVALID_VALUE);
   c.dstPitch = kDevPitch;
-  c.srcMemoryType = CU_MEMORYTYPE_ARRAY;  // the emulated device has no CUDA arrays
-  CHECK(api.cuMemcpy2D_v2(&c) == CUDA_ERROR_NOT_SUPPORTED);
+  c.srcMemoryType = CU_MEMORYTYPE_ARRAY;  // an array that does not exist
+  c.srcArray = reinterpret_cast<CUarray>(&c);
+  CHECK(api.cuMemcpy2D_v2(&c) == CUDA_ERROR_INVALID_HANDLE);
+  c.srcArray = nullptr;
 
   // 3D: host box -> device -> back to another host box.
   CUDA_MEMCPY3D up{};
