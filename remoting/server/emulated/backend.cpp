@@ -17,6 +17,7 @@ class EmulatedBackend final : public Backend {
     emulated::FillMemoryApi(api_);
     emulated::FillCopyApi(api_);
     emulated::FillStreamApi(api_);
+    emulated::FillStreamAttributeApi(api_);
     emulated::FillModuleApi(api_);
     emulated::FillFunctionApi(api_);
     emulated::FillOccupancyApi(api_);
