@@ -1,9 +1,9 @@
 // Runtime calls that reach driver entry points beyond the basics: occupancy (blocks per SM with and
 // without flags, the header's cudaOccupancyMaxPotentialBlockSize templates, the driver's own
 // cuOccupancyMaxPotentialBlockSize through cudaGetDriverEntryPointByVersion, available dynamic
-// shared memory), a stream's id, device and attributes, profiler ranges, peer attributes. The
-// answers are checked against the device's own limits and against each other, so they hold on a
-// GPU and on the emulated device alike.
+// shared memory), a stream's id, device and attributes, stream value writes, profiler ranges, peer
+// attributes. The answers are checked against the device's own limits and against each other, so
+// they hold on a GPU and on the emulated device alike.
 #include <cuda.h>
 #include <cuda_profiler_api.h>
 
@@ -154,6 +154,37 @@ void Streams(const Limits& l, float* data, size_t bytes) {
   RT_CUDA(cudaStreamDestroy(b));
 }
 
+// cuStreamWriteValue32/64 through the driver entry points, as libraries that order flags reach them.
+void WriteValues(unsigned* words) {
+  void* write32 = nullptr;
+  void* write64 = nullptr;
+  cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+  RT_CUDA(
+      cudaGetDriverEntryPointByVersion("cuStreamWriteValue32", &write32, 12000, cudaEnableDefault, &found));
+  RT_CHECK(found == cudaDriverEntryPointSuccess);
+  RT_CUDA(
+      cudaGetDriverEntryPointByVersion("cuStreamWriteValue64", &write64, 12000, cudaEnableDefault, &found));
+  RT_CHECK(found == cudaDriverEntryPointSuccess);
+  if (write32 == nullptr || write64 == nullptr) return;
+  using Write32 = CUresult (*)(CUstream, CUdeviceptr, cuuint32_t, unsigned);
+  using Write64 = CUresult (*)(CUstream, CUdeviceptr, cuuint64_t, unsigned);
+  cudaStream_t stream = nullptr;
+  if (!RT_CUDA(cudaStreamCreate(&stream))) return;
+  const auto base = reinterpret_cast<CUdeviceptr>(words);
+  RT_CHECK(reinterpret_cast<Write32>(write32)(stream, base, 0x600dcafeu, 0) == CUDA_SUCCESS);
+  RT_CHECK(reinterpret_cast<Write64>(write64)(stream, base + 8, 0x1122334455667788ull,
+                                              CU_STREAM_WRITE_VALUE_NO_MEMORY_BARRIER) == CUDA_SUCCESS);
+  RT_CHECK(reinterpret_cast<Write32>(write32)(stream, base + 2, 1, 0) ==
+           CUDA_ERROR_INVALID_VALUE);  // unaligned
+  unsigned got[4] = {};
+  RT_CUDA(cudaMemcpyAsync(got, words, sizeof got, cudaMemcpyDeviceToHost, stream));
+  RT_CUDA(cudaStreamSynchronize(stream));
+  unsigned long long wide = 0;
+  std::memcpy(&wide, &got[2], sizeof wide);
+  RT_CHECK(got[0] == 0x600dcafeu && wide == 0x1122334455667788ull);
+  RT_CUDA(cudaStreamDestroy(stream));
+}
+
 void Peers() {
   int count = 0;
   RT_CUDA(cudaGetDeviceCount(&count));
@@ -183,6 +214,7 @@ int main(int argc, char** argv) {
   if (RT_CUDA(cudaMalloc(&data, kBytes))) {
     RT_CUDA(cudaMemset(data, 0, kBytes));
     Streams(limits, data, kBytes);
+    WriteValues(reinterpret_cast<unsigned*>(data));
     RT_CUDA(cudaFree(data));
   }
   RT_CUDA(cudaProfilerStart());

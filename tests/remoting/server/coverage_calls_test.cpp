@@ -144,6 +144,46 @@ TEST_CASE("stream attributes: set, get, copy, and what is refused") {
   CHECK(c.Result<Op::StreamGetAttribute>({0, sync}) == CUDA_SUCCESS);  // the NULL stream has them too
 }
 
+TEST_CASE("stream value writes land in stream order inside the session's memory") {
+  ServerProcess server = ServerProcess::Start();
+  TestClient c = TestClient::Open(server.endpoint);
+  c.UseDevice0();
+  auto alloc = c.Call<Op::MemAlloc>({64});
+  REQUIRE(alloc.result == CUDA_SUCCESS);
+  const std::uint64_t ptr = std::get<0>(alloc.fields);
+  c.Call<Op::StreamWriteValue>({0, ptr + 4, 0xdeadbeefu, 0u, 4u});
+  c.Call<Op::StreamWriteValue>({0, ptr + 8, 0x0123456789abcdefull, 0u, 8u});
+  REQUIRE(c.Result<Op::StreamSynchronize>({0}) == CUDA_SUCCESS);
+  const std::string bytes = c.Call<Op::MemcpyDtoH>({ptr, 16}).tail;
+  REQUIRE(bytes.size() == 16);
+  std::uint32_t word = 0;
+  std::uint64_t wide = 0;
+  std::memcpy(&word, bytes.data() + 4, 4);
+  std::memcpy(&wide, bytes.data() + 8, 8);
+  CHECK(word == 0xdeadbeefu);
+  CHECK(wide == 0x0123456789abcdefull);
+
+  struct Bad {
+    const char* what;
+    protocol::Call<Op::StreamWriteValue>::Request request;
+    CUresult error;
+  };
+  const std::vector<Bad> bad = {
+      {"past the allocation", {0, ptr + 64, 1, 0u, 4u}, CUDA_ERROR_INVALID_VALUE},
+      {"not the session's memory", {0, 0x1000, 1, 0u, 8u}, CUDA_ERROR_INVALID_VALUE},
+      {"width 2", {0, ptr, 1, 0u, 2u}, CUDA_ERROR_INVALID_VALUE},
+      {"a 32-bit value too wide", {0, ptr, 1ull << 32, 0u, 4u}, CUDA_ERROR_INVALID_VALUE},
+      {"unknown flags", {0, ptr, 1, 0x10u, 4u}, CUDA_ERROR_INVALID_VALUE},
+      {"misaligned", {0, ptr + 2, 1, 0u, 4u}, CUDA_ERROR_INVALID_VALUE},
+      {"unknown stream", {999, ptr, 1, 0u, 4u}, CUDA_ERROR_INVALID_HANDLE},
+  };
+  for (const Bad& b : bad) {
+    INFO(b.what);
+    c.Call<Op::StreamWriteValue>(b.request);
+    CHECK(c.Result<Op::StreamSynchronize>({0}) == static_cast<std::uint32_t>(b.error));  // latched
+  }
+}
+
 TEST_CASE("profiler ranges are forwarded") {
   ServerProcess server = ServerProcess::Start();
   TestClient c = TestClient::Open(server.endpoint);
