@@ -21,6 +21,7 @@ void FillStreamAttributeApi(DriverApi& api);  // stream attributes
 void FillModuleApi(DriverApi& api);           // modules and libraries
 void FillFunctionApi(DriverApi& api);         // functions and kernels: names, layouts, attributes
 void FillGreenContextApi(DriverApi& api);     // SM resources and green contexts
+void FillTensorMapApi(DriverApi& api);     // tensor maps (TMA descriptors)
 void FillOccupancyApi(DriverApi& api);        // occupancy
 void FillLaunchApi(DriverApi& api);           // launches and occupancy
 

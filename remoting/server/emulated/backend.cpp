@@ -20,6 +20,7 @@ class EmulatedBackend final : public Backend {
     emulated::FillStreamAttributeApi(api_);
     emulated::FillModuleApi(api_);
     emulated::FillFunctionApi(api_);
+    emulated::FillTensorMapApi(api_);
     emulated::FillOccupancyApi(api_);
     emulated::FillLaunchApi(api_);
   }

@@ -2,7 +2,7 @@
 // program makes them: modules and libraries loaded from a file (and a missing file), occupancy
 // (cuOccupancyMaxPotentialBlockSize with a shared-memory callback against every block size asked
 // one by one, clusters), a stream's context and device, peer access and atomics on one device,
-// shared memory bank configuration, pool access. Usage: driver_coverage KERNELS.fatbin
+// shared memory bank configuration, pool access, tensor maps. Usage: driver_coverage KERNELS.fatbin
 #include <cudaProfiler.h>
 
 #include <cstring>
@@ -159,6 +159,36 @@ void Config(CUfunction f) {
   CU_EXPECT(cuMemPoolGetAccess(&flags, pool, &location), CUDA_ERROR_INVALID_VALUE);
 }
 
+// A TMA descriptor for a 64 x 32 float tensor in device memory, encoded by the server's driver, and
+// the same tensor moved to another allocation.
+void TensorMaps() {
+  CUdeviceptr a = 0, b = 0;
+  if (!CU_OK(cuMemAlloc(&a, 64 * 32 * 4)) || !CU_OK(cuMemAlloc(&b, 64 * 32 * 4))) return;
+  const cuuint64_t dims[2] = {64, 32};
+  const cuuint64_t strides[1] = {256};
+  const cuuint32_t box[2] = {32, 8};
+  const cuuint32_t element_strides[2] = {1, 1};
+  auto encode = [&](CUtensorMap* map, CUdeviceptr at, const cuuint32_t* boxes) {
+    return cuTensorMapEncodeTiled(map, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 2, reinterpret_cast<void*>(at), dims,
+                                  strides, boxes, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                  CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  };
+  CUtensorMap map{}, at_b{};
+  CU_OK(encode(&map, a, box));
+  CU_OK(encode(&at_b, b, box));
+  CU_OK(cuTensorMapReplaceAddress(&map, reinterpret_cast<void*>(b)));
+  CHECK_TRUE(std::memcmp(&map, &at_b, sizeof map) == 0);  // the driver encodes deterministically
+  const cuuint32_t too_big[2] = {32, 300};
+  CU_EXPECT(encode(&map, a, too_big), CUDA_ERROR_INVALID_VALUE);
+  CU_EXPECT(encode(&map, a + 8, box), CUDA_ERROR_INVALID_VALUE);  // not 16-byte aligned
+  alignas(128) unsigned char bytes[sizeof(CUtensorMap) + 64];
+  CU_EXPECT(encode(reinterpret_cast<CUtensorMap*>(bytes + 32), a, box),
+            CUDA_ERROR_INVALID_VALUE);  // map misaligned
+  CU_OK(cuMemFree(a));
+  CU_OK(cuMemFree(b));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,5 +205,6 @@ int main(int argc, char** argv) {
   }
   Streams(context);
   Peers(context);
+  TensorMaps();
   return drv::Verdict("driver_coverage");
 }
