@@ -3,6 +3,7 @@
 // address, must lie in the session's memory. The 128 bytes go back to the client as they are.
 #include <cstring>
 
+#include "common/tensor_map_bits.h"
 #include "remoting/server/dispatch.h"
 
 namespace gpupool::server {
@@ -10,29 +11,12 @@ namespace {
 
 constexpr std::uint32_t kMaxRank = 5;
 
-// Bits per element of a CUtensorMapDataType already known to be in range.
-std::uint64_t ElementBits(std::uint32_t type) {
-  switch (type) {
-    case CU_TENSOR_MAP_DATA_TYPE_UINT8: return 8;
-    case CU_TENSOR_MAP_DATA_TYPE_UINT16:
-    case CU_TENSOR_MAP_DATA_TYPE_FLOAT16:
-    case CU_TENSOR_MAP_DATA_TYPE_BFLOAT16: return 16;
-    case CU_TENSOR_MAP_DATA_TYPE_UINT64:
-    case CU_TENSOR_MAP_DATA_TYPE_INT64:
-    case CU_TENSOR_MAP_DATA_TYPE_FLOAT64: return 64;
-    case CU_TENSOR_MAP_DATA_TYPE_16U4_ALIGN8B:
-    case CU_TENSOR_MAP_DATA_TYPE_16U4_ALIGN16B: return 4;
-    case CU_TENSOR_MAP_DATA_TYPE_16U6_ALIGN16B: return 6;
-    default: return 32;
-  }
-}
-
 // The bytes from the tensor's first element to just past its last: (dim - 1) * stride summed over the
 // outer dimensions, plus the innermost row. False on overflow.
 bool Extent(std::uint32_t type, const protocol::u64s& dims, const protocol::u64s& strides,
             std::uint64_t* bytes) {
   std::uint64_t row = 0, total = 0;
-  if (__builtin_mul_overflow(dims[0], ElementBits(type), &row)) return false;
+  if (__builtin_mul_overflow(dims[0], gpupool::TensorMapElementBits(type), &row)) return false;
   total = (row + 7) / 8;
   for (std::size_t i = 1; i < dims.size(); ++i) {
     std::uint64_t span = 0;

@@ -4,6 +4,7 @@
 // cuTensorMapReplaceAddress decodes, re-checks with the new address and encodes again.
 #include <cstring>
 
+#include "common/tensor_map_bits.h"
 #include "remoting/server/emulated/api.h"
 
 namespace gpupool::server::emulated {
@@ -25,23 +26,6 @@ static_assert(sizeof(Encoded) <= sizeof(CUtensorMap));
 
 bool Packed16(std::uint32_t type) {
   return type == CU_TENSOR_MAP_DATA_TYPE_16U4_ALIGN16B || type == CU_TENSOR_MAP_DATA_TYPE_16U6_ALIGN16B;
-}
-
-// Bits per element of each data type (cuda.h's table).
-int ElementBits(std::uint32_t type) {
-  switch (type) {
-    case CU_TENSOR_MAP_DATA_TYPE_UINT8: return 8;
-    case CU_TENSOR_MAP_DATA_TYPE_UINT16:
-    case CU_TENSOR_MAP_DATA_TYPE_FLOAT16:
-    case CU_TENSOR_MAP_DATA_TYPE_BFLOAT16: return 16;
-    case CU_TENSOR_MAP_DATA_TYPE_UINT64:
-    case CU_TENSOR_MAP_DATA_TYPE_INT64:
-    case CU_TENSOR_MAP_DATA_TYPE_FLOAT64: return 64;
-    case CU_TENSOR_MAP_DATA_TYPE_16U4_ALIGN8B:
-    case CU_TENSOR_MAP_DATA_TYPE_16U4_ALIGN16B: return 4;
-    case CU_TENSOR_MAP_DATA_TYPE_16U6_ALIGN16B: return 6;
-    default: return 32;
-  }
 }
 
 bool FloatType(std::uint32_t type) {
@@ -75,7 +59,7 @@ bool Valid(const Encoded& e) {
   for (std::uint32_t i = 0; i + 1 < e.rank; ++i) {
     if (e.strides[i] % (wide_align ? 32 : 16) != 0 || e.strides[i] >= (1ull << 40)) return false;
   }
-  const int bits = ElementBits(e.type);
+  const int bits = gpupool::TensorMapElementBits(e.type);
   const std::uint64_t inner_bytes = (static_cast<std::uint64_t>(e.box_minus_one[0]) + 1) * bits / 8;
   if (!interleaved && inner_bytes % 16 != 0) return false;
   if (Packed16(e.type) && e.box_minus_one[0] + 1 != 128) return false;
