@@ -146,7 +146,7 @@ for p in "$bundle"/tests/driver/driver_*; do
   name=$(basename "$p")
   case "$name" in
     *.fatbin | driver_server_loss) ;;  # the server-loss program kills its own server (ctest covers it)
-    driver_launch) compare "$name" "$p" "$bundle/tests/driver/driver_kernels.fatbin" ;;
+    driver_launch | driver_coverage) compare "$name" "$p" "$bundle/tests/driver/driver_kernels.fatbin" ;;
     *) compare "$name" "$p" ;;
   esac
 done

@@ -18,23 +18,6 @@ void ForgetContext(std::uint64_t id, CUdevice ordinal) {
   Pools::Get().ForgetDevice(ordinal);
 }
 
-CUresult FindContext(CUcontext handle, Context** context) {
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  if (handle == nullptr) {
-    *context = State::Current();
-    return *context != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
-  }
-  if (!State::Get().IsContext(handle)) return CUDA_ERROR_INVALID_CONTEXT;
-  *context = reinterpret_cast<Context*>(handle);
-  return CUDA_SUCCESS;
-}
-
-CUresult FindDevice(CUdevice ordinal, Device** device) {
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  *device = State::Get().device(ordinal);
-  return *device != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
-}
-
 // Removes `context` from the calling thread's stack (a destroyed context is current nowhere).
 void ForgetInStack(Context* context) {
   auto& stack = State::ContextStack();

@@ -1,5 +1,7 @@
-// Context limits, cache configuration and stream priorities: forwarded to the server's context.
+// Context limits, cache and shared memory configuration, stream priorities, the persisting L2 cache
+// and profiling ranges: forwarded to the server's context (shared memory banks are answered here).
 #include "remoting/client/api_support.h"
+#include "remoting/client/functions.h"
 
 using namespace gpupool::client;
 
@@ -43,4 +45,54 @@ GPUPOOL_API CUresult cuCtxGetStreamPriorityRange(int* least, int* greatest) {
   if (least != nullptr) *least = std::get<0>(reply);
   if (greatest != nullptr) *greatest = std::get<1>(reply);
   return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuCtxResetPersistingL2Cache() {
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  return Rpc<Op::CtxResetPersistingL2Cache>(context, {});
+}
+
+// Shared memory bank size (deprecated): every device CUDA 13 supports (compute capability >= 7.5)
+// has fixed four-byte banks, so the driver reports that size and accepts, without effect, any valid
+// setting. The same holds here without a round trip.
+namespace {
+
+bool ValidSharedConfig(CUsharedconfig config) {
+  return static_cast<unsigned>(config) <= CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuCtxGetSharedMemConfig(CUsharedconfig* config) {
+  if (config == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  *config = CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE;
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuCtxSetSharedMemConfig(CUsharedconfig config) {
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  return ValidSharedConfig(config) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+GPUPOOL_API CUresult cuFuncSetSharedMemConfig(CUfunction handle, CUsharedconfig config) {
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ResolveFunction(handle, &context, &id));
+  return ValidSharedConfig(config) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+// Profiling ranges: forwarded, so a profiler attached to the server's worker sees them.
+GPUPOOL_API CUresult cuProfilerStart() {
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  return Rpc<Op::ProfilerStart>(context, {});
+}
+
+GPUPOOL_API CUresult cuProfilerStop() {
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  return Rpc<Op::ProfilerStop>(context, {});
 }

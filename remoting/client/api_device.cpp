@@ -6,16 +6,6 @@
 
 using namespace gpupool::client;
 
-namespace {
-
-CUresult FindDevice(CUdevice ordinal, Device** device) {
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  *device = State::Get().device(ordinal);
-  return *device != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
-}
-
-}  // namespace
-
 GPUPOOL_API CUresult cuDeviceGetCount(int* count) {
   if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());

@@ -1,4 +1,4 @@
-// Function attributes, parameter layouts and occupancy. A CUkernel may stand where a CUfunction
+// Function attributes and parameter layouts. A CUkernel may stand where a CUfunction
 // goes (CUDA allows it); it is resolved to its function in the current context.
 #include "remoting/client/api_support.h"
 #include "remoting/client/functions.h"
@@ -6,13 +6,6 @@
 using namespace gpupool::client;
 
 namespace {
-
-CUresult Resolve(CUfunction handle, std::uint64_t* context, std::uint64_t* id) {
-  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(context));
-  Function* function = FindFunction(handle);
-  if (function == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  return FunctionId(function, id);
-}
 
 // The name of a function or kernel, asked of the worker once.
 CUresult NameOf(Function* function, const char** name) {
@@ -52,7 +45,7 @@ GPUPOOL_API CUresult cuKernelGetName(const char** name, CUkernel handle) {
 GPUPOOL_API CUresult cuFuncGetAttribute(int* value, CUfunction_attribute attribute, CUfunction handle) {
   if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0, id = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(Resolve(handle, &context, &id));
+  GPUPOOL_CU_RETURN_IF_ERROR(ResolveFunction(handle, &context, &id));
   protocol::Call<Op::FuncGetAttribute>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(
       Rpc<Op::FuncGetAttribute>(context, {static_cast<std::int32_t>(attribute), id}, &reply));
@@ -62,13 +55,13 @@ GPUPOOL_API CUresult cuFuncGetAttribute(int* value, CUfunction_attribute attribu
 
 GPUPOOL_API CUresult cuFuncSetAttribute(CUfunction handle, CUfunction_attribute attribute, int value) {
   std::uint64_t context = 0, id = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(Resolve(handle, &context, &id));
+  GPUPOOL_CU_RETURN_IF_ERROR(ResolveFunction(handle, &context, &id));
   return Rpc<Op::FuncSetAttribute>(context, {id, static_cast<std::int32_t>(attribute), value});
 }
 
 GPUPOOL_API CUresult cuFuncSetCacheConfig(CUfunction handle, CUfunc_cache config) {
   std::uint64_t context = 0, id = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(Resolve(handle, &context, &id));
+  GPUPOOL_CU_RETURN_IF_ERROR(ResolveFunction(handle, &context, &id));
   return Rpc<Op::FuncSetCacheConfig>(context, {id, static_cast<std::int32_t>(config)});
 }
 
@@ -80,17 +73,5 @@ GPUPOOL_API CUresult cuFuncGetParamInfo(CUfunction handle, size_t index, size_t*
   if (index >= function->offsets.size()) return CUDA_ERROR_INVALID_VALUE;
   if (offset != nullptr) *offset = function->offsets[index];
   if (size != nullptr) *size = function->sizes[index];
-  return CUDA_SUCCESS;
-}
-
-GPUPOOL_API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, CUfunction handle,
-                                                                 int block_size, size_t shared_bytes) {
-  if (blocks == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::uint64_t context = 0, id = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(Resolve(handle, &context, &id));
-  protocol::Call<Op::OccupancyMaxActiveBlocksPerMultiprocessor>::Reply reply;
-  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::OccupancyMaxActiveBlocksPerMultiprocessor>(
-      context, {id, block_size, shared_bytes, 0u}, &reply));
-  *blocks = std::get<0>(reply);
   return CUDA_SUCCESS;
 }

@@ -6,6 +6,7 @@
 
 #include "remoting/client/api_support.h"
 #include "remoting/client/functions.h"
+#include "remoting/client/launch_attributes.h"
 #include "remoting/client/launch_check.h"
 #include "remoting/client/launch_params.h"
 
@@ -47,24 +48,6 @@ CUresult Launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx
   return SubmitOp(CU_GRAPH_NODE_TYPE_KERNEL, stream, p.context, p.stream, send);
 }
 
-// The attributes as raw bytes, with event handles replaced by their server ids.
-CUresult EncodeAttributes(const CUlaunchConfig* config, std::string* raw) {
-  if (config->numAttrs > 0 && config->attrs == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::vector<CUlaunchAttribute> attrs(config->attrs, config->attrs + config->numAttrs);
-  for (CUlaunchAttribute& a : attrs) {
-    CUevent* event = nullptr;
-    if (a.id == CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT) event = &a.value.programmaticEvent.event;
-    if (a.id == CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT) event = &a.value.launchCompletionEvent.event;
-    if (event == nullptr) continue;
-    Event* e = State::Get().events.Find(*event);
-    if (e == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-    std::uint64_t id = e->id;
-    std::memcpy(static_cast<void*>(event), &id, sizeof id);
-  }
-  raw->assign(reinterpret_cast<const char*>(attrs.data()), attrs.size() * sizeof(CUlaunchAttribute));
-  return CUDA_SUCCESS;
-}
-
 CUresult LaunchEx(const CUlaunchConfig* config, CUfunction f, void** params, void** extra, bool per_thread) {
   if (config == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const LaunchShape shape{{config->gridDimX, config->gridDimY, config->gridDimZ},
@@ -73,7 +56,7 @@ CUresult LaunchEx(const CUlaunchConfig* config, CUfunction f, void** params, voi
   Prepared p;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(f, shape, config->hStream, per_thread, params, extra, &p));
   std::string attrs;
-  GPUPOOL_CU_RETURN_IF_ERROR(EncodeAttributes(config, &attrs));
+  GPUPOOL_CU_RETURN_IF_ERROR(EncodeLaunchAttributes(config, &attrs));
   const CUlaunchConfig c = *config;
   auto send = [=](std::uint64_t on) {
     iovec tail{const_cast<char*>(p.params.data()), p.params.size()};

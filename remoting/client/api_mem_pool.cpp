@@ -188,3 +188,53 @@ GPUPOOL_API CUresult cuMemPoolTrimTo(CUmemoryPool handle, size_t keep) {
   GPUPOOL_CU_RETURN_IF_ERROR(FindPool(handle, &pool));
   return Pools::Get().TrimTo(pool, keep);
 }
+
+// Pool access: a pool's memory is read-write from its own device (which cannot give that up) and
+// not accessible from any other, since gpupool does not map memory between devices (api_peer.cpp).
+// Asking for that again succeeds; granting another device access is CUDA_ERROR_NOT_SUPPORTED.
+namespace {
+
+CUresult AccessLocation(const CUmemLocation* location, int* device) {
+  if (location == nullptr || location->type != CU_MEM_LOCATION_TYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
+  Device* found = nullptr;
+  if (FindDevice(location->id, &found) != CUDA_SUCCESS) return CUDA_ERROR_INVALID_VALUE;
+  *device = location->id;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuMemPoolSetAccess(CUmemoryPool handle, const CUmemAccessDesc* map, size_t count) {
+  MemPool* pool = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindPool(handle, &pool));
+  if (count > 0 && map == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  for (size_t i = 0; i < count; ++i) {  // checked whole before anything is decided, as the driver does
+    int device = 0;
+    GPUPOOL_CU_RETURN_IF_ERROR(AccessLocation(&map[i].location, &device));
+    const CUmemAccess_flags f = map[i].flags;
+    if (f != CU_MEM_ACCESS_FLAGS_PROT_NONE && f != CU_MEM_ACCESS_FLAGS_PROT_READ &&
+        f != CU_MEM_ACCESS_FLAGS_PROT_READWRITE)
+      return CUDA_ERROR_INVALID_VALUE;
+    if (device == pool->device() && f != CU_MEM_ACCESS_FLAGS_PROT_READWRITE) return CUDA_ERROR_INVALID_DEVICE;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (map[i].location.id != pool->device() && map[i].flags != CU_MEM_ACCESS_FLAGS_PROT_NONE) {
+      GPUPOOL_LOG_ONCE(kWarn, "cuMemPoolSetAccess")
+          << "cuMemPoolSetAccess: access from another device is not supported by gpupool; returning "
+             "CUDA_ERROR_NOT_SUPPORTED";
+      return CUDA_ERROR_NOT_SUPPORTED;
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuMemPoolGetAccess(CUmemAccess_flags* flags, CUmemoryPool handle,
+                                        CUmemLocation* location) {
+  if (flags == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  MemPool* pool = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindPool(handle, &pool));
+  int device = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(AccessLocation(location, &device));
+  *flags = device == pool->device() ? CU_MEM_ACCESS_FLAGS_PROT_READWRITE : CU_MEM_ACCESS_FLAGS_PROT_NONE;
+  return CUDA_SUCCESS;
+}

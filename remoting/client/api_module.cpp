@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 
 #include "common/log.h"
+#include "common/read_file.h"
 #include "remoting/client/api_support.h"
 #include "remoting/client/functions.h"
 #include "remoting/client/image_size.h"
@@ -56,6 +57,17 @@ CUresult EnsureLibraryLoaded(Library* library) {
   return library->load_result;
 }
 
+// The bytes of the image file `path` (cuModuleLoad, cuLibraryLoadFromFile read it here, in the
+// program's process, as the driver would), NUL-terminated for PTX text.
+CUresult ReadImageFile(const char* path, std::string* bytes) {
+  if (path == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  auto file = gpupool::ReadTextFile(path);
+  if (!file.ok()) return CUDA_ERROR_FILE_NOT_FOUND;
+  *bytes = std::move(*file);
+  return CUDA_SUCCESS;
+}
+
 // The library behind `handle`, loaded on the server.
 CUresult LoadedLibrary(CUlibrary handle, Library** out) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
@@ -70,6 +82,13 @@ CUresult LoadedLibrary(CUlibrary handle, Library** out) {
 
 GPUPOOL_API CUresult cuModuleLoadData(CUmodule* module, const void* image) {
   return LoadModuleData(image, module);
+}
+
+GPUPOOL_API CUresult cuModuleLoad(CUmodule* module, const char* path) {
+  if (module == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::string image;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadImageFile(path, &image));
+  return LoadModuleData(image.c_str(), module);
 }
 
 GPUPOOL_API CUresult cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned int, CUjit_option*,
@@ -167,6 +186,18 @@ GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUj
   }
   *library = reinterpret_cast<CUlibrary>(State::Get().libraries.Add(std::move(object)));
   return CUDA_SUCCESS;
+}
+
+// The file's bytes are heap memory here, so cuLibraryLoadData loads them on the server at once.
+GPUPOOL_API CUresult cuLibraryLoadFromFile(CUlibrary* library, const char* path, CUjit_option* jit_options,
+                                           void** jit_values, unsigned int jit_count,
+                                           CUlibraryOption* library_options, void** library_values,
+                                           unsigned int library_count) {
+  if (library == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::string image;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadImageFile(path, &image));
+  return cuLibraryLoadData(library, image.c_str(), jit_options, jit_values, jit_count, library_options,
+                           library_values, library_count);
 }
 
 GPUPOOL_API CUresult cuLibraryUnload(CUlibrary handle) {

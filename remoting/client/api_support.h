@@ -33,6 +33,25 @@ inline CUresult ReadyWithContext(std::uint64_t* context) {
   return State::Get().CurrentId(context);
 }
 
+// Initialised, and `ordinal` a device of the server: CUDA_ERROR_INVALID_DEVICE otherwise.
+inline CUresult FindDevice(CUdevice ordinal, Device** device) {
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  *device = State::Get().device(ordinal);
+  return *device != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+// Initialised, and the context `handle` names (null: the current one): INVALID_CONTEXT otherwise.
+inline CUresult FindContext(CUcontext handle, Context** context) {
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  if (handle == nullptr) {
+    *context = State::Current();
+    return *context != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+  }
+  if (!State::Get().IsContext(handle)) return CUDA_ERROR_INVALID_CONTEXT;
+  *context = reinterpret_cast<Context*>(handle);
+  return CUDA_SUCCESS;
+}
+
 // The wire id of `stream`: 0 (NULL stream; CU_STREAM_PER_THREAD for the _ptds/_ptsz variants),
 // 1 (CU_STREAM_LEGACY), 2 (CU_STREAM_PER_THREAD) or a stream of ours.
 inline CUresult StreamId(CUstream stream, bool per_thread, std::uint64_t* id) {

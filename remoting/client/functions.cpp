@@ -37,6 +37,14 @@ CUresult FunctionId(Function* function, std::uint64_t* id) {
   return function->function_result;
 }
 
+CUresult ResolveFunction(const void* handle, std::uint64_t* context, std::uint64_t* id) {
+  if (CUresult r = State::Get().Ready(); r != CUDA_SUCCESS) return r;
+  if (CUresult r = State::Get().CurrentId(context); r != CUDA_SUCCESS) return r;
+  Function* function = FindFunction(handle);
+  if (function == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  return FunctionId(function, id);
+}
+
 CUresult FetchLayout(Function* function) {
   std::call_once(function->layout_once, [function] {
     if (function->kernel) {

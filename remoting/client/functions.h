@@ -13,6 +13,8 @@ namespace gpupool::client {
 
 // The live Function behind a CUfunction or CUkernel handle, or null.
 Function* FindFunction(const void* handle);
+// With a current context (its server id in *context), the server function id of `handle`.
+CUresult ResolveFunction(const void* handle, std::uint64_t* context, std::uint64_t* id);
 // The server function id to launch.
 CUresult FunctionId(Function* function, std::uint64_t* id);
 // Fills function->offsets/sizes once; returns the (cached) result.

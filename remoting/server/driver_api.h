@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cuda.h>
+#include <cudaProfilerTypedefs.h>
 #include <cudaTypedefs.h>
 
 namespace gpupool::server {

@@ -142,4 +142,12 @@ GPUPOOL_HANDLER(CtxResetPersistingL2Cache) {
   return GPUPOOL_DRIVER(s, cuCtxResetPersistingL2Cache);
 }
 
+GPUPOOL_HANDLER(ProfilerStart) {
+  return GPUPOOL_DRIVER(s, cuProfilerStart);
+}
+
+GPUPOOL_HANDLER(ProfilerStop) {
+  return GPUPOOL_DRIVER(s, cuProfilerStop);
+}
+
 }  // namespace gpupool::server

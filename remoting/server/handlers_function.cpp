@@ -1,6 +1,7 @@
 // Handlers: kernels, functions and occupancy queries. Parameter layouts come from the driver
 // (cuFuncGetParamInfo / cuKernelGetParamInfo), so the client never guesses them.
 #include "remoting/server/dispatch.h"
+#include "remoting/server/launch_attributes.h"
 
 namespace gpupool::server {
 namespace {
@@ -156,6 +157,51 @@ GPUPOOL_HANDLER(OccupancyAvailableDynamicSMemPerBlock) {
   CUresult r = GPUPOOL_DRIVER(s, cuOccupancyAvailableDynamicSMemPerBlock, &bytes, f, blocks, block_size);
   std::get<0>(*out) = bytes;
   return r;
+}
+
+GPUPOOL_HANDLER(OccupancyMaxActiveBlocksList) {
+  const auto& [function_id, flags, block_sizes, dynamic_smem] = in;
+  CUfunction f = nullptr;
+  if (CUresult r = s.Function(function_id, &f); r != CUDA_SUCCESS) return r;
+  if (block_sizes.size() != dynamic_smem.size()) return CUDA_ERROR_INVALID_VALUE;
+  auto& blocks = std::get<0>(*out);
+  blocks.assign(block_sizes.size(), 0);
+  for (std::size_t i = 0; i < block_sizes.size(); ++i) {
+    CUresult r = GPUPOOL_DRIVER(s, cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, &blocks[i], f,
+                                block_sizes[i], dynamic_smem[i], flags);
+    if (r != CUDA_SUCCESS) return r;
+  }
+  return CUDA_SUCCESS;
+}
+
+namespace {
+
+// The cluster occupancy queries: the function, then a launch configuration as LaunchKernelEx sends it.
+template <typename Request, typename Query>
+CUresult ClusterQuery(Session& s, const Request& in, Query query) {
+  const auto& [function_id, gx, gy, gz, bx, by, bz, shared, stream_id, raw_attrs] = in;
+  CUfunction f = nullptr;
+  if (CUresult r = s.Function(function_id, &f); r != CUDA_SUCCESS) return r;
+  CUstream stream = nullptr;
+  if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
+  std::vector<CUlaunchAttribute> attrs;
+  if (CUresult r = DecodeLaunchAttributes(s, raw_attrs, &attrs); r != CUDA_SUCCESS) return r;
+  const CUlaunchConfig config = LaunchConfig(gx, gy, gz, bx, by, bz, shared, stream, attrs);
+  return query(f, &config);
+}
+
+}  // namespace
+
+GPUPOOL_HANDLER(OccupancyMaxPotentialClusterSize) {
+  return ClusterQuery(s, in, [&](CUfunction f, const CUlaunchConfig* config) {
+    return GPUPOOL_DRIVER(s, cuOccupancyMaxPotentialClusterSize, &std::get<0>(*out), f, config);
+  });
+}
+
+GPUPOOL_HANDLER(OccupancyMaxActiveClusters) {
+  return ClusterQuery(s, in, [&](CUfunction f, const CUlaunchConfig* config) {
+    return GPUPOOL_DRIVER(s, cuOccupancyMaxActiveClusters, &std::get<0>(*out), f, config);
+  });
 }
 
 }  // namespace gpupool::server

@@ -9,6 +9,7 @@
 #include "remoting/protocol/frame.h"
 #include "remoting/server/compute_share.h"
 #include "remoting/server/dispatch.h"
+#include "remoting/server/launch_attributes.h"
 
 namespace gpupool::server {
 namespace {
@@ -66,38 +67,11 @@ GPUPOOL_HANDLER(LaunchCooperativeKernel) {
 
 GPUPOOL_HANDLER(LaunchKernelEx) {
   const auto& [function_id, gx, gy, gz, bx, by, bz, shared, stream_id, raw_attrs] = in;
-  if (raw_attrs.size() % sizeof(CUlaunchAttribute) != 0) return CUDA_ERROR_INVALID_VALUE;
-  std::vector<CUlaunchAttribute> attrs(raw_attrs.size() / sizeof(CUlaunchAttribute));
-  static_assert(sizeof(CUlaunchAttributeID) == sizeof(std::uint32_t));
-  for (std::size_t i = 0; i < attrs.size(); ++i) {  // ids checked as integers before they become enums
-    std::uint32_t id = 0;
-    std::memcpy(&id, raw_attrs.data() + i * sizeof(CUlaunchAttribute) + offsetof(CUlaunchAttribute, id),
-                sizeof id);
-    if (id > CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING)
-      return CUDA_ERROR_INVALID_VALUE;  // the last in CUDA 13
-  }
-  if (!attrs.empty()) std::memcpy(attrs.data(), raw_attrs.data(), raw_attrs.size());
-  for (CUlaunchAttribute& a : attrs) {
-    CUevent* event = nullptr;
-    if (a.id == CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT) event = &a.value.programmaticEvent.event;
-    if (a.id == CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT) event = &a.value.launchCompletionEvent.event;
-    if (event != nullptr) {
-      if (CUresult r = s.Event(reinterpret_cast<std::uint64_t>(*event), event); r != CUDA_SUCCESS) return r;
-    }
-  }
+  std::vector<CUlaunchAttribute> attrs;
+  if (CUresult r = DecodeLaunchAttributes(s, raw_attrs, &attrs); r != CUDA_SUCCESS) return r;
   LaunchArgs args;
   if (CUresult r = Prepare(s, function_id, stream_id, tail, &args); r != CUDA_SUCCESS) return r;
-  CUlaunchConfig config{};
-  config.gridDimX = gx;
-  config.gridDimY = gy;
-  config.gridDimZ = gz;
-  config.blockDimX = bx;
-  config.blockDimY = by;
-  config.blockDimZ = bz;
-  config.sharedMemBytes = shared;
-  config.hStream = args.stream;
-  config.attrs = attrs.data();
-  config.numAttrs = static_cast<unsigned>(attrs.size());
+  CUlaunchConfig config = LaunchConfig(gx, gy, gz, bx, by, bz, shared, args.stream, attrs);
   return Launch(s, args.stream, [&] {
     return GPUPOOL_DRIVER(s, cuLaunchKernelEx, &config, args.f, args.params.data(), nullptr);
   });

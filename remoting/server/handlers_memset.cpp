@@ -1,5 +1,5 @@
-// Handlers: memsets. Always asynchronous on the wire (stream 0 for the synchronous driver calls);
-// the range is checked against the session's allocations first.
+// Handlers: memsets and stream value writes. Always asynchronous on the wire (stream 0 for the synchronous
+// driver calls); the range is checked against the session's allocations first.
 #include "remoting/server/dispatch.h"
 
 namespace gpupool::server {
@@ -63,6 +63,19 @@ GPUPOOL_HANDLER(MemsetD2D32) {
   CUstream stream = nullptr;
   if (CUresult r = Check2D(s, dst, pitch, width, height, 4, stream_id, &stream); r != CUDA_SUCCESS) return r;
   return GPUPOOL_DRIVER(s, cuMemsetD2D32Async, dst, pitch, value, width, height, stream);
+}
+
+// cuStreamWriteValue32/64: the word must lie in the session's memory.
+GPUPOOL_HANDLER(StreamWriteValue) {
+  const auto& [stream_id, dst, value, flags, width] = in;
+  if (width != 4 && width != 8) return CUDA_ERROR_INVALID_VALUE;
+  CUstream stream = nullptr;
+  if (CUresult r = Check1D(s, dst, 1, width, stream_id, &stream); r != CUDA_SUCCESS) return r;
+  if (width == 4) {
+    if (value > UINT32_MAX) return CUDA_ERROR_INVALID_VALUE;
+    return GPUPOOL_DRIVER(s, cuStreamWriteValue32_v2, stream, dst, static_cast<cuuint32_t>(value), flags);
+  }
+  return GPUPOOL_DRIVER(s, cuStreamWriteValue64_v2, stream, dst, value, flags);
 }
 
 }  // namespace gpupool::server

@@ -12,18 +12,20 @@
 
 namespace gpupool::server::emulated {
 
-void FillDeviceApi(DriverApi& api);        // init, versions, error names, devices
-void FillContextApi(DriverApi& api);       // primary and created contexts, the context stack
-void FillMemoryApi(DriverApi& api);        // allocation, host memory, pointer attributes
-void FillCopyApi(DriverApi& api);          // copies and memsets
-void FillArrayApi(DriverApi& api);         // CUDA arrays
-void FillTextureApi(DriverApi& api);       // texture and surface objects
-void FillStreamApi(DriverApi& api);        // streams, events, host functions
-void FillModuleApi(DriverApi& api);        // modules and libraries
-void FillFunctionApi(DriverApi& api);      // functions and kernels: names, layouts, attributes
-void FillGreenContextApi(DriverApi& api);  // SM resources and green contexts
-void FillOccupancyApi(DriverApi& api);     // occupancy
-void FillLaunchApi(DriverApi& api);        // launches and occupancy
+void FillDeviceApi(DriverApi& api);           // init, versions, error names, devices
+void FillContextApi(DriverApi& api);          // primary and created contexts, the context stack
+void FillMemoryApi(DriverApi& api);           // allocation, host memory, pointer attributes
+void FillCopyApi(DriverApi& api);             // copies and memsets
+void FillArrayApi(DriverApi& api);            // CUDA arrays
+void FillTextureApi(DriverApi& api);          // texture and surface objects
+void FillStreamApi(DriverApi& api);           // streams, events, host functions
+void FillStreamAttributeApi(DriverApi& api);  // stream attributes
+void FillModuleApi(DriverApi& api);           // modules and libraries
+void FillFunctionApi(DriverApi& api);         // functions and kernels: names, layouts, attributes
+void FillGreenContextApi(DriverApi& api);     // SM resources and green contexts
+void FillTensorMapApi(DriverApi& api);        // tensor maps (TMA descriptors)
+void FillOccupancyApi(DriverApi& api);        // occupancy
+void FillLaunchApi(DriverApi& api);           // launches and occupancy
 
 // Takes the state lock for the rest of the enclosing scope.
 #define GPUPOOL_EMULATED_LOCK() std::lock_guard<std::mutex> gpupool_emulated_lock_(GetState().mu)

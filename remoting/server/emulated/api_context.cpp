@@ -263,6 +263,18 @@ CUresult CtxGetId(CUcontext handle, unsigned long long* id) {
   return CUDA_SUCCESS;
 }
 
+CUresult ProfilerStart() {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  (void)ctx;
+  return CUDA_SUCCESS;  // no profiler attached: the driver answers success and collects nothing
+}
+
+CUresult ProfilerStop() {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  (void)ctx;
+  return CUDA_SUCCESS;
+}
+
 CUresult CtxResetPersistingL2Cache() {
   GPUPOOL_CURRENT_CONTEXT(ctx);
   (void)ctx;
@@ -333,6 +345,8 @@ void FillContextApi(DriverApi& api) {
   api.cuCtxGetApiVersion = CtxGetApiVersion;
   api.cuCtxGetId = CtxGetId;
   api.cuCtxResetPersistingL2Cache = CtxResetPersistingL2Cache;
+  api.cuProfilerStart = ProfilerStart;
+  api.cuProfilerStop = ProfilerStop;
 }
 
 }  // namespace gpupool::server::emulated

@@ -281,6 +281,26 @@ CUresult D2D32Async(CUdeviceptr d, size_t p, unsigned v, size_t w, size_t h, CUs
   return Memset(d, p, v, 4, w, h, s);
 }
 
+// cuStreamWriteValue32/64: a stream-ordered store of one aligned word, made at enqueue like every
+// data effect here.
+template <typename Word>
+CUresult WriteValue(CUstream stream, CUdeviceptr address, Word value, unsigned flags) {
+  GPUPOOL_COPY_PROLOGUE(stream);
+  if ((flags & ~static_cast<unsigned>(CU_STREAM_WRITE_VALUE_NO_MEMORY_BARRIER)) != 0 ||
+      address % sizeof(Word) != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  std::byte* d = nullptr;
+  GPUPOOL_TRY(Device(address, sizeof(Word), &d));
+  return Move(d, reinterpret_cast<const std::byte*>(&value), sizeof(Word));
+}
+
+CUresult WriteValue32(CUstream stream, CUdeviceptr address, cuuint32_t value, unsigned flags) {
+  return WriteValue(stream, address, value, flags);
+}
+CUresult WriteValue64(CUstream stream, CUdeviceptr address, cuuint64_t value, unsigned flags) {
+  return WriteValue(stream, address, value, flags);
+}
+
 }  // namespace
 
 void FillCopyApi(DriverApi& api) {
@@ -311,6 +331,8 @@ void FillCopyApi(DriverApi& api) {
   api.cuMemsetD2D8Async = D2D8Async;
   api.cuMemsetD2D16Async = D2D16Async;
   api.cuMemsetD2D32Async = D2D32Async;
+  api.cuStreamWriteValue32_v2 = WriteValue32;
+  api.cuStreamWriteValue64_v2 = WriteValue64;
 }
 
 }  // namespace gpupool::server::emulated

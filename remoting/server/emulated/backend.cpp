@@ -19,8 +19,10 @@ class EmulatedBackend final : public Backend {
     emulated::FillArrayApi(api_);
     emulated::FillTextureApi(api_);
     emulated::FillStreamApi(api_);
+    emulated::FillStreamAttributeApi(api_);
     emulated::FillModuleApi(api_);
     emulated::FillFunctionApi(api_);
+    emulated::FillTensorMapApi(api_);
     emulated::FillOccupancyApi(api_);
     emulated::FillLaunchApi(api_);
   }

@@ -42,6 +42,8 @@ struct Context {
   std::uint64_t per_thread_done_ns = 0;
   std::uint64_t destroyed_done_ns = 0;  // work of streams destroyed before it completed
   std::string printf_fifo;              // device printf lines not yet written (device_printf.h)
+  // Attributes set on the legacy [0] and per-thread [1] default streams (api_stream_attributes.cpp).
+  std::map<int, CUstreamAttrValue> default_stream_attributes[2];
 };
 
 struct Device {
@@ -62,6 +64,7 @@ struct Stream {
   int priority = 0;
   unsigned long long id = 0;
   std::uint64_t done_ns = 0;  // the stream's work enqueued so far completes then (timeline.h)
+  std::map<int, CUstreamAttrValue> attributes;  // set by cuStreamSetAttribute (priority lives above)
 };
 
 struct Event {

@@ -99,6 +99,11 @@ TEST_CASE("errors: bad handles, pointers outside allocations, copies past the en
   CHECK(output.find(refused, first + 1) == std::string::npos);
 }
 
+TEST_CASE("coverage: modules from files, occupancy, stream context, peers, bank configuration, pool access") {
+  Server server;
+  ExpectPass(server, {"driver_coverage", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});
+}
+
 TEST_CASE("launch: the server records exactly the parameter bytes the program packed") {
   Server server;
   auto child = server.Run({"driver_launch", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});

@@ -1,0 +1,88 @@
+// Peer access and peer/host atomics, as a session's remote devices honestly answer them. gpupool
+// does not map one device's memory into another's context (cuCtxEnablePeerAccess is not forwarded):
+// copies between devices go through cuMemcpyPeer. So enabling peer access fails with
+// CUDA_ERROR_PEER_ACCESS_UNSUPPORTED where the server's driver says the devices cannot reach each
+// other (always for a single device) and CUDA_ERROR_NOT_SUPPORTED (logged once) where they could;
+// no peer or host atomic is possible (host memory is never mapped: README "Managed and mapped host
+// memory: refused"), so those capabilities are 0. cuDeviceGetP2PAttribute is the server driver's.
+#include "common/log.h"
+#include "remoting/client/api_support.h"
+
+using namespace gpupool::client;
+
+namespace {
+
+// The argument checks of cuDeviceGet{Host,P2P}AtomicCapabilities, then every capability 0.
+CUresult NoAtomics(unsigned* capabilities, const CUatomicOperation* operations, unsigned count) {
+  if (count > 0 && (capabilities == nullptr || operations == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  for (unsigned i = 0; i < count; ++i) {
+    if (static_cast<unsigned>(operations[i]) >= CU_ATOMIC_OPERATION_MAX) return CUDA_ERROR_INVALID_VALUE;
+  }
+  for (unsigned i = 0; i < count; ++i) capabilities[i] = 0;
+  return CUDA_SUCCESS;
+}
+
+// Both devices exist and differ (a device is not its own peer: CUDA_ERROR_INVALID_DEVICE).
+CUresult PeerDevices(CUdevice src, CUdevice dst) {
+  Device* device = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindDevice(src, &device));
+  GPUPOOL_CU_RETURN_IF_ERROR(FindDevice(dst, &device));
+  return src == dst ? CUDA_ERROR_INVALID_DEVICE : CUDA_SUCCESS;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuCtxEnablePeerAccess(CUcontext peer_handle, unsigned int flags) {
+  Context* current = nullptr;
+  Context* peer = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindContext(nullptr, &current));
+  if (peer_handle == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindContext(peer_handle, &peer));
+  if (peer == current) return CUDA_ERROR_INVALID_CONTEXT;
+  if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  int can = 0;
+  if (current->device != peer->device) {
+    protocol::Call<Op::DeviceCanAccessPeer>::Reply reply;
+    GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::DeviceCanAccessPeer>(0, {current->device, peer->device}, &reply));
+    can = std::get<0>(reply);
+  }
+  if (can == 0) return CUDA_ERROR_PEER_ACCESS_UNSUPPORTED;
+  GPUPOOL_LOG_ONCE(kWarn, "cuCtxEnablePeerAccess")
+      << "cuCtxEnablePeerAccess is not supported by gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
+  return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+GPUPOOL_API CUresult cuCtxDisablePeerAccess(CUcontext peer_handle) {
+  Context* current = nullptr;
+  Context* peer = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindContext(nullptr, &current));
+  if (peer_handle == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindContext(peer_handle, &peer));
+  return CUDA_ERROR_PEER_ACCESS_NOT_ENABLED;  // it never is (above)
+}
+
+GPUPOOL_API CUresult cuDeviceGetP2PAttribute(int* value, CUdevice_P2PAttribute attribute, CUdevice src,
+                                             CUdevice dst) {
+  if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(PeerDevices(src, dst));
+  protocol::Call<Op::DeviceGetP2PAttribute>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(
+      Rpc<Op::DeviceGetP2PAttribute>(0, {static_cast<std::int32_t>(attribute), src, dst}, &reply));
+  *value = std::get<0>(reply);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuDeviceGetHostAtomicCapabilities(unsigned int* capabilities,
+                                                       const CUatomicOperation* operations,
+                                                       unsigned int count, CUdevice ordinal) {
+  Device* device = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(FindDevice(ordinal, &device));
+  return NoAtomics(capabilities, operations, count);
+}
+
+GPUPOOL_API CUresult cuDeviceGetP2PAtomicCapabilities(unsigned int* capabilities,
+                                                      const CUatomicOperation* operations, unsigned int count,
+                                                      CUdevice src, CUdevice dst) {
+  GPUPOOL_CU_RETURN_IF_ERROR(PeerDevices(src, dst));
+  return NoAtomics(capabilities, operations, count);
+}
