@@ -2,12 +2,16 @@
 // caller buffers, peer close and timeouts as errors.
 #include "remoting/protocol/transport.h"
 
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <thread>
 
+#include "remoting/protocol/copy_ring.h"
 #include "remoting/protocol/frame_reader.h"
 #include "remoting/protocol/wire_writer.h"
 #include "tests/support/process.h"
@@ -189,6 +193,38 @@ TEST_CASE("frame reader: a bulk payload taken in parts, its tail straight into t
   CHECK(cut.mid_frame());
   CHECK(cut.Take(1).status().code() == Code::kUnavailable);
   CHECK(cut.Header().status().code() == Code::kUnavailable);
+}
+
+TEST_CASE("a descriptor travels with its frame (SCM_RIGHTS) and the payload follows") {
+  auto [a, b] = Pair();
+  int memfd = ::memfd_create("test", MFD_CLOEXEC);
+  REQUIRE(memfd >= 0);
+  REQUIRE(::ftruncate(memfd, 12345) == 0);
+  const std::string payload = EncodeRingGeometry({0, kRingSlots, kRingSlotBytes, kRingHeaderBytes});
+  REQUIRE(a.SendFrameWithFd(kOpOpenCopyRing, kFlagReply, 7, payload, memfd).ok());
+  ::close(memfd);
+  int got = -1;
+  auto header = b.ReadHeaderWithFd(&got);
+  REQUIRE(header.ok());
+  CHECK(header->opcode == kOpOpenCopyRing);
+  CHECK(header->request_id == 7);
+  REQUIRE(got >= 0);
+  struct stat st {};
+  REQUIRE(::fstat(got, &st) == 0);
+  CHECK(st.st_size == 12345);  // the same file, not a copy
+  ::close(got);
+  std::string body;
+  REQUIRE(b.ReadPayload(header->payload_size, &body).ok());
+  auto geometry = DecodeRingGeometry(body);
+  REQUIRE(geometry.ok());
+  CHECK(geometry->slots == kRingSlots);
+  CHECK(geometry->slot_bytes == kRingSlotBytes);
+
+  // A frame without a descriptor reads as one with none.
+  REQUIRE(a.SendFrame(kOpOpenCopyRing, kFlagReply, 8, {payload}).ok());
+  header = b.ReadHeaderWithFd(&got);
+  REQUIRE(header.ok());
+  CHECK(got == -1);
 }
 
 }  // namespace
