@@ -6,6 +6,7 @@
 
 #include "remoting/server/emulated/api.h"
 #include "remoting/server/emulated/attributes.h"
+#include "remoting/server/emulated/raw_enum.h"
 
 namespace gpupool::server::emulated {
 namespace {
@@ -30,7 +31,7 @@ int Attribute(CUdevice_attribute attribute) {
   return value;
 }
 
-bool ValidAccessProperty(CUaccessProperty p) {
+bool ValidAccessProperty(int p) {
   return p == CU_ACCESS_PROPERTY_NORMAL || p == CU_ACCESS_PROPERTY_STREAMING ||
          p == CU_ACCESS_PROPERTY_PERSISTING;
 }
@@ -41,7 +42,7 @@ CUresult CheckValue(CUstreamAttrID id, const CUstreamAttrValue& v) {
     case CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW: {
       const CUaccessPolicyWindow& w = v.accessPolicyWindow;
       if (!(w.hitRatio >= 0.0f && w.hitRatio <= 1.0f)) return CUDA_ERROR_INVALID_VALUE;
-      if (!ValidAccessProperty(w.hitProp) || !ValidAccessProperty(w.missProp))
+      if (!ValidAccessProperty(RawEnum(w.hitProp)) || !ValidAccessProperty(RawEnum(w.missProp)))
         return CUDA_ERROR_INVALID_VALUE;
       if (w.num_bytes >
           static_cast<std::size_t>(Attribute(CU_DEVICE_ATTRIBUTE_MAX_ACCESS_POLICY_WINDOW_SIZE)))
@@ -49,7 +50,8 @@ CUresult CheckValue(CUstreamAttrID id, const CUstreamAttrValue& v) {
       return CUDA_SUCCESS;
     }
     case CU_STREAM_ATTRIBUTE_SYNCHRONIZATION_POLICY:
-      return v.syncPolicy >= CU_SYNC_POLICY_AUTO && v.syncPolicy <= CU_SYNC_POLICY_BLOCKING_SYNC
+      return RawEnum(v.syncPolicy) >= CU_SYNC_POLICY_AUTO &&
+                     RawEnum(v.syncPolicy) <= CU_SYNC_POLICY_BLOCKING_SYNC
                  ? CUDA_SUCCESS
                  : CUDA_ERROR_INVALID_VALUE;
     case CU_STREAM_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP: {
@@ -59,8 +61,8 @@ CUresult CheckValue(CUstreamAttrID id, const CUstreamAttrValue& v) {
                  : CUDA_ERROR_INVALID_VALUE;
     }
     case CU_STREAM_ATTRIBUTE_MEM_SYNC_DOMAIN:
-      return v.memSyncDomain == CU_LAUNCH_MEM_SYNC_DOMAIN_DEFAULT ||
-                     v.memSyncDomain == CU_LAUNCH_MEM_SYNC_DOMAIN_REMOTE
+      return RawEnum(v.memSyncDomain) == CU_LAUNCH_MEM_SYNC_DOMAIN_DEFAULT ||
+                     RawEnum(v.memSyncDomain) == CU_LAUNCH_MEM_SYNC_DOMAIN_REMOTE
                  ? CUDA_SUCCESS
                  : CUDA_ERROR_INVALID_VALUE;
     default: return CUDA_SUCCESS;

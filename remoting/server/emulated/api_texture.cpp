@@ -5,6 +5,7 @@
 // given back by the Get*Desc calls. Nothing samples them: kernels are not executed.
 #include "remoting/server/emulated/api.h"
 #include "remoting/server/emulated/attributes.h"
+#include "remoting/server/emulated/raw_enum.h"
 
 namespace gpupool::server::emulated {
 namespace {
@@ -61,13 +62,14 @@ CUresult CheckResource(const Context* ctx, const CUDA_RESOURCE_DESC& r) {
 }
 
 CUresult CheckTexture(const CUDA_TEXTURE_DESC& t) {
-  for (CUaddress_mode mode : t.addressMode) {
+  for (const CUaddress_mode& field : t.addressMode) {
+    const int mode = RawEnum(field);
     if (mode < CU_TR_ADDRESS_MODE_WRAP || mode > CU_TR_ADDRESS_MODE_BORDER) return CUDA_ERROR_INVALID_VALUE;
   }
-  if (t.filterMode != CU_TR_FILTER_MODE_POINT && t.filterMode != CU_TR_FILTER_MODE_LINEAR)
-    return CUDA_ERROR_INVALID_VALUE;
-  if (t.mipmapFilterMode != CU_TR_FILTER_MODE_POINT && t.mipmapFilterMode != CU_TR_FILTER_MODE_LINEAR)
-    return CUDA_ERROR_INVALID_VALUE;
+  for (int filter : {RawEnum(t.filterMode), RawEnum(t.mipmapFilterMode)}) {
+    if (filter != CU_TR_FILTER_MODE_POINT && filter != CU_TR_FILTER_MODE_LINEAR)
+      return CUDA_ERROR_INVALID_VALUE;
+  }
   return CUDA_SUCCESS;
 }
 

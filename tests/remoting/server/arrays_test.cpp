@@ -3,6 +3,8 @@
 // a request (bad or foreign handles, copies past an array's extent, destroying twice, bad
 // descriptors).
 #include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstring>
 
 #include "tests/remoting/server/test_client.h"
 
@@ -237,6 +239,17 @@ TEST_CASE("texture and surface objects: driver handles, descriptors, ownership")
   // A texture descriptor of the wrong size is refused; so is a view of linear memory.
   CHECK(c.Result<Op::TexObjectCreate>({CU_RESOURCE_TYPE_ARRAY, a, 0, 0, 0, 0, 0, 0, "short", ""}) ==
         CUDA_ERROR_INVALID_VALUE);
+  // Enum fields outside their enums, as raw bytes (the worker reads them as integers; UBSan stops
+  // it if it loads them as enums).
+  for (std::size_t offset :
+       {offsetof(CUDA_TEXTURE_DESC, addressMode) + 2 * sizeof(int), offsetof(CUDA_TEXTURE_DESC, filterMode),
+        offsetof(CUDA_TEXTURE_DESC, mipmapFilterMode)}) {
+    std::string bad = TextureDesc();
+    const int nine = 9;
+    std::memcpy(bad.data() + offset, &nine, sizeof nine);
+    CHECK(c.Result<Op::TexObjectCreate>({CU_RESOURCE_TYPE_ARRAY, a, 0, 0, 0, 0, 0, 0, bad, ""}) ==
+          CUDA_ERROR_INVALID_VALUE);
+  }
   CUDA_RESOURCE_VIEW_DESC view{};
   view.format = CU_RES_VIEW_FORMAT_FLOAT_1X32;
   view.width = 16;
