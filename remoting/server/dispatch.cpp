@@ -90,6 +90,12 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
     result = handler(s, request, &reply, tail);
     if (s.watchdog != nullptr) s.watchdog->LeaveCall();
   }
+  // Every ring frame counts, answered, refused or latched away, and before its reply goes out: the
+  // client's slot numbering depends on it (protocol/copy_ring.h).
+  if constexpr (op == Op::MemcpyHtoDRing || op == Op::MemcpyHtoDAsyncRing || op == Op::MemcpyDtoHRing ||
+                op == Op::MemcpyDtoHAsyncRing) {
+    if (s.ring != nullptr) s.ring->Consumed();
+  }
   if (mode == Mode::kAsync) {
     if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;
     return Status::Ok();
@@ -143,13 +149,6 @@ Handler Find(std::uint16_t opcode) {
   return (*by_opcode)[opcode];
 }
 
-bool IsRingCopy(std::uint16_t opcode) {
-  for (Op op : {Op::MemcpyHtoDRing, Op::MemcpyHtoDAsyncRing, Op::MemcpyDtoHRing, Op::MemcpyDtoHAsyncRing}) {
-    if (opcode == static_cast<std::uint16_t>(op)) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 std::size_t HeadBytes(const protocol::FrameHeader& header) {
@@ -176,11 +175,7 @@ Status Dispatch(Session& session, protocol::Connection& conn, const protocol::Fr
   if (handler == nullptr) {
     return Violation(session, ProtocolError::kOpcode, "unknown opcode " + protocol::OpName(header.opcode));
   }
-  Status status = handler(session, conn, header, payload);
-  // Every ring frame counts, answered, refused or latched away: the client's slot numbering
-  // depends on it (protocol/copy_ring.h).
-  if (IsRingCopy(header.opcode) && session.ring != nullptr) session.ring->Consumed();
-  return status;
+  return handler(session, conn, header, payload);
 }
 
 }  // namespace gpupool::server
