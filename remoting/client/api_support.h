@@ -5,10 +5,12 @@
 
 #include <cuda.h>
 
+#include "common/log.h"
 #include "remoting/client/capture.h"
 #include "remoting/client/graph_work.h"
 #include "remoting/client/rpc.h"
 #include "remoting/client/state.h"
+#include "remoting/protocol/result_names.h"
 
 #define GPUPOOL_API extern "C" __attribute__((visibility("default")))
 
@@ -131,10 +133,20 @@ CUresult RpcPastLatched(std::uint64_t context, const typename protocol::Call<op>
   return again;
 }
 
-// The result of a synchronising call, or the error a queued operation or host step latched.
-inline CUresult WithLatched(CUresult result) {
+// The result of synchronising call `call`, or the error a queued operation or host step latched. An
+// error is logged (and so kept in the driver log, driver_log.h): it is usually earlier asynchronous
+// work's, which the program would otherwise see without a word of where it came from. A lost
+// connection was logged once already.
+inline CUresult WithLatched(CUresult result, const char* call) {
   CUresult latched = State::Get().order.TakeLatched();
-  return result != CUDA_SUCCESS ? result : latched;
+  const CUresult answer = result != CUDA_SUCCESS ? result : latched;
+  const Session* session = State::Get().session();
+  if (answer != CUDA_SUCCESS && (session == nullptr || !session->broken())) {
+    const char* name = protocol::ResultName(static_cast<std::uint32_t>(answer));
+    GPUPOOL_LOG(kError) << call << " returns " << (name != nullptr ? name : "an unknown error") << " ("
+                        << static_cast<int>(answer) << "): earlier asynchronous work failed";
+  }
+  return answer;
 }
 
 }  // namespace gpupool::client

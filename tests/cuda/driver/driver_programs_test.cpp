@@ -77,6 +77,11 @@ TEST_CASE("arrays: the 1D array copies at offsets, past the end refused") {
   ExpectPass(server, {"driver_arrays"});
 }
 
+TEST_CASE("logs: a refused call and an asynchronous error in the driver log's callback and dumps") {
+  Server server;
+  ExpectPass(server, {"driver_logs"});
+}
+
 TEST_CASE("streams_events: event waits order streams, with queries, timing and priorities") {
   Server server;
   ExpectPass(server, {"driver_streams"});
