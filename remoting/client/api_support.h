@@ -78,6 +78,17 @@ inline bool IsBlocking(CUstream stream) {
   return s == nullptr || (s->flags & CU_STREAM_NON_BLOCKING) == 0;
 }
 
+// Whether an asynchronous copy from host memory `src` reads it at the call (a snapshot) rather than
+// when the copy is sent: pageable memory while host functions may hold streams (CUDA reads it before
+// returning), and every source a batched copy marks DURING_API_CALL (`at_call`). Otherwise pinned
+// memory is read when sent, and a capture's source at each launch.
+inline bool ReadSourceAtCall(CUstream stream, const void* src, bool at_call) {
+  if (at_call) return true;
+  unsigned flags = 0;
+  return State::Get().order.active() && CaptureOf(stream) == nullptr &&
+         !State::Get().pinned.Find(src, &flags);
+}
+
 // Sends `op` on `stream` (wire id `wire`) in stream order: a `kind` node of the graph while the
 // stream is captured (capture.h), queued behind a host function that holds the stream or that
 // `deps` name (stream_order.h; *ticket = its ticket), else sent now. Streams without host

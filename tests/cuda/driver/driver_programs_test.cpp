@@ -82,6 +82,11 @@ TEST_CASE("logs: a refused call and an asynchronous error in the driver log's ca
   ExpectPass(server, {"driver_logs"});
 }
 
+TEST_CASE("batch_copies: 1D and 3D batches, attribute ranges, arrays, capture, bad batches copy nothing") {
+  Server server;
+  ExpectPass(server, {"driver_batch_copies"});
+}
+
 TEST_CASE("streams_events: event waits order streams, with queries, timing and priorities") {
   Server server;
   ExpectPass(server, {"driver_streams"});
