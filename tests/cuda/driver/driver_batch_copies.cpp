@@ -52,6 +52,16 @@ CUDA_MEMCPY3D_BATCH_OP Op(CUmemcpy3DOperand src, CUmemcpy3DOperand dst, CUextent
   return op;
 }
 
+// The CUDA 12.8 variant of `name` (with its failure index), through cuGetProcAddress.
+template <typename Pfn>
+Pfn Variant12080(const char* name) {
+  void* pfn = nullptr;
+  CUdriverProcAddressQueryResult found{};
+  CU_OK(cuGetProcAddress(name, &pfn, 12080, 0, &found));
+  CHECK_TRUE(pfn != nullptr && found == CU_GET_PROC_ADDRESS_SUCCESS);
+  return reinterpret_cast<Pfn>(pfn);
+}
+
 CUdeviceptr HostPtr(const void* p) {
   return reinterpret_cast<CUdeviceptr>(p);
 }
@@ -132,11 +142,7 @@ int main() {
     CHECK_TRUE(Read(b, kN) == std::vector<unsigned char>(kN, 0));
 
     // The 12.8 form names the copy at fault, or SIZE_MAX when the fault is the batch's.
-    void* pfn = nullptr;
-    CUdriverProcAddressQueryResult found{};
-    CU_OK(cuGetProcAddress("cuMemcpyBatchAsync", &pfn, 12080, 0, &found));
-    auto batch_v1 = reinterpret_cast<PFN_cuMemcpyBatchAsync_v12080>(pfn);
-    CHECK_TRUE(batch_v1 != nullptr);
+    auto batch_v1 = Variant12080<PFN_cuMemcpyBatchAsync_v12080>("cuMemcpyBatchAsync");
     if (batch_v1 != nullptr) {
       std::size_t fail = 0;
       CUdeviceptr with_null[] = {b, 0};
@@ -220,11 +226,7 @@ int main() {
     CU_OK(cuStreamSynchronize(stream));
     CHECK_TRUE(Read(b, kN) == std::vector<unsigned char>(kN, 0));
 
-    void* pfn = nullptr;
-    CUdriverProcAddressQueryResult found{};
-    CU_OK(cuGetProcAddress("cuMemcpy3DBatchAsync", &pfn, 12080, 0, &found));
-    auto batch3d_v1 = reinterpret_cast<PFN_cuMemcpy3DBatchAsync_v12080>(pfn);
-    CHECK_TRUE(batch3d_v1 != nullptr);
+    auto batch3d_v1 = Variant12080<PFN_cuMemcpy3DBatchAsync_v12080>("cuMemcpy3DBatchAsync");
     if (batch3d_v1 != nullptr) {
       std::size_t fail = 0;
       CUDA_MEMCPY3D_BATCH_OP pair[2] = {good, short_row};

@@ -1,6 +1,8 @@
 // The driver's error log (cuLogs*, CUDA 12.9) through gpupool: a refused call and an asynchronous
 // error reported at a synchronisation reach a registered callback and both dumps, iterators advance,
 // a buffer too small is refused as documented, and the calls resolve through cuGetProcAddress.
+// Natively (scripts/gpu-check.sh) the managed allocation and the memset succeed and the driver's own
+// log has other lines, so there only the calls' contract is checked.
 #include <unistd.h>
 
 #include <cstring>
@@ -48,17 +50,21 @@ int main() {
 
   // A call gpupool refuses by design, and an asynchronous error reported at the synchronisation.
   CUdeviceptr managed = 0;
-  CU_EXPECT(cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_NOT_SUPPORTED);
+  const CUresult refused = cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL);
+  const bool gpupool = refused == CUDA_ERROR_NOT_SUPPORTED;
+  if (!gpupool && CU_OK(refused)) CU_OK(cuMemFree(managed));
   CUdeviceptr d = 0;
   CU_OK(cuMemAlloc(&d, 4096));
   CUstream stream = nullptr;
   CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
   CU_OK(cuMemsetD8Async(d + 4000, 0, 200, stream));  // runs past the allocation: fails on the server
   const CUresult latched = cuStreamSynchronize(stream);
-  CHECK_TRUE(latched != CUDA_SUCCESS);
-  CHECK_TRUE(Heard(seen, "cuMemAllocManaged", CU_LOG_LEVEL_WARNING) == 1);
-  CHECK_TRUE(Heard(seen, "cuStreamSynchronize returns", CU_LOG_LEVEL_ERROR) == 1);
-  CHECK_TRUE(Heard(seen, drv::Name(latched), CU_LOG_LEVEL_ERROR) == 1);
+  if (gpupool) {
+    CHECK_TRUE(latched != CUDA_SUCCESS);
+    CHECK_TRUE(Heard(seen, "cuMemAllocManaged", CU_LOG_LEVEL_WARNING) == 1);
+    CHECK_TRUE(Heard(seen, "cuStreamSynchronize returns", CU_LOG_LEVEL_ERROR) == 1);
+    CHECK_TRUE(Heard(seen, drv::Name(latched), CU_LOG_LEVEL_ERROR) == 1);
+  }
 
   // The dump to memory from the iterator taken at the start has both, one line each; it advances.
   CUlogIterator it = start;
@@ -67,9 +73,11 @@ int main() {
   CU_OK(cuLogsDumpToMemory(&it, buffer.data(), &size, 0));
   const std::string dumped(buffer.data(), size);
   CHECK_TRUE(buffer[size] == '\0');
-  CHECK_TRUE(Has(dumped, "cuMemAllocManaged") && Has(dumped, "cuStreamSynchronize returns"));
   CHECK_TRUE(dumped.empty() || dumped.back() == '\n');
-  CHECK_TRUE(dumped.find("cuMemAllocManaged") < dumped.find("cuStreamSynchronize"));
+  if (gpupool) {
+    CHECK_TRUE(Has(dumped, "cuMemAllocManaged") && Has(dumped, "cuStreamSynchronize returns"));
+    CHECK_TRUE(dumped.find("cuMemAllocManaged") < dumped.find("cuStreamSynchronize"));
+  }
   size = buffer.size();
   CU_OK(cuLogsDumpToMemory(&it, buffer.data(), &size, 0));
   CHECK_TRUE(size == 0);  // nothing new since
@@ -78,8 +86,10 @@ int main() {
   CUlogIterator again = start;
   char tiny[8];
   size = sizeof tiny;
-  CU_EXPECT(cuLogsDumpToMemory(&again, tiny, &size, 0), CUDA_ERROR_INVALID_VALUE);
-  CHECK_TRUE(size == 0);
+  if (!dumped.empty()) {
+    CU_EXPECT(cuLogsDumpToMemory(&again, tiny, &size, 0), CUDA_ERROR_INVALID_VALUE);
+    CHECK_TRUE(size == 0);
+  }
   size = buffer.size();
   CU_EXPECT(cuLogsDumpToMemory(&again, buffer.data(), &size, 1), CUDA_ERROR_INVALID_VALUE);
   CU_EXPECT(cuLogsCurrent(&again, 1), CUDA_ERROR_INVALID_VALUE);
@@ -94,7 +104,8 @@ int main() {
   std::stringstream text;
   text << file.rdbuf();
   unlink(path);
-  CHECK_TRUE(Has(text.str(), "cuMemAllocManaged") && Has(text.str(), "cuStreamSynchronize returns"));
+  CHECK_TRUE(!gpupool ||
+             (Has(text.str(), "cuMemAllocManaged") && Has(text.str(), "cuStreamSynchronize returns")));
   CU_EXPECT(cuLogsDumpToFile(nullptr, "/nonexistent-dir/log", 0), CUDA_ERROR_INVALID_VALUE);
 
   // Unregistered: a later error is logged but not delivered; a second unregister is refused.
@@ -103,11 +114,11 @@ int main() {
   CU_EXPECT(cuLogsRegisterCallback(nullptr, nullptr, nullptr), CUDA_ERROR_INVALID_VALUE);
   const size_t heard = seen.messages.size();
   CU_OK(cuMemsetD8Async(d + 4000, 0, 200, stream));
-  CHECK_TRUE(cuStreamSynchronize(stream) != CUDA_SUCCESS);
+  CHECK_TRUE((cuStreamSynchronize(stream) != CUDA_SUCCESS) == gpupool);
   CHECK_TRUE(seen.messages.size() == heard);
   size = buffer.size();
   CU_OK(cuLogsDumpToMemory(&it, buffer.data(), &size, 0));
-  CHECK_TRUE(Has(std::string(buffer.data(), size), "cuStreamSynchronize returns"));
+  CHECK_TRUE(!gpupool || Has(std::string(buffer.data(), size), "cuStreamSynchronize returns"));
 
   // Resolved through cuGetProcAddress from CUDA 12.9 on.
   void* pfn = nullptr;
