@@ -7,7 +7,8 @@
 //
 // Thread-safety: every member may be called from any thread. Callbacks run on the thread that logs,
 // with no lock held, so a callback may register or unregister callbacks; a line logged while that
-// thread is inside a callback is kept but not delivered to callbacks (no recursion).
+// thread is inside a callback is kept but not delivered to callbacks (no recursion). A callback that
+// another thread is already calling may finish after Unregister returns (the entry stays valid).
 #pragma once
 
 #include <cuda.h>

@@ -158,6 +158,8 @@ TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not
   CHECK(*code == 0);
   CHECK(child->output().find("ERROR CUDA_ERROR_") != std::string::npos);
   CHECK(took < std::chrono::seconds(5));
+  CHECK(child->output().find("LOG callback 1 dump 1\n") !=
+        std::string::npos);  // logged once, in the driver log
 }
 
 }  // namespace
