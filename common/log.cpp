@@ -29,6 +29,11 @@ std::atomic<int>& LevelStorage() {
   return level;
 }
 
+std::atomic<LogObserver>& ObserverStorage() {
+  static std::atomic<LogObserver> observer{nullptr};
+  return observer;
+}
+
 std::mutex& ComponentMutex() {
   static std::mutex m;
   return m;
@@ -58,6 +63,17 @@ LogLevel CurrentLogLevel() {
 
 void SetLogLevel(LogLevel level) {
   LevelStorage().store(static_cast<int>(level));
+}
+
+void SetLogObserver(LogObserver observer) {
+  ObserverStorage().store(observer);
+}
+
+LogLevel WantedLogLevel() {
+  const LogLevel level = CurrentLogLevel();
+  if (level < LogLevel::kWarn && ObserverStorage().load(std::memory_order_relaxed) != nullptr)
+    return LogLevel::kWarn;
+  return level;
 }
 
 void SetLogComponent(std::string_view component) {
@@ -91,14 +107,20 @@ LogLine::LogLine(LogLevel level, const char* file, int line) : level_(level) {
   if (auto slash = f.rfind('/'); slash != std::string_view::npos) f.remove_prefix(slash + 1);
   stream_ << LevelName(level_) << ' ' << stamp << ' ' << component << '[' << ::getpid() << "] " << f << ':'
           << line << "] ";
+  prefix_ = static_cast<std::size_t>(stream_.tellp());
 }
 
 LogLine::~LogLine() {
   stream_ << '\n';
   const std::string s = stream_.str();
-  // One write keeps concurrent lines whole; a short write to a pipe is not worth retrying here.
-  ssize_t ignored = ::write(STDERR_FILENO, s.data(), s.size());
-  (void)ignored;
+  if (level_ <= CurrentLogLevel()) {
+    // One write keeps concurrent lines whole; a short write to a pipe is not worth retrying here.
+    ssize_t ignored = ::write(STDERR_FILENO, s.data(), s.size());
+    (void)ignored;
+  }
+  if (level_ > LogLevel::kWarn) return;
+  if (LogObserver observer = ObserverStorage().load(); observer != nullptr)
+    observer(level_, std::string_view(s).substr(prefix_, s.size() - prefix_ - 1));
 }
 
 }  // namespace gpupool

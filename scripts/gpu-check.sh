@@ -153,7 +153,8 @@ done
 # Among them device_printf (simplePrintf style): the kernel's printf text must equal native, byte for
 # byte and in place between the program's own lines (stdout is a file here, so stdio buffering is too);
 # graph_nodes and graph_extras check gpupool's graphs (capture modes, user objects, memory nodes...)
-# against the CUDA semantics the real driver has.
+# against the CUDA semantics the real driver has; batch_copies_logs checks the batched copies and the
+# error log calls (natively only their contract: the driver's own log lines differ from gpupool's).
 for p in "$bundle"/tests/runtime/*; do
   compare "$(basename "$p")" "$p" "${kernel_flag[@]}"
 done

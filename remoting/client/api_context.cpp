@@ -156,6 +156,16 @@ GPUPOOL_API CUresult cuCtxDestroy(CUcontext handle) {
   return cuCtxDestroy_v2(handle);
 }
 
+// Deprecated: drops a usage count taken by cuCtxCreate or cuCtxAttach and destroys the context at 0.
+// cuCtxAttach is not supported, so the count of a created context is always 1. The context must be
+// current to the calling thread (cuda.h); a primary context was not made by either call.
+GPUPOOL_API CUresult cuCtxDetach(CUcontext handle) {
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Context* context = State::Get().contexts.Find(handle);
+  if (context == nullptr || context != State::Current()) return CUDA_ERROR_INVALID_CONTEXT;
+  return cuCtxDestroy_v2(handle);
+}
+
 GPUPOOL_API CUresult cuCtxSetCurrent(CUcontext handle) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   auto& stack = State::ContextStack();
@@ -223,7 +233,7 @@ GPUPOOL_API CUresult cuCtxSynchronize_v2(CUcontext handle) {
   GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());  // never during a capture (capture.h)
   const std::uint64_t frees = Pools::Get().FreeSeq();
   State::Get().order.DrainContext(context->id, false);  // host functions issued before, and their streams
-  const CUresult result = WithLatched(Rpc<Op::CtxSynchronize>(context->id, {}));
+  const CUresult result = WithLatched(Rpc<Op::CtxSynchronize>(context->id, {}), "cuCtxSynchronize");
   if (result == CUDA_SUCCESS) Pools::Get().AfterSync(context->id, nullptr, frees);
   return result;
 }

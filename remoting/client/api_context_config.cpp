@@ -1,5 +1,7 @@
 // Context limits, cache and shared memory configuration, stream priorities, the persisting L2 cache
 // and profiling ranges: forwarded to the server's context (shared memory banks are answered here).
+#include <cudaProfiler.h>
+
 #include "remoting/client/api_support.h"
 #include "remoting/client/functions.h"
 
@@ -95,4 +97,10 @@ GPUPOOL_API CUresult cuProfilerStop() {
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   return Rpc<Op::ProfilerStop>(context, {});
+}
+
+// Deprecated: "Starting with CUDA 12.0, it always returns error code CUDA_ERROR_NOT_SUPPORTED"
+// (cudaProfiler.h). That is the driver's own answer, so it is not logged as one of gpupool's gaps.
+GPUPOOL_API CUresult cuProfilerInitialize(const char*, const char*, CUoutput_mode) {
+  return CUDA_ERROR_NOT_SUPPORTED;
 }

@@ -2,6 +2,7 @@
 // (_ptds for synchronous calls, _ptsz for asynchronous ones: the NULL stream means the calling
 // thread's default stream). The work is in copy_engine.cpp.
 #include "remoting/client/api_support.h"
+#include "remoting/client/copy_async.h"
 #include "remoting/client/copy_engine.h"
 
 using namespace gpupool::client;
@@ -14,14 +15,11 @@ CUresult Prepare(CUstream stream, bool per_thread, std::uint64_t* context, std::
   return StreamId(stream, per_thread, stream_id);
 }
 
-// Host bytes an asynchronous copy reads. CUDA reads pageable memory before the call returns, so a
-// copy that may wait on the client behind a host function takes a snapshot of it; pinned memory
-// (and graph captures, which read at each launch) is read when the copy is sent.
-std::function<const void*()> HostSource(CUstream stream, const void* src, std::size_t bytes) {
-  unsigned flags = 0;
-  if (!State::Get().order.active() || State::Get().pinned.Find(src, &flags) || CaptureOf(stream) != nullptr) {
-    return [src] { return src; };
-  }
+// Host bytes an asynchronous copy reads: a snapshot taken now, or the program's memory when the copy
+// is sent (ReadSourceAtCall).
+std::function<const void*()> HostSource(CUstream stream, const void* src, std::size_t bytes,
+                                        bool at_call = false) {
+  if (!ReadSourceAtCall(stream, src, at_call)) return [src] { return src; };
   auto copy = std::make_shared<std::string>(static_cast<const char*>(src), bytes);
   return [copy] { return static_cast<const void*>(copy->data()); };
 }
@@ -66,8 +64,8 @@ CUresult DtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, b
                   [=](std::uint64_t on) { return CopyDeviceToDevice(context, dst, src, bytes, on, true); });
 }
 
-CUresult Unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread,
-                 bool async) {
+CUresult Unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async,
+                 bool at_call = false) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
   if (!async)
@@ -81,13 +79,18 @@ CUresult Unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream
     return SubmitOp(CU_GRAPH_NODE_TYPE_MEMCPY, stream, context, id,
                     [=](std::uint64_t on) { return CopyUnified(context, dst, src, bytes, on, true); });
   }
-  auto source = HostSource(stream, reinterpret_cast<const void*>(src), bytes);
+  auto source = HostSource(stream, reinterpret_cast<const void*>(src), bytes, at_call);
   return SubmitOp(CU_GRAPH_NODE_TYPE_MEMCPY, stream, context, id, [=](std::uint64_t on) {
     return CopyUnified(context, dst, reinterpret_cast<CUdeviceptr>(source()), bytes, on, true);
   });
 }
 
 }  // namespace
+
+CUresult gpupool::client::MemcpyAsync(CUdeviceptr dst, CUdeviceptr src, std::size_t bytes, CUstream stream,
+                                      bool per_thread, bool at_call) {
+  return Unified(dst, src, bytes, stream, per_thread, true, at_call);
+}
 
 // Each copy's legacy symbol and its per-thread-stream twin (_ptds for synchronous, _ptsz for async).
 #define GPUPOOL_COPY(name, twin, impl, async, params, args) \

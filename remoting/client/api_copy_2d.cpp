@@ -11,6 +11,7 @@
 
 #include "remoting/client/api_support.h"
 #include "remoting/client/copy_array.h"
+#include "remoting/client/copy_async.h"
 #include "remoting/client/copy_engine.h"
 
 using namespace gpupool::client;
@@ -127,10 +128,11 @@ CUDA_MEMCPY3D As3D(const CUDA_MEMCPY2D& c) {
   return d;
 }
 
-CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool per_thread, bool async) {
+CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool per_thread, bool async,
+                bool at_call = false) {
   if (copy == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (copy->srcMemoryType == CU_MEMORYTYPE_ARRAY || copy->dstMemoryType == CU_MEMORYTYPE_ARRAY)
-    return CopyWithArray(As3D(*copy), stream, per_thread, async);
+    return CopyWithArray(As3D(*copy), stream, per_thread, async, at_call);
   std::uint64_t context = 0, stream_id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &stream_id));
@@ -153,11 +155,7 @@ CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool per_thread, boo
     return CopyOn(context, src, dst, width, height, stream_id, false);
   }
   // Asynchronous: in stream order (captured as a graph node, or queued behind a host function).
-  // Pageable host memory is read before the call returns, as CUDA does, unless a capture reads it
-  // at each launch.
-  unsigned pinned_flags = 0;
-  if (src.host && State::Get().order.active() && CaptureOf(stream) == nullptr &&
-      !State::Get().pinned.Find(HostAt(src, 0, 0), &pinned_flags)) {
+  if (src.host && ReadSourceAtCall(stream, HostAt(src, 0, 0), at_call)) {
     auto snapshot = std::make_shared<std::vector<char>>(width * height);
     for (std::size_t r = 0; r < height; ++r)
       std::memcpy(snapshot->data() + r * width, HostAt(src, r, 0), width);
@@ -178,10 +176,11 @@ std::size_t SliceRow(std::size_t z0, std::size_t z, std::size_t slice_height, st
   return (z0 + z) * slice_height + y;
 }
 
-CUresult Copy3D(const CUDA_MEMCPY3D* copy, CUstream stream, bool per_thread, bool async) {
+CUresult Copy3D(const CUDA_MEMCPY3D* copy, CUstream stream, bool per_thread, bool async,
+                bool at_call = false) {
   if (copy == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (copy->srcMemoryType == CU_MEMORYTYPE_ARRAY || copy->dstMemoryType == CU_MEMORYTYPE_ARRAY)
-    return CopyWithArray(*copy, stream, per_thread, async);
+    return CopyWithArray(*copy, stream, per_thread, async, at_call);
   if (copy->srcLOD != 0 || copy->dstLOD != 0) return CUDA_ERROR_INVALID_VALUE;  // arrays only
   const std::size_t depth = copy->Depth, height = copy->Height;
   if (copy->WidthInBytes == 0 || height == 0 || depth == 0) return CUDA_SUCCESS;
@@ -209,12 +208,17 @@ CUresult Copy3D(const CUDA_MEMCPY3D* copy, CUstream stream, bool per_thread, boo
   for (std::size_t z = 0; z < planes; ++z) {
     plane.srcY = slices ? SliceRow(copy->srcZ, z, copy->srcHeight, copy->srcY) : copy->srcY;
     plane.dstY = slices ? SliceRow(copy->dstZ, z, copy->dstHeight, copy->dstY) : copy->dstY;
-    GPUPOOL_CU_RETURN_IF_ERROR(Copy2D(&plane, stream, per_thread, async));
+    GPUPOOL_CU_RETURN_IF_ERROR(Copy2D(&plane, stream, per_thread, async, at_call));
   }
   return CUDA_SUCCESS;
 }
 
 }  // namespace
+
+CUresult gpupool::client::Memcpy3DAsync(const CUDA_MEMCPY3D& copy, CUstream stream, bool per_thread,
+                                        bool at_call) {
+  return Copy3D(&copy, stream, per_thread, true, at_call);
+}
 
 GPUPOOL_API CUresult cuMemcpy3D(const CUDA_MEMCPY3D* copy) {
   return Copy3D(copy, nullptr, false, false);

@@ -267,7 +267,7 @@ Linear DeviceSide(CUdeviceptr device) {
 
 }  // namespace
 
-CUresult CopyWithArray(const CUDA_MEMCPY3D& c, CUstream stream, bool per_thread, bool async) {
+CUresult CopyWithArray(const CUDA_MEMCPY3D& c, CUstream stream, bool per_thread, bool async, bool at_call) {
   std::uint64_t context = 0, stream_id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &stream_id));
@@ -284,11 +284,7 @@ CUresult CopyWithArray(const CUDA_MEMCPY3D& c, CUstream stream, bool per_thread,
     DrainFor(context, stream_id, true);  // a synchronous copy waits for the NULL stream's work
     return CopyOn(context, src, dst, box, stream_id, false);
   }
-  // Pageable host memory is read before the call returns, as CUDA does, unless a capture reads it
-  // at each launch.
-  unsigned pinned_flags = 0;
-  if (src.type == kHost && State::Get().order.active() && CaptureOf(stream) == nullptr &&
-      !State::Get().pinned.Find(HostAt(src, 0, 0, 0), &pinned_flags)) {
+  if (src.type == kHost && ReadSourceAtCall(stream, HostAt(src, 0, 0, 0), at_call)) {
     auto snapshot = std::make_shared<std::vector<char>>(box.width * box.height * box.depth);
     Pack(src, {}, box, snapshot->data());
     src = End{kHost, snapshot->data(), 0, box.width, box.height, 0, 0, 0};

@@ -45,7 +45,7 @@ CUresult Synchronize(CUstream stream, bool per_thread) {
   GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCaptured(stream));
   const std::uint64_t frees = Pools::Get().FreeSeq();
   DrainFor(context, id, IsBlocking(stream));
-  const CUresult result = WithLatched(Rpc<Op::StreamSynchronize>(context, {id}));
+  const CUresult result = WithLatched(Rpc<Op::StreamSynchronize>(context, {id}), "cuStreamSynchronize");
   const StreamKey key{context, id};  // the frees on this stream are complete
   if (result == CUDA_SUCCESS) Pools::Get().AfterSync(context, &key, frees);
   return result;
@@ -267,7 +267,7 @@ GPUPOOL_API CUresult cuEventSynchronize(CUevent event) {
   GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCapturedEvent(e));
   StreamDep held;
   if (HeldRecord(e, &held)) GPUPOOL_CU_RETURN_IF_ERROR(State::Get().order.Wait(held));
-  return WithLatched(Rpc<Op::EventSynchronize>(0, {e->id}));
+  return WithLatched(Rpc<Op::EventSynchronize>(0, {e->id}), "cuEventSynchronize");
 }
 
 GPUPOOL_API CUresult cuEventElapsedTime_v2(float* ms, CUevent start, CUevent end) {

@@ -5,10 +5,12 @@
 
 #include <cuda.h>
 
+#include "common/log.h"
 #include "remoting/client/capture.h"
 #include "remoting/client/graph_work.h"
 #include "remoting/client/rpc.h"
 #include "remoting/client/state.h"
+#include "remoting/protocol/result_names.h"
 
 #define GPUPOOL_API extern "C" __attribute__((visibility("default")))
 
@@ -76,6 +78,17 @@ inline bool IsBlocking(CUstream stream) {
   return s == nullptr || (s->flags & CU_STREAM_NON_BLOCKING) == 0;
 }
 
+// Whether an asynchronous copy from host memory `src` reads it at the call (a snapshot) rather than
+// when the copy is sent: pageable memory while host functions may hold streams (CUDA reads it before
+// returning), and every source a batched copy marks DURING_API_CALL (`at_call`). Otherwise pinned
+// memory is read when sent, and a capture's source at each launch.
+inline bool ReadSourceAtCall(CUstream stream, const void* src, bool at_call) {
+  if (at_call) return true;
+  unsigned flags = 0;
+  return State::Get().order.active() && CaptureOf(stream) == nullptr &&
+         !State::Get().pinned.Find(src, &flags);
+}
+
 // Sends `op` on `stream` (wire id `wire`) in stream order: a `kind` node of the graph while the
 // stream is captured (capture.h), queued behind a host function that holds the stream or that
 // `deps` name (stream_order.h; *ticket = its ticket), else sent now. Streams without host
@@ -131,10 +144,20 @@ CUresult RpcPastLatched(std::uint64_t context, const typename protocol::Call<op>
   return again;
 }
 
-// The result of a synchronising call, or the error a queued operation or host step latched.
-inline CUresult WithLatched(CUresult result) {
+// The result of synchronising call `call`, or the error a queued operation or host step latched. An
+// error is logged (and so kept in the driver log, driver_log.h): it is usually earlier asynchronous
+// work's, which the program would otherwise see without a word of where it came from. A lost
+// connection was logged once already.
+inline CUresult WithLatched(CUresult result, const char* call) {
   CUresult latched = State::Get().order.TakeLatched();
-  return result != CUDA_SUCCESS ? result : latched;
+  const CUresult answer = result != CUDA_SUCCESS ? result : latched;
+  const Session* session = State::Get().session();
+  if (answer != CUDA_SUCCESS && (session == nullptr || !session->broken())) {
+    const char* name = protocol::ResultName(static_cast<std::uint32_t>(answer));
+    GPUPOOL_LOG(kError) << call << " returns " << (name != nullptr ? name : "an unknown error") << " ("
+                        << static_cast<int>(answer) << "): earlier asynchronous work failed";
+  }
+  return answer;
 }
 
 }  // namespace gpupool::client

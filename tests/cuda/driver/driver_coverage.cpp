@@ -2,7 +2,9 @@
 // program makes them: modules and libraries loaded from a file (and a missing file), occupancy
 // (cuOccupancyMaxPotentialBlockSize with a shared-memory callback against every block size asked
 // one by one, clusters), a stream's context and device, peer access and atomics on one device,
-// shared memory bank configuration, pool access, tensor maps. Usage: driver_coverage KERNELS.fatbin
+// shared memory bank configuration, pool access, tensor maps, the deprecated cuCtxDetach and
+// cuProfilerInitialize, cuMemDiscardBatchAsync refused with managed memory.
+// Usage: driver_coverage KERNELS.fatbin
 #include <cudaProfiler.h>
 
 #include <cstring>
@@ -100,6 +102,43 @@ void Streams(CUcontext context) {
   CU_OK(cuStreamDestroy(stream));
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+// cuCtxDetach destroys a context cuCtxCreate made once it is current; anything else is INVALID_CONTEXT.
+void Detach(CUcontext primary) {
+  CUcontext created = nullptr;
+  if (!CU_OK(cuCtxCreate(&created, nullptr, 0, 0))) return;     // current now
+  CU_EXPECT(cuCtxDetach(primary), CUDA_ERROR_INVALID_CONTEXT);  // not made by cuCtxCreate
+  CU_OK(cuCtxPushCurrent(primary));
+  CU_EXPECT(cuCtxDetach(created), CUDA_ERROR_INVALID_CONTEXT);  // not current
+  CU_OK(cuCtxPopCurrent(nullptr));
+  CU_OK(cuCtxDetach(created));
+  unsigned version = 0;
+  CU_EXPECT(cuCtxGetApiVersion(created, &version), CUDA_ERROR_INVALID_CONTEXT);  // destroyed
+  CU_OK(cuCtxSetCurrent(primary));
+}
+#pragma GCC diagnostic pop
+
+// Managed memory only, which gpupool refuses (remoting/client/README.md); a native driver discards a
+// managed range.
+void Discard() {
+  CUstream stream = nullptr;
+  if (!CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING))) return;
+  CUdeviceptr managed = 0;
+  size_t size = 1 << 16;
+  if (cuMemAllocManaged(&managed, size, CU_MEM_ATTACH_GLOBAL) == CUDA_ERROR_NOT_SUPPORTED) {
+    CUdeviceptr d = 0;
+    CU_OK(cuMemAlloc(&d, size));
+    CU_EXPECT(cuMemDiscardBatchAsync(&d, &size, 1, 0, stream), CUDA_ERROR_NOT_SUPPORTED);
+    CU_OK(cuMemFree(d));
+  } else {
+    CU_OK(cuMemDiscardBatchAsync(&managed, &size, 1, 0, stream));
+    CU_OK(cuStreamSynchronize(stream));
+    CU_OK(cuMemFree(managed));
+  }
+  CU_OK(cuStreamDestroy(stream));
+}
+
 void Peers(CUcontext context) {
   CU_EXPECT(cuCtxEnablePeerAccess(context, 0), CUDA_ERROR_INVALID_CONTEXT);  // itself
   CU_EXPECT(cuCtxEnablePeerAccess(nullptr, 0), CUDA_ERROR_INVALID_CONTEXT);
@@ -140,6 +179,8 @@ void Config(CUfunction f) {
   CU_OK(cuCtxResetPersistingL2Cache());
   CU_OK(cuProfilerStart());
   CU_OK(cuProfilerStop());
+  // "Starting with CUDA 12.0, it always returns error code CUDA_ERROR_NOT_SUPPORTED" (cudaProfiler.h).
+  CU_EXPECT(cuProfilerInitialize("config", "out.csv", CU_OUT_CSV), CUDA_ERROR_NOT_SUPPORTED);
 
   CUmemoryPool pool = nullptr;
   if (!CU_OK(cuDeviceGetDefaultMemPool(&pool, 0))) return;
@@ -205,6 +246,8 @@ int main(int argc, char** argv) {
   }
   Streams(context);
   Peers(context);
+  Detach(context);
+  Discard();
   TensorMaps();
   return drv::Verdict("driver_coverage");
 }

@@ -77,6 +77,16 @@ TEST_CASE("arrays: the 1D array copies at offsets, past the end refused") {
   ExpectPass(server, {"driver_arrays"});
 }
 
+TEST_CASE("logs: a refused call and an asynchronous error in the driver log's callback and dumps") {
+  Server server;
+  ExpectPass(server, {"driver_logs"});
+}
+
+TEST_CASE("batch_copies: 1D and 3D batches, attribute ranges, arrays, capture, bad batches copy nothing") {
+  Server server;
+  ExpectPass(server, {"driver_batch_copies"});
+}
+
 TEST_CASE("streams_events: event waits order streams, with queries, timing and priorities") {
   Server server;
   ExpectPass(server, {"driver_streams"});
@@ -148,6 +158,8 @@ TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not
   CHECK(*code == 0);
   CHECK(child->output().find("ERROR CUDA_ERROR_") != std::string::npos);
   CHECK(took < std::chrono::seconds(5));
+  CHECK(child->output().find("LOG callback 1 dump 1\n") !=
+        std::string::npos);  // logged once, in the driver log
 }
 
 }  // namespace
