@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "remoting/client/capture.h"
+#include "remoting/client/driver_log.h"
 #include "remoting/client/graph_work.h"
 #include "remoting/client/rpc.h"
 #include "remoting/client/state.h"
@@ -145,8 +146,8 @@ CUresult RpcPastLatched(std::uint64_t context, const typename protocol::Call<op>
 }
 
 // The result of synchronising call `call`, or the error a queued operation or host step latched. An
-// error is logged (and so kept in the driver log, driver_log.h): it is usually earlier asynchronous
-// work's, which the program would otherwise see without a word of where it came from. A lost
+// error goes to the driver log (cuLogs*, driver_log.h), where CUDA keeps the errors it reports; not to
+// stderr, which the native driver leaves alone (GPUPOOL_LOG_LEVEL=debug shows it there too). A lost
 // connection was logged once already.
 inline CUresult WithLatched(CUresult result, const char* call) {
   CUresult latched = State::Get().order.TakeLatched();
@@ -154,8 +155,11 @@ inline CUresult WithLatched(CUresult result, const char* call) {
   const Session* session = State::Get().session();
   if (answer != CUDA_SUCCESS && (session == nullptr || !session->broken())) {
     const char* name = protocol::ResultName(static_cast<std::uint32_t>(answer));
-    GPUPOOL_LOG(kError) << call << " returns " << (name != nullptr ? name : "an unknown error") << " ("
-                        << static_cast<int>(answer) << "): earlier asynchronous work failed";
+    std::string line = std::string(call) + " returns " + (name != nullptr ? name : "an unknown error") +
+                       " (" + std::to_string(static_cast<int>(answer)) + ")";
+    if (result == CUDA_SUCCESS) line += ": latched from earlier asynchronous work";
+    DriverLog::Process().Add(LogLevel::kError, line);
+    GPUPOOL_LOG(kDebug) << line;
   }
   return answer;
 }
