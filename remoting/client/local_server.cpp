@@ -46,14 +46,15 @@ Result<std::unique_ptr<Session>> OpenLocalSession(const ServerAddress& address) 
   local.endpoint.kind = Endpoint::Kind::kUnix;
   local.endpoint.path = address.local_socket;
   local.use_tls = false;
-  GPUPOOL_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Open(local));
-  std::string seen;
-  GPUPOOL_ASSIGN_OR_RETURN(bool serves, ServesGpu(session.get(), address.gpu_uuid, &seen));
-  if (!serves) {
+  // Asked before the copy ring: no memory is shared with a server that is not the bound one. A
+  // refused connection ends here, and its worker ends when it sees the connection close.
+  return Session::Open(local, [&address](Session& session) -> Status {
+    std::string seen;
+    GPUPOOL_ASSIGN_OR_RETURN(bool serves, ServesGpu(&session, address.gpu_uuid, &seen));
+    if (serves) return Status::Ok();
     return Status::FailedPrecondition("its server serves " + (seen.empty() ? std::string("no GPU") : seen) +
                                       ", not " + address.gpu_uuid);
-  }
-  return session;  // the worker ends the other sessions when their connection closes
+  });
 }
 
 Result<std::unique_ptr<Session>> OpenBoundSession(const ServerAddress& address) {

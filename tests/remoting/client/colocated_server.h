@@ -52,15 +52,22 @@ struct ColocatedServer {
     return a;
   }
 
-  // The UUID of the GPU the server shows a session (its first), asked over the Unix socket.
+  // The UUID of the GPU the server shows a session (its first), asked over the Unix socket before a
+  // copy ring is set up, so that the server's log shows a ring only for the sessions a test runs.
   std::string Gpu() const {
     ServerAddress a = Bound("", "");
     a.endpoint = Endpoint{Endpoint::Kind::kUnix, "", 0, socket};
-    auto session = Session::Open(a);
-    REQUIRE(session.ok());
-    protocol::Call<protocol::Op::DeviceGetUuid>::Reply uuid;
-    REQUIRE(RpcOn<protocol::Op::DeviceGetUuid>(session->get(), 0, {0}, &uuid) == CUDA_SUCCESS);
-    return FormatGpuUuid(std::get<0>(uuid));
+    std::string gpu;
+    auto session = Session::Open(a, [&gpu](Session& s) {
+      protocol::Call<protocol::Op::DeviceGetUuid>::Reply uuid;
+      if (RpcOn<protocol::Op::DeviceGetUuid>(&s, 0, {0}, &uuid) != CUDA_SUCCESS)
+        return Status::Internal("no UUID");
+      gpu = FormatGpuUuid(std::get<0>(uuid));
+      return Status::Cancelled("asked");  // ends the session here
+    });
+    REQUIRE(session.status().code() == Code::kCancelled);
+    REQUIRE(!gpu.empty());
+    return gpu;
   }
 
   // The environment of a program in a pod on this node bound to GPU `uuid` of this server:

@@ -2,13 +2,8 @@
 // and the binding's TCP address, against a real server listening on both (colocated_server.h).
 #include "remoting/client/local_server.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -23,17 +18,6 @@ constexpr auto kLogWait = std::chrono::seconds(30);
 std::string Upper(std::string s) {
   for (char& c : s) c = (c >= 'a' && c <= 'f') ? static_cast<char>(c - 'a' + 'A') : c;
   return s;
-}
-
-// A socket file nobody listens on (a server that died without removing it).
-void DeadSocket(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  ::close(fd);
 }
 
 TEST_CASE("the local server serving the bound GPU is used over its socket, with the copy ring") {
@@ -67,7 +51,7 @@ TEST_CASE("no socket at the path, a file, or a dead socket: TCP, without an erro
   ColocatedServer server(GPUPOOL_SERVER_BINARY);
   const std::string gpu = server.Gpu();
   std::ofstream(server.dir.File("plain-file")) << "not a socket\n";
-  DeadSocket(server.dir.File("dead.sock"));
+  REQUIRE(gpupool::testing::MakeSocketFile(server.dir.File("dead.sock")));
   for (const std::string& path :
        {server.dir.File("absent.sock"), server.dir.File("plain-file"), server.dir.File("dead.sock")}) {
     INFO(path);

@@ -1,6 +1,7 @@
 // gpupool-server's command line: bad flags exit 2 with a message naming the problem; a Unix socket
 // listener serves sessions too.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -50,6 +51,15 @@ TEST_CASE("bad command lines exit 2 and say what is wrong") {
         "5m"},
        "--pod-token-cache-ttl: at most 60s"},
       {{"--device", "emulated", "--listen", "127.0.0.1:0", "stray"}, "unexpected argument 'stray'"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix", "/tmp/x.sock", "--unix-mode", "rw"},
+       "--unix-mode: 'rw' is not an octal mode"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix", "/tmp/x.sock", "--unix-mode", "4755"},
+       "--unix-mode: '4755' is not an octal mode"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix-mode", "0600"},
+       "--unix-mode needs --unix"},
+      // Others may write: a door for every local user, so only with client authentication.
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix", "/tmp/x.sock", "--unix-mode", "0666"},
+       "--unix-mode lets other users connect, but no client authentication is configured"},
   };
   for (const Case& k : cases) {
     std::vector<std::string> argv = {BinDir() + "/gpupool-server"};
@@ -85,6 +95,24 @@ TEST_CASE("sessions over a Unix socket given as --listen or --unix") {
     TestClient c = TestClient::Open(e);
     c.UseDevice0();
     CHECK(c.Result<protocol::Op::MemAlloc>({4096}) == CUDA_SUCCESS);
+  }
+}
+
+TEST_CASE("a Unix socket gets the permission bits --unix-mode gives, before the server accepts") {
+  TempDir dir;
+  std::ofstream(dir.File("token")) << "t\n";
+  const std::string path = dir.File("shared.sock");
+  for (const char* mode : {"0666", "0600"}) {
+    INFO(mode);
+    auto p =
+        Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--listen", "127.0.0.1:0",
+                           "--unix", path, "--unix-mode", mode, "--token-file", dir.File("token")});
+    REQUIRE(p.ok());
+    REQUIRE(p->WaitForLine("listening on unix:" + path, kWait).ok());
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK((st.st_mode & 07777) == std::stoul(mode, nullptr, 8));
   }
 }
 
