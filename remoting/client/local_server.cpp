@@ -2,10 +2,15 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <optional>
 #include <tuple>
+#include <vector>
 
 #include "common/gpu_uuid.h"
+#include "common/local_gpu_list.h"
 #include "common/log.h"
+#include "common/read_file.h"
 #include "remoting/client/rpc.h"
 #include "remoting/protocol/result_names.h"
 
@@ -35,12 +40,38 @@ Result<bool> ServesGpu(Session* session, const std::string& uuid, std::string* s
   return false;
 }
 
+// The GPUs the server lists next to its socket (common/local_gpu_list.h); nullopt when it lists none
+// readable, and the server must be asked.
+std::optional<std::vector<std::string>> ListedGpus(const std::string& socket_path) {
+  auto text = ReadTextFile(LocalGpuListPath(socket_path));
+  if (!text.ok()) return std::nullopt;
+  auto uuids = ParseLocalGpuList(*text);
+  if (!uuids.ok()) {
+    GPUPOOL_LOG(kDebug) << "ignoring the GPU list next to " << socket_path << ": "
+                        << uuids.status().ToString();
+    return std::nullopt;
+  }
+  return *uuids;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Session>> OpenLocalSession(const ServerAddress& address) {
   struct stat st {};
   if (::stat(address.local_socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
     return Status::NotFound(address.local_socket + " is not a socket");
+  // A server that lists its GPUs without the bound one is not asked at all: no handshake, no
+  // TokenReview, no refused session on it. A listed GPU is still checked over the session below.
+  if (auto listed = ListedGpus(address.local_socket)) {
+    auto bound = [&address](const std::string& uuid) { return SameGpuUuid(uuid, address.gpu_uuid); };
+    if (std::none_of(listed->begin(), listed->end(), bound)) {
+      std::string names;
+      for (const std::string& uuid : *listed) names += (names.empty() ? "" : ", ") + uuid;
+      return Status::FailedPrecondition("its server lists " +
+                                        (names.empty() ? std::string("no GPU") : names) + ", not " +
+                                        address.gpu_uuid);
+    }
+  }
   ServerAddress local = address;  // the same credentials: the server checks them as over TCP
   local.endpoint = Endpoint{};
   local.endpoint.kind = Endpoint::Kind::kUnix;

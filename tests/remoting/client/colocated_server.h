@@ -40,6 +40,8 @@ struct ColocatedServer {
     REQUIRE(line.ok());
     tcp = line->substr(line->find("listening on ") + 13);
     while (!tcp.empty() && (tcp.back() == '\n' || tcp.back() == '\r')) tcp.pop_back();
+    // Its GPU list next to the socket (common/local_gpu_list.h): tests start from a published one.
+    REQUIRE(process->WaitForLine("GPUs in " + socket + ".gpus", std::chrono::seconds(60)).ok());
   }
 
   // What FindServer would return for a pod bound to GPU `uuid` of this server, offered `local_socket`.

@@ -2,6 +2,8 @@
 // and the binding's TCP address, against a real server listening on both (colocated_server.h).
 #include "remoting/client/local_server.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -35,16 +37,38 @@ TEST_CASE("the local server serving the bound GPU is used over its socket, with 
 
 TEST_CASE("a local server that does not serve the bound GPU is left for the binding's TCP address") {
   ColocatedServer server(GPUPOOL_SERVER_BINARY);
+  const std::string gpu = server.Gpu();
+  REQUIRE(server.process->WaitForLine("from unix: worker", kLogWait).ok());  // Gpu()'s own session
   const std::string other = "GPU-00000000-1111-2222-3333-444444444444";
-  auto local = OpenLocalSession(server.Bound(other, server.socket));
-  REQUIRE_FALSE(local.ok());
-  CHECK(local.status().code() == Code::kFailedPrecondition);
-  CHECK(local.status().message().find(server.Gpu()) != std::string::npos);  // says what it serves
-
+  // The server lists its GPUs next to its socket: the client does not even connect.
+  auto listed = OpenLocalSession(server.Bound(other, server.socket));
+  REQUIRE_FALSE(listed.ok());
+  CHECK(listed.status().code() == Code::kFailedPrecondition);
+  CHECK(listed.status().message() == "its server lists " + gpu + ", not " + other);
   auto session = OpenBoundSession(server.Bound(other, server.socket));
   REQUIRE(session.ok());
   CHECK((*session)->copy_ring() == nullptr);
-  CHECK(server.process->WaitForLine("from 127.0.0.1:", kLogWait).ok());
+  REQUIRE(server.process->WaitForLine("from 127.0.0.1:", kLogWait).ok());
+  CHECK(server.process->output().find("from unix", server.process->output().find("from unix: worker") + 1) ==
+        std::string::npos);  // no second session over the socket
+
+  // Without the list (an older server), or with one that does not parse, the server is asked.
+  for (const char* list : {"", "not a list\n"}) {
+    INFO(list);
+    if (*list == '\0') {
+      REQUIRE(::unlink((server.socket + ".gpus").c_str()) == 0);
+    } else {
+      std::ofstream(server.socket + ".gpus") << list;
+    }
+    auto asked = OpenLocalSession(server.Bound(other, server.socket));
+    REQUIRE_FALSE(asked.ok());
+    CHECK(asked.status().message() == "its server serves " + gpu + ", not " + other);
+    CHECK(server.process->WaitForLine("from unix: worker", kLogWait).ok());
+  }
+  // A list naming the bound GPU is only a hint: the server is asked all the same.
+  std::ofstream(server.socket + ".gpus") << other << "\n";
+  CHECK(OpenLocalSession(server.Bound(other, server.socket)).status().message() ==
+        "its server serves " + gpu + ", not " + other);
 }
 
 TEST_CASE("no socket at the path, a file, or a dead socket: TCP, without an error") {

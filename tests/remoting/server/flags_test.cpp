@@ -2,6 +2,7 @@
 // listener serves sessions too.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -114,6 +115,32 @@ TEST_CASE("a Unix socket gets the permission bits --unix-mode gives, before the 
     CHECK(S_ISSOCK(st.st_mode));
     CHECK((st.st_mode & 07777) == std::stoul(mode, nullptr, 8));
   }
+}
+
+TEST_CASE("the server lists its GPUs next to its Unix socket while it runs, readable by all") {
+  TempDir dir;
+  std::ofstream(dir.File("token")) << "t\n";
+  const std::string path = dir.File("server.sock");
+  std::ofstream(path + ".gpus") << "GPU-left-by-an-earlier-server\n";
+  auto p = Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--emulated-gpus", "2",
+                              "--listen", "127.0.0.1:0", "--unix", path, "--token-file", dir.File("token")});
+  REQUIRE(p.ok());
+  REQUIRE(p->WaitForLine("listed 2 GPUs in " + path + ".gpus", kWait).ok());
+  std::ifstream in(path + ".gpus");
+  std::string first, second, rest;
+  std::getline(in, first);
+  std::getline(in, second);
+  CHECK(first.rfind("GPU-", 0) == 0);
+  CHECK(second.rfind("GPU-", 0) == 0);
+  CHECK(first != second);
+  CHECK_FALSE(std::getline(in, rest));
+  struct stat st {};
+  REQUIRE(::stat((path + ".gpus").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0644);
+  p->Signal(SIGTERM);
+  REQUIRE(p->Wait(kWait).ok());
+  CHECK(::access((path + ".gpus").c_str(), F_OK) != 0);  // withdrawn with the socket
+  CHECK(::access(path.c_str(), F_OK) != 0);
 }
 
 TEST_CASE("a token file makes the token required") {
