@@ -120,23 +120,24 @@ int RunBroker(ServerOptions options) {
               << (options.tls.client_ca_file.empty() ? "" : ", client certificates required") << ")\n";
   }
   if (options.unix_socket) {
-    // For clients offered this socket on the node, so that those bound to other servers skip it
-    // before they authenticate (common/local_gpu_list.h). Asking the inventory child can take a while
-    // (driver start-up); until the list is there, clients ask the server itself. A list left by an
+    // --unix-gpu-list: for clients offered this socket on the node, so that those bound to other
+    // servers skip it before they authenticate (common/local_gpu_list.h). Asking the inventory child can take
+    // a while (driver start-up); until the list is there, clients ask the server itself. A list left by an
     // earlier server goes first: its GPUs need not be this one's.
     WithdrawLocalGpuList(options.unix_socket->path);
-    std::thread([&control, path = options.unix_socket->path] {
-      auto inventory = control.Inventory();
-      std::vector<std::string> uuids;
-      if (inventory.ok())
-        for (const GpuInfo& g : inventory->gpus) uuids.push_back(g.uuid);
-      Status published = inventory.ok() ? PublishLocalGpuList(path, uuids) : inventory.status();
-      if (published.ok()) {
-        GPUPOOL_LOG(kInfo) << "listed " << uuids.size() << " GPUs in " << LocalGpuListPath(path);
-      } else {
-        GPUPOOL_LOG(kWarn) << "no GPU list next to " << path << ": " << published.ToString();
-      }
-    }).detach();
+    if (options.unix_gpu_list)
+      std::thread([&control, path = options.unix_socket->path] {
+        auto inventory = control.Inventory();
+        std::vector<std::string> uuids;
+        if (inventory.ok())
+          for (const GpuInfo& g : inventory->gpus) uuids.push_back(g.uuid);
+        Status published = inventory.ok() ? PublishLocalGpuList(path, uuids) : inventory.status();
+        if (published.ok()) {
+          GPUPOOL_LOG(kInfo) << "listed " << uuids.size() << " GPUs in " << LocalGpuListPath(path);
+        } else {
+          GPUPOOL_LOG(kWarn) << "no GPU list next to " << path << ": " << published.ToString();
+        }
+      }).detach();
     std::cout << "gpupool-server: listening on " << options.unix_socket->ToString() << "\n";
   }
   std::cout << "gpupool-server: " << options.device << " device; listening on "

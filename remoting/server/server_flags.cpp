@@ -181,6 +181,10 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
       o.pod_token_review = true;
       continue;
     }
+    if (flag == "--unix-gpu-list") {
+      o.unix_gpu_list = true;
+      continue;
+    }
     std::string value;
     if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = flag.substr(eq + 1);
@@ -223,7 +227,9 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
   if (o.tls_enabled() && o.listen.kind != Endpoint::Kind::kTcp) {
     return Status::InvalidArgument("TLS is for TCP: --listen must be HOST:PORT with --tls-cert-file");
   }
-  if (o.unix_mode && !o.unix_socket) return Status::InvalidArgument("--unix-mode needs --unix");
+  if ((o.unix_mode || o.unix_gpu_list) && !o.unix_socket)
+    return Status::InvalidArgument(std::string(o.unix_mode ? "--unix-mode" : "--unix-gpu-list") +
+                                   " needs --unix");
   // A socket others may write to is a door for every local user (and, in Kubernetes, every pod given
   // the folder): the same rule as a TCP port beyond loopback (RestrictToLoopback).
   if (o.unix_mode && (*o.unix_mode & 0022) != 0 && !o.authenticates_clients() && !o.allow_unauthenticated) {

@@ -91,7 +91,8 @@ def local_socket(r):
     objs = render_and_check(r)
     ds = gpupool_wiring.component(objs, "DaemonSet", "-server")
     f = gpupool_wiring.flags(gpupool_wiring.container(ds, "server"))
-    expect(f.get("--unix") == "/run/gpupool/server.sock" and f.get("--unix-mode") == "0666", f"server flags {f}")
+    expect(f.get("--unix") == "/run/gpupool/server.sock" and f.get("--unix-mode") == "0666" and "--unix-gpu-list" in f,
+           f"server flags {f}")
     vol = [v for v in chart_checks.pod_spec(ds)["volumes"] if v["name"] == "local-socket"]
     expect(vol and vol[0]["hostPath"] == {"path": "/run/gpupool", "type": "DirectoryOrCreate"},
            f"server's socket folder {vol}")

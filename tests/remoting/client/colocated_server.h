@@ -31,9 +31,9 @@ struct ColocatedServer {
 
   explicit ColocatedServer(const std::string& server_binary) {
     std::ofstream(token_file) << "node-token\n";
-    process =
-        gpupool::testing::Subprocess::Start({server_binary, "--device", "emulated", "--listen", "127.0.0.1:0",
-                                             "--unix", socket, "--token-file", token_file});
+    process = gpupool::testing::Subprocess::Start({server_binary, "--device", "emulated", "--listen",
+                                                   "127.0.0.1:0", "--unix", socket, "--unix-gpu-list",
+                                                   "--token-file", token_file});
     REQUIRE(process.ok());
     auto line = process->WaitForLine("device; listening on ", std::chrono::seconds(30));
     INFO(process->output());

@@ -58,6 +58,8 @@ TEST_CASE("bad command lines exit 2 and say what is wrong") {
        "--unix-mode: '4755' is not an octal mode"},
       {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix-mode", "0600"},
        "--unix-mode needs --unix"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix-gpu-list"},
+       "--unix-gpu-list needs --unix"},
       // Others may write: a door for every local user, so only with client authentication.
       {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix", "/tmp/x.sock", "--unix-mode", "0666"},
        "--unix-mode lets other users connect, but no client authentication is configured"},
@@ -117,13 +119,15 @@ TEST_CASE("a Unix socket gets the permission bits --unix-mode gives, before the 
   }
 }
 
-TEST_CASE("the server lists its GPUs next to its Unix socket while it runs, readable by all") {
+TEST_CASE(
+    "with --unix-gpu-list the server lists its GPUs next to its Unix socket while it runs, readable by all") {
   TempDir dir;
   std::ofstream(dir.File("token")) << "t\n";
   const std::string path = dir.File("server.sock");
   std::ofstream(path + ".gpus") << "GPU-left-by-an-earlier-server\n";
   auto p = Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--emulated-gpus", "2",
-                              "--listen", "127.0.0.1:0", "--unix", path, "--token-file", dir.File("token")});
+                              "--listen", "127.0.0.1:0", "--unix", path, "--unix-gpu-list", "--token-file",
+                              dir.File("token")});
   REQUIRE(p.ok());
   REQUIRE(p->WaitForLine("listed 2 GPUs in " + path + ".gpus", kWait).ok());
   std::ifstream in(path + ".gpus");
@@ -141,6 +145,14 @@ TEST_CASE("the server lists its GPUs next to its Unix socket while it runs, read
   REQUIRE(p->Wait(kWait).ok());
   CHECK(::access((path + ".gpus").c_str(), F_OK) != 0);  // withdrawn with the socket
   CHECK(::access(path.c_str(), F_OK) != 0);
+
+  // Without --unix-gpu-list no list is written (no inventory query at start), and a stale one goes.
+  std::ofstream(path + ".gpus") << "GPU-left-by-an-earlier-server\n";
+  auto plain = Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--listen",
+                                  "127.0.0.1:0", "--unix", path, "--token-file", dir.File("token")});
+  REQUIRE(plain.ok());
+  REQUIRE(plain->WaitForLine("device; listening on", kWait).ok());
+  CHECK(::access((path + ".gpus").c_str(), F_OK) != 0);
 }
 
 TEST_CASE("a token file makes the token required") {
