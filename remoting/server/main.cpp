@@ -84,6 +84,8 @@ int RunBroker(ServerOptions options) {
   registry.SetShareTable(&*shares);
   Reaper reaper(&registry);
   Broker broker(options, &registry, &reaper, pod_tokens);
+  // A GPU list left by an earlier server goes before the socket is there: its GPUs need not be ours.
+  if (options.unix_socket) WithdrawLocalGpuList(options.unix_socket->path);
   if (Status s = broker.Listen(); !s.ok()) {
     std::cerr << "gpupool-server: " << s.message() << "\n";
     return 1;
@@ -121,10 +123,8 @@ int RunBroker(ServerOptions options) {
   }
   if (options.unix_socket) {
     // --unix-gpu-list: for clients offered this socket on the node, so that those bound to other
-    // servers skip it before they authenticate (common/local_gpu_list.h). Asking the inventory child can take
-    // a while (driver start-up); until the list is there, clients ask the server itself. A list left by an
-    // earlier server goes first: its GPUs need not be this one's.
-    WithdrawLocalGpuList(options.unix_socket->path);
+    // servers skip it before they authenticate (common/local_gpu_list.h). Asking the inventory
+    // child can take a while (driver start-up); until the list is there, clients ask the server.
     if (options.unix_gpu_list)
       std::thread([&control, path = options.unix_socket->path] {
         auto inventory = control.Inventory();
