@@ -7,9 +7,11 @@
 // server's checks do not depend on the transport), asks which GPUs the session sees
 // (cuDeviceGetCount / cuDeviceGetUuid, the same calls the client makes anyway) and keeps the
 // connection only when the binding's GPU UUID is one of them. Addresses are never compared: a node's
-// name, IP or port says nothing about which server answers on a socket. Anything else (no socket at
-// the path, connection refused, handshake refused, another GPU) closes the local connection and uses
-// TCP, with one info line that says why. Over the socket the session gets the copy ring unless
+// name, IP or port says nothing about which server answers on a socket. Before connecting, the GPU
+// list the server may keep next to its socket (common/local_gpu_list.h) lets the client skip, without
+// a handshake, a server that lists other GPUs only. Anything else (no socket at the path, connection
+// refused, handshake refused, another GPU) closes the local connection and uses TCP, with one info
+// line that says why. Over the socket the session gets the copy ring unless
 // GPUPOOL_COPY_RING=off (session.h).
 //
 // Thread-safety: called once, from State::Connect.
@@ -29,8 +31,8 @@ namespace gpupool::client {
 Result<std::unique_ptr<Session>> OpenBoundSession(const ServerAddress& address);
 
 // The local attempt alone: the session over `address.local_socket` when its server serves
-// `address.gpu_uuid`, else why not (NotFound: no socket there; FailedPrecondition: another GPU; the
-// connection's or handshake's error otherwise).
+// `address.gpu_uuid`, else why not (NotFound: no socket there; FailedPrecondition: another GPU, listed
+// or shown; the connection's or handshake's error otherwise).
 Result<std::unique_ptr<Session>> OpenLocalSession(const ServerAddress& address);
 
 }  // namespace gpupool::client
