@@ -92,6 +92,22 @@ const std::vector<Field>& Fields() {
          c.cdi_kind = v;
          return Status::Ok();
        }},
+      {"local-socket", "GPUPOOL_DEVICE_PLUGIN_LOCAL_SOCKET", "localSocket",
+       "this node's gpupool-server Unix socket, at the same path on the host and in the plugin: while it "
+       "exists, Allocate mounts its folder read-only and sets GPUPOOL_LOCAL_SOCKET",
+       [](Config& c, const std::string& v) {
+         if (v.empty()) {
+           c.local_socket.clear();
+           return Status::Ok();
+         }
+         GPUPOOL_RETURN_IF_ERROR(SetAbsolutePath(c.local_socket, v));
+         // The whole folder is mounted into containers: never the root, and it must name a file.
+         const std::size_t slash = v.rfind('/');
+         if (slash == 0 || slash + 1 == v.size())
+           return Status::InvalidArgument(
+               "\"" + v + "\" is not a socket in a folder of its own (like /run/gpupool/server.sock)");
+         return Status::Ok();
+       }},
       {"tls-ca-file", "GPUPOOL_DEVICE_PLUGIN_TLS_CA_FILE", "tlsCaFile",
        "the servers' CA as containers see it (GPUPOOL_TLS_CA_FILE); clients then use TLS",
        [](Config& c, const std::string& v) { return SetAbsolutePath(c.tls_ca_file, v); }},

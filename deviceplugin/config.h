@@ -13,6 +13,7 @@
 //   --pool               GPUPOOL_DEVICE_PLUGIN_POOL           pool           "" = the pool marked default
 //   --client-lib-dir     GPUPOOL_DEVICE_PLUGIN_CLIENT_LIB_DIR clientLibDir   /opt/gpupool/lib
 //   --cdi-kind           GPUPOOL_DEVICE_PLUGIN_CDI_KIND       cdiKind        "" = no CDI device names
+//   --local-socket       GPUPOOL_DEVICE_PLUGIN_LOCAL_SOCKET   localSocket    "" = never offered
 //   --tls-ca-file        GPUPOOL_DEVICE_PLUGIN_TLS_CA_FILE    tlsCaFile      "" = clients use no TLS
 //   --tls-server-name    GPUPOOL_DEVICE_PLUGIN_TLS_SERVER_NAME tlsServerName "" = the server's address
 //   --health-interval    GPUPOOL_DEVICE_PLUGIN_HEALTH_INTERVAL healthInterval 10s
@@ -50,6 +51,10 @@ struct Config {
   std::string pool;
   std::string client_lib_dir = "/opt/gpupool/lib";
   std::string cdi_kind;  // e.g. "gpupool.io/client"; empty: Allocate returns no CDI device names
+  // This node's gpupool-server Unix socket (its --unix), the same path on the host and in the plugin's
+  // container. While a socket exists there, Allocate mounts its folder read-only into containers and
+  // names it in GPUPOOL_LOCAL_SOCKET (allocate.h). Empty: never. Never "/x" (the root would be mounted).
+  std::string local_socket;
   // TLS to the servers: the servers' CA as containers see it (GPUPOOL_TLS_CA_FILE), and the name
   // their certificates carry (GPUPOOL_TLS_SERVER_NAME). Empty: not injected.
   std::string tls_ca_file;

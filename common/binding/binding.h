@@ -36,6 +36,10 @@ inline constexpr std::string_view kTokenDefaultPath = "/etc/gpupool/token";
 // Names the pod's projected service-account token (audience kTokenAudience) for libcuda.so.1, which
 // sends it in the handshake; the webhook sets it to kTokenDefaultPath (docs/security.md).
 inline constexpr std::string_view kPodTokenFileEnv = "GPUPOOL_POD_TOKEN_FILE";
+// Set by the device plugin in containers on a node whose gpupool-server listens on a Unix socket it
+// can reach: the socket's path inside the container. The client uses it for a bound GPU that server
+// proves to serve (remoting/client/local_server.h), else the binding's TCP address.
+inline constexpr std::string_view kLocalSocketEnv = "GPUPOOL_LOCAL_SOCKET";
 
 struct GpuBinding {
   std::string server;  // HOST:PORT of the gpupool-server data port

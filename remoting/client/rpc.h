@@ -23,10 +23,11 @@ struct Tail {
   int count = 0;
 };
 
+// On a given session (a connection the client is still deciding about: local_server.h); the
+// functions below use the program's session.
 template <protocol::Op op>
-CUresult Begin(std::uint64_t context, const typename protocol::Call<op>::Request& request, Pending* pending,
-               Tail tail = {}) {
-  Session* session = State::Get().session();
+CUresult BeginOn(Session* session, std::uint64_t context, const typename protocol::Call<op>::Request& request,
+                 Pending* pending, Tail tail = {}) {
   if (session == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   protocol::Writer w;
   protocol::Encode(w, request);
@@ -36,8 +37,7 @@ CUresult Begin(std::uint64_t context, const typename protocol::Call<op>::Request
 }
 
 template <protocol::Op op>
-CUresult Finish(Pending* pending, typename protocol::Call<op>::Reply* reply) {
-  Session* session = State::Get().session();
+CUresult FinishOn(Session* session, Pending* pending, typename protocol::Call<op>::Reply* reply) {
   if (session == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   CUresult result = session->Wait(pending);
   if (result != CUDA_SUCCESS) return result;
@@ -50,12 +50,29 @@ CUresult Finish(Pending* pending, typename protocol::Call<op>::Reply* reply) {
 }
 
 template <protocol::Op op>
+CUresult RpcOn(Session* session, std::uint64_t context, const typename protocol::Call<op>::Request& request,
+               typename protocol::Call<op>::Reply* reply = nullptr, Tail tail = {}) {
+  Pending pending;
+  CUresult result = BeginOn<op>(session, context, request, &pending, tail);
+  if (result != CUDA_SUCCESS || protocol::Call<op>::mode == protocol::Mode::kAsync) return result;
+  return FinishOn<op>(session, &pending, reply);
+}
+
+template <protocol::Op op>
+CUresult Begin(std::uint64_t context, const typename protocol::Call<op>::Request& request, Pending* pending,
+               Tail tail = {}) {
+  return BeginOn<op>(State::Get().session(), context, request, pending, tail);
+}
+
+template <protocol::Op op>
+CUresult Finish(Pending* pending, typename protocol::Call<op>::Reply* reply) {
+  return FinishOn<op>(State::Get().session(), pending, reply);
+}
+
+template <protocol::Op op>
 CUresult Rpc(std::uint64_t context, const typename protocol::Call<op>::Request& request,
              typename protocol::Call<op>::Reply* reply = nullptr, Tail tail = {}) {
-  Pending pending;
-  CUresult result = Begin<op>(context, request, &pending, tail);
-  if (result != CUDA_SUCCESS || protocol::Call<op>::mode == protocol::Mode::kAsync) return result;
-  return Finish<op>(&pending, reply);
+  return RpcOn<op>(State::Get().session(), context, request, reply, tail);
 }
 
 }  // namespace gpupool::client

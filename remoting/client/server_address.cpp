@@ -9,14 +9,15 @@
 namespace gpupool::client {
 namespace {
 
-Result<std::string> ServerFromPodInfo(const std::string& path) {
+// The binding's first GPU: the one this client uses.
+Result<GpuBinding> GpuFromPodInfo(const std::string& path) {
   GPUPOOL_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
   GPUPOOL_ASSIGN_OR_RETURN(auto annotations, ParseDownwardAnnotations(text));
   auto it = annotations.find(std::string(kBindingAnnotation));
   if (it == annotations.end()) return Status::NotFound(path + " has no " + std::string(kBindingAnnotation));
   GPUPOOL_ASSIGN_OR_RETURN(Binding binding, BindingFromJson(it->second));
   if (binding.gpus.empty()) return Status::NotFound("the pod binding in " + path + " names no GPU");
-  return binding.gpus.front().server;
+  return binding.gpus.front();
 }
 
 }  // namespace
@@ -28,17 +29,23 @@ std::string ProcessEnvironment(const char* name) {
 
 Result<ServerAddress> FindServer(const EnvLookup& env) {
   std::string text = env("GPUPOOL_SERVER");
+  std::string gpu_uuid, local_socket;
   if (text.empty()) {
     const std::string pod_info = env(std::string(kPodInfoEnv).c_str());
     if (pod_info.empty()) return Status::NotFound("neither GPUPOOL_SERVER nor GPUPOOL_POD_INFO is set");
-    auto server = ServerFromPodInfo(pod_info);
-    if (!server.ok()) return server.status().Annotate("GPUPOOL_POD_INFO");
-    text = *server;
+    auto gpu = GpuFromPodInfo(pod_info);
+    if (!gpu.ok()) return gpu.status().Annotate("GPUPOOL_POD_INFO");
+    text = gpu->server;
+    gpu_uuid = gpu->uuid;
+    // Only a binding names the GPU that decides whether the local server may be used instead.
+    local_socket = env(std::string(kLocalSocketEnv).c_str());
   }
   auto endpoint = ParseEndpoint(text);
   if (!endpoint.ok()) return endpoint.status().Annotate("server address");
   ServerAddress address;
   address.endpoint = *endpoint;
+  address.gpu_uuid = std::move(gpu_uuid);
+  address.local_socket = std::move(local_socket);
   address.pod_uid = env(std::string(kPodUidEnv).c_str());
   const std::string token_file = env("GPUPOOL_TOKEN_FILE");
   if (!token_file.empty()) {

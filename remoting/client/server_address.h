@@ -4,6 +4,9 @@
 // trailing whitespace removed. TLS on TCP when GPUPOOL_TLS_CA_FILE names the CA to check the server
 // against; GPUPOOL_TLS_SERVER_NAME overrides the name checked (default: the host connected to), and
 // GPUPOOL_TLS_CERT_FILE / GPUPOOL_TLS_KEY_FILE give a client certificate for mutual TLS.
+// GPUPOOL_LOCAL_SOCKET (set by the device plugin on nodes that run a gpupool-server) names that
+// server's Unix socket; it is only considered for a binding, whose GPU UUID decides whether the local
+// server is the one bound (local_server.h).
 // GPUPOOL_POD_UID, when set, is the pod UID sent in the handshake: the
 // server gives the session the share it admitted for that pod (a pod spec sets it from the downward
 // API's metadata.uid; benchmarks and tests set it to pods they admitted through Control).
@@ -32,7 +35,9 @@ struct ServerAddress {
   bool use_tls = false;  // TCP only: a Unix socket is local and never encrypted
   protocol::TlsClientFiles tls{};
   std::string pod_uid;
-  std::string pod_token;  // the pod's service-account token; empty outside a cluster
+  std::string pod_token;     // the pod's service-account token; empty outside a cluster
+  std::string gpu_uuid;      // the bound GPU ("GPU-…") when the address comes from a binding, else empty
+  std::string local_socket;  // GPUPOOL_LOCAL_SOCKET with a binding, else empty
 };
 
 Result<ServerAddress> FindServer(const EnvLookup& env = ProcessEnvironment);

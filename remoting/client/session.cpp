@@ -83,7 +83,7 @@ bool CopyRingWanted() {
 
 }  // namespace
 
-Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address) {
+Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address, const Check& before_ring) {
   GPUPOOL_ASSIGN_OR_RETURN(protocol::Connection conn, protocol::Connect(address.endpoint, kConnectTimeout));
   if (address.endpoint.kind == Endpoint::Kind::kTcp) TightenKeepAlive(conn.fd());
   if (address.use_tls) {
@@ -94,6 +94,7 @@ Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address) {
   auto hello = Handshake(session->conn_, address);
   if (!hello.ok()) return hello.status().Annotate(address.endpoint.ToString());
   session->hello_ = *hello;
+  if (before_ring) GPUPOOL_RETURN_IF_ERROR(before_ring(*session));
   if (address.endpoint.kind == Endpoint::Kind::kUnix && !address.use_tls && CopyRingWanted()) {
     auto ring = CopyRing::Open(session->conn_);
     if (!ring.ok()) return ring.status().Annotate(address.endpoint.ToString() + ": copy ring");

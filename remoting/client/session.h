@@ -33,6 +33,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,7 +58,11 @@ struct Pending {
 
 class Session {
  public:
-  static Result<std::unique_ptr<Session>> Open(const ServerAddress& address);
+  // `before_ring`, when given, runs after the handshake and before the copy ring is set up: a caller
+  // still deciding whether this is the server it wants (local_server.h) asks its questions there, and
+  // a failure closes the connection before any memory is shared with the server.
+  using Check = std::function<Status(Session&)>;
+  static Result<std::unique_ptr<Session>> Open(const ServerAddress& address, const Check& before_ring = {});
   ~Session();
 
   const protocol::HelloOk& hello() const { return hello_; }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "remoting/client/local_server.h"
 #include "remoting/client/rpc.h"
 #include "remoting/client/server_address.h"
 
@@ -49,7 +50,7 @@ CUresult State::Connect() {
     GPUPOOL_LOG(kError) << "no gpupool server: " << address.status().ToString();
     return CUDA_ERROR_NO_DEVICE;
   }
-  auto session = Session::Open(*address);
+  auto session = OpenBoundSession(*address);  // the local server's socket when it is the bound one
   if (!session.ok()) {
     GPUPOOL_LOG(kError) << "cannot reach gpupool server: " << session.status().ToString();
     return CUDA_ERROR_NO_DEVICE;
@@ -59,8 +60,8 @@ CUresult State::Connect() {
   std::atexit([] {
     if (Session* s = State::Get().session()) s->FlushAndStopBatching();
   });
-  GPUPOOL_LOG(kDebug) << "connected to " << address->endpoint.ToString() << " (device "
-                      << session_->hello().device_kind << ")";
+  GPUPOOL_LOG(kDebug) << "connected to gpupool-server, session " << session_->hello().session_id
+                      << " (device " << session_->hello().device_kind << ")";
   protocol::Call<Op::DeviceGetCount>::Reply count;
   CUresult result = Rpc<Op::DeviceGetCount>(0, {}, &count);
   if (result != CUDA_SUCCESS) return result;

@@ -5,9 +5,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "common/log.h"
@@ -127,6 +130,10 @@ Status Broker::Listen() {
   if (options_.unix_socket) {
     GPUPOOL_ASSIGN_OR_RETURN(protocol::Listener unix_listener,
                              protocol::Listener::Listen(*options_.unix_socket));
+    // Before the first accept: who may connect is decided by the mode, then by the handshake.
+    if (options_.unix_mode && ::chmod(options_.unix_socket->path.c_str(), *options_.unix_mode) != 0) {
+      return Status::Internal("chmod " + options_.unix_socket->path + ": " + std::strerror(errno));
+    }
     listeners_.push_back(std::make_unique<protocol::Listener>(std::move(unix_listener)));
   }
   return Status::Ok();

@@ -1,6 +1,7 @@
-// How GPUs are named across the server: the UUID text the driver prints (GPU-xxxxxxxx-xxxx-...),
-// used by the inventory, admissions and CUDA_VISIBLE_DEVICES; and which GPUs a CUDA_VISIBLE_DEVICES
-// value leaves visible, by the driver's rules, for the emulated device to follow them too.
+// How GPUs are named across the server: the UUID text the driver prints (GPU-xxxxxxxx-xxxx-...,
+// common/gpu_uuid.h), used by the inventory, admissions and CUDA_VISIBLE_DEVICES; and which GPUs a
+// CUDA_VISIBLE_DEVICES value leaves visible, by the driver's rules, for the emulated device to follow them
+// too.
 #pragma once
 
 #include <cuda.h>
@@ -10,15 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/gpu_uuid.h"
+
 namespace gpupool::server {
 
 inline std::string FormatGpuUuid(const CUuuid& uuid) {
-  const auto* b = reinterpret_cast<const unsigned char*>(uuid.bytes);
-  char out[64];
-  std::snprintf(out, sizeof out, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
-  return out;
+  return ::gpupool::FormatGpuUuid(std::string_view(uuid.bytes, sizeof uuid.bytes));
 }
 
 // The indices (into `uuids`, in the order given) that CUDA_VISIBLE_DEVICES=`spec` makes visible:

@@ -6,12 +6,15 @@
 
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
+#include "common/local_gpu_list.h"
 #include "common/log.h"
 #include "remoting/server/broker.h"
 #include "remoting/server/control_service.h"
 #include "remoting/server/image_store.h"
 #include "remoting/server/inventory.h"
+#include "remoting/server/local_gpu_list.h"
 #include "remoting/server/metrics.h"
 #include "remoting/server/metrics_render.h"
 #include "remoting/server/server_flags.h"
@@ -81,6 +84,8 @@ int RunBroker(ServerOptions options) {
   registry.SetShareTable(&*shares);
   Reaper reaper(&registry);
   Broker broker(options, &registry, &reaper, pod_tokens);
+  // A GPU list left by an earlier server goes before the socket is there: its GPUs need not be ours.
+  if (options.unix_socket) WithdrawLocalGpuList(options.unix_socket->path);
   if (Status s = broker.Listen(); !s.ok()) {
     std::cerr << "gpupool-server: " << s.message() << "\n";
     return 1;
@@ -116,8 +121,25 @@ int RunBroker(ServerOptions options) {
     std::cout << "gpupool-server: TLS on TCP (certificate " << options.tls.cert_file
               << (options.tls.client_ca_file.empty() ? "" : ", client certificates required") << ")\n";
   }
-  if (options.unix_socket)
+  if (options.unix_socket) {
+    // --unix-gpu-list: for clients offered this socket on the node, so that those bound to other
+    // servers skip it before they authenticate (common/local_gpu_list.h). Asking the inventory
+    // child can take a while (driver start-up); until the list is there, clients ask the server.
+    if (options.unix_gpu_list)
+      std::thread([&control, path = options.unix_socket->path] {
+        auto inventory = control.Inventory();
+        std::vector<std::string> uuids;
+        if (inventory.ok())
+          for (const GpuInfo& g : inventory->gpus) uuids.push_back(g.uuid);
+        Status published = inventory.ok() ? PublishLocalGpuList(path, uuids) : inventory.status();
+        if (published.ok()) {
+          GPUPOOL_LOG(kInfo) << "listed " << uuids.size() << " GPUs in " << LocalGpuListPath(path);
+        } else {
+          GPUPOOL_LOG(kWarn) << "no GPU list next to " << path << ": " << published.ToString();
+        }
+      }).detach();
     std::cout << "gpupool-server: listening on " << options.unix_socket->ToString() << "\n";
+  }
   std::cout << "gpupool-server: " << options.device << " device; listening on "
             << broker.endpoint().ToString() << std::endl;
 
@@ -125,7 +147,10 @@ int RunBroker(ServerOptions options) {
   sigwait(&stop_signals, &sig);
   GPUPOOL_LOG(kInfo) << "stopping (signal " << sig << "): ending every session";
   registry.EndAll();
-  if (options.unix_socket) ::unlink(options.unix_socket->path.c_str());
+  if (options.unix_socket) {
+    WithdrawLocalGpuList(options.unix_socket->path);
+    ::unlink(options.unix_socket->path.c_str());
+  }
   if (options.listen.kind == Endpoint::Kind::kUnix) ::unlink(options.listen.path.c_str());
   std::cout.flush();
   // Threads blocked in accept/waitpid/gRPC are not unwound: the process ends here, workers end on

@@ -46,6 +46,15 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     e.kind = Endpoint::Kind::kUnix;
     e.path = value.rfind("unix:", 0) == 0 ? value.substr(5) : value;
     o.unix_socket = e;
+  } else if (flag == "--unix-mode") {
+    // Octal, like chmod: only the permission bits, so no set-id or sticky bit slips in.
+    std::uint32_t mode = 0;
+    const bool octal =
+        !value.empty() && value.size() <= 4 && value.find_first_not_of("01234567") == std::string::npos;
+    if (octal) mode = static_cast<std::uint32_t>(std::stoul(value, nullptr, 8));
+    if (!octal || mode > 0777)
+      return Status::InvalidArgument("--unix-mode: '" + value + "' is not an octal mode like 0660");
+    o.unix_mode = mode;
   } else if (flag == "--control-listen") {
     GPUPOOL_ASSIGN_OR_RETURN(o.control_listen, ParseListen(flag, value));
   } else if (flag == "--metrics-listen") {
@@ -172,6 +181,10 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
       o.pod_token_review = true;
       continue;
     }
+    if (flag == "--unix-gpu-list") {
+      o.unix_gpu_list = true;
+      continue;
+    }
     std::string value;
     if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = flag.substr(eq + 1);
@@ -213,6 +226,16 @@ Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args) {
   }
   if (o.tls_enabled() && o.listen.kind != Endpoint::Kind::kTcp) {
     return Status::InvalidArgument("TLS is for TCP: --listen must be HOST:PORT with --tls-cert-file");
+  }
+  if ((o.unix_mode || o.unix_gpu_list) && !o.unix_socket)
+    return Status::InvalidArgument(std::string(o.unix_mode ? "--unix-mode" : "--unix-gpu-list") +
+                                   " needs --unix");
+  // A socket others may write to is a door for every local user (and, in Kubernetes, every pod given
+  // the folder): the same rule as a TCP port beyond loopback (RestrictToLoopback).
+  if (o.unix_mode && (*o.unix_mode & 0022) != 0 && !o.authenticates_clients() && !o.allow_unauthenticated) {
+    return Status::InvalidArgument(
+        "--unix-mode lets other users connect, but no client authentication is configured (--token-file, "
+        "--tls-client-ca-file, --pod-token-review); add one, or --allow-unauthenticated");
   }
   if (!o.control_listen && o.listen.kind == Endpoint::Kind::kTcp && o.listen.port != 0 &&
       o.listen.port != 65535) {

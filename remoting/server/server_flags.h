@@ -1,7 +1,8 @@
 // Command line of gpupool-server (and of its worker and inventory child processes, which the broker
 // starts by exec'ing itself with hidden flags).
 //
-//   gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH] [--token-file F]
+//   gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH [--unix-mode MODE]
+//                  [--unix-gpu-list]] [--token-file F]
 //                  [--tls-cert-file F --tls-key-file F [--tls-client-ca-file F]] [--allow-unauthenticated]
 //                  [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]
 //                  [--emulated-lost-gpu INDEX]
@@ -35,6 +36,14 @@ struct ServerOptions {
   std::string device;  // "cuda" or "emulated"
   Endpoint listen;     // TCP, or a Unix socket
   std::optional<Endpoint> unix_socket;
+  // --unix-mode: the socket's permission bits after it is created (e.g. 0666 for a socket shared with
+  // pods, which still authenticate); unset: as the umask leaves them. Write for group or others needs
+  // client authentication or --allow-unauthenticated.
+  std::optional<std::uint32_t> unix_mode;
+  // --unix-gpu-list: list the GPUs' UUIDs next to the socket (common/local_gpu_list.h) for clients on
+  // the node, which skip a server not bound to them before they authenticate. It costs an inventory
+  // query at start (a CUDA initialisation in a child process), hence not by default.
+  bool unix_gpu_list = false;
   std::optional<Endpoint> control_listen;  // default: the listen port + 1 when that is not 0
   std::optional<Endpoint> metrics_listen;
   std::string token_file;
@@ -88,8 +97,9 @@ struct WorkerSession {
 };
 
 inline constexpr const char* kServerUsage =
-    "usage: gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH] "
-    "[--token-file FILE]\n"
+    "usage: gpupool-server --device {cuda,emulated} --listen {HOST:PORT|unix:PATH} [--unix PATH [--unix-mode "
+    "MODE] [--unix-gpu-list]]\n"
+    "                      [--token-file FILE]\n"
     "                      [--tls-cert-file FILE --tls-key-file FILE [--tls-client-ca-file FILE]]\n"
     "                      [--allow-unauthenticated]\n"
     "                      [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]\n"
@@ -102,6 +112,12 @@ inline constexpr const char* kServerUsage =
     "                      [--pod-token-review [--kube-api-server URL [--kube-api-ca-file FILE]\n"
     "                       [--kube-api-token-file FILE]] [--pod-token-cache-ttl DURATION]\n"
     "                       [--control-service-account NAMESPACE:NAME]...]\n"
+    "  --unix-mode: permission bits of the --unix socket (octal, e.g. 0666 for pods of any user on this "
+    "node,\n"
+    "    who still authenticate); letting others write needs client authentication or "
+    "--allow-unauthenticated.\n"
+    "  --unix-gpu-list: write the GPUs' UUIDs to PATH.gpus, so clients on this node bound to another server\n"
+    "    skip this one without a handshake.\n"
     "  --pod-token-review: a client must send its pod's service-account token (audience gpupool.io),\n"
     "    which a TokenReview must accept and bind to a pod admitted on this server; clients without one\n"
     "    need --token-file. The Kubernetes API is the in-cluster one unless --kube-api-server is given.\n"

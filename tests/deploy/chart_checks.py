@@ -7,12 +7,15 @@ Thread-safety: pure functions.
 """
 import k8s_schema
 
-# Host paths a gpupool pod may mount, beyond <kubeletRootDir>/...: the client libraries' directory.
+# Host paths a gpupool pod may mount, beyond <kubeletRootDir>/...: the client libraries' directory,
+# and the folder of the servers' node-local socket (server.localSocket.hostDir; its default here).
 CLIENT_LIB_DIR = "/opt/gpupool/lib"
+LOCAL_SOCKET_DIR = "/run/gpupool"
 # Containers allowed to run as root, and why (everything else must set runAsNonRoot).
 ROOT_CONTAINERS = {
     ("DaemonSet", "install-client"): "writes the root-owned host directory /opt/gpupool/lib",
     ("DaemonSet", "device-plugin"): "serves its socket in the kubelet's root-owned device-plugin directory",
+    ("DaemonSet", "socket-dir"): "gives the root-owned host folder of the node-local socket to the server's group",
 }
 # What may be granted cluster-wide: (apiGroup, resource) -> verbs. Everything else belongs in a Role.
 CLUSTER_GRANTS = {
@@ -154,16 +157,16 @@ def check_services(objs):
     return errors
 
 
-def check_host_paths(objs, kubelet_root):
+def check_host_paths(objs, kubelet_root, local_socket_dir=LOCAL_SOCKET_DIR):
     errors = []
     for w in workloads(objs):
         for v in pod_spec(w).get("volumes", []):
             if "hostPath" not in v:
                 continue
             path = v["hostPath"]["path"]
-            if not (path.startswith(kubelet_root + "/") or path == CLIENT_LIB_DIR):
+            if not (path.startswith(kubelet_root + "/") or path in (CLIENT_LIB_DIR, local_socket_dir)):
                 errors.append(f"{w['kind']}/{w['metadata']['name']}: hostPath {path} is outside "
-                              f"{kubelet_root}/ and {CLIENT_LIB_DIR}")
+                              f"{kubelet_root}/, {CLIENT_LIB_DIR} and {local_socket_dir}")
     return errors
 
 
@@ -229,11 +232,11 @@ def check_rbac(objs):
     return errors
 
 
-def check_all(objs, namespace, kubelet_root):
+def check_all(objs, namespace, kubelet_root, local_socket_dir=LOCAL_SOCKET_DIR):
     """Every check; when objects are not valid API objects only those errors (the rest assume them)."""
     errors = check_schema(objs)
     if errors:
         return errors
     return (check_identity(objs, namespace) + check_workloads(objs) +
-            check_services(objs) + check_host_paths(objs, kubelet_root) + check_security(objs) +
-            check_rbac(objs))
+            check_services(objs) + check_host_paths(objs, kubelet_root, local_socket_dir) +
+            check_security(objs) + check_rbac(objs))

@@ -30,17 +30,19 @@ def values_file(name):
 
 
 def render_and_check(r, files=(), sets=(), kubelet_root="/var/lib/kubelet", tls_mode="operator",
-                     external=(), kube_version="1.30.0", namespace=NAMESPACE):
+                     external=(), kube_version="1.30.0", namespace=NAMESPACE,
+                     local_socket_dir=chart_checks.LOCAL_SOCKET_DIR):
     objs = r.render([values_file(f) for f in files], sets, namespace=namespace, kube_version=kube_version)
     kinds = sorted({o["kind"] for o in objs})
     print(f"rendered {len(objs)} objects ({', '.join(kinds)})")
-    errors = chart_checks.check_all(objs, namespace, kubelet_root)
+    errors = chart_checks.check_all(objs, namespace, kubelet_root, local_socket_dir)
     if not errors:  # the wiring checks assume valid objects
         errors += gpupool_wiring.check_operator(objs, namespace, tls_mode)
         errors += gpupool_wiring.check_server_and_pool(objs, list(external))
         errors += gpupool_wiring.check_device_plugin(objs, kubelet_root)
         errors += gpupool_wiring.check_server_auth_and_tls(objs)
         errors += gpupool_wiring.check_control_access(objs)
+        errors += gpupool_wiring.check_local_socket(objs)
     if errors:
         raise AssertionError("\n".join(errors))
     return objs
@@ -81,6 +83,52 @@ def defaults(r):
     expect(f.get("--share-idle") == "on" and "--kernel-timeout" not in f, f"default compute-share flags {f}")
     expect("--pod-token-review" in f and "--allow-unauthenticated" not in f,
            f"by default pods must prove who they are with their token: {f}")
+
+
+@case
+def local_socket(r):
+    # On by default: the server listens on /run/gpupool/server.sock too, the device plugin offers it.
+    objs = render_and_check(r)
+    ds = gpupool_wiring.component(objs, "DaemonSet", "-server")
+    f = gpupool_wiring.flags(gpupool_wiring.container(ds, "server"))
+    expect(f.get("--unix") == "/run/gpupool/server.sock" and f.get("--unix-mode") == "0666" and "--unix-gpu-list" in f,
+           f"server flags {f}")
+    vol = [v for v in chart_checks.pod_spec(ds)["volumes"] if v["name"] == "local-socket"]
+    expect(vol and vol[0]["hostPath"] == {"path": "/run/gpupool", "type": "DirectoryOrCreate"},
+           f"server's socket folder {vol}")
+    init = gpupool_wiring.container(ds, "socket-dir")
+    expect(not init["securityContext"]["capabilities"].get("add"), "socket-dir must need no capability")
+    plugin_ds = gpupool_wiring.component(objs, "DaemonSet", "-device-plugin")
+    plugin = gpupool_wiring.container(plugin_ds, "device-plugin")
+    expect(gpupool_wiring.flags(plugin).get("--local-socket") == "/run/gpupool/server.sock",
+           "the device plugin does not offer the server's socket")
+    # Another folder: every path follows it.
+    moved = render_and_check(r, sets=["server.localSocket.hostDir=/var/run/gpupool-local"],
+                             local_socket_dir="/var/run/gpupool-local")
+    plugin = gpupool_wiring.container(gpupool_wiring.component(moved, "DaemonSet", "-device-plugin"), "device-plugin")
+    expect(gpupool_wiring.flags(plugin).get("--local-socket") == "/var/run/gpupool-local/server.sock",
+           "hostDir not followed by the device plugin")
+    # Off: no socket, no host folder, nothing offered.
+    off = render_and_check(r, sets=["server.localSocket.enabled=false"])
+    text = yaml.safe_dump_all(off)
+    expect("/run/gpupool" not in text and "--unix" not in text and "--local-socket" not in text,
+           "server.localSocket.enabled=false still renders the socket")
+    # Servers outside the cluster only: nothing local to offer.
+    external = render_and_check(r, ["external.yaml"], external=["gpu-01.example.com:7470", "[fd00::12]:7470"])
+    expect("--local-socket" not in yaml.safe_dump_all(external), "a local socket offered without local servers")
+    # The faults the wiring check must catch.
+    for what, suffix, change in (
+            ("plugin offers another folder", "-device-plugin",
+             lambda o: _set_flag(o, "device-plugin", "--local-socket", "/run/other/server.sock")),
+            ("plugin mounts the folder writable", "-device-plugin",
+             lambda o: [m for m in gpupool_wiring.container(o, "device-plugin")["volumeMounts"]
+                        if m["name"] == "local-socket"][0].update(readOnly=False)),
+            ("socket open to pods without authentication", "-server",
+             lambda o: gpupool_wiring.container(o, "server")["args"].remove("--pod-token-review")),
+            ("no folder preparation", "-server",
+             lambda o: chart_checks.pod_spec(o).pop("initContainers"))):
+        expect(gpupool_wiring.check_local_socket(_mutate(objs, "DaemonSet", suffix, change)),
+               f"not caught: {what}")
 
 
 @case
@@ -240,6 +288,9 @@ REFUSED = [
     (["image.pullPolicy=Sometimes"], ["image.pullPolicy"]),
     (["metrics.serviceMonitor.interval=often"], ["metrics.serviceMonitor.interval"]),
     (["server.updateStrategy.type=Recreate"], ["server.updateStrategy.type"]),
+    (["server.localSocket.hostDir=run/gpupool"], ["server.localSocket.hostDir"]),
+    (["server.localSocket.hostDir=/"], ["server.localSocket.hostDir"]),  # the whole host into pods
+    (["server.localSocket.hostDir=/run/gpupool/"], ["server.localSocket.hostDir"]),
     # Values that are each valid but not together (templates/_validate.tpl).
     (["operator.leaderElection.enabled=false"], ["operator.leaderElection.enabled"]),
     (["server.enabled=false"], ["externalServers"]),

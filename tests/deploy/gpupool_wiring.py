@@ -303,3 +303,45 @@ def check_server_auth_and_tls(objs):
     else:
         errors.append("device plugin: install-client mounts no CA from the server's Secret")
     return errors
+
+
+def _host_dir(workload, container_, mount_path):
+    """(host path, read-only) of the hostPath volume `container_` mounts at mount_path, or (None, None)."""
+    volumes = {v["name"]: v.get("hostPath", {}).get("path") for v in pod_spec(workload)["volumes"]}
+    for m in container(workload, container_).get("volumeMounts", []):
+        if m["mountPath"] == mount_path:
+            return volumes.get(m["name"]), m.get("readOnly", False)
+    return None, None
+
+
+def check_local_socket(objs):
+    """The server's --unix socket lies in a host folder that the device plugin offers pods (--local-socket
+    at the same host path, mounted read-only), and it is open to pods only with client authentication."""
+    errors = []
+    ds = component(objs, "DaemonSet", "-server")
+    plugin_ds = component(objs, "DaemonSet", "-device-plugin")
+    server_socket = None
+    if ds is not None:
+        f = flags(container(ds, "server"))
+        if "--unix" in f:
+            folder, name = f["--unix"].rsplit("/", 1)
+            host, _ = _host_dir(ds, "server", folder)
+            if host is None:
+                errors.append(f"server: --unix {f['--unix']} is not in a host folder")
+            else:
+                server_socket = f"{host}/{name}"
+            if not any(c["name"] == "socket-dir" for c in ds["spec"]["template"]["spec"].get("initContainers", [])):
+                errors.append("server: nothing gives the socket's root-owned host folder to the server's user")
+            if f.get("--unix-mode") and not ({"--pod-token-review", "--token-file", "--allow-unauthenticated"} & set(f)):
+                errors.append("server: a Unix socket open to pods without client authentication")
+    if plugin_ds is None:
+        return errors
+    offered = flags(container(plugin_ds, "device-plugin")).get("--local-socket")
+    if offered != server_socket:
+        errors.append(f"device plugin: --local-socket {offered}, but the server's socket is {server_socket}")
+    if offered:
+        folder = offered.rsplit("/", 1)[0]
+        host, read_only = _host_dir(plugin_ds, "device-plugin", folder)
+        if host != folder or read_only is not True:
+            errors.append(f"device plugin: {folder} is not mounted read-only from the same host folder")
+    return errors

@@ -1,4 +1,9 @@
 // Allocate, GetPreferredAllocation and unknown IDs through the real plugin's sockets.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
 #include "tests/deviceplugin/plugin_harness.h"
 
 namespace gpupool::testing {
@@ -62,6 +67,44 @@ TEST_CASE("Allocate injects the client library mount and environment for every r
       CHECK(c.cdi_devices_size() == 0);
     }
   }
+}
+
+TEST_CASE("Allocate offers the node's server socket, read-only, only while it exists") {
+  PluginHarness h;
+  REQUIRE(h.kubelet.Start().ok());
+  const std::string socket_dir = h.tmp.File("run-gpupool");
+  REQUIRE(::mkdir(socket_dir.c_str(), 0755) == 0);
+  const std::string socket = socket_dir + "/server.sock";
+  h.StartPlugin({"--gpus=2", "--local-socket=" + socket});
+  h.WaitRegistered(1);
+  auto allocate = [&h] {
+    v1beta1::AllocateResponse response;
+    auto status = Call(h.kubelet, deviceplugin::kGpuResource, AllocateOf({"gpu-000"}), &response);
+    REQUIRE(status.ok());
+    REQUIRE(response.container_responses_size() == 1);
+    return response.container_responses(0);
+  };
+  auto offered = [](const v1beta1::ContainerAllocateResponse& c) {
+    return c.envs().count("GPUPOOL_LOCAL_SOCKET") != 0 || c.mounts_size() != 1;
+  };
+
+  CHECK_FALSE(offered(allocate()));  // no server on this node (yet)
+  std::ofstream(socket) << "a file, not a socket\n";
+  CHECK_FALSE(offered(allocate()));
+  REQUIRE(::unlink(socket.c_str()) == 0);
+
+  REQUIRE(MakeSocketFile(socket));  // the server started: Allocate only checks that the socket is there
+  const auto c = allocate();
+  REQUIRE(c.mounts_size() == 2);
+  CHECK(c.mounts(0).container_path() == "/opt/gpupool/lib");
+  CHECK(c.mounts(1).host_path() == socket_dir);
+  CHECK(c.mounts(1).container_path() == "/run/gpupool");
+  CHECK(c.mounts(1).read_only());
+  CHECK(c.envs().at("GPUPOOL_LOCAL_SOCKET") == "/run/gpupool/server.sock");
+  CHECK(c.envs().at("GPUPOOL_POD_INFO") == "/etc/gpupool/pod/annotations");
+
+  REQUIRE(::unlink(socket.c_str()) == 0);  // the server is gone: nothing is offered
+  CHECK_FALSE(offered(allocate()));
 }
 
 TEST_CASE("Allocate of unknown device IDs is an error naming the ID") {

@@ -17,12 +17,13 @@ TEST_CASE("config defaults and the Helm chart's flags") {
   CHECK(c->client_lib_dir == "/opt/gpupool/lib");
   CHECK(c->pool_health == PoolHealthMode::kStatic);
   CHECK(c->cdi_kind.empty());
+  CHECK(c->local_socket.empty());  // the server's socket is offered only where the chart says so
 
   // What deploy/helm/gpupool/templates/deviceplugin.yaml passes, with the in-cluster environment.
-  auto chart =
-      LoadConfig({"--device-plugin-dir=/var/vcap/data/kubelet/device-plugins", "--gpus=16",
-                  "--gpu-percent=1600", "--gpu-memory=2304", "--pool-health=gpupool", "--pool=default"},
-                 {{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}});
+  auto chart = LoadConfig({"--device-plugin-dir=/var/vcap/data/kubelet/device-plugins", "--gpus=16",
+                           "--gpu-percent=1600", "--gpu-memory=2304", "--pool-health=gpupool",
+                           "--pool=default", "--local-socket=/run/gpupool/server.sock"},
+                          {{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}});
   REQUIRE(chart.ok());
   CHECK(chart->device_plugin_dir == "/var/vcap/data/kubelet/device-plugins");
   CHECK(chart->gpus == 16);
@@ -30,6 +31,7 @@ TEST_CASE("config defaults and the Helm chart's flags") {
   CHECK(chart->gpu_memory_gib == 2304);
   CHECK(chart->pool_health == PoolHealthMode::kGpupool);
   CHECK(chart->pool == "default");
+  CHECK(chart->local_socket == "/run/gpupool/server.sock");
   CHECK(chart->kube_api_server == "https://10.0.0.1:443");
   CHECK(chart->kube_token_file == "/var/run/secrets/kubernetes.io/serviceaccount/token");
 
@@ -75,6 +77,9 @@ TEST_CASE("malformed values are refused naming the field") {
       {{"--health-interval=soon"}, {}, "--health-interval=soon"},
       {{"--health-interval=1ms"}, {}, "shorter than 10ms"},
       {{"--cdi-kind=nokind"}, {}, "--cdi-kind=nokind"},
+      {{"--local-socket=run/server.sock"}, {}, "--local-socket=run/server.sock"},
+      {{"--local-socket=/server.sock"}, {}, "not a socket in a folder of its own"},  // would mount /
+      {{"--local-socket=/run/gpupool/"}, {}, "not a socket in a folder of its own"},
       {{"--kube-api-server=ftp://x"}, {}, "--kube-api-server=ftp://x"},
       {{"--device-plugin-dir="}, {}, "--device-plugin-dir=: must not be empty"},
       {{"positional"}, {}, "unexpected argument"},

@@ -82,4 +82,8 @@ class TempDir {
   std::string path_;
 };
 
+// Creates a Unix socket file at `path` that nobody listens on (what a server that died leaves behind,
+// or a socket a test only needs to exist). False when it cannot.
+bool MakeSocketFile(const std::string& path);
+
 }  // namespace gpupool::testing

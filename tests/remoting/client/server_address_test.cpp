@@ -39,6 +39,28 @@ TEST_CASE("without GPUPOOL_SERVER the pod binding names the server") {
   INFO(found.status().ToString());
   REQUIRE(found.ok());
   CHECK(found->endpoint.ToString() == "10.0.0.5:7470");
+  CHECK(found->gpu_uuid == "GPU-1");
+  CHECK(found->local_socket.empty());
+}
+
+TEST_CASE("GPUPOOL_LOCAL_SOCKET is offered with a binding only, whose GPU decides whether it is used") {
+  testing::TempDir dir;
+  std::ofstream(dir.File("annotations"))
+      << "gpupool.io/"
+         "binding=\"{\\\"pool\\\":\\\"default\\\",\\\"gpus\\\":[{\\\"server\\\":\\\"10.0.0.5:7470\\\","
+         "\\\"uuid\\\":\\\"GPU-1\\\",\\\"percent\\\":50,\\\"memoryBytes\\\":1024}]}\"\n";
+  auto bound = FindServer(
+      Env({{"GPUPOOL_POD_INFO", dir.File("annotations")}, {"GPUPOOL_LOCAL_SOCKET", "/run/gpupool/s.sock"}}));
+  REQUIRE(bound.ok());
+  CHECK(bound->endpoint.ToString() == "10.0.0.5:7470");  // still the fallback
+  CHECK(bound->local_socket == "/run/gpupool/s.sock");
+  CHECK(bound->gpu_uuid == "GPU-1");
+  // An explicit GPUPOOL_SERVER names no GPU to check the local server against: it is used as given.
+  auto named =
+      FindServer(Env({{"GPUPOOL_SERVER", "gpu-01:7470"}, {"GPUPOOL_LOCAL_SOCKET", "/run/gpupool/s.sock"}}));
+  REQUIRE(named.ok());
+  CHECK(named->local_socket.empty());
+  CHECK(named->gpu_uuid.empty());
 }
 
 TEST_CASE("the pod token file is read for every lookup, so a rotated token is sent") {

@@ -1,6 +1,8 @@
 // gpupool-server's command line: bad flags exit 2 with a message naming the problem; a Unix socket
 // listener serves sessions too.
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -50,6 +52,17 @@ TEST_CASE("bad command lines exit 2 and say what is wrong") {
         "5m"},
        "--pod-token-cache-ttl: at most 60s"},
       {{"--device", "emulated", "--listen", "127.0.0.1:0", "stray"}, "unexpected argument 'stray'"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix", "/tmp/x.sock", "--unix-mode", "rw"},
+       "--unix-mode: 'rw' is not an octal mode"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix", "/tmp/x.sock", "--unix-mode", "4755"},
+       "--unix-mode: '4755' is not an octal mode"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix-mode", "0600"},
+       "--unix-mode needs --unix"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix-gpu-list"},
+       "--unix-gpu-list needs --unix"},
+      // Others may write: a door for every local user, so only with client authentication.
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--unix", "/tmp/x.sock", "--unix-mode", "0666"},
+       "--unix-mode lets other users connect, but no client authentication is configured"},
   };
   for (const Case& k : cases) {
     std::vector<std::string> argv = {BinDir() + "/gpupool-server"};
@@ -86,6 +99,60 @@ TEST_CASE("sessions over a Unix socket given as --listen or --unix") {
     c.UseDevice0();
     CHECK(c.Result<protocol::Op::MemAlloc>({4096}) == CUDA_SUCCESS);
   }
+}
+
+TEST_CASE("a Unix socket gets the permission bits --unix-mode gives, before the server accepts") {
+  TempDir dir;
+  std::ofstream(dir.File("token")) << "t\n";
+  const std::string path = dir.File("shared.sock");
+  for (const char* mode : {"0666", "0600"}) {
+    INFO(mode);
+    auto p =
+        Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--listen", "127.0.0.1:0",
+                           "--unix", path, "--unix-mode", mode, "--token-file", dir.File("token")});
+    REQUIRE(p.ok());
+    REQUIRE(p->WaitForLine("listening on unix:" + path, kWait).ok());
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK((st.st_mode & 07777) == std::stoul(mode, nullptr, 8));
+  }
+}
+
+TEST_CASE(
+    "with --unix-gpu-list the server lists its GPUs next to its Unix socket while it runs, readable by all") {
+  TempDir dir;
+  std::ofstream(dir.File("token")) << "t\n";
+  const std::string path = dir.File("server.sock");
+  std::ofstream(path + ".gpus") << "GPU-left-by-an-earlier-server\n";
+  auto p = Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--emulated-gpus", "2",
+                              "--listen", "127.0.0.1:0", "--unix", path, "--unix-gpu-list", "--token-file",
+                              dir.File("token")});
+  REQUIRE(p.ok());
+  REQUIRE(p->WaitForLine("listed 2 GPUs in " + path + ".gpus", kWait).ok());
+  std::ifstream in(path + ".gpus");
+  std::string first, second, rest;
+  std::getline(in, first);
+  std::getline(in, second);
+  CHECK(first.rfind("GPU-", 0) == 0);
+  CHECK(second.rfind("GPU-", 0) == 0);
+  CHECK(first != second);
+  CHECK_FALSE(std::getline(in, rest));
+  struct stat st {};
+  REQUIRE(::stat((path + ".gpus").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0644);
+  p->Signal(SIGTERM);
+  REQUIRE(p->Wait(kWait).ok());
+  CHECK(::access((path + ".gpus").c_str(), F_OK) != 0);  // withdrawn with the socket
+  CHECK(::access(path.c_str(), F_OK) != 0);
+
+  // Without --unix-gpu-list no list is written (no inventory query at start), and a stale one goes.
+  std::ofstream(path + ".gpus") << "GPU-left-by-an-earlier-server\n";
+  auto plain = Subprocess::Start({BinDir() + "/gpupool-server", "--device", "emulated", "--listen",
+                                  "127.0.0.1:0", "--unix", path, "--token-file", dir.File("token")});
+  REQUIRE(plain.ok());
+  REQUIRE(plain->WaitForLine("device; listening on", kWait).ok());
+  CHECK(::access((path + ".gpus").c_str(), F_OK) != 0);
 }
 
 TEST_CASE("a token file makes the token required") {

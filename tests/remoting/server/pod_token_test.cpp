@@ -126,6 +126,29 @@ TEST_CASE("pod tokens: every other client is refused with its reason, counted by
   CHECK_THAT(page, Catch::Contains("gpupool_auth_failures_total{reason=\"pod_uid_mismatch\"} 1"));
 }
 
+TEST_CASE("pod tokens: the Unix socket offered to pods on the node checks them exactly as TCP does") {
+  TempDir sockets;
+  const Endpoint local{Endpoint::Kind::kUnix, "", 0, sockets.File("server.sock")};
+  Cluster cluster({"--unix", local.path, "--unix-mode", "0666"});
+  TestClient pod = TestClient::Raw(local);
+  REQUIRE(pod.Hello("", "", cluster.Token("a")).ok());
+  pod.UseDevice0();
+  auto info = pod.Call<Op::MemGetInfo>({});
+  REQUIRE(info.result == CUDA_SUCCESS);
+  CHECK(std::get<1>(info.fields) == kShare);  // the admitted pod's share, as over TCP
+  auto hello = [&local](const std::string& token, const std::string& uid = "") {
+    return TestClient::Raw(local).Hello(uid, "", token);
+  };
+  CheckRefused(hello(""), Code::kUnauthenticated, "requires the pod's service-account token");
+  CheckRefused(hello("not-a-token"), Code::kUnauthenticated, "rejected the pod token");
+  CheckRefused(hello(cluster.Token("b")), Code::kPermissionDenied,
+               "pod " + cluster.uids["b"] + " is not admitted");
+  CheckRefused(hello(cluster.Token("a"), cluster.uids["c"]), Code::kPermissionDenied,
+               "but the token is bound to");
+  const std::string page = HttpGet(cluster.server->metrics, "/metrics");
+  CHECK_THAT(page, Catch::Contains("gpupool_auth_failures_total{reason=\"not_admitted\"} 1"));
+}
+
 TEST_CASE("pod tokens: an accepted token is not reviewed again while cached") {
   Cluster cluster;
   const std::string token = cluster.Token("a");
