@@ -92,12 +92,12 @@ Result<std::unique_ptr<Session>> OpenBoundSession(const ServerAddress& address) 
   if (address.local_socket.empty() || address.gpu_uuid.empty()) return Session::Open(address);
   auto local = OpenLocalSession(address);
   if (local.ok()) {
-    GPUPOOL_LOG(kInfo) << address.gpu_uuid << ": local server at " << address.local_socket << " ("
-                       << ((*local)->copy_ring() != nullptr ? "copy ring" : "no copy ring") << ")";
+    GPUPOOL_LOG(kDebug) << address.gpu_uuid << ": local server at " << address.local_socket << " ("
+                        << ((*local)->copy_ring() != nullptr ? "copy ring" : "no copy ring") << ")";
     return local;
   }
-  GPUPOOL_LOG(kInfo) << address.gpu_uuid << ": " << address.endpoint.ToString() << " (not the local socket "
-                     << address.local_socket << ": " << local.status().message() << ")";
+  GPUPOOL_LOG(kDebug) << address.gpu_uuid << ": " << address.endpoint.ToString() << " (not the local socket "
+                      << address.local_socket << ": " << local.status().message() << ")";
   return Session::Open(address);
 }
 

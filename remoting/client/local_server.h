@@ -10,7 +10,7 @@
 // name, IP or port says nothing about which server answers on a socket. Before connecting, the GPU
 // list the server may keep next to its socket (common/local_gpu_list.h) lets the client skip, without
 // a handshake, a server that lists other GPUs only. Anything else (no socket at the path, connection
-// refused, handshake refused, another GPU) closes the local connection and uses TCP, with one info
+// refused, handshake refused, another GPU) closes the local connection and uses TCP, with one debug
 // line that says why. Over the socket the session gets the copy ring unless
 // GPUPOOL_COPY_RING=off (session.h).
 //
@@ -26,8 +26,8 @@
 
 namespace gpupool::client {
 
-// The session for `address`; logs once (info) which path the bound GPU uses when a local socket
-// was offered.
+// The session for `address`; logs once (debug: GPUPOOL_LOG_LEVEL=debug) which path the bound GPU uses when a
+// local socket was offered.
 Result<std::unique_ptr<Session>> OpenBoundSession(const ServerAddress& address);
 
 // The local attempt alone: the session over `address.local_socket` when its server serves

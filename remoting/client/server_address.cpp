@@ -3,13 +3,15 @@
 #include <cstdlib>
 
 #include "common/binding/binding.h"
+#include "common/log.h"
 #include "common/read_file.h"
 #include "common/token_file.h"
 
 namespace gpupool::client {
 namespace {
 
-// The binding's first GPU: the one this client uses.
+// The binding's first GPU: the one this client uses. A binding of several GPUs (gpupool.io/gpu: 2 or
+// more) gets a warning, since the program sees one device where it asked for more.
 Result<GpuBinding> GpuFromPodInfo(const std::string& path) {
   GPUPOOL_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
   GPUPOOL_ASSIGN_OR_RETURN(auto annotations, ParseDownwardAnnotations(text));
@@ -17,6 +19,12 @@ Result<GpuBinding> GpuFromPodInfo(const std::string& path) {
   if (it == annotations.end()) return Status::NotFound(path + " has no " + std::string(kBindingAnnotation));
   GPUPOOL_ASSIGN_OR_RETURN(Binding binding, BindingFromJson(it->second));
   if (binding.gpus.empty()) return Status::NotFound("the pod binding in " + path + " names no GPU");
+  if (binding.gpus.size() > 1) {
+    GPUPOOL_LOG_ONCE(kWarn, "binding of several GPUs")
+        << "the pod's binding names " << binding.gpus.size() << " GPUs; this process uses only the first ("
+        << binding.gpus.front().uuid << " on " << binding.gpus.front().server
+        << "): the client does not serve more than one remote GPU per process yet";
+  }
   return binding.gpus.front();
 }
 

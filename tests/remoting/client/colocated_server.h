@@ -83,7 +83,7 @@ struct ColocatedServer {
     return {{"GPUPOOL_POD_INFO", annotations},
             {"GPUPOOL_TOKEN_FILE", token_file},
             {"GPUPOOL_LOCAL_SOCKET", local_socket},
-            {"GPUPOOL_LOG_LEVEL", "info"}};
+            {"GPUPOOL_LOG_LEVEL", "debug"}};
   }
 
  private:
