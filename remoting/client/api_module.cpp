@@ -45,14 +45,27 @@ bool InLoadedBinary(const void* image) {
   return dladdr(image, &info) != 0 && info.dli_fname != nullptr;
 }
 
-CUresult EnsureLibraryLoaded(Library* library) {
-  std::call_once(library->load_once, [library] {
+// Loads `library` on the server, once; with JIT `options`, through LibraryLoadDataEx, filling their
+// outputs from the reply.
+CUresult EnsureLibraryLoaded(Library* library, const JitOptions* options = nullptr) {
+  std::call_once(library->load_once, [library, options] {
     std::string hash;
     library->load_result = UploadImage(library->image, &hash);
     if (library->load_result != CUDA_SUCCESS) return;
-    protocol::Call<Op::LibraryLoadData>::Reply reply;
-    library->load_result = Rpc<Op::LibraryLoadData>(0, {hash}, &reply);
-    library->id = std::get<0>(reply);
+    if (options == nullptr) {
+      protocol::Call<Op::LibraryLoadData>::Reply reply;
+      library->load_result = Rpc<Op::LibraryLoadData>(0, {hash}, &reply);
+      library->id = std::get<0>(reply);
+      return;
+    }
+    protocol::Call<Op::LibraryLoadDataEx>::Reply reply;
+    library->load_result = Rpc<Op::LibraryLoadDataEx>(0, {hash, options->codes(), options->values()}, &reply);
+    if (library->load_result != CUDA_SUCCESS) return;
+    const auto& [result, id, after, info, error] = reply;
+    library->load_result = !options->Fill(after, info, error)
+                               ? CUDA_ERROR_DEVICE_UNAVAILABLE  // a broken reply
+                               : static_cast<CUresult>(result);
+    library->id = id;
   });
   return library->load_result;
 }
@@ -91,10 +104,12 @@ GPUPOOL_API CUresult cuModuleLoad(CUmodule* module, const char* path) {
   return LoadModuleData(image.c_str(), module);
 }
 
-GPUPOOL_API CUresult cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned int, CUjit_option*,
-                                        void**) {
-  // JIT options tune or report on PTX compilation on the server; they do not change the result.
-  return LoadModuleData(image, module);
+// The options travel to the server's cuModuleLoadDataEx; its logs and outputs come back (jit_options.h).
+GPUPOOL_API CUresult cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned int count,
+                                        CUjit_option* options, void** values) {
+  JitOptions jit;
+  GPUPOOL_CU_RETURN_IF_ERROR(jit.Parse(count, options, values));
+  return LoadModuleData(image, module, count > 0 ? &jit : nullptr);
 }
 
 GPUPOOL_API CUresult cuModuleLoadFatBinary(CUmodule* module, const void* fatbin) {
@@ -167,10 +182,15 @@ GPUPOOL_API CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
   return CUDA_SUCCESS;
 }
 
-GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUjit_option*, void**,
-                                       unsigned int, CUlibraryOption*, void**, unsigned int) {
+// JIT options travel (their logs and outputs must be filled at the call, so such a library loads at
+// once); library options are not forwarded.
+GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUjit_option* jit_options,
+                                       void** jit_values, unsigned int jit_count, CUlibraryOption*, void**,
+                                       unsigned int) {
   if (library == nullptr || code == nullptr) return CUDA_ERROR_INVALID_VALUE;
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  JitOptions jit;
+  GPUPOOL_CU_RETURN_IF_ERROR(jit.Parse(jit_count, jit_options, jit_values));
   auto span = FindImageSpan(code);  // a malformed image fails here, lazy or not
   if (!span.ok()) {
     GPUPOOL_LOG(kWarn) << "library image rejected: " << span.status().ToString();
@@ -178,11 +198,11 @@ GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUj
   }
   auto object = std::make_unique<Library>();
   object->image = code;
-  if (InLoadedBinary(code)) {
+  if (InLoadedBinary(code) && jit_count == 0) {
     GPUPOOL_LOG(kDebug) << "library image of " << span->size
                         << " bytes in a loaded binary: sent on first use";
   } else {
-    GPUPOOL_CU_RETURN_IF_ERROR(EnsureLibraryLoaded(object.get()));
+    GPUPOOL_CU_RETURN_IF_ERROR(EnsureLibraryLoaded(object.get(), jit_count > 0 ? &jit : nullptr));
   }
   *library = reinterpret_cast<CUlibrary>(State::Get().libraries.Add(std::move(object)));
   return CUDA_SUCCESS;
