@@ -26,10 +26,15 @@ bool Resolve(void* library, const char* name, Fn* out, std::string* why) {
 
 Loaded Load() {
   Loaded loaded;
-  std::vector<std::string> candidates = {"libnvJitLink.so.13"};
-  if (const char* home = std::getenv("CUDA_HOME"); home != nullptr && *home != '\0')
-    candidates.push_back(std::string(home) + "/lib64/libnvJitLink.so.13");
-  candidates.push_back("/usr/local/cuda/lib64/libnvJitLink.so.13");
+  std::vector<std::string> candidates;
+  if (const char* path = std::getenv("GPUPOOL_NVJITLINK"); path != nullptr && *path != '\0') {
+    candidates.push_back(path);  // this one only
+  } else {
+    candidates.push_back("libnvJitLink.so.13");
+    if (const char* home = std::getenv("CUDA_HOME"); home != nullptr && *home != '\0')
+      candidates.push_back(std::string(home) + "/lib64/libnvJitLink.so.13");
+    candidates.push_back("/usr/local/cuda/lib64/libnvJitLink.so.13");
+  }
   void* library = nullptr;
   for (const std::string& path : candidates) {
     library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

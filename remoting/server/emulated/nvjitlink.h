@@ -1,7 +1,7 @@
 // nvJitLink (CUDA's JIT linker library), opened with dlopen on first use so that gpupool-server
 // builds and runs where it is missing; only JIT linking on the emulated device needs it.
 // Looked for as libnvJitLink.so.13 on the loader's path, then in $CUDA_HOME/lib64 and
-// /usr/local/cuda/lib64.
+// /usr/local/cuda/lib64; only at $GPUPOOL_NVJITLINK when that is set.
 //
 // Thread-safety: NvJitLink() is safe from any thread; the table is immutable once loaded.
 #pragma once

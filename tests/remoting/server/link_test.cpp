@@ -106,6 +106,22 @@ TEST_CASE("link: broken inputs fail the link with an error log, and the session 
   CHECK(c.Result<Op::DriverGetVersion>({}) == CUDA_SUCCESS);
 }
 
+TEST_CASE("link: without nvJitLink the emulated device answers NOT_SUPPORTED and says what is missing") {
+  ServerProcess server = ServerProcess::Start({}, {{"GPUPOOL_NVJITLINK", "/nonexistent/libnvJitLink.so.13"}});
+  TestClient c = TestClient::Open(server.endpoint);
+  c.UseDevice0();
+  const std::string hash = Upload(c, std::string(kPtx) + '\0');
+  for (int i = 0; i < 2; ++i) {
+    auto linked = c.Call<Op::LinkComplete>({kLogCodes, kLogValues, {CU_JIT_INPUT_PTX}, Words(hash), "k.ptx"});
+    REQUIRE(linked.result == CUDA_SUCCESS);
+    CHECK(std::get<0>(linked.fields) == CUDA_ERROR_NOT_SUPPORTED);
+    CHECK(std::get<5>(linked.fields).find("libnvJitLink.so.13") != std::string::npos);
+  }
+  CHECK(c.Result<Op::DriverGetVersion>({}) == CUDA_SUCCESS);
+  // And the server's log says it (once per worker: the loader's answer is kept).
+  CHECK(server.process.WaitForLine("needs libnvJitLink.so.13", kWait).ok());
+}
+
 TEST_CASE("link: malformed requests are refused at the call") {
   ServerProcess server = ServerProcess::Start();
   TestClient c = TestClient::Open(server.endpoint);
