@@ -45,26 +45,27 @@ bool InLoadedBinary(const void* image) {
   return dladdr(image, &info) != 0 && info.dli_fname != nullptr;
 }
 
-// Loads `library` on the server, once; with JIT `options`, through LibraryLoadDataEx, filling their
-// outputs from the reply.
-CUresult EnsureLibraryLoaded(Library* library, const JitOptions* options = nullptr) {
-  std::call_once(library->load_once, [library, options] {
+// Loads `library` on the server, once. With JIT options (the library's own; `outputs`: the program's
+// options whose outputs are filled from the reply) through LibraryLoadDataEx.
+CUresult EnsureLibraryLoaded(Library* library, const JitOptions* outputs = nullptr) {
+  std::call_once(library->load_once, [library, outputs] {
     std::string hash;
     library->load_result = UploadImage(library->image, &hash);
     if (library->load_result != CUDA_SUCCESS) return;
-    if (options == nullptr) {
+    if (library->jit_codes.empty() && outputs == nullptr) {
       protocol::Call<Op::LibraryLoadData>::Reply reply;
       library->load_result = Rpc<Op::LibraryLoadData>(0, {hash}, &reply);
       library->id = std::get<0>(reply);
       return;
     }
     protocol::Call<Op::LibraryLoadDataEx>::Reply reply;
-    library->load_result = Rpc<Op::LibraryLoadDataEx>(0, {hash, options->codes(), options->values()}, &reply);
+    library->load_result =
+        Rpc<Op::LibraryLoadDataEx>(0, {hash, library->jit_codes, library->jit_values}, &reply);
     if (library->load_result != CUDA_SUCCESS) return;
     const auto& [result, id, after, info, error] = reply;
-    library->load_result = !options->Fill(after, info, error)
-                               ? CUDA_ERROR_DEVICE_UNAVAILABLE  // a broken reply
-                               : static_cast<CUresult>(result);
+    const bool intact =
+        outputs != nullptr ? outputs->Fill(after, info, error) : after.size() == library->jit_codes.size();
+    library->load_result = intact ? static_cast<CUresult>(result) : CUDA_ERROR_DEVICE_UNAVAILABLE;
     library->id = id;
   });
   return library->load_result;
@@ -182,8 +183,8 @@ GPUPOOL_API CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
   return CUDA_SUCCESS;
 }
 
-// JIT options travel (their logs and outputs must be filled at the call, so such a library loads at
-// once); library options are not forwarded.
+// JIT options travel; with outputs to fill (logs, wall time) the library loads at once, while options
+// that only steer compilation keep the load lazy. Library options are not forwarded.
 GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUjit_option* jit_options,
                                        void** jit_values, unsigned int jit_count, CUlibraryOption*, void**,
                                        unsigned int) {
@@ -198,11 +199,13 @@ GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUj
   }
   auto object = std::make_unique<Library>();
   object->image = code;
-  if (InLoadedBinary(code) && jit_count == 0) {
+  object->jit_codes = jit.codes();
+  object->jit_values = jit.values();
+  if (InLoadedBinary(code) && !jit.has_outputs()) {
     GPUPOOL_LOG(kDebug) << "library image of " << span->size
                         << " bytes in a loaded binary: sent on first use";
   } else {
-    GPUPOOL_CU_RETURN_IF_ERROR(EnsureLibraryLoaded(object.get(), jit_count > 0 ? &jit : nullptr));
+    GPUPOOL_CU_RETURN_IF_ERROR(EnsureLibraryLoaded(object.get(), jit.has_outputs() ? &jit : nullptr));
   }
   *library = reinterpret_cast<CUlibrary>(State::Get().libraries.Add(std::move(object)));
   return CUDA_SUCCESS;

@@ -25,9 +25,11 @@ CUresult JitOptions::Parse(unsigned count, CUjit_option* options, void** values)
             << "JIT options with symbol or name arrays (CU_JIT_GLOBAL_SYMBOL_*, CU_JIT_REFERENCED_*) are not "
                "supported";
         return CUDA_ERROR_NOT_SUPPORTED;
-      case JitOptionKind::kLogBuffer: break;  // filled here from the reply
+      case JitOptionKind::kLogBuffer:
+        has_outputs_ = true;  // filled here from the reply
+        break;
+      case JitOptionKind::kOutput: has_outputs_ = true; [[fallthrough]];
       case JitOptionKind::kValue:
-      case JitOptionKind::kOutput:
         codes_.push_back(code);
         wire_values_.push_back(reinterpret_cast<std::uintptr_t>(values[i]));
         program_index_.push_back(i);

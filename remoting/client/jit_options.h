@@ -22,6 +22,8 @@ class JitOptions {
 
   const std::vector<std::int32_t>& codes() const { return codes_; }
   const std::vector<std::uint64_t>& values() const { return wire_values_; }
+  // Whether the driver writes anything back (logs, their sizes, wall time, threads per block).
+  bool has_outputs() const { return has_outputs_; }
 
   // Writes the program's outputs from a reply: the slots the driver writes back (`after`, one per
   // code sent), the logs and the wall time. False when `after` does not match what was sent.
@@ -34,6 +36,7 @@ class JitOptions {
   std::vector<std::int32_t> codes_;
   std::vector<std::uint64_t> wire_values_;
   std::vector<unsigned> program_index_;  // of each code sent
+  bool has_outputs_ = false;
 };
 
 }  // namespace gpupool::client

@@ -28,8 +28,12 @@ TEST_CASE("JIT options: numbers travel, log buffers stay, arrays refused, unknow
                             CU_JIT_WALL_TIME,
                             CU_JIT_THREADS_PER_BLOCK};
   void* values[] = {Value(32), info, Value(sizeof info), error, Value(sizeof error), nullptr, Value(128)};
+  JitOptions steering;  // a lazy library load may carry these: nothing to write back
+  REQUIRE(steering.Parse(1, options, values) == CUDA_SUCCESS);
+  CHECK_FALSE(steering.has_outputs());
   JitOptions jit;
   REQUIRE(jit.Parse(7, options, values) == CUDA_SUCCESS);
+  CHECK(jit.has_outputs());
   CHECK(jit.codes() == std::vector<std::int32_t>{CU_JIT_MAX_REGISTERS, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
                                                  CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, CU_JIT_WALL_TIME,
                                                  CU_JIT_THREADS_PER_BLOCK});
