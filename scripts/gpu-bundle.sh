@@ -29,7 +29,7 @@ strip -o "$bundle/lib/libcuda.so.1" "$build/lib/libcuda.so.1"
 ln -s libcuda.so.1 "$bundle/lib/libcuda.so"
 
 # The project's CUDA test programs (built by nvcc; absent without it).
-for f in "$build"/tests/cuda/driver/driver_* "$build"/tests/cuda/runtime/*_static "$build"/tests/cuda/runtime/*_shared; do
+for f in "$build"/tests/cuda/driver/driver_* "$build"/tests/cuda/driver/link_* "$build"/tests/cuda/runtime/*_static "$build"/tests/cuda/runtime/*_shared; do
   [ -f "$f" ] || continue
   case "$f" in
     */driver/*) cp "$f" "$bundle/tests/driver/" ;;

@@ -45,14 +45,28 @@ bool InLoadedBinary(const void* image) {
   return dladdr(image, &info) != 0 && info.dli_fname != nullptr;
 }
 
-CUresult EnsureLibraryLoaded(Library* library) {
-  std::call_once(library->load_once, [library] {
+// Loads `library` on the server, once. With JIT options (the library's own; `outputs`: the program's
+// options whose outputs are filled from the reply) through LibraryLoadDataEx.
+CUresult EnsureLibraryLoaded(Library* library, const JitOptions* outputs = nullptr) {
+  std::call_once(library->load_once, [library, outputs] {
     std::string hash;
     library->load_result = UploadImage(library->image, &hash);
     if (library->load_result != CUDA_SUCCESS) return;
-    protocol::Call<Op::LibraryLoadData>::Reply reply;
-    library->load_result = Rpc<Op::LibraryLoadData>(0, {hash}, &reply);
-    library->id = std::get<0>(reply);
+    if (library->jit_codes.empty() && outputs == nullptr) {
+      protocol::Call<Op::LibraryLoadData>::Reply reply;
+      library->load_result = Rpc<Op::LibraryLoadData>(0, {hash}, &reply);
+      library->id = std::get<0>(reply);
+      return;
+    }
+    protocol::Call<Op::LibraryLoadDataEx>::Reply reply;
+    library->load_result =
+        Rpc<Op::LibraryLoadDataEx>(0, {hash, library->jit_codes, library->jit_values}, &reply);
+    if (library->load_result != CUDA_SUCCESS) return;
+    const auto& [result, id, after, info, error] = reply;
+    const bool intact =
+        outputs != nullptr ? outputs->Fill(after, info, error) : after.size() == library->jit_codes.size();
+    library->load_result = intact ? static_cast<CUresult>(result) : CUDA_ERROR_DEVICE_UNAVAILABLE;
+    library->id = id;
   });
   return library->load_result;
 }
@@ -91,10 +105,12 @@ GPUPOOL_API CUresult cuModuleLoad(CUmodule* module, const char* path) {
   return LoadModuleData(image.c_str(), module);
 }
 
-GPUPOOL_API CUresult cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned int, CUjit_option*,
-                                        void**) {
-  // JIT options tune or report on PTX compilation on the server; they do not change the result.
-  return LoadModuleData(image, module);
+// The options travel to the server's cuModuleLoadDataEx; its logs and outputs come back (jit_options.h).
+GPUPOOL_API CUresult cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned int count,
+                                        CUjit_option* options, void** values) {
+  JitOptions jit;
+  GPUPOOL_CU_RETURN_IF_ERROR(jit.Parse(count, options, values));
+  return LoadModuleData(image, module, count > 0 ? &jit : nullptr);
 }
 
 GPUPOOL_API CUresult cuModuleLoadFatBinary(CUmodule* module, const void* fatbin) {
@@ -167,10 +183,15 @@ GPUPOOL_API CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
   return CUDA_SUCCESS;
 }
 
-GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUjit_option*, void**,
-                                       unsigned int, CUlibraryOption*, void**, unsigned int) {
+// JIT options travel; with outputs to fill (logs, wall time) the library loads at once, while options
+// that only steer compilation keep the load lazy. Library options are not forwarded.
+GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUjit_option* jit_options,
+                                       void** jit_values, unsigned int jit_count, CUlibraryOption*, void**,
+                                       unsigned int) {
   if (library == nullptr || code == nullptr) return CUDA_ERROR_INVALID_VALUE;
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  JitOptions jit;
+  GPUPOOL_CU_RETURN_IF_ERROR(jit.Parse(jit_count, jit_options, jit_values));
   auto span = FindImageSpan(code);  // a malformed image fails here, lazy or not
   if (!span.ok()) {
     GPUPOOL_LOG(kWarn) << "library image rejected: " << span.status().ToString();
@@ -178,11 +199,13 @@ GPUPOOL_API CUresult cuLibraryLoadData(CUlibrary* library, const void* code, CUj
   }
   auto object = std::make_unique<Library>();
   object->image = code;
-  if (InLoadedBinary(code)) {
+  object->jit_codes = jit.codes();
+  object->jit_values = jit.values();
+  if (InLoadedBinary(code) && !jit.has_outputs()) {
     GPUPOOL_LOG(kDebug) << "library image of " << span->size
                         << " bytes in a loaded binary: sent on first use";
   } else {
-    GPUPOOL_CU_RETURN_IF_ERROR(EnsureLibraryLoaded(object.get()));
+    GPUPOOL_CU_RETURN_IF_ERROR(EnsureLibraryLoaded(object.get(), jit.has_outputs() ? &jit : nullptr));
   }
   *library = reinterpret_cast<CUlibrary>(State::Get().libraries.Add(std::move(object)));
   return CUDA_SUCCESS;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "remoting/client/api_support.h"
 #include "remoting/client/image_size.h"
 #include "remoting/client/rpc.h"
 
@@ -18,24 +19,41 @@ CUresult UploadImage(const void* image, std::string* hash) {
     GPUPOOL_LOG(kWarn) << "module image rejected: " << span.status().ToString();
     return CUDA_ERROR_INVALID_IMAGE;
   }
+  return UploadBytes(span->data, span->size, hash);
+}
+
+CUresult UploadBytes(const void* data, std::size_t size, std::string* hash) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(static_cast<const unsigned char*>(span->data), span->size, digest);
+  SHA256(static_cast<const unsigned char*>(data), size, digest);
   hash->assign(reinterpret_cast<const char*>(digest), sizeof digest);
   protocol::Call<Op::ImageQuery>::Reply held;
   CUresult result = Rpc<Op::ImageQuery>(0, {*hash}, &held);
   if (result != CUDA_SUCCESS || std::get<0>(held) != 0) return result;
-  GPUPOOL_LOG(kDebug) << "uploading a " << span->size << "-byte image to the server";
-  const char* bytes = static_cast<const char*>(span->data);
-  for (std::size_t offset = 0; offset < span->size; offset += protocol::kChunkSize) {
-    const std::size_t n = std::min(protocol::kChunkSize, span->size - offset);
+  GPUPOOL_LOG(kDebug) << "uploading a " << size << "-byte image to the server";
+  const char* bytes = static_cast<const char*>(data);
+  for (std::size_t offset = 0; offset < size; offset += protocol::kChunkSize) {
+    const std::size_t n = std::min(protocol::kChunkSize, size - offset);
     iovec chunk{const_cast<char*>(bytes + offset), n};
-    result = Rpc<Op::ImageUpload>(0, {*hash, span->size, offset}, nullptr, Tail{&chunk, 1});
+    result = Rpc<Op::ImageUpload>(0, {*hash, size, offset}, nullptr, Tail{&chunk, 1});
     if (result != CUDA_SUCCESS) return result;
   }
   return CUDA_SUCCESS;
 }
 
-CUresult LoadModuleData(const void* image, CUmodule* module) {
+CUresult DownloadImage(const std::string& hash, std::uint64_t size, std::string* image) {
+  image->assign(size, '\0');
+  for (std::size_t offset = 0; offset < size; offset += protocol::kChunkSize) {
+    Pending pending;
+    pending.tail = image->data() + offset;
+    pending.tail_size = std::min<std::size_t>(protocol::kChunkSize, size - offset);
+    CUresult result = Begin<Op::ImageDownload>(0, {hash, offset, pending.tail_size}, &pending);
+    if (result == CUDA_SUCCESS) result = Finish<Op::ImageDownload>(&pending, nullptr);
+    if (result != CUDA_SUCCESS) return result;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult LoadModuleData(const void* image, CUmodule* module, const JitOptions* options) {
   if (image == nullptr || module == nullptr) return CUDA_ERROR_INVALID_VALUE;
   State& state = State::Get();
   CUresult result = state.Ready();
@@ -43,11 +61,24 @@ CUresult LoadModuleData(const void* image, CUmodule* module) {
   if (result == CUDA_SUCCESS) result = state.CurrentId(&context);
   std::string hash;
   if (result == CUDA_SUCCESS) result = UploadImage(image, &hash);
-  protocol::Call<Op::ModuleLoadData>::Reply loaded;
-  if (result == CUDA_SUCCESS) result = Rpc<Op::ModuleLoadData>(context, {hash}, &loaded);
   if (result != CUDA_SUCCESS) return result;
+  std::uint64_t id = 0;
+  if (options == nullptr) {
+    protocol::Call<Op::ModuleLoadData>::Reply loaded;
+    GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::ModuleLoadData>(context, {hash}, &loaded));
+    id = std::get<0>(loaded);
+  } else {
+    protocol::Call<Op::ModuleLoadDataEx>::Reply loaded;
+    GPUPOOL_CU_RETURN_IF_ERROR(
+        Rpc<Op::ModuleLoadDataEx>(context, {hash, options->codes(), options->values()}, &loaded));
+    const auto& [load_result, loaded_id, after, info, error] = loaded;
+    if (!options->Fill(after, info, error))
+      return CUDA_ERROR_DEVICE_UNAVAILABLE;  // a reply that breaks the protocol
+    if (load_result != CUDA_SUCCESS) return static_cast<CUresult>(load_result);
+    id = loaded_id;
+  }
   auto object = std::make_unique<Module>();
-  object->id = std::get<0>(loaded);
+  object->id = id;
   object->context = State::Current();
   *module = reinterpret_cast<CUmodule>(state.modules.Add(std::move(object)));
   return CUDA_SUCCESS;

@@ -113,6 +113,10 @@ struct Library {
   // Loaded on the server at the first use that needs it (EnsureLibraryLoaded) when `image` lives in a
   // loaded binary; `id` is valid once `load_result` is CUDA_SUCCESS.
   const void* image = nullptr;
+  // JIT options that only steer compilation (no outputs to fill), sent with a lazy load
+  // (protocol/jit_options.h); a load with outputs to fill happens at cuLibraryLoadData instead.
+  std::vector<std::int32_t> jit_codes;
+  std::vector<std::uint64_t> jit_values;
   std::once_flag load_once;
   CUresult load_result = CUDA_ERROR_NOT_INITIALIZED;
   std::uint64_t id = 0;

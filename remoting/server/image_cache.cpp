@@ -50,4 +50,15 @@ CUresult ImageCache::Upload(std::string_view hash, std::uint64_t total, std::uin
   return CUDA_SUCCESS;
 }
 
+CUresult ImageCache::Insert(std::string image, std::string* hash) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(image.data()), image.size(), digest);
+  hash->assign(reinterpret_cast<char*>(digest), sizeof digest);
+  if (done_.count(*hash) != 0) return CUDA_SUCCESS;
+  if (image.size() > max_bytes_ - bytes_) return CUDA_ERROR_OUT_OF_MEMORY;
+  bytes_ += image.size();
+  done_.emplace(*hash, std::move(image));
+  return CUDA_SUCCESS;
+}
+
 }  // namespace gpupool::server

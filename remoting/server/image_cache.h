@@ -34,6 +34,9 @@ class ImageCache {
   // `total`, a total over the limit, or a finished image whose SHA-256 differs from `hash`; a chunk
   // past the session's cache limit is CUDA_ERROR_OUT_OF_MEMORY.
   CUresult Upload(std::string_view hash, std::uint64_t total, std::uint64_t offset, std::string_view chunk);
+  // Keeps an image the worker made (a linked cubin), this session's only; its SHA-256 in *hash.
+  // CUDA_ERROR_OUT_OF_MEMORY past the session's limit.
+  CUresult Insert(std::string image, std::string* hash);
 
  private:
   std::map<std::string, std::string, std::less<>> done_;

@@ -21,6 +21,8 @@ void FillTextureApi(DriverApi& api);          // texture and surface objects
 void FillStreamApi(DriverApi& api);           // streams, events, host functions
 void FillStreamAttributeApi(DriverApi& api);  // stream attributes
 void FillModuleApi(DriverApi& api);           // modules and libraries
+void FillLinkApi(DriverApi& api);             // JIT linking (api_link.cpp, nvJitLink)
+void FillLinkApi(DriverApi& api);             // JIT linking (nvJitLink)
 void FillFunctionApi(DriverApi& api);         // functions and kernels: names, layouts, attributes
 void FillGreenContextApi(DriverApi& api);     // SM resources and green contexts
 void FillTensorMapApi(DriverApi& api);        // tensor maps (TMA descriptors)

@@ -2,6 +2,7 @@
 // primary context when none is current), whose kernels are its CUkernel handles.
 #include <cstring>
 
+#include "remoting/protocol/jit_logs.h"
 #include "remoting/server/emulated/api.h"
 #include "remoting/server/emulated/device_printf.h"
 
@@ -27,11 +28,14 @@ CUresult ModuleLoadData(CUmodule* out, const void* image) {
   return CUDA_SUCCESS;
 }
 
-// JIT options only steer compilation, which the emulated device does not do.
+// JIT options only steer compilation, which the emulated device does not do: its logs are empty and
+// its wall time 0, which is true.
 CUresult ModuleLoadDataEx(CUmodule* out, const void* image, unsigned count, CUjit_option* options,
                           void** values) {
   if (count > 0 && (options == nullptr || values == nullptr)) return CUDA_ERROR_INVALID_VALUE;
-  return ModuleLoadData(out, image);
+  CUresult r = ModuleLoadData(out, image);
+  protocol::WriteJitOutputs(count, options, values, {}, {}, 0);
+  return r;
 }
 
 CUresult ModuleUnload(CUmodule handle) {
@@ -112,11 +116,14 @@ CUresult ModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
   return CUDA_SUCCESS;
 }
 
-CUresult LibraryLoadData(CUlibrary* out, const void* code, CUjit_option*, void**, unsigned, CUlibraryOption*,
-                         void**, unsigned) {
+// JIT options: as for ModuleLoadDataEx, empty logs.
+CUresult LibraryLoadData(CUlibrary* out, const void* code, CUjit_option* jit_options, void** jit_values,
+                         unsigned jit_count, CUlibraryOption*, void**, unsigned) {
   GPUPOOL_EMULATED_LOCK();
   GPUPOOL_EMULATED_REQUIRE_INIT();
   if (out == nullptr || code == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (jit_count > 0 && (jit_options == nullptr || jit_values == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  protocol::WriteJitOutputs(jit_count, jit_options, jit_values, {}, {}, 0);
   State& s = GetState();
   Context* ctx = CurrentContext();
   if (ctx == nullptr) ctx = &s.devices[0].primary;

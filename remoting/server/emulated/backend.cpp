@@ -21,6 +21,7 @@ class EmulatedBackend final : public Backend {
     emulated::FillStreamApi(api_);
     emulated::FillStreamAttributeApi(api_);
     emulated::FillModuleApi(api_);
+    emulated::FillLinkApi(api_);
     emulated::FillFunctionApi(api_);
     emulated::FillTensorMapApi(api_);
     emulated::FillOccupancyApi(api_);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace drv {
@@ -56,6 +57,17 @@ inline std::vector<unsigned char> RandomBytes(std::size_t n, unsigned seed) {
     for (std::size_t j = 0; j < 8 && i + j < n; ++j) bytes[i + j] = static_cast<unsigned char>(v >> (8 * j));
   }
   return bytes;
+}
+
+// `n` bytes as lowercase hex, the form the server's launch records use for parameter bytes.
+inline std::string Hex(const unsigned char* p, std::size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
+  }
+  return out;
 }
 
 inline int Verdict(const char* name) {

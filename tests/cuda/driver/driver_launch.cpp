@@ -14,15 +14,7 @@
 
 namespace {
 
-std::string Hex(const unsigned char* p, std::size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
-}
+using drv::Hex;
 
 // Every kernel of driver_kernels.cu, sorted.
 const std::vector<std::string> kKernelNames = {"k_big",  "k_char_double", "k_int",    "k_largest",

@@ -114,18 +114,10 @@ TEST_CASE("coverage: modules from files, occupancy, stream context, peers, bank 
   ExpectPass(server, {"driver_coverage", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});
 }
 
-TEST_CASE("launch: the server records exactly the parameter bytes the program packed") {
-  Server server;
-  auto child = server.Run({"driver_launch", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});
-  REQUIRE(child.ok());
-  auto code = child->Wait(std::chrono::seconds(120));
-  INFO(child->output());
-  REQUIRE(code.ok());
-  CHECK(*code == 0);
-  CHECK(child->output().find("PASS driver_launch\n") != std::string::npos);
-
+// The program's "EXPECT <kernel> <grid> <block> <params hex>" lines, and what the server recorded.
+void CheckRecordedLaunches(const Server& server, const std::string& output, std::size_t count) {
   std::vector<std::string> expected;
-  std::istringstream out(child->output());
+  std::istringstream out(output);
   for (std::string line; std::getline(out, line);) {
     if (line.rfind("EXPECT ", 0) == 0) expected.push_back(line.substr(7));
   }
@@ -140,8 +132,32 @@ TEST_CASE("launch: the server records exactly the parameter bytes the program pa
     recorded.push_back(j["kernel"].get<std::string>() + " " + dims(j["grid"]) + " " + dims(j["block"]) + " " +
                        j["params"].get<std::string>());
   }
-  CHECK(expected.size() == 11);
+  CHECK(expected.size() == count);
   CHECK(recorded == expected);
+}
+
+TEST_CASE("launch: the server records exactly the parameter bytes the program packed") {
+  Server server;
+  auto child = server.Run({"driver_launch", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});
+  REQUIRE(child.ok());
+  auto code = child->Wait(std::chrono::seconds(120));
+  INFO(child->output());
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+  CHECK(child->output().find("PASS driver_launch\n") != std::string::npos);
+  CheckRecordedLaunches(server, child->output(), 11);
+}
+
+TEST_CASE("link: relocatable device code joined at run time with cuLink, the linked kernel launched") {
+  Server server;
+  auto child = server.Run({"driver_link", GPUPOOL_PROGRAM_DIR});
+  REQUIRE(child.ok());
+  auto code = child->Wait(std::chrono::seconds(300));
+  INFO(child->output());
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+  CHECK(child->output().find("PASS driver_link\n") != std::string::npos);
+  CheckRecordedLaunches(server, child->output(), 2);
 }
 
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {

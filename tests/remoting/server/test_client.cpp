@@ -17,11 +17,14 @@ std::string After(const std::string& line, const std::string& marker) {
 }
 }  // namespace
 
-ServerProcess ServerProcess::Start(const std::vector<std::string>& extra) {
+ServerProcess ServerProcess::Start(const std::vector<std::string>& extra,
+                                   const std::map<std::string, std::string>& env) {
   std::vector<std::string> argv = {BinDir() + "/gpupool-server", "--device", "emulated", "--listen",
                                    "127.0.0.1:0"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  auto process = Subprocess::Start(argv);
+  SubprocessOptions options;
+  options.env = env;
+  auto process = Subprocess::Start(argv, options);
   REQUIRE(process.ok());
   ServerProcess server{std::move(*process), {}, {}, {}};
   bool want_control = false, want_metrics = false;

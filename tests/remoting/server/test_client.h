@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,10 @@ struct ServerProcess {
   std::string control;  // "127.0.0.1:PORT" when --control-listen was given
   std::string metrics;  // likewise for --metrics-listen
 
-  // Starts gpupool-server --device emulated --listen 127.0.0.1:0 plus `extra` flags and waits for its
-  // "listening on" line.
-  static ServerProcess Start(const std::vector<std::string>& extra = {});
+  // Starts gpupool-server --device emulated --listen 127.0.0.1:0 plus `extra` flags (and `env` added to
+  // its environment) and waits for its "listening on" line.
+  static ServerProcess Start(const std::vector<std::string>& extra = {},
+                             const std::map<std::string, std::string>& env = {});
 };
 
 // A reply with its own copy of the tail.
