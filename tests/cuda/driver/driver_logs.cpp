@@ -57,9 +57,11 @@ int main() {
   CU_OK(cuMemAlloc(&d, 4096));
   CUstream stream = nullptr;
   CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
-  CU_OK(cuMemsetD8Async(d + 4000, 0, 200, stream));  // runs past the allocation: fails on the server
-  const CUresult latched = cuStreamSynchronize(stream);
+  // Past the allocation's end: gpupool's server refuses it. Natively that write is undefined, so a
+  // native run does not make it and checks only the calls' contract.
   if (gpupool) {
+    CU_OK(cuMemsetD8Async(d + 4000, 0, 200, stream));
+    const CUresult latched = cuStreamSynchronize(stream);
     CHECK_TRUE(latched != CUDA_SUCCESS);
     CHECK_TRUE(Heard(seen, "cuMemAllocManaged", CU_LOG_LEVEL_WARNING) == 1);
     CHECK_TRUE(Heard(seen, "cuStreamSynchronize returns", CU_LOG_LEVEL_ERROR) == 1);
@@ -113,8 +115,10 @@ int main() {
   CU_EXPECT(cuLogsUnregisterCallback(handle), CUDA_ERROR_INVALID_VALUE);
   CU_EXPECT(cuLogsRegisterCallback(nullptr, nullptr, nullptr), CUDA_ERROR_INVALID_VALUE);
   const size_t heard = seen.messages.size();
-  CU_OK(cuMemsetD8Async(d + 4000, 0, 200, stream));
-  CHECK_TRUE((cuStreamSynchronize(stream) != CUDA_SUCCESS) == gpupool);
+  if (gpupool) {
+    CU_OK(cuMemsetD8Async(d + 4000, 0, 200, stream));
+    CHECK_TRUE(cuStreamSynchronize(stream) != CUDA_SUCCESS);
+  }
   CHECK_TRUE(seen.messages.size() == heard);
   size = buffer.size();
   CU_OK(cuLogsDumpToMemory(&it, buffer.data(), &size, 0));
