@@ -148,7 +148,7 @@ GPUPOOL_HANDLER(LinkComplete) {
 
 GPUPOOL_HANDLER(ImageDownload) {
   const auto& [hash, offset, size] = in;
-  const std::string* image = s.images.Find(hash);
+  const std::string* image = s.images.FindMade(hash);  // never another tenant's upload
   if (image == nullptr || size > protocol::kChunkSize || offset > image->size() ||
       size > image->size() - offset)
     return CUDA_ERROR_INVALID_VALUE;

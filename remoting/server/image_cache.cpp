@@ -54,11 +54,17 @@ CUresult ImageCache::Insert(std::string image, std::string* hash) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(image.data()), image.size(), digest);
   hash->assign(reinterpret_cast<char*>(digest), sizeof digest);
-  if (done_.count(*hash) != 0) return CUDA_SUCCESS;
-  if (image.size() > max_bytes_ - bytes_) return CUDA_ERROR_OUT_OF_MEMORY;
-  bytes_ += image.size();
-  done_.emplace(*hash, std::move(image));
+  if (done_.count(*hash) == 0) {
+    if (image.size() > max_bytes_ - bytes_) return CUDA_ERROR_OUT_OF_MEMORY;
+    bytes_ += image.size();
+    done_.emplace(*hash, std::move(image));
+  }
+  made_.insert(*hash);
   return CUDA_SUCCESS;
+}
+
+const std::string* ImageCache::FindMade(std::string_view hash) const {
+  return made_.find(hash) != made_.end() ? Find(hash) : nullptr;
 }
 
 }  // namespace gpupool::server

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -37,10 +38,14 @@ class ImageCache {
   // Keeps an image the worker made (a linked cubin), this session's only; its SHA-256 in *hash.
   // CUDA_ERROR_OUT_OF_MEMORY past the session's limit.
   CUresult Insert(std::string image, std::string* hash);
+  // An image this session's worker made (Insert), or null. Only these may be downloaded: an uploaded
+  // image, or one from the store, may be another tenant's code, known here by its hash alone.
+  const std::string* FindMade(std::string_view hash) const;
 
  private:
   std::map<std::string, std::string, std::less<>> done_;
   std::map<std::string, std::string, std::less<>> partial_;
+  std::set<std::string, std::less<>> made_;  // hashes of images Insert kept
   const ImageStore* store_ = nullptr;
   std::uint64_t max_bytes_;
   std::uint64_t bytes_ = 0;  // held in done_ and partial_

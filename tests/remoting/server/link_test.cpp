@@ -68,6 +68,8 @@ TEST_CASE("link: a PTX input linked, the image downloaded in chunks and loaded f
   CHECK(c.Result<Op::ImageDownload>({image_hash, 0, protocol::kChunkSize + 1}) == CUDA_ERROR_INVALID_VALUE);
   CHECK(c.Result<Op::ImageDownload>({Sha256("unknown"), 0, 1}) == CUDA_ERROR_INVALID_VALUE);
   CHECK(c.Result<Op::ImageDownload>({"short", 0, 1}) == CUDA_ERROR_INVALID_VALUE);
+  // Only images the session's links made: an upload (any tenant's, in a server's store) is not served.
+  CHECK(c.Result<Op::ImageDownload>({hash, 0, 1}) == CUDA_ERROR_INVALID_VALUE);
 }
 
 TEST_CASE("link: broken inputs fail the link with an error log, and the session carries on") {
