@@ -90,15 +90,23 @@ CUresult RunLink(Session& s, JitOptions& options, const std::vector<LinkInput>& 
   return r;
 }
 
+// A load's image (complete, held by the session) and its options, checked.
+CUresult ImageWithOptions(Session& s, std::string_view hash, const std::vector<std::int32_t>& codes,
+                          const std::vector<std::uint64_t>& values, const std::string** image,
+                          JitOptions* options) {
+  *image = s.images.Find(hash);
+  if (*image == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = CheckImage(**image); r != CUDA_SUCCESS) return r;
+  return options->Parse(codes, values);
+}
+
 }  // namespace
 
 GPUPOOL_HANDLER(ModuleLoadDataEx) {
   const auto& [hash, codes, values] = in;
-  const std::string* image = s.images.Find(hash);
-  if (image == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult r = CheckImage(*image); r != CUDA_SUCCESS) return r;
+  const std::string* image = nullptr;
   JitOptions options;
-  if (CUresult r = options.Parse(codes, values); r != CUDA_SUCCESS) return r;
+  if (CUresult r = ImageWithOptions(s, hash, codes, values, &image, &options); r != CUDA_SUCCESS) return r;
   CUmodule module = nullptr;
   CUresult r = GPUPOOL_DRIVER(s, cuModuleLoadDataEx, &module, image->data(), options.count(),
                               options.options(), options.values());
@@ -113,11 +121,9 @@ GPUPOOL_HANDLER(ModuleLoadDataEx) {
 
 GPUPOOL_HANDLER(LibraryLoadDataEx) {
   const auto& [hash, codes, values] = in;
-  const std::string* image = s.images.Find(hash);
-  if (image == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult r = CheckImage(*image); r != CUDA_SUCCESS) return r;
+  const std::string* image = nullptr;
   JitOptions options;
-  if (CUresult r = options.Parse(codes, values); r != CUDA_SUCCESS) return r;
+  if (CUresult r = ImageWithOptions(s, hash, codes, values, &image, &options); r != CUDA_SUCCESS) return r;
   CUlibrary library = nullptr;
   CUresult r = GPUPOOL_DRIVER(s, cuLibraryLoadData, &library, image->data(), options.options(),
                               options.values(), options.count(), nullptr, nullptr, 0);
