@@ -2,7 +2,8 @@
 # The checks only a GPU can show (issues 2, 3, 6): every program runs natively and through gpupool
 # (a gpupool-server --device cuda on this machine, over a Unix socket), and the two runs are compared.
 # Writes to OUT_DIR: summary.md (a table for docs/conformance.md), results.jsonl (one line per run
-# pair), bench.jsonl (gpupool-bench against the GPU), share.jsonl (gpupool-share-bench: 30 %/70 %
+# pair), bench.jsonl (gpupool-bench against the GPU over a Unix socket, with the copy ring),
+# bench-tcp.jsonl (the same over TCP loopback), share.jsonl (gpupool-share-bench: 30 %/70 %
 # compute shares), log.txt (every output, for the record).
 #
 #   scripts/gpu-check.sh [--bundle DIR] [--out DIR] [--extra DIR] [--steps N] [--no-torch] [--emulated]
@@ -207,6 +208,13 @@ if [ -x "$bundle/bin/gpupool-share-bench" ]; then
     >"$share_log" 2>&1 &
   share_pid=$!
   for _ in $(seq 300); do grep -q "listening on" "$share_log" && break; sleep 0.1; done
+  # The same remoting costs over TCP loopback (no copy ring): what a pod on another node's path costs
+  # here, less its network (bench/results/local-socket.md).
+  if [ -x "$bundle/bin/gpupool-bench" ]; then
+    LD_LIBRARY_PATH=$bundle/deps timeout 200 "$bundle/bin/gpupool-bench" --server 127.0.0.1:7570 --json \
+      >"$out/bench-tcp.jsonl" 2>>"$log"
+    say "gpupool-bench over TCP: exit $?, $(wc -l <"$out/bench-tcp.jsonl") results in bench-tcp.jsonl"
+  fi
   for ms in 0.1 2 50; do
     LD_LIBRARY_PATH=$bundle/deps timeout 120 "$bundle/bin/gpupool-share-bench" --server 127.0.0.1:7570 \
       --seconds 5 --kernel-ms "$ms" --json >>"$out/share.jsonl" 2>>"$log"
