@@ -1,8 +1,9 @@
 // The driver's error log (cuLogs*, CUDA 12.9) through gpupool: a refused call and an asynchronous
 // error reported at a synchronisation reach a registered callback and both dumps, iterators advance,
 // a buffer too small is refused as documented, and the calls resolve through cuGetProcAddress.
-// Natively (scripts/gpu-check.sh) the managed allocation and the memset succeed and the driver's own
-// log has other lines, so there only the calls' contract is checked.
+// Natively (scripts/gpu-check.sh) the managed allocation succeeds, the memset past the allocation's
+// end is not made (undefined there) and the driver's own log has other lines, so there only the calls'
+// contract is checked.
 #include <unistd.h>
 
 #include <cstring>
