@@ -35,7 +35,7 @@ inline void WriteJitOutputs(unsigned count, const CUjit_option* options, void** 
     std::size_t written = 0;
     if (b >= 0 && values[b] != nullptr && size > 0) {
       const std::size_t len = std::min<std::size_t>(log.size(), size - 1);
-      std::memcpy(values[b], log.data(), len);
+      if (len > 0) std::memcpy(values[b], log.data(), len);  // an empty log's data() may be null
       static_cast<char*>(values[b])[len] = '\0';
       written = len == 0 ? 0 : len + 1;
     }
