@@ -51,7 +51,8 @@ TEST_CASE("two electors, one leader, a clean stop hands over at once", "[leader]
   CHECK(std::chrono::steady_clock::now() - t0 < 1500ms);  // faster than waiting out the lease
   CHECK((*server->Get("leases", "gpupool-system", "gpupool-operator"))["spec"]["leaseTransitions"] == 1);
   CHECK(a.started == 1);
-  CHECK(b.started == 1);
+  // IsLeader turns true before the elector's thread runs the started callback: wait for the callback.
+  CHECK(Eventually([&] { return b.started.load() == 1; }));
 }
 
 TEST_CASE("a killed leader is replaced only after its lease expires", "[leader]") {
