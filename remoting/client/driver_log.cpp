@@ -42,6 +42,16 @@ std::string LeftOutLine(std::uint32_t count, const char* why) {
          (count == 1 ? "" : "s") + " left out: " + why;
 }
 
+// A dump's text: a line saying `left_out` lines are missing (when there are), then `lines` from
+// `first` on, each ended by a newline.
+std::string DumpText(const std::vector<std::string>& lines, std::size_t first, std::uint32_t left_out,
+                     const char* why) {
+  std::string out;
+  if (left_out != 0) out.append(LeftOutLine(left_out, why)).push_back('\n');
+  for (std::size_t i = first; i < lines.size(); ++i) out.append(lines[i]).push_back('\n');
+  return out;
+}
+
 void Observe(LogLevel level, std::string_view message) {
   DriverLog::Process().Add(level, message);
 }
@@ -138,38 +148,19 @@ CUresult DriverLog::DumpToMemory(CUlogIterator* iterator, char* buffer, std::siz
     if (iterator != nullptr) *iterator = snap.next;
     return CUDA_SUCCESS;
   }
-  std::size_t all = 0;
-  for (const std::string& line : snap.lines) all += line.size() + 1;
-  std::string head;
-  std::size_t keep = snap.lines.size();
-  if (snap.lost != 0) head = LeftOutLine(snap.lost, kOverwritten);
-  if (all + (head.empty() ? 0 : head.size() + 1) + 1 > room) {
+  std::string out = DumpText(snap.lines, 0, snap.lost, kOverwritten);
+  if (out.size() + 1 > room) {
     // Keep the newest lines that fit behind a line saying how many were left out.
-    const char* too_small =
-        snap.lost != 0 ? "overwritten, or the buffer is too small" : "the buffer is too small";
-    keep = 0;
-    std::size_t used = 0;
-    while (keep < snap.lines.size()) {
-      const std::size_t more = snap.lines[snap.lines.size() - 1 - keep].size() + 1;
-      const std::uint32_t left = snap.lost + static_cast<std::uint32_t>(snap.lines.size() - keep - 1);
-      const std::string h = LeftOutLine(left, too_small);
-      if (used + more + h.size() + 1 + 1 > room) break;
-      used += more;
-      ++keep;
-    }
-    if (keep == 0) {
-      *size = 0;
-      return CUDA_ERROR_INVALID_VALUE;
-    }
-    head = LeftOutLine(snap.lost + static_cast<std::uint32_t>(snap.lines.size() - keep), too_small);
-  }
-  std::string out;
-  if (!head.empty()) out.append(head).push_back('\n');
-  for (std::size_t i = snap.lines.size() - keep; i < snap.lines.size(); ++i)
-    out.append(snap.lines[i]).push_back('\n');
-  if (out.size() + 1 > room) {  // only a left-out line and no room for it
-    *size = 0;
-    return CUDA_ERROR_INVALID_VALUE;
+    const char* why = snap.lost != 0 ? "overwritten, or the buffer is too small" : "the buffer is too small";
+    std::size_t first = 0;
+    do {
+      ++first;
+      if (first >= snap.lines.size()) {  // not even the newest line fits
+        *size = 0;
+        return CUDA_ERROR_INVALID_VALUE;
+      }
+      out = DumpText(snap.lines, first, snap.lost + static_cast<std::uint32_t>(first), why);
+    } while (out.size() + 1 > room);
   }
   std::copy(out.begin(), out.end(), buffer);
   buffer[out.size()] = '\0';
@@ -182,9 +173,7 @@ CUresult DriverLog::DumpToFile(CUlogIterator* iterator, const char* path, unsign
   if (path == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
   Snapshot snap;
   if (!Read(iterator, &snap)) return CUDA_ERROR_INVALID_VALUE;
-  std::string out;
-  if (snap.lost != 0) out.append(LeftOutLine(snap.lost, kOverwritten)).push_back('\n');
-  for (const std::string& line : snap.lines) out.append(line).push_back('\n');
+  const std::string out = DumpText(snap.lines, 0, snap.lost, kOverwritten);
   std::FILE* file = std::fopen(path, "w");
   if (file == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const bool written = std::fwrite(out.data(), 1, out.size(), file) == out.size();

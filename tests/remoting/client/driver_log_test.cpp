@@ -144,6 +144,16 @@ TEST_CASE("driver log: keeps the last 25600 bytes and says what was overwritten"
   const std::string tail = Dump(log, &recent);
   CHECK(Count(tail, filler) == 5);
   CHECK(tail.find("left out") == std::string::npos);
+  // Overwritten and too small at once: the newest lines that fit, behind one note naming both.
+  CUlogIterator from_start = 0;
+  char small[600];
+  std::size_t size = sizeof small;
+  REQUIRE(log.DumpToMemory(&from_start, small, &size, 0) == CUDA_SUCCESS);
+  const std::string newest(small, size);
+  CHECK(newest.find("earlier log messages left out: overwritten, or the buffer is too small") <
+        newest.find('\n'));
+  CHECK(Count(newest, filler) == 2);
+  CHECK(newest.find(" 299 " + filler) != std::string::npos);
   log.Add(LogLevel::kWarn, std::string(5000, 'l'));
   CHECK(Dump(log, &recent).size() < DriverLog::kMaxMessage + 100);  // long messages are cut
 }
