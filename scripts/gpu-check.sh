@@ -159,8 +159,20 @@ done
 # graph_nodes and graph_extras check gpupool's graphs (capture modes, user objects, memory nodes...)
 # against the CUDA semantics the real driver has; batch_copies_logs checks the batched copies and the
 # error log calls (natively only their contract: the driver's own log lines differ from gpupool's).
+# The library_* programs call NVIDIA's libraries, too large to bundle: they use the machine's own, from
+# its CUDA toolkit or PyTorch's wheels, found by their sonames.
+site_dirs=$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null)
+# shellcheck disable=SC2086 # the site directories are separate arguments
+nvidia_libs=$(find /usr/local /usr/lib /opt $site_dirs \( -name libcublas.so.13 -o -name libcublasLt.so.13 \
+  -o -name libcurand.so.10 -o -name libcusparse.so.12 -o -name libcusolver.so.12 \) -printf '%h\n' 2>/dev/null |
+  sort -u | paste -sd:)
+say "NVIDIA libraries for the library_* programs: ${nvidia_libs:-none found (those programs will fail to start)}"
 for p in "$bundle"/tests/runtime/*; do
-  compare "$(basename "$p")" "$p" "${kernel_flag[@]}"
+  case "$(basename "$p")" in
+    *library_*) LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$nvidia_libs \
+      compare "$(basename "$p")" "$p" "${kernel_flag[@]}" ;;
+    *) compare "$(basename "$p")" "$p" "${kernel_flag[@]}" ;;
+  esac
 done
 if [ -n "$extra" ]; then
   for p in "$extra"/*; do

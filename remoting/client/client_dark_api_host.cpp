@@ -45,6 +45,20 @@ class ClientDarkApiHost : public dark_api::DarkApiHost {
     *id = reinterpret_cast<Context*>(context)->uid;
     return CUDA_SUCCESS;
   }
+  // A created stream is named by its server id (a per-session counter, far below 2^63); a default
+  // stream by its context's uid with the top bit set, so the two never meet.
+  CUresult StreamIdentity(CUcontext context, CUstream stream, unsigned long long* id) override {
+    if (!State::Get().IsContext(context)) return CUDA_ERROR_INVALID_CONTEXT;
+    if (stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD) {
+      const unsigned long long kind = stream == CU_STREAM_LEGACY ? 1 : 2;
+      *id = (1ULL << 63) | (reinterpret_cast<Context*>(context)->uid << 2) | kind;
+      return CUDA_SUCCESS;
+    }
+    Stream* s = State::Get().streams.Find(stream);
+    if (s == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    *id = s->id;
+    return CUDA_SUCCESS;
+  }
   CUresult LoadModule(const void* image, CUmodule* module) override { return LoadModuleData(image, module); }
 };
 

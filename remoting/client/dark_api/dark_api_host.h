@@ -41,6 +41,11 @@ class DarkApiHost {
   virtual CUresult CheckContext(CUcontext context) = 0;
   // cuCtxGetId: an id no other context of this process has or had.
   virtual CUresult ContextId(CUcontext context, unsigned long long* id) = 0;
+  // A number naming `stream` among this process's live streams, equal for the same stream and
+  // different for different ones; CU_STREAM_LEGACY and CU_STREAM_PER_THREAD name `context`'s default
+  // streams. CUDA_ERROR_INVALID_CONTEXT or CUDA_ERROR_INVALID_HANDLE when either is not live.
+  // Answered locally: libraries ask on every call they make on a stream.
+  virtual CUresult StreamIdentity(CUcontext context, CUstream stream, unsigned long long* id) = 0;
   // cuModuleLoadData into the current context, from an image the runtime registered: a fatbin
   // wrapper (magic 0x466243b1) or a fatbin (magic 0xba55ed50). The image stays valid while the
   // module is loaded (it lives in the application's binary).

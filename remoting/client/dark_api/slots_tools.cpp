@@ -49,6 +49,33 @@ CUresult ContextIdentity_context_get_unique_id(CUcontext context, unsigned long 
   return api.host().ContextId(context, id);
 }
 
+// cuBLAS 13.1 turns the stream of each call into a handle here (per_thread is set when the stream is
+// cudaStreamPerThread, so a null stream with it means the per-thread one), then asks slot 39 for a
+// number it keys its per-stream workspaces with, reusing one only when that number matches. It never
+// dereferences the handle, so the stream itself serves, checked here so a dead one fails early.
+CUresult ContextIdentity_stream_get_handle(CUcontext context, CUstream stream, CUstream* handle,
+                                           unsigned per_thread) {
+  GPUPOOL_DARK_API_OR_RETURN(api);
+  if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = ResolveContext(api, context, &context);
+  if (result != CUDA_SUCCESS) return result;
+  if (stream == nullptr) stream = per_thread != 0 ? CU_STREAM_PER_THREAD : CU_STREAM_LEGACY;
+  unsigned long long ignored = 0;
+  result = api.host().StreamIdentity(context, stream, &ignored);
+  if (result != CUDA_SUCCESS) return result;
+  *handle = stream;
+  return CUDA_SUCCESS;
+}
+
+// Two streams sharing a number would share a workspace while both run: it must name the stream.
+CUresult ContextIdentity_stream_get_identity(CUcontext context, CUstream handle, unsigned long long* id) {
+  GPUPOOL_DARK_API_OR_RETURN(api);
+  if (id == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = ResolveContext(api, context, &context);
+  if (result != CUDA_SUCCESS) return result;
+  return api.host().StreamIdentity(context, handle != nullptr ? handle : CU_STREAM_LEGACY, id);
+}
+
 // Whether `context` wraps another one; gpupool's contexts never do.
 CUresult ContextChecks_context_check(CUcontext context, unsigned* is_wrapped, CUcontext* unwrapped) {
   if (is_wrapped != nullptr) *is_wrapped = 0;

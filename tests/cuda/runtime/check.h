@@ -12,6 +12,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -130,6 +131,33 @@ struct HostGate {
   }
 };
 
+// Whether every element of `got` is within `tolerance` (relative to the larger magnitude, at least 1)
+// of `want`: float results of library kernels, whose summation order is theirs to choose.
+inline bool Near(const std::vector<float>& got, const std::vector<float>& want, float tolerance = 1e-4f) {
+  if (got.size() != want.size()) return false;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const float scale = std::fmax(1.0f, std::fmax(std::fabs(got[i]), std::fabs(want[i])));
+    if (!(std::fabs(got[i] - want[i]) <= tolerance * scale)) return false;
+  }
+  return true;
+}
+
+inline std::vector<float> RandomFloats(std::size_t count, unsigned seed) {
+  std::mt19937 engine(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float& v : values) v = uniform(engine);
+  return values;
+}
+
+inline bool CheckStatus(int got, const char* file, int line, const char* expr) {
+  if (got == 0) return true;
+  char what[512];
+  std::snprintf(what, sizeof what, "%s returned status %d, want 0 (success)", expr, got);
+  Fail(file, line, what);
+  return false;
+}
+
 inline std::vector<unsigned char> RandomBytes(std::size_t size, unsigned seed) {
   std::mt19937 engine(seed);
   std::vector<unsigned char> bytes(size);
@@ -145,3 +173,6 @@ inline std::vector<unsigned char> RandomBytes(std::size_t size, unsigned seed) {
 #define RT_CUDA(expr) ::rt::CheckCall((expr), cudaSuccess, __FILE__, __LINE__, #expr)
 // A runtime call that must fail with exactly `error`.
 #define RT_CUDA_FAILS(expr, error) ::rt::CheckCall((expr), (error), __FILE__, __LINE__, #expr)
+// A call of an NVIDIA library (cuBLAS, cuRAND, cuSPARSE, cuSOLVER, cuFFT) that must return its success
+// status (0 in every one of them); evaluates to whether it did.
+#define RT_STATUS(expr) ::rt::CheckStatus(static_cast<int>(expr), __FILE__, __LINE__, #expr)

@@ -61,6 +61,20 @@ TEST_CASE("runtime-API test programs pass through gpupool on the emulated device
   Run run(name, runtime);
 }
 
+#if GPUPOOL_HAVE_CUDA_LIBRARIES
+// NVIDIA's libraries, each with its own embedded runtime, its own images and its own use of the
+// driver's private tables, through gpupool (docs/dark-api.md, "Libraries").
+TEST_CASE("test programs calling NVIDIA libraries pass through gpupool on the emulated device") {
+  const std::string name = GENERATE("library_cublas", "library_cublaslt", "library_curand",
+                                    "library_cusparse", "library_cusolver");
+  const std::string runtime = GENERATE("static", "shared");
+  INFO(name << " (" << runtime << " runtime)");
+  Run run(name, runtime);
+  // Every private table and slot a library reached was one gpupool serves.
+  CHECK(run.child->output().find("not implemented") == std::string::npos);
+}
+#endif
+
 // The runtime registers its fatbin through cuLibraryLoadData at start-up; the client sends it to the
 // server only when a kernel of it is first used (a process linking cuBLAS uses few of its images).
 TEST_CASE("a runtime program's fatbin reaches the server only when one of its kernels is used") {

@@ -209,6 +209,53 @@ TEST_CASE("tools and context-check slots answer as the runtime expects") {
   CHECK(unique_id(nullptr, &current_id) == CUDA_ERROR_INVALID_CONTEXT);
 }
 
+// cuBLAS keys a workspace with what slot 39 says of slot 51's handle: two streams must never share it.
+TEST_CASE("CONTEXT_IDENTITY names each stream with its own number") {
+  FakeDarkApiHost host;
+  DarkApi api(host);
+  auto get_handle =
+      SlotOf<CUresult (*)(CUcontext, CUstream, CUstream*, unsigned)>(api, TableId::kContextIdentity, 51);
+  auto get_identity =
+      SlotOf<CUresult (*)(CUcontext, CUstream, unsigned long long*)>(api, TableId::kContextIdentity, 39);
+  auto identity = [&](CUcontext context, CUstream stream, unsigned per_thread) {
+    CUstream handle = nullptr;
+    REQUIRE(get_handle(context, stream, &handle, per_thread) == CUDA_SUCCESS);
+    unsigned long long id = 0;
+    REQUIRE(get_identity(context, handle, &id) == CUDA_SUCCESS);
+    return id;
+  };
+  const CUcontext primary = host.primary(0);
+  const CUcontext other = host.NewContext();
+  const CUstream a = host.NewStream();
+  const CUstream b = host.NewStream();
+  const std::vector<unsigned long long> ids = {
+      identity(primary, nullptr, 0), identity(primary, nullptr, 1), identity(other, nullptr, 0),
+      identity(primary, a, 0),       identity(primary, b, 0),
+  };
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    for (std::size_t j = i + 1; j < ids.size(); ++j) CHECK(ids[i] != ids[j]);
+  }
+  CHECK(identity(primary, a, 0) == ids[3]);                     // the same stream keeps its number
+  CHECK(identity(primary, CU_STREAM_LEGACY, 0) == ids[0]);      // null is the legacy stream...
+  CHECK(identity(primary, CU_STREAM_PER_THREAD, 1) == ids[1]);  // ...or, with the flag, the per-thread one
+
+  FakeDarkApiHost::SetCurrent(primary);
+  CHECK(identity(nullptr, nullptr, 0) == ids[0]);  // a null context is the current one
+  FakeDarkApiHost::SetCurrent(nullptr);
+
+  CUstream handle = nullptr;
+  host.DestroyStream(b);
+  CHECK(get_handle(primary, b, &handle, 0) == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(get_handle(primary, reinterpret_cast<CUstream>(0x7), &handle, 0) == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(get_handle(nullptr, a, &handle, 0) == CUDA_ERROR_INVALID_CONTEXT);  // none current
+  host.Kill(other);
+  CHECK(get_handle(other, a, &handle, 0) == CUDA_ERROR_INVALID_CONTEXT);
+  CHECK(get_handle(primary, a, nullptr, 0) == CUDA_ERROR_INVALID_VALUE);
+  unsigned long long id = 0;
+  CHECK(get_identity(primary, b, &id) == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(get_identity(primary, a, nullptr) == CUDA_ERROR_INVALID_VALUE);
+}
+
 TEST_CASE("slots called with no DarkApi alive report CUDA_ERROR_DEINITIALIZED") {
   const void* const* slots = TableSlots(TableId::kContextLocalStorage);
   auto get = reinterpret_cast<CUresult (*)(void**, CUcontext, void*)>(const_cast<void*>(slots[2]));

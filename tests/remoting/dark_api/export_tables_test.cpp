@@ -86,6 +86,8 @@ TEST_CASE("the slots the CUDA 13 runtime calls are where it calls them") {
       {TableId::kContextChecks, 3, "check_fn3"},
       {TableId::kToolsTls, 2, "get_tools_context"},
       {TableId::kContextIdentity, 4, "context_get_unique_id"},
+      {TableId::kContextIdentity, 39, "stream_get_identity"},
+      {TableId::kContextIdentity, 51, "stream_get_handle"},
   };
   for (const Expect& e : expected) {
     CHECK(Slot(e.table, e.slot).name == e.name);
@@ -96,6 +98,8 @@ TEST_CASE("the slots the CUDA 13 runtime calls are where it calls them") {
   CHECK(Slot(TableId::kContextLocalStorage, 0).evidence == Evidence::kObserved);
   CHECK(Slot(TableId::kCudartInterface, 7).evidence == Evidence::kPlaceholder);
   CHECK(Slot(TableId::kCudartInterface, 10).name == "out of range");
+  // cuBLAS reads slot 51 of this table without looking at its size.
+  CHECK(reinterpret_cast<std::uintptr_t>(TableSlots(TableId::kContextIdentity)[0]) == 95 * sizeof(void*));
 }
 
 TEST_CASE("a placeholder slot fails with CUDA_ERROR_NOT_SUPPORTED") {

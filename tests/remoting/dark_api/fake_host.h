@@ -68,6 +68,24 @@ class FakeDarkApiHost : public DarkApiHost {
     }
     return CUDA_ERROR_INVALID_CONTEXT;
   }
+  CUresult StreamIdentity(CUcontext context, CUstream stream, unsigned long long* id) override {
+    if (CheckContext(context) != CUDA_SUCCESS) return CUDA_ERROR_INVALID_CONTEXT;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD) {
+      for (const Context& c : contexts_) {
+        if (AsHandle(c) == context) *id = c.id * 4 + (stream == CU_STREAM_LEGACY ? 1 : 2);
+      }
+      return CUDA_SUCCESS;
+    }
+    for (std::size_t i = 0; i < streams_.size(); ++i) {
+      if (AsStream(i) == stream) {
+        if (!streams_[i]) return CUDA_ERROR_INVALID_HANDLE;
+        *id = 1'000'000 + i;
+        return CUDA_SUCCESS;
+      }
+    }
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
   CUresult LoadModule(const void* image, CUmodule* module) override {
     std::lock_guard<std::mutex> lock(mu_);
     loaded_images.push_back(image);
@@ -85,6 +103,18 @@ class FakeDarkApiHost : public DarkApiHost {
     std::lock_guard<std::mutex> lock(mu_);
     for (Context& c : contexts_) {
       if (AsHandle(c) == context) c.live = false;
+    }
+  }
+  // A new live stream, and its end.
+  CUstream NewStream() {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams_.push_back(true);
+    return AsStream(streams_.size() - 1);
+  }
+  void DestroyStream(CUstream stream) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (std::size_t i = 0; i < streams_.size(); ++i) {
+      if (AsStream(i) == stream) streams_[i] = false;
     }
   }
   static void SetCurrent(CUcontext context) { current_ = context; }
@@ -105,8 +135,12 @@ class FakeDarkApiHost : public DarkApiHost {
     return reinterpret_cast<CUcontext>(const_cast<Context*>(&c));
   }
 
+  // Stream handles are small made-up addresses past the default streams' 0x1 and 0x2.
+  static CUstream AsStream(std::size_t index) { return reinterpret_cast<CUstream>(0x100 + 0x10 * index); }
+
   std::mutex mu_;
   std::deque<Context> contexts_;
+  std::vector<bool> streams_;  // live or destroyed, by index
   unsigned long long next_id_ = 100;
   std::vector<DeviceIdentity> identities_;
   std::vector<CUcontext> primary_;

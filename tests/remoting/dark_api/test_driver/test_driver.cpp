@@ -110,6 +110,15 @@ CUresult Driver::ContextId(CUcontext context, unsigned long long* id) {
   return CUDA_SUCCESS;
 }
 
+// The test driver creates no streams: only the default ones exist, named after their context.
+CUresult Driver::StreamIdentity(CUcontext context, CUstream stream, unsigned long long* id) {
+  Context* c = AsContext(context);
+  if (c == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
+  if (stream != CU_STREAM_LEGACY && stream != CU_STREAM_PER_THREAD) return CUDA_ERROR_INVALID_HANDLE;
+  *id = c->id * 4 + (stream == CU_STREAM_LEGACY ? 1 : 2);
+  return CUDA_SUCCESS;
+}
+
 CUresult Driver::LoadModule(const void*, CUmodule*) {
   // CUDA 13's runtime loads modules with cuLibraryLoadData; nothing calls this here.
   return CUDA_ERROR_NOT_SUPPORTED;
