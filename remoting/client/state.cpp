@@ -144,9 +144,35 @@ Device* State::device(CUdevice ordinal) {
   return devices_[static_cast<std::size_t>(ordinal)].get();
 }
 
+namespace {
+
+// The calling thread's context stack. Not a thread_local object: glibc destroys those before exit
+// handlers run, and libraries free memory from exit handlers (cuFFT does), which needs the current
+// context. A key destructor ends the stack with its thread instead; exit() runs none, so the main
+// thread's stays. A thread that uses CUDA after its key destructor ran gets a new one, which glibc's
+// next destructor round frees.
+thread_local std::vector<Context*>* t_context_stack = nullptr;
+
+pthread_key_t ContextStackKey() {
+  static const pthread_key_t key = [] {
+    pthread_key_t k;
+    pthread_key_create(&k, [](void*) {
+      delete t_context_stack;
+      t_context_stack = nullptr;
+    });
+    return k;
+  }();
+  return key;
+}
+
+}  // namespace
+
 std::vector<Context*>& State::ContextStack() {
-  thread_local std::vector<Context*> stack;
-  return stack;
+  if (t_context_stack == nullptr) {
+    t_context_stack = new std::vector<Context*>();
+    pthread_setspecific(ContextStackKey(), t_context_stack);
+  }
+  return *t_context_stack;
 }
 
 Context* State::Current() {

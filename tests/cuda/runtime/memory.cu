@@ -1,6 +1,6 @@
 // Memory: allocation and every copy kind (host/device both ways, device to device, host to host,
 // cudaMemcpyDefault, pinned async, 2D pitched) with random data, unaligned offsets and sizes from
-// 1 byte to 8 MiB; memsets; memory accounting; pointer attributes.
+// 1 byte to 8 MiB; memsets; memory accounting; pointer attributes; a free from an exit handler.
 #include <vector>
 
 #include "check.h"
@@ -80,10 +80,25 @@ void Pitched() {
   RT_CUDA(cudaFree(device));
 }
 
+// Freed from an exit handler, as libraries do (cuFFT frees its buffers so): the runtime and the driver
+// must still know the current context then. Registered after the runtime started, so it runs before
+// the runtime's own teardown.
+void* g_freed_at_exit = nullptr;
+
+void FreeAtExit() {
+  const cudaError_t freed = cudaFree(g_freed_at_exit);
+  if (freed != cudaSuccess) {
+    std::printf("FAIL: cudaFree from an exit handler returned %s\n", cudaGetErrorName(freed));
+    std::fflush(stdout);
+    std::_Exit(1);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   rt::ParseOptions(argc, argv, "memory");
+  if (RT_CUDA(cudaMalloc(&g_freed_at_exit, 4096))) std::atexit(FreeAtExit);
   unsigned seed = 1;
   for (std::size_t size : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, std::size_t{65539},
                            std::size_t{(1 << 20) + 17}, std::size_t{8 << 20}}) {
