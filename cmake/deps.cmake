@@ -9,9 +9,11 @@ find_package(nlohmann_json 3.10 CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)  # kubeconfig files (operator/kube)
 find_package(Catch2 2 CONFIG REQUIRED)
 find_program(GPUPOOL_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
-# zstd (libzstd-dev): decompresses compressed fatbin entries in the emulated device's module loader.
+# zstd (libzstd-dev) and LZ4 (liblz4-dev): decompress compressed fatbin entries in the emulated device's
+# module loader.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(GPUPOOL_ZSTD REQUIRED IMPORTED_TARGET libzstd)
+pkg_check_modules(GPUPOOL_LZ4 REQUIRED IMPORTED_TARGET liblz4)
 
 # cuda.h and cudaTypedefs.h describe the driver ABI the client exports and the server calls; nothing
 # links against a CUDA library (the server loads libcuda.so.1 at run time).

@@ -11,8 +11,8 @@ packages=(
   libcpprest-dev nlohmann-json3-dev catch2 libssl-dev
   # The operator reads kubeconfig files (YAML).
   libyaml-cpp-dev
-  # zstd: the emulated device decompresses compressed fatbin entries (remoting/server/emulated).
-  libzstd-dev
+  # zstd and LZ4: the emulated device decompresses compressed fatbin entries (remoting/server/emulated).
+  libzstd-dev liblz4-dev
   clang clang-format libclang-rt-dev ccache
   python3 python3-grpcio python3-kubernetes python3-yaml python3-jsonschema
   # The chart checks (tests/deploy) render the Helm chart with a small Go renderer when helm is absent.

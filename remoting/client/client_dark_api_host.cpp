@@ -59,6 +59,13 @@ class ClientDarkApiHost : public dark_api::DarkApiHost {
     *id = s->id;
     return CUDA_SUCCESS;
   }
+  CUresult ModuleFunctions(CUmodule module, std::vector<CUfunction>* functions) override {
+    unsigned count = 0;
+    CUresult result = cuModuleGetFunctionCount(&count, module);
+    if (result != CUDA_SUCCESS) return result;
+    functions->assign(count, nullptr);
+    return count == 0 ? CUDA_SUCCESS : cuModuleEnumerateFunctions(functions->data(), count, module);
+  }
   CUresult LoadModule(const void* image, CUmodule* module) override { return LoadModuleData(image, module); }
 };
 

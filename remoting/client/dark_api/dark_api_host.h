@@ -12,6 +12,8 @@
 
 #include <cuda.h>
 
+#include <vector>
+
 namespace gpupool::dark_api {
 
 // What the integrity check hashes for each device.
@@ -46,6 +48,8 @@ class DarkApiHost {
   // streams. CUDA_ERROR_INVALID_CONTEXT or CUDA_ERROR_INVALID_HANDLE when either is not live.
   // Answered locally: libraries ask on every call they make on a stream.
   virtual CUresult StreamIdentity(CUcontext context, CUstream stream, unsigned long long* id) = 0;
+  // cuModuleGetFunctionCount, then cuModuleEnumerateFunctions: every function of `module`.
+  virtual CUresult ModuleFunctions(CUmodule module, std::vector<CUfunction>* functions) = 0;
   // cuModuleLoadData into the current context, from an image the runtime registered: a fatbin
   // wrapper (magic 0x466243b1) or a fatbin (magic 0xba55ed50). The image stays valid while the
   // module is loaded (it lives in the application's binary).

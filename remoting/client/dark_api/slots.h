@@ -14,6 +14,8 @@ namespace gpupool::dark_api {
 
 // What CONTEXT_LOCAL_STORAGE's put receives and calls when the context is destroyed or reset.
 using ContextStorageDestructor = void (*)(CUcontext context, void* key, void* value);
+// What MODULE_WALK's slot 7 calls once per function of a module.
+using ModuleFunctionCallback = void (*)(void* user, CUfunction function);
 
 namespace slots {
 

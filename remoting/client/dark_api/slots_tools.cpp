@@ -1,7 +1,8 @@
-// TOOLS_TLS, TOOLS_RUNTIME_CALLBACK_HOOKS, CONTEXT_CHECKS and CONTEXT_IDENTITY: what the runtime and
-// the libraries ask about tools (profilers) and contexts. gpupool attaches no tools: the hook
-// buffers stay zero, which the runtime reads as "no callbacks".
+// TOOLS_TLS, TOOLS_RUNTIME_CALLBACK_HOOKS, CONTEXT_CHECKS, CONTEXT_IDENTITY and MODULE_WALK: what the
+// runtime and the libraries ask about tools (profilers), contexts, streams and modules. gpupool
+// attaches no tools: the hook buffers stay zero, which the runtime reads as "no callbacks".
 #include <cstdint>
+#include <vector>
 
 #include "common/log.h"
 #include "remoting/client/dark_api/slot_support.h"
@@ -74,6 +75,25 @@ CUresult ContextIdentity_stream_get_identity(CUcontext context, CUstream handle,
   CUresult result = ResolveContext(api, context, &context);
   if (result != CUDA_SUCCESS) return result;
   return api.host().StreamIdentity(context, handle != nullptr ? handle : CU_STREAM_LEGACY, id);
+}
+
+// cuFFT loads each of its kernels as a module of its own and, with no name to look it up by, asks
+// here for the module's function: the callback stores the CUfunction it is given, which cuFFT then
+// uses with cuFuncGetAttribute, the occupancy calls and cuLaunchKernel, never reading inside it. It
+// accepts only 1 as success. The real driver's order for a module of several functions is not known
+// (cuFFT's hold one); ours is cuModuleEnumerateFunctions'. `context` is the current one in every
+// call seen, and a module belongs to its context anyway.
+int ModuleWalk_walk_functions(CUcontext, CUmodule module, ModuleFunctionCallback callback, void* user) {
+  DarkApi* api = DarkApi::Active();
+  if (api == nullptr || callback == nullptr) return 0;
+  std::vector<CUfunction> functions;
+  const CUresult result = api->host().ModuleFunctions(module, &functions);
+  if (result != CUDA_SUCCESS) {
+    GPUPOOL_LOG(kDebug) << "dark_api: MODULE_WALK.walk_functions: the module's functions: error " << result;
+    return 0;
+  }
+  for (CUfunction function : functions) callback(user, function);
+  return 1;
 }
 
 // Whether `context` wraps another one; gpupool's contexts never do.

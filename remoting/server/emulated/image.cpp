@@ -1,6 +1,7 @@
 // ParseModuleImage: format detection and fatbin entry selection.
 #include "remoting/server/emulated/image.h"
 
+#include <lz4.h>
 #include <zstd.h>
 
 #include <cstring>
@@ -77,18 +78,13 @@ struct Entry {
   std::uint64_t decompressed_size = 0;
 };
 
-// An entry's bytes, decompressed into `storage` when the entry is zstd-compressed.
+// An entry's bytes, decompressed into `storage` when the entry is compressed (LZ4: cuFFT's images,
+// built by older toolkits; zstd: nvcc's default since CUDA 12.x).
 CUresult EntryBytes(const Entry& e, std::vector<std::uint8_t>* storage, ByteReader* out, std::string* error) {
   const std::string what =
       std::string(e.kind == kEntryElf ? "cubin" : "PTX") + " for sm_" + std::to_string(e.arch);
-  if (e.flags & kFlagCompressedLz4) {
-    return Fail(CUDA_ERROR_NOT_SUPPORTED,
-                "fatbin: the " + what +
-                    " entry is LZ4-compressed and the emulated device cannot decompress it "
-                    "(build with nvcc -no-compress)",
-                error);
-  }
-  if ((e.flags & kFlagCompressedZstd) == 0) {
+  const bool lz4 = (e.flags & kFlagCompressedLz4) != 0;
+  if (!lz4 && (e.flags & kFlagCompressedZstd) == 0) {
     *out = e.payload;
     return CUDA_SUCCESS;
   }
@@ -97,9 +93,19 @@ CUresult EntryBytes(const Entry& e, std::vector<std::uint8_t>* storage, ByteRead
     return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin: bad sizes in the compressed " + what + " entry", error);
   }
   storage->resize(e.decompressed_size);
-  const std::size_t n =
-      ZSTD_decompress(storage->data(), storage->size(), e.payload.data(), e.compressed_size);
-  if (ZSTD_isError(n) || n != e.decompressed_size) {
+  bool whole = false;
+  if (lz4) {
+    // Both sizes fit an int: kMaxDecompressed is 1 GiB and the compressed size a u32 no larger.
+    const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(e.payload.data()),
+                                      reinterpret_cast<char*>(storage->data()),
+                                      static_cast<int>(e.compressed_size), static_cast<int>(storage->size()));
+    whole = n >= 0 && static_cast<std::uint64_t>(n) == e.decompressed_size;
+  } else {
+    const std::size_t n =
+        ZSTD_decompress(storage->data(), storage->size(), e.payload.data(), e.compressed_size);
+    whole = !ZSTD_isError(n) && n == e.decompressed_size;
+  }
+  if (!whole) {
     return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin: the compressed " + what + " entry does not decompress",
                 error);
   }

@@ -65,7 +65,7 @@ TEST_CASE("runtime-API test programs pass through gpupool on the emulated device
 // NVIDIA's libraries, each with its own embedded runtime, its own images and its own use of the
 // driver's private tables, through gpupool (docs/dark-api.md, "Libraries").
 TEST_CASE("test programs calling NVIDIA libraries pass through gpupool on the emulated device") {
-  const std::string name = GENERATE("library_cublas", "library_cublaslt", "library_curand",
+  const std::string name = GENERATE("library_cublas", "library_cublaslt", "library_cufft", "library_curand",
                                     "library_cusparse", "library_cusolver");
   const std::string runtime = GENERATE("static", "shared");
   INFO(name << " (" << runtime << " runtime)");

@@ -48,8 +48,11 @@ TEST_CASE("cuGetExportTable serves known tables and refuses the rest") {
   REQUIRE(api.GetExportTable(&table, &cudart) == CUDA_SUCCESS);
   CHECK(table == TableSlots(TableId::kCudartInterface));
 
+  const CUuuid module_walk = Parse("6e163fbe-b958-444d-835c-e182aff1991e");  // cuFFT's
+  REQUIRE(api.GetExportTable(&table, &module_walk) == CUDA_SUCCESS);
+  CHECK(table == TableSlots(TableId::kModuleWalk));
+
   for (const char* uuid : {"f8cff951-2146-8b4e-b9e2-fb469e7c0dd9",     // asked by every runtime
-                           "6e163fbe-b958-444d-835c-e182aff1991e",     // cuFFT's, not understood yet
                            "0ca50b8c-1004-929a-89a7-d0df10e77286",     // published, never asked
                            "00112233-4455-6677-8899-aabbccddeeff"}) {  // unknown
     INFO(uuid);
@@ -254,6 +257,35 @@ TEST_CASE("CONTEXT_IDENTITY names each stream with its own number") {
   unsigned long long id = 0;
   CHECK(get_identity(primary, b, &id) == CUDA_ERROR_INVALID_HANDLE);
   CHECK(get_identity(primary, a, nullptr) == CUDA_ERROR_INVALID_VALUE);
+}
+
+// cuFFT gets the function of each module it loads from MODULE_WALK slot 7 and takes only 1 as success.
+TEST_CASE("MODULE_WALK hands every function of a module to the callback") {
+  FakeDarkApiHost host;
+  DarkApi api(host);
+  const auto* slots = TableSlots(TableId::kModuleWalk);
+  CHECK(reinterpret_cast<std::uintptr_t>(slots[0]) >= 56);  // cuFFT refuses a smaller table
+  auto walk =
+      SlotOf<int (*)(CUcontext, CUmodule, void (*)(void*, CUfunction), void*)>(api, TableId::kModuleWalk, 7);
+  CUmodule module = nullptr;
+  REQUIRE(host.LoadModule("image", &module) == CUDA_SUCCESS);
+  std::vector<CUfunction> seen;
+  auto collect = [](void* user, CUfunction f) { static_cast<std::vector<CUfunction>*>(user)->push_back(f); };
+  CHECK(walk(host.primary(0), module, collect, &seen) == 1);
+  std::vector<CUfunction> want;
+  REQUIRE(host.ModuleFunctions(module, &want) == CUDA_SUCCESS);
+  CHECK(seen == want);
+  CHECK(seen.size() == 1);
+
+  host.functions_per_module = 3;
+  seen.clear();
+  CHECK(walk(host.primary(0), module, collect, &seen) == 1);
+  CHECK(seen.size() == 3);
+
+  seen.clear();
+  CHECK(walk(host.primary(0), reinterpret_cast<CUmodule>(0x7777), collect, &seen) == 0);  // no such module
+  CHECK(seen.empty());
+  CHECK(walk(host.primary(0), module, nullptr, nullptr) == 0);
 }
 
 TEST_CASE("slots called with no DarkApi alive report CUDA_ERROR_DEINITIALIZED") {

@@ -86,6 +86,17 @@ class FakeDarkApiHost : public DarkApiHost {
     }
     return CUDA_ERROR_INVALID_HANDLE;
   }
+  // A loaded module has `functions_per_module` functions, numbered after it.
+  CUresult ModuleFunctions(CUmodule module, std::vector<CUfunction>* functions) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto index = reinterpret_cast<std::uintptr_t>(module) - 0x1000;
+    if (index == 0 || index > loaded_images.size()) return CUDA_ERROR_INVALID_HANDLE;
+    functions->clear();
+    for (int i = 0; i < functions_per_module; ++i) {
+      functions->push_back(reinterpret_cast<CUfunction>(index * 0x100 + static_cast<std::uintptr_t>(i)));
+    }
+    return CUDA_SUCCESS;
+  }
   CUresult LoadModule(const void* image, CUmodule* module) override {
     std::lock_guard<std::mutex> lock(mu_);
     loaded_images.push_back(image);
@@ -124,6 +135,7 @@ class FakeDarkApiHost : public DarkApiHost {
   int driver_version = 13000;
   CUresult fail_with = CUDA_SUCCESS;  // what DriverVersion and DeviceCount return
   std::vector<const void*> loaded_images;
+  int functions_per_module = 1;
 
  private:
   struct Context {

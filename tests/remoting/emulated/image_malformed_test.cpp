@@ -1,6 +1,7 @@
 // Image parsing without nvcc: a small cubin built here byte by byte (the layout nvcc emits for
 // sm_90, see remoting/server/emulated/cubin.h), wrapped in a fatbin container, then broken in
 // every way that matters: each must be a clean error, never a crash or a read out of bounds.
+#include <lz4.h>
 #include <zstd.h>
 
 #include <cstring>
@@ -280,10 +281,10 @@ TEST_CASE("fatbin containers: bad entries, compressed entries, other architectur
   Bytes f = BuildFatbin(b.elf, 2, 90, 0x11, b.elf.size() + 100);
   CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
   CHECK(error.find("truncated") != std::string::npos);
-  // LZ4-compressed (older nvcc): refused, saying so.
+  // LZ4 flag on bytes that are not LZ4, or without sizes: invalid.
   f = BuildFatbin(b.elf, 2, 90, 0x2011);
-  CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_NOT_SUPPORTED);
-  CHECK(error.find("LZ4-compressed") != std::string::npos);
+  CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
+  CHECK(error.find("bad sizes") != std::string::npos);
   // zstd flag on bytes that are not zstd, or without sizes: invalid.
   f = BuildFatbin(b.elf, 2, 90, 0x8011);
   CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
@@ -322,6 +323,30 @@ TEST_CASE("zstd-compressed fatbin entries are decompressed") {
   REQUIRE(out.kernels.size() == 1);
   CHECK(out.kernels[0].param_bytes == 12);
   Put<std::uint64_t>(f, 16 + 56, b.elf.size() + 1);  // a wrong decompressed size
+  CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
+}
+
+// cuFFT's images (CUDA 13.0) hold LZ4-compressed entries, flag 0x2000.
+TEST_CASE("LZ4-compressed fatbin entries are decompressed") {
+  const Built b = BuildCubin();
+  Bytes compressed(static_cast<std::size_t>(LZ4_compressBound(static_cast<int>(b.elf.size()))));
+  const int n = LZ4_compress_default(reinterpret_cast<const char*>(b.elf.data()),
+                                     reinterpret_cast<char*>(compressed.data()),
+                                     static_cast<int>(b.elf.size()), static_cast<int>(compressed.size()));
+  REQUIRE(n > 0);
+  compressed.resize((static_cast<std::size_t>(n) + 7) / 8 * 8, 0);
+  Bytes f = BuildFatbin(compressed, 2, 90, 0x2011);
+  Put<std::uint32_t>(f, 16 + 16, static_cast<std::uint32_t>(n));
+  Put<std::uint64_t>(f, 16 + 56, b.elf.size());
+  emulated::ModuleImage out;
+  std::string error;
+  REQUIRE(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_SUCCESS);
+  REQUIRE(out.kernels.size() == 1);
+  CHECK(out.kernels[0].param_bytes == 12);
+  Put<std::uint64_t>(f, 16 + 56, b.elf.size() + 1);  // a wrong decompressed size
+  CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
+  Put<std::uint64_t>(f, 16 + 56, b.elf.size());
+  Put<std::uint32_t>(f, 16 + 16, static_cast<std::uint32_t>(n - 3));  // a truncated stream
   CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
 }
 

@@ -119,6 +119,11 @@ CUresult Driver::StreamIdentity(CUcontext context, CUstream stream, unsigned lon
   return CUDA_SUCCESS;
 }
 
+// Modules are not this driver's business (see LoadModule).
+CUresult Driver::ModuleFunctions(CUmodule, std::vector<CUfunction>*) {
+  return CUDA_ERROR_NOT_SUPPORTED;
+}
+
 CUresult Driver::LoadModule(const void*, CUmodule*) {
   // CUDA 13's runtime loads modules with cuLibraryLoadData; nothing calls this here.
   return CUDA_ERROR_NOT_SUPPORTED;

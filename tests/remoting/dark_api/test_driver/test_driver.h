@@ -54,6 +54,7 @@ class Driver : public DarkApiHost {
   CUresult CheckContext(CUcontext context) override;
   CUresult ContextId(CUcontext context, unsigned long long* id) override;
   CUresult StreamIdentity(CUcontext context, CUstream stream, unsigned long long* id) override;
+  CUresult ModuleFunctions(CUmodule module, std::vector<CUfunction>* functions) override;
   CUresult LoadModule(const void* image, CUmodule* module) override;
 
   Context* primary(CUdevice device) { return &primaries_[static_cast<std::size_t>(device)]; }
