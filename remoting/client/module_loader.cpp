@@ -3,9 +3,13 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <optional>
+#include <vector>
 
+#include "common/env_switch.h"
 #include "common/log.h"
 #include "remoting/client/api_support.h"
+#include "remoting/client/fatbin_trim.h"
 #include "remoting/client/image_size.h"
 #include "remoting/client/rpc.h"
 
@@ -13,11 +17,41 @@ namespace gpupool::client {
 
 using protocol::Op;
 
+namespace {
+
+// GPUPOOL_FATBIN_TRIM=off (or 0) sends fatbins whole, as the program holds them.
+bool TrimWanted() {
+  static const bool wanted = EnvSwitchOn("GPUPOOL_FATBIN_TRIM");
+  return wanted;
+}
+
+// The compute capabilities of the session's GPUs, which decide what a fatbin keeps.
+std::vector<GpuArch> SessionArchs() {
+  std::vector<GpuArch> archs;
+  State& state = State::Get();
+  for (int i = 0; i < state.device_count(); ++i) {
+    const Device* device = state.device(i);
+    archs.push_back({device->attributes[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR],
+                     device->attributes[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR]});
+  }
+  return archs;
+}
+
+}  // namespace
+
 CUresult UploadImage(const void* image, std::string* hash) {
   auto span = FindImageSpan(image);
   if (!span.ok()) {
     GPUPOOL_LOG(kWarn) << "module image rejected: " << span.status().ToString();
     return CUDA_ERROR_INVALID_IMAGE;
+  }
+  if (TrimWanted()) {
+    const std::vector<GpuArch> archs = SessionArchs();
+    if (std::optional<std::string> trimmed = TrimFatbin(span->data, span->size, archs)) {
+      GPUPOOL_LOG(kDebug) << "fatbin of " << span->size << " bytes trimmed to the " << trimmed->size()
+                          << " this server's GPUs can use";
+      return UploadBytes(trimmed->data(), trimmed->size(), hash);
+    }
   }
   return UploadBytes(span->data, span->size, hash);
 }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/env_switch.h"
 #include "common/log.h"
 #include "remoting/protocol/calls.h"
 #include "remoting/protocol/codec.h"
@@ -77,8 +78,7 @@ Result<protocol::HelloOk> Handshake(protocol::Connection& conn, const ServerAddr
 
 // GPUPOOL_COPY_RING=off (or 0) keeps copies on the socket even when the server is on this host.
 bool CopyRingWanted() {
-  const char* value = std::getenv("GPUPOOL_COPY_RING");
-  return value == nullptr || (std::strcmp(value, "off") != 0 && std::strcmp(value, "0") != 0);
+  return EnvSwitchOn("GPUPOOL_COPY_RING");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // checks that the runtime's fatbins are sent to the server lazily.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <map>
 #include <string>
 
 #include "tests/support/process.h"
@@ -25,7 +26,8 @@ struct Run {
       {GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", socket, "--record-launches", launches});
   Result<Subprocess> child = Status::NotFound("not started");
 
-  Run(const std::string& name, const std::string& runtime, const std::string& log_level = "info") {
+  Run(const std::string& name, const std::string& runtime, const std::string& log_level = "info",
+      const std::map<std::string, std::string>& env = {}) {
     REQUIRE(server.ok());
     auto ready = server->WaitForLine("listening on", std::chrono::seconds(30));
     INFO(server->output());
@@ -34,6 +36,7 @@ struct Run {
     options.env["LD_LIBRARY_PATH"] = std::string(GPUPOOL_CLIENT_DIR) + ":" + GPUPOOL_CUDA_LIBRARY_DIR;
     options.env["GPUPOOL_SERVER"] = socket;
     options.env["GPUPOOL_LOG_LEVEL"] = log_level;
+    for (const auto& [key, value] : env) options.env[key] = value;
     const std::string program = std::string(GPUPOOL_PROGRAM_DIR) + "/cuda_runtime_" + name + "_" + runtime;
     child = Subprocess::Start({program, "--no-kernel-results", "--launch-log", launches}, options);
     REQUIRE(child.ok());
@@ -52,13 +55,37 @@ std::size_t Count(const std::string& text, const std::string& what) {
 }
 
 TEST_CASE("runtime-API test programs pass through gpupool on the emulated device") {
-  const std::string name =
-      GENERATE("runtime_init", "device_properties", "memory", "symbols", "streams_events", "graph_capture",
-               "error_reporting", "host_callbacks", "stream_ordered_allocation", "graph_nodes",
-               "device_printf", "graph_extras", "arrays_textures", "runtime_coverage", "batch_copies_logs");
+  const std::string name = GENERATE(
+      "runtime_init", "device_properties", "memory", "symbols", "streams_events", "graph_capture",
+      "error_reporting", "host_callbacks", "stream_ordered_allocation", "graph_nodes", "device_printf",
+      "graph_extras", "arrays_textures", "runtime_coverage", "batch_copies_logs", "fatbin_archs");
   const std::string runtime = GENERATE("static", "shared");
   INFO(name << " (" << runtime << " runtime)");
   Run run(name, runtime);
+}
+
+// A fatbin for five GPU generations reaches the server holding only what the sm_90 device can use
+// (remoting/client/fatbin_trim.h), and its kernel still loads and runs; GPUPOOL_FATBIN_TRIM=off sends it
+// whole.
+TEST_CASE("a multi-architecture fatbin is trimmed to the server's GPU before it is sent") {
+  const std::string runtime = GENERATE("static", "shared");
+  INFO(runtime << " runtime");
+  auto uploaded = [](const std::string& output) {
+    std::size_t bytes = 0;
+    const std::string mark = "uploading a ";
+    for (auto at = output.find(mark); at != std::string::npos; at = output.find(mark, at + 1)) {
+      bytes += std::stoull(output.substr(at + mark.size()));
+    }
+    return bytes;
+  };
+  Run trimmed("fatbin_archs", runtime, "debug");
+  CHECK(Count(trimmed.child->output(), "bytes trimmed to the") == 1);
+  Run whole("fatbin_archs", runtime, "debug", {{"GPUPOOL_FATBIN_TRIM", "off"}});
+  CHECK(Count(whole.child->output(), "bytes trimmed to the") == 0);
+  INFO("uploaded " << uploaded(trimmed.child->output()) << " bytes trimmed, "
+                   << uploaded(whole.child->output()) << " whole");
+  CHECK(uploaded(trimmed.child->output()) > 0);
+  CHECK(uploaded(trimmed.child->output()) * 3 < uploaded(whole.child->output()));  // one of five cubins kept
 }
 
 #if GPUPOOL_HAVE_CUDA_LIBRARIES
