@@ -105,7 +105,7 @@ Result<Connection> Connect(const Endpoint& endpoint, std::chrono::milliseconds t
   return last.Annotate("connecting to " + endpoint.ToString());
 }
 
-Result<Listener> Listener::Listen(const Endpoint& endpoint) {
+Result<Listener> Listener::Listen(const Endpoint& endpoint, std::optional<mode_t> unix_mode) {
   Listener l;
   l.endpoint_ = endpoint;
   if (endpoint.kind == Endpoint::Kind::kUnix) {
@@ -114,9 +114,14 @@ Result<Listener> Listener::Listen(const Endpoint& endpoint) {
     if (::lstat(endpoint.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(endpoint.path.c_str());
     l.fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l.fd_ < 0) return Status::Internal(Errno("socket"));
-    if (::bind(l.fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(l.fd_, 128) != 0) {
+    if (::bind(l.fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
       return Status::Unavailable(Errno("listening on " + endpoint.ToString()));
     }
+    // Bound but not listening, a socket refuses every connection: the mode is in place first.
+    if (unix_mode && ::chmod(endpoint.path.c_str(), *unix_mode) != 0) {
+      return Status::Internal(Errno("chmod " + endpoint.path));
+    }
+    if (::listen(l.fd_, 128) != 0) return Status::Unavailable(Errno("listening on " + endpoint.ToString()));
     return l;
   }
   GPUPOOL_ASSIGN_OR_RETURN(AddrInfoPtr list, Resolve(endpoint, true));

@@ -15,12 +15,14 @@
 // senders (or two receivers) must not.
 #pragma once
 
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -94,8 +96,9 @@ class Connection {
 class Listener {
  public:
   // Binds and listens. TCP port 0 picks a free port (see endpoint()). A Unix path that exists as a
-  // stale socket is replaced.
-  static Result<Listener> Listen(const Endpoint& endpoint);
+  // stale socket is replaced; with `unix_mode` the socket gets those permission bits before it
+  // listens, so no one the mode excludes can connect in between.
+  static Result<Listener> Listen(const Endpoint& endpoint, std::optional<mode_t> unix_mode = std::nullopt);
   Listener(Listener&& other) noexcept;
   Listener& operator=(Listener&& other) noexcept;
   Listener(const Listener&) = delete;

@@ -128,12 +128,9 @@ Status Broker::Listen() {
   GPUPOOL_ASSIGN_OR_RETURN(protocol::Listener tcp, protocol::Listener::Listen(options_.listen));
   listeners_.push_back(std::make_unique<protocol::Listener>(std::move(tcp)));
   if (options_.unix_socket) {
+    // Who may connect is decided by the mode, set before the socket listens, then by the handshake.
     GPUPOOL_ASSIGN_OR_RETURN(protocol::Listener unix_listener,
-                             protocol::Listener::Listen(*options_.unix_socket));
-    // Before the first accept: who may connect is decided by the mode, then by the handshake.
-    if (options_.unix_mode && ::chmod(options_.unix_socket->path.c_str(), *options_.unix_mode) != 0) {
-      return Status::Internal("chmod " + options_.unix_socket->path + ": " + std::strerror(errno));
-    }
+                             protocol::Listener::Listen(*options_.unix_socket, options_.unix_mode));
     listeners_.push_back(std::make_unique<protocol::Listener>(std::move(unix_listener)));
   }
   return Status::Ok();

@@ -99,6 +99,27 @@ TEST_CASE("listen and connect over TCP (port 0) and a Unix socket") {
   CHECK_FALSE(Connect(*refused, std::chrono::seconds(1)).ok());
 }
 
+// gpupool-server --unix-mode: the socket has its mode, whatever the umask, before anyone can connect.
+TEST_CASE("a Unix socket listens with the mode it is given") {
+  testing::TempDir dir;
+  const mode_t umask_before = ::umask(077);  // a umask that would hide the socket from everyone else
+  for (mode_t mode : {mode_t{0600}, mode_t{0660}, mode_t{0666}}) {
+    INFO(std::oct << mode);
+    auto endpoint = ParseEndpoint("unix:" + dir.File("m.sock"), true);
+    REQUIRE(endpoint.ok());
+    auto listener = Listener::Listen(*endpoint, mode);
+    REQUIRE(listener.ok());
+    struct stat st {};
+    REQUIRE(::stat(endpoint->path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == mode);
+    CHECK(Connect(listener->endpoint(), std::chrono::seconds(5)).ok());
+  }
+  ::umask(umask_before);
+  auto missing = ParseEndpoint("unix:" + dir.File("no-such-dir/m.sock"), true);
+  REQUIRE(missing.ok());
+  CHECK_FALSE(Listener::Listen(*missing, mode_t{0600}).ok());
+}
+
 }  // namespace
 }  // namespace gpupool::protocol
 
