@@ -164,7 +164,8 @@ done
 site_dirs=$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null)
 # shellcheck disable=SC2086 # the site directories are separate arguments
 nvidia_libs=$(find /usr/local /usr/lib /opt $site_dirs \( -name libcublas.so.13 -o -name libcublasLt.so.13 \
-  -o -name libcurand.so.10 -o -name libcusparse.so.12 -o -name libcusolver.so.12 \) -printf '%h\n' 2>/dev/null |
+  -o -name libcurand.so.10 -o -name libcusparse.so.12 -o -name libcusolver.so.12 -o -name libcufft.so.12 \
+  -o -name libcudnn.so.9 \) -printf '%h\n' 2>/dev/null |
   sort -u | paste -sd:)
 say "NVIDIA libraries for the library_* programs: ${nvidia_libs:-none found (those programs will fail to start)}"
 for p in "$bundle"/tests/runtime/*; do

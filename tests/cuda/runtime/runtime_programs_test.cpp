@@ -102,6 +102,15 @@ TEST_CASE("test programs calling NVIDIA libraries pass through gpupool on the em
 }
 #endif
 
+#if GPUPOOL_HAVE_CUDNN
+TEST_CASE("a test program calling cuDNN passes through gpupool on the emulated device") {
+  const std::string runtime = GENERATE("static", "shared");
+  INFO("library_cudnn (" << runtime << " runtime)");
+  Run run("library_cudnn", runtime);
+  CHECK(run.child->output().find("not implemented") == std::string::npos);
+}
+#endif
+
 // The runtime registers its fatbin through cuLibraryLoadData at start-up; the client sends it to the
 // server only when a kernel of it is first used (a process linking cuBLAS uses few of its images).
 TEST_CASE("a runtime program's fatbin reaches the server only when one of its kernels is used") {
