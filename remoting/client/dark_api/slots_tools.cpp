@@ -1,6 +1,7 @@
-// TOOLS_TLS, TOOLS_RUNTIME_CALLBACK_HOOKS, CONTEXT_CHECKS, CONTEXT_IDENTITY and MODULE_WALK: what the
-// runtime and the libraries ask about tools (profilers), contexts, streams and modules. gpupool
-// attaches no tools: the hook buffers stay zero, which the runtime reads as "no callbacks".
+// TOOLS_TLS, TOOLS_RUNTIME_CALLBACK_HOOKS, CONTEXT_CHECKS, CONTEXT_IDENTITY, MODULE_WALK and
+// BLASLT_QUERY: what the runtime and the libraries ask about tools (profilers), contexts, streams and
+// modules. gpupool attaches no tools: the hook buffers stay zero, which the runtime reads as "no
+// callbacks".
 #include <cstdint>
 #include <vector>
 
@@ -94,6 +95,16 @@ int ModuleWalk_walk_functions(CUcontext, CUmodule module, ModuleFunctionCallback
   }
   for (CUfunction function : functions) callback(user, function);
   return 1;
+}
+
+// cublasLt zeroes both outputs, calls this, and on success decodes the bytes at *data (pairs of
+// characters, read as hex). What the real driver hands out is not known; on an error cublasLt skips
+// the decoding and its half and bfloat16 matmuls run (its heuristic still returns algorithms).
+CUresult BlasLtQuery_get_blob(const char** data, std::uint64_t* size) {
+  if (data != nullptr) *data = nullptr;
+  if (size != nullptr) *size = 0;
+  GPUPOOL_LOG(kDebug) << "dark_api: BLASLT_QUERY.get_blob: nothing to hand out (CUDA_ERROR_NOT_SUPPORTED)";
+  return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 // Whether `context` wraps another one; gpupool's contexts never do.

@@ -1,9 +1,11 @@
 // cuBLAS (matrixMulCUBLAS style, and what PyTorch's matmuls reach): a handle, SGEMM on the default
 // stream and on two streams of the program's own (cuBLAS keeps a workspace per stream, keyed through
-// the driver's private tables), a strided batched SGEMM, and the pointer mode. Results are compared
-// with a CPU product; through the emulated device (--launch-log), each call must have launched a
-// kernel instead.
+// the driver's private tables), a strided batched SGEMM, the pointer mode, and half and bfloat16
+// GEMMs on the tensor cores. Results are compared with a CPU product; through the emulated device
+// (--launch-log), each call must have launched a kernel instead.
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <vector>
 
@@ -118,12 +120,48 @@ int main(int argc, char** argv) {
   check_product(dc, "the first product of a batched SGEMM is wrong");
   check_product(dc + count, "the second product of a batched SGEMM is wrong");
 
+  // Half and bfloat16 inputs with float accumulation on the tensor cores (TF32 math allowed), as
+  // mixed-precision training runs them: cuBLAS hands these to cuBLASLt.
+  RT_STATUS(cublasSetMathMode(handle, CUBLAS_TF32_TENSOR_OP_MATH));
+  std::vector<__half> ha(count), hb(count);
+  std::vector<__nv_bfloat16> ba(count), bb(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    ha[i] = __float2half(a[i]), hb[i] = __float2half(b[i]);
+    ba[i] = __float2bfloat16(a[i]), bb[i] = __float2bfloat16(b[i]);
+  }
+  void *d16a = nullptr, *d16b = nullptr;
+  RT_CUDA(cudaMalloc(&d16a, count * 2));
+  RT_CUDA(cudaMalloc(&d16b, count * 2));
+  const struct {
+    cudaDataType type;
+    const void* host_a;
+    const void* host_b;
+    const char* what;
+  } mixed[] = {{CUDA_R_16F, ha.data(), hb.data(), "a half-precision GEMM computed a wrong product"},
+               {CUDA_R_16BF, ba.data(), bb.data(), "a bfloat16 GEMM computed a wrong product"}};
+  for (const auto& m : mixed) {
+    RT_CUDA(cudaMemcpy(d16a, m.host_a, count * 2, cudaMemcpyHostToDevice));
+    RT_CUDA(cudaMemcpy(d16b, m.host_b, count * 2, cudaMemcpyHostToDevice));
+    RT_STATUS(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, kN, kN, kN, &one, d16a, m.type, kN, d16b, m.type,
+                           kN, &zero, dc, CUDA_R_32F, kN, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    RT_CUDA(cudaDeviceSynchronize());
+    RT_CHECK(launches.More());
+    std::fill(got.begin(), got.end(), 0.0f);
+    RT_STATUS(cublasGetMatrix(kN, kN, sizeof(float), dc, kN, got.data(), kN));
+    // Inputs rounded to 8 (bfloat16) or 11 (half) significant bits: a looser bound than float's.
+    if (options.kernel_results && !rt::Near(got, want, 3e-2f)) rt::Fail(__FILE__, __LINE__, m.what);
+  }
+  RT_STATUS(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
+
   // A bad argument is cuBLAS's own error, found before anything reaches the device.
   RT_CHECK(cublasSgemm(handle, CUBLAS_OP_N, CUBLAS_OP_N, -1, kN, kN, &one, da, kN, db, kN, &zero, dc, kN) ==
            CUBLAS_STATUS_INVALID_VALUE);
 
   RT_STATUS(cublasDestroy(handle));
   for (cudaStream_t s : streams) RT_CUDA(cudaStreamDestroy(s));
-  for (float* p : {da, db, dc, scalars}) RT_CUDA(cudaFree(p));
+  for (void* p : {static_cast<void*>(da), static_cast<void*>(db), static_cast<void*>(dc),
+                  static_cast<void*>(scalars), d16a, d16b}) {
+    RT_CUDA(cudaFree(p));
+  }
   return rt::Finish("library_cublas");
 }

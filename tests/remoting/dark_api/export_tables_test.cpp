@@ -89,6 +89,7 @@ TEST_CASE("the slots the CUDA 13 runtime calls are where it calls them") {
       {TableId::kContextIdentity, 39, "stream_get_identity"},
       {TableId::kContextIdentity, 51, "stream_get_handle"},
       {TableId::kModuleWalk, 7, "walk_functions"},
+      {TableId::kBlasLtQuery, 4, "get_blob"},
   };
   for (const Expect& e : expected) {
     CHECK(Slot(e.table, e.slot).name == e.name);
