@@ -4,8 +4,8 @@
 Reads the runtime's requests (shared/reference/cudart13-static-entry-points.txt: name, requested CUDA
 version, flags) and the client's lists: proc_variants.def (implemented) and refused.def (resolved,
 refused by design). A base name is implemented when some variant of it is not newer than one of the
-versions the runtime asks it at; otherwise cuGetProcAddress answers CUDA_ERROR_NOT_FOUND, which the runtime turns into
-cudaErrorNotSupported/cudaErrorCallRequiresNewerDriver when the program calls it.
+versions the runtime asks it at; otherwise cuGetProcAddress resolves it to its unsupported.def stub, which answers
+CUDA_ERROR_NOT_SUPPORTED (the runtime reports cudaErrorNotSupported) when the program calls it.
 
 Usage: entry-point-coverage.py [--reference FILE] [--client-dir DIR] [--list] [--max N]
 Prints one line per count; with --list the unsupported names too; with --max N exits 1 when more than N

@@ -1,6 +1,6 @@
-// The address of every implemented variant, and of every refused one (refused.def), for
-// cuGetProcAddress. This file deliberately does not include cuda.h: it declares each exported
-// symbol as a plain function so the table can name the ABI symbols (cuMemAlloc_v2,
+// The address of every implemented variant, of every refused one (refused.def) and of every
+// unsupported stub (unsupported.def), for cuGetProcAddress. This file deliberately does not include cuda.h:
+// it declares each exported symbol as a plain function so the table can name the ABI symbols (cuMemAlloc_v2,
 // cuMemcpyHtoD_v2_ptds) that cuda.h hides behind macros. A symbol in proc_variants.def that the
 // client does not define fails the link.
 #include "remoting/client/proc_table.h"
@@ -12,6 +12,9 @@ extern "C" {
 #include "remoting/client/refused.def"
 #undef GPUPOOL_REFUSED
 #undef GPUPOOL_PROC
+#define GPUPOOL_UNSUPPORTED(symbol) void symbol();
+#include "remoting/client/unsupported.def"
+#undef GPUPOOL_UNSUPPORTED
 }
 
 namespace gpupool::client {
@@ -27,10 +30,18 @@ const ProcVariant kVariants[] = {
 #undef GPUPOOL_PROC
 };
 
+const ProcVariant kUnsupported[] = {
+#define GPUPOOL_UNSUPPORTED(symbol) \
+  {#symbol, #symbol, 0, StreamKind::kLegacy, reinterpret_cast<void*>(&::symbol)},
+#include "remoting/client/unsupported.def"
+#undef GPUPOOL_UNSUPPORTED
+};
+
 }  // namespace
 
 ProcTable ExportedProcs() {
-  return {kVariants, static_cast<int>(sizeof kVariants / sizeof kVariants[0])};
+  return {kVariants, static_cast<int>(sizeof kVariants / sizeof kVariants[0]), kUnsupported,
+          static_cast<int>(sizeof kUnsupported / sizeof kUnsupported[0])};
 }
 
 }  // namespace gpupool::client

@@ -19,9 +19,14 @@ struct ProcVariant {
 struct ProcTable {
   const ProcVariant* variants;
   int count;
+  // Functions exported only as NOT_SUPPORTED stubs (unsupported.def), by exact name: what
+  // cuGetProcAddress answers for a name no variant has at any version, so that the runtime reports
+  // cudaErrorNotSupported and the stub logs the name, instead of cudaErrorCallRequiresNewerDriver.
+  const ProcVariant* unsupported = nullptr;
+  int unsupported_count = 0;
 };
 
-// Every variant the client implements (exports_table.cpp).
+// Every variant the client implements (exports_table.cpp), and the unsupported stubs.
 ProcTable ExportedProcs();
 
 }  // namespace gpupool::client

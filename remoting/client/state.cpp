@@ -78,7 +78,12 @@ namespace {
 
 // What the device can do through gpupool, where that differs from the GPU itself: managed and
 // mapped host memory are refused (the GPU cannot reach the program's memory over the network;
-// remoting/client/README.md), memory pools are emulated here, for device memory only.
+// remoting/client/README.md), memory pools are emulated here, for device memory only. A feature whose
+// calls gpupool answers with CUDA_ERROR_NOT_SUPPORTED (unsupported.def) is reported absent, so a program
+// that checks (cuda-samples' vectorAddMMAP, memMapIPCDrv, cudaCompressibleMemory) takes its other path
+// or waives instead of failing in the first call: virtual memory management (cuMemCreate, cuMemMap,
+// exportable handles, compressible memory), sparse and deferred-mapping arrays (cuMemMapArrayAsync),
+// IPC events, dma-buf handles, external timeline semaphores, GPUDirect RDMA, stream waits.
 void ApplyClientCapabilities(Device* device) {
   static constexpr std::pair<CUdevice_attribute, int> kCapabilities[] = {
       {CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0},
@@ -92,6 +97,21 @@ void ApplyClientCapabilities(Device* device) {
       {CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES, 0},
       {CU_DEVICE_ATTRIBUTE_HOST_NUMA_MEMORY_POOLS_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_HOST_MEMORY_POOLS_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_SPARSE_CUDA_ARRAY_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_DEFERRED_MAPPING_CUDA_ARRAY_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_TIMELINE_SEMAPHORE_INTEROP_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_FLUSH_WRITES_OPTIONS, 0},
+      {CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WRITES_ORDERING, CU_GPU_DIRECT_RDMA_WRITES_ORDERING_NONE},
+      {CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR_V1, 0},
+      {CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR, 0},
   };
   for (const auto& [attribute, value] : kCapabilities) {
     device->attributes[attribute] = value;

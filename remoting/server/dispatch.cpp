@@ -5,10 +5,12 @@
 #include <tuple>
 #include <type_traits>
 
+#include "common/log.h"
 #include "remoting/protocol/call_io.h"
 #include "remoting/protocol/codec.h"
 #include "remoting/protocol/device_output.h"
 #include "remoting/protocol/frame_reader.h"
+#include "remoting/protocol/result_names.h"
 #include "remoting/server/copy_ring.h"
 #include "remoting/server/output_capture.h"
 #include "remoting/server/stat_reasons.h"
@@ -95,6 +97,12 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
   if constexpr (op == Op::MemcpyHtoDRing || op == Op::MemcpyHtoDAsyncRing || op == Op::MemcpyDtoHRing ||
                 op == Op::MemcpyDtoHAsyncRing) {
     if (s.ring != nullptr) s.ring->Consumed();
+  }
+  // At debug level every error a call is answered with is named, also when the program ignores it:
+  // how a sweep of real programs finds the calls the device refused (docs/conformance.md). Not
+  // NOT_READY, which polling programs get by the thousand.
+  if (result != CUDA_SUCCESS && result != CUDA_ERROR_NOT_READY) {
+    GPUPOOL_LOG(kDebug) << Call<op>::kName << " answered " << protocol::ResultName(result);
   }
   if (mode == Mode::kAsync) {
     if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;

@@ -72,6 +72,25 @@ int main() {
   // Not supported: an error naming itself, never a silent success.
   CUdeviceptr reserved = 0;
   CU_EXPECT(cuMemAddressReserve(&reserved, 1 << 21, 0, 0, 0), CUDA_ERROR_NOT_SUPPORTED);
+  // ... and the device does not claim what gpupool refuses, so programs that check take their other
+  // path (cuda-samples' vectorAddMMAP, memMapIPCDrv and cudaCompressibleMemory read these first).
+  for (CUdevice_attribute absent :
+       {CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED, CU_DEVICE_ATTRIBUTE_SPARSE_CUDA_ARRAY_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_TIMELINE_SEMAPHORE_INTEROP_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED, CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR}) {
+    int supported = -1;
+    CU_OK(cuDeviceGetAttribute(&supported, absent, 0));
+    CHECK_TRUE(supported == 0);
+  }
+  size_t granularity = 0;
+  CUmemAllocationProp vmm = {};
+  vmm.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  vmm.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  CU_EXPECT(cuMemGetAllocationGranularity(&granularity, &vmm, CU_MEM_ALLOC_GRANULARITY_MINIMUM),
+            CUDA_ERROR_NOT_SUPPORTED);
 
   // Managed and mapped host memory are refused, twice over (logged once), and the device says so;
   // pinned memory asked to be mapped is still ordinary pinned memory.

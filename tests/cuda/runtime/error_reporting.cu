@@ -94,6 +94,19 @@ int main(int argc, char** argv) {
     RT_CUDA(cudaFree(unified));
   }
 
+  // A call gpupool does not forward (interprocess memory handles) fails as not supported, and not as
+  // cudaErrorCallRequiresNewerDriver (what the runtime says when the driver lacks the entry point);
+  // natively it succeeds. It is not sticky.
+  void* shared = nullptr;
+  RT_CUDA(cudaMalloc(&shared, 4096));
+  cudaIpcMemHandle_t handle;
+  const cudaError_t ipc = cudaIpcGetMemHandle(&handle, shared);
+  if (!RT_CHECK(ipc == cudaSuccess || ipc == cudaErrorNotSupported))
+    std::fprintf(stderr, "  cudaIpcGetMemHandle: %s\n", cudaGetErrorName(ipc));
+  cudaGetLastError();
+  RT_CUDA(cudaFree(shared));
+  StillWorks();
+
   // Names and descriptions.
   RT_CHECK(std::strcmp(cudaGetErrorName(cudaErrorMemoryAllocation), "cudaErrorMemoryAllocation") == 0);
   RT_CHECK(std::strlen(cudaGetErrorString(cudaErrorInvalidConfiguration)) > 0);

@@ -56,6 +56,33 @@ TEST_CASE("cuGetProcAddress picks the variant for the caller's version and strea
   }
 }
 
+TEST_CASE("cuGetProcAddress answers a function gpupool only stubs with its stub, not NOT_FOUND") {
+  int stub[2];
+  // unsupported.def holds exported names, among them the 32-bit-era cuMemcpyHtoD.
+  const ProcVariant unsupported[] = {
+      {"cuIpcGetMemHandle", "cuIpcGetMemHandle", 0, StreamKind::kLegacy, &stub[0]},
+      {"cuMemcpyHtoD", "cuMemcpyHtoD", 0, StreamKind::kLegacy, &stub[1]},
+  };
+  const ProcTable table{kVariants, 7, unsupported, 2};
+  void* pfn = nullptr;
+  CUdriverProcAddressQueryResult status{};
+  // The runtime then reports cudaErrorNotSupported and the stub logs the name.
+  CHECK(GetProcAddress(table, "cuIpcGetMemHandle", &pfn, 4010, 0, &status) == CUDA_SUCCESS);
+  CHECK(status == CU_GET_PROC_ADDRESS_SUCCESS);
+  CHECK(pfn == &stub[0]);
+  CHECK(GetProcAddress(table, "cuIpcGetMemHandle", &pfn, 13000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM,
+                       &status) == CUDA_SUCCESS);
+  CHECK(pfn == &stub[0]);
+  // An implemented function asked at a version before its first variant is still too old.
+  CHECK(GetProcAddress(table, "cuMemcpyHtoD", &pfn, 2000, 0, &status) == CUDA_ERROR_NOT_FOUND);
+  CHECK(status == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
+  CHECK(pfn == nullptr);
+  CHECK(GetProcAddress(table, "cuMemcpyHtoD", &pfn, 13000, 0, &status) == CUDA_SUCCESS);
+  CHECK(pfn == &f[0]);
+  CHECK(GetProcAddress(table, "cuNoSuchThing", &pfn, 13000, 0, &status) == CUDA_ERROR_NOT_FOUND);
+  CHECK(status == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+}
+
 TEST_CASE("cuGetProcAddress rejects null arguments and unknown flags") {
   void* pfn = nullptr;
   CHECK(GetProcAddress(kTable, nullptr, &pfn, 13000, 0, nullptr) == CUDA_ERROR_INVALID_VALUE);
