@@ -53,6 +53,7 @@ TEST_CASE("cuGetExportTable serves known tables and refuses the rest") {
   CHECK(table == TableSlots(TableId::kModuleWalk));
 
   for (const char* uuid : {"f8cff951-2146-8b4e-b9e2-fb469e7c0dd9",     // asked by every runtime
+                           "da9151d3-3ae6-cc41-a5c0-4f26d533e328",     // asked by NVRTC and nvJitLink
                            "0ca50b8c-1004-929a-89a7-d0df10e77286",     // published, never asked
                            "00112233-4455-6677-8899-aabbccddeeff"}) {  // unknown
     INFO(uuid);
