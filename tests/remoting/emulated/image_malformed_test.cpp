@@ -308,34 +308,11 @@ TEST_CASE("fatbin containers: bad entries, compressed entries, other architectur
   CHECK(emulated::ParseModuleImage("", &out, &error) == CUDA_ERROR_INVALID_PTX);  // shorter than a magic
 }
 
-TEST_CASE("zstd-compressed fatbin entries are decompressed") {
-  const Built b = BuildCubin();
-  Bytes compressed(ZSTD_compressBound(b.elf.size()));
-  const std::size_t n = ZSTD_compress(compressed.data(), compressed.size(), b.elf.data(), b.elf.size(), 3);
-  REQUIRE_FALSE(ZSTD_isError(n));
+// A fatbin whose one sm_90 cubin entry is `compressed` (`n` bytes in use) with `flags`: it loads, and a
+// wrong decompressed size or a truncated stream is an invalid image.
+static void CheckCompressedEntry(const Built& b, Bytes compressed, std::size_t n, std::uint64_t flags) {
   compressed.resize((n + 7) / 8 * 8, 0);  // entries are padded, as nvcc pads them
-  Bytes f = BuildFatbin(compressed, 2, 90, 0x8011);
-  Put<std::uint32_t>(f, 16 + 16, static_cast<std::uint32_t>(n));
-  Put<std::uint64_t>(f, 16 + 56, b.elf.size());
-  emulated::ModuleImage out;
-  std::string error;
-  REQUIRE(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_SUCCESS);
-  REQUIRE(out.kernels.size() == 1);
-  CHECK(out.kernels[0].param_bytes == 12);
-  Put<std::uint64_t>(f, 16 + 56, b.elf.size() + 1);  // a wrong decompressed size
-  CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
-}
-
-// cuFFT's images (CUDA 13.0) hold LZ4-compressed entries, flag 0x2000.
-TEST_CASE("LZ4-compressed fatbin entries are decompressed") {
-  const Built b = BuildCubin();
-  Bytes compressed(static_cast<std::size_t>(LZ4_compressBound(static_cast<int>(b.elf.size()))));
-  const int n = LZ4_compress_default(reinterpret_cast<const char*>(b.elf.data()),
-                                     reinterpret_cast<char*>(compressed.data()),
-                                     static_cast<int>(b.elf.size()), static_cast<int>(compressed.size()));
-  REQUIRE(n > 0);
-  compressed.resize((static_cast<std::size_t>(n) + 7) / 8 * 8, 0);
-  Bytes f = BuildFatbin(compressed, 2, 90, 0x2011);
+  Bytes f = BuildFatbin(compressed, 2, 90, flags);
   Put<std::uint32_t>(f, 16 + 16, static_cast<std::uint32_t>(n));
   Put<std::uint64_t>(f, 16 + 56, b.elf.size());
   emulated::ModuleImage out;
@@ -348,6 +325,25 @@ TEST_CASE("LZ4-compressed fatbin entries are decompressed") {
   Put<std::uint64_t>(f, 16 + 56, b.elf.size());
   Put<std::uint32_t>(f, 16 + 16, static_cast<std::uint32_t>(n - 3));  // a truncated stream
   CHECK(emulated::ParseModuleImage(f.data(), &out, &error) == CUDA_ERROR_INVALID_IMAGE);
+}
+
+TEST_CASE("zstd-compressed fatbin entries are decompressed") {
+  const Built b = BuildCubin();
+  Bytes compressed(ZSTD_compressBound(b.elf.size()));
+  const std::size_t n = ZSTD_compress(compressed.data(), compressed.size(), b.elf.data(), b.elf.size(), 3);
+  REQUIRE_FALSE(ZSTD_isError(n));
+  CheckCompressedEntry(b, compressed, n, 0x8011);
+}
+
+// cuFFT's images (CUDA 13.0) hold LZ4-compressed entries, flag 0x2000.
+TEST_CASE("LZ4-compressed fatbin entries are decompressed") {
+  const Built b = BuildCubin();
+  Bytes compressed(static_cast<std::size_t>(LZ4_compressBound(static_cast<int>(b.elf.size()))));
+  const int n = LZ4_compress_default(reinterpret_cast<const char*>(b.elf.data()),
+                                     reinterpret_cast<char*>(compressed.data()),
+                                     static_cast<int>(b.elf.size()), static_cast<int>(compressed.size()));
+  REQUIRE(n > 0);
+  CheckCompressedEntry(b, compressed, static_cast<std::size_t>(n), 0x2011);
 }
 
 TEST_CASE("bad images through the driver API leave no module behind") {
