@@ -28,13 +28,16 @@ done
 strip -o "$bundle/lib/libcuda.so.1" "$build/lib/libcuda.so.1"
 ln -s libcuda.so.1 "$bundle/lib/libcuda.so"
 
-# The project's CUDA test programs (built by nvcc; absent without it).
+# The project's CUDA test programs (built by nvcc; absent without it). Programs are stripped of their
+# symbols and debug information (their kernels are in loaded sections, which strip keeps), halving them
+# so that the bundle fits what the GPU machine is sent; their inputs (cubins, fatbins, PTX) are copied.
 for f in "$build"/tests/cuda/driver/driver_* "$build"/tests/cuda/driver/link_* "$build"/tests/cuda/runtime/*_static "$build"/tests/cuda/runtime/*_shared; do
   [ -f "$f" ] || continue
   case "$f" in
-    */driver/*) cp "$f" "$bundle/tests/driver/" ;;
-    *) cp "$f" "$bundle/tests/runtime/" ;;
+    */driver/*) to="$bundle/tests/driver/" ;;
+    *) to="$bundle/tests/runtime/" ;;
   esac
+  if [ -x "$f" ]; then strip -o "$to$(basename "$f")" "$f"; else cp "$f" "$to"; fi
 done
 
 # Shared libraries of the binaries, less those every Linux with a GPU driver has.
