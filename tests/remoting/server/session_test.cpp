@@ -1,6 +1,9 @@
 // A real gpupool-server (emulated device) driven through the protocol: handshake, memory round
 // trips, handle and pointer validation, latched asynchronous errors, memory limits.
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <map>
+#include <string>
 
 #include "tests/remoting/server/test_client.h"
 
@@ -151,6 +154,28 @@ TEST_CASE("a session memory limit is the device's memory and allocations beyond 
   TestClient d = TestClient::Open(server.endpoint);
   d.UseDevice0();
   CHECK(d.Result<Op::MemAlloc>({60ull << 20}) == CUDA_SUCCESS);
+}
+
+// How a sweep of real programs finds what the device refused, also when the program ignores it:
+// at debug level the worker names each error a call is answered with; at the default level it does not.
+TEST_CASE("at debug level the server names every call it answers with an error") {
+  for (const bool debug : {true, false}) {
+    INFO((debug ? "debug" : "default") << " log level");
+    ServerProcess server =
+        ServerProcess::Start({}, debug ? std::map<std::string, std::string>{{"GPUPOOL_LOG_LEVEL", "debug"}}
+                                       : std::map<std::string, std::string>{});
+    {
+      TestClient c = TestClient::Open(server.endpoint);
+      c.UseDevice0();
+      CHECK(c.Result<Op::MemFree>({0x1234}) == CUDA_ERROR_INVALID_VALUE);  // not an allocation
+      CHECK(c.Result<Op::CtxSynchronize>({}) == CUDA_SUCCESS);
+    }  // the session ends: its last line follows every line it logged before
+    REQUIRE(server.process.WaitForLine("session ended", std::chrono::seconds(30)).ok());
+    const bool named =
+        server.process.output().find("MemFree answered CUDA_ERROR_INVALID_VALUE") != std::string::npos;
+    CHECK(named == debug);
+    CHECK(server.process.output().find("CtxSynchronize answered") == std::string::npos);  // successes are not
+  }
 }
 
 }  // namespace
