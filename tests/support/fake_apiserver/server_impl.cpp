@@ -68,6 +68,10 @@ void FakeApiServer::Impl::Shutdown() {
     } catch (const std::exception&) {
     }
   }
+  // The closed watches' completion handlers; bounded, so a response cpprestsdk never completes cannot
+  // hang a test's teardown.
+  std::unique_lock lock(open_watches_->mu);
+  open_watches_->cv.wait_for(lock, std::chrono::seconds(10), [this] { return open_watches_->count == 0; });
 }
 
 Result<const fk::KindInfo*> FakeApiServer::Impl::Kind(const std::string& plural) const {
@@ -215,11 +219,18 @@ void FakeApiServer::Impl::Handle(http_request request, std::string body) {
     fk::Filter filter{route.ns, std::move(*labels), std::move(*fields)};
     fk::Reply r = storage_.Watch(*route.kind, filter, q, sink);
     if (!r.ok()) return ReplyWith(request, r);
-    request.reply(resp).then([sink](pplx::task<void> t) {
+    {
+      std::lock_guard lock(open_watches_->mu);
+      ++open_watches_->count;
+    }
+    request.reply(resp).then([sink, open = open_watches_](pplx::task<void> t) {
       try {
         t.get();
       } catch (...) {
       }
+      std::lock_guard lock(open->mu);
+      --open->count;
+      open->cv.notify_all();
     });
     return;
   }

@@ -67,6 +67,16 @@ class FakeApiServer::Impl {
   std::condition_variable tick_cv_;
   bool stopping_ = false;
   std::thread ticker_;
+
+  // Watch responses whose completion handler has not run yet. The handlers run on cpprestsdk's pool,
+  // which never stops; Shutdown waits for them so that none (nor the stream it holds) is still pending
+  // when the process exits, where LeakSanitizer would report it. Shared: a handler may outlive *this.
+  struct OpenWatches {
+    std::mutex mu;
+    std::condition_variable cv;
+    int count = 0;
+  };
+  std::shared_ptr<OpenWatches> open_watches_ = std::make_shared<OpenWatches>();
 };
 
 }  // namespace gpupool::testing
