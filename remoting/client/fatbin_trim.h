@@ -9,9 +9,7 @@
 //   - PTX whose architecture is above every GPU's (it cannot be compiled for an older one).
 // Entries of other kinds, and everything a GPU might use, stay byte for byte, in their order.
 //
-// Container layout (as remoting/server/emulated/image.h reads it): u32 magic 0xba55ed50, u16 version,
-// u16 header size, u64 entries size; each entry: u16 kind (1 PTX, 2 ELF), u16, u32 header size,
-// u64 payload size, ..., u32 arch (e.g. 90) at offset 28.
+// The layout read: remoting/protocol/fatbin_format.h.
 //
 // Thread-safety: pure function.
 #pragma once

@@ -4,13 +4,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "remoting/protocol/fatbin_format.h"
 #include "remoting/protocol/frame.h"
 
 namespace gpupool::client {
 namespace {
 
-constexpr std::uint32_t kFatbinWrapperMagic = 0x466243b1;
-constexpr std::uint32_t kFatbinMagic = 0xba55ed50;
+using namespace protocol::fatbin;
 constexpr unsigned char kElfMagic[4] = {0x7f, 'E', 'L', 'F'};
 
 template <typename T>
@@ -49,16 +49,16 @@ Result<std::size_t> ElfSize(const void* image) {
 Result<ImageSpan> FindImageSpan(const void* image) {
   if (image == nullptr) return Status::InvalidArgument("null image");
   const auto magic = Load<std::uint32_t>(image, 0);
-  if (magic == kFatbinWrapperMagic) {
-    const void* fatbin = Load<const void*>(image, 8);
-    if (fatbin == nullptr || Load<std::uint32_t>(fatbin, 0) != kFatbinMagic) {
+  if (magic == kWrapperMagic) {
+    const void* fatbin = Load<const void*>(image, kWrapperContainerOffset);
+    if (fatbin == nullptr || Load<std::uint32_t>(fatbin, 0) != kContainerMagic) {
       return Status::InvalidArgument("fatbin wrapper does not point to a fatbin");
     }
     return FindImageSpan(fatbin);
   }
-  if (magic == kFatbinMagic) {
-    const auto header = Load<std::uint16_t>(image, 6);
-    const auto payload = Load<std::uint64_t>(image, 8);
+  if (magic == kContainerMagic) {
+    const auto header = Load<std::uint16_t>(image, kContainerHeaderSizeOffset);
+    const auto payload = Load<std::uint64_t>(image, kContainerEntriesSizeOffset);
     if (payload > protocol::kMaxImageBytes) return Status::InvalidArgument("fatbin larger than the limit");
     return ImageSpan{image, header + static_cast<std::size_t>(payload)};
   }

@@ -3,11 +3,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "remoting/protocol/fatbin_format.h"
+
 namespace gpupool::server {
 namespace {
-
-constexpr std::uint32_t kFatbinContainerMagic = 0xba55ed50;
-constexpr std::uint32_t kFatbinWrapperMagic = 0x466243b1;
 
 template <typename T>
 bool ReadAt(std::string_view image, std::uint64_t offset, T* out) {
@@ -50,8 +49,10 @@ bool ElfComplete(std::string_view image) {
 bool FatbinComplete(std::string_view image) {
   std::uint16_t header_size = 0;
   std::uint64_t fat_size = 0;
-  if (!ReadAt(image, 6, &header_size) || !ReadAt(image, 8, &fat_size)) return false;
-  return header_size >= 16 && TableFits(image, header_size, 1, fat_size);
+  if (!ReadAt(image, protocol::fatbin::kContainerHeaderSizeOffset, &header_size) ||
+      !ReadAt(image, protocol::fatbin::kContainerEntriesSizeOffset, &fat_size))
+    return false;
+  return header_size >= protocol::fatbin::kMinContainerHeader && TableFits(image, header_size, 1, fat_size);
 }
 
 }  // namespace
@@ -59,12 +60,13 @@ bool FatbinComplete(std::string_view image) {
 CUresult CheckImage(std::string_view image) {
   std::uint32_t magic = 0;
   if (!ReadAt(image, 0, &magic)) return CUDA_ERROR_INVALID_IMAGE;
-  if (magic == kFatbinWrapperMagic) return CUDA_ERROR_INVALID_IMAGE;  // holds a client pointer
+  if (magic == protocol::fatbin::kWrapperMagic) return CUDA_ERROR_INVALID_IMAGE;  // holds a client pointer
   if (image.substr(0, 4) ==
       "\x7f"
       "ELF")
     return ElfComplete(image) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_IMAGE;
-  if (magic == kFatbinContainerMagic) return FatbinComplete(image) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_IMAGE;
+  if (magic == protocol::fatbin::kContainerMagic)
+    return FatbinComplete(image) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_IMAGE;
   // PTX (or anything else the driver parses as text): the cache keeps every image in a std::string,
   // whose bytes are always followed by a NUL, so the driver's scan ends inside our memory.
   return CUDA_SUCCESS;

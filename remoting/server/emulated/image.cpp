@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "remoting/protocol/fatbin_format.h"
 #include "remoting/server/emulated/byte_reader.h"
 #include "remoting/server/emulated/cubin.h"
 #include "remoting/server/emulated/ptx.h"
@@ -15,13 +16,7 @@
 namespace gpupool::server::emulated {
 namespace {
 
-constexpr std::uint32_t kWrapperMagic = 0x466243b1;
-constexpr std::uint32_t kFatbinMagic = 0xba55ed50;
-constexpr std::uint16_t kEntryPtx = 1;
-constexpr std::uint16_t kEntryElf = 2;
-// Entry flags that mark a compressed payload (LZ4 in older toolkits, zstd since CUDA 12.x).
-constexpr std::uint64_t kFlagCompressedLz4 = 0x2000;
-constexpr std::uint64_t kFlagCompressedZstd = 0x8000;
+using namespace protocol::fatbin;
 constexpr std::uint64_t kMaxDecompressed = 1ULL << 30;
 
 // A reader over `bytes` from a pointer the API handed us without a size.
@@ -116,7 +111,8 @@ CUresult EntryBytes(const Entry& e, std::vector<std::uint8_t>* storage, ByteRead
 CUresult FromFatbin(const ByteReader& fatbin, ModuleImage* out, std::string* error) {
   std::uint16_t header_size = 0;
   std::uint64_t entries_size = 0;
-  if (!fatbin.Read(6, &header_size) || !fatbin.Read(8, &entries_size) || header_size < 16) {
+  if (!fatbin.Read(kContainerHeaderSizeOffset, &header_size) ||
+      !fatbin.Read(kContainerEntriesSizeOffset, &entries_size) || header_size < kMinContainerHeader) {
     return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin: bad container header", error);
   }
   const Entry* cubin = nullptr;
@@ -127,9 +123,11 @@ CUresult FromFatbin(const ByteReader& fatbin, ModuleImage* out, std::string* err
     Entry e;
     std::uint32_t entry_header = 0;
     std::uint64_t size = 0;
-    if (!fatbin.Read(at, &e.kind) || !fatbin.Read(at + 4, &entry_header) || !fatbin.Read(at + 8, &size) ||
-        !fatbin.Read(at + 16, &e.compressed_size) || !fatbin.Read(at + 28, &e.arch) ||
-        !fatbin.Read(at + 40, &e.flags) || entry_header < 64 || !fatbin.Read(at + 56, &e.decompressed_size) ||
+    if (!fatbin.Read(at, &e.kind) || !fatbin.Read(at + kEntryHeaderSizeOffset, &entry_header) ||
+        !fatbin.Read(at + kEntryPayloadSizeOffset, &size) ||
+        !fatbin.Read(at + kEntryCompressedSizeOffset, &e.compressed_size) ||
+        !fatbin.Read(at + kEntryArchOffset, &e.arch) || !fatbin.Read(at + kEntryFlagsOffset, &e.flags) ||
+        entry_header < 64 || !fatbin.Read(at + kEntryDecompressedSizeOffset, &e.decompressed_size) ||
         !fatbin.Has(at + entry_header, size)) {
       return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin: entry at offset " + std::to_string(at) + " is truncated",
                   error);
@@ -169,15 +167,18 @@ CUresult ParseModuleImage(const void* image, ModuleImage* out, std::string* erro
   std::memcpy(&magic, image, sizeof(magic));
   if (magic == kWrapperMagic) {
     const void* container = nullptr;
-    std::memcpy(&container, static_cast<const std::uint8_t*>(image) + 8, sizeof(container));
+    std::memcpy(&container, static_cast<const std::uint8_t*>(image) + kWrapperContainerOffset,
+                sizeof(container));
     if (container == nullptr) return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin wrapper without data", error);
     return ParseModuleImage(container, out, error);
   }
-  if (magic == kFatbinMagic) {
+  if (magic == kContainerMagic) {
     std::uint16_t header_size = 0;
     std::uint64_t entries_size = 0;
-    std::memcpy(&header_size, static_cast<const std::uint8_t*>(image) + 6, sizeof(header_size));
-    std::memcpy(&entries_size, static_cast<const std::uint8_t*>(image) + 8, sizeof(entries_size));
+    std::memcpy(&header_size, static_cast<const std::uint8_t*>(image) + kContainerHeaderSizeOffset,
+                sizeof(header_size));
+    std::memcpy(&entries_size, static_cast<const std::uint8_t*>(image) + kContainerEntriesSizeOffset,
+                sizeof(entries_size));
     if (entries_size > std::numeric_limits<std::uint32_t>::max()) {
       return Fail(CUDA_ERROR_INVALID_IMAGE, "fatbin: implausible size", error);
     }
