@@ -1,5 +1,6 @@
 #include "remoting/client/client_dark_api_host.h"
 
+#include "remoting/client/api_support.h"
 #include "remoting/client/module_loader.h"
 #include "remoting/client/state.h"
 
@@ -45,18 +46,15 @@ class ClientDarkApiHost : public dark_api::DarkApiHost {
     *id = reinterpret_cast<Context*>(context)->uid;
     return CUDA_SUCCESS;
   }
-  // A created stream is named by its server id (a per-session counter, far below 2^63); a default
-  // stream by its context's uid with the top bit set, so the two never meet.
+  // A created stream is named by its wire id (StreamId: a per-session counter, far below 2^63); a
+  // default stream, whose wire id (1 or 2) is every context's, by its context's uid with the top bit
+  // set, so the two never meet.
   CUresult StreamIdentity(CUcontext context, CUstream stream, unsigned long long* id) override {
     if (!State::Get().IsContext(context)) return CUDA_ERROR_INVALID_CONTEXT;
-    if (stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD) {
-      const unsigned long long kind = stream == CU_STREAM_LEGACY ? 1 : 2;
-      *id = (1ULL << 63) | (reinterpret_cast<Context*>(context)->uid << 2) | kind;
-      return CUDA_SUCCESS;
-    }
-    Stream* s = State::Get().streams.Find(stream);
-    if (s == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-    *id = s->id;
+    std::uint64_t wire = 0;
+    GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, false, &wire));
+    const bool default_stream = stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD;
+    *id = default_stream ? (1ULL << 63) | (reinterpret_cast<Context*>(context)->uid << 2) | wire : wire;
     return CUDA_SUCCESS;
   }
   CUresult ModuleFunctions(CUmodule module, std::vector<CUfunction>* functions) override {
