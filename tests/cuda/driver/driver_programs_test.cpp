@@ -45,8 +45,9 @@ struct Server {
   }
 };
 
-void ExpectPass(const Server& server, const std::vector<std::string>& argv, int timeout_s = 600,
-                const std::string& copy_ring = "") {
+// Runs a program through `server`, which must exit 0 and print its PASS line; returns its output.
+std::string ExpectPass(const Server& server, const std::vector<std::string>& argv, int timeout_s = 600,
+                       const std::string& copy_ring = "") {
   auto child = server.Run(argv, copy_ring);
   REQUIRE(child.ok());
   auto code = child->Wait(std::chrono::seconds(timeout_s));
@@ -54,6 +55,7 @@ void ExpectPass(const Server& server, const std::vector<std::string>& argv, int 
   REQUIRE(code.ok());
   CHECK(*code == 0);
   CHECK(child->output().find("PASS " + argv[0] + "\n") != std::string::npos);
+  return child->output();
 }
 
 // On one host the client and the worker share a copy ring (protocol/copy_ring.h) and the bytes go
@@ -138,26 +140,14 @@ void CheckRecordedLaunches(const Server& server, const std::string& output, std:
 
 TEST_CASE("launch: the server records exactly the parameter bytes the program packed") {
   Server server;
-  auto child = server.Run({"driver_launch", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});
-  REQUIRE(child.ok());
-  auto code = child->Wait(std::chrono::seconds(120));
-  INFO(child->output());
-  REQUIRE(code.ok());
-  CHECK(*code == 0);
-  CHECK(child->output().find("PASS driver_launch\n") != std::string::npos);
-  CheckRecordedLaunches(server, child->output(), 11);
+  const std::string output =
+      ExpectPass(server, {"driver_launch", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"}, 120);
+  CheckRecordedLaunches(server, output, 11);
 }
 
 TEST_CASE("link: relocatable device code joined at run time with cuLink, the linked kernel launched") {
   Server server;
-  auto child = server.Run({"driver_link", GPUPOOL_PROGRAM_DIR});
-  REQUIRE(child.ok());
-  auto code = child->Wait(std::chrono::seconds(300));
-  INFO(child->output());
-  REQUIRE(code.ok());
-  CHECK(*code == 0);
-  CHECK(child->output().find("PASS driver_link\n") != std::string::npos);
-  CheckRecordedLaunches(server, child->output(), 2);
+  CheckRecordedLaunches(server, ExpectPass(server, {"driver_link", GPUPOOL_PROGRAM_DIR}, 300), 2);
 }
 
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {
