@@ -1,5 +1,6 @@
 // The fake API server's semantics (k8s-api-facts §13), through its direct API and over HTTP.
 #include <catch2/catch.hpp>
+#include <future>
 
 #include "common/kube/errors.h"
 #include "tests/operator/kube_test_util.h"
@@ -281,6 +282,22 @@ TEST_CASE("failure injection and request counts", "[fake_apiserver]") {
   server->ResetRequestCounts();
   CHECK(server->RequestCounts().empty());
   CHECK(client->Get(kube::TokenReviews(), "", "x").status().code() == Code::kUnimplemented);
+}
+
+TEST_CASE("shutdown cuts a delayed request short and outlives its handler", "[fake_apiserver]") {
+  auto server = StartFake();
+  kube::RestOptions no_retry;
+  no_retry.max_retries = 0;
+  auto client = ClientFor(*server, no_retry);
+  server->DelayRequests(std::chrono::seconds(60), "get");
+  auto answer =
+      std::async(std::launch::async, [&client] { return client->Get(kube::Pods(), "default", "p"); });
+  REQUIRE(Eventually([&server] { return server->RequestCounts()["get"] == 1; }));
+  const auto start = std::chrono::steady_clock::now();
+  server.reset();  // the handler wakes while the server is torn down; it must not use what is gone
+  const Status got = answer.get().status();
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));  // not the 60 s delay
+  CHECK(got.code() == Code::kUnavailable);
 }
 
 TEST_CASE("fake API server: TokenRequest issues pod-bound tokens that TokenReview checks honestly",

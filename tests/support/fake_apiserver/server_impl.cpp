@@ -19,7 +19,12 @@ Status FakeApiServer::Impl::Listen() {
     listener_ = std::make_unique<web::http::experimental::listener::http_listener>(
         "http://127.0.0.1:" + std::to_string(port_) + "/");
     listener_->support([this](http_request req) {
-      req.extract_string(true).then([this, req](pplx::task<std::string> body) {
+      handlers_->Add();
+      req.extract_string(true).then([this, req, pending = handlers_](pplx::task<std::string> body) {
+        struct Finished {  // last: nothing of *this is used after Done()
+          Pending& pending;
+          ~Finished() { pending.Done(); }
+        } finished{*pending};
         std::string text;
         try {
           text = body.get();
@@ -54,24 +59,39 @@ Status FakeApiServer::Impl::Listen() {
   return Status::Ok();
 }
 
+void FakeApiServer::Impl::Pending::Add() {
+  std::lock_guard lock(mu);
+  ++count;
+}
+
+void FakeApiServer::Impl::Pending::Done() {
+  std::lock_guard lock(mu);
+  --count;
+  cv.notify_all();
+}
+
+void FakeApiServer::Impl::Pending::WaitIdle(std::chrono::seconds bound) {
+  std::unique_lock lock(mu);
+  cv.wait_for(lock, bound, [this] { return count == 0; });
+}
+
 void FakeApiServer::Impl::Shutdown() {
   {
     std::lock_guard lock(tick_mu_);
-    stopping_ = true;
+    stopping_ = true;  // cuts delayed requests short
   }
   tick_cv_.notify_all();
   if (ticker_.joinable()) ticker_.join();
   storage_.CloseWatches();  // before close(): the listener waits for every open response
+  // A handler still running (a delayed request just woken) uses *this: it must end before *this does.
+  handlers_->WaitIdle(std::chrono::seconds(10));
   if (listener_) {
     try {
       listener_->close().wait();
     } catch (const std::exception&) {
     }
   }
-  // The closed watches' completion handlers; bounded, so a response cpprestsdk never completes cannot
-  // hang a test's teardown.
-  std::unique_lock lock(open_watches_->mu);
-  open_watches_->cv.wait_for(lock, std::chrono::seconds(10), [this] { return open_watches_->count == 0; });
+  open_watches_->WaitIdle(std::chrono::seconds(10));
 }
 
 Result<const fk::KindInfo*> FakeApiServer::Impl::Kind(const std::string& plural) const {
@@ -187,7 +207,11 @@ void FakeApiServer::Impl::Handle(http_request request, std::string body) {
   }
   if (delay.count() > 0) {  // a slow API server; shutdown cuts the wait short
     std::unique_lock lock(tick_mu_);
-    tick_cv_.wait_for(lock, delay, [this] { return stopping_; });
+    if (tick_cv_.wait_for(lock, delay, [this] { return stopping_; })) {
+      lock.unlock();
+      return ReplyWith(request,
+                       fk::StatusReply(503, "ServiceUnavailable", "the API server is shutting down"));
+    }
   }
 
   if (route.kind == nullptr) {
@@ -219,18 +243,13 @@ void FakeApiServer::Impl::Handle(http_request request, std::string body) {
     fk::Filter filter{route.ns, std::move(*labels), std::move(*fields)};
     fk::Reply r = storage_.Watch(*route.kind, filter, q, sink);
     if (!r.ok()) return ReplyWith(request, r);
-    {
-      std::lock_guard lock(open_watches_->mu);
-      ++open_watches_->count;
-    }
+    open_watches_->Add();
     request.reply(resp).then([sink, open = open_watches_](pplx::task<void> t) {
       try {
         t.get();
       } catch (...) {
       }
-      std::lock_guard lock(open->mu);
-      --open->count;
-      open->cv.notify_all();
+      open->Done();
     });
     return;
   }

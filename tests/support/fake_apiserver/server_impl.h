@@ -68,15 +68,21 @@ class FakeApiServer::Impl {
   bool stopping_ = false;
   std::thread ticker_;
 
-  // Watch responses whose completion handler has not run yet. The handlers run on cpprestsdk's pool,
-  // which never stops; Shutdown waits for them so that none (nor the stream it holds) is still pending
-  // when the process exits, where LeakSanitizer would report it. Shared: a handler may outlive *this.
-  struct OpenWatches {
+  // Work that outlives the call that started it. The listener's handlers and the watch responses'
+  // completion handlers run on cpprestsdk's pool, which never stops: Shutdown waits for the handlers
+  // (they use *this) before it closes the listener, and for the watch completions (each holds a
+  // stream) so that none is pending when the process exits, where LeakSanitizer would report it.
+  // Shared: a completion may run after *this is gone.
+  struct Pending {
     std::mutex mu;
     std::condition_variable cv;
     int count = 0;
-  };
-  std::shared_ptr<OpenWatches> open_watches_ = std::make_shared<OpenWatches>();
+    void Add();
+    void Done();
+    void WaitIdle(std::chrono::seconds bound);  // bounded: a response cpprestsdk never completes
+  };                                            // cannot hang a test's teardown
+  std::shared_ptr<Pending> handlers_ = std::make_shared<Pending>();
+  std::shared_ptr<Pending> open_watches_ = std::make_shared<Pending>();
 };
 
 }  // namespace gpupool::testing
