@@ -29,7 +29,7 @@ std::function<const void*()> HostSource(CUstream stream, const void* src, std::s
 template <typename Copy>
 CUresult Synchronous(std::uint64_t context, std::uint64_t id, const Copy& copy) {
   GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());  // it synchronises: never during a capture (capture.h)
-  DrainFor(context, id, true);
+  GPUPOOL_CU_RETURN_IF_ERROR(BeforeSynchronousCopy(context, id));
   return copy();
 }
 

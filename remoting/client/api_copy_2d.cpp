@@ -151,7 +151,7 @@ CUresult Copy2D(const CUDA_MEMCPY2D* copy, CUstream stream, bool per_thread, boo
   }
   if (!async) {
     GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());  // it synchronises: never during a capture (capture.h)
-    DrainFor(context, stream_id, true);             // a synchronous copy waits for the NULL stream's work
+    GPUPOOL_CU_RETURN_IF_ERROR(BeforeSynchronousCopy(context, stream_id));
     return CopyOn(context, src, dst, width, height, stream_id, false);
   }
   // Asynchronous: in stream order (captured as a graph node, or queued behind a host function).

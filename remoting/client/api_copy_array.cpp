@@ -281,7 +281,7 @@ CUresult CopyWithArray(const CUDA_MEMCPY3D& c, CUstream stream, bool per_thread,
                                      c.dstHeight, c.dstXInBytes, c.dstY, c.dstZ, box, &dst));
   if (src.type != kArray && dst.type != kArray) return CUDA_ERROR_INVALID_VALUE;  // not an array copy
   if (!async) {
-    DrainFor(context, stream_id, true);  // a synchronous copy waits for the NULL stream's work
+    GPUPOOL_CU_RETURN_IF_ERROR(BeforeSynchronousCopy(context, stream_id));
     return CopyOn(context, src, dst, box, stream_id, false);
   }
   if (src.type == kHost && ReadSourceAtCall(stream, HostAt(src, 0, 0, 0), at_call)) {

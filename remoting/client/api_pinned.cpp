@@ -1,5 +1,6 @@
 // Pinned host memory, entirely on the client (pinned_memory.h): the GPU is remote, so page-locking
-// would buy nothing; copies from these buffers go over the socket like any other host memory.
+// would buy nothing; copies from these buffers go over the socket like any other host memory. Copies
+// into them may be deferred (copy_engine.h).
 #include "common/log.h"
 #include "remoting/client/api_support.h"
 
@@ -16,6 +17,7 @@ GPUPOOL_API CUresult cuMemAllocHost(void** ptr, size_t bytes) {
 
 GPUPOOL_API CUresult cuMemFreeHost(void* ptr) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  GPUPOOL_CU_RETURN_IF_ERROR(FinishDeferredCopies());  // none may land in freed memory
   return State::Get().pinned.Free(ptr);
 }
 
@@ -31,6 +33,7 @@ GPUPOOL_API CUresult cuMemHostRegister(void* ptr, size_t bytes, unsigned int fla
 
 GPUPOOL_API CUresult cuMemHostUnregister(void* ptr) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  GPUPOOL_CU_RETURN_IF_ERROR(FinishDeferredCopies());  // the program may free the memory next
   return State::Get().pinned.Unregister(ptr);
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "remoting/client/capture.h"
+#include "remoting/client/copy_engine.h"
 #include "remoting/client/driver_log.h"
 #include "remoting/client/graph_work.h"
 #include "remoting/client/rpc.h"
@@ -121,6 +122,13 @@ inline void DrainFor(std::uint64_t context, std::uint64_t wire, bool blocking) {
     order.Drain({context, 0});
     order.Drain({context, 1});
   }
+}
+
+// Before a synchronous copy, which waits for the NULL stream's work: what the client holds for it is
+// sent first, and the deferred device-to-host copies land (natively they would be done by its return).
+inline CUresult BeforeSynchronousCopy(std::uint64_t context, std::uint64_t wire) {
+  DrainFor(context, wire, true);
+  return FinishDeferredCopies();
 }
 
 // Destroys server object `id` with `op`: work the client still holds for the NULL streams, which

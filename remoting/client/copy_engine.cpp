@@ -4,6 +4,7 @@
 #include <cstring>
 #include <deque>
 
+#include "common/env_switch.h"
 #include "remoting/client/rpc.h"
 
 namespace gpupool::client {
@@ -110,6 +111,35 @@ bool Overflows(std::uint64_t base, std::size_t bytes) {
   return base + bytes < base;
 }
 
+// Whether an asynchronous copy of `bytes` from `src` to `to` may be deferred: into pinned memory (a
+// copy to pageable memory is synchronous in CUDA too), from inside one known allocation (a bad
+// source is then refused at the call, as before).
+bool Deferrable(char* to, CUdeviceptr src, std::size_t bytes) {
+  static const bool enabled = EnvSwitchOn("GPUPOOL_DEFERRED_COPIES");
+  State& state = State::Get();
+  CUdeviceptr base = 0;
+  std::size_t size = 0;
+  return enabled && state.pinned.Covers(to, bytes) && state.FindAllocation(src, &base, &size) &&
+         bytes <= size - (src - base);
+}
+
+// Defers chunks of the copy while the session has room for them; returns how many bytes it deferred.
+std::size_t DeferChunks(std::uint64_t context, char* to, CUdeviceptr src, std::size_t bytes,
+                        std::uint64_t stream, CUresult* error) {
+  std::size_t offset = 0;
+  while (offset < bytes) {
+    const std::size_t n = std::min(protocol::kChunkSize, bytes - offset);
+    const CUresult r = Defer<Op::MemcpyDtoHDeferred>(context, {src + offset, n, stream}, to + offset, n);
+    if (r == CUDA_ERROR_NOT_READY) break;  // the window is full: the rest is not deferred
+    if (r != CUDA_SUCCESS) {
+      *error = r;
+      break;
+    }
+    offset += n;
+  }
+  return offset;
+}
+
 }  // namespace
 
 CUresult CopyHostToDevice(std::uint64_t context, CUdeviceptr dst, const void* src, std::size_t bytes,
@@ -144,6 +174,14 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
   if (bytes == 0) return CUDA_SUCCESS;
   if (dst == nullptr || Overflows(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   char* to = static_cast<char*>(dst);
+  if (async && Deferrable(to, src, bytes)) {
+    CUresult error = CUDA_SUCCESS;
+    const std::size_t deferred = DeferChunks(context, to, src, bytes, stream, &error);
+    if (error != CUDA_SUCCESS || deferred == bytes) return error;
+    to += deferred;  // the rest waits, as below
+    src += deferred;
+    bytes -= deferred;
+  }
   if (Session* session = State::Get().session(); session != nullptr && session->copy_ring() != nullptr) {
     CopyRing& ring = *session->copy_ring();
     if (auto lease = ring.TryLease()) return RingDeviceToHost(ring, context, to, src, bytes, stream, async);
@@ -167,6 +205,12 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
         return Begin<Op::MemcpyDtoH>(context, {src + c.offset, c.n}, &c.pending);
       },
       NothingAtEnd);
+}
+
+CUresult FinishDeferredCopies() {
+  Session* session = State::Get().session();
+  if (session == nullptr || session->deferred() == 0) return CUDA_SUCCESS;
+  return Rpc<Op::DeferredCopiesFinish>(0, {});
 }
 
 CUresult CopyDeviceToDevice(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, std::size_t bytes,

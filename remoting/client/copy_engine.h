@@ -7,9 +7,14 @@
 // its slots instead: one memcpy into shared memory here, one out of it in the worker, at memory
 // speed. A copy that finds the ring in use by another thread takes the socket.
 //
-// Asynchronous device-to-host copies are completed before they return (the server waits for the
-// stream, then sends the data): the data is in the user's buffer by the next synchronisation of
-// that stream, as CUDA promises, without a later step that could be forgotten.
+// Asynchronous device-to-host copies into pinned memory are deferred (MemcpyDtoHDeferred): they
+// return at once, the worker does not wait for the stream, and the bytes land in the user's buffer
+// when the reply is read, which the server sends ahead of the reply of the synchronisation that
+// covers the copy (stream, event or context synchronise or query, a host function's wait). Calls
+// that synchronise without one of those (synchronous copies) and the freeing of pinned memory
+// first wait for every deferred copy (FinishDeferredCopies). At most kMaxDeferredCopies chunks are
+// unanswered; beyond that, and into pageable memory (where CUDA's copy is synchronous anyway), an
+// asynchronous copy is completed before it returns. GPUPOOL_DEFERRED_COPIES=off completes them all.
 //
 // Thread-safety: as Session.
 #pragma once
@@ -31,5 +36,7 @@ CUresult CopyDeviceToDevice(std::uint64_t context, CUdeviceptr dst, CUdeviceptr 
 // cuMemcpy / cuMemcpyAsync: the direction from the client's allocation table (unified addressing).
 CUresult CopyUnified(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, std::size_t bytes,
                      std::uint64_t stream, bool async);
+// Returns once every deferred device-to-host copy has landed (at once when none is out).
+CUresult FinishDeferredCopies();
 
 }  // namespace gpupool::client

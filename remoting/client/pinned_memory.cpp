@@ -51,15 +51,28 @@ CUresult PinnedMemory::Unregister(void* ptr) {
   return CUDA_SUCCESS;
 }
 
-bool PinnedMemory::Find(const void* ptr, unsigned* flags) const {
-  std::lock_guard<std::mutex> lock(mu_);
+const std::pair<const char* const, PinnedMemory::Range>* PinnedMemory::FindLocked(const void* ptr) const {
   const char* p = static_cast<const char*>(ptr);
   auto it = ranges_.upper_bound(p);
-  if (it == ranges_.begin()) return false;
+  if (it == ranges_.begin()) return nullptr;
   --it;
-  if (p >= it->first + it->second.bytes) return false;
-  if (flags != nullptr) *flags = it->second.flags;
+  return p < it->first + it->second.bytes ? &*it : nullptr;
+}
+
+bool PinnedMemory::Find(const void* ptr, unsigned* flags) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto* range = FindLocked(ptr);
+  if (range == nullptr) return false;
+  if (flags != nullptr) *flags = range->second.flags;
   return true;
+}
+
+bool PinnedMemory::Covers(const void* ptr, std::size_t bytes) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto* range = FindLocked(ptr);
+  if (range == nullptr) return false;
+  const std::size_t offset = static_cast<std::size_t>(static_cast<const char*>(ptr) - range->first);
+  return bytes <= range->second.bytes - offset;
 }
 
 bool PinnedMemory::OverlapsLocked(const void* ptr, std::size_t bytes) const {

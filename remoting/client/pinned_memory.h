@@ -25,6 +25,8 @@ class PinnedMemory {
   CUresult Unregister(void* ptr);
   // The flags of the range containing `ptr`; false when it is not pinned.
   bool Find(const void* ptr, unsigned* flags) const;
+  // Whether [ptr, ptr + bytes) lies inside one pinned range (a deferred copy may land there).
+  bool Covers(const void* ptr, std::size_t bytes) const;
 
  private:
   struct Range {
@@ -33,6 +35,8 @@ class PinnedMemory {
     bool owned;  // allocated here (Free) rather than registered (Unregister)
   };
   bool OverlapsLocked(const void* ptr, std::size_t bytes) const;
+  // The range holding `ptr`, or null.
+  const std::pair<const char* const, Range>* FindLocked(const void* ptr) const;
 
   mutable std::mutex mu_;
   std::map<const char*, Range> ranges_;

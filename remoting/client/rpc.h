@@ -3,8 +3,8 @@
 //   protocol::Call<Op::MemAlloc>::Reply reply;
 //   CUresult r = Rpc<Op::MemAlloc>(ctx, {bytes}, &reply);
 //
-// kAsync calls return once sent. Others wait for the reply and decode its fields strictly; a
-// malformed reply breaks the session. Begin/Finish split a call so that chunked copies can have
+// kAsync calls return once sent; kDeferred ones too (Defer). Others wait for the reply and decode its fields
+// strictly; a malformed reply breaks the session. Begin/Finish split a call so that chunked copies can have
 // many requests in flight.
 //
 // Thread-safety: as Session.
@@ -67,6 +67,19 @@ CUresult Begin(std::uint64_t context, const typename protocol::Call<op>::Request
 template <protocol::Op op>
 CUresult Finish(Pending* pending, typename protocol::Call<op>::Reply* reply) {
   return FinishOn<op>(State::Get().session(), pending, reply);
+}
+
+// A kDeferred call: sent now; its reply's bulk bytes land in `tail` when the reply is read
+// (Session::SendDeferred).
+template <protocol::Op op>
+CUresult Defer(std::uint64_t context, const typename protocol::Call<op>::Request& request, void* tail,
+               std::size_t tail_size) {
+  static_assert(protocol::Call<op>::mode == protocol::Mode::kDeferred);
+  Session* session = State::Get().session();
+  if (session == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  protocol::Writer w;
+  protocol::Encode(w, request);
+  return session->SendDeferred(static_cast<std::uint16_t>(op), context, w.data(), tail, tail_size);
 }
 
 template <protocol::Op op>

@@ -156,6 +156,10 @@ CUresult Session::Fail(const std::string& why) {
   }
   std::lock_guard<std::mutex> lock(pending_mu_);
   for (auto& [id, pending] : pending_) {
+    if (pending->owned) {  // a deferred call's, which nobody waits for; one being read is not here
+      owned_.erase(pending);
+      continue;
+    }
     pending->result = broken_.load();
     pending->done = true;
   }
@@ -206,6 +210,31 @@ CUresult Session::Send(std::uint16_t opcode, bool no_reply, std::uint64_t contex
     pending_[id] = pending;
   }
   return WriteLocked(parts, count);
+}
+
+CUresult Session::SendDeferred(std::uint16_t opcode, std::uint64_t context, const std::string& args,
+                               void* tail, std::size_t tail_size) {
+  auto owned = std::make_unique<Pending>();
+  Pending* pending = owned.get();
+  pending->tail = tail;
+  pending->tail_size = tail_size;
+  pending->owned = true;
+  {
+    std::lock_guard<std::mutex> plock(pending_mu_);
+    if (owned_.size() >= protocol::kMaxDeferredCopies) return CUDA_ERROR_NOT_READY;
+    owned_[pending] = std::move(owned);
+  }
+  const CUresult sent = Send(opcode, false, context, args, nullptr, 0, pending);
+  if (sent != CUDA_SUCCESS) {  // never registered, or dropped with every other by Fail
+    std::lock_guard<std::mutex> plock(pending_mu_);
+    owned_.erase(pending);
+  }
+  return sent;
+}
+
+std::size_t Session::deferred() const {
+  std::lock_guard<std::mutex> plock(pending_mu_);
+  return owned_.size();
 }
 
 void Session::AppendLocked(const unsigned char* header, const iovec* parts, int count) {
@@ -304,6 +333,7 @@ CUresult Session::ReadOneReply() {
   std::lock_guard<std::mutex> plock(pending_mu_);
   pending->result = static_cast<CUresult>(result);
   pending->done = true;
+  if (pending->owned) owned_.erase(pending);  // nobody waits for it: its bytes are where they belong
   return CUDA_SUCCESS;
 }
 

@@ -6,6 +6,9 @@
 // (device-to-host data) are read straight into the destination the caller registered.
 // Asynchronous calls (kAsync) are sent with kFlagNoReply and never waited for; the server latches
 // their errors and reports them at the next synchronising call.
+// Deferred calls (kDeferred, device-to-host copies into pinned memory) are answered when the GPU has
+// done them, ahead of the reply of a later synchronisation: the session owns their Pending, and
+// whichever thread reads the reply puts the bytes where they belong.
 //
 // Batching (docs/protocol.md, "Batching"): asynchronous frames are appended to a per-connection
 // buffer instead of being written one by one. The buffer goes out, in order, (a) in the same gather
@@ -54,6 +57,7 @@ struct Pending {
   std::string fields;         // the encoded reply fields (result == CUDA_SUCCESS)
   void* tail = nullptr;       // kReplyTail: where the bulk bytes go
   std::size_t tail_size = 0;  // ... and how many are expected
+  bool owned = false;         // a deferred call's: the session deletes it when its reply is read
 };
 
 class Session {
@@ -73,6 +77,13 @@ class Session {
                 const iovec* tail, int tail_count, Pending* pending);
   // Waits until `pending`'s reply has been read.
   CUresult Wait(Pending* pending);
+  // Sends a kDeferred request; its reply's bulk bytes (`tail_size` of them) go to `tail` whenever
+  // it is read. Its error, if any, the server reports at the next synchronising call.
+  // CUDA_ERROR_NOT_READY, sending nothing, when kMaxDeferredCopies are out already.
+  CUresult SendDeferred(std::uint16_t opcode, std::uint64_t context, const std::string& args, void* tail,
+                        std::size_t tail_size);
+  // Deferred requests whose reply has not been read yet.
+  std::size_t deferred() const;
 
   // Sends what is batched now, and from then on every call at once (at process exit).
   void FlushAndStopBatching();
@@ -117,8 +128,10 @@ class Session {
   std::unique_ptr<char[]> rbuf_{new char[kReceiveBuffer]};  // guarded by recv_mu_
   std::size_t rbegin_ = 0, rend_ = 0;                       // guarded by recv_mu_
 
-  std::mutex pending_mu_;
+  mutable std::mutex pending_mu_;
   std::map<std::uint64_t, Pending*> pending_;  // guarded by pending_mu_
+  // The deferred requests' Pending, owned here until their reply is read; guarded by pending_mu_.
+  std::map<Pending*, std::unique_ptr<Pending>> owned_;
 };
 
 }  // namespace gpupool::client

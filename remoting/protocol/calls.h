@@ -25,7 +25,7 @@ using str = std::string;
 using u64s = std::vector<std::uint64_t>;
 using i32s = std::vector<std::int32_t>;
 
-enum class Mode : std::uint8_t { kAsync, kCall, kSync };
+enum class Mode : std::uint8_t { kAsync, kCall, kSync, kDeferred };
 enum class Tail : std::uint8_t { kNoTail, kRequestTail, kReplyTail };
 
 enum class Op : std::uint16_t {

@@ -21,7 +21,8 @@ static_assert(std::endian::native == std::endian::little,
 inline constexpr std::uint32_t kMagic = 0x50555047;  // "GPUP" read as little-endian bytes
 // 2: Hello carries the pod's service-account token (handshake.h).
 // 3: OpenCopyRing and the ring copy calls (copy_ring.h).
-inline constexpr std::uint16_t kProtocolVersion = 3;
+// 4: deferred device-to-host copies (MemcpyDtoHDeferred, DeferredCopiesFinish).
+inline constexpr std::uint16_t kProtocolVersion = 4;
 // The oldest client version a server still serves: a version 2 client sends the same Hello and
 // simply never asks for a copy ring, so servers can be upgraded before their clients.
 inline constexpr std::uint16_t kOldestProtocolVersion = 2;
@@ -56,6 +57,9 @@ inline constexpr std::uint64_t kMaxImageBytes = 2ull << 30;  // one module/libra
 // dropped and counted (DeviceOutput.dropped). At most kChunkSize bytes per DeviceOutput frame.
 inline constexpr std::size_t kMaxBufferedOutput = 4u << 20;
 inline constexpr std::size_t kImageHashBytes = 32;  // SHA-256
+// Deferred device-to-host copies (MemcpyDtoHDeferred) a session may have unanswered; the worker holds
+// their bytes (in pinned memory, at most kChunkSize each) until it answers them.
+inline constexpr std::size_t kMaxDeferredCopies = 64;
 
 // Handshake deadline: a client that has not completed Hello (and TLS, when on) within this time is
 // dropped. A Hello payload is at most five strings and its fixed fields.

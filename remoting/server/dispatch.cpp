@@ -54,6 +54,14 @@ Status SendDeviceOutput(Session& s, protocol::Connection& conn, std::uint64_t re
   return sent;
 }
 
+// The synchronisations whose replies the replies of finished deferred copies precede
+// (deferred_copies.h): calls a client makes on their own and waits for, so it is reading when the
+// copies' bytes arrive (a copy's reply never lands in front of a pipelined bulk request).
+template <Op op>
+constexpr bool kAnswersDeferred =
+    op == Op::CtxSynchronize || op == Op::StreamSynchronize || op == Op::StreamQuery ||
+    op == Op::EventSynchronize || op == Op::EventQuery || op == Op::DeferredCopiesFinish;
+
 template <Op op>
 Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& header,
            std::string_view payload,
@@ -83,6 +91,8 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
 
   typename Call<op>::Reply reply{};
   s.reply_tail = {};
+  s.request = header;
+  s.reply_deferred = false;
   CUresult result;
   if (mode == Mode::kSync && s.latched != CUDA_SUCCESS) {
     result = s.latched;  // an earlier asynchronous call failed: report it here, as CUDA does
@@ -107,6 +117,14 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
   if (mode == Mode::kAsync) {
     if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;
     return Status::Ok();
+  }
+  if constexpr (mode == Mode::kDeferred) {
+    if (result == CUDA_SUCCESS && s.reply_deferred) return Status::Ok();  // answered when done
+    // Answered now, but the client reads it only later: the next synchronisation reports it.
+    if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;
+  }
+  if constexpr (kAnswersDeferred<op>) {
+    GPUPOOL_RETURN_IF_ERROR(s.deferred.SendFinished(conn, op == Op::DeferredCopiesFinish, &s.latched));
   }
   Status sent = SendDeviceOutput(s, conn, header.request_id);
   if (sent.ok() && result != CUDA_SUCCESS) {

@@ -174,6 +174,24 @@ GPUPOOL_HANDLER(MemcpyDtoHAsync) {
   });
 }
 
+GPUPOOL_HANDLER(MemcpyDtoHDeferred) {
+  const auto& [src, size, stream_id] = in;
+  CUstream stream = nullptr;
+  if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
+  if (size > protocol::kChunkSize) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = s.CheckRange(src, size); r != CUDA_SUCCESS) return r;
+  CUresult r = s.deferred.Start(s.request, src, size, stream);
+  if (r != CUDA_SUCCESS) return r;
+  CountFrom(s, size);
+  s.reply_deferred = true;
+  return CUDA_SUCCESS;
+}
+
+// Nothing to do here: dispatch waits for the deferred copies and sends their replies before this one.
+GPUPOOL_HANDLER(DeferredCopiesFinish) {
+  return CUDA_SUCCESS;
+}
+
 GPUPOOL_HANDLER(MemcpyDtoD) {
   const auto& [dst, src, size] = in;
   if (CUresult r = s.CheckRange(dst, size); r != CUDA_SUCCESS) return r;

@@ -131,6 +131,7 @@ void Session::DropChildren(std::uint64_t parent) {
 
 void Session::BeforeContextDestroy() {
   if (compute != nullptr) compute->Forget();
+  deferred.Detach();
 }
 
 void Session::ReleaseAll() {

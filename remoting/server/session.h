@@ -19,6 +19,7 @@
 #include "remoting/protocol/array_format.h"
 #include "remoting/server/allocation_table.h"
 #include "remoting/server/copy_ring.h"
+#include "remoting/server/deferred_copies.h"
 #include "remoting/server/driver_api.h"
 #include "remoting/server/handle_table.h"
 #include "remoting/server/image_cache.h"
@@ -90,6 +91,11 @@ class Session {
   protocol::FrameReader* deferred_tail = nullptr;
   // Shared with the client when it asked for one (copy_ring.h); null otherwise.
   std::unique_ptr<CopyRing> ring;
+  // Device-to-host copies answered later (MemcpyDtoHDeferred): the header of the request being
+  // dispatched, and whether its handler left the reply to `deferred`.
+  DeferredCopies deferred{api};
+  protocol::FrameHeader request{};
+  bool reply_deferred = false;
 
   // Wire id -> handle; CUDA_ERROR_INVALID_HANDLE when the session does not own it.
   CUresult Context(std::uint64_t id, CUcontext* out) const;

@@ -7,6 +7,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -68,6 +70,16 @@ inline std::string Hex(const unsigned char* p, std::size_t n) {
     out += digits[p[i] & 15];
   }
   return out;
+}
+
+// The bytes of file `path` (a kernel image); exits with a FAIL line when it cannot be read.
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::printf("FAIL: cannot read %s\n", path.c_str());
+    std::exit(1);
+  }
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 inline int Verdict(const char* name) {

@@ -31,3 +31,13 @@ extern "C" __global__ void k_big(Big b, int tail) {
 extern "C" __global__ void k_largest(Largest l, int tail) {
   g_counter = l.bytes[32759] + tail;
 }
+// Busy for `ns` nanoseconds of the GPU's global timer (driver_deferred_copies: a stream that is still
+// working when the program's next calls are made). The emulated device instead keeps the stream busy
+// for its --emulated-kernel-time.
+extern "C" __global__ void k_spin(unsigned long long ns) {
+  unsigned long long start = 0, now = 0;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  do {
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  } while (now - start < ns);
+}

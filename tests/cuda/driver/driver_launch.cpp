@@ -5,8 +5,6 @@
 // at the call and never reach the server. Usage: driver_launch KERNELS.fatbin
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "check.h"
@@ -17,8 +15,8 @@ namespace {
 using drv::Hex;
 
 // Every kernel of driver_kernels.cu, sorted.
-const std::vector<std::string> kKernelNames = {"k_big",  "k_char_double", "k_int",    "k_largest",
-                                               "k_none", "k_ptr_size",    "k_structs"};
+const std::vector<std::string> kKernelNames = {"k_big",  "k_char_double", "k_int",  "k_largest",
+                                               "k_none", "k_ptr_size",    "k_spin", "k_structs"};
 
 // The sorted names of `handles` (enumerated functions or kernels), through `get_name`.
 template <typename Handle>
@@ -75,8 +73,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: driver_launch KERNELS.fatbin\n");
     return 2;
   }
-  std::ifstream in(argv[1], std::ios::binary);
-  const std::vector<char> image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string image = drv::ReadFile(argv[1]);
   CHECK_TRUE(!image.empty());
   drv::Start();
   CUmodule module = nullptr;

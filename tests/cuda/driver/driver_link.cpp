@@ -8,8 +8,6 @@
 // cuModuleLoadDataEx. Usage: driver_link DIR (holding link_caller.{cubin,fatbin},
 // link_callee.{cubin,ptx}).
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "check.h"
@@ -19,12 +17,7 @@ namespace {
 std::string g_dir;
 
 std::string ReadFile(const std::string& name) {
-  std::ifstream in(g_dir + "/" + name, std::ios::binary);
-  if (!in) {
-    std::printf("FAIL: cannot read %s/%s\n", g_dir.c_str(), name.c_str());
-    std::exit(1);
-  }
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return drv::ReadFile(g_dir + "/" + name);
 }
 
 // A link's log options: both logs, verbose, and the wall time.

@@ -24,14 +24,21 @@ struct Server {
   TempDir dir;
   std::string address = "unix:" + dir.File("server.sock");
   std::string launches = dir.File("launches.jsonl");
-  Result<Subprocess> process = Subprocess::Start(
-      {GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", address, "--record-launches", launches});
+  Result<Subprocess> process;
 
-  Server() {
+  // `extra`: more gpupool-server flags.
+  explicit Server(const std::vector<std::string>& extra = {}) : process(Start(extra)) {
     REQUIRE(process.ok());
     auto ready = process->WaitForLine("listening on", std::chrono::seconds(30));
     INFO(process->output());
     REQUIRE(ready.ok());
+  }
+
+  Result<Subprocess> Start(const std::vector<std::string>& extra) const {
+    std::vector<std::string> argv = {GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", address,
+                                     "--record-launches",   launches};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Subprocess::Start(argv);
   }
 
   Result<Subprocess> Run(const std::vector<std::string>& argv, const std::string& copy_ring = "") const {
@@ -148,6 +155,15 @@ TEST_CASE("launch: the server records exactly the parameter bytes the program pa
 TEST_CASE("link: relocatable device code joined at run time with cuLink, the linked kernel launched") {
   Server server;
   CheckRecordedLaunches(server, ExpectPass(server, {"driver_link", GPUPOOL_PROGRAM_DIR}, 300), 2);
+}
+
+// The overlap the program checks needs kernels that take time: the emulated device's simulated time.
+TEST_CASE(
+    "deferred_copies: an asynchronous copy to pinned memory returns at once, lands by every kind of wait") {
+  Server server({"--emulated-kernel-time", "300ms"});
+  const std::string output = ExpectPass(
+      server, {"driver_deferred_copies", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});
+  CHECK(output.find("CPU polls while the kernel and the copy ran: some") != std::string::npos);
 }
 
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {

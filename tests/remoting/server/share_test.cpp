@@ -11,7 +11,7 @@
 #include <regex>
 
 #include "remoting/server/share_table.h"
-#include "tests/remoting/server/image_upload.h"
+#include "tests/remoting/server/spin_kernel.h"
 #include "tests/remoting/server/test_client.h"
 
 namespace gpupool::testing {
@@ -19,24 +19,6 @@ namespace {
 
 using protocol::Op;
 using Clock = std::chrono::steady_clock;
-
-const char* const kPtx =
-    ".version 8.0\n.target sm_90\n.address_size 64\n"
-    ".visible .entry k_spin(.param .u64 ns)\n{\n  ret;\n}\n";
-
-// Loads kPtx into device 0's primary context; returns k_spin's function id.
-std::uint64_t LoadSpin(TestClient& c) {
-  c.UseDevice0();
-  auto module = c.Call<Op::ModuleLoadData>({Upload(c, std::string(kPtx) + '\0')});
-  REQUIRE(module.result == CUDA_SUCCESS);
-  auto function = c.Call<Op::ModuleGetFunction>({std::get<0>(module.fields), "k_spin"});
-  REQUIRE(function.result == CUDA_SUCCESS);
-  return std::get<0>(function.fields);
-}
-
-void Launch(TestClient& c, std::uint64_t f) {
-  c.Call<Op::LaunchKernel>({f, 1, 1, 1, 32, 1, 1, 0, 0}, std::string(8, '\0'));
-}
 
 // The value of the first /metrics series that starts with `series`, or -1.
 double Metric(const std::string& page, const std::string& series) {

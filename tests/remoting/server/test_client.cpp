@@ -102,17 +102,22 @@ void TestClient::UseDevice0() {
   Call<protocol::Op::CtxSetCurrent>({std::get<0>(ctx.fields)});
 }
 
-std::string TestClient::ReadReply(std::uint64_t request_id, std::uint16_t opcode) {
+protocol::FrameHeader TestClient::NextReply(std::string* payload) {
   auto header = conn_.ReadHeader();
   INFO(header.status().ToString());
   REQUIRE(header.ok());
-  std::string payload;
-  REQUIRE(conn_.ReadPayload(header->payload_size, &payload).ok());
+  REQUIRE(conn_.ReadPayload(header->payload_size, payload).ok());
   if (header->opcode == protocol::kOpError)
-    FAIL("server ended the session: " << protocol::DecodeError(payload)->message);
-  REQUIRE(header->opcode == opcode);
-  REQUIRE(header->request_id == request_id);
+    FAIL("server ended the session: " << protocol::DecodeError(*payload)->message);
   REQUIRE((header->flags & protocol::kFlagReply) != 0);
+  return *header;
+}
+
+std::string TestClient::ReadReply(std::uint64_t request_id, std::uint16_t opcode) {
+  std::string payload;
+  const protocol::FrameHeader header = NextReply(&payload);
+  REQUIRE(header.opcode == opcode);
+  REQUIRE(header.request_id == request_id);
   return payload;
 }
 

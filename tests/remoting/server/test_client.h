@@ -78,6 +78,15 @@ class TestClient {
     return Call<op>(request, tail).result;
   }
 
+  // Sends a call without reading its reply (a deferred call's comes later); returns its request id.
+  template <protocol::Op op>
+  std::uint64_t Send(const typename protocol::Call<op>::Request& request) {
+    REQUIRE(protocol::SendRequest<op>(conn_, ++next_id_, request).ok());
+    return next_id_;
+  }
+  // The next reply frame, whichever request it answers: its header, and its payload in *payload.
+  protocol::FrameHeader NextReply(std::string* payload);
+
   // Retains device 0's primary context and makes it current.
   void UseDevice0();
   // Expects the next frame to be an Error and the connection to close after it.

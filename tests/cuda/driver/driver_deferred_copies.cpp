@@ -1,0 +1,135 @@
+// Asynchronous device-to-host copies into pinned memory return before the copy is done, as natively:
+// the program works on the CPU while a kernel and the copy behind it run (the asyncAPI sample's
+// pattern), and every way of waiting for a copy finds its bytes in place: an event query polled to
+// success, a stream synchronisation, a host function behind the copy, a synchronous copy on the NULL
+// stream, a context synchronisation after a copy larger than gpupool's deferred window, an event
+// synchronisation into registered memory; and into pageable memory, which CUDA copies synchronously.
+// Usage: driver_deferred_copies KERNELS.fatbin
+#include <cstring>
+
+#include "check.h"
+
+namespace {
+
+// A GPU spins this long (the emulated device: its --emulated-kernel-time).
+constexpr unsigned long long kSpinNs = 300'000'000;
+constexpr std::size_t kSize = 8u << 20;    // one copy
+constexpr std::size_t kLarge = 80u << 20;  // more than gpupool defers at once (64 MiB)
+
+CUfunction g_spin = nullptr;
+
+void Spin(CUstream stream) {
+  unsigned long long ns = kSpinNs;
+  void* params[] = {&ns};
+  CU_OK(cuLaunchKernel(g_spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr));
+}
+
+struct Landed {
+  const unsigned char* buffer;
+  const unsigned char* want;
+  bool same = false;
+};
+
+void CompareInHostFunction(void* arg) {
+  auto* landed = static_cast<Landed*>(arg);
+  landed->same = std::memcmp(landed->buffer, landed->want, kSize) == 0;
+}
+
+bool Same(const unsigned char* got, const std::vector<unsigned char>& want, std::size_t offset,
+          std::size_t n) {
+  return std::memcmp(got, want.data() + offset, n) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: driver_deferred_copies KERNELS.fatbin\n");
+    return 2;
+  }
+  const std::string image = drv::ReadFile(argv[1]);
+  drv::Start();
+  CUmodule module = nullptr;
+  if (!CU_OK(cuModuleLoadData(&module, image.data())) ||
+      !CU_OK(cuModuleGetFunction(&g_spin, module, "k_spin")))
+    return drv::Verdict("driver_deferred_copies");
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, 0));  // blocking: the NULL stream waits for it
+  CUdeviceptr device = 0;
+  CU_OK(cuMemAlloc(&device, kLarge));
+  const auto data = drv::RandomBytes(kLarge, 11);
+  CU_OK(cuMemcpyHtoD(device, data.data(), kLarge));
+  unsigned char* pinned = nullptr;
+  CU_OK(cuMemAllocHost(reinterpret_cast<void**>(&pinned), kLarge));
+  CUevent done = nullptr;
+  CU_OK(cuEventCreate(&done, CU_EVENT_DISABLE_TIMING));
+
+  // The CPU works while the GPU does (asyncAPI): the copy's call returns while the stream is busy.
+  Spin(stream);
+  const bool kernels_take_time = cuStreamQuery(stream) == CUDA_ERROR_NOT_READY;
+  CU_OK(cuMemcpyDtoHAsync(pinned, device, kSize, stream));
+  CU_OK(cuEventRecord(done, stream));
+  long polls = 0;
+  CUresult query = CUDA_SUCCESS;
+  while ((query = cuEventQuery(done)) == CUDA_ERROR_NOT_READY) ++polls;
+  CU_OK(query);
+  if (kernels_take_time) {
+    std::printf("CPU polls while the kernel and the copy ran: %s\n", polls > 0 ? "some" : "none");
+    CHECK_TRUE(polls > 0);
+  } else {
+    std::printf("SKIP overlap: kernels take no time on this device\n");
+  }
+  CHECK_TRUE(Same(pinned, data, 0, kSize));
+
+  // A stream synchronisation.
+  std::memset(pinned, 0, kSize);
+  Spin(stream);
+  CU_OK(cuMemcpyDtoHAsync(pinned, device + kSize, kSize, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(Same(pinned, data, kSize, kSize));
+
+  // A host function behind the copy sees its bytes.
+  std::memset(pinned, 0, kSize);
+  Landed landed{pinned, data.data()};
+  Spin(stream);
+  CU_OK(cuMemcpyDtoHAsync(pinned, device, kSize, stream));
+  CU_OK(cuLaunchHostFunc(stream, CompareInHostFunction, &landed));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(landed.same);
+
+  // A synchronous copy waits for the NULL stream, which waits for this blocking stream.
+  std::memset(pinned, 0, kSize);
+  Spin(stream);
+  CU_OK(cuMemcpyDtoHAsync(pinned, device + 2 * kSize, kSize, stream));
+  unsigned char first = 0;
+  CU_OK(cuMemcpyDtoH(&first, device, 1));
+  CHECK_TRUE(first == data[0]);
+  CHECK_TRUE(Same(pinned, data, 2 * kSize, kSize));
+
+  // Larger than gpupool's window of deferred chunks; then a context synchronisation.
+  std::memset(pinned, 0, kLarge);
+  Spin(stream);
+  CU_OK(cuMemcpyDtoHAsync(pinned + 1, device + 3, kLarge - 3, stream));
+  CU_OK(cuCtxSynchronize());
+  CHECK_TRUE(Same(pinned + 1, data, 3, kLarge - 3));
+
+  // Registered memory and an event synchronisation; then pageable memory.
+  std::vector<unsigned char> registered(kSize, 0), pageable(kSize, 0);
+  CU_OK(cuMemHostRegister(registered.data(), kSize, 0));
+  Spin(stream);
+  CU_OK(cuMemcpyDtoHAsync(registered.data(), device + kSize, kSize, stream));
+  CU_OK(cuEventRecord(done, stream));
+  CU_OK(cuEventSynchronize(done));
+  CHECK_TRUE(Same(registered.data(), data, kSize, kSize));
+  CU_OK(cuMemHostUnregister(registered.data()));
+  CU_OK(cuMemcpyDtoHAsync(pageable.data(), device + 5, kSize, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(Same(pageable.data(), data, 5, kSize));
+
+  CU_OK(cuEventDestroy(done));
+  CU_OK(cuMemFreeHost(pinned));
+  CU_OK(cuMemFree(device));
+  CU_OK(cuStreamDestroy(stream));
+  CU_OK(cuModuleUnload(module));
+  return drv::Verdict("driver_deferred_copies");
+}
