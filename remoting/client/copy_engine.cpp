@@ -4,7 +4,6 @@
 #include <cstring>
 #include <deque>
 
-#include "common/env_switch.h"
 #include "remoting/client/rpc.h"
 
 namespace gpupool::client {
@@ -115,12 +114,11 @@ bool Overflows(std::uint64_t base, std::size_t bytes) {
 // copy to pageable memory is synchronous in CUDA too), from inside one known allocation (a bad
 // source is then refused at the call, as before).
 bool Deferrable(char* to, CUdeviceptr src, std::size_t bytes) {
-  static const bool enabled = EnvSwitchOn("GPUPOOL_DEFERRED_COPIES");
   State& state = State::Get();
   CUdeviceptr base = 0;
   std::size_t size = 0;
-  return enabled && state.pinned.Covers(to, bytes) && state.FindAllocation(src, &base, &size) &&
-         bytes <= size - (src - base);
+  return Session::DeferredCopiesWanted() && state.pinned.Covers(to, bytes) &&
+         state.FindAllocation(src, &base, &size) && bytes <= size - (src - base);
 }
 
 // Defers chunks of the copy while the session has room for them; returns how many bytes it deferred.

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "common/status.h"
+#include "remoting/client/shared_region.h"
 #include "remoting/protocol/copy_ring.h"
 #include "remoting/protocol/transport.h"
 
@@ -26,7 +27,6 @@ class CopyRing {
   static Result<std::unique_ptr<CopyRing>> Open(protocol::Connection& conn);
   CopyRing(const CopyRing&) = delete;
   CopyRing& operator=(const CopyRing&) = delete;
-  ~CopyRing();
 
   // The ring for one copy call, or an empty lock when another thread is using it.
   std::unique_lock<std::mutex> TryLease() { return std::unique_lock<std::mutex>(mu_, std::try_to_lock); }
@@ -41,10 +41,12 @@ class CopyRing {
   bool WaitWritable(std::uint32_t seq, Session& session);
 
  private:
-  CopyRing(void* mapping, protocol::RingHeader* header, char* slots)
-      : mapping_(mapping), header_(header), slots_(slots) {}
+  explicit CopyRing(std::unique_ptr<SharedRegion> region)
+      : region_(std::move(region)),
+        header_(reinterpret_cast<protocol::RingHeader*>(region_->base())),
+        slots_(region_->base() + protocol::kRingHeaderBytes) {}
   std::mutex mu_;
-  void* mapping_;
+  std::unique_ptr<SharedRegion> region_;
   protocol::RingHeader* header_;
   char* slots_;
   std::uint32_t next_ = 0;  // guarded by mu_ (the lease)

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "remoting/protocol/calls.h"
 #include "remoting/protocol/codec.h"
+#include "remoting/protocol/deferred_staging.h"
 #include "remoting/protocol/device_output.h"
 #include "remoting/protocol/wire_reader.h"
 #include "remoting/protocol/wire_writer.h"
@@ -83,6 +84,11 @@ bool CopyRingWanted() {
 
 }  // namespace
 
+bool Session::DeferredCopiesWanted() {
+  static const bool wanted = EnvSwitchOn("GPUPOOL_DEFERRED_COPIES");
+  return wanted;
+}
+
 Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address, const Check& before_ring) {
   GPUPOOL_ASSIGN_OR_RETURN(protocol::Connection conn, protocol::Connect(address.endpoint, kConnectTimeout));
   if (address.endpoint.kind == Endpoint::Kind::kTcp) TightenKeepAlive(conn.fd());
@@ -99,6 +105,15 @@ Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address, con
     auto ring = CopyRing::Open(session->conn_);
     if (!ring.ok()) return ring.status().Annotate(address.endpoint.ToString() + ": copy ring");
     session->ring_ = std::move(*ring);
+  }
+  if (session->ring_ != nullptr && DeferredCopiesWanted()) {
+    auto staging =
+        RequestSharedRegion(session->conn_, protocol::kOpOpenDeferredStaging, "OpenDeferredStaging",
+                            {0, protocol::kStagingSlots, protocol::kStagingSlotBytes,
+                             static_cast<std::uint32_t>(protocol::kStagingHeaderBytes)},
+                            protocol::kStagingBytes);
+    if (!staging.ok()) return staging.status().Annotate(address.endpoint.ToString() + ": deferred staging");
+    session->staging_ = std::move(*staging);
   }
   Session* raw = session.get();
   session->flusher_ = std::thread([raw] { raw->FlusherLoop(); });
@@ -320,7 +335,9 @@ CUresult Session::ReadOneReply() {
   std::uint32_t result = 0;
   Status read = ReadBuffered(&result, 4);
   std::size_t rest = header->payload_size - 4;
-  if (read.ok() && result == CUDA_SUCCESS && pending->tail != nullptr) {
+  if (read.ok() && result == CUDA_SUCCESS && pending->owned) {
+    read = ReadDeferred(*pending, rest);
+  } else if (read.ok() && result == CUDA_SUCCESS && pending->tail != nullptr) {
     if (rest != pending->tail_size)
       return Fail("reply carries " + std::to_string(rest) + " bytes, expected " +
                   std::to_string(pending->tail_size));
@@ -335,6 +352,28 @@ CUresult Session::ReadOneReply() {
   pending->done = true;
   if (pending->owned) owned_.erase(pending);  // nobody waits for it: its bytes are where they belong
   return CUDA_SUCCESS;
+}
+
+Status Session::ReadDeferred(const Pending& pending, std::size_t rest) {
+  std::uint32_t slot = 0;
+  if (rest < sizeof slot) return Status::InvalidArgument("a deferred copy's reply without its slot");
+  GPUPOOL_RETURN_IF_ERROR(ReadBuffered(&slot, sizeof slot));
+  rest -= sizeof slot;
+  if (slot == 0) {
+    if (rest != pending.tail_size)
+      return Status::InvalidArgument("a deferred copy's reply carries " + std::to_string(rest) +
+                                     " bytes, expected " + std::to_string(pending.tail_size));
+    return ReadBuffered(pending.tail, rest);
+  }
+  if (rest != 0 || staging_ == nullptr || slot > protocol::kStagingSlots ||
+      pending.tail_size > protocol::kStagingSlotBytes)
+    return Status::InvalidArgument("a deferred copy's reply names staging slot " + std::to_string(slot));
+  char* base = staging_->base();
+  std::memcpy(pending.tail,
+              base + protocol::kStagingHeaderBytes + std::size_t{slot - 1} * protocol::kStagingSlotBytes,
+              pending.tail_size);
+  reinterpret_cast<protocol::StagingHeader*>(base)->held[slot - 1].store(0, std::memory_order_release);
+  return Status::Ok();
 }
 
 CUresult Session::WriteDeviceOutput(const protocol::FrameHeader& header) {

@@ -8,7 +8,8 @@
 // their errors and reports them at the next synchronising call.
 // Deferred calls (kDeferred, device-to-host copies into pinned memory) are answered when the GPU has
 // done them, ahead of the reply of a later synchronisation: the session owns their Pending, and
-// whichever thread reads the reply puts the bytes where they belong.
+// whichever thread reads the reply puts the bytes where they belong, from the socket or, with a
+// worker on this host, from the deferred staging it shares (protocol/deferred_staging.h).
 //
 // Batching (docs/protocol.md, "Batching"): asynchronous frames are appended to a per-connection
 // buffer instead of being written one by one. The buffer goes out, in order, (a) in the same gather
@@ -45,6 +46,7 @@
 
 #include "remoting/client/copy_ring.h"
 #include "remoting/client/server_address.h"
+#include "remoting/client/shared_region.h"
 #include "remoting/protocol/handshake.h"
 #include "remoting/protocol/transport.h"
 
@@ -84,6 +86,8 @@ class Session {
                         std::size_t tail_size);
   // Deferred requests whose reply has not been read yet.
   std::size_t deferred() const;
+  // GPUPOOL_DEFERRED_COPIES=off (or 0): no deferred copies (copy_engine.h), and no staging for them.
+  static bool DeferredCopiesWanted();
 
   // Sends what is batched now, and from then on every call at once (at process exit).
   void FlushAndStopBatching();
@@ -100,6 +104,9 @@ class Session {
   explicit Session(protocol::Connection conn) : conn_(std::move(conn)) {}
   CUresult Fail(const std::string& why);
   CUresult ReadOneReply();
+  // The rest of a deferred copy's successful reply (`rest` bytes): its staging slot, and its bytes
+  // from the socket or from that slot, into the Pending's tail.
+  Status ReadDeferred(const Pending& pending, std::size_t rest);
   // Reads the payload of a DeviceOutput frame and writes its text to stdout.
   CUresult WriteDeviceOutput(const protocol::FrameHeader& header);
   // Writes the batch followed by `parts` in one gather write, then empties the batch. send_mu_ held.
@@ -112,6 +119,8 @@ class Session {
   protocol::Connection conn_;
   protocol::HelloOk hello_;
   std::unique_ptr<CopyRing> ring_;
+  // The deferred staging shared with a worker on this host (protocol/deferred_staging.h), or null.
+  std::unique_ptr<SharedRegion> staging_;
   std::atomic<CUresult> broken_{CUDA_SUCCESS};
 
   std::mutex send_mu_;

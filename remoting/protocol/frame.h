@@ -43,6 +43,9 @@ inline constexpr std::uint16_t kOpDeviceOutput = 0x0004;
 // client -> server, once, right after HelloOk and only over a plain Unix socket: asks for the copy
 // ring; the reply (same opcode) carries its geometry and its memfd (copy_ring.h)
 inline constexpr std::uint16_t kOpOpenCopyRing = 0x0005;
+// client -> server, once, after a copy ring was opened: asks for the deferred staging; the reply
+// (same opcode) carries its geometry and its memfd (deferred_staging.h)
+inline constexpr std::uint16_t kOpOpenDeferredStaging = 0x0006;
 inline constexpr std::uint16_t kFirstCallOpcode = 0x0100;
 
 // Limits. A frame larger than kMaxPayload is a protocol error that ends the session.

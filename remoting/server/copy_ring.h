@@ -1,5 +1,6 @@
 // The worker's side of the copy ring (protocol/copy_ring.h): the sealed memfd it shares with a
-// client on the same host, and the OpenCopyRing exchange that hands it over.
+// client on the same host, and the OpenCopyRing exchange that hands it over; and the same exchange
+// for the deferred staging (protocol/deferred_staging.h, kept by DeferredCopies).
 //
 // Thread-safety: none; the worker thread.
 #pragma once
@@ -38,5 +39,11 @@ class CopyRing {
 // ring is already open. An error return ends the session (a failed send, a malformed request).
 Status OpenCopyRing(Session& session, protocol::Connection& conn, const protocol::FrameHeader& header,
                     std::string_view payload);
+
+// Answers an OpenDeferredStaging frame: shares the session's deferred staging (deferred_staging.h)
+// with its geometry and memfd, or CUDA_ERROR_NOT_SUPPORTED (no descriptor) without a copy ring or
+// when it is shared already. An error return ends the session.
+Status OpenDeferredStaging(Session& session, protocol::Connection& conn, const protocol::FrameHeader& header,
+                           std::string_view payload);
 
 }  // namespace gpupool::server

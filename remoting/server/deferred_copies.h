@@ -1,19 +1,25 @@
 // DeferredCopies: the session's device-to-host copies that are answered when the GPU has done them
-// (MemcpyDtoHDeferred), not when they are asked for. The worker starts the copy into a pinned staging
-// buffer, records an event after it, and goes on serving the session's other calls; the reply, with
-// the staged bytes, goes out with the next synchronisation the client asks for once the event has
-// completed (docs/protocol.md, "Deferred copies"). So a program that copies results back
-// asynchronously and works on the CPU meanwhile is not held up by the copy, and neither are the
-// session's launches on other streams.
+// (MemcpyDtoHDeferred), not when they are asked for. The worker starts the copy into a staging
+// buffer, records an event after it, and goes on serving the session's other calls; the reply goes
+// out with the next synchronisation the client asks for once the event has completed
+// (docs/protocol.md, "Deferred copies"). So a program that copies results back asynchronously and
+// works on the CPU meanwhile is not held up by the copy, and neither are the session's other streams.
 //
-// Pinned staging and events belong to a context: before one is destroyed, Detach waits for every copy
-// and keeps its bytes in ordinary memory, so nothing outlives the context it was made in.
+// Staging: for a client on this host that asked for it, a slot of the deferred staging shared with
+// it (protocol/deferred_staging.h, registered with the driver so the GPU writes it directly), and the
+// reply names the slot; otherwise, or when no slot is free, a pinned buffer of the worker's, whose
+// bytes the reply carries.
+//
+// Pinned buffers, the registration and events belong to a context: before one is destroyed, Detach
+// waits for every copy and keeps its bytes (in ordinary memory, or in its shared slot), so nothing
+// outlives the context it was made in.
 //
 // Thread-safety: none; the session's worker thread.
 #pragma once
 
 #include <cuda.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -21,9 +27,11 @@
 #include <vector>
 
 #include "common/status.h"
+#include "remoting/protocol/deferred_staging.h"
 #include "remoting/protocol/frame.h"
 #include "remoting/protocol/transport.h"
 #include "remoting/server/driver_api.h"
+#include "remoting/server/shared_memory.h"
 
 namespace gpupool::server {
 
@@ -44,9 +52,14 @@ class DeferredCopies {
   // holds none. An error is a failed send: the session ends.
   Status SendFinished(protocol::Connection& conn, bool wait, CUresult* latched);
 
-  // Waits for every copy, keeps its bytes in ordinary memory and frees the staging buffers and
-  // events: before a context is destroyed (they may belong to it), and at session end.
+  // Waits for every copy, keeps its bytes where the driver does not own them and frees the pinned
+  // buffers, the registration and the events: before a context is destroyed, and at session end.
   void Detach();
+
+  // Shares `staging` (sealed, kStagingBytes) with the client from now on.
+  void ShareStaging(SharedMemory staging);
+  // The shared staging's memfd, or -1 before ShareStaging.
+  int staging_fd() const { return staging_.fd(); }
 
   std::size_t size() const { return copies_.size(); }
 
@@ -55,18 +68,27 @@ class DeferredCopies {
     protocol::FrameHeader request;
     std::size_t size = 0;
     CUevent done = nullptr;       // recorded after the copy; null once finished
-    std::byte* pinned = nullptr;  // the staging buffer while the copy runs
-    std::string bytes;            // the staged bytes once moved out of pinned memory (Detach)
+    std::byte* pinned = nullptr;  // a pinned buffer of the pool holding the bytes, or
+    std::uint32_t slot = 0;       // 1 + the shared staging slot holding them, or
+    std::string bytes;            // the bytes in ordinary memory (no staging to be had, or Detach)
     CUresult result = CUDA_SUCCESS;
   };
+  // Where `copy` goes: a free shared slot, else a pinned buffer; null when neither is to be had.
+  std::byte* Stage(Copy& copy);
+  std::byte* SharedSlot(std::uint32_t slot) const;
+  bool RegisterStaging();
   // Whether `copy` has finished (with `wait`, once it has); sets its result.
   bool Finished(Copy& copy, bool wait);
-  void Release(Copy& copy);  // its event and staging buffer
-  std::byte* TakeStaging();
+  void DropEvent(Copy& copy);
+  void Release(Copy& copy);  // its event and staging, after its reply
 
   const DriverApi& api_;
   std::deque<Copy> copies_;
-  std::vector<std::byte*> free_staging_;  // pinned buffers of kChunkSize, reused
+  std::vector<std::byte*> free_pinned_;  // pinned buffers of kChunkSize, reused
+  SharedMemory staging_;
+  bool registered_ = false;                                // staging_ is registered with the driver
+  bool register_failed_ = false;                           // ... and cannot be: pinned buffers only
+  std::array<bool, protocol::kStagingSlots> slot_used_{};  // by an unanswered copy
 };
 
 }  // namespace gpupool::server

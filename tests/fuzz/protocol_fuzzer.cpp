@@ -56,7 +56,8 @@ void DecodeFrame(const FrameHeader& header, std::string_view payload) {
     case kOpHello: (void)DecodeHello(payload); return;
     case kOpHelloOk: (void)DecodeHelloOk(payload); return;
     case kOpError: (void)DecodeError(payload); return;
-    case kOpOpenCopyRing: (void)DecodeRingGeometry(payload); return;
+    case kOpOpenCopyRing:
+    case kOpOpenDeferredStaging: (void)DecodeRingGeometry(payload); return;
   }
   const OpInfo* info = FindOp(header.opcode);
   for (const Entry& e : kDecoders) {

@@ -158,12 +158,21 @@ TEST_CASE("link: relocatable device code joined at run time with cuLink, the lin
 }
 
 // The overlap the program checks needs kernels that take time: the emulated device's simulated time.
+// On this host the bytes wait in the deferred staging shared beside the copy ring; with
+// GPUPOOL_COPY_RING=off they come on the socket.
 TEST_CASE(
     "deferred_copies: an asynchronous copy to pinned memory returns at once, lands by every kind of wait") {
-  Server server({"--emulated-kernel-time", "300ms"});
-  const std::string output = ExpectPass(
-      server, {"driver_deferred_copies", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});
-  CHECK(output.find("CPU polls while the kernel and the copy ran: some") != std::string::npos);
+  for (const std::string ring : {"on", "off"}) {
+    INFO("GPUPOOL_COPY_RING=" << ring);
+    Server server({"--emulated-kernel-time", "300ms"});
+    const std::string output = ExpectPass(
+        server, {"driver_deferred_copies", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"}, 600,
+        ring);
+    CHECK(output.find("CPU polls while the kernel and the copy ran: some") != std::string::npos);
+    REQUIRE(server.process->WaitForLine("session ended", std::chrono::seconds(30)).ok());
+    const bool staged = server.process->output().find("deferred staging shared") != std::string::npos;
+    CHECK(staged == (ring == "on"));
+  }
 }
 
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {

@@ -3,52 +3,31 @@
 // whatever the frame's outcome, so a client's slot numbering never drifts.
 #include "remoting/protocol/copy_ring.h"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
-#include "tests/remoting/server/test_client.h"
+#include "tests/remoting/server/shared_mapping.h"
 
 namespace gpupool::testing {
 namespace {
 
 using protocol::Op;
 
-struct Ring {
-  std::uint32_t status = 0;
-  int fd = -1;
-  char* base = nullptr;
-
-  ~Ring() {
-    if (base != nullptr) ::munmap(base, protocol::kRingBytes);
-    if (fd >= 0) ::close(fd);
-  }
+struct Ring : SharedMapping {
   char* Slot(std::uint32_t i) const {
     return base + protocol::kRingHeaderBytes + i * protocol::kRingSlotBytes;
   }
   std::uint32_t consumed() const { return reinterpret_cast<protocol::RingHeader*>(base)->consumed.load(); }
+  std::uint32_t status() const { return geometry.status; }
 };
 
 void OpenRing(TestClient& c, Ring* ring) {
-  REQUIRE(c.conn().SendFrame(protocol::kOpOpenCopyRing, 0, 77, {}).ok());
-  auto header = c.conn().ReadHeaderWithFd(&ring->fd);
-  REQUIRE(header.ok());
-  CHECK(header->opcode == protocol::kOpOpenCopyRing);
-  CHECK(header->request_id == 77);
-  std::string payload;
-  REQUIRE(c.conn().ReadPayload(header->payload_size, &payload).ok());
-  auto geometry = protocol::DecodeRingGeometry(payload);
-  REQUIRE(geometry.ok());
-  ring->status = geometry->status;
-  if (ring->status != CUDA_SUCCESS) return;
-  REQUIRE(ring->fd >= 0);
-  CHECK(geometry->slots == protocol::kRingSlots);
-  CHECK(geometry->slot_bytes == protocol::kRingSlotBytes);
-  void* p = ::mmap(nullptr, protocol::kRingBytes, PROT_READ | PROT_WRITE, MAP_SHARED, ring->fd, 0);
-  REQUIRE(p != MAP_FAILED);
-  ring->base = static_cast<char*>(p);
+  RequestShared(c, protocol::kOpOpenCopyRing, protocol::kRingBytes, ring);
+  if (ring->status() != CUDA_SUCCESS) return;
+  CHECK(ring->geometry.slots == protocol::kRingSlots);
+  CHECK(ring->geometry.slot_bytes == protocol::kRingSlotBytes);
 }
 
 std::uint64_t Alloc(TestClient& c, std::uint64_t bytes) {
@@ -57,24 +36,12 @@ std::uint64_t Alloc(TestClient& c, std::uint64_t bytes) {
   return std::get<0>(alloc.fields);
 }
 
-struct UnixServer {
-  TempDir dir;
-  std::string path = dir.File("server.sock");
-  ServerProcess server = ServerProcess::Start({"--unix", path});
-  Endpoint endpoint() const {
-    Endpoint e;
-    e.kind = Endpoint::Kind::kUnix;
-    e.path = path;
-    return e;
-  }
-};
-
 TEST_CASE("copy ring: over a Unix socket the worker shares a sealed ring, and copies go through its slots") {
   UnixServer s;
   TestClient c = TestClient::Open(s.endpoint());
   Ring ring;
   OpenRing(c, &ring);
-  REQUIRE(ring.status == CUDA_SUCCESS);
+  REQUIRE(ring.status() == CUDA_SUCCESS);
   struct stat st {};
   REQUIRE(::fstat(ring.fd, &st) == 0);
   CHECK(static_cast<std::size_t>(st.st_size) == protocol::kRingBytes);
@@ -120,7 +87,7 @@ TEST_CASE("copy ring: over a Unix socket the worker shares a sealed ring, and co
   // One ring per session: a second request is declined without a descriptor.
   Ring second;
   OpenRing(c, &second);
-  CHECK(second.status == CUDA_ERROR_NOT_SUPPORTED);
+  CHECK(second.status() == CUDA_ERROR_NOT_SUPPORTED);
   CHECK(second.fd == -1);
   CHECK(c.Result<Op::CtxSynchronize>({}) == CUDA_SUCCESS);
 }
@@ -130,7 +97,7 @@ TEST_CASE("copy ring: not over TCP, and ring copies without a ring are refused")
   TestClient c = TestClient::Open(server.endpoint);
   Ring ring;
   OpenRing(c, &ring);
-  CHECK(ring.status == CUDA_ERROR_NOT_SUPPORTED);
+  CHECK(ring.status() == CUDA_ERROR_NOT_SUPPORTED);
   CHECK(ring.fd == -1);
   c.UseDevice0();
   const std::uint64_t ptr = Alloc(c, 4096);

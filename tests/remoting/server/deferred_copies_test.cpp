@@ -2,11 +2,15 @@
 // emulated device: the worker answers a MemcpyDtoHDeferred when the copy is done, in front of the
 // synchronisation that covers it, and serves other calls meanwhile; bad copies are answered at once and
 // latched; at most kMaxDeferredCopies are out; copies survive the destruction of their context.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <map>
 
 #include "remoting/protocol/call_io.h"
+#include "remoting/protocol/deferred_staging.h"
+#include "tests/remoting/server/shared_mapping.h"
 #include "tests/remoting/server/spin_kernel.h"
 #include "tests/remoting/server/test_client.h"
 
@@ -15,11 +19,15 @@ namespace {
 
 using protocol::Op;
 
-// One answered frame: which request, its result, its tail.
+constexpr auto kDeferred = static_cast<std::uint16_t>(Op::MemcpyDtoHDeferred);
+
+// One answered frame: which request, its result, and for a deferred copy's success its staging slot
+// (0: none), then the tail.
 struct Answer {
   std::uint64_t id = 0;
   std::uint16_t opcode = 0;
   std::uint32_t result = 0;
+  std::uint32_t slot = 0;
   std::string tail;
 };
 
@@ -27,12 +35,15 @@ Answer Next(TestClient& c) {
   std::string payload;
   const protocol::FrameHeader header = c.NextReply(&payload);
   REQUIRE(payload.size() >= 4);
-  Answer a{header.request_id, header.opcode, 0, payload.substr(4)};
+  Answer a{header.request_id, header.opcode, 0, 0, payload.substr(4)};
   std::memcpy(&a.result, payload.data(), 4);
+  if (a.opcode == kDeferred && a.result == CUDA_SUCCESS) {
+    REQUIRE(a.tail.size() >= 4);
+    std::memcpy(&a.slot, a.tail.data(), 4);
+    a.tail.erase(0, 4);
+  }
   return a;
 }
-
-constexpr auto kDeferred = static_cast<std::uint16_t>(Op::MemcpyDtoHDeferred);
 
 // Allocates `size` bytes holding Pattern(size, seed); returns the device address.
 std::uint64_t Filled(TestClient& c, std::size_t size, unsigned seed) {
@@ -65,6 +76,7 @@ TEST_CASE("deferred copies: answered in front of the synchronisation that finds 
   CHECK(first.id == copy);
   CHECK(first.opcode == kDeferred);
   CHECK(first.result == CUDA_SUCCESS);
+  CHECK(first.slot == 0);  // over TCP the bytes are the tail
   CHECK(first.tail == Pattern(4096, 1).substr(96, 1000));
   const Answer second = Next(c);
   CHECK(second.id == sync);
@@ -131,6 +143,80 @@ TEST_CASE("deferred copies: a copy outlives the context it was made in") {
   CHECK(a.result == CUDA_SUCCESS);
   CHECK(a.tail == Pattern(8192, 3));
   CHECK(Next(c).id == finish);
+}
+
+// A client on the worker's host: beside its copy ring it gets the deferred staging, and replies name
+// the slot holding the bytes instead of carrying them.
+TEST_CASE("deferred copies: beside a copy ring the bytes wait in the shared staging, not on the socket") {
+  UnixServer s;
+  TestClient c = TestClient::Open(s.endpoint());
+  SharedMapping early;  // only beside a ring
+  RequestShared(c, protocol::kOpOpenDeferredStaging, protocol::kStagingBytes, &early);
+  CHECK(early.geometry.status == CUDA_ERROR_NOT_SUPPORTED);
+  CHECK(early.fd == -1);
+  SharedMapping ring, staging, again;
+  RequestShared(c, protocol::kOpOpenCopyRing, protocol::kRingBytes, &ring);
+  REQUIRE(ring.geometry.status == CUDA_SUCCESS);
+  RequestShared(c, protocol::kOpOpenDeferredStaging, protocol::kStagingBytes, &staging);
+  REQUIRE(staging.geometry.status == CUDA_SUCCESS);
+  CHECK(staging.geometry.slots == protocol::kStagingSlots);
+  CHECK(staging.geometry.slot_bytes == protocol::kStagingSlotBytes);
+  CHECK(::ftruncate(staging.fd, 4096) != 0);  // sealed
+  RequestShared(c, protocol::kOpOpenDeferredStaging, protocol::kStagingBytes, &again);
+  CHECK(again.geometry.status == CUDA_ERROR_NOT_SUPPORTED);  // once per session
+  auto* header = reinterpret_cast<protocol::StagingHeader*>(staging.base);
+  auto slot_bytes = [&](std::uint32_t slot, std::size_t n) {
+    return std::string(
+        staging.base + protocol::kStagingHeaderBytes + (slot - 1) * protocol::kStagingSlotBytes, n);
+  };
+
+  c.UseDevice0();
+  const std::string data = Pattern(1 << 16, 4);
+  const std::uint64_t ptr = Filled(c, 1 << 16, 4);
+  const std::uint64_t copy = c.Send<Op::MemcpyDtoHDeferred>({ptr + 10, 500, 0});
+  const std::uint64_t sync = c.Send<Op::CtxSynchronize>({});
+  const Answer a = Next(c);
+  CHECK(a.id == copy);
+  REQUIRE(a.result == CUDA_SUCCESS);
+  REQUIRE(a.slot >= 1);
+  REQUIRE(a.slot <= protocol::kStagingSlots);
+  CHECK(a.tail.empty());
+  CHECK(header->held[a.slot - 1].load() == 1);
+  CHECK(slot_bytes(a.slot, 500) == data.substr(10, 500));
+  CHECK(Next(c).id == sync);
+
+  // While the client holds that slot the worker does not write it: 64 more copies take the other 63
+  // slots and one pinned buffer of the worker's, whose bytes come on the socket.
+  std::map<std::uint64_t, std::size_t> offsets;
+  for (std::size_t i = 0; i < protocol::kMaxDeferredCopies; ++i)
+    offsets[c.Send<Op::MemcpyDtoHDeferred>({ptr + i * 100, 100, 0})] = i * 100;
+  const std::uint64_t finish = c.Send<Op::DeferredCopiesFinish>({});
+  int on_socket = 0;
+  for (std::size_t i = 0; i < protocol::kMaxDeferredCopies; ++i) {
+    const Answer b = Next(c);
+    REQUIRE(offsets.count(b.id) == 1);
+    REQUIRE(b.result == CUDA_SUCCESS);
+    CHECK(b.slot != a.slot);
+    const std::string want = data.substr(offsets[b.id], 100);
+    if (b.slot == 0) {
+      ++on_socket;
+      CHECK(b.tail == want);
+    } else {
+      CHECK(slot_bytes(b.slot, 100) == want);
+    }
+  }
+  CHECK(on_socket == 1);
+  CHECK(Next(c).id == finish);
+  CHECK(slot_bytes(a.slot, 500) == data.substr(10, 500));  // untouched
+  // Copied out: the client frees its slots, and the worker uses them again.
+  for (auto& held : header->held) held.store(0);
+  const std::uint64_t last = c.Send<Op::MemcpyDtoHDeferred>({ptr, 64, 0});
+  c.Send<Op::DeferredCopiesFinish>({});
+  const Answer b = Next(c);
+  CHECK(b.id == last);
+  CHECK(b.slot != 0);
+  CHECK(slot_bytes(b.slot, 64) == data.substr(0, 64));
+  Next(c);
 }
 
 }  // namespace
