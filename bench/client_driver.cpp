@@ -22,6 +22,10 @@ Result<ClientDriver> LoadClientDriver(const std::string& library) {
   get(&d.MemFree, "cuMemFree_v2");
   get(&d.MemcpyHtoD, "cuMemcpyHtoD_v2");
   get(&d.MemcpyDtoH, "cuMemcpyDtoH_v2");
+  get(&d.MemAllocHost, "cuMemAllocHost_v2");
+  get(&d.MemFreeHost, "cuMemFreeHost");
+  get(&d.MemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
+  get(&d.StreamSynchronize, "cuStreamSynchronize");
   get(&d.ModuleLoadData, "cuModuleLoadData");
   get(&d.ModuleGetFunction, "cuModuleGetFunction");
   get(&d.LaunchKernel, "cuLaunchKernel");

@@ -23,6 +23,10 @@ struct ClientDriver {
   PFN_cuMemFree_v3020 MemFree;
   PFN_cuMemcpyHtoD_v3020 MemcpyHtoD;
   PFN_cuMemcpyDtoH_v3020 MemcpyDtoH;
+  PFN_cuMemAllocHost_v3020 MemAllocHost;
+  PFN_cuMemFreeHost_v2000 MemFreeHost;
+  PFN_cuMemcpyDtoHAsync_v3020 MemcpyDtoHAsync;
+  PFN_cuStreamSynchronize_v2000 StreamSynchronize;
   PFN_cuModuleLoadData_v2000 ModuleLoadData;
   PFN_cuModuleGetFunction_v2000 ModuleGetFunction;
   PFN_cuLaunchKernel_v4000 LaunchKernel;

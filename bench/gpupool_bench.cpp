@@ -106,6 +106,12 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
   // One untimed pass first: the emulated device backs memory lazily, and a first touch measures the
   // host's page faults, not the transport.
   cu.MemcpyHtoD(buffer, host.data(), host.size());
+  void* pinned = nullptr;
+  if (cu.MemAllocHost(&pinned, host.size()) != CUDA_SUCCESS) {
+    std::fprintf(stderr, "gpupool-bench: cuMemAllocHost failed\n");
+    return 1;
+  }
+  std::memset(pinned, 1, host.size());  // its pages too: fresh from the client, untouched so far
   for (std::size_t size :
        {std::size_t{4} << 10, std::size_t{1} << 20, std::size_t{64} << 20, std::size_t{256} << 20}) {
     const std::size_t total = size == (4u << 10) ? (8u << 20) : std::max(size, std::size_t{256} << 20);
@@ -119,8 +125,21 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
     for (std::size_t i = 0; i < reps; ++i) cu.MemcpyDtoH(host.data(), buffer, size);
     const double d2h = static_cast<double>(total) / Seconds(t) / 1e9;
     const double down = raw.Download(total, std::min(size, kChunk));
-    Emit("d2h_bandwidth", size, d2h, down, raw.DownloadSized(total, std::min(size, kChunk), size));
+    const double down_sized = raw.DownloadSized(total, std::min(size, kChunk), size);
+    Emit("d2h_bandwidth", size, d2h, down, down_sized);
+    // Asynchronous into pinned memory, then a stream synchronisation: deferred copies
+    // (docs/protocol.md), unless GPUPOOL_DEFERRED_COPIES=off. One untimed copy first: a session's
+    // first deferred copies fault in the worker's staging pages, once per session.
+    cu.MemcpyDtoHAsync(pinned, buffer, size, nullptr);
+    cu.StreamSynchronize(nullptr);
+    t = Clock::now();
+    for (std::size_t i = 0; i < reps; ++i) {
+      cu.MemcpyDtoHAsync(pinned, buffer, size, nullptr);
+      cu.StreamSynchronize(nullptr);
+    }
+    Emit("d2h_async_bandwidth", size, static_cast<double>(total) / Seconds(t) / 1e9, down, down_sized);
   }
+  cu.MemFreeHost(pinned);
   cu.MemFree(buffer);
   return 0;
 }
