@@ -84,6 +84,10 @@ CUresult CopyOn(std::uint64_t context, const Side& src, const Side& dst, std::si
         context, {kDevice, src.device, src.pitch, src.x, src.y, kDevice, dst.device, dst.pitch, dst.x, dst.y,
                   width, height, stream, async_flag});
   }
+  const Side& host = src.host ? src : dst;
+  if (width != 0 && height != 0)
+    GPUPOOL_CU_RETURN_IF_ERROR(
+        FinishDeferredCopiesInto(HostAt(host, 0, 0), (height - 1) * host.pitch + width));
   std::vector<char> buf;
   const std::size_t chunk = protocol::kChunkSize;
   if (width <= chunk) {

@@ -122,6 +122,11 @@ CUresult CopyOn(std::uint64_t context, const End& src, const End& dst, const Box
   const std::uint32_t flag = async ? 1 : 0;
   std::vector<char> buf;
   if (src.type != kHost && dst.type != kHost) return Piece(context, src, dst, {}, box, stream, flag, buf);
+  const End& host = src.type == kHost ? src : dst;
+  if (box.width != 0 && box.height != 0 && box.depth != 0) {
+    GPUPOOL_CU_RETURN_IF_ERROR(FinishDeferredCopiesInto(
+        HostAt(host, 0, 0, 0), ((box.depth - 1) * host.rows + box.height - 1) * host.pitch + box.width));
+  }
   const std::uint64_t chunk = protocol::kChunkSize, plane = box.width * box.height;
   if (plane <= chunk) {
     const std::uint64_t per = chunk / plane;

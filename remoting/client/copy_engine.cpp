@@ -144,6 +144,7 @@ CUresult CopyHostToDevice(std::uint64_t context, CUdeviceptr dst, const void* sr
                           std::uint64_t stream, bool async) {
   if (bytes == 0) return CUDA_SUCCESS;
   if (src == nullptr || Overflows(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = FinishDeferredCopiesInto(src, bytes); r != CUDA_SUCCESS) return r;
   const char* from = static_cast<const char*>(src);
   if (Session* session = State::Get().session(); session != nullptr && session->copy_ring() != nullptr) {
     CopyRing& ring = *session->copy_ring();
@@ -180,6 +181,8 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
     src += deferred;
     bytes -= deferred;
   }
+  // Lands now: after the deferred copies still to land there.
+  if (CUresult r = FinishDeferredCopiesInto(to, bytes); r != CUDA_SUCCESS) return r;
   if (Session* session = State::Get().session(); session != nullptr && session->copy_ring() != nullptr) {
     CopyRing& ring = *session->copy_ring();
     if (auto lease = ring.TryLease()) return RingDeviceToHost(ring, context, to, src, bytes, stream, async);
@@ -211,6 +214,12 @@ CUresult FinishDeferredCopies() {
   return Rpc<Op::DeferredCopiesFinish>(0, {});
 }
 
+CUresult FinishDeferredCopiesInto(const void* p, std::size_t n) {
+  Session* session = State::Get().session();
+  if (session == nullptr || !session->DeferredInto(p, n)) return CUDA_SUCCESS;
+  return Rpc<Op::DeferredCopiesFinish>(0, {});
+}
+
 CUresult CopyDeviceToDevice(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, std::size_t bytes,
                             std::uint64_t stream, bool async) {
   if (bytes == 0) return CUDA_SUCCESS;
@@ -228,6 +237,10 @@ CUresult CopyUnified(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, st
     return CopyHostToDevice(context, dst, reinterpret_cast<const void*>(src), bytes, stream, async);
   if (src_device) return CopyDeviceToHost(context, reinterpret_cast<void*>(dst), src, bytes, stream, async);
   if (bytes != 0 && (dst == 0 || src == 0)) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = FinishDeferredCopiesInto(reinterpret_cast<const void*>(src), bytes); r != CUDA_SUCCESS)
+    return r;
+  if (CUresult r = FinishDeferredCopiesInto(reinterpret_cast<const void*>(dst), bytes); r != CUDA_SUCCESS)
+    return r;
   std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), bytes);
   return CUDA_SUCCESS;
 }

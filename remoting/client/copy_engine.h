@@ -38,5 +38,9 @@ CUresult CopyUnified(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, st
                      std::uint64_t stream, bool async);
 // Returns once every deferred device-to-host copy has landed (at once when none is out).
 CUresult FinishDeferredCopies();
+// Before a copy reads or writes host memory [p, p + n) on the client: when a deferred copy is still
+// to land there, every deferred copy lands first, so stream order holds (a later copy reads the
+// earlier one's bytes, and its own bytes are not overwritten by them afterwards).
+CUresult FinishDeferredCopiesInto(const void* p, std::size_t n);
 
 }  // namespace gpupool::client

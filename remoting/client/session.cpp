@@ -252,6 +252,16 @@ std::size_t Session::deferred() const {
   return owned_.size();
 }
 
+bool Session::DeferredInto(const void* p, std::size_t n) const {
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  std::lock_guard<std::mutex> plock(pending_mu_);
+  for (const auto& [pending, owned] : owned_) {
+    const auto start = reinterpret_cast<std::uintptr_t>(pending->tail);
+    if (start < begin + n && begin < start + pending->tail_size) return true;
+  }
+  return false;
+}
+
 void Session::AppendLocked(const unsigned char* header, const iovec* parts, int count) {
   batch_.append(reinterpret_cast<const char*>(header), protocol::kHeaderSize);
   for (int i = 0; i < count; ++i)

@@ -86,6 +86,8 @@ class Session {
                         std::size_t tail_size);
   // Deferred requests whose reply has not been read yet.
   std::size_t deferred() const;
+  // Whether one of them is still to put bytes into [p, p + n).
+  bool DeferredInto(const void* p, std::size_t n) const;
   // GPUPOOL_DEFERRED_COPIES=off (or 0): no deferred copies (copy_engine.h), and no staging for them.
   static bool DeferredCopiesWanted();
 

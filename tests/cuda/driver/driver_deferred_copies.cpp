@@ -4,6 +4,8 @@
 // success, a stream synchronisation, a host function behind the copy, a synchronous copy on the NULL
 // stream, a context synchronisation after a copy larger than gpupool's deferred window, an event
 // synchronisation into registered memory; and into pageable memory, which CUDA copies synchronously.
+// Stream order holds through host memory too: a copy from the buffer a deferred copy fills reads its
+// bytes, and a later copy into the same bytes (a 2D copy, a copy past the deferred window) wins.
 // Usage: driver_deferred_copies KERNELS.fatbin
 #include <cstring>
 
@@ -112,6 +114,42 @@ int main(int argc, char** argv) {
   CU_OK(cuMemcpyDtoHAsync(pinned + 1, device + 3, kLarge - 3, stream));
   CU_OK(cuCtxSynchronize());
   CHECK_TRUE(Same(pinned + 1, data, 3, kLarge - 3));
+
+  // Stream order through host memory: a copy back to the device from the buffer a copy to the host is
+  // filling reads the bytes that copy brings.
+  CUdeviceptr other = 0;
+  CU_OK(cuMemAlloc(&other, kSize));
+  CU_OK(cuMemsetD8(other, 0, kSize));
+  Spin(stream);
+  CU_OK(cuMemcpyDtoHAsync(pinned, device + kSize, kSize, stream));
+  CU_OK(cuMemcpyHtoDAsync(other, pinned, kSize, stream));
+  std::vector<unsigned char> back(kSize, 0);
+  CU_OK(cuMemcpyDtoHAsync(back.data(), other, kSize, stream));  // pageable: complete on return
+  CHECK_TRUE(Same(back.data(), data, kSize, kSize));
+  // ... and a later copy into the same bytes is what they hold in the end: a 2D copy (not deferred),
+  // and a copy made while the deferred window is full (64 MiB of earlier copies).
+  Spin(stream);
+  CU_OK(cuMemcpyDtoHAsync(pinned, device, kSize, stream));
+  CUDA_MEMCPY2D rows{};
+  rows.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  rows.srcDevice = device + 2 * kSize;
+  rows.srcPitch = 4096;
+  rows.dstMemoryType = CU_MEMORYTYPE_HOST;
+  rows.dstHost = pinned;
+  rows.dstPitch = 4096;
+  rows.WidthInBytes = 4096;
+  rows.Height = 16;
+  CU_OK(cuMemcpy2DAsync(&rows, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(Same(pinned, data, 2 * kSize, 16 * 4096));
+  CHECK_TRUE(Same(pinned + 16 * 4096, data, 16 * 4096, kSize - 16 * 4096));
+  Spin(stream);
+  CU_OK(cuMemcpyDtoHAsync(pinned, device, 64u << 20, stream));
+  CU_OK(cuMemcpyDtoHAsync(pinned, device + 3 * kSize, 4096, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(Same(pinned, data, 3 * kSize, 4096));
+  CHECK_TRUE(Same(pinned + 4096, data, 4096, (64u << 20) - 4096));
+  CU_OK(cuMemFree(other));
 
   // Registered memory and an event synchronisation; then pageable memory.
   std::vector<unsigned char> registered(kSize, 0), pageable(kSize, 0);
