@@ -114,10 +114,14 @@ void DeferredCopies::Release(Copy& copy) {
   copy.slot = 0;
 }
 
-Status DeferredCopies::SendFinished(protocol::Connection& conn, bool wait, CUresult* latched) {
+void DeferredCopies::WaitAll() {
+  for (Copy& copy : copies_) (void)Finished(copy, true);
+}
+
+Status DeferredCopies::SendFinished(protocol::Connection& conn, CUresult* latched) {
   Status sent;
   for (auto it = copies_.begin(); it != copies_.end();) {
-    if (!Finished(*it, wait)) {
+    if (!Finished(*it, false)) {
       ++it;
       continue;
     }

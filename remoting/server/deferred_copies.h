@@ -47,10 +47,14 @@ class DeferredCopies {
   // driver's error when the copy cannot be started. The range is the caller's to check.
   CUresult Start(const protocol::FrameHeader& request, CUdeviceptr src, std::size_t size, CUstream stream);
 
-  // Sends the replies of the copies the GPU has finished (with `wait`, of all of them, waiting first).
-  // A copy that failed on the GPU is answered with its error, which also goes to *latched when that
-  // holds none. An error is a failed send: the session ends.
-  Status SendFinished(protocol::Connection& conn, bool wait, CUresult* latched);
+  // Waits until the GPU has finished every copy (DeferredCopiesFinish; a call, so the watchdog sees
+  // a kernel that never ends).
+  void WaitAll();
+
+  // Sends the replies of the copies the GPU has finished. A copy that failed on the GPU is answered
+  // with its error, which also goes to *latched when that holds none. An error is a failed send: the
+  // session ends.
+  Status SendFinished(protocol::Connection& conn, CUresult* latched);
 
   // Waits for every copy, keeps its bytes where the driver does not own them and frees the pinned
   // buffers, the registration and the events: before a context is destroyed, and at session end.

@@ -124,7 +124,7 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
     if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;
   }
   if constexpr (kAnswersDeferred<op>) {
-    GPUPOOL_RETURN_IF_ERROR(s.deferred.SendFinished(conn, op == Op::DeferredCopiesFinish, &s.latched));
+    GPUPOOL_RETURN_IF_ERROR(s.deferred.SendFinished(conn, &s.latched));
   }
   Status sent = SendDeviceOutput(s, conn, header.request_id);
   if (sent.ok() && result != CUDA_SUCCESS) {

@@ -187,8 +187,9 @@ GPUPOOL_HANDLER(MemcpyDtoHDeferred) {
   return CUDA_SUCCESS;
 }
 
-// Nothing to do here: dispatch waits for the deferred copies and sends their replies before this one.
+// Dispatch sends the copies' replies before this one, once they are finished.
 GPUPOOL_HANDLER(DeferredCopiesFinish) {
+  s.deferred.WaitAll();
   return CUDA_SUCCESS;
 }
 
