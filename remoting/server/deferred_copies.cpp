@@ -1,7 +1,5 @@
 #include "remoting/server/deferred_copies.h"
 
-#include <cstring>
-
 #include "common/log.h"
 #include "remoting/protocol/call_io.h"
 #include "remoting/protocol/codec.h"

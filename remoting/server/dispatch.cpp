@@ -91,8 +91,7 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
 
   typename Call<op>::Reply reply{};
   s.reply_tail = {};
-  s.request = header;
-  s.reply_deferred = false;
+  if constexpr (mode == Mode::kDeferred) s.request = header;
   CUresult result;
   if (mode == Mode::kSync && s.latched != CUDA_SUCCESS) {
     result = s.latched;  // an earlier asynchronous call failed: report it here, as CUDA does
@@ -119,7 +118,7 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
     return Status::Ok();
   }
   if constexpr (mode == Mode::kDeferred) {
-    if (result == CUDA_SUCCESS && s.reply_deferred) return Status::Ok();  // answered when done
+    if (result == CUDA_SUCCESS) return Status::Ok();  // answered by `deferred`, when done
     // Answered now, but the client reads it only later: the next synchronisation reports it.
     if (result != CUDA_SUCCESS && s.latched == CUDA_SUCCESS) s.latched = result;
   }

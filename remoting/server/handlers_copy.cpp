@@ -178,13 +178,10 @@ GPUPOOL_HANDLER(MemcpyDtoHDeferred) {
   const auto& [src, size, stream_id] = in;
   CUstream stream = nullptr;
   if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
-  if (size > protocol::kChunkSize) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult r = s.CheckRange(src, size); r != CUDA_SUCCESS) return r;
-  CUresult r = s.deferred.Start(s.request, src, size, stream);
-  if (r != CUDA_SUCCESS) return r;
-  CountFrom(s, size);
-  s.reply_deferred = true;
-  return CUDA_SUCCESS;
+  CUresult r = s.deferred.Start(s.request, src, size, stream);  // at most kChunkSize, or refused
+  if (r == CUDA_SUCCESS) CountFrom(s, size);
+  return r;
 }
 
 // Dispatch sends the copies' replies before this one, once they are finished.

@@ -91,11 +91,10 @@ class Session {
   protocol::FrameReader* deferred_tail = nullptr;
   // Shared with the client when it asked for one (copy_ring.h); null otherwise.
   std::unique_ptr<CopyRing> ring;
-  // Device-to-host copies answered later (MemcpyDtoHDeferred): the header of the request being
-  // dispatched, and whether its handler left the reply to `deferred`.
+  // Device-to-host copies answered later (MemcpyDtoHDeferred), and the header of the kDeferred
+  // request being dispatched (its reply is sent from `deferred`).
   DeferredCopies deferred{api};
   protocol::FrameHeader request{};
-  bool reply_deferred = false;
 
   // Wire id -> handle; CUDA_ERROR_INVALID_HANDLE when the session does not own it.
   CUresult Context(std::uint64_t id, CUcontext* out) const;
