@@ -172,7 +172,7 @@ CUresult Session::Fail(const std::string& why) {
   std::lock_guard<std::mutex> lock(pending_mu_);
   for (auto& [id, pending] : pending_) {
     if (pending->owned) {  // a deferred call's, which nobody waits for; one being read is not here
-      owned_.erase(pending);
+      ForgetOwnedLocked(pending);
       continue;
     }
     pending->result = broken_.load();
@@ -238,21 +238,27 @@ CUresult Session::SendDeferred(std::uint16_t opcode, std::uint64_t context, cons
     std::lock_guard<std::mutex> plock(pending_mu_);
     if (owned_.size() >= protocol::kMaxDeferredCopies) return CUDA_ERROR_NOT_READY;
     owned_[pending] = std::move(owned);
+    owned_count_.store(owned_.size(), std::memory_order_relaxed);
   }
   const CUresult sent = Send(opcode, false, context, args, nullptr, 0, pending);
   if (sent != CUDA_SUCCESS) {  // never registered, or dropped with every other by Fail
     std::lock_guard<std::mutex> plock(pending_mu_);
-    owned_.erase(pending);
+    ForgetOwnedLocked(pending);
   }
   return sent;
 }
 
+void Session::ForgetOwnedLocked(Pending* pending) {
+  owned_.erase(pending);
+  owned_count_.store(owned_.size(), std::memory_order_relaxed);
+}
+
 std::size_t Session::deferred() const {
-  std::lock_guard<std::mutex> plock(pending_mu_);
-  return owned_.size();
+  return owned_count_.load(std::memory_order_relaxed);
 }
 
 bool Session::DeferredInto(const void* p, std::size_t n) const {
+  if (deferred() == 0) return false;
   const auto begin = reinterpret_cast<std::uintptr_t>(p);
   std::lock_guard<std::mutex> plock(pending_mu_);
   for (const auto& [pending, owned] : owned_) {
@@ -360,7 +366,7 @@ CUresult Session::ReadOneReply() {
   std::lock_guard<std::mutex> plock(pending_mu_);
   pending->result = static_cast<CUresult>(result);
   pending->done = true;
-  if (pending->owned) owned_.erase(pending);  // nobody waits for it: its bytes are where they belong
+  if (pending->owned) ForgetOwnedLocked(pending);  // nobody waits for it: its bytes are where they belong
   return CUDA_SUCCESS;
 }
 

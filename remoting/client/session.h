@@ -143,6 +143,10 @@ class Session {
   std::map<std::uint64_t, Pending*> pending_;  // guarded by pending_mu_
   // The deferred requests' Pending, owned here until their reply is read; guarded by pending_mu_.
   std::map<Pending*, std::unique_ptr<Pending>> owned_;
+  // owned_.size(), readable without the lock: every copy asks (DeferredInto), and almost always
+  // none is out.
+  std::atomic<std::size_t> owned_count_{0};
+  void ForgetOwnedLocked(Pending* pending);  // pending_mu_ held
 };
 
 }  // namespace gpupool::client
