@@ -82,6 +82,15 @@ inline std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A program run as `program KERNELS.fatbin`: the image's bytes; exits 2 with a usage line otherwise.
+inline std::string KernelsArgument(int argc, char** argv, const char* program) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s KERNELS.fatbin\n", program);
+    std::exit(2);
+  }
+  return ReadFile(argv[1]);
+}
+
 inline int Verdict(const char* name) {
   if (g_failures == 0) {
     std::printf("PASS %s\n", name);

@@ -45,11 +45,7 @@ bool Same(const unsigned char* got, const std::vector<unsigned char>& want, std:
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: driver_deferred_copies KERNELS.fatbin\n");
-    return 2;
-  }
-  const std::string image = drv::ReadFile(argv[1]);
+  const std::string image = drv::KernelsArgument(argc, argv, "driver_deferred_copies");
   drv::Start();
   CUmodule module = nullptr;
   if (!CU_OK(cuModuleLoadData(&module, image.data())) ||

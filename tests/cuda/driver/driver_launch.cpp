@@ -69,11 +69,7 @@ void LaunchChecked(CUmodule module, const char* name,
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: driver_launch KERNELS.fatbin\n");
-    return 2;
-  }
-  const std::string image = drv::ReadFile(argv[1]);
+  const std::string image = drv::KernelsArgument(argc, argv, "driver_launch");
   CHECK_TRUE(!image.empty());
   drv::Start();
   CUmodule module = nullptr;
