@@ -2,13 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <mutex>
 #include <set>
+
+#include "common/fork_safe.h"
 
 namespace gpupool {
 namespace {
@@ -35,8 +37,12 @@ std::atomic<LogObserver>& ObserverStorage() {
 }
 
 std::mutex& ComponentMutex() {
-  static std::mutex m;
-  return m;
+  static std::mutex* m = [] {
+    auto* mu = new std::mutex;  // never destroyed: threads may log during exit
+    HoldAcrossFork(mu);
+    return mu;
+  }();
+  return *m;
 }
 
 std::string& Component() {
@@ -82,22 +88,36 @@ void SetLogComponent(std::string_view component) {
 }
 
 bool FirstTimeFor(std::string_view key) {
-  static std::mutex m;
+  static std::mutex* m = [] {
+    auto* mu = new std::mutex;
+    HoldAcrossFork(mu);
+    return mu;
+  }();
   static std::set<std::string, std::less<>> seen;
-  std::lock_guard<std::mutex> lock(m);
+  std::lock_guard<std::mutex> lock(*m);
   return seen.emplace(key).second;
 }
 
+std::string UtcTimeOfDay(std::chrono::system_clock::time_point when, int fraction_digits) {
+  using std::chrono::microseconds;
+  const long long micros = std::chrono::duration_cast<microseconds>(when.time_since_epoch()).count();
+  constexpr long long kMicrosPerDay = 86400LL * 1000000;
+  const long long of_day = (micros % kMicrosPerDay + kMicrosPerDay) % kMicrosPerDay;
+  const long long seconds = of_day / 1000000;
+  char text[32];
+  int n = std::snprintf(text, sizeof text, "%02lld:%02lld:%02lld", seconds / 3600, seconds / 60 % 60,
+                        seconds % 60);
+  fraction_digits = std::clamp(fraction_digits, 0, 6);
+  if (fraction_digits > 0) {
+    long long fraction = of_day % 1000000;
+    for (int d = 6; d > fraction_digits; --d) fraction /= 10;
+    std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), ".%0*lld", fraction_digits, fraction);
+  }
+  return text;
+}
+
 LogLine::LogLine(LogLevel level, const char* file, int line) : level_(level) {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[32];
-  std::snprintf(stamp, sizeof stamp, "%02d:%02d:%02d.%06lld", tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(micros));
+  const std::string stamp = UtcTimeOfDay(std::chrono::system_clock::now(), 6);
   std::string component;
   {
     std::lock_guard<std::mutex> lock(ComponentMutex());

@@ -9,6 +9,7 @@
 // Thread-safety: all functions are safe to call from any thread.
 #pragma once
 
+#include <chrono>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -23,6 +24,10 @@ void SetLogLevel(LogLevel level);
 void SetLogComponent(std::string_view component);
 // True the first time it is called with `key` in this process, false afterwards.
 bool FirstTimeFor(std::string_view key);
+
+// "HH:MM:SS" and `fraction_digits` (0 to 6) digits of the second, in UTC. Computed without gmtime_r,
+// which takes glibc's time zone lock: a child forked while another thread held it could never log.
+std::string UtcTimeOfDay(std::chrono::system_clock::time_point when, int fraction_digits);
 
 // Receives each kWarn and kError message (the text after the line's prefix, without the newline) on
 // the thread that logs it, after the line went to stderr. It must not log itself.

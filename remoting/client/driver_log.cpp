@@ -7,7 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
+
+#include "common/fork_safe.h"
 
 // The handle cuLogsRegisterCallback returns (cuda.h declares the type, the driver defines it).
 struct CUlogsCallbackEntry_st {
@@ -24,16 +25,8 @@ thread_local bool t_in_callback = false;
 constexpr const char* kOverwritten = "overwritten (the log keeps the last 25600 bytes)";
 
 std::string Stamp() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[64];
-  std::snprintf(stamp, sizeof stamp, "[%02d:%02d:%02d.%03lld][%ld]", tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(millis), static_cast<long>(::syscall(SYS_gettid)));
-  return stamp;
+  return "[" + UtcTimeOfDay(std::chrono::system_clock::now(), 3) + "][" +
+         std::to_string(static_cast<long>(::syscall(SYS_gettid))) + "]";
 }
 
 // The line at the head of a dump that leaves out `count` lines after its iterator.
@@ -62,7 +55,11 @@ DriverLog::DriverLog() = default;
 DriverLog::~DriverLog() = default;
 
 DriverLog& DriverLog::Process() {
-  static DriverLog* log = new DriverLog;  // never destroyed: threads may log during exit
+  static DriverLog* log = [] {
+    auto* made = new DriverLog;  // never destroyed: threads may log during exit
+    HoldAcrossFork(&made->mu_);  // a forked child logs too
+    return made;
+  }();
   return *log;
 }
 

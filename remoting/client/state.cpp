@@ -24,6 +24,8 @@ State::State() {
 }
 
 void State::AfterForkInChild() {
+  // Nothing here may log: this handler may run before the log's locks are released in the child
+  // (common/fork_safe.h).
   // The parent keeps the connection; the child must neither read from nor write to it.
   if (session_ != nullptr) session_->Abandon();
   if (ready_.load() == CUDA_SUCCESS) ready_.store(CUDA_ERROR_NOT_INITIALIZED);

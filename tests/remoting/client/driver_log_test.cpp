@@ -3,6 +3,9 @@
 // route from the client's own log lines (common/log.h's observer).
 #include "remoting/client/driver_log.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -284,6 +287,50 @@ TEST_CASE("driver log: the client's warnings and errors reach it whatever the st
   CHECK(Count(all, "\n") == 2);
   CHECK(all.find("[gpupool][W] cuFoo is not supported by gpupool\n") != std::string::npos);
   CHECK(all.find("[gpupool][E] connection lost\n") != std::string::npos);
+}
+
+// A child inherits the log's locks as they were at the fork: one held by a thread that is logging
+// then would never be released in the child (common/fork_safe.h). Each child here logs through both
+// logs at once; a child that blocks is ended by its alarm, which fails the test.
+TEST_CASE("driver log: a child forked while other threads log can log at once") {
+  const LogLevel before = CurrentLogLevel();
+  SetLogLevel(LogLevel::kError);  // the busy threads' lines go to the driver log only
+  DriverLog::Install();
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 2; ++t)
+    busy.emplace_back([&stop, t] {
+      for (int n = 0; !stop.load(); ++n) {
+        GPUPOOL_LOG(kWarn) << "busy thread " << t << " line " << n;
+        (void)FirstTimeFor("busy " + std::to_string(n % 64));
+      }
+    });
+  int children_ok = 0;
+  constexpr int kForks = 200;
+  for (int i = 0; i < kForks; ++i) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::alarm(10);
+      GPUPOOL_LOG(kWarn) << "child " << i;
+      CUlogIterator it = 0;
+      const bool fine =
+          FirstTimeFor("child") && DriverLog::Process().Current(&it, 0) == CUDA_SUCCESS && it > 0;
+      ::_exit(fine ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      UNSCOPED_INFO("child " << i << " ended with wait status " << status);
+      break;
+    }
+    ++children_ok;
+  }
+  stop.store(true);
+  for (std::thread& thread : busy) thread.join();
+  SetLogObserver(nullptr);
+  SetLogLevel(before);
+  CHECK(children_ok == kForks);
 }
 
 }  // namespace
