@@ -1,9 +1,12 @@
 // 2D and 3D copies (cuMemcpy2D, cuMemcpy2DUnaligned, cuMemcpy2DAsync, cuMemcpy3D, cuMemcpy3DAsync and
-// per-thread variants). The host side is packed (pitch = width) on the client and travels as the
-// frame's tail, in pieces of at most one chunk: whole rows when a row fits, column slices of single
-// rows otherwise. A 3D copy of linear memory is a 2D copy per slice (one 2D copy when the slices are
-// contiguous on both sides): slice z starts at row (z * height + y) of the same pitch. Copies with a
-// CUDA array on either side take the array path (api_copy_array.cpp).
+// per-thread variants). When the rows lie back to back on both sides the copy is a 1D one
+// (copy_engine.h: copy ring, deferral). Otherwise the host side travels packed (pitch = width) as the
+// frames' tails, in pieces of at most one chunk: whole rows when a row fits, column slices of single
+// rows otherwise; pieces are pipelined (copy_pipeline.h), and a piece whose host bytes are contiguous
+// goes from or lands in the program's memory directly. A 3D copy of linear memory is a 2D copy per
+// slice (one 2D copy when the slices are contiguous on both sides): slice z starts at row
+// (z * height + y) of the same pitch. Copies with a CUDA array on either side take the array path
+// (api_copy_array.cpp).
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -13,6 +16,7 @@
 #include "remoting/client/copy_array.h"
 #include "remoting/client/copy_async.h"
 #include "remoting/client/copy_engine.h"
+#include "remoting/client/copy_pipeline.h"
 
 using namespace gpupool::client;
 
@@ -49,30 +53,97 @@ char* HostAt(const Side& s, std::size_t row, std::size_t col) {
   return s.host_base + (s.y + row) * s.pitch + s.x + col;
 }
 
-CUresult Piece(std::uint64_t context, const Side& src, const Side& dst, std::size_t row, std::size_t rows,
-               std::size_t col, std::size_t cols, std::uint64_t stream, std::uint32_t async,
-               std::vector<char>& buf) {
-  buf.resize(rows * cols);
-  if (src.host) {
-    for (std::size_t r = 0; r < rows; ++r)
-      std::memcpy(buf.data() + r * cols, HostAt(src, row + r, col), cols);
-    iovec tail{buf.data(), buf.size()};
-    return Rpc<Op::Memcpy2DToDevice>(context,
-                                     {kHost, 0, cols, 0, 0, kDevice, dst.device, dst.pitch, dst.x + col,
-                                      dst.y + row, cols, rows, stream, async},
-                                     nullptr, Tail{&tail, 1});
-  }
+// A piece of a 2D copy with one side on the host: `rows` rows from `row`, or a column slice of one.
+struct Piece {
   Pending pending;
-  pending.tail = buf.data();
-  pending.tail_size = buf.size();
-  GPUPOOL_CU_RETURN_IF_ERROR(
-      Begin<Op::Memcpy2DFromDevice>(context,
-                                    {kDevice, src.device, src.pitch, src.x + col, src.y + row, kHost, 0, cols,
-                                     0, 0, cols, rows, stream, async},
-                                    &pending));
-  GPUPOOL_CU_RETURN_IF_ERROR(Finish<Op::Memcpy2DFromDevice>(&pending, nullptr));
-  for (std::size_t r = 0; r < rows; ++r) std::memcpy(HostAt(dst, row + r, col), buf.data() + r * cols, cols);
-  return CUDA_SUCCESS;
+  std::size_t row = 0, rows = 0, col = 0, cols = 0;
+};
+
+// How a copy of `width` x `height` splits into pieces of at most one chunk: whole rows when a row
+// fits, column slices of single rows otherwise.
+struct Split {
+  std::size_t width = 0, height = 0;
+  std::size_t rows_per_piece = 0;  // when a row fits
+  std::size_t pieces_per_row = 0;  // when it does not
+  std::size_t count() const {
+    return rows_per_piece != 0 ? (height + rows_per_piece - 1) / rows_per_piece : height * pieces_per_row;
+  }
+  void Place(std::size_t i, Piece* p) const {
+    if (rows_per_piece != 0) {
+      p->row = i * rows_per_piece, p->rows = std::min(rows_per_piece, height - p->row);
+      p->col = 0, p->cols = width;
+    } else {
+      p->row = i / pieces_per_row, p->rows = 1;
+      p->col = i % pieces_per_row * protocol::kChunkSize;
+      p->cols = std::min(protocol::kChunkSize, width - p->col);
+    }
+  }
+};
+
+Split SplitOf(std::size_t width, std::size_t height) {
+  const std::size_t chunk = protocol::kChunkSize;
+  Split split{width, height, 0, 0};
+  if (width <= chunk)
+    split.rows_per_piece = chunk / width;
+  else
+    split.pieces_per_row = (width + chunk - 1) / chunk;
+  return split;
+}
+
+// Whether a piece's host bytes lie contiguously in the program's memory (then they travel from there
+// without packing).
+bool Contiguous(const Side& host, const Piece& p) {
+  return p.rows == 1 || host.pitch == p.cols;
+}
+
+CUresult PiecesToDevice(std::uint64_t context, const Side& src, const Side& dst, const Split& split,
+                        std::uint64_t stream, std::uint32_t async) {
+  // Made when first needed and used by every piece (a request's tail is written out before Begin
+  // returns); uninitialised: every byte is written before it is sent.
+  std::unique_ptr<char[]> packed;
+  return Windowed<Op::Memcpy2DToDevice, Piece>(
+      split.count(), kCopyWindow,
+      [&](Piece& p, std::size_t i) {
+        split.Place(i, &p);
+        iovec tail{HostAt(src, p.row, p.col), p.rows * p.cols};
+        if (!Contiguous(src, p)) {
+          if (packed == nullptr) packed.reset(new char[protocol::kChunkSize]);
+          char* to = packed.get();
+          for (std::size_t r = 0; r < p.rows; ++r)
+            std::memcpy(to + r * p.cols, HostAt(src, p.row + r, p.col), p.cols);
+          tail.iov_base = to;
+        }
+        return Begin<Op::Memcpy2DToDevice>(context,
+                                           {kHost, 0, p.cols, 0, 0, kDevice, dst.device, dst.pitch,
+                                            dst.x + p.col, dst.y + p.row, p.cols, p.rows, stream, async},
+                                           &p.pending, Tail{&tail, 1});
+      },
+      [](const Piece&) {});
+}
+
+CUresult PiecesFromDevice(std::uint64_t context, const Side& src, const Side& dst, const Split& split,
+                          std::uint64_t stream, std::uint32_t async) {
+  return Windowed<Op::Memcpy2DFromDevice, Piece>(
+      split.count(), kCopyWindow,
+      [&](Piece& p, std::size_t i) {
+        split.Place(i, &p);
+        p.pending.tail = HostAt(dst, p.row, p.col);  // the reply lands row by row in place
+        p.pending.tail_size = p.rows * p.cols;
+        if (!Contiguous(dst, p)) p.pending.tail_row = p.cols, p.pending.tail_pitch = dst.pitch;
+        return Begin<Op::Memcpy2DFromDevice>(context,
+                                             {kDevice, src.device, src.pitch, src.x + p.col, src.y + p.row,
+                                              kHost, 0, p.cols, 0, 0, p.cols, p.rows, stream, async},
+                                             &p.pending);
+      },
+      [](const Piece&) {});
+}
+
+// The device address of (x, y) of a side, or false when it overflows (the server then refuses the
+// copy as it comes).
+bool DeviceStart(const Side& s, CUdeviceptr* out) {
+  CUdeviceptr row = 0;
+  return !__builtin_mul_overflow(s.y, s.pitch, &row) && !__builtin_add_overflow(s.device, row, out) &&
+         !__builtin_add_overflow(*out, s.x, out);
 }
 
 // Sends a resolved 2D copy (one side on the device) on wire stream `stream`.
@@ -85,26 +156,17 @@ CUresult CopyOn(std::uint64_t context, const Side& src, const Side& dst, std::si
                   width, height, stream, async_flag});
   }
   const Side& host = src.host ? src : dst;
-  if (width != 0 && height != 0)
-    GPUPOOL_CU_RETURN_IF_ERROR(
-        FinishDeferredCopiesInto(HostAt(host, 0, 0), (height - 1) * host.pitch + width));
-  std::vector<char> buf;
-  const std::size_t chunk = protocol::kChunkSize;
-  if (width <= chunk) {
-    const std::size_t rows_per_piece = chunk / width;
-    for (std::size_t row = 0; row < height; row += rows_per_piece) {
-      const std::size_t rows = std::min(rows_per_piece, height - row);
-      GPUPOOL_CU_RETURN_IF_ERROR(Piece(context, src, dst, row, rows, 0, width, stream, async_flag, buf));
-    }
-    return CUDA_SUCCESS;
+  const Side& device = src.host ? dst : src;
+  // Rows back to back on both sides: a 1D copy, with its copy ring and deferral.
+  CUdeviceptr start = 0;
+  if ((height == 1 || (host.pitch == width && device.pitch == width)) && DeviceStart(device, &start)) {
+    if (src.host) return CopyHostToDevice(context, start, HostAt(src, 0, 0), width * height, stream, async);
+    return CopyDeviceToHost(context, HostAt(dst, 0, 0), start, width * height, stream, async);
   }
-  for (std::size_t row = 0; row < height; ++row) {
-    for (std::size_t col = 0; col < width; col += chunk) {
-      GPUPOOL_CU_RETURN_IF_ERROR(
-          Piece(context, src, dst, row, 1, col, std::min(chunk, width - col), stream, async_flag, buf));
-    }
-  }
-  return CUDA_SUCCESS;
+  GPUPOOL_CU_RETURN_IF_ERROR(FinishDeferredCopiesInto(HostAt(host, 0, 0), (height - 1) * host.pitch + width));
+  const Split split = SplitOf(width, height);
+  if (src.host) return PiecesToDevice(context, src, dst, split, stream, async_flag);
+  return PiecesFromDevice(context, src, dst, split, stream, async_flag);
 }
 
 // A 2D copy as a 3D copy of one slice (for the array path).

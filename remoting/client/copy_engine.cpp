@@ -2,18 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 
-#include "remoting/client/rpc.h"
+#include "remoting/client/copy_pipeline.h"
 
 namespace gpupool::client {
 namespace {
 
 using protocol::Op;
-
-// Chunks in flight per copy: enough to fill a fast link, few enough that the server's small
-// replies never fill our receive buffer while we are still sending.
-constexpr std::size_t kWindow = 32;
 
 // One chunk of a pipelined copy: where it lies in the copy, and the ring slot it uses, if any.
 struct Chunk {
@@ -27,27 +22,15 @@ struct Chunk {
 template <Op op, typename BeginChunk, typename EndChunk>
 CUresult Pipeline(std::size_t bytes, std::size_t chunk_size, std::size_t window, BeginChunk begin,
                   EndChunk end) {
-  std::deque<Chunk> in_flight;
-  CUresult first_error = CUDA_SUCCESS;
-  auto finish_oldest = [&] {
-    CUresult r = Finish<op>(&in_flight.front().pending, nullptr);
-    if (r == CUDA_SUCCESS && first_error == CUDA_SUCCESS) end(in_flight.front());
-    if (first_error == CUDA_SUCCESS) first_error = r;
-    in_flight.pop_front();
-  };
-  for (std::size_t offset = 0; offset < bytes && first_error == CUDA_SUCCESS; offset += chunk_size) {
-    if (in_flight.size() == window) finish_oldest();
-    Chunk& chunk = in_flight.emplace_back();
-    chunk.offset = offset;
-    chunk.n = std::min(chunk_size, bytes - offset);
-    CUresult r = begin(chunk);
-    if (r != CUDA_SUCCESS) {
-      in_flight.pop_back();
-      first_error = r;
-    }
-  }
-  while (!in_flight.empty()) finish_oldest();
-  return first_error;
+  const std::size_t chunks = (bytes + chunk_size - 1) / chunk_size;
+  return Windowed<op, Chunk>(
+      chunks, window,
+      [&](Chunk& chunk, std::size_t i) {
+        chunk.offset = i * chunk_size;
+        chunk.n = std::min(chunk_size, bytes - chunk.offset);
+        return begin(chunk);
+      },
+      end);
 }
 
 void NothingAtEnd(const Chunk&) {}
@@ -160,7 +143,7 @@ CUresult CopyHostToDevice(std::uint64_t context, CUdeviceptr dst, const void* sr
     return CUDA_SUCCESS;
   }
   return Pipeline<Op::MemcpyHtoD>(
-      bytes, protocol::kChunkSize, kWindow,
+      bytes, protocol::kChunkSize, kCopyWindow,
       [&](Chunk& c) {
         iovec part{const_cast<char*>(from + c.offset), c.n};
         return Begin<Op::MemcpyHtoD>(context, {dst + c.offset}, &c.pending, Tail{&part, 1});
@@ -190,7 +173,7 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
   // The reply's bytes go straight into the caller's buffer (Pending::tail).
   if (async) {
     return Pipeline<Op::MemcpyDtoHAsync>(
-        bytes, protocol::kChunkSize, kWindow,
+        bytes, protocol::kChunkSize, kCopyWindow,
         [&](Chunk& c) {
           c.pending.tail = to + c.offset;
           c.pending.tail_size = c.n;
@@ -199,7 +182,7 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
         NothingAtEnd);
   }
   return Pipeline<Op::MemcpyDtoH>(
-      bytes, protocol::kChunkSize, kWindow,
+      bytes, protocol::kChunkSize, kCopyWindow,
       [&](Chunk& c) {
         c.pending.tail = to + c.offset;
         c.pending.tail_size = c.n;

@@ -357,7 +357,7 @@ CUresult Session::ReadOneReply() {
     if (rest != pending->tail_size)
       return Fail("reply carries " + std::to_string(rest) + " bytes, expected " +
                   std::to_string(pending->tail_size));
-    read = ReadBuffered(pending->tail, rest);
+    read = ReadTail(*pending);
   } else if (read.ok()) {
     pending->fields.resize(rest);
     read = ReadBuffered(pending->fields.data(), rest);
@@ -368,6 +368,30 @@ CUresult Session::ReadOneReply() {
   pending->done = true;
   if (pending->owned) ForgetOwnedLocked(pending);  // nobody waits for it: its bytes are where they belong
   return CUDA_SUCCESS;
+}
+
+Status Session::ReadTail(const Pending& pending) {
+  auto* base = static_cast<char*>(pending.tail);
+  const std::size_t size = pending.tail_size, row = pending.tail_row, pitch = pending.tail_pitch;
+  if (row == 0) return ReadBuffered(base, size);
+  if (row >= kDirectRow) {
+    for (std::size_t done = 0; done < size; done += row)
+      GPUPOOL_RETURN_IF_ERROR(ReadBuffered(base + done / row * pitch, std::min(row, size - done)));
+    return Status::Ok();
+  }
+  if (bounce_ == nullptr) bounce_.reset(new char[kBounceBytes]);
+  for (std::size_t done = 0; done < size;) {
+    const std::size_t n = std::min(kBounceBytes, size - done);
+    GPUPOOL_RETURN_IF_ERROR(ReadBuffered(bounce_.get(), n));
+    for (std::size_t at = 0; at < n;) {  // `done + at` is a position in the packed rows
+      const std::size_t col = (done + at) % row;
+      const std::size_t len = std::min(row - col, n - at);
+      std::memcpy(base + (done + at) / row * pitch + col, bounce_.get() + at, len);
+      at += len;
+    }
+    done += n;
+  }
+  return Status::Ok();
 }
 
 Status Session::ReadDeferred(const Pending& pending, std::size_t rest) {

@@ -59,7 +59,10 @@ struct Pending {
   std::string fields;         // the encoded reply fields (result == CUDA_SUCCESS)
   void* tail = nullptr;       // kReplyTail: where the bulk bytes go
   std::size_t tail_size = 0;  // ... and how many are expected
-  bool owned = false;         // a deferred call's: the session deletes it when its reply is read
+  // Rows of a 2D copy: when tail_row is set, the bytes land as rows of tail_row bytes, tail_pitch
+  // apart (the program's memory between rows is left alone). Not for deferred calls.
+  std::size_t tail_row = 0, tail_pitch = 0;
+  bool owned = false;  // a deferred call's: the session deletes it when its reply is read
 };
 
 class Session {
@@ -109,6 +112,9 @@ class Session {
   // The rest of a deferred copy's successful reply (`rest` bytes): its staging slot, and its bytes
   // from the socket or from that slot, into the Pending's tail.
   Status ReadDeferred(const Pending& pending, std::size_t rest);
+  // A successful reply's bulk bytes (exactly tail_size of them) into the Pending's tail, row by row
+  // when it has rows.
+  Status ReadTail(const Pending& pending);
   // Reads the payload of a DeviceOutput frame and writes its text to stdout.
   CUresult WriteDeviceOutput(const protocol::FrameHeader& header);
   // Writes the batch followed by `parts` in one gather write, then empties the batch. send_mu_ held.
@@ -136,6 +142,11 @@ class Session {
 
   std::mutex recv_mu_;  // held by the thread reading replies
   static constexpr std::size_t kReceiveBuffer = 16u << 10;
+  // Rows of a reply shorter than kDirectRow are read kBounceBytes at a time into bounce_ and copied
+  // to their places from there: one read per row would cost a system call each.
+  static constexpr std::size_t kDirectRow = 64u << 10;
+  static constexpr std::size_t kBounceBytes = 256u << 10;
+  std::unique_ptr<char[]> bounce_;                          // made when first needed; recv_mu_ held
   std::unique_ptr<char[]> rbuf_{new char[kReceiveBuffer]};  // guarded by recv_mu_
   std::size_t rbegin_ = 0, rend_ = 0;                       // guarded by recv_mu_
 

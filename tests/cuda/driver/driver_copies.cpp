@@ -97,6 +97,98 @@ void Copies2D() {
   CU_OK(cuMemFree(e));
 }
 
+// 2D copies of every shape the client splits differently, there and back, synchronous and on a
+// stream into pinned memory: narrow rows (many to a frame), rows of more than 64 KiB, rows wider than
+// a frame (column slices), and rows back to back on both sides (a 1D copy). The host bytes between
+// rows must stay untouched.
+struct Shape2D {
+  std::size_t width, height, host_pitch, dev_pitch, host_x;
+};
+
+bool Same2D(const unsigned char* got, const unsigned char* want, const Shape2D& s, std::size_t y) {
+  for (std::size_t r = 0; r < s.height; ++r) {
+    const std::size_t row = (y + r) * s.host_pitch;
+    if (std::memcmp(got + row + s.host_x, want + row + s.host_x, s.width) != 0) return false;
+  }
+  return true;
+}
+
+// Whether every byte of `got` outside the copied rows is still `fill`.
+bool GapsKept(const unsigned char* got, std::size_t size, const Shape2D& s, std::size_t y,
+              unsigned char fill) {
+  for (std::size_t i = 0; i < size; ++i) {
+    const std::size_t row = i / s.host_pitch, col = i % s.host_pitch;
+    const bool copied = row >= y && row < y + s.height && col >= s.host_x && col < s.host_x + s.width;
+    if (!copied && got[i] != fill) return false;
+  }
+  return true;
+}
+
+void Copies2DShapes(CUstream stream) {
+  const Shape2D shapes[] = {
+      {3000, 1000, 3011, 3072, 5},                               // narrow rows
+      {100000, 40, 100003, 100352, 2},                           // rows read straight into place
+      {(2u << 20) + 5, 3, (2u << 20) + 12, (2u << 20) + 64, 7},  // column slices
+      {4096, 600, 4096, 4096, 0},                                // back to back: a 1D copy
+      {(5u << 20) + 1, 1, (5u << 20) + 1, (5u << 20) + 1, 0},    // one row
+  };
+  unsigned seed = 40;
+  for (const Shape2D& s : shapes) {
+    const std::size_t y = 1, host_size = s.host_pitch * (s.height + 2);
+    CUdeviceptr d = 0;
+    void* pinned = nullptr;
+    if (!CU_OK(cuMemAlloc(&d, s.dev_pitch * s.height)) || !CU_OK(cuMemAllocHost(&pinned, host_size))) return;
+    const auto src = drv::RandomBytes(host_size, seed++);
+    CUDA_MEMCPY2D in{};
+    in.srcMemoryType = CU_MEMORYTYPE_HOST;
+    in.srcHost = src.data();
+    in.srcPitch = s.host_pitch;
+    in.srcXInBytes = s.host_x;
+    in.srcY = y;
+    in.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    in.dstDevice = d;
+    in.dstPitch = s.dev_pitch;
+    in.WidthInBytes = s.width;
+    in.Height = s.height;
+    CU_OK(cuMemcpy2D(&in));
+    CUDA_MEMCPY2D out{};
+    out.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    out.srcDevice = d;
+    out.srcPitch = s.dev_pitch;
+    out.dstMemoryType = CU_MEMORYTYPE_HOST;
+    out.dstPitch = s.host_pitch;
+    out.dstXInBytes = s.host_x;
+    out.dstY = y;
+    out.WidthInBytes = s.width;
+    out.Height = s.height;
+    std::vector<unsigned char> back(host_size, 0xcd);
+    out.dstHost = back.data();
+    CU_OK(cuMemcpy2D(&out));
+    CHECK_TRUE(Same2D(back.data(), src.data(), s, y));
+    CHECK_TRUE(GapsKept(back.data(), host_size, s, y, 0xcd));
+    // On a stream: into pinned memory, then from it to the device and back once more.
+    auto* p = static_cast<unsigned char*>(pinned);
+    std::memset(p, 0xab, host_size);
+    out.dstHost = p;
+    CU_OK(cuMemcpy2DAsync(&out, stream));
+    CU_OK(cuStreamSynchronize(stream));
+    CHECK_TRUE(Same2D(p, src.data(), s, y));
+    CHECK_TRUE(GapsKept(p, host_size, s, y, 0xab));
+    CU_OK(cuMemsetD8(d, 0, s.dev_pitch * s.height));
+    in.srcHost = p;
+    CU_OK(cuMemcpy2DAsync(&in, stream));
+    std::fill(back.begin(), back.end(), 0xcd);
+    out.dstHost = back.data();
+    CU_OK(cuMemcpy2DAsync(&out, stream));
+    CU_OK(cuStreamSynchronize(stream));
+    CHECK_TRUE(Same2D(back.data(), src.data(), s, y));
+    CU_OK(cuMemFreeHost(pinned));
+    CU_OK(cuMemFree(d));
+    std::printf("2D copies of %zu x %zu bytes (host pitch %zu, device pitch %zu) done\n", s.width, s.height,
+                s.host_pitch, s.dev_pitch);
+  }
+}
+
 // A box of 250 x 13 x 5 bytes: from a host volume into a pitched device volume (slice by slice),
 // into a second device volume whose slices are exactly the box's rows, and back to the host with
 // both sides contiguous (one 2D copy).
@@ -277,6 +369,7 @@ int main(int argc, char** argv) {
     std::printf("round trips of %zu bytes done\n", size);
   }
   Copies2D();
+  Copies2DShapes(stream);
   Copies3D();
   Memsets(stream);
   PeerCopies(stream);
