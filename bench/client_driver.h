@@ -26,6 +26,7 @@ struct ClientDriver {
   PFN_cuMemAllocHost_v3020 MemAllocHost;
   PFN_cuMemFreeHost_v2000 MemFreeHost;
   PFN_cuMemcpyDtoHAsync_v3020 MemcpyDtoHAsync;
+  PFN_cuMemcpy2D_v3020 Memcpy2D;
   PFN_cuStreamSynchronize_v2000 StreamSynchronize;
   PFN_cuModuleLoadData_v2000 ModuleLoadData;
   PFN_cuModuleGetFunction_v2000 ModuleGetFunction;

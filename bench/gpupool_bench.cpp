@@ -58,6 +58,35 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
+// 2D copies of `size` bytes in rows of 8 KiB, 8.5 KiB apart on both sides (as from cuMemAllocPitch and
+// an image with padded rows), against the 1D copies of the same size measured just before: the
+// baseline is gpupool's own 1D bandwidth, so the ratio is what a 2D copy costs over a 1D one.
+void Pitched(const ClientDriver& cu, CUdeviceptr device, char* host, std::size_t size, std::size_t total,
+             double h2d, double d2h) {
+  constexpr std::size_t kWidth = 8u << 10, kPitch = kWidth + 512;
+  const std::size_t rows = size / kWidth, reps = total / size;
+  if (rows * kPitch > (256u << 20)) return;  // past the end of the bench's buffers
+  CUDA_MEMCPY2D up{};
+  up.srcMemoryType = CU_MEMORYTYPE_HOST;
+  up.srcHost = host;
+  up.srcPitch = kPitch;
+  up.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  up.dstDevice = device;
+  up.dstPitch = kPitch;
+  up.WidthInBytes = kWidth;
+  up.Height = rows;
+  CUDA_MEMCPY2D down = up;
+  std::swap(down.srcMemoryType, down.dstMemoryType);
+  down.srcDevice = device;
+  down.dstHost = host;
+  auto t = Clock::now();
+  for (std::size_t i = 0; i < reps; ++i) cu.Memcpy2D(&up);
+  Emit("h2d_2d_bandwidth", size, static_cast<double>(total) / Seconds(t) / 1e9, h2d);
+  t = Clock::now();
+  for (std::size_t i = 0; i < reps; ++i) cu.Memcpy2D(&down);
+  Emit("d2h_2d_bandwidth", size, static_cast<double>(total) / Seconds(t) / 1e9, d2h);
+}
+
 int Run(const ClientDriver& cu, RawPeer& raw) {
   CUdevice device = 0;
   CUcontext context = nullptr;
@@ -138,6 +167,7 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
       cu.StreamSynchronize(nullptr);
     }
     Emit("d2h_async_bandwidth", size, static_cast<double>(total) / Seconds(t) / 1e9, down, down_sized);
+    if (size >= kChunk) Pitched(cu, buffer, host.data(), size, total, h2d, d2h);
   }
   cu.MemFreeHost(pinned);
   cu.MemFree(buffer);
