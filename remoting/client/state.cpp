@@ -28,10 +28,15 @@ void State::AfterForkInChild() {
   // (common/fork_safe.h).
   // The parent keeps the connection; the child must neither read from nor write to it.
   if (session_ != nullptr) session_->Abandon();
-  if (ready_.load() == CUDA_SUCCESS) ready_.store(CUDA_ERROR_NOT_INITIALIZED);
+  if (init_started_.load()) {
+    forked_after_init_.store(true);
+    ready_.store(CUDA_ERROR_NOT_INITIALIZED);  // as CUDA answers in a child of an initialised process
+  }
 }
 
 CUresult State::Init() {
+  if (forked_after_init_.load()) return ready_.load();
+  init_started_.store(true);  // before the lock: a fork from now on finds it set
   std::lock_guard<std::mutex> lock(init_mu_);
   if (!init_done_) {
     init_done_ = true;

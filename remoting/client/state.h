@@ -7,7 +7,9 @@
 // server ids (handles.h). The current context is a per-thread stack, as in CUDA.
 //
 // After fork() the child must not share the parent's connection: an atfork handler abandons it in
-// the child, where every call then fails with CUDA_ERROR_NOT_INITIALIZED, as CUDA behaves there.
+// the child, where every call then fails with CUDA_ERROR_NOT_INITIALIZED, as CUDA behaves there
+// (also when the parent was still connecting at the fork). A child forked before cuInit began may
+// initialise on its own.
 //
 // Thread-safety: all members are safe from any thread; see each member.
 #pragma once
@@ -173,7 +175,11 @@ class State {
   CUresult FetchDevice(CUdevice ordinal, Device* device);
 
   mutable std::mutex init_mu_;
-  bool init_done_ = false;                                   // guarded by init_mu_
+  bool init_done_ = false;  // guarded by init_mu_
+  // Set when Init begins. A child forked after that must not take init_mu_, which a thread of the
+  // parent may have held (connecting) at the fork: in that child, Init answers at once.
+  std::atomic<bool> init_started_{false};
+  std::atomic<bool> forked_after_init_{false};
   std::atomic<CUresult> ready_{CUDA_ERROR_NOT_INITIALIZED};  // what Ready() answers
   std::unique_ptr<Session> session_;
   std::vector<std::unique_ptr<Device>> devices_;
