@@ -125,10 +125,11 @@ inline void DrainFor(std::uint64_t context, std::uint64_t wire, bool blocking) {
 }
 
 // Before a synchronous copy, which waits for the NULL stream's work: what the client holds for it is
-// sent first, and the deferred device-to-host copies land (natively they would be done by its return).
+// sent first, and the deferred device-to-host copies on blocking streams land (natively they would be
+// done by its return).
 inline CUresult BeforeSynchronousCopy(std::uint64_t context, std::uint64_t wire) {
   DrainFor(context, wire, true);
-  return FinishDeferredCopies();
+  return FinishDeferredCopiesOnBlockingStreams();
 }
 
 // Destroys server object `id` with `op`: work the client still holds for the NULL streams, which

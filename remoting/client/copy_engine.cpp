@@ -107,10 +107,12 @@ bool Deferrable(char* to, CUdeviceptr src, std::size_t bytes) {
 // Defers chunks of the copy while the session has room for them; returns how many bytes it deferred.
 std::size_t DeferChunks(std::uint64_t context, char* to, CUdeviceptr src, std::size_t bytes,
                         std::uint64_t stream, CUresult* error) {
+  const bool on_blocking_stream = !State::Get().NonBlocking(stream);
   std::size_t offset = 0;
   while (offset < bytes) {
     const std::size_t n = std::min(protocol::kChunkSize, bytes - offset);
-    const CUresult r = Defer<Op::MemcpyDtoHDeferred>(context, {src + offset, n, stream}, to + offset, n);
+    const CUresult r =
+        Defer<Op::MemcpyDtoHDeferred>(context, {src + offset, n, stream}, to + offset, n, on_blocking_stream);
     if (r == CUDA_ERROR_NOT_READY) break;  // the window is full: the rest is not deferred
     if (r != CUDA_SUCCESS) {
       *error = r;
@@ -194,6 +196,12 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
 CUresult FinishDeferredCopies() {
   Session* session = State::Get().session();
   if (session == nullptr || session->deferred() == 0) return CUDA_SUCCESS;
+  return Rpc<Op::DeferredCopiesFinish>(0, {});
+}
+
+CUresult FinishDeferredCopiesOnBlockingStreams() {
+  Session* session = State::Get().session();
+  if (session == nullptr || !session->DeferredOnBlockingStreams()) return CUDA_SUCCESS;
   return Rpc<Op::DeferredCopiesFinish>(0, {});
 }
 

@@ -11,10 +11,11 @@
 // return at once, the worker does not wait for the stream, and the bytes land in the user's buffer
 // when the reply is read, which the server sends ahead of the reply of the synchronisation that
 // covers the copy (stream, event or context synchronise or query, a host function's wait). Calls
-// that synchronise without one of those (synchronous copies) and the freeing of pinned memory
-// first wait for every deferred copy (FinishDeferredCopies). At most kMaxDeferredCopies chunks are
-// unanswered; beyond that, and into pageable memory (where CUDA's copy is synchronous anyway), an
-// asynchronous copy is completed before it returns. GPUPOOL_DEFERRED_COPIES=off completes them all.
+// that synchronise without one of those (synchronous copies, when a copy on a blocking stream is
+// out) and the freeing of pinned memory first wait for every deferred copy (FinishDeferredCopies). At most
+// kMaxDeferredCopies chunks are unanswered; beyond that, and into pageable memory (where CUDA's copy is
+// synchronous anyway), an asynchronous copy is completed before it returns. GPUPOOL_DEFERRED_COPIES=off
+// completes them all.
 //
 // Thread-safety: as Session.
 #pragma once
@@ -38,6 +39,10 @@ CUresult CopyUnified(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, st
                      std::uint64_t stream, bool async);
 // Returns once every deferred device-to-host copy has landed (at once when none is out).
 CUresult FinishDeferredCopies();
+// Before a synchronous copy, which natively finds done the work of every stream the legacy NULL
+// stream waits for: when a copy deferred on such a stream is out, every deferred copy lands. Copies
+// on CU_STREAM_NON_BLOCKING streams alone stay out, as their streams keep running natively.
+CUresult FinishDeferredCopiesOnBlockingStreams();
 // Before a copy reads or writes host memory [p, p + n) on the client: when a deferred copy is still
 // to land there, every deferred copy lands first, so stream order holds (a later copy reads the
 // earlier one's bytes, and its own bytes are not overwritten by them afterwards).

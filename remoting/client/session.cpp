@@ -228,12 +228,13 @@ CUresult Session::Send(std::uint16_t opcode, bool no_reply, std::uint64_t contex
 }
 
 CUresult Session::SendDeferred(std::uint16_t opcode, std::uint64_t context, const std::string& args,
-                               void* tail, std::size_t tail_size) {
+                               void* tail, std::size_t tail_size, bool on_blocking_stream) {
   auto owned = std::make_unique<Pending>();
   Pending* pending = owned.get();
   pending->tail = tail;
   pending->tail_size = tail_size;
   pending->owned = true;
+  pending->on_blocking_stream = on_blocking_stream;
   {
     std::lock_guard<std::mutex> plock(pending_mu_);
     if (owned_.size() >= protocol::kMaxDeferredCopies) return CUDA_ERROR_NOT_READY;
@@ -255,6 +256,14 @@ void Session::ForgetOwnedLocked(Pending* pending) {
 
 std::size_t Session::deferred() const {
   return owned_count_.load(std::memory_order_relaxed);
+}
+
+bool Session::DeferredOnBlockingStreams() const {
+  if (deferred() == 0) return false;
+  std::lock_guard<std::mutex> plock(pending_mu_);
+  for (const auto& [pending, owned] : owned_)
+    if (pending->on_blocking_stream) return true;
+  return false;
 }
 
 bool Session::DeferredInto(const void* p, std::size_t n) const {

@@ -63,6 +63,8 @@ struct Pending {
   // apart (the program's memory between rows is left alone). Not for deferred calls.
   std::size_t tail_row = 0, tail_pitch = 0;
   bool owned = false;  // a deferred call's: the session deletes it when its reply is read
+  // A deferred call's: its stream is waited for by the legacy NULL stream (not CU_STREAM_NON_BLOCKING).
+  bool on_blocking_stream = true;
 };
 
 class Session {
@@ -86,9 +88,11 @@ class Session {
   // it is read. Its error, if any, the server reports at the next synchronising call.
   // CUDA_ERROR_NOT_READY, sending nothing, when kMaxDeferredCopies are out already.
   CUresult SendDeferred(std::uint16_t opcode, std::uint64_t context, const std::string& args, void* tail,
-                        std::size_t tail_size);
+                        std::size_t tail_size, bool on_blocking_stream);
   // Deferred requests whose reply has not been read yet.
   std::size_t deferred() const;
+  // Whether one of them is on a stream the legacy NULL stream waits for.
+  bool DeferredOnBlockingStreams() const;
   // Whether one of them is still to put bytes into [p, p + n).
   bool DeferredInto(const void* p, std::size_t n) const;
   // GPUPOOL_DEFERRED_COPIES=off (or 0): no deferred copies (copy_engine.h), and no staging for them.

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -167,6 +168,11 @@ class State {
   void RemoveAllocation(CUdeviceptr base);
   bool FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const;
 
+  // Wire ids of the program's CU_STREAM_NON_BLOCKING streams, whose work the legacy NULL stream
+  // neither waits for nor is waited for by.
+  void SetNonBlocking(std::uint64_t wire, bool non_blocking);
+  bool NonBlocking(std::uint64_t wire) const;
+
   void AfterForkInChild();
 
  private:
@@ -187,6 +193,9 @@ class State {
 
   mutable std::mutex allocations_mu_;
   std::map<CUdeviceptr, std::size_t> allocations_;
+
+  mutable std::mutex non_blocking_mu_;
+  std::set<std::uint64_t> non_blocking_;  // guarded by non_blocking_mu_
 };
 
 }  // namespace gpupool::client

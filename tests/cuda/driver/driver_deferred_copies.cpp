@@ -2,11 +2,11 @@
 // the program works on the CPU while a kernel and the copy behind it run (the asyncAPI sample's
 // pattern), and every way of waiting for a copy finds its bytes in place: an event query polled to
 // success, a stream synchronisation, a host function behind the copy, a synchronous copy on the NULL
-// stream, a context synchronisation after a copy larger than gpupool's deferred window, an event
-// synchronisation into registered memory; and into pageable memory, which CUDA copies synchronously.
-// Stream order holds through host memory too: a copy from the buffer a deferred copy fills reads its
-// bytes, and a later copy into the same bytes (a 2D copy, a copy past the deferred window) wins.
-// Usage: driver_deferred_copies KERNELS.fatbin
+// stream (which leaves a non-blocking stream's copy running), a context synchronisation after a copy larger
+// than gpupool's deferred window, an event synchronisation into registered memory; and into pageable memory,
+// which CUDA copies synchronously. Stream order holds through host memory too: a copy from the buffer a
+// deferred copy fills reads its bytes, and a later copy into the same bytes (a 2D copy, a copy past the
+// deferred window) wins. Usage: driver_deferred_copies KERNELS.fatbin
 #include <cstring>
 
 #include "check.h"
@@ -104,6 +104,23 @@ int main(int argc, char** argv) {
   CHECK_TRUE(first == data[0]);
   CHECK_TRUE(Same(pinned, data, 2 * kSize, kSize));
 
+  // ... but not for a non-blocking stream, which the NULL stream does not wait for: a copy deferred
+  // there is still out when the synchronous copy returns, as its stream is still running natively,
+  // and lands at that stream's synchronisation.
+  if (kernels_take_time) {
+    CUstream side = nullptr;
+    CU_OK(cuStreamCreate(&side, CU_STREAM_NON_BLOCKING));
+    std::memset(pinned, 0, kSize);
+    for (int i = 0; i < 4; ++i) Spin(side);
+    CU_OK(cuMemcpyDtoHAsync(pinned, device + kSize, kSize, side));
+    CU_OK(cuMemcpyDtoH(&first, device + 1, 1));
+    CHECK_TRUE(first == data[1]);
+    CHECK_TRUE(cuStreamQuery(side) == CUDA_ERROR_NOT_READY);
+    CU_OK(cuStreamSynchronize(side));
+    CHECK_TRUE(Same(pinned, data, kSize, kSize));
+    CU_OK(cuStreamDestroy(side));
+  }
+
   // Larger than gpupool's window of deferred chunks; then a context synchronisation.
   std::memset(pinned, 0, kLarge);
   Spin(stream);
@@ -122,8 +139,9 @@ int main(int argc, char** argv) {
   std::vector<unsigned char> back(kSize, 0);
   CU_OK(cuMemcpyDtoHAsync(back.data(), other, kSize, stream));  // pageable: complete on return
   CHECK_TRUE(Same(back.data(), data, kSize, kSize));
-  // ... and a later copy into the same bytes is what they hold in the end: a 2D copy (not deferred),
-  // and a copy made while the deferred window is full (64 MiB of earlier copies).
+  // ... and a later copy into the same bytes is what they hold in the end: a 2D copy with gaps between
+  // its rows (not deferred), and a copy made while the deferred window is full (64 MiB of earlier
+  // copies).
   Spin(stream);
   CU_OK(cuMemcpyDtoHAsync(pinned, device, kSize, stream));
   CUDA_MEMCPY2D rows{};
@@ -132,13 +150,19 @@ int main(int argc, char** argv) {
   rows.srcPitch = 4096;
   rows.dstMemoryType = CU_MEMORYTYPE_HOST;
   rows.dstHost = pinned;
-  rows.dstPitch = 4096;
+  rows.dstPitch = 8192;
   rows.WidthInBytes = 4096;
   rows.Height = 16;
   CU_OK(cuMemcpy2DAsync(&rows, stream));
   CU_OK(cuStreamSynchronize(stream));
-  CHECK_TRUE(Same(pinned, data, 2 * kSize, 16 * 4096));
-  CHECK_TRUE(Same(pinned + 16 * 4096, data, 16 * 4096, kSize - 16 * 4096));
+  bool rows_won = true, gaps_kept = true;
+  for (std::size_t r = 0; r < 16; ++r) {
+    rows_won = rows_won && Same(pinned + r * 8192, data, 2 * kSize + r * 4096, 4096);
+    gaps_kept = gaps_kept && Same(pinned + r * 8192 + 4096, data, r * 8192 + 4096, 4096);
+  }
+  CHECK_TRUE(rows_won);
+  CHECK_TRUE(gaps_kept);
+  CHECK_TRUE(Same(pinned + 16 * 8192, data, 16 * 8192, kSize - 16 * 8192));
   Spin(stream);
   CU_OK(cuMemcpyDtoHAsync(pinned, device, 64u << 20, stream));
   CU_OK(cuMemcpyDtoHAsync(pinned, device + 3 * kSize, 4096, stream));
