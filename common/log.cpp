@@ -103,17 +103,16 @@ std::string UtcTimeOfDay(std::chrono::system_clock::time_point when, int fractio
   const long long micros = std::chrono::duration_cast<microseconds>(when.time_since_epoch()).count();
   constexpr long long kMicrosPerDay = 86400LL * 1000000;
   const long long of_day = (micros % kMicrosPerDay + kMicrosPerDay) % kMicrosPerDay;
-  const long long seconds = of_day / 1000000;
-  char text[32];
-  int n = std::snprintf(text, sizeof text, "%02lld:%02lld:%02lld", seconds / 3600, seconds / 60 % 60,
-                        seconds % 60);
-  fraction_digits = std::clamp(fraction_digits, 0, 6);
+  const int seconds = static_cast<int>(of_day / 1000000);
+  char text[48];  // room for any int: the compiler checks the format against the widest
+  std::snprintf(text, sizeof text, "%02d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60);
+  std::string out = text;
   if (fraction_digits > 0) {
-    long long fraction = of_day % 1000000;
-    for (int d = 6; d > fraction_digits; --d) fraction /= 10;
-    std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), ".%0*lld", fraction_digits, fraction);
+    std::snprintf(text, sizeof text, "%06d", static_cast<int>(of_day % 1000000));
+    out.push_back('.');
+    out.append(text, static_cast<std::size_t>(std::min(fraction_digits, 6)));
   }
-  return text;
+  return out;
 }
 
 LogLine::LogLine(LogLevel level, const char* file, int line) : level_(level) {
