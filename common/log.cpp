@@ -50,6 +50,20 @@ std::string& Component() {
   return c;
 }
 
+std::mutex& FirstTimeMutex() {
+  static std::mutex* m = [] {
+    auto* mu = new std::mutex;
+    HoldAcrossFork(mu);
+    return mu;
+  }();
+  return *m;
+}
+
+// The level and the locks are made when the program (or the client library) is loaded, before its
+// threads run: a fork while another thread was still making one would leave the child waiting on
+// the static's guard for ever.
+[[maybe_unused]] const bool g_made_at_load = (LevelStorage(), ComponentMutex(), FirstTimeMutex(), true);
+
 const char* LevelName(LogLevel l) {
   switch (l) {
     case LogLevel::kError: return "E";
@@ -88,13 +102,8 @@ void SetLogComponent(std::string_view component) {
 }
 
 bool FirstTimeFor(std::string_view key) {
-  static std::mutex* m = [] {
-    auto* mu = new std::mutex;
-    HoldAcrossFork(mu);
-    return mu;
-  }();
-  static std::set<std::string, std::less<>> seen;
-  std::lock_guard<std::mutex> lock(*m);
+  std::lock_guard<std::mutex> lock(FirstTimeMutex());
+  static std::set<std::string, std::less<>> seen;  // made under the lock, which fork() waits for
   return seen.emplace(key).second;
 }
 

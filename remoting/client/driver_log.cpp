@@ -63,6 +63,11 @@ DriverLog& DriverLog::Process() {
   return *log;
 }
 
+namespace {
+// Made when the client library is loaded, before a thread can fork while another is making it.
+[[maybe_unused]] const bool g_process_log_made = (DriverLog::Process(), true);
+}  // namespace
+
 void DriverLog::Install() {
   SetLogObserver(&Observe);
 }

@@ -292,7 +292,16 @@ TEST_CASE("driver log: the client's warnings and errors reach it whatever the st
 // A child inherits the log's locks as they were at the fork: one held by a thread that is logging
 // then would never be released in the child (common/fork_safe.h). Each child here logs through both
 // logs at once; a child that blocks is ended by its alarm, which fails the test.
-TEST_CASE("driver log: a child forked while other threads log can log at once") {
+// Hidden ("[.]", not registered with ctest) in the sanitizer build: GCC 12's AddressSanitizer
+// allocator keeps a lock of its own that fork() does not hold, so there a child of a threaded process
+// can block in malloc whatever gpupool does (seen with gdb). tests/remoting/client/CMakeLists.txt
+// registers it as skipped there; the normal build runs it.
+#if defined(__SANITIZE_ADDRESS__)
+#define GPUPOOL_FORK_STRESS_TAGS "[.]"
+#else
+#define GPUPOOL_FORK_STRESS_TAGS ""
+#endif
+TEST_CASE("driver log: a child forked while other threads log can log at once", GPUPOOL_FORK_STRESS_TAGS) {
   const LogLevel before = CurrentLogLevel();
   SetLogLevel(LogLevel::kError);  // the busy threads' lines go to the driver log only
   DriverLog::Install();
