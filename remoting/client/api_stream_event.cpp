@@ -30,7 +30,6 @@ CUresult CreateStream(CUstream* stream, unsigned flags, int priority, bool with_
   object->context = State::Current();
   object->flags = flags;
   object->priority = priority;
-  if ((flags & CU_STREAM_NON_BLOCKING) != 0) State::Get().SetNonBlocking(object->id, true);
   *stream = reinterpret_cast<CUstream>(State::Get().streams.Add(std::move(object)));
   return CUDA_SUCCESS;
 }
@@ -176,7 +175,6 @@ GPUPOOL_API CUresult cuStreamDestroy_v2(CUstream stream) {
   auto destroy = [context, id] { return Rpc<Op::StreamDestroy>(context, {id}); };
   if (!State::Get().order.SubmitLast({context, id}, destroy)) GPUPOOL_CU_RETURN_IF_ERROR(destroy());
   State::Get().streams.Remove(stream);
-  State::Get().SetNonBlocking(id, false);
   return CUDA_SUCCESS;
 }
 #undef cuStreamDestroy

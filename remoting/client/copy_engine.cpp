@@ -107,7 +107,7 @@ bool Deferrable(char* to, CUdeviceptr src, std::size_t bytes) {
 // Defers chunks of the copy while the session has room for them; returns how many bytes it deferred.
 std::size_t DeferChunks(std::uint64_t context, char* to, CUdeviceptr src, std::size_t bytes,
                         std::uint64_t stream, CUresult* error) {
-  const bool on_blocking_stream = !State::Get().NonBlocking(stream);
+  const bool on_blocking_stream = State::Get().WireStreamBlocks(stream);
   std::size_t offset = 0;
   while (offset < bytes) {
     const std::size_t n = std::min(protocol::kChunkSize, bytes - offset);

@@ -28,6 +28,14 @@ class Registry {
     auto it = objects_.find(handle);
     return it == objects_.end() ? nullptr : it->second.get();
   }
+  // The first live object `pred` accepts, or nullptr (a scan: for questions asked once per call).
+  template <typename Pred>
+  T* FindIf(Pred pred) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [handle, object] : objects_)
+      if (pred(*object)) return object.get();
+    return nullptr;
+  }
   std::unique_ptr<T> Remove(const void* handle) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = objects_.find(handle);

@@ -225,17 +225,9 @@ unsigned long long State::NextContextUid() {
   return next_context_uid_.fetch_add(1);
 }
 
-void State::SetNonBlocking(std::uint64_t wire, bool non_blocking) {
-  std::lock_guard<std::mutex> lock(non_blocking_mu_);
-  if (non_blocking)
-    non_blocking_.insert(wire);
-  else
-    non_blocking_.erase(wire);
-}
-
-bool State::NonBlocking(std::uint64_t wire) const {
-  std::lock_guard<std::mutex> lock(non_blocking_mu_);
-  return non_blocking_.count(wire) != 0;
+bool State::WireStreamBlocks(std::uint64_t wire) const {
+  const Stream* s = streams.FindIf([wire](const Stream& stream) { return stream.id == wire; });
+  return s == nullptr || (s->flags & CU_STREAM_NON_BLOCKING) == 0;
 }
 
 void State::AddAllocation(CUdeviceptr base, std::size_t bytes) {

@@ -22,7 +22,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -168,10 +167,9 @@ class State {
   void RemoveAllocation(CUdeviceptr base);
   bool FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const;
 
-  // Wire ids of the program's CU_STREAM_NON_BLOCKING streams, whose work the legacy NULL stream
-  // neither waits for nor is waited for by.
-  void SetNonBlocking(std::uint64_t wire, bool non_blocking);
-  bool NonBlocking(std::uint64_t wire) const;
+  // Whether the stream with wire id `wire` is waited for by the legacy NULL stream: the NULL and
+  // per-thread streams and every stream not created CU_STREAM_NON_BLOCKING.
+  bool WireStreamBlocks(std::uint64_t wire) const;
 
   void AfterForkInChild();
 
@@ -193,9 +191,6 @@ class State {
 
   mutable std::mutex allocations_mu_;
   std::map<CUdeviceptr, std::size_t> allocations_;
-
-  mutable std::mutex non_blocking_mu_;
-  std::set<std::uint64_t> non_blocking_;  // guarded by non_blocking_mu_
 };
 
 }  // namespace gpupool::client
