@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "remoting/client/copy_pipeline.h"
 
@@ -193,22 +194,31 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
       NothingAtEnd);
 }
 
-CUresult FinishDeferredCopies() {
+namespace {
+
+// Every deferred copy lands when one that `accept` takes is out.
+CUresult FinishDeferredCopiesIf(const std::function<bool(const Pending&)>& accept) {
   Session* session = State::Get().session();
-  if (session == nullptr || session->deferred() == 0) return CUDA_SUCCESS;
+  if (session == nullptr || !session->AnyDeferred(accept)) return CUDA_SUCCESS;
   return Rpc<Op::DeferredCopiesFinish>(0, {});
+}
+
+}  // namespace
+
+CUresult FinishDeferredCopies() {
+  return FinishDeferredCopiesIf([](const Pending&) { return true; });
 }
 
 CUresult FinishDeferredCopiesOnBlockingStreams() {
-  Session* session = State::Get().session();
-  if (session == nullptr || !session->DeferredOnBlockingStreams()) return CUDA_SUCCESS;
-  return Rpc<Op::DeferredCopiesFinish>(0, {});
+  return FinishDeferredCopiesIf([](const Pending& copy) { return copy.on_blocking_stream; });
 }
 
 CUresult FinishDeferredCopiesInto(const void* p, std::size_t n) {
-  Session* session = State::Get().session();
-  if (session == nullptr || !session->DeferredInto(p, n)) return CUDA_SUCCESS;
-  return Rpc<Op::DeferredCopiesFinish>(0, {});
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  return FinishDeferredCopiesIf([begin, n](const Pending& copy) {
+    const auto start = reinterpret_cast<std::uintptr_t>(copy.tail);
+    return start < begin + n && begin < start + copy.tail_size;
+  });
 }
 
 CUresult CopyDeviceToDevice(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, std::size_t bytes,

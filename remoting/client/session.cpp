@@ -258,22 +258,11 @@ std::size_t Session::deferred() const {
   return owned_count_.load(std::memory_order_relaxed);
 }
 
-bool Session::DeferredOnBlockingStreams() const {
+bool Session::AnyDeferred(const std::function<bool(const Pending&)>& accept) const {
   if (deferred() == 0) return false;
   std::lock_guard<std::mutex> plock(pending_mu_);
   for (const auto& [pending, owned] : owned_)
-    if (pending->on_blocking_stream) return true;
-  return false;
-}
-
-bool Session::DeferredInto(const void* p, std::size_t n) const {
-  if (deferred() == 0) return false;
-  const auto begin = reinterpret_cast<std::uintptr_t>(p);
-  std::lock_guard<std::mutex> plock(pending_mu_);
-  for (const auto& [pending, owned] : owned_) {
-    const auto start = reinterpret_cast<std::uintptr_t>(pending->tail);
-    if (start < begin + n && begin < start + pending->tail_size) return true;
-  }
+    if (accept(*pending)) return true;
   return false;
 }
 

@@ -91,10 +91,8 @@ class Session {
                         std::size_t tail_size, bool on_blocking_stream);
   // Deferred requests whose reply has not been read yet.
   std::size_t deferred() const;
-  // Whether one of them is on a stream the legacy NULL stream waits for.
-  bool DeferredOnBlockingStreams() const;
-  // Whether one of them is still to put bytes into [p, p + n).
-  bool DeferredInto(const void* p, std::size_t n) const;
+  // Whether `accept` takes one of them (their Pending: where the bytes go, the stream's kind).
+  bool AnyDeferred(const std::function<bool(const Pending&)>& accept) const;
   // GPUPOOL_DEFERRED_COPIES=off (or 0): no deferred copies (copy_engine.h), and no staging for them.
   static bool DeferredCopiesWanted();
 
@@ -158,7 +156,7 @@ class Session {
   std::map<std::uint64_t, Pending*> pending_;  // guarded by pending_mu_
   // The deferred requests' Pending, owned here until their reply is read; guarded by pending_mu_.
   std::map<Pending*, std::unique_ptr<Pending>> owned_;
-  // owned_.size(), readable without the lock: every copy asks (DeferredInto), and almost always
+  // owned_.size(), readable without the lock: every copy asks (AnyDeferred), and almost always
   // none is out.
   std::atomic<std::size_t> owned_count_{0};
   void ForgetOwnedLocked(Pending* pending);  // pending_mu_ held
