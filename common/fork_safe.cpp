@@ -12,8 +12,14 @@ struct Registry {
   std::vector<std::mutex*> held;  // in registration order
 };
 
+void Prepare();
+void Release();
+
 Registry& TheRegistry() {
-  static Registry* registry = new Registry;  // never destroyed: a thread may fork during exit
+  static Registry* registry = [] {
+    pthread_atfork(&Prepare, &Release, &Release);
+    return new Registry;  // never destroyed: a thread may fork during exit
+  }();
   return *registry;
 }
 
@@ -32,11 +38,6 @@ void Release() {
 }  // namespace
 
 void HoldAcrossFork(std::mutex* mu) {
-  static const bool installed = [] {
-    pthread_atfork(&Prepare, &Release, &Release);
-    return true;
-  }();
-  (void)installed;
   Registry& r = TheRegistry();
   std::lock_guard<std::mutex> lock(r.mu);
   r.held.push_back(mu);

@@ -36,33 +36,21 @@ std::atomic<LogObserver>& ObserverStorage() {
   return observer;
 }
 
-std::mutex& ComponentMutex() {
-  static std::mutex* m = [] {
-    auto* mu = new std::mutex;  // never destroyed: threads may log during exit
-    HoldAcrossFork(mu);
-    return mu;
-  }();
-  return *m;
-}
+// Constant-initialised, so usable from any static initialiser, and never destroyed in effect (a
+// std::mutex's destructor does nothing), so threads may log during exit.
+std::mutex g_component_mu;   // guards Component()
+std::mutex g_first_time_mu;  // guards FirstTimeFor's set
 
 std::string& Component() {
   static std::string c = "gpupool";
   return c;
 }
 
-std::mutex& FirstTimeMutex() {
-  static std::mutex* m = [] {
-    auto* mu = new std::mutex;
-    HoldAcrossFork(mu);
-    return mu;
-  }();
-  return *m;
-}
-
-// The level and the locks are made when the program (or the client library) is loaded, before its
-// threads run: a fork while another thread was still making one would leave the child waiting on
-// the static's guard for ever.
-[[maybe_unused]] const bool g_made_at_load = (LevelStorage(), ComponentMutex(), FirstTimeMutex(), true);
+// Done when the program (or the client library) is loaded, before its threads run: the locks are
+// held across fork (common/fork_safe.h), and the level is read, since a fork while another thread was
+// still initialising a function-local static would leave the child waiting on its guard for ever.
+[[maybe_unused]] const bool g_ready_for_fork =
+    (HoldAcrossFork(&g_component_mu), HoldAcrossFork(&g_first_time_mu), LevelStorage(), true);
 
 const char* LevelName(LogLevel l) {
   switch (l) {
@@ -97,12 +85,12 @@ LogLevel WantedLogLevel() {
 }
 
 void SetLogComponent(std::string_view component) {
-  std::lock_guard<std::mutex> lock(ComponentMutex());
+  std::lock_guard<std::mutex> lock(g_component_mu);
   Component() = std::string(component);
 }
 
 bool FirstTimeFor(std::string_view key) {
-  std::lock_guard<std::mutex> lock(FirstTimeMutex());
+  std::lock_guard<std::mutex> lock(g_first_time_mu);
   static std::set<std::string, std::less<>> seen;  // made under the lock, which fork() waits for
   return seen.emplace(key).second;
 }
@@ -128,7 +116,7 @@ LogLine::LogLine(LogLevel level, const char* file, int line) : level_(level) {
   const std::string stamp = UtcTimeOfDay(std::chrono::system_clock::now(), 6);
   std::string component;
   {
-    std::lock_guard<std::mutex> lock(ComponentMutex());
+    std::lock_guard<std::mutex> lock(g_component_mu);
     component = Component();
   }
   std::string_view f(file);
