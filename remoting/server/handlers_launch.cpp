@@ -27,10 +27,14 @@ CUresult Prepare(Session& s, std::uint64_t function_id, std::uint64_t stream_id,
   if (CUresult r = s.Stream(stream_id, &args->stream); r != CUDA_SUCCESS) return r;
   const ParamLayout* layout = nullptr;
   if (CUresult r = s.Layout(args->f, &layout); r != CUDA_SUCCESS) return r;
-  if (tail.size() > protocol::kMaxKernelParamBytes || tail.size() < layout->end)
+  if (tail.size() > protocol::kMaxKernelParamBytes || layout->end > protocol::kMaxKernelParamBytes)
     return CUDA_ERROR_INVALID_VALUE;
   // Copied to aligned storage: the tail sits at an arbitrary offset of the frame buffer.
   std::memcpy(args->bytes.data(), tail.data(), tail.size());
+  // A launch through `extra` may pass fewer bytes than the kernel declares, which the driver accepts:
+  // NCCL passes only the part of its 4 KiB argument structure that the launch uses. What the program
+  // did not pass reads as zero rather than as a previous launch's bytes.
+  if (tail.size() < layout->end) std::memset(args->bytes.data() + tail.size(), 0, layout->end - tail.size());
   args->params.resize(layout->offsets.size());
   for (std::size_t i = 0; i < layout->offsets.size(); ++i)
     args->params[i] = args->bytes.data() + layout->offsets[i];

@@ -1,6 +1,7 @@
 // Kernel launches: validated as the driver does, then recorded (one JSON line per launch in
 // --record-launches), never executed; each keeps its stream and device busy for
 // --emulated-kernel-time (timeline.h).
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -46,8 +47,10 @@ CUresult PackParams(const KernelInfo& k, void** params, void** extra, std::vecto
     }
   }
   if (k.param_bytes == 0) return CUDA_SUCCESS;
-  if (buffer == nullptr || size == nullptr || *size < k.param_bytes) return CUDA_ERROR_INVALID_VALUE;
-  std::memcpy(out->data(), buffer, k.param_bytes);
+  if (buffer == nullptr || size == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // A buffer shorter than the parameters is accepted, as the driver does (NCCL passes only the used
+  // part of its 4 KiB argument structure); the rest stays zero.
+  std::memcpy(out->data(), buffer, std::min<std::size_t>(*size, k.param_bytes));
   return CUDA_SUCCESS;
 }
 

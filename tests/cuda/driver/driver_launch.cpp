@@ -104,6 +104,18 @@ int main(int argc, char** argv) {
                    CU_LAUNCH_PARAM_END};
   if (CU_OK(cuLaunchKernel(f, 5, 1, 1, 1, 1, 1, 0, nullptr, nullptr, extra)))
     Expect("k_char_double", 5, 1, packed);
+  // A buffer shorter than the kernel's parameters, as NCCL passes one (the used part of a 4 KiB
+  // structure): the driver accepts it; the emulated device records zeros for the rest.
+  CUfunction fb = nullptr;
+  CU_OK(cuModuleGetFunction(&fb, module, "k_big"));
+  std::vector<unsigned char> head(big, big + 100);
+  std::size_t head_size = head.size();
+  void* short_extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, head.data(), CU_LAUNCH_PARAM_BUFFER_SIZE, &head_size,
+                         CU_LAUNCH_PARAM_END};
+  if (CU_OK(cuLaunchKernel(fb, 2, 1, 1, 1, 1, 1, 0, nullptr, nullptr, short_extra))) {
+    head.resize(4100, 0);
+    Expect("k_big", 2, 1, head);
+  }
 
   // cuLaunchKernelEx with an attribute, on a stream.
   CUstream stream = nullptr;

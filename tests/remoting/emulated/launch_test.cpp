@@ -100,9 +100,14 @@ TEST_CASE("launches record kernel, dimensions, stream and exact parameter bytes"
   CU_OK(api.cuLaunchKernel(loaded.Get("k_big"), 1, 1, 1, 1, 1, 1, 0, CU_STREAM_PER_THREAD, big_params,
                            nullptr));
   CU_OK(api.cuLaunchKernel(loaded.Get("k_empty"), 65535, 65535, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr));
+  // `extra` shorter than the parameters, as NCCL launches: accepted, the rest recorded as zeros.
+  size_t head_size = 16;
+  void* short_extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, big.data(), CU_LAUNCH_PARAM_BUFFER_SIZE, &head_size,
+                         CU_LAUNCH_PARAM_END};
+  CU_OK(api.cuLaunchKernel(loaded.Get("k_big"), 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, short_extra));
 
   const auto records = NewRecords();
-  REQUIRE(records.size() == 4);
+  REQUIRE(records.size() == 5);
   CHECK(records[0]["kernel"] == "k_mixed");
   CHECK(records[0]["grid"] == nlohmann::json::array({3, 2, 1}));
   CHECK(records[0]["block"] == nlohmann::json::array({64, 2, 1}));
@@ -118,6 +123,9 @@ TEST_CASE("launches record kernel, dimensions, stream and exact parameter bytes"
   CHECK(records[2]["params"] == Hex(big_bytes));
   CHECK(records[2]["stream"] == 1);
   CHECK(records[3]["params"] == "");
+  std::vector<std::uint8_t> head_bytes(4104, 0);
+  std::memcpy(head_bytes.data(), big.data(), head_size);
+  CHECK(records[4]["params"] == Hex(head_bytes));
   CU_OK(api.cuStreamDestroy_v2(stream));
 }
 
@@ -180,9 +188,10 @@ TEST_CASE("invalid launches fail like the driver and are not recorded") {
   long long x = 0;
   void* shared_params[] = {&p, &n, &x};
   std::vector<std::uint8_t> buffer(20);
-  size_t small = 12;
-  void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buffer.data(), CU_LAUNCH_PARAM_BUFFER_SIZE, &small,
+  size_t size = buffer.size();
+  void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buffer.data(), CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
                    CU_LAUNCH_PARAM_END};
+  void* no_size[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buffer.data(), CU_LAUNCH_PARAM_END};
   void* bad_key[] = {reinterpret_cast<void*>(7), nullptr, CU_LAUNCH_PARAM_END};
   struct Case {
     const char* what;
@@ -208,7 +217,7 @@ TEST_CASE("invalid launches fail like the driver and are not recorded") {
        CUDA_ERROR_INVALID_VALUE},
       {"both params and extra", api.cuLaunchKernel(ptrs, 1, 1, 1, 1, 1, 1, 0, nullptr, params, extra),
        CUDA_ERROR_INVALID_VALUE},
-      {"extra buffer too small", api.cuLaunchKernel(ptrs, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, extra),
+      {"extra without a size", api.cuLaunchKernel(ptrs, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, no_size),
        CUDA_ERROR_INVALID_VALUE},
       {"extra unknown key", api.cuLaunchKernel(ptrs, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, bad_key),
        CUDA_ERROR_INVALID_VALUE},

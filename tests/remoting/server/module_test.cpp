@@ -50,8 +50,16 @@ TEST_CASE("a PTX module: upload by hash, layout, launch recorded, globals, unloa
   CHECK(lines.str().find("\"kernel\":\"k_add\"") != std::string::npos);
   CHECK(lines.str().find("\"params\":\"0102030405060708aabbccdd\"") != std::string::npos);
 
-  // Launch errors are latched: too few parameter bytes, an unknown function.
+  // Fewer parameter bytes than the kernel declares, as a launch through `extra` may pass (NCCL does):
+  // accepted, the rest zero.
   c.Call<Op::LaunchKernel>({f, 1, 1, 1, 1, 1, 1, 0, 0}, params.substr(0, 4));
+  CHECK(c.Result<Op::StreamSynchronize>({0}) == CUDA_SUCCESS);
+  std::ifstream again(record);
+  std::stringstream all;
+  all << again.rdbuf();
+  CHECK(all.str().find("\"params\":\"010203040000000000000000\"") != std::string::npos);
+  // Launch errors are latched: more parameter bytes than any kernel may have, an unknown function.
+  c.Call<Op::LaunchKernel>({f, 1, 1, 1, 1, 1, 1, 0, 0}, std::string(protocol::kMaxKernelParamBytes + 1, 'x'));
   CHECK(c.Result<Op::StreamSynchronize>({0}) == CUDA_ERROR_INVALID_VALUE);
   c.Call<Op::LaunchKernel>({0x4242, 1, 1, 1, 1, 1, 1, 0, 0}, params);
   CHECK(c.Result<Op::StreamSynchronize>({0}) == CUDA_ERROR_INVALID_HANDLE);
