@@ -1,7 +1,8 @@
-// The client must load on the C libraries of the images it is mounted into, down to glibc 2.34
-// (RHEL 9; deploy/docker/check-client-abi.sh). The static libstdc++ of GCC 12 built on glibc 2.36
-// calls arc4random (new in 2.36) in std::random_device; this definition, hidden inside the library,
-// satisfies that reference with getrandom(2) (glibc 2.25), so no GLIBC_2.36 symbol is required.
+// The client libraries (libcuda.so.1, libnvidia-ml.so.1) must load on the C libraries of the images
+// they are mounted into, down to glibc 2.34 (RHEL 9; deploy/docker/check-client-abi.sh). The static
+// libstdc++ of GCC 12 built on glibc 2.36 calls arc4random (new in 2.36) in std::random_device; this
+// definition, hidden inside each library, satisfies that reference with getrandom(2) (glibc 2.25), so
+// no GLIBC_2.36 symbol is required.
 #include <sys/random.h>
 
 #include <cerrno>

@@ -148,13 +148,14 @@ def client_abi(build_dir, work):
     expect(bad.returncode == 1 and "needs libstdc++.so.6" in bad.stderr, f"libprotobuf accepted: {bad.stderr}")
     old = run(["sh", ABI, plain, "2.2"])
     expect(old.returncode == 1 and "newer than 2.2" in old.stderr, f"GLIBC limit not applied: {old.stderr}")
-    client = os.path.join(build_dir, "lib", "libcuda.so.1")
-    if os.path.exists(client):
-        real = run(["sh", ABI, client])
-        print(real.stdout.strip())
-        expect(real.returncode == 0, f"the client library would not load in application images:\n{real.stderr}")
-    else:
-        print(f"{client} is not built in this tree; checked the checker only")
+    for name in ("libcuda.so.1", "libnvidia-ml.so.1"):
+        client = os.path.join(build_dir, "lib", name)
+        if os.path.exists(client):
+            real = run(["sh", ABI, client])
+            print(real.stdout.strip())
+            expect(real.returncode == 0, f"{name} would not load in application images:\n{real.stderr}")
+        else:
+            print(f"{client} is not built in this tree; checked the checker only")
 
 
 def main():

@@ -111,6 +111,18 @@ TEST_CASE("a test program calling cuDNN passes through gpupool on the emulated d
 }
 #endif
 
+#if GPUPOOL_HAVE_NCCL
+// NCCL with one rank finds its way through gpupool's NVML (the GPU's PCI address, compute capability,
+// no NVLink or peer access) and runs every collective.
+TEST_CASE("a test program calling NCCL with one rank passes through gpupool on the emulated device") {
+  const std::string runtime = GENERATE("static", "shared");
+  INFO("library_nccl (" << runtime << " runtime)");
+  Run run("library_nccl", runtime, "info", {{"NCCL_DEBUG", "WARN"}});
+  CHECK(run.child->output().find("not implemented") == std::string::npos);
+  CHECK(run.child->output().find("NCCL WARN") == std::string::npos);
+}
+#endif
+
 // The runtime registers its fatbin through cuLibraryLoadData at start-up; the client sends it to the
 // server only when a kernel of it is first used (a process linking cuBLAS uses few of its images).
 TEST_CASE("a runtime program's fatbin reaches the server only when one of its kernels is used") {

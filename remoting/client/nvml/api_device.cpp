@@ -1,0 +1,221 @@
+// NVML's device queries, answered by the CUDA driver the process uses (gpupool's: the remote GPU, or
+// the share of it the pod was given).
+#include <cstring>
+#include <string>
+
+#include "common/gpu_uuid.h"
+#include "remoting/client/nvml/api_support.h"
+#include "remoting/client/nvml/pci_bus_id.h"
+
+using gpupool::nvml::CheckDevice;
+using gpupool::nvml::FromCuda;
+
+namespace {
+
+// Copies `text` and its terminator into the program's buffer of `length` bytes.
+nvmlReturn_t CopyText(const std::string& text, char* out, unsigned length) {
+  if (text.size() + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
+  std::memcpy(out, text.c_str(), text.size() + 1);
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t Attribute(const nvmlDevice_st& d, CUdevice_attribute attribute, unsigned* value) {
+  int v = 0;
+  if (CUresult r = cuDeviceGetAttribute(&v, attribute, d.device); r != CUDA_SUCCESS) return FromCuda(r);
+  *value = static_cast<unsigned>(v);
+  return NVML_SUCCESS;
+}
+
+// The device's PCI address in both of NVML's forms. The PCI device id (the upper half of pciDeviceId)
+// is not something the CUDA driver reports, so only NVIDIA's vendor id is filled in.
+nvmlReturn_t PciInfo(const nvmlDevice_st& d, nvmlPciInfo_t* info) {
+  gpupool::nvml::PciAddress address;
+  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(d, CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID, &address.domain));
+  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(d, CU_DEVICE_ATTRIBUTE_PCI_BUS_ID, &address.bus));
+  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(d, CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID, &address.device));
+  nvmlPciInfo_t filled{};
+  std::snprintf(filled.busIdLegacy, sizeof filled.busIdLegacy, "%s",
+                gpupool::nvml::FormatPciBusId(address, 4).c_str());
+  std::snprintf(filled.busId, sizeof filled.busId, "%s", gpupool::nvml::FormatPciBusId(address, 8).c_str());
+  filled.domain = address.domain;
+  filled.bus = address.bus;
+  filled.device = address.device;
+  constexpr unsigned kNvidiaVendorId = 0x10de;
+  filled.pciDeviceId = kNvidiaVendorId;
+  *info = filled;
+  return NVML_SUCCESS;
+}
+
+// Memory as cuMemGetInfo reports it to this process: total is the pod's memory share (or the whole
+// GPU without one), free what the share has left. A process holding no context has a session that
+// holds no memory: everything is free. NVML does not make a context to find out (that would cost the
+// server a CUDA context for a monitoring call).
+nvmlReturn_t Memory(const nvmlDevice_st& d, unsigned long long* total, unsigned long long* free_bytes) {
+  std::size_t device_total = 0;
+  if (CUresult r = cuDeviceTotalMem(&device_total, d.device); r != CUDA_SUCCESS) return FromCuda(r);
+  *total = device_total;
+  *free_bytes = device_total;
+  CUcontext current = nullptr;
+  CUdevice current_device = -1;
+  if (cuCtxGetCurrent(&current) == CUDA_SUCCESS && current != nullptr &&
+      cuCtxGetDevice(&current_device) == CUDA_SUCCESS && current_device == d.device) {
+    std::size_t free_now = 0, total_now = 0;
+    if (CUresult r = cuMemGetInfo(&free_now, &total_now); r != CUDA_SUCCESS) return FromCuda(r);
+    *free_bytes = free_now;
+    *total = total_now;
+    return NVML_SUCCESS;
+  }
+  unsigned flags = 0;
+  int active = 0;
+  if (cuDevicePrimaryCtxGetState(d.device, &flags, &active) != CUDA_SUCCESS || active == 0)
+    return NVML_SUCCESS;
+  CUcontext primary = nullptr;
+  if (CUresult r = cuDevicePrimaryCtxRetain(&primary, d.device); r != CUDA_SUCCESS) return FromCuda(r);
+  CUresult r = cuCtxPushCurrent(primary);
+  if (r == CUDA_SUCCESS) {
+    std::size_t free_now = 0, total_now = 0;
+    r = cuMemGetInfo(&free_now, &total_now);
+    if (r == CUDA_SUCCESS) {
+      *free_bytes = free_now;
+      *total = total_now;
+    }
+    CUcontext popped = nullptr;
+    cuCtxPopCurrent(&popped);
+  }
+  cuDevicePrimaryCtxRelease(d.device);
+  return FromCuda(r);
+}
+
+}  // namespace
+
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t handle, unsigned int* index) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, index, &d));
+  *index = d->index;
+  return NVML_SUCCESS;
+}
+
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t handle, char* name, unsigned int length) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, name, &d));
+  char text[NVML_DEVICE_NAME_V2_BUFFER_SIZE] = {};
+  if (CUresult r = cuDeviceGetName(text, sizeof text - 1, d->device); r != CUDA_SUCCESS) return FromCuda(r);
+  return CopyText(text, name, length);
+}
+
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t handle, char* uuid, unsigned int length) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, uuid, &d));
+  CUuuid bytes{};
+  if (CUresult r = cuDeviceGetUuid(&bytes, d->device); r != CUDA_SUCCESS) return FromCuda(r);
+  return CopyText(gpupool::FormatGpuUuid({bytes.bytes, sizeof bytes.bytes}), uuid, length);
+}
+
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t handle, nvmlPciInfo_t* pci) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, pci, &d));
+  return PciInfo(*d, pci);
+}
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t handle, nvmlPciInfo_t* pci) {
+  return nvmlDeviceGetPciInfo_v3(handle, pci);
+}
+// The first version's structure ends with four reserved words where busId now is: only the common
+// part is written.
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t handle, nvmlPciInfo_t* pci) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, pci, &d));
+  nvmlPciInfo_t info{};
+  GPUPOOL_NVML_RETURN_IF_ERROR(PciInfo(*d, &info));
+  std::memcpy(pci, &info, kNvmlPciInfoV1Prefix);
+  return NVML_SUCCESS;
+}
+
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t handle, int* major,
+                                                                 int* minor) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, major, &d));
+  if (minor == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  unsigned got_major = 0, got_minor = 0;
+  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(*d, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, &got_major));
+  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(*d, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, &got_minor));
+  *major = static_cast<int>(got_major);
+  *minor = static_cast<int>(got_minor);
+  return NVML_SUCCESS;
+}
+
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t handle, nvmlMemory_t* memory) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, memory, &d));
+  nvmlMemory_t m{};
+  GPUPOOL_NVML_RETURN_IF_ERROR(Memory(*d, &m.total, &m.free));
+  m.used = m.total - m.free;
+  *memory = m;
+  return NVML_SUCCESS;
+}
+
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t handle, nvmlMemory_v2_t* memory) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, memory, &d));
+  if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+  unsigned long long total = 0, free_bytes = 0;
+  GPUPOOL_NVML_RETURN_IF_ERROR(Memory(*d, &total, &free_bytes));
+  memory->total = total;
+  memory->reserved = 0;
+  memory->free = free_bytes;
+  memory->used = total - free_bytes;
+  return NVML_SUCCESS;
+}
+
+// No device reaches another by peer access through gpupool (cuDeviceCanAccessPeer answers 0), not even
+// itself: every pair is NOT_SUPPORTED, as on a GPU without peer access.
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t a, nvmlDevice_t b,
+                                                     nvmlGpuP2PCapsIndex_t index,
+                                                     nvmlGpuP2PStatus_t* status) {
+  const nvmlDevice_st* da = nullptr;
+  const nvmlDevice_st* db = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(a, status, &da));
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(b, status, &db));
+  if (index < NVML_P2P_CAPS_INDEX_READ || index >= NVML_P2P_CAPS_INDEX_UNKNOWN)
+    return NVML_ERROR_INVALID_ARGUMENT;
+  *status = NVML_P2P_STATUS_NOT_SUPPORTED;
+  return NVML_SUCCESS;
+}
+
+// A share of a remote GPU has no NVLink to anything in this process: NVML's answer for a GPU without
+// NVLink. Not logged: it is the device's answer, not a gap in gpupool.
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t handle, unsigned int, int* active) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, active, &d));
+  return NVML_ERROR_NOT_SUPPORTED;
+}
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetNvLinkCapability(nvmlDevice_t handle, unsigned int, int,
+                                                            unsigned int* result) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, result, &d));
+  return NVML_ERROR_NOT_SUPPORTED;
+}
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t handle, unsigned int,
+                                                                  nvmlPciInfo_t* pci) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, pci, &d));
+  return NVML_ERROR_NOT_SUPPORTED;
+}
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t handle, unsigned int link,
+                                                               nvmlPciInfo_t* pci) {
+  return nvmlDeviceGetNvLinkRemotePciInfo_v2(handle, link, pci);
+}
+
+// Each field answers NOT_SUPPORTED: gpupool reports none of NVML's counters. The call itself
+// succeeds, as NVML's does when only some fields are available.
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t handle, int count,
+                                                       nvmlFieldValue_t* values) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, values, &d));
+  if (count < 0) return NVML_ERROR_INVALID_ARGUMENT;
+  for (int i = 0; i < count; ++i) {
+    values[i].timestamp = 0;
+    values[i].latencyUsec = 0;
+    values[i].nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+  }
+  return NVML_SUCCESS;
+}

@@ -1,0 +1,107 @@
+// NCCL with one rank, as a training script run on one GPU uses it (torch.distributed with world size
+// 1, torchrun --nproc_per_node=1): communicators made both ways, every collective out of place and in
+// place, grouped calls, a reduction that launches NCCL's kernel. NCCL reads the GPU's topology
+// through NVML, which gpupool's libnvidia-ml.so.1 answers. With one rank every collective but an
+// average is a device-to-device copy, which the emulated device performs, so those results are checked
+// everywhere; the average's kernel is checked on a GPU and, through the emulated device, for its launch.
+#include <nccl.h>
+
+#include <vector>
+
+#include "check.h"
+
+namespace {
+
+constexpr std::size_t kCount = 1 << 18;  // 1 MiB of floats
+
+std::vector<float> Read(const float* device, cudaStream_t stream) {
+  std::vector<float> host(kCount, -1.0f);
+  RT_CUDA(cudaStreamSynchronize(stream));
+  RT_CUDA(cudaMemcpy(host.data(), device, kCount * sizeof(float), cudaMemcpyDeviceToHost));
+  return host;
+}
+
+// Each one-rank collective: out of place the output is the input; in place nothing changes.
+void Collectives(ncclComm_t comm, const std::vector<float>& input, const rt::Options& options) {
+  float* send = nullptr;
+  float* recv = nullptr;
+  RT_CUDA(cudaMalloc(&send, kCount * sizeof(float)));
+  RT_CUDA(cudaMalloc(&recv, kCount * sizeof(float)));
+  RT_CUDA(cudaMemcpy(send, input.data(), kCount * sizeof(float), cudaMemcpyHostToDevice));
+  cudaStream_t stream = nullptr;
+  RT_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+
+  auto fresh = [&] { RT_CUDA(cudaMemset(recv, 0, kCount * sizeof(float))); };
+  fresh();
+  RT_STATUS(ncclAllReduce(send, recv, kCount, ncclFloat, ncclSum, comm, stream));
+  RT_CHECK(Read(recv, stream) == input);
+  fresh();
+  RT_STATUS(ncclBroadcast(send, recv, kCount, ncclFloat, 0, comm, stream));
+  RT_CHECK(Read(recv, stream) == input);
+  fresh();
+  RT_STATUS(ncclReduce(send, recv, kCount, ncclFloat, ncclMax, 0, comm, stream));
+  RT_CHECK(Read(recv, stream) == input);
+  fresh();
+  RT_STATUS(ncclAllGather(send, recv, kCount, ncclFloat, comm, stream));
+  RT_CHECK(Read(recv, stream) == input);
+  fresh();
+  RT_STATUS(ncclReduceScatter(send, recv, kCount, ncclFloat, ncclSum, comm, stream));
+  RT_CHECK(Read(recv, stream) == input);
+  // In place, then grouped: two reductions launched together.
+  RT_STATUS(ncclAllReduce(send, send, kCount, ncclFloat, ncclSum, comm, stream));
+  RT_CHECK(Read(send, stream) == input);
+  fresh();
+  RT_STATUS(ncclGroupStart());
+  RT_STATUS(ncclAllReduce(send, recv, kCount / 2, ncclFloat, ncclSum, comm, stream));
+  RT_STATUS(
+      ncclAllReduce(send + kCount / 2, recv + kCount / 2, kCount / 2, ncclFloat, ncclMin, comm, stream));
+  RT_STATUS(ncclGroupEnd());
+  RT_CHECK(Read(recv, stream) == input);
+
+  // An average scales by 1/ranks in NCCL's own kernel, even for one rank.
+  const int before = options.launch_log != nullptr ? rt::LaunchCount(options.launch_log, "oneRankReduce") : 0;
+  fresh();
+  RT_STATUS(ncclAllReduce(send, recv, kCount, ncclFloat, ncclAvg, comm, stream));
+  const std::vector<float> average = Read(recv, stream);
+  if (options.launch_log != nullptr)
+    RT_CHECK(rt::LaunchCount(options.launch_log, "oneRankReduce") == before + 1);
+  if (options.kernel_results) RT_CHECK(rt::Near(average, input));
+
+  RT_CUDA(cudaStreamDestroy(stream));
+  RT_CUDA(cudaFree(send));
+  RT_CUDA(cudaFree(recv));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const rt::Options options = rt::ParseOptions(argc, argv, "library_nccl");
+  int version = 0;
+  RT_STATUS(ncclGetVersion(&version));
+  RT_CHECK(version >= 21800);
+  const std::vector<float> input = rt::RandomFloats(kCount, 7);
+
+  // As torch.distributed makes it: a unique id, then the rank joins.
+  ncclUniqueId id{};
+  RT_STATUS(ncclGetUniqueId(&id));
+  ncclComm_t comm = nullptr;
+  if (RT_STATUS(ncclCommInitRank(&comm, 1, id, 0))) {
+    int count = 0, device = -1, rank = -1;
+    RT_STATUS(ncclCommCount(comm, &count));
+    RT_STATUS(ncclCommCuDevice(comm, &device));
+    RT_STATUS(ncclCommUserRank(comm, &rank));
+    RT_CHECK(count == 1 && device == 0 && rank == 0);
+    Collectives(comm, input, options);
+    RT_STATUS(ncclCommFinalize(comm));
+    RT_STATUS(ncclCommDestroy(comm));
+  }
+
+  // As a single-process program makes it: one communicator per listed device.
+  int devices[1] = {0};
+  comm = nullptr;
+  if (RT_STATUS(ncclCommInitAll(&comm, 1, devices))) {
+    Collectives(comm, input, options);
+    RT_STATUS(ncclCommDestroy(comm));
+  }
+  return rt::Finish("library_nccl");
+}
