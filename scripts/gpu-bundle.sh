@@ -27,6 +27,12 @@ for b in "${binaries[@]}"; do
 done
 strip -o "$bundle/lib/libcuda.so.1" "$build/lib/libcuda.so.1"
 ln -s libcuda.so.1 "$bundle/lib/libcuda.so"
+# gpupool's NVML (NCCL needs it) and its probe, which compares it with the CUDA driver in one process.
+if [ -f "$build/lib/libnvidia-ml.so.1" ]; then
+  strip -o "$bundle/lib/libnvidia-ml.so.1" "$build/lib/libnvidia-ml.so.1"
+  mkdir -p "$bundle/tests/nvml"
+  strip -o "$bundle/tests/nvml/nvml_probe" "$build/tests/remoting/client/nvml/nvml_probe"
+fi
 
 # The project's CUDA test programs (built by nvcc; absent without it). Programs are stripped of their
 # symbols and debug information (their kernels are in loaded sections, which strip keeps), halving them

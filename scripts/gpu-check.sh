@@ -115,12 +115,14 @@ compare() {
   local name=$1
   shift
   local n_rc=- n_s=- same=- ratio=-
-  if [ "$device" = cuda ]; then
+  local native=0
+  [ "$device" = cuda ] && [ "${gpupool_only:-0}" = 0 ] && native=1
+  if [ "$native" = 1 ]; then
     read -r n_rc n_s < <(run_one "$name" native "$tmp/native.out" "$@")
   fi
   local g_rc g_s
   read -r g_rc g_s < <(run_one "$name" gpupool "$tmp/gpupool.out" "$@")
-  if [ "$device" = cuda ]; then
+  if [ "$native" = 1 ]; then
     # Lines that carry timings or addresses differ by nature (the driver programs' EXPECT lines hold
     # launch parameter bytes, device pointers among them, for ctest's launch-record check); everything
     # else must be equal.
@@ -166,7 +168,7 @@ site_dirs=$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>
 # shellcheck disable=SC2086 # the site directories are separate arguments
 nvidia_libs=$(find /usr/local /usr/lib /opt $site_dirs \( -name libcublas.so.13 -o -name libcublasLt.so.13 \
   -o -name libcurand.so.10 -o -name libcusparse.so.12 -o -name libcusolver.so.12 -o -name libcufft.so.12 \
-  -o -name libcudnn.so.9 \) -printf '%h\n' 2>/dev/null |
+  -o -name libcudnn.so.9 -o -name libnccl.so.2 \) -printf '%h\n' 2>/dev/null |
   sort -u | paste -sd:)
 say "NVIDIA libraries for the library_* programs: ${nvidia_libs:-none found (those programs will fail to start)}"
 for p in "$bundle"/tests/runtime/*; do
@@ -176,6 +178,11 @@ for p in "$bundle"/tests/runtime/*; do
     *) compare "$(basename "$p")" "$p" "${kernel_flag[@]}" ;;
   esac
 done
+# gpupool's NVML against the CUDA driver in the same process, through gpupool only (natively NVML and
+# CUDA answer differently by design: NVIDIA's NVML reports the whole GPU, every process's memory).
+if [ -x "$bundle/tests/nvml/nvml_probe" ]; then
+  gpupool_only=1 compare nvml_probe "$bundle/tests/nvml/nvml_probe"
+fi
 if [ -n "$extra" ]; then
   for p in "$extra"/*; do
     [ -f "$p" ] && [ -x "$p" ] && compare "extra/$(basename "$p")" "$p"
