@@ -94,7 +94,7 @@ namespace {
 // The first device for which `matches(device)` holds: NVML_ERROR_NOT_FOUND when none does.
 template <typename Matches>
 nvmlReturn_t FindDevice(nvmlDevice_t* out, Matches matches) {
-  const Library& library = Library::Get();
+  Library& library = Library::Get();
   for (unsigned i = 0; i < library.Count(); ++i) {
     nvmlDevice_t d = library.At(i);
     if (matches(*d)) {

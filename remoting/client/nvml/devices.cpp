@@ -1,5 +1,8 @@
 #include "remoting/client/nvml/devices.h"
 
+#include <algorithm>
+
+#include "common/fork_safe.h"
 #include "common/log.h"
 
 namespace gpupool::nvml {
@@ -18,19 +21,21 @@ nvmlReturn_t FromCuda(CUresult result) {
   }
 }
 
+namespace {
+
+constinit Library g_library;
+[[maybe_unused]] const bool g_ready_for_fork = (HoldAcrossFork(g_library.mutex()), true);
+
+}  // namespace
+
 Library& Library::Get() {
-  static Library library;
-  return library;
+  return g_library;
 }
 
 nvmlReturn_t Library::Init(unsigned flags) {
   if ((flags & ~(NVML_INIT_FLAG_NO_GPUS | NVML_INIT_FLAG_NO_ATTACH)) != 0) return NVML_ERROR_INVALID_ARGUMENT;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (initialised_ > 0) {
-    ++initialised_;
-    return NVML_SUCCESS;
-  }
-  // NVML's "driver" is gpupool's: cuInit reaches the server, or says why it cannot.
+  // NVML's "driver" is gpupool's: cuInit reaches the server, or says why it cannot. It is cheap once
+  // done, and safe to call from several threads at once.
   int count = 0;
   CUresult r = cuInit(0);
   if (r == CUDA_SUCCESS) r = cuDeviceGetCount(&count);
@@ -43,13 +48,21 @@ nvmlReturn_t Library::Init(unsigned flags) {
     return NVML_ERROR_DRIVER_NOT_LOADED;
   }
   if (count == 0 && (flags & NVML_INIT_FLAG_NO_GPUS) == 0) return NVML_ERROR_GPU_NOT_FOUND;
-  for (int i = static_cast<int>(devices_.size()); i < count; ++i) {
-    auto d = std::make_unique<nvmlDevice_st>();
-    if (CUresult got = cuDeviceGet(&d->device, i); got != CUDA_SUCCESS) return FromCuda(got);
-    d->index = static_cast<unsigned>(i);
-    devices_.push_back(std::move(d));
+  if (static_cast<unsigned>(count) > kMaxDevices) {
+    GPUPOOL_LOG_ONCE(kWarn, "nvml-max-devices")
+        << "NVML reports the first " << kMaxDevices << " of the driver's " << count << " GPUs";
+    count = kMaxDevices;
   }
-  initialised_ = 1;
+  std::array<CUdevice, kMaxDevices> devices{};
+  for (int i = 0; i < count; ++i) {
+    if (CUresult got = cuDeviceGet(&devices[static_cast<std::size_t>(i)], i); got != CUDA_SUCCESS) {
+      return FromCuda(got);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (unsigned i = count_; i < static_cast<unsigned>(count); ++i) devices_[i] = nvmlDevice_st{devices[i], i};
+  count_ = std::max(count_, static_cast<unsigned>(count));
+  ++initialised_;
   return NVML_SUCCESS;
 }
 
@@ -67,18 +80,18 @@ nvmlReturn_t Library::Ready() const {
 
 unsigned Library::Count() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<unsigned>(devices_.size());
+  return count_;
 }
 
-nvmlDevice_t Library::At(unsigned index) const {
+nvmlDevice_t Library::At(unsigned index) {
   std::lock_guard<std::mutex> lock(mu_);
-  return index < devices_.size() ? devices_[index].get() : nullptr;
+  return index < count_ ? &devices_[index] : nullptr;
 }
 
 const nvmlDevice_st* Library::Find(nvmlDevice_t handle) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& d : devices_) {
-    if (d.get() == handle) return d.get();
+  for (unsigned i = 0; i < count_; ++i) {
+    if (&devices_[i] == handle) return &devices_[i];
   }
   return nullptr;
 }

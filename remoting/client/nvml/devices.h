@@ -8,9 +8,8 @@
 
 #include <cuda.h>
 
-#include <memory>
+#include <array>
 #include <mutex>
-#include <vector>
 
 #include "remoting/client/nvml/nvml_abi.h"
 
@@ -26,6 +25,10 @@ namespace gpupool::nvml {
 // A CUDA error as NVML reports it.
 nvmlReturn_t FromCuda(CUresult result);
 
+// Constant-initialised and trivially destroyed, so it exists before any constructor runs and after
+// every destructor (a program may call NVML from either), and a fork cannot catch it half made. Its
+// lock is held across fork() (common/fork_safe.h), and never while the driver is called: a child
+// forked while another thread waited for the server in nvmlInit still gets its own answer.
 class Library {
  public:
   static Library& Get();
@@ -40,14 +43,20 @@ class Library {
   nvmlReturn_t Ready() const;
   // The handles, in CUDA's ordinal order (0 when initialised with NVML_INIT_FLAG_NO_GPUS and no device).
   unsigned Count() const;
-  nvmlDevice_t At(unsigned index) const;
+  nvmlDevice_t At(unsigned index);
   // `handle` when it is one of ours, else nullptr: a handle the program passes back is never trusted.
   const nvmlDevice_st* Find(nvmlDevice_t handle) const;
+
+  std::mutex* mutex() { return &mu_; }
+
+  // As many GPUs as CUDA_VISIBLE_DEVICES may name; more are left out, with a warning.
+  static constexpr unsigned kMaxDevices = 64;
 
  private:
   mutable std::mutex mu_;
   int initialised_ = 0;  // nvmlInit calls minus nvmlShutdown calls
-  std::vector<std::unique_ptr<nvmlDevice_st>> devices_;
+  unsigned count_ = 0;
+  std::array<nvmlDevice_st, kMaxDevices> devices_{};
 };
 
 // The checks every device query starts with: initialised, `handle` ours, `out` (when given) not null.

@@ -4,6 +4,8 @@
 // printed with its line. With --no-server it checks only that initialisation fails cleanly.
 #include <cuda.h>
 #include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -221,6 +223,23 @@ int main(int argc, char** argv) {
   CHECK(Nvml<Text>("nvmlDeviceGetName")(reinterpret_cast<nvmlDevice_t>(&not_a_device), name, sizeof name) ==
         NVML_ERROR_INVALID_ARGUMENT);
   CHECK(Nvml<Text>("nvmlDeviceGetName")(nullptr, name, sizeof name) == NVML_ERROR_INVALID_ARGUMENT);
+
+  // A child forked after nvmlInit has no connection of its own to the server: it gets answers at once
+  // (CUDA's "not initialised" in a child of an initialised process), never a hang.
+  std::fflush(stdout);
+  const pid_t child = fork();
+  if (child == 0) {
+    alarm(10);
+    char child_name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+    unsigned child_count = 0;
+    const bool ok =
+        Nvml<Count>("nvmlDeviceGetCount_v2")(&child_count) == NVML_SUCCESS && child_count == count &&
+        Nvml<Text>("nvmlDeviceGetName")(first, child_name, sizeof child_name) == NVML_ERROR_UNINITIALIZED;
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  CHECK(child > 0 && waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
   // Shut down as often as initialised; handles stay valid for a later nvmlInit.
   CHECK(Nvml<Init>("nvmlShutdown")() == NVML_SUCCESS);
