@@ -1,9 +1,10 @@
 // NCCL with one rank, as a training script run on one GPU uses it (torch.distributed with world size
-// 1, torchrun --nproc_per_node=1): communicators made both ways, every collective out of place and in
-// place, grouped calls, a reduction that launches NCCL's kernel. NCCL reads the GPU's topology
+// 1, torchrun --nproc_per_node=1): communicators made three ways, every collective out of place and in
+// place, grouped calls, a reduction and a send to itself that launch NCCL's kernels, buffer
+// registration, NCCL's allocator. NCCL reads the GPU's topology
 // through NVML, which gpupool's libnvidia-ml.so.1 answers. With one rank every collective but an
 // average is a device-to-device copy, which the emulated device performs, so those results are checked
-// everywhere; the average's kernel is checked on a GPU and, through the emulated device, for its launch.
+// everywhere; the kernels' results are checked on a GPU and, through the emulated device, their launches.
 #include <nccl.h>
 
 #include <vector>
@@ -67,6 +68,24 @@ void Collectives(ncclComm_t comm, const std::vector<float>& input, const rt::Opt
     RT_CHECK(rt::LaunchCount(options.launch_log, "oneRankReduce") == before + 1);
   if (options.kernel_results) RT_CHECK(rt::Near(average, input));
 
+  // A rank sending to itself (all-to-all with one rank) goes through NCCL's send/receive kernel, whose
+  // launch passes only the used part of its 4 KiB argument structure.
+  const int sends = options.launch_log != nullptr ? rt::LaunchCount(options.launch_log, "SendRecv") : 0;
+  fresh();
+  RT_STATUS(ncclGroupStart());
+  RT_STATUS(ncclSend(send, kCount, ncclFloat, 0, comm, stream));
+  RT_STATUS(ncclRecv(recv, kCount, ncclFloat, 0, comm, stream));
+  RT_STATUS(ncclGroupEnd());
+  const std::vector<float> received = Read(recv, stream);
+  if (options.launch_log != nullptr) RT_CHECK(rt::LaunchCount(options.launch_log, "SendRecv") == sends + 1);
+  if (options.kernel_results) RT_CHECK(received == input);
+
+  // A buffer registered with the communicator, as PyTorch's allocator hook does.
+  void* handle = nullptr;
+  if (RT_STATUS(ncclCommRegister(comm, send, kCount * sizeof(float), &handle))) {
+    RT_STATUS(ncclCommDeregister(comm, handle));
+  }
+
   RT_CUDA(cudaStreamDestroy(stream));
   RT_CUDA(cudaFree(send));
   RT_CUDA(cudaFree(recv));
@@ -81,19 +100,36 @@ int main(int argc, char** argv) {
   RT_CHECK(version >= 21800);
   const std::vector<float> input = rt::RandomFloats(kCount, 7);
 
-  // As torch.distributed makes it: a unique id, then the rank joins.
+  // As torch.distributed makes it: a unique id, then the rank joins with a configuration; a group
+  // (torch.distributed.new_group) splits from it.
   ncclUniqueId id{};
   RT_STATUS(ncclGetUniqueId(&id));
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 1;
   ncclComm_t comm = nullptr;
-  if (RT_STATUS(ncclCommInitRank(&comm, 1, id, 0))) {
+  if (RT_STATUS(ncclCommInitRankConfig(&comm, 1, id, 0, &config))) {
     int count = 0, device = -1, rank = -1;
     RT_STATUS(ncclCommCount(comm, &count));
     RT_STATUS(ncclCommCuDevice(comm, &device));
     RT_STATUS(ncclCommUserRank(comm, &rank));
     RT_CHECK(count == 1 && device == 0 && rank == 0);
     Collectives(comm, input, options);
+    ncclComm_t group = nullptr;
+    if (RT_STATUS(ncclCommSplit(comm, 0, 0, &group, nullptr))) {
+      Collectives(group, input, options);
+      RT_STATUS(ncclCommDestroy(group));
+    }
     RT_STATUS(ncclCommFinalize(comm));
     RT_STATUS(ncclCommDestroy(comm));
+  }
+
+  // NCCL's own allocator (it falls back to cudaMalloc where the device has no virtual memory
+  // management, as gpupool's devices report).
+  void* block = nullptr;
+  if (RT_STATUS(ncclMemAlloc(&block, 1 << 20))) {
+    RT_CHECK(block != nullptr);
+    RT_CUDA(cudaMemset(block, 0x5a, 1 << 20));
+    RT_STATUS(ncclMemFree(block));
   }
 
   // As a single-process program makes it: one communicator per listed device.
