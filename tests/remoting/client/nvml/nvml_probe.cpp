@@ -1,13 +1,15 @@
 // Loads libnvidia-ml.so.1 by its soname, as NCCL and pynvml do, and checks each NVML answer against
 // the CUDA driver's in the same process (gpupool's libcuda.so.1, against the server in
 // GPUPOOL_SERVER). Prints "PASS nvml_probe" and exits 0 when every check holds; each failed check is
-// printed with its line. With --no-server it checks only that initialisation fails cleanly.
+// printed with its line. With --gpus N the server must show N GPUs; with --no-server it checks only
+// that initialisation fails cleanly.
 #include <cuda.h>
 #include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -200,6 +202,8 @@ int main(int argc, char** argv) {
   cuDeviceGetCount(&cuda_count);
   CHECK(Nvml<Count>("nvmlDeviceGetCount_v2")(&count) == NVML_SUCCESS);
   CHECK(count == static_cast<unsigned>(cuda_count) && count > 0);
+  if (argc > 2 && std::strcmp(argv[1], "--gpus") == 0)
+    CHECK(count == static_cast<unsigned>(std::atoi(argv[2])));
   int cuda_version = 0, version = 0;
   cuDriverGetVersion(&cuda_version);
   CHECK(Nvml<nvmlReturn_t(int*)>("nvmlSystemGetCudaDriverVersion_v2")(&version) == NVML_SUCCESS);

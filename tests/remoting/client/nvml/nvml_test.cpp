@@ -23,12 +23,14 @@ SubprocessOptions ProbeOptions(const std::string& server) {
 TEST_CASE("nvml: every answer is the CUDA driver's for the same device") {
   TempDir dir;
   const std::string socket = "unix:" + dir.File("s");
-  auto server = Subprocess::Start({GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", socket});
+  // Two GPUs, so that every lookup must find the right one.
+  auto server = Subprocess::Start(
+      {GPUPOOL_SERVER_BINARY, "--device", "emulated", "--emulated-gpus", "2", "--listen", socket});
   REQUIRE(server.ok());
   auto ready = server->WaitForLine("listening on", std::chrono::seconds(30));
   INFO(server->output());
   REQUIRE(ready.ok());
-  auto probe = Subprocess::Start({GPUPOOL_NVML_PROBE}, ProbeOptions(socket));
+  auto probe = Subprocess::Start({GPUPOOL_NVML_PROBE, "--gpus", "2"}, ProbeOptions(socket));
   REQUIRE(probe.ok());
   auto code = probe->Wait(std::chrono::seconds(120));
   REQUIRE(code.ok());
