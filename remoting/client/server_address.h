@@ -38,6 +38,10 @@ struct ServerAddress {
   std::string pod_token;     // the pod's service-account token; empty outside a cluster
   std::string gpu_uuid;      // the bound GPU ("GPU-…") when the address comes from a binding, else empty
   std::string local_socket;  // GPUPOOL_LOCAL_SOCKET with a binding, else empty
+  // Whether a session over a Unix socket may share memory with the server for copies (the copy ring,
+  // deferred staging; GPUPOOL_COPY_RING=off says no too). A short session that moves no data (NVML's)
+  // asks for none: the server would map, and on a GPU pin, 72 MiB for nothing.
+  bool copy_ring = true;
 };
 
 Result<ServerAddress> FindServer(const EnvLookup& env = ProcessEnvironment);

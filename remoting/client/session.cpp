@@ -101,7 +101,8 @@ Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address, con
   if (!hello.ok()) return hello.status().Annotate(address.endpoint.ToString());
   session->hello_ = *hello;
   if (before_ring) GPUPOOL_RETURN_IF_ERROR(before_ring(*session));
-  if (address.endpoint.kind == Endpoint::Kind::kUnix && !address.use_tls && CopyRingWanted()) {
+  if (address.endpoint.kind == Endpoint::Kind::kUnix && !address.use_tls && address.copy_ring &&
+      CopyRingWanted()) {
     auto ring = CopyRing::Open(session->conn_);
     if (!ring.ok()) return ring.status().Annotate(address.endpoint.ToString() + ": copy ring");
     session->ring_ = std::move(*ring);

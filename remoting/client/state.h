@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "remoting/client/device_facts.h"
 #include "remoting/client/graph.h"
 #include "remoting/client/handles.h"
 #include "remoting/client/launch_check.h"
@@ -45,13 +46,7 @@ struct Context {
   unsigned long long uid = 0;  // cuCtxGetId: unique in this process
 };
 
-struct Device {
-  std::string name;
-  CUuuid uuid{};
-  std::uint64_t total_memory = 0;
-  std::string pci_bus_id;
-  std::vector<int> attributes;  // index = CUdevice_attribute
-  std::vector<int> attribute_results;
+struct Device : DeviceFacts {
   LaunchLimits limits;
   Context primary;        // stable handle for the life of the process
   std::mutex primary_mu;  // guards the primary's id, flags and references

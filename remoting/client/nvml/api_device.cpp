@@ -1,9 +1,8 @@
-// NVML's device queries, answered by the CUDA driver the process uses (gpupool's: the remote GPU, or
-// the share of it the pod was given).
+// NVML's device queries: the devices as nvmlInit read them from the gpupool server (the remote GPU, or
+// the share of it the pod was given), memory from the process's own CUDA when it has a context.
 #include <cstring>
 #include <string>
 
-#include "common/gpu_uuid.h"
 #include "remoting/client/nvml/api_support.h"
 #include "remoting/client/nvml/pci_bus_id.h"
 
@@ -13,48 +12,36 @@ using gpupool::nvml::FromCuda;
 namespace {
 
 // Copies `text` and its terminator into the program's buffer of `length` bytes.
-nvmlReturn_t CopyText(const std::string& text, char* out, unsigned length) {
-  if (text.size() + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
-  std::memcpy(out, text.c_str(), text.size() + 1);
-  return NVML_SUCCESS;
-}
-
-nvmlReturn_t Attribute(const nvmlDevice_st& d, CUdevice_attribute attribute, unsigned* value) {
-  int v = 0;
-  if (CUresult r = cuDeviceGetAttribute(&v, attribute, d.device); r != CUDA_SUCCESS) return FromCuda(r);
-  *value = static_cast<unsigned>(v);
+nvmlReturn_t CopyText(const char* text, char* out, unsigned length) {
+  const std::size_t size = std::strlen(text) + 1;
+  if (size > length) return NVML_ERROR_INSUFFICIENT_SIZE;
+  std::memcpy(out, text, size);
   return NVML_SUCCESS;
 }
 
 // The device's PCI address in both of NVML's forms. The PCI device id (the upper half of pciDeviceId)
 // is not something the CUDA driver reports, so only NVIDIA's vendor id is filled in.
-nvmlReturn_t PciInfo(const nvmlDevice_st& d, nvmlPciInfo_t* info) {
-  gpupool::nvml::PciAddress address;
-  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(d, CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID, &address.domain));
-  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(d, CU_DEVICE_ATTRIBUTE_PCI_BUS_ID, &address.bus));
-  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(d, CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID, &address.device));
+void PciInfo(const nvmlDevice_st& d, nvmlPciInfo_t* info) {
   nvmlPciInfo_t filled{};
   std::snprintf(filled.busIdLegacy, sizeof filled.busIdLegacy, "%s",
-                gpupool::nvml::FormatPciBusId(address, 4).c_str());
-  std::snprintf(filled.busId, sizeof filled.busId, "%s", gpupool::nvml::FormatPciBusId(address, 8).c_str());
-  filled.domain = address.domain;
-  filled.bus = address.bus;
-  filled.device = address.device;
+                gpupool::nvml::FormatPciBusId(d.pci, 4).c_str());
+  std::snprintf(filled.busId, sizeof filled.busId, "%s", gpupool::nvml::FormatPciBusId(d.pci, 8).c_str());
+  filled.domain = d.pci.domain;
+  filled.bus = d.pci.bus;
+  filled.device = d.pci.device;
   constexpr unsigned kNvidiaVendorId = 0x10de;
   filled.pciDeviceId = kNvidiaVendorId;
   *info = filled;
-  return NVML_SUCCESS;
 }
 
 // Memory as cuMemGetInfo reports it to this process: total is the pod's memory share (or the whole
-// GPU without one), free what the share has left. A process holding no context has a session that
-// holds no memory: everything is free. NVML does not make a context to find out (that would cost the
-// server a CUDA context for a monitoring call).
+// GPU without one), free what the share has left. Asked of the process's own CUDA when it has a
+// context on the device (the current one, or the device's primary context); a process without one
+// holds no memory in its session, so everything is free. NVML initialises nothing to find out: not
+// the process's CUDA (snapshot.h), nor a context on the server.
 nvmlReturn_t Memory(const nvmlDevice_st& d, unsigned long long* total, unsigned long long* free_bytes) {
-  std::size_t device_total = 0;
-  if (CUresult r = cuDeviceTotalMem(&device_total, d.device); r != CUDA_SUCCESS) return FromCuda(r);
-  *total = device_total;
-  *free_bytes = device_total;
+  *total = d.total_memory;
+  *free_bytes = d.total_memory;
   CUcontext current = nullptr;
   CUdevice current_device = -1;
   if (cuCtxGetCurrent(&current) == CUDA_SUCCESS && current != nullptr &&
@@ -98,23 +85,20 @@ GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t handle, unsigned i
 GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t handle, char* name, unsigned int length) {
   const nvmlDevice_st* d = nullptr;
   GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, name, &d));
-  char text[NVML_DEVICE_NAME_V2_BUFFER_SIZE] = {};
-  if (CUresult r = cuDeviceGetName(text, sizeof text - 1, d->device); r != CUDA_SUCCESS) return FromCuda(r);
-  return CopyText(text, name, length);
+  return CopyText(d->name, name, length);
 }
 
 GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t handle, char* uuid, unsigned int length) {
   const nvmlDevice_st* d = nullptr;
   GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, uuid, &d));
-  CUuuid bytes{};
-  if (CUresult r = cuDeviceGetUuid(&bytes, d->device); r != CUDA_SUCCESS) return FromCuda(r);
-  return CopyText(gpupool::FormatGpuUuid({bytes.bytes, sizeof bytes.bytes}), uuid, length);
+  return CopyText(d->uuid, uuid, length);
 }
 
 GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t handle, nvmlPciInfo_t* pci) {
   const nvmlDevice_st* d = nullptr;
   GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, pci, &d));
-  return PciInfo(*d, pci);
+  PciInfo(*d, pci);
+  return NVML_SUCCESS;
 }
 GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t handle, nvmlPciInfo_t* pci) {
   return nvmlDeviceGetPciInfo_v3(handle, pci);
@@ -125,7 +109,7 @@ GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t handle, nvmlPciI
   const nvmlDevice_st* d = nullptr;
   GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, pci, &d));
   nvmlPciInfo_t info{};
-  GPUPOOL_NVML_RETURN_IF_ERROR(PciInfo(*d, &info));
+  PciInfo(*d, &info);
   std::memcpy(pci, &info, kNvmlPciInfoV1Prefix);
   return NVML_SUCCESS;
 }
@@ -135,11 +119,8 @@ GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t ha
   const nvmlDevice_st* d = nullptr;
   GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, major, &d));
   if (minor == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  unsigned got_major = 0, got_minor = 0;
-  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(*d, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, &got_major));
-  GPUPOOL_NVML_RETURN_IF_ERROR(Attribute(*d, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, &got_minor));
-  *major = static_cast<int>(got_major);
-  *minor = static_cast<int>(got_minor);
+  *major = d->major;
+  *minor = d->minor;
   return NVML_SUCCESS;
 }
 

@@ -61,7 +61,8 @@ GPUPOOL_NVML_API const char* nvmlErrorString(nvmlReturn_t result) {
 GPUPOOL_NVML_API nvmlReturn_t nvmlSystemGetCudaDriverVersion(int* version) {
   GPUPOOL_NVML_RETURN_IF_ERROR(Library::Get().Ready());
   if (version == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  return gpupool::nvml::FromCuda(cuDriverGetVersion(version));
+  *version = Library::Get().driver_version();
+  return NVML_SUCCESS;
 }
 GPUPOOL_NVML_API nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int* version) {
   return nvmlSystemGetCudaDriverVersion(version);
@@ -112,11 +113,7 @@ GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char* bus_i
   if (bus_id == nullptr || device == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
   const auto wanted = gpupool::nvml::ParsePciBusId(bus_id);
   if (!wanted) return NVML_ERROR_INVALID_ARGUMENT;
-  return FindDevice(device, [&](const nvmlDevice_st& d) {
-    char text[64] = {};
-    if (cuDeviceGetPCIBusId(text, sizeof text - 1, d.device) != CUDA_SUCCESS) return false;
-    return gpupool::nvml::ParsePciBusId(text) == wanted;
-  });
+  return FindDevice(device, [&](const nvmlDevice_st& d) { return d.pci == *wanted; });
 }
 GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char* bus_id, nvmlDevice_t* device) {
   return nvmlDeviceGetHandleByPciBusId_v2(bus_id, device);
@@ -125,9 +122,5 @@ GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char* bus_id, 
 GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char* uuid, nvmlDevice_t* device) {
   GPUPOOL_NVML_RETURN_IF_ERROR(Library::Get().Ready());
   if (uuid == nullptr || device == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  return FindDevice(device, [&](const nvmlDevice_st& d) {
-    CUuuid bytes{};
-    if (cuDeviceGetUuid(&bytes, d.device) != CUDA_SUCCESS) return false;
-    return gpupool::SameGpuUuid(gpupool::FormatGpuUuid({bytes.bytes, sizeof bytes.bytes}), uuid);
-  });
+  return FindDevice(device, [&](const nvmlDevice_st& d) { return gpupool::SameGpuUuid(d.uuid, uuid); });
 }

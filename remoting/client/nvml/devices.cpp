@@ -1,9 +1,8 @@
 #include "remoting/client/nvml/devices.h"
 
-#include <algorithm>
-
 #include "common/fork_safe.h"
 #include "common/log.h"
+#include "remoting/client/nvml/snapshot.h"
 
 namespace gpupool::nvml {
 
@@ -34,34 +33,26 @@ Library& Library::Get() {
 
 nvmlReturn_t Library::Init(unsigned flags) {
   if ((flags & ~(NVML_INIT_FLAG_NO_GPUS | NVML_INIT_FLAG_NO_ATTACH)) != 0) return NVML_ERROR_INVALID_ARGUMENT;
-  // NVML's "driver" is gpupool's: cuInit reaches the server, or says why it cannot. It is cheap once
-  // done, and safe to call from several threads at once.
-  int count = 0;
-  CUresult r = cuInit(0);
-  if (r == CUDA_SUCCESS) r = cuDeviceGetCount(&count);
-  if (r != CUDA_SUCCESS && !(r == CUDA_ERROR_NO_DEVICE && (flags & NVML_INIT_FLAG_NO_GPUS) != 0)) {
-    const char* name = nullptr;
-    cuGetErrorName(r, &name);
-    GPUPOOL_LOG(kWarn) << "nvmlInit: the CUDA driver did not start ("
-                       << (name != nullptr ? name : "unknown error") << "), so NVML has no GPU to report";
-    // gpupool's cuInit answers CUDA_ERROR_NO_DEVICE when the server cannot be reached, too.
-    return NVML_ERROR_DRIVER_NOT_LOADED;
-  }
-  if (count == 0 && (flags & NVML_INIT_FLAG_NO_GPUS) == 0) return NVML_ERROR_GPU_NOT_FOUND;
-  if (static_cast<unsigned>(count) > kMaxDevices) {
-    GPUPOOL_LOG_ONCE(kWarn, "nvml-max-devices")
-        << "NVML reports the first " << kMaxDevices << " of the driver's " << count << " GPUs";
-    count = kMaxDevices;
-  }
-  std::array<CUdevice, kMaxDevices> devices{};
-  for (int i = 0; i < count; ++i) {
-    if (CUresult got = cuDeviceGet(&devices[static_cast<std::size_t>(i)], i); got != CUDA_SUCCESS) {
-      return FromCuda(got);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (read_) {
+      ++initialised_;
+      return NVML_SUCCESS;
     }
   }
+  // Not under the lock: it waits for the server (snapshot.h), and a fork meanwhile must find the lock
+  // free. Two first calls at once each read; the first to finish is kept.
+  DeviceTable devices{};
+  unsigned count = 0;
+  int driver_version = 0;
+  if (nvmlReturn_t r = ReadDevices(flags, &devices, &count, &driver_version); r != NVML_SUCCESS) return r;
   std::lock_guard<std::mutex> lock(mu_);
-  for (unsigned i = count_; i < static_cast<unsigned>(count); ++i) devices_[i] = nvmlDevice_st{devices[i], i};
-  count_ = std::max(count_, static_cast<unsigned>(count));
+  if (!read_) {
+    devices_ = devices;
+    count_ = count;
+    driver_version_ = driver_version;
+    read_ = true;
+  }
   ++initialised_;
   return NVML_SUCCESS;
 }
@@ -76,6 +67,11 @@ nvmlReturn_t Library::Shutdown() {
 nvmlReturn_t Library::Ready() const {
   std::lock_guard<std::mutex> lock(mu_);
   return initialised_ > 0 ? NVML_SUCCESS : NVML_ERROR_UNINITIALIZED;
+}
+
+int Library::driver_version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return driver_version_;
 }
 
 unsigned Library::Count() const {

@@ -1,7 +1,9 @@
 // The state of gpupool's NVML (libnvidia-ml.so.1): whether the program initialised it, and one handle
-// per device of the CUDA driver the process uses, gpupool's libcuda.so.1. Every answer is that
-// driver's, asked through its public API, so NVML and CUDA never disagree about a device (its name,
-// UUID, memory share, compute capability, PCI address).
+// per device its gpupool server shows it. The devices are read as libcuda.so.1 reads them
+// (remoting/client/device_facts.h), from the same server with the same credentials, so NVML and CUDA
+// never disagree about a device (its name, UUID, memory share, compute capability, PCI address); but
+// through a short session of NVML's own (snapshot.h), so that nvmlInit leaves the process's CUDA
+// uninitialised, as NVIDIA's NVML does.
 //
 // Thread-safety: every member is safe to call from any thread.
 #pragma once
@@ -12,15 +14,26 @@
 #include <mutex>
 
 #include "remoting/client/nvml/nvml_abi.h"
+#include "remoting/client/nvml/pci_bus_id.h"
 
-// What an nvmlDevice_t points to. Made at the first successful nvmlInit and kept until the process
-// ends: NVML's handles stay valid across nvmlShutdown and a later nvmlInit.
+// What an nvmlDevice_t points to: a device as the first successful nvmlInit found it, kept until the
+// process ends (NVML's handles stay valid across nvmlShutdown and a later nvmlInit). What it holds
+// does not change while a session lasts; memory, which does, is asked for when wanted.
 struct nvmlDevice_st {
-  CUdevice device = 0;
+  CUdevice device = 0;  // the CUDA ordinal, in the process's own driver too
   unsigned index = 0;
+  char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE] = {};
+  char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE] = {};  // "GPU-…"
+  gpupool::nvml::PciAddress pci;
+  int major = 0, minor = 0;             // compute capability
+  unsigned long long total_memory = 0;  // the session's memory share where it has one
 };
 
 namespace gpupool::nvml {
+
+// As many GPUs as CUDA_VISIBLE_DEVICES may name; more are left out, with a warning.
+inline constexpr unsigned kMaxDevices = 64;
+using DeviceTable = std::array<nvmlDevice_st, kMaxDevices>;
 
 // A CUDA error as NVML reports it.
 nvmlReturn_t FromCuda(CUresult result);
@@ -33,8 +46,7 @@ class Library {
  public:
   static Library& Get();
 
-  // nvmlInitWithFlags: counted, as NVML's is; the first call initialises the driver (cuInit connects
-  // to the gpupool server) and makes the device handles.
+  // nvmlInitWithFlags: counted, as NVML's is; the first successful call reads the devices.
   nvmlReturn_t Init(unsigned flags);
   // NVML_ERROR_UNINITIALIZED when there are more shutdowns than initialisations.
   nvmlReturn_t Shutdown();
@@ -47,16 +59,17 @@ class Library {
   // `handle` when it is one of ours, else nullptr: a handle the program passes back is never trusted.
   const nvmlDevice_st* Find(nvmlDevice_t handle) const;
 
-  std::mutex* mutex() { return &mu_; }
+  int driver_version() const;  // cuDriverGetVersion's answer, the server's
 
-  // As many GPUs as CUDA_VISIBLE_DEVICES may name; more are left out, with a warning.
-  static constexpr unsigned kMaxDevices = 64;
+  std::mutex* mutex() { return &mu_; }
 
  private:
   mutable std::mutex mu_;
   int initialised_ = 0;  // nvmlInit calls minus nvmlShutdown calls
+  bool read_ = false;    // the devices were read (by the first successful nvmlInit)
+  int driver_version_ = 0;
   unsigned count_ = 0;
-  std::array<nvmlDevice_st, kMaxDevices> devices_{};
+  DeviceTable devices_{};
 };
 
 // The checks every device query starts with: initialised, `handle` ours, `out` (when given) not null.

@@ -1,8 +1,9 @@
 // Loads libnvidia-ml.so.1 by its soname, as NCCL and pynvml do, and checks each NVML answer against
 // the CUDA driver's in the same process (gpupool's libcuda.so.1, against the server in
-// GPUPOOL_SERVER). Prints "PASS nvml_probe" and exits 0 when every check holds; each failed check is
-// printed with its line. With --gpus N the server must show N GPUs; with --no-server it checks only
-// that initialisation fails cleanly.
+// GPUPOOL_SERVER), and that NVML leaves CUDA alone until the program initialises it. Prints
+// "PASS nvml_probe" and exits 0 when every check holds; each failed check is printed with its line.
+// With --gpus N the server must show N GPUs; with --no-server it checks only that initialisation
+// fails cleanly.
 #include <cuda.h>
 #include <dlfcn.h>
 #include <sys/wait.h>
@@ -198,9 +199,30 @@ int main(int argc, char** argv) {
 
   CHECK(Nvml<Init>("nvmlInit_v2")() == NVML_SUCCESS);
   CHECK(Nvml<Init>("nvmlInit")() == NVML_SUCCESS);  // counted: two shutdowns to come
-  int cuda_count = 0;
-  cuDeviceGetCount(&cuda_count);
   CHECK(Nvml<Count>("nvmlDeviceGetCount_v2")(&count) == NVML_SUCCESS);
+  // As NVIDIA's, gpupool's NVML leaves the process's CUDA uninitialised, so a child forked now (as
+  // PyTorch forks after counting devices through NVML) can use CUDA, and NVML too.
+  int cuda_count = -1;
+  CHECK(cuDeviceGetCount(&cuda_count) == CUDA_ERROR_NOT_INITIALIZED);
+  std::fflush(stdout);
+  const pid_t early = fork();
+  if (early == 0) {
+    alarm(30);
+    nvmlDevice_t d0 = nullptr;
+    char child_name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+    int child_count = 0;
+    const bool ok = Nvml<ByIndex>("nvmlDeviceGetHandleByIndex_v2")(0, &d0) == NVML_SUCCESS &&
+                    Nvml<Text>("nvmlDeviceGetName")(d0, child_name, sizeof child_name) == NVML_SUCCESS &&
+                    cuInit(0) == CUDA_SUCCESS && cuDeviceGetCount(&child_count) == CUDA_SUCCESS &&
+                    static_cast<unsigned>(child_count) == count;
+    _exit(ok ? 0 : 1);
+  }
+  int early_status = 0;
+  CHECK(early > 0 && waitpid(early, &early_status, 0) == early);
+  CHECK(WIFEXITED(early_status) && WEXITSTATUS(early_status) == 0);
+
+  CHECK(cuInit(0) == CUDA_SUCCESS);
+  cuDeviceGetCount(&cuda_count);
   CHECK(count == static_cast<unsigned>(cuda_count) && count > 0);
   if (argc > 2 && std::strcmp(argv[1], "--gpus") == 0)
     CHECK(count == static_cast<unsigned>(std::atoi(argv[2])));
@@ -228,17 +250,18 @@ int main(int argc, char** argv) {
         NVML_ERROR_INVALID_ARGUMENT);
   CHECK(Nvml<Text>("nvmlDeviceGetName")(nullptr, name, sizeof name) == NVML_ERROR_INVALID_ARGUMENT);
 
-  // A child forked after nvmlInit has no connection of its own to the server: it gets answers at once
-  // (CUDA's "not initialised" in a child of an initialised process), never a hang.
+  // A child forked once the process uses CUDA gets NVML's answers, and CUDA's "not initialised" (as in
+  // a child of an initialised process) at once: never a hang, and NVML reports its memory as unused.
   std::fflush(stdout);
   const pid_t child = fork();
   if (child == 0) {
     alarm(10);
     char child_name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
-    unsigned child_count = 0;
-    const bool ok =
-        Nvml<Count>("nvmlDeviceGetCount_v2")(&child_count) == NVML_SUCCESS && child_count == count &&
-        Nvml<Text>("nvmlDeviceGetName")(first, child_name, sizeof child_name) == NVML_ERROR_UNINITIALIZED;
+    nvmlMemory_t child_memory{};
+    int child_count = 0;
+    const bool ok = Nvml<Text>("nvmlDeviceGetName")(first, child_name, sizeof child_name) == NVML_SUCCESS &&
+                    Nvml<Memory>("nvmlDeviceGetMemoryInfo")(first, &child_memory) == NVML_SUCCESS &&
+                    child_memory.used == 0 && cuDeviceGetCount(&child_count) == CUDA_ERROR_NOT_INITIALIZED;
     _exit(ok ? 0 : 1);
   }
   int status = 0;
