@@ -29,7 +29,13 @@ CUresult LoadModule(const void* image, Context* ctx, Module** out) {
   std::string error;
   if (CUresult r = ParseModuleImage(image, &module->image, &error); r != CUDA_SUCCESS) {
     s.last_load_error = error;
-    GPUPOOL_LOG(kWarn) << "emulated device: module load failed: " << error;
+    // An image with no code for this GPU is ordinary (libraries ship some for newer GPUs only, NCCL
+    // for one), and the caller hears of it: as the driver does, say nothing unless asked.
+    if (r == CUDA_ERROR_NO_BINARY_FOR_GPU) {
+      GPUPOOL_LOG(kDebug) << "emulated device: module load failed: " << error;
+    } else {
+      GPUPOOL_LOG(kWarn) << "emulated device: module load failed: " << error;
+    }
     return r;
   }
   Module* raw = module.get();
