@@ -26,6 +26,7 @@ Result<ClientDriver> LoadClientDriver(const std::string& library) {
   get(&d.MemFreeHost, "cuMemFreeHost");
   get(&d.MemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
   get(&d.Memcpy2D, "cuMemcpy2D_v2");
+  get(&d.Memcpy2DAsync, "cuMemcpy2DAsync_v2");
   get(&d.StreamSynchronize, "cuStreamSynchronize");
   get(&d.ModuleLoadData, "cuModuleLoadData");
   get(&d.ModuleGetFunction, "cuModuleGetFunction");

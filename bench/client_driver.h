@@ -27,6 +27,7 @@ struct ClientDriver {
   PFN_cuMemFreeHost_v2000 MemFreeHost;
   PFN_cuMemcpyDtoHAsync_v3020 MemcpyDtoHAsync;
   PFN_cuMemcpy2D_v3020 Memcpy2D;
+  PFN_cuMemcpy2DAsync_v3020 Memcpy2DAsync;
   PFN_cuStreamSynchronize_v2000 StreamSynchronize;
   PFN_cuModuleLoadData_v2000 ModuleLoadData;
   PFN_cuModuleGetFunction_v2000 ModuleGetFunction;

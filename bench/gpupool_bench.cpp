@@ -60,9 +60,11 @@ double Seconds(Clock::time_point since) {
 
 // 2D copies of `size` bytes in rows of 8 KiB, 8.5 KiB apart on both sides (as from cuMemAllocPitch and
 // an image with padded rows), against the 1D copies of the same size measured just before: the
-// baseline is gpupool's own 1D bandwidth, so the ratio is what a 2D copy costs over a 1D one.
-void Pitched(const ClientDriver& cu, CUdeviceptr device, char* host, std::size_t size, std::size_t total,
-             double h2d, double d2h) {
+// baseline is gpupool's own 1D bandwidth, so the ratio is what a 2D copy costs over a 1D one. Last,
+// asynchronous into pinned memory then a stream synchronisation (deferred, as the 1D copies of
+// d2h_async_bandwidth are, its baseline).
+void Pitched(const ClientDriver& cu, CUdeviceptr device, char* host, char* pinned, std::size_t size,
+             std::size_t total, double h2d, double d2h, double d2h_async) {
   constexpr std::size_t kWidth = 8u << 10, kPitch = kWidth + 512;
   const std::size_t rows = size / kWidth, reps = total / size;
   if (rows * kPitch > (256u << 20)) return;  // past the end of the bench's buffers
@@ -85,6 +87,13 @@ void Pitched(const ClientDriver& cu, CUdeviceptr device, char* host, std::size_t
   t = Clock::now();
   for (std::size_t i = 0; i < reps; ++i) cu.Memcpy2D(&down);
   Emit("d2h_2d_bandwidth", size, static_cast<double>(total) / Seconds(t) / 1e9, d2h);
+  down.dstHost = pinned;
+  t = Clock::now();
+  for (std::size_t i = 0; i < reps; ++i) {
+    cu.Memcpy2DAsync(&down, nullptr);
+    cu.StreamSynchronize(nullptr);
+  }
+  Emit("d2h_2d_async_bandwidth", size, static_cast<double>(total) / Seconds(t) / 1e9, d2h_async);
 }
 
 int Run(const ClientDriver& cu, RawPeer& raw) {
@@ -166,8 +175,10 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
       cu.MemcpyDtoHAsync(pinned, buffer, size, nullptr);
       cu.StreamSynchronize(nullptr);
     }
-    Emit("d2h_async_bandwidth", size, static_cast<double>(total) / Seconds(t) / 1e9, down, down_sized);
-    if (size >= kChunk) Pitched(cu, buffer, host.data(), size, total, h2d, d2h);
+    const double d2h_async = static_cast<double>(total) / Seconds(t) / 1e9;
+    Emit("d2h_async_bandwidth", size, d2h_async, down, down_sized);
+    if (size >= kChunk)
+      Pitched(cu, buffer, host.data(), static_cast<char*>(pinned), size, total, h2d, d2h, d2h_async);
   }
   cu.MemFreeHost(pinned);
   cu.MemFree(buffer);

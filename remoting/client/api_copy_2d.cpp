@@ -5,8 +5,9 @@
 // rows otherwise; pieces are pipelined (copy_pipeline.h), and a piece whose host bytes are contiguous
 // goes from or lands in the program's memory directly. A 3D copy of linear memory is a 2D copy per
 // slice (one 2D copy when the slices are contiguous on both sides): slice z starts at row
-// (z * height + y) of the same pitch. Copies with a CUDA array on either side take the array path
-// (api_copy_array.cpp).
+// (z * height + y) of the same pitch. An asynchronous copy from the device into pinned memory is
+// deferred piece by piece, as a 1D one is (docs/protocol.md "Deferred copies"). Copies with a CUDA array on
+// either side take the array path (api_copy_array.cpp).
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -121,12 +122,13 @@ CUresult PiecesToDevice(std::uint64_t context, const Side& src, const Side& dst,
       [](const Piece&) {});
 }
 
+// Pieces `first` onwards, each answered before the call returns.
 CUresult PiecesFromDevice(std::uint64_t context, const Side& src, const Side& dst, const Split& split,
-                          std::uint64_t stream, std::uint32_t async) {
+                          std::uint64_t stream, std::uint32_t async, std::size_t first = 0) {
   return Windowed<Op::Memcpy2DFromDevice, Piece>(
-      split.count(), kCopyWindow,
+      split.count() - first, kCopyWindow,
       [&](Piece& p, std::size_t i) {
-        split.Place(i, &p);
+        split.Place(first + i, &p);
         p.pending.tail = HostAt(dst, p.row, p.col);  // the reply lands row by row in place
         p.pending.tail_size = p.rows * p.cols;
         if (!Contiguous(dst, p)) p.pending.tail_row = p.cols, p.pending.tail_pitch = dst.pitch;
@@ -146,6 +148,41 @@ bool DeviceStart(const Side& s, CUdeviceptr* out) {
          !__builtin_add_overflow(*out, s.x, out);
 }
 
+// Whether an asynchronous copy from the device to `dst` may be deferred, as a 1D copy's chunks are
+// (copy_engine.h): every destination row in pinned memory, every source row inside one allocation.
+bool Deferrable(const Side& src, const Side& dst, std::size_t width, std::size_t height) {
+  State& state = State::Get();
+  CUdeviceptr start = 0, base = 0;
+  std::size_t size = 0;
+  return Session::DeferredCopiesWanted() && DeviceStart(src, &start) &&
+         state.pinned.Covers(HostAt(dst, 0, 0), (height - 1) * dst.pitch + width) &&
+         state.FindAllocation(start, &base, &size) &&
+         (height - 1) * src.pitch + width <= size - (start - base);
+}
+
+// Defers the copy's pieces while the session has room for them (each answered when the GPU has done
+// it, its rows landing in place: Memcpy2DFromDeviceDeferred); returns how many it deferred.
+std::size_t DeferPieces(std::uint64_t context, const Side& src, const Side& dst, const Split& split,
+                        std::uint64_t stream, CUresult* error) {
+  CUdeviceptr start = 0;
+  (void)DeviceStart(src, &start);  // checked by Deferrable
+  const bool on_blocking_stream = State::Get().WireStreamBlocks(stream);
+  std::size_t i = 0;
+  for (; i < split.count(); ++i) {
+    Piece p;
+    split.Place(i, &p);
+    const CUresult r = Defer<Op::Memcpy2DFromDeviceDeferred>(
+        context, {start + p.row * src.pitch + p.col, src.pitch, p.cols, p.rows, stream},
+        HostAt(dst, p.row, p.col), p.rows * p.cols, on_blocking_stream, p.cols, dst.pitch);
+    if (r == CUDA_ERROR_NOT_READY) break;  // the window is full: the rest is not deferred
+    if (r != CUDA_SUCCESS) {
+      *error = r;
+      break;
+    }
+  }
+  return i;
+}
+
 // Sends a resolved 2D copy (one side on the device) on wire stream `stream`.
 CUresult CopyOn(std::uint64_t context, const Side& src, const Side& dst, std::size_t width,
                 std::size_t height, std::uint64_t stream, bool async) {
@@ -163,10 +200,18 @@ CUresult CopyOn(std::uint64_t context, const Side& src, const Side& dst, std::si
     if (src.host) return CopyHostToDevice(context, start, HostAt(src, 0, 0), width * height, stream, async);
     return CopyDeviceToHost(context, HostAt(dst, 0, 0), start, width * height, stream, async);
   }
-  GPUPOOL_CU_RETURN_IF_ERROR(FinishDeferredCopiesInto(HostAt(host, 0, 0), (height - 1) * host.pitch + width));
   const Split split = SplitOf(width, height);
+  std::size_t deferred = 0;
+  if (!src.host && async && Deferrable(src, dst, width, height)) {
+    CUresult error = CUDA_SUCCESS;
+    deferred = DeferPieces(context, src, dst, split, stream, &error);
+    if (error != CUDA_SUCCESS || deferred == split.count()) return error;
+  }
+  // Lands now: after the deferred copies still to land there (with the rest of a copy deferred in
+  // part, its own deferred pieces too).
+  GPUPOOL_CU_RETURN_IF_ERROR(FinishDeferredCopiesInto(HostAt(host, 0, 0), (height - 1) * host.pitch + width));
   if (src.host) return PiecesToDevice(context, src, dst, split, stream, async_flag);
-  return PiecesFromDevice(context, src, dst, split, stream, async_flag);
+  return PiecesFromDevice(context, src, dst, split, stream, async_flag, deferred);
 }
 
 // A 2D copy as a 3D copy of one slice (for the array path).

@@ -217,7 +217,7 @@ CUresult FinishDeferredCopiesInto(const void* p, std::size_t n) {
   const auto begin = reinterpret_cast<std::uintptr_t>(p);
   return FinishDeferredCopiesIf([begin, n](const Pending& copy) {
     const auto start = reinterpret_cast<std::uintptr_t>(copy.tail);
-    return start < begin + n && begin < start + copy.tail_size;
+    return start < begin + n && begin < start + TailExtent(copy);
   });
 }
 

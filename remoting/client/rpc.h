@@ -73,14 +73,14 @@ CUresult Finish(Pending* pending, typename protocol::Call<op>::Reply* reply) {
 // (Session::SendDeferred). `on_blocking_stream`: the call's stream is not CU_STREAM_NON_BLOCKING.
 template <protocol::Op op>
 CUresult Defer(std::uint64_t context, const typename protocol::Call<op>::Request& request, void* tail,
-               std::size_t tail_size, bool on_blocking_stream) {
+               std::size_t tail_size, bool on_blocking_stream, std::size_t row = 0, std::size_t pitch = 0) {
   static_assert(protocol::Call<op>::mode == protocol::Mode::kDeferred);
   Session* session = State::Get().session();
   if (session == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   protocol::Writer w;
   protocol::Encode(w, request);
   return session->SendDeferred(static_cast<std::uint16_t>(op), context, w.data(), tail, tail_size,
-                               on_blocking_stream);
+                               on_blocking_stream, row, pitch);
 }
 
 template <protocol::Op op>

@@ -82,6 +82,18 @@ bool CopyRingWanted() {
   return EnvSwitchOn("GPUPOOL_COPY_RING");
 }
 
+// Copies `n` bytes that start at `offset` in a reply's packed rows to where those rows land.
+void PlaceRows(const Pending& pending, std::size_t offset, const char* bytes, std::size_t n) {
+  auto* base = static_cast<char*>(pending.tail);
+  const std::size_t row = pending.tail_row, pitch = pending.tail_pitch;
+  for (std::size_t at = 0; at < n;) {  // `offset + at` is a position in the packed rows
+    const std::size_t col = (offset + at) % row;
+    const std::size_t len = std::min(row - col, n - at);
+    std::memcpy(base + (offset + at) / row * pitch + col, bytes + at, len);
+    at += len;
+  }
+}
+
 }  // namespace
 
 bool Session::DeferredCopiesWanted() {
@@ -229,11 +241,14 @@ CUresult Session::Send(std::uint16_t opcode, bool no_reply, std::uint64_t contex
 }
 
 CUresult Session::SendDeferred(std::uint16_t opcode, std::uint64_t context, const std::string& args,
-                               void* tail, std::size_t tail_size, bool on_blocking_stream) {
+                               void* tail, std::size_t tail_size, bool on_blocking_stream, std::size_t row,
+                               std::size_t pitch) {
   auto owned = std::make_unique<Pending>();
   Pending* pending = owned.get();
   pending->tail = tail;
   pending->tail_size = tail_size;
+  pending->tail_row = row;
+  pending->tail_pitch = pitch;
   pending->owned = true;
   pending->on_blocking_stream = on_blocking_stream;
   {
@@ -382,15 +397,16 @@ Status Session::ReadTail(const Pending& pending) {
   for (std::size_t done = 0; done < size;) {
     const std::size_t n = std::min(kBounceBytes, size - done);
     GPUPOOL_RETURN_IF_ERROR(ReadBuffered(bounce_.get(), n));
-    for (std::size_t at = 0; at < n;) {  // `done + at` is a position in the packed rows
-      const std::size_t col = (done + at) % row;
-      const std::size_t len = std::min(row - col, n - at);
-      std::memcpy(base + (done + at) / row * pitch + col, bounce_.get() + at, len);
-      at += len;
-    }
+    PlaceRows(pending, done, bounce_.get(), n);
     done += n;
   }
   return Status::Ok();
+}
+
+std::size_t TailExtent(const Pending& pending) {
+  if (pending.tail_row == 0 || pending.tail_size == 0) return pending.tail_size;
+  const std::size_t rows = (pending.tail_size + pending.tail_row - 1) / pending.tail_row;
+  return (rows - 1) * pending.tail_pitch + (pending.tail_size - (rows - 1) * pending.tail_row);
 }
 
 Status Session::ReadDeferred(const Pending& pending, std::size_t rest) {
@@ -402,15 +418,19 @@ Status Session::ReadDeferred(const Pending& pending, std::size_t rest) {
     if (rest != pending.tail_size)
       return Status::InvalidArgument("a deferred copy's reply carries " + std::to_string(rest) +
                                      " bytes, expected " + std::to_string(pending.tail_size));
-    return ReadBuffered(pending.tail, rest);
+    return ReadTail(pending);
   }
   if (rest != 0 || staging_ == nullptr || slot > protocol::kStagingSlots ||
       pending.tail_size > protocol::kStagingSlotBytes)
     return Status::InvalidArgument("a deferred copy's reply names staging slot " + std::to_string(slot));
   char* base = staging_->base();
-  std::memcpy(pending.tail,
-              base + protocol::kStagingHeaderBytes + std::size_t{slot - 1} * protocol::kStagingSlotBytes,
-              pending.tail_size);
+  const char* bytes =
+      base + protocol::kStagingHeaderBytes + std::size_t{slot - 1} * protocol::kStagingSlotBytes;
+  if (pending.tail_row != 0) {
+    PlaceRows(pending, 0, bytes, pending.tail_size);
+  } else {
+    std::memcpy(pending.tail, bytes, pending.tail_size);
+  }
   reinterpret_cast<protocol::StagingHeader*>(base)->held[slot - 1].store(0, std::memory_order_release);
   return Status::Ok();
 }

@@ -53,6 +53,11 @@
 namespace gpupool::client {
 
 // One outstanding synchronous request.
+struct Pending;
+// The bytes of the program's memory a reply's tail lands in, first to last: tail_size, or for rows
+// the span from the first row's start to the last row's end.
+std::size_t TailExtent(const Pending& pending);
+
 struct Pending {
   bool done = false;
   CUresult result = CUDA_SUCCESS;
@@ -60,7 +65,7 @@ struct Pending {
   void* tail = nullptr;       // kReplyTail: where the bulk bytes go
   std::size_t tail_size = 0;  // ... and how many are expected
   // Rows of a 2D copy: when tail_row is set, the bytes land as rows of tail_row bytes, tail_pitch
-  // apart (the program's memory between rows is left alone). Not for deferred calls.
+  // apart (the program's memory between rows is left alone).
   std::size_t tail_row = 0, tail_pitch = 0;
   bool owned = false;  // a deferred call's: the session deletes it when its reply is read
   // A deferred call's: its stream is waited for by the legacy NULL stream (not CU_STREAM_NON_BLOCKING).
@@ -87,8 +92,10 @@ class Session {
   // Sends a kDeferred request; its reply's bulk bytes (`tail_size` of them) go to `tail` whenever
   // it is read. Its error, if any, the server reports at the next synchronising call.
   // CUDA_ERROR_NOT_READY, sending nothing, when kMaxDeferredCopies are out already.
+  // `row` and `pitch` (when row is not 0): the bytes land as rows, as Pending's tail_row and tail_pitch.
   CUresult SendDeferred(std::uint16_t opcode, std::uint64_t context, const std::string& args, void* tail,
-                        std::size_t tail_size, bool on_blocking_stream);
+                        std::size_t tail_size, bool on_blocking_stream, std::size_t row = 0,
+                        std::size_t pitch = 0);
   // Deferred requests whose reply has not been read yet.
   std::size_t deferred() const;
   // Whether `accept` takes one of them (their Pending: where the bytes go, the stream's kind).

@@ -60,18 +60,18 @@ std::byte* DeferredCopies::Stage(Copy& copy) {
   return copy.pinned;
 }
 
-CUresult DeferredCopies::Start(const protocol::FrameHeader& request, CUdeviceptr src, std::size_t size,
-                               CUstream stream) {
+template <typename Enqueue>
+CUresult DeferredCopies::Begin(const protocol::FrameHeader& request, std::size_t size, CUstream stream,
+                               Enqueue enqueue) {
   if (size > protocol::kChunkSize) return CUDA_ERROR_INVALID_VALUE;
   if (copies_.size() >= protocol::kMaxDeferredCopies) return CUDA_ERROR_OUT_OF_MEMORY;
-  if (api_.cuMemcpyDtoHAsync_v2 == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   Copy copy;
   copy.request = request;
   copy.size = size;
   std::byte* target = Stage(copy);
   if (target != nullptr && api_.cuEventCreate != nullptr && api_.cuEventRecord != nullptr &&
       api_.cuEventCreate(&copy.done, CU_EVENT_DISABLE_TIMING) == CUDA_SUCCESS) {
-    CUresult r = api_.cuMemcpyDtoHAsync_v2(target, src, size, stream);
+    CUresult r = enqueue(target);
     if (r == CUDA_SUCCESS) r = api_.cuEventRecord(copy.done, stream);
     if (r != CUDA_SUCCESS) {
       Release(copy);
@@ -84,11 +84,36 @@ CUresult DeferredCopies::Start(const protocol::FrameHeader& request, CUdeviceptr
   // memory returns once it is done), and answered with the next synchronisation as well.
   Release(copy);
   copy.bytes.resize(size);
-  CUresult r = api_.cuMemcpyDtoHAsync_v2(copy.bytes.data(), src, size, stream);
+  CUresult r = enqueue(reinterpret_cast<std::byte*>(copy.bytes.data()));
   if (r == CUDA_SUCCESS && api_.cuStreamSynchronize != nullptr) r = api_.cuStreamSynchronize(stream);
   if (r != CUDA_SUCCESS) return r;
   copies_.push_back(std::move(copy));
   return CUDA_SUCCESS;
+}
+
+CUresult DeferredCopies::Start(const protocol::FrameHeader& request, CUdeviceptr src, std::size_t size,
+                               CUstream stream) {
+  if (api_.cuMemcpyDtoHAsync_v2 == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  return Begin(request, size, stream,
+               [&](std::byte* target) { return api_.cuMemcpyDtoHAsync_v2(target, src, size, stream); });
+}
+
+CUresult DeferredCopies::StartRows(const protocol::FrameHeader& request, CUdeviceptr src, std::size_t pitch,
+                                   std::size_t width, std::size_t height, CUstream stream) {
+  if (api_.cuMemcpy2DAsync_v2 == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  if (width == 0 || height == 0 || width > protocol::kChunkSize / height) return CUDA_ERROR_INVALID_VALUE;
+  return Begin(request, width * height, stream, [&](std::byte* target) {
+    CUDA_MEMCPY2D copy{};
+    copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    copy.srcDevice = src;
+    copy.srcPitch = pitch;
+    copy.dstMemoryType = CU_MEMORYTYPE_HOST;
+    copy.dstHost = target;
+    copy.dstPitch = width;
+    copy.WidthInBytes = width;
+    copy.Height = height;
+    return api_.cuMemcpy2DAsync_v2(&copy, stream);
+  });
 }
 
 bool DeferredCopies::Finished(Copy& copy, bool wait) {

@@ -1,9 +1,9 @@
 // DeferredCopies: the session's device-to-host copies that are answered when the GPU has done them
-// (MemcpyDtoHDeferred), not when they are asked for. The worker starts the copy into a staging
-// buffer, records an event after it, and goes on serving the session's other calls; the reply goes
-// out with the next synchronisation the client asks for once the event has completed
-// (docs/protocol.md, "Deferred copies"). So a program that copies results back asynchronously and
-// works on the CPU meanwhile is not held up by the copy, and neither are the session's other streams.
+// (MemcpyDtoHDeferred, Memcpy2DFromDeviceDeferred), not when they are asked for. The worker starts the copy
+// into a staging buffer, records an event after it, and goes on serving the session's other calls; the reply
+// goes out with the next synchronisation the client asks for once the event has completed (docs/protocol.md,
+// "Deferred copies"). So a program that copies results back asynchronously and works on the CPU meanwhile is
+// not held up by the copy, and neither are the session's other streams.
 //
 // Staging: for a client on this host that asked for it, a slot of the deferred staging shared with
 // it (protocol/deferred_staging.h, registered with the driver so the GPU writes it directly), and the
@@ -46,6 +46,10 @@ class DeferredCopies {
   // answered as `request`. CUDA_ERROR_OUT_OF_MEMORY when kMaxDeferredCopies are unanswered; the
   // driver's error when the copy cannot be started. The range is the caller's to check.
   CUresult Start(const protocol::FrameHeader& request, CUdeviceptr src, std::size_t size, CUstream stream);
+  // The same for `height` rows of `width` bytes, `pitch` apart from `src` (Memcpy2DFromDeviceDeferred),
+  // packed: width * height at most kChunkSize.
+  CUresult StartRows(const protocol::FrameHeader& request, CUdeviceptr src, std::size_t pitch,
+                     std::size_t width, std::size_t height, CUstream stream);
 
   // Waits until the GPU has finished every copy (DeferredCopiesFinish; a call, so the watchdog sees
   // a kernel that never ends).
@@ -77,6 +81,10 @@ class DeferredCopies {
     std::string bytes;            // the bytes in ordinary memory (no staging to be had, or Detach)
     CUresult result = CUDA_SUCCESS;
   };
+  // Starts a copy of `size` bytes that `enqueue(target)` puts on `stream` (the driver's asynchronous
+  // copy into `target`): Start and StartRows.
+  template <typename Enqueue>
+  CUresult Begin(const protocol::FrameHeader& request, std::size_t size, CUstream stream, Enqueue enqueue);
   // Where `copy` goes: a free shared slot, else a pinned buffer; null when neither is to be had.
   std::byte* Stage(Copy& copy);
   std::byte* SharedSlot(std::uint32_t slot) const;

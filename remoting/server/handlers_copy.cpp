@@ -184,6 +184,17 @@ GPUPOOL_HANDLER(MemcpyDtoHDeferred) {
   return r;
 }
 
+GPUPOOL_HANDLER(Memcpy2DFromDeviceDeferred) {
+  const auto& [src, pitch, width, height, stream_id] = in;
+  CUstream stream = nullptr;
+  if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
+  if (width == 0 || height == 0 || width > protocol::kChunkSize / height) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = s.CheckRange2D(src, pitch, width, height); r != CUDA_SUCCESS) return r;
+  CUresult r = s.deferred.StartRows(s.request, src, pitch, width, height, stream);
+  if (r == CUDA_SUCCESS) CountFrom(s, width * height);
+  return r;
+}
+
 // Dispatch sends the copies' replies before this one, once they are finished.
 GPUPOOL_HANDLER(DeferredCopiesFinish) {
   s.deferred.WaitAll();

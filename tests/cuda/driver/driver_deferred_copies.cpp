@@ -1,12 +1,12 @@
 // Asynchronous device-to-host copies into pinned memory return before the copy is done, as natively:
 // the program works on the CPU while a kernel and the copy behind it run (the asyncAPI sample's
-// pattern), and every way of waiting for a copy finds its bytes in place: an event query polled to
-// success, a stream synchronisation, a host function behind the copy, a synchronous copy on the NULL
-// stream (which leaves a non-blocking stream's copy running), a context synchronisation after a copy larger
-// than gpupool's deferred window, an event synchronisation into registered memory; and into pageable memory,
-// which CUDA copies synchronously. Stream order holds through host memory too: a copy from the buffer a
-// deferred copy fills reads its bytes, and a later copy into the same bytes (a 2D copy, a copy past the
-// deferred window) wins. Usage: driver_deferred_copies KERNELS.fatbin
+// pattern; also for a 2D copy with gaps between rows), and every way of waiting for a copy finds its bytes in
+// place: an event query polled to success, a stream synchronisation, a host function behind the copy, a
+// synchronous copy on the NULL stream (which leaves a non-blocking stream's copy running), a context
+// synchronisation after a copy larger than gpupool's deferred window, an event synchronisation into
+// registered memory; and into pageable memory, which CUDA copies synchronously. Stream order holds through
+// host memory too: a copy from the buffer a deferred copy fills reads its bytes, and a later copy into the
+// same bytes (a 2D copy, a copy past the deferred window) wins. Usage: driver_deferred_copies KERNELS.fatbin
 #include <cstring>
 
 #include "check.h"
@@ -79,6 +79,43 @@ int main(int argc, char** argv) {
   }
   CHECK_TRUE(Same(pinned, data, 0, kSize));
 
+  // The same for a 2D copy with gaps between rows on both sides (an image's rows, pitched on the
+  // device, into a wider host buffer): its call returns while the stream is busy, and its rows land in
+  // place, the gaps left alone.
+  {
+    constexpr std::size_t kWidth = 3000, kDevicePitch = 4096, kHostPitch = 5000, kRows = 1500;
+    std::memset(pinned, 0x5a, kRows * kHostPitch);
+    CUDA_MEMCPY2D image{};
+    image.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    image.srcDevice = device + 64;
+    image.srcPitch = kDevicePitch;
+    image.dstMemoryType = CU_MEMORYTYPE_HOST;
+    image.dstHost = pinned + 7;
+    image.dstPitch = kHostPitch;
+    image.WidthInBytes = kWidth;
+    image.Height = kRows;
+    Spin(stream);
+    CU_OK(cuMemcpy2DAsync(&image, stream));
+    CU_OK(cuEventRecord(done, stream));
+    polls = 0;
+    while ((query = cuEventQuery(done)) == CUDA_ERROR_NOT_READY) ++polls;
+    CU_OK(query);
+    if (kernels_take_time) {
+      std::printf("CPU polls while the kernel and the 2D copy ran: %s\n", polls > 0 ? "some" : "none");
+      CHECK_TRUE(polls > 0);
+    }
+    bool rows_landed = true, gaps_kept = true;
+    for (std::size_t r = 0; r < kRows; ++r) {
+      rows_landed = rows_landed && Same(pinned + 7 + r * kHostPitch, data, 64 + r * kDevicePitch, kWidth);
+      const unsigned char* gap = pinned + 7 + r * kHostPitch + kWidth;
+      for (std::size_t g = 0; g + 7 + kWidth < kHostPitch && g < 16; ++g)
+        gaps_kept = gaps_kept && gap[g] == 0x5a;
+    }
+    CHECK_TRUE(rows_landed);
+    CHECK_TRUE(gaps_kept);
+    CHECK_TRUE(pinned[0] == 0x5a && pinned[6] == 0x5a);
+  }
+
   // A stream synchronisation.
   std::memset(pinned, 0, kSize);
   Spin(stream);
@@ -140,7 +177,7 @@ int main(int argc, char** argv) {
   CU_OK(cuMemcpyDtoHAsync(back.data(), other, kSize, stream));  // pageable: complete on return
   CHECK_TRUE(Same(back.data(), data, kSize, kSize));
   // ... and a later copy into the same bytes is what they hold in the end: a 2D copy with gaps between
-  // its rows (not deferred), and a copy made while the deferred window is full (64 MiB of earlier
+  // its rows (deferred too), and a copy made while the deferred window is full (64 MiB of earlier
   // copies).
   Spin(stream);
   CU_OK(cuMemcpyDtoHAsync(pinned, device, kSize, stream));

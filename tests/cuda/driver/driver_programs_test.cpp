@@ -169,6 +169,7 @@ TEST_CASE(
         server, {"driver_deferred_copies", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"}, 600,
         ring);
     CHECK(output.find("CPU polls while the kernel and the copy ran: some") != std::string::npos);
+    CHECK(output.find("CPU polls while the kernel and the 2D copy ran: some") != std::string::npos);
     REQUIRE(server.process->WaitForLine("session ended", std::chrono::seconds(30)).ok());
     const bool staged = server.process->output().find("deferred staging shared") != std::string::npos;
     CHECK(staged == (ring == "on"));

@@ -37,7 +37,8 @@ Answer Next(TestClient& c) {
   REQUIRE(payload.size() >= 4);
   Answer a{header.request_id, header.opcode, 0, 0, payload.substr(4)};
   std::memcpy(&a.result, payload.data(), 4);
-  if (a.opcode == kDeferred && a.result == CUDA_SUCCESS) {
+  if ((a.opcode == kDeferred || a.opcode == static_cast<std::uint16_t>(Op::Memcpy2DFromDeviceDeferred)) &&
+      a.result == CUDA_SUCCESS) {
     REQUIRE(a.tail.size() >= 4);
     std::memcpy(&a.slot, a.tail.data(), 4);
     a.tail.erase(0, 4);
@@ -101,6 +102,31 @@ TEST_CASE(
     CHECK(c.Result<Op::CtxSynchronize>({}) == code);  // latched for the next synchronisation
   }
   CHECK(c.Result<Op::CtxSynchronize>({}) == CUDA_SUCCESS);
+  // The same for rows: a last row past the allocation, more than one chunk of rows, no rows, an
+  // overflowing pitch, a foreign stream.
+  for (const auto& [request, code] :
+       std::vector<std::pair<protocol::Call<Op::Memcpy2DFromDeviceDeferred>::Request, CUresult>>{
+           {{ptr, 1024, 512, 65, 0}, CUDA_ERROR_INVALID_VALUE},
+           {{ptr, 1 << 16, 1 << 16, 17, 0}, CUDA_ERROR_INVALID_VALUE},
+           {{ptr, 64, 64, 0, 0}, CUDA_ERROR_INVALID_VALUE},
+           {{ptr, UINT64_MAX / 2, 8, 4, 0}, CUDA_ERROR_INVALID_VALUE},
+           {{ptr, 64, 16, 4, 77}, CUDA_ERROR_INVALID_HANDLE}}) {
+    const std::uint64_t id = c.Send<Op::Memcpy2DFromDeviceDeferred>(request);
+    const Answer refused = Next(c);
+    CHECK(refused.id == id);
+    CHECK(refused.result == code);
+    CHECK(c.Result<Op::CtxSynchronize>({}) == code);
+  }
+  // Rows 100 apart, 40 bytes each, packed in the reply.
+  const std::uint64_t rows = c.Send<Op::Memcpy2DFromDeviceDeferred>({ptr + 10, 100, 40, 5, 0});
+  const std::uint64_t finished = c.Send<Op::DeferredCopiesFinish>({});
+  const Answer packed = Next(c);
+  CHECK(packed.id == rows);
+  CHECK(packed.result == CUDA_SUCCESS);
+  std::string want;
+  for (int r = 0; r < 5; ++r) want += Pattern(1 << 16, 2).substr(10 + r * 100, 40);
+  CHECK(packed.tail == want);
+  CHECK(Next(c).id == finished);
 
   std::map<std::uint64_t, std::size_t> offsets;  // request id -> offset copied
   for (std::size_t i = 0; i < protocol::kMaxDeferredCopies; ++i)
