@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "remoting/protocol/call_io.h"
 #include "remoting/protocol/codec.h"
+#include "remoting/server/packed_rows.h"
 
 namespace gpupool::server {
 
@@ -103,15 +104,7 @@ CUresult DeferredCopies::StartRows(const protocol::FrameHeader& request, CUdevic
   if (api_.cuMemcpy2DAsync_v2 == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   if (width == 0 || height == 0 || width > protocol::kChunkSize / height) return CUDA_ERROR_INVALID_VALUE;
   return Begin(request, width * height, stream, [&](std::byte* target) {
-    CUDA_MEMCPY2D copy{};
-    copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
-    copy.srcDevice = src;
-    copy.srcPitch = pitch;
-    copy.dstMemoryType = CU_MEMORYTYPE_HOST;
-    copy.dstHost = target;
-    copy.dstPitch = width;
-    copy.WidthInBytes = width;
-    copy.Height = height;
+    const CUDA_MEMCPY2D copy = PackedRowsFromDevice(src, pitch, width, height, target);
     return api_.cuMemcpy2DAsync_v2(&copy, stream);
   });
 }

@@ -11,6 +11,7 @@
 #include "remoting/protocol/frame.h"
 #include "remoting/protocol/frame_reader.h"
 #include "remoting/server/dispatch.h"
+#include "remoting/server/packed_rows.h"
 
 namespace gpupool::server {
 namespace {
@@ -266,15 +267,8 @@ GPUPOOL_HANDLER(Memcpy2DFromDevice) {
       r != CUDA_SUCCESS) {
     return r;
   }
-  CUDA_MEMCPY2D copy{};
-  copy.WidthInBytes = width;
-  copy.Height = height;
-  copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
-  copy.srcDevice = start;
-  copy.srcPitch = src_pitch;
-  copy.dstMemoryType = CU_MEMORYTYPE_HOST;
-  copy.dstHost = Staging(s, width * height);
-  copy.dstPitch = width;
+  const CUDA_MEMCPY2D copy =
+      PackedRowsFromDevice(start, src_pitch, width, height, Staging(s, width * height));
   CountFrom(s, width * height);
   CUresult r = async != 0 ? GPUPOOL_DRIVER(s, cuMemcpy2DAsync_v2, &copy, stream)
                           : GPUPOOL_DRIVER(s, cuMemcpy2DUnaligned_v2, &copy);
