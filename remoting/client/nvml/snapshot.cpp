@@ -18,12 +18,10 @@ nvmlReturn_t NotReached(const std::string& why) {
   return NVML_ERROR_DRIVER_NOT_LOADED;
 }
 
-nvmlReturn_t Describe(client::Session* session, unsigned index, nvmlDevice_st* d) {
-  client::DeviceFacts facts;
-  const auto ordinal = static_cast<CUdevice>(index);
-  if (CUresult r = client::FetchDeviceFacts(session, ordinal, &facts); r != CUDA_SUCCESS) return FromCuda(r);
+// What NVML keeps of device `index`'s facts.
+void Describe(const client::DeviceFacts& facts, unsigned index, nvmlDevice_st* d) {
   auto attribute = [&](CUdevice_attribute a) { return static_cast<unsigned>(facts.attributes[a]); };
-  d->device = ordinal;
+  d->device = static_cast<CUdevice>(index);
   d->index = index;
   std::snprintf(d->name, sizeof d->name, "%s", facts.name.c_str());
   std::snprintf(d->uuid, sizeof d->uuid, "%s",
@@ -33,12 +31,56 @@ nvmlReturn_t Describe(client::Session* session, unsigned index, nvmlDevice_st* d
   d->major = static_cast<int>(attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR));
   d->minor = static_cast<int>(attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR));
   d->total_memory = facts.total_memory;
+}
+
+// What NVML needs of device `ordinal`'s facts, from the process's own CUDA (libcuda.so.1).
+CUresult FactsFromDriver(CUdevice ordinal, client::DeviceFacts* facts) {
+  char name[256] = {};
+  std::size_t total = 0;
+  CUresult r = cuDeviceGetName(name, sizeof name - 1, ordinal);
+  if (r == CUDA_SUCCESS) r = cuDeviceGetUuid(&facts->uuid, ordinal);
+  if (r == CUDA_SUCCESS) r = cuDeviceTotalMem(&total, ordinal);
+  facts->attributes.assign(CU_DEVICE_ATTRIBUTE_MAX, 0);
+  for (CUdevice_attribute a :
+       {CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID, CU_DEVICE_ATTRIBUTE_PCI_BUS_ID, CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID,
+        CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR}) {
+    if (r == CUDA_SUCCESS) r = cuDeviceGetAttribute(&facts->attributes[a], a, ordinal);
+  }
+  facts->name = name;
+  facts->total_memory = total;
+  return r;
+}
+
+// The first `n` devices (at most kMaxDevices), their facts from `fetch`.
+template <typename Fetch>
+nvmlReturn_t Fill(int n, unsigned flags, Fetch fetch, DeviceTable* devices, unsigned* count) {
+  if (n <= 0) {
+    *count = 0;
+    return (flags & NVML_INIT_FLAG_NO_GPUS) != 0 ? NVML_SUCCESS : NVML_ERROR_GPU_NOT_FOUND;
+  }
+  if (static_cast<unsigned>(n) > kMaxDevices) {
+    GPUPOOL_LOG(kWarn) << "NVML reports the first " << kMaxDevices << " of the server's " << n << " GPUs";
+    n = kMaxDevices;
+  }
+  for (unsigned i = 0; i < static_cast<unsigned>(n); ++i) {
+    client::DeviceFacts facts;
+    if (CUresult r = fetch(static_cast<CUdevice>(i), &facts); r != CUDA_SUCCESS) return FromCuda(r);
+    Describe(facts, i, &(*devices)[i]);
+  }
+  *count = static_cast<unsigned>(n);
   return NVML_SUCCESS;
 }
 
 }  // namespace
 
 nvmlReturn_t ReadDevices(unsigned flags, DeviceTable* devices, unsigned* count, int* driver_version) {
+  // A process whose CUDA is initialised already has nothing to keep uninitialised: its own driver
+  // answers, and the server is spared a session.
+  int shown = 0;
+  if (cuDeviceGetCount(&shown) == CUDA_SUCCESS) {
+    if (CUresult r = cuDriverGetVersion(driver_version); r != CUDA_SUCCESS) return FromCuda(r);
+    return Fill(shown, flags, FactsFromDriver, devices, count);
+  }
   auto address = client::FindServer();
   if (!address.ok()) return NotReached(address.status().ToString());
   address->copy_ring = false;
@@ -51,20 +93,12 @@ nvmlReturn_t ReadDevices(unsigned flags, DeviceTable* devices, unsigned* count, 
   if (r == CUDA_SUCCESS) r = client::RpcOn<Op::DeviceGetCount>(s, 0, {}, &devices_shown);
   if (r != CUDA_SUCCESS) return FromCuda(r);
   *driver_version = std::get<0>(version);
-  int n = std::get<0>(devices_shown);
-  if (n <= 0) {
-    *count = 0;
-    return (flags & NVML_INIT_FLAG_NO_GPUS) != 0 ? NVML_SUCCESS : NVML_ERROR_GPU_NOT_FOUND;
-  }
-  if (static_cast<unsigned>(n) > kMaxDevices) {
-    GPUPOOL_LOG(kWarn) << "NVML reports the first " << kMaxDevices << " of the server's " << n << " GPUs";
-    n = kMaxDevices;
-  }
-  for (unsigned i = 0; i < static_cast<unsigned>(n); ++i) {
-    if (nvmlReturn_t got = Describe(s, i, &(*devices)[i]); got != NVML_SUCCESS) return got;
-  }
-  *count = static_cast<unsigned>(n);
-  return NVML_SUCCESS;
+  return Fill(
+      std::get<0>(devices_shown), flags,
+      [s](CUdevice ordinal, client::DeviceFacts* facts) {
+        return client::FetchDeviceFacts(s, ordinal, facts);
+      },
+      devices, count);
 }
 
 }  // namespace gpupool::nvml

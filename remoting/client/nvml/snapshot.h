@@ -3,7 +3,8 @@
 // forked after the parent's cuInit cannot use CUDA, so PyTorch counts devices through NVML before it
 // forks data loader workers or training processes. Reading them through libcuda.so.1 would initialise
 // the process's CUDA; a session of NVML's own leaves it alone. That session asks for no shared memory
-// with the server and costs it one short-lived worker.
+// with the server and costs it one short-lived worker. A process whose CUDA is initialised already
+// (PyTorch's before it starts NCCL) is answered by its own libcuda.so.1 instead: no session at all.
 //
 // Thread-safety: ReadDevices may run on several threads at once (each has its own session).
 #pragma once

@@ -2,8 +2,8 @@
 // the CUDA driver's in the same process (gpupool's libcuda.so.1, against the server in
 // GPUPOOL_SERVER), and that NVML leaves CUDA alone until the program initialises it. Prints
 // "PASS nvml_probe" and exits 0 when every check holds; each failed check is printed with its line.
-// With --gpus N the server must show N GPUs; with --no-server it checks only that initialisation
-// fails cleanly.
+// With --gpus N the server must show N GPUs; with --cuda-first the program initialises CUDA before
+// NVML; with --no-server it checks only that initialisation fails cleanly.
 #include <cuda.h>
 #include <dlfcn.h>
 #include <sys/wait.h>
@@ -188,6 +188,24 @@ int main(int argc, char** argv) {
   CHECK(std::strcmp(Nvml<const char*(nvmlReturn_t)>("nvmlErrorString")(NVML_ERROR_NOT_SUPPORTED),
                     "Not Supported") == 0);
   CHECK(Nvml<nvmlReturn_t(unsigned)>("nvmlInitWithFlags")(0x100) == NVML_ERROR_INVALID_ARGUMENT);
+  if (argc > 1 && std::strcmp(argv[1], "--cuda-first") == 0) {
+    // CUDA first, then NVML, which then asks the process's CUDA (the test counts the sessions).
+    int cuda_count = 0;
+    CHECK(cuInit(0) == CUDA_SUCCESS && cuDeviceGetCount(&cuda_count) == CUDA_SUCCESS);
+    CHECK(Nvml<Init>("nvmlInit_v2")() == NVML_SUCCESS);
+    CHECK(Nvml<Count>("nvmlDeviceGetCount_v2")(&count) == NVML_SUCCESS &&
+          count == static_cast<unsigned>(cuda_count));
+    for (unsigned i = 0; i < count; ++i) {
+      nvmlDevice_t device = nullptr;
+      CHECK(Nvml<ByIndex>("nvmlDeviceGetHandleByIndex_v2")(i, &device) == NVML_SUCCESS);
+      CUdevice cu = 0;
+      cuDeviceGet(&cu, static_cast<int>(i));
+      CheckDevice(device, cu);
+    }
+    if (failures != 0) return 1;
+    std::printf("PASS nvml_probe --cuda-first\n");
+    return 0;
+  }
   if (no_server) {
     const nvmlReturn_t r = Nvml<Init>("nvmlInit_v2")();
     CHECK(r == NVML_ERROR_DRIVER_NOT_LOADED);

@@ -44,6 +44,37 @@ TEST_CASE("nvml: every answer is the CUDA driver's for the same device") {
   CHECK(out.find("nvmlDeviceGetTemperature is not supported", first + 1) == std::string::npos);
 }
 
+// How many sessions the server started for nvml_probe processes, once they have all ended.
+std::size_t ProbeSessions(Subprocess& server, std::size_t ended) {
+  for (std::size_t i = 0; i < ended; ++i)
+    REQUIRE(server.WaitForLine("session ended", std::chrono::seconds(30)).ok());
+  std::size_t n = 0;
+  const std::string& out = server.output();
+  for (auto at = out.find("for nvml_probe["); at != std::string::npos;
+       at = out.find("for nvml_probe[", at + 1))
+    ++n;
+  return n;
+}
+
+// NVML first asks the server through a session of its own (CUDA stays uninitialised); a process
+// whose CUDA is initialised already is answered by it, and the server sees no second session.
+TEST_CASE("nvml: a process that initialised CUDA first costs the server no second session") {
+  TempDir dir;
+  const std::string socket = "unix:" + dir.File("s");
+  auto server = Subprocess::Start({GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", socket});
+  REQUIRE(server.ok());
+  REQUIRE(server->WaitForLine("listening on", std::chrono::seconds(30)).ok());
+  auto probe = Subprocess::Start({GPUPOOL_NVML_PROBE, "--cuda-first"}, ProbeOptions(socket));
+  REQUIRE(probe.ok());
+  auto code = probe->Wait(std::chrono::seconds(120));
+  REQUIRE(code.ok());
+  INFO(probe->output());
+  CHECK(*code == 0);
+  CHECK(probe->output().find("PASS nvml_probe --cuda-first\n") != std::string::npos);
+  INFO(server->output());
+  CHECK(ProbeSessions(*server, 1) == 1);
+}
+
 TEST_CASE("nvml: without a reachable server nvmlInit says the driver is not loaded") {
   TempDir dir;
   auto probe =
