@@ -153,11 +153,16 @@ bool DeviceStart(const Side& s, CUdeviceptr* out) {
 bool Deferrable(const Side& src, const Side& dst, std::size_t width, std::size_t height) {
   State& state = State::Get();
   CUdeviceptr start = 0, base = 0;
-  std::size_t size = 0;
+  std::size_t size = 0, src_span = 0, dst_span = 0;
+  // A span that overflows is not deferred: the server refuses the copy at the call, as before.
+  if (__builtin_mul_overflow(height - 1, src.pitch, &src_span) ||
+      __builtin_add_overflow(src_span, width, &src_span) ||
+      __builtin_mul_overflow(height - 1, dst.pitch, &dst_span) ||
+      __builtin_add_overflow(dst_span, width, &dst_span))
+    return false;
   return Session::DeferredCopiesWanted() && DeviceStart(src, &start) &&
-         state.pinned.Covers(HostAt(dst, 0, 0), (height - 1) * dst.pitch + width) &&
-         state.FindAllocation(start, &base, &size) &&
-         (height - 1) * src.pitch + width <= size - (start - base);
+         state.pinned.Covers(HostAt(dst, 0, 0), dst_span) && state.FindAllocation(start, &base, &size) &&
+         src_span <= size - (start - base);
 }
 
 // Defers the copy's pieces while the session has room for them (each answered when the GPU has done
