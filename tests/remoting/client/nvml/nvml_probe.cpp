@@ -174,6 +174,20 @@ void CheckDevice(nvmlDevice_t device, CUdevice cu) {
   CHECK(get_temperature(device, 0, &temperature) == NVML_ERROR_NOT_SUPPORTED);
 }
 
+// Checks the `count` devices NVML reports against CUDA's of the same ordinals; returns the first.
+nvmlDevice_t CheckEveryDevice(unsigned count) {
+  nvmlDevice_t first = nullptr;
+  for (unsigned i = 0; i < count; ++i) {
+    nvmlDevice_t device = nullptr;
+    CHECK(Nvml<ByIndex>("nvmlDeviceGetHandleByIndex_v2")(i, &device) == NVML_SUCCESS);
+    CUdevice cu = 0;
+    cuDeviceGet(&cu, static_cast<int>(i));
+    CheckDevice(device, cu);
+    if (i == 0) first = device;
+  }
+  return first;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -195,13 +209,7 @@ int main(int argc, char** argv) {
     CHECK(Nvml<Init>("nvmlInit_v2")() == NVML_SUCCESS);
     CHECK(Nvml<Count>("nvmlDeviceGetCount_v2")(&count) == NVML_SUCCESS &&
           count == static_cast<unsigned>(cuda_count));
-    for (unsigned i = 0; i < count; ++i) {
-      nvmlDevice_t device = nullptr;
-      CHECK(Nvml<ByIndex>("nvmlDeviceGetHandleByIndex_v2")(i, &device) == NVML_SUCCESS);
-      CUdevice cu = 0;
-      cuDeviceGet(&cu, static_cast<int>(i));
-      CheckDevice(device, cu);
-    }
+    CheckEveryDevice(count);
     if (failures != 0) return 1;
     std::printf("PASS nvml_probe --cuda-first\n");
     return 0;
@@ -249,15 +257,7 @@ int main(int argc, char** argv) {
   CHECK(Nvml<nvmlReturn_t(int*)>("nvmlSystemGetCudaDriverVersion_v2")(&version) == NVML_SUCCESS);
   CHECK(version == cuda_version);
 
-  nvmlDevice_t first = nullptr;
-  for (unsigned i = 0; i < count; ++i) {
-    nvmlDevice_t device = nullptr;
-    CHECK(Nvml<ByIndex>("nvmlDeviceGetHandleByIndex_v2")(i, &device) == NVML_SUCCESS);
-    CUdevice cu = 0;
-    cuDeviceGet(&cu, static_cast<int>(i));
-    CheckDevice(device, cu);
-    if (i == 0) first = device;
-  }
+  nvmlDevice_t first = CheckEveryDevice(count);
   nvmlDevice_t device = nullptr;
   CHECK(Nvml<ByIndex>("nvmlDeviceGetHandleByIndex_v2")(count, &device) == NVML_ERROR_INVALID_ARGUMENT);
   CHECK(Nvml<ByIndex>("nvmlDeviceGetHandleByIndex_v2")(0, nullptr) == NVML_ERROR_INVALID_ARGUMENT);
