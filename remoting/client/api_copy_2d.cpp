@@ -148,44 +148,27 @@ bool DeviceStart(const Side& s, CUdeviceptr* out) {
          !__builtin_add_overflow(*out, s.x, out);
 }
 
-// Whether an asynchronous copy from the device to `dst` may be deferred, as a 1D copy's chunks are
-// (copy_engine.h): every destination row in pinned memory, every source row inside one allocation.
-bool Deferrable(const Side& src, const Side& dst, std::size_t width, std::size_t height) {
-  State& state = State::Get();
-  CUdeviceptr start = 0, base = 0;
-  std::size_t size = 0, src_span = 0, dst_span = 0;
-  // A span that overflows is not deferred: the server refuses the copy at the call, as before.
-  if (__builtin_mul_overflow(height - 1, src.pitch, &src_span) ||
-      __builtin_add_overflow(src_span, width, &src_span) ||
-      __builtin_mul_overflow(height - 1, dst.pitch, &dst_span) ||
-      __builtin_add_overflow(dst_span, width, &dst_span))
-    return false;
-  return Session::DeferredCopiesWanted() && DeviceStart(src, &start) &&
-         state.pinned.Covers(HostAt(dst, 0, 0), dst_span) && state.FindAllocation(start, &base, &size) &&
-         src_span <= size - (start - base);
+// The bytes from the first row's start to the last row's end, or false when that overflows.
+bool RowSpan(std::size_t width, std::size_t height, std::size_t pitch, std::size_t* span) {
+  return !__builtin_mul_overflow(height - 1, pitch, span) && !__builtin_add_overflow(*span, width, span);
 }
 
-// Defers the copy's pieces while the session has room for them (each answered when the GPU has done
-// it, its rows landing in place: Memcpy2DFromDeviceDeferred); returns how many it deferred.
-std::size_t DeferPieces(std::uint64_t context, const Side& src, const Side& dst, const Split& split,
-                        std::uint64_t stream, CUresult* error) {
-  CUdeviceptr start = 0;
-  (void)DeviceStart(src, &start);  // checked by Deferrable
+// Defers the pieces of a copy from device address `start` while the session has room for them (each
+// answered when the GPU has done it, its rows landing in place: Memcpy2DFromDeviceDeferred); returns
+// how many it deferred.
+std::size_t DeferPieces(std::uint64_t context, CUdeviceptr start, const Side& src, const Side& dst,
+                        const Split& split, std::uint64_t stream, CUresult* error) {
   const bool on_blocking_stream = State::Get().WireStreamBlocks(stream);
-  std::size_t i = 0;
-  for (; i < split.count(); ++i) {
-    Piece p;
-    split.Place(i, &p);
-    const CUresult r = Defer<Op::Memcpy2DFromDeviceDeferred>(
-        context, {start + p.row * src.pitch + p.col, src.pitch, p.cols, p.rows, stream},
-        HostAt(dst, p.row, p.col), p.rows * p.cols, on_blocking_stream, p.cols, dst.pitch);
-    if (r == CUDA_ERROR_NOT_READY) break;  // the window is full: the rest is not deferred
-    if (r != CUDA_SUCCESS) {
-      *error = r;
-      break;
-    }
-  }
-  return i;
+  return DeferWhileRoom(
+      split.count(),
+      [&](std::size_t i) {
+        Piece p;
+        split.Place(i, &p);
+        return Defer<Op::Memcpy2DFromDeviceDeferred>(
+            context, {start + p.row * src.pitch + p.col, src.pitch, p.cols, p.rows, stream},
+            HostAt(dst, p.row, p.col), p.rows * p.cols, on_blocking_stream, p.cols, dst.pitch);
+      },
+      error);
 }
 
 // Sends a resolved 2D copy (one side on the device) on wire stream `stream`.
@@ -201,15 +184,19 @@ CUresult CopyOn(std::uint64_t context, const Side& src, const Side& dst, std::si
   const Side& device = src.host ? dst : src;
   // Rows back to back on both sides: a 1D copy, with its copy ring and deferral.
   CUdeviceptr start = 0;
-  if ((height == 1 || (host.pitch == width && device.pitch == width)) && DeviceStart(device, &start)) {
+  const bool addressable = DeviceStart(device, &start);
+  if ((height == 1 || (host.pitch == width && device.pitch == width)) && addressable) {
     if (src.host) return CopyHostToDevice(context, start, HostAt(src, 0, 0), width * height, stream, async);
     return CopyDeviceToHost(context, HostAt(dst, 0, 0), start, width * height, stream, async);
   }
   const Split split = SplitOf(width, height);
-  std::size_t deferred = 0;
-  if (!src.host && async && Deferrable(src, dst, width, height)) {
+  std::size_t deferred = 0, src_span = 0, dst_span = 0;
+  // Spans that overflow are not deferred: the server refuses such a copy at the call, as before.
+  if (!src.host && async && addressable && RowSpan(width, height, src.pitch, &src_span) &&
+      RowSpan(width, height, dst.pitch, &dst_span) &&
+      Deferrable(HostAt(dst, 0, 0), dst_span, start, src_span)) {
     CUresult error = CUDA_SUCCESS;
-    deferred = DeferPieces(context, src, dst, split, stream, &error);
+    deferred = DeferPieces(context, start, src, dst, split, stream, &error);
     if (error != CUDA_SUCCESS || deferred == split.count()) return error;
   }
   // Lands now: after the deferred copies still to land there (with the rest of a copy deferred in

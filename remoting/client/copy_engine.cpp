@@ -94,37 +94,31 @@ bool Overflows(std::uint64_t base, std::size_t bytes) {
   return base + bytes < base;
 }
 
-// Whether an asynchronous copy of `bytes` from `src` to `to` may be deferred: into pinned memory (a
-// copy to pageable memory is synchronous in CUDA too), from inside one known allocation (a bad
-// source is then refused at the call, as before).
-bool Deferrable(char* to, CUdeviceptr src, std::size_t bytes) {
-  State& state = State::Get();
-  CUdeviceptr base = 0;
-  std::size_t size = 0;
-  return Session::DeferredCopiesWanted() && state.pinned.Covers(to, bytes) &&
-         state.FindAllocation(src, &base, &size) && bytes <= size - (src - base);
-}
-
 // Defers chunks of the copy while the session has room for them; returns how many bytes it deferred.
 std::size_t DeferChunks(std::uint64_t context, char* to, CUdeviceptr src, std::size_t bytes,
                         std::uint64_t stream, CUresult* error) {
   const bool on_blocking_stream = State::Get().WireStreamBlocks(stream);
-  std::size_t offset = 0;
-  while (offset < bytes) {
-    const std::size_t n = std::min(protocol::kChunkSize, bytes - offset);
-    const CUresult r =
-        Defer<Op::MemcpyDtoHDeferred>(context, {src + offset, n, stream}, to + offset, n, on_blocking_stream);
-    if (r == CUDA_ERROR_NOT_READY) break;  // the window is full: the rest is not deferred
-    if (r != CUDA_SUCCESS) {
-      *error = r;
-      break;
-    }
-    offset += n;
-  }
-  return offset;
+  const std::size_t chunk = protocol::kChunkSize;
+  const std::size_t chunks =
+      DeferWhileRoom((bytes + chunk - 1) / chunk,
+                     [&](std::size_t i) {
+                       const std::size_t offset = i * chunk, n = std::min(chunk, bytes - offset);
+                       return Defer<Op::MemcpyDtoHDeferred>(context, {src + offset, n, stream}, to + offset,
+                                                            n, on_blocking_stream);
+                     },
+                     error);
+  return std::min(chunks * chunk, bytes);
 }
 
 }  // namespace
+
+bool Deferrable(const void* dst, std::size_t dst_bytes, CUdeviceptr src, std::size_t src_bytes) {
+  State& state = State::Get();
+  CUdeviceptr base = 0;
+  std::size_t size = 0;
+  return Session::DeferredCopiesWanted() && state.pinned.Covers(dst, dst_bytes) &&
+         state.FindAllocation(src, &base, &size) && src_bytes <= size - (src - base);
+}
 
 CUresult CopyHostToDevice(std::uint64_t context, CUdeviceptr dst, const void* src, std::size_t bytes,
                           std::uint64_t stream, bool async) {
@@ -159,7 +153,7 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
   if (bytes == 0) return CUDA_SUCCESS;
   if (dst == nullptr || Overflows(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   char* to = static_cast<char*>(dst);
-  if (async && Deferrable(to, src, bytes)) {
+  if (async && Deferrable(to, bytes, src, bytes)) {
     CUresult error = CUDA_SUCCESS;
     const std::size_t deferred = DeferChunks(context, to, src, bytes, stream, &error);
     if (error != CUDA_SUCCESS || deferred == bytes) return error;

@@ -37,6 +37,27 @@ CUresult CopyDeviceToDevice(std::uint64_t context, CUdeviceptr dst, CUdeviceptr 
 // cuMemcpy / cuMemcpyAsync: the direction from the client's allocation table (unified addressing).
 CUresult CopyUnified(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, std::size_t bytes,
                      std::uint64_t stream, bool async);
+// Whether an asynchronous copy from device memory [src, src + src_bytes) into host memory
+// [dst, dst + dst_bytes) may be deferred: into pinned memory (a copy to pageable memory is
+// synchronous in CUDA too), from inside one known allocation (a bad source is then refused at the
+// call, as before). A 2D copy passes the spans from its first row's start to its last row's end.
+bool Deferrable(const void* dst, std::size_t dst_bytes, CUdeviceptr src, std::size_t src_bytes);
+// Sends deferred requests 0 to count - 1 (`defer(i)` sends request i through Defer<op>) while the
+// session has room for them; returns how many it sent. A failure other than a full window stops
+// there and goes to *error. What was not deferred the caller completes before its call returns.
+template <typename DeferOne>
+std::size_t DeferWhileRoom(std::size_t count, DeferOne defer, CUresult* error) {
+  std::size_t i = 0;
+  for (; i < count; ++i) {
+    const CUresult r = defer(i);
+    if (r == CUDA_ERROR_NOT_READY) break;  // the window is full: the rest is not deferred
+    if (r != CUDA_SUCCESS) {
+      *error = r;
+      break;
+    }
+  }
+  return i;
+}
 // Returns once every deferred device-to-host copy has landed (at once when none is out).
 CUresult FinishDeferredCopies();
 // Before a synchronous copy, which natively finds done the work of every stream the legacy NULL

@@ -52,12 +52,7 @@
 
 namespace gpupool::client {
 
-// One outstanding synchronous request.
-struct Pending;
-// The bytes of the program's memory a reply's tail lands in, first to last: tail_size, or for rows
-// the span from the first row's start to the last row's end.
-std::size_t TailExtent(const Pending& pending);
-
+// One outstanding request that is answered.
 struct Pending {
   bool done = false;
   CUresult result = CUDA_SUCCESS;
@@ -71,6 +66,10 @@ struct Pending {
   // A deferred call's: its stream is waited for by the legacy NULL stream (not CU_STREAM_NON_BLOCKING).
   bool on_blocking_stream = true;
 };
+
+// The bytes of the program's memory a reply's tail lands in, first to last: tail_size, or for rows
+// the span from the first row's start to the last row's end.
+std::size_t TailExtent(const Pending& pending);
 
 class Session {
  public:
