@@ -189,9 +189,8 @@ GPUPOOL_HANDLER(Memcpy2DFromDeviceDeferred) {
   const auto& [src, pitch, width, height, stream_id] = in;
   CUstream stream = nullptr;
   if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
-  if (width == 0 || height == 0 || width > protocol::kChunkSize / height) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult r = s.CheckRange2D(src, pitch, width, height); r != CUDA_SUCCESS) return r;
-  CUresult r = s.deferred.StartRows(s.request, src, pitch, width, height, stream);
+  CUresult r = s.deferred.StartRows(s.request, src, pitch, width, height, stream);  // checks the shape
   if (r == CUDA_SUCCESS) CountFrom(s, width * height);
   return r;
 }

@@ -42,35 +42,32 @@ void PciInfo(const nvmlDevice_st& d, nvmlPciInfo_t* info) {
 nvmlReturn_t Memory(const nvmlDevice_st& d, unsigned long long* total, unsigned long long* free_bytes) {
   *total = d.total_memory;
   *free_bytes = d.total_memory;
+  // cuMemGetInfo in the context current now.
+  auto ask = [&] {
+    std::size_t free_now = 0, total_now = 0;
+    const CUresult r = cuMemGetInfo(&free_now, &total_now);
+    if (r == CUDA_SUCCESS) *free_bytes = free_now, *total = total_now;
+    return FromCuda(r);
+  };
+  const auto device = static_cast<CUdevice>(d.index);
   CUcontext current = nullptr;
   CUdevice current_device = -1;
   if (cuCtxGetCurrent(&current) == CUDA_SUCCESS && current != nullptr &&
-      cuCtxGetDevice(&current_device) == CUDA_SUCCESS && current_device == d.device) {
-    std::size_t free_now = 0, total_now = 0;
-    if (CUresult r = cuMemGetInfo(&free_now, &total_now); r != CUDA_SUCCESS) return FromCuda(r);
-    *free_bytes = free_now;
-    *total = total_now;
-    return NVML_SUCCESS;
-  }
+      cuCtxGetDevice(&current_device) == CUDA_SUCCESS && current_device == device)
+    return ask();
   unsigned flags = 0;
   int active = 0;
-  if (cuDevicePrimaryCtxGetState(d.device, &flags, &active) != CUDA_SUCCESS || active == 0)
-    return NVML_SUCCESS;
+  if (cuDevicePrimaryCtxGetState(device, &flags, &active) != CUDA_SUCCESS || active == 0) return NVML_SUCCESS;
   CUcontext primary = nullptr;
-  if (CUresult r = cuDevicePrimaryCtxRetain(&primary, d.device); r != CUDA_SUCCESS) return FromCuda(r);
-  CUresult r = cuCtxPushCurrent(primary);
-  if (r == CUDA_SUCCESS) {
-    std::size_t free_now = 0, total_now = 0;
-    r = cuMemGetInfo(&free_now, &total_now);
-    if (r == CUDA_SUCCESS) {
-      *free_bytes = free_now;
-      *total = total_now;
-    }
+  if (CUresult r = cuDevicePrimaryCtxRetain(&primary, device); r != CUDA_SUCCESS) return FromCuda(r);
+  nvmlReturn_t answer = FromCuda(cuCtxPushCurrent(primary));
+  if (answer == NVML_SUCCESS) {
+    answer = ask();
     CUcontext popped = nullptr;
     cuCtxPopCurrent(&popped);
   }
-  cuDevicePrimaryCtxRelease(d.device);
-  return FromCuda(r);
+  cuDevicePrimaryCtxRelease(device);
+  return answer;
 }
 
 }  // namespace

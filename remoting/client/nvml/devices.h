@@ -20,8 +20,7 @@
 // process ends (NVML's handles stay valid across nvmlShutdown and a later nvmlInit). What it holds
 // does not change while a session lasts; memory, which does, is asked for when wanted.
 struct nvmlDevice_st {
-  CUdevice device = 0;  // the CUDA ordinal, in the process's own driver too
-  unsigned index = 0;
+  unsigned index = 0;  // also its CUDA ordinal, in the process's own driver too
   char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE] = {};
   char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE] = {};  // "GPU-…"
   gpupool::nvml::PciAddress pci;

@@ -21,7 +21,6 @@ nvmlReturn_t NotReached(const std::string& why) {
 // What NVML keeps of device `index`'s facts.
 void Describe(const client::DeviceFacts& facts, unsigned index, nvmlDevice_st* d) {
   auto attribute = [&](CUdevice_attribute a) { return static_cast<unsigned>(facts.attributes[a]); };
-  d->device = static_cast<CUdevice>(index);
   d->index = index;
   std::snprintf(d->name, sizeof d->name, "%s", facts.name.c_str());
   std::snprintf(d->uuid, sizeof d->uuid, "%s",
