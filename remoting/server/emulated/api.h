@@ -15,6 +15,7 @@ namespace gpupool::server::emulated {
 void FillDeviceApi(DriverApi& api);           // init, versions, error names, devices
 void FillContextApi(DriverApi& api);          // primary and created contexts, the context stack
 void FillMemoryApi(DriverApi& api);           // allocation, host memory, pointer attributes
+void FillVirtualMemoryApi(DriverApi& api);    // cuMemCreate, reservations, mappings, access
 void FillCopyApi(DriverApi& api);             // copies and memsets
 void FillArrayApi(DriverApi& api);            // CUDA arrays
 void FillTextureApi(DriverApi& api);          // texture and surface objects
@@ -22,7 +23,6 @@ void FillStreamApi(DriverApi& api);           // streams, events, host functions
 void FillStreamAttributeApi(DriverApi& api);  // stream attributes
 void FillModuleApi(DriverApi& api);           // modules and libraries
 void FillLinkApi(DriverApi& api);             // JIT linking (api_link.cpp, nvJitLink)
-void FillLinkApi(DriverApi& api);             // JIT linking (nvJitLink)
 void FillFunctionApi(DriverApi& api);         // functions and kernels: names, layouts, attributes
 void FillGreenContextApi(DriverApi& api);     // SM resources and green contexts
 void FillTensorMapApi(DriverApi& api);        // tensor maps (TMA descriptors)

@@ -1,6 +1,8 @@
 // Copies (1D, 2D, 3D with linear memory or CUDA arrays, peer, unified) and memsets. Every device-side range
-// is checked against one live allocation before a byte moves: a copy past an allocation's end is
-// CUDA_ERROR_INVALID_VALUE, never a host read or write out of bounds. Host sides are the caller's memory.
+// is checked against one live allocation (or adjacent mappings of one reservation, which must let the
+// current context's device read a source and write a destination) before a byte moves: a copy past an
+// allocation's end or into memory without access is CUDA_ERROR_INVALID_VALUE, never a host read or
+// write out of bounds. Host sides are the caller's memory.
 // Bytes move at enqueue time; in stream order a copy takes no time (timeline.h), and the synchronous variants
 // return once the legacy default stream's earlier work (simulated kernels) is done, as in CUDA.
 #include <cstring>
@@ -12,17 +14,22 @@
 namespace gpupool::server::emulated {
 namespace {
 
-// Resolves a device range; 0 bytes resolve to nothing and succeed.
-CUresult Device(CUdeviceptr p, std::size_t bytes, std::byte** out) {
+// What a side of a copy needs of mapped memory's access rights (state.h ResolveDevice).
+constexpr unsigned long long kRead = CU_MEM_ACCESS_FLAGS_PROT_READ;
+constexpr unsigned long long kWrite = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+
+// Resolves a device range to be read or written (`need`); 0 bytes resolve to nothing and succeed.
+CUresult Device(CUdeviceptr p, std::size_t bytes, unsigned long long need, std::byte** out) {
   *out = nullptr;
   if (bytes == 0) return CUDA_SUCCESS;
-  *out = ResolveDevice(p, bytes);
+  *out = ResolveDevice(p, bytes, need);
   return *out ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
-// A unified-addressing pointer: device memory when it lies in a device's range, else host memory.
-CUresult Unified(CUdeviceptr p, std::size_t bytes, std::byte** out) {
-  if (MemoryFor(p) != nullptr) return Device(p, bytes, out);
+// A unified-addressing pointer: device memory when it lies in a device's range or the reservation
+// window, else host memory.
+CUresult Unified(CUdeviceptr p, std::size_t bytes, unsigned long long need, std::byte** out) {
+  if (IsDeviceAddress(p)) return Device(p, bytes, need, out);
   *out = reinterpret_cast<std::byte*>(p);
   return p == 0 && bytes > 0 ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }
@@ -45,7 +52,7 @@ CUresult Move(std::byte* dst, const std::byte* src, std::size_t bytes) {
 CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream) {
   GPUPOOL_COPY_PROLOGUE(stream);
   std::byte* d = nullptr;
-  GPUPOOL_TRY(Device(dst, bytes, &d));
+  GPUPOOL_TRY(Device(dst, bytes, kWrite, &d));
   if (bytes > 0 && src == nullptr) return CUDA_ERROR_INVALID_VALUE;
   return Move(d, static_cast<const std::byte*>(src), bytes);
 }
@@ -53,7 +60,7 @@ CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream) {
 CUresult DtoH(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
   GPUPOOL_COPY_PROLOGUE(stream);
   std::byte* s = nullptr;
-  GPUPOOL_TRY(Device(src, bytes, &s));
+  GPUPOOL_TRY(Device(src, bytes, kRead, &s));
   if (bytes > 0 && dst == nullptr) return CUDA_ERROR_INVALID_VALUE;
   return Move(static_cast<std::byte*>(dst), s, bytes);
 }
@@ -61,16 +68,16 @@ CUresult DtoH(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
 CUresult DtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream) {
   GPUPOOL_COPY_PROLOGUE(stream);
   std::byte *d = nullptr, *s = nullptr;
-  GPUPOOL_TRY(Device(dst, bytes, &d));
-  GPUPOOL_TRY(Device(src, bytes, &s));
+  GPUPOOL_TRY(Device(dst, bytes, kWrite, &d));
+  GPUPOOL_TRY(Device(src, bytes, kRead, &s));
   return Move(d, s, bytes);
 }
 
 CUresult AnyToAny(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream) {
   GPUPOOL_COPY_PROLOGUE(stream);
   std::byte *d = nullptr, *s = nullptr;
-  GPUPOOL_TRY(Unified(dst, bytes, &d));
-  GPUPOOL_TRY(Unified(src, bytes, &s));
+  GPUPOOL_TRY(Unified(dst, bytes, kWrite, &d));
+  GPUPOOL_TRY(Unified(src, bytes, kRead, &s));
   return Move(d, s, bytes);
 }
 
@@ -115,7 +122,7 @@ CUresult ResolveArray(CUarray handle, std::size_t x, std::size_t y, std::size_t 
 
 CUresult ResolveSide(CUmemorytype type, const void* host, CUdeviceptr device, CUarray array, std::size_t x,
                      std::size_t y, std::size_t z, std::size_t pitch, std::size_t height, std::size_t width,
-                     std::size_t rows, std::size_t depth, Side* side) {
+                     std::size_t rows, std::size_t depth, unsigned long long need, Side* side) {
   if (type == CU_MEMORYTYPE_ARRAY) return ResolveArray(array, x, y, z, width, rows, depth, side);
   if ((rows > 1 || depth > 1) && x + width > pitch) return CUDA_ERROR_INVALID_VALUE;
   if (depth > 1 && y + rows > height) return CUDA_ERROR_INVALID_VALUE;
@@ -138,8 +145,8 @@ CUresult ResolveSide(CUmemorytype type, const void* host, CUdeviceptr device, CU
   }
   if (type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED) return CUDA_ERROR_INVALID_VALUE;
   if (device > UINT64_MAX - start) return CUDA_ERROR_INVALID_VALUE;
-  return type == CU_MEMORYTYPE_DEVICE ? Device(device + start, extent, &side->base)
-                                      : Unified(device + start, extent, &side->base);
+  return type == CU_MEMORYTYPE_DEVICE ? Device(device + start, extent, need, &side->base)
+                                      : Unified(device + start, extent, need, &side->base);
 }
 
 CUresult Copy3D(const CUDA_MEMCPY3D* c, CUstream stream) {
@@ -148,9 +155,11 @@ CUresult Copy3D(const CUDA_MEMCPY3D* c, CUstream stream) {
   if (c->WidthInBytes == 0 || c->Height == 0 || c->Depth == 0) return CUDA_SUCCESS;
   Side src, dst;
   GPUPOOL_TRY(ResolveSide(c->srcMemoryType, c->srcHost, c->srcDevice, c->srcArray, c->srcXInBytes, c->srcY,
-                          c->srcZ, c->srcPitch, c->srcHeight, c->WidthInBytes, c->Height, c->Depth, &src));
+                          c->srcZ, c->srcPitch, c->srcHeight, c->WidthInBytes, c->Height, c->Depth, kRead,
+                          &src));
   GPUPOOL_TRY(ResolveSide(c->dstMemoryType, c->dstHost, c->dstDevice, c->dstArray, c->dstXInBytes, c->dstY,
-                          c->dstZ, c->dstPitch, c->dstHeight, c->WidthInBytes, c->Height, c->Depth, &dst));
+                          c->dstZ, c->dstPitch, c->dstHeight, c->WidthInBytes, c->Height, c->Depth, kWrite,
+                          &dst));
   for (std::size_t z = 0; z < c->Depth; ++z) {
     for (std::size_t y = 0; y < c->Height; ++y) {
       std::memmove(dst.base + z * dst.slice + y * dst.pitch, src.base + z * src.slice + y * src.pitch,
@@ -198,7 +207,7 @@ CUresult Memset(CUdeviceptr dst, std::size_t pitch, std::uint32_t value, std::si
     return CUDA_ERROR_INVALID_VALUE;
   }
   std::byte* base = nullptr;
-  GPUPOOL_TRY(Device(dst, extent, &base));
+  GPUPOOL_TRY(Device(dst, extent, kWrite, &base));
   for (std::size_t y = 0; y < height; ++y) {
     std::byte* p = base + y * pitch;
     if (element == 1) {
@@ -290,7 +299,7 @@ CUresult WriteValue(CUstream stream, CUdeviceptr address, Word value, unsigned f
       address % sizeof(Word) != 0)
     return CUDA_ERROR_INVALID_VALUE;
   std::byte* d = nullptr;
-  GPUPOOL_TRY(Device(address, sizeof(Word), &d));
+  GPUPOOL_TRY(Device(address, sizeof(Word), kWrite, &d));
   return Move(d, reinterpret_cast<const std::byte*>(&value), sizeof(Word));
 }
 

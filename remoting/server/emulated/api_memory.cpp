@@ -1,4 +1,5 @@
-// Device memory allocation, pinned host memory and pointer attributes.
+// Device memory allocation, pinned host memory and pointer attributes (of mapped memory too:
+// virtual_memory.h).
 #include <cstdlib>
 #include <cstring>
 
@@ -60,7 +61,13 @@ CUresult MemGetAddressRange(CUdeviceptr* base, size_t* size, CUdeviceptr dptr) {
   DeviceMemory* memory = MemoryFor(dptr);
   CUdeviceptr start = 0;
   std::uint64_t bytes = 0;
-  if (memory == nullptr || !memory->Find(dptr, &start, &bytes)) return CUDA_ERROR_NOT_FOUND;
+  MappedAddress mapped;
+  if (memory == nullptr || !memory->Find(dptr, &start, &bytes)) {
+    // A mapped address: the mapping is the range (its reservation may hold others).
+    if (!GetState().virtual_memory.Find(dptr, &mapped)) return CUDA_ERROR_NOT_FOUND;
+    start = mapped.start;
+    bytes = mapped.mapping->size;
+  }
   if (base != nullptr) *base = start;
   if (size != nullptr) *size = bytes;
   return CUDA_SUCCESS;
@@ -150,6 +157,41 @@ CUresult Put(void* data, T value) {
   return CUDA_SUCCESS;
 }
 
+// An address inside a mapping. No context owns mapped memory; as cuda.h documents, RANGE_* are the
+// mappable range (the reservation) and MAPPING_* the mapping. Access flags are the current
+// context's device's (CUDA_POINTER_ATTRIBUTE_ACCESS_FLAGS has cuMemSetAccess's values).
+CUresult MappedAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr ptr, const MappedAddress& at,
+                         const Context* current) {
+  const Mapping& mapping = *at.mapping;
+  const PhysicalAllocation& physical = *mapping.physical;
+  auto access = mapping.access.find(current->device);
+  switch (attribute) {
+    case CU_POINTER_ATTRIBUTE_CONTEXT: return Put(data, CUcontext{nullptr});
+    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: return Put<unsigned>(data, CU_MEMORYTYPE_DEVICE);
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return Put(data, ptr);
+    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: return Put<unsigned>(data, 1);
+    case CU_POINTER_ATTRIBUTE_BUFFER_ID: return Put<unsigned long long>(data, mapping.id);
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED: return Put<unsigned>(data, 0);
+    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: return Put<int>(data, physical.prop.location.id);
+    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: return Put<unsigned>(data, 0);
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: return Put(data, at.reservation_start);
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE: return Put<size_t>(data, at.reservation_size);
+    case CU_POINTER_ATTRIBUTE_MAPPED: return Put<unsigned>(data, 1);
+    case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES:
+      return Put<unsigned long long>(data, physical.prop.requestedHandleTypes);
+    case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
+      return Put<unsigned>(data, physical.prop.allocFlags.gpuDirectRDMACapable != 0 ? 1 : 0);
+    case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:
+      return Put<unsigned>(data, access != mapping.access.end() ? static_cast<unsigned>(access->second) : 0u);
+    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: return Put(data, CUmemoryPool{nullptr});
+    case CU_POINTER_ATTRIBUTE_MAPPING_SIZE: return Put<size_t>(data, mapping.size);
+    case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR: return Put(data, at.start);
+    case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID: return Put<unsigned long long>(data, physical.handle);
+    case CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE: return Put<unsigned>(data, 0);
+    default: return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
 CUresult PointerGetAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr ptr) {
   GPUPOOL_CURRENT_CONTEXT(current);
   if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -174,6 +216,9 @@ CUresult PointerGetAttribute(void* data, CUpointer_attribute attribute, CUdevice
       case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: return Put<unsigned>(data, 1);
       default: return CUDA_ERROR_INVALID_VALUE;
     }
+  }
+  if (MappedAddress mapped; GetState().virtual_memory.Find(ptr, &mapped)) {
+    return MappedAttribute(data, attribute, ptr, mapped, current);
   }
   std::uintptr_t host_start = 0;
   std::size_t host_size = 0;

@@ -15,6 +15,7 @@ class EmulatedBackend final : public Backend {
     emulated::FillContextApi(api_);
     emulated::FillGreenContextApi(api_);
     emulated::FillMemoryApi(api_);
+    emulated::FillVirtualMemoryApi(api_);
     emulated::FillCopyApi(api_);
     emulated::FillArrayApi(api_);
     emulated::FillTextureApi(api_);
@@ -30,6 +31,8 @@ class EmulatedBackend final : public Backend {
   std::string kind() const override { return "emulated"; }
   const DriverApi& api() const override { return api_; }
   // Device memory is host memory (device_memory.h), and copies move their bytes at enqueue time.
+  // Mapped memory (virtual_memory.h) has a view only where the calling thread's current device may
+  // read and write it; elsewhere the copy goes through the driver call, which fails as CUDA does.
   std::byte* HostView(CUdeviceptr ptr, std::uint64_t bytes) const override {
     if (bytes == 0) return nullptr;
     std::lock_guard<std::mutex> lock(emulated::GetState().mu);

@@ -1,6 +1,8 @@
-// DeviceMemory: lazily backed host mapping plus a first-fit, coalescing allocator.
+// DeviceMemory: lazily backed host mapping plus a first-fit, coalescing allocator; mappable blocks
+// in a memfd.
 #include "remoting/server/emulated/device_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -31,35 +33,80 @@ Result<std::unique_ptr<DeviceMemory>> DeviceMemory::Create(CUdeviceptr base, std
 
 DeviceMemory::~DeviceMemory() {
   munmap(host_, capacity_);
+  if (memfd_ >= 0) close(memfd_);
 }
 
 CUresult DeviceMemory::Allocate(std::uint64_t bytes, CUdeviceptr* address) {
   if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
   if (bytes > capacity_) return CUDA_ERROR_OUT_OF_MEMORY;
   const std::uint64_t reserved = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  for (auto it = free_.begin(); it != free_.end(); ++it) {
-    if (it->second < reserved) continue;
-    const std::uint64_t offset = it->first;
-    const std::uint64_t rest = it->second - reserved;
-    free_.erase(it);
-    if (rest > 0) free_.emplace(offset + reserved, rest);
-    allocations_.emplace(offset, Block{bytes, reserved});
-    used_ += reserved;
-    *address = base_ + offset;
-    return CUDA_SUCCESS;
+  std::uint64_t offset = 0;
+  if (!Take(reserved, kAlignment, &offset)) return CUDA_ERROR_OUT_OF_MEMORY;
+  allocations_.emplace(offset, Block{bytes, reserved, /*mappable=*/false});
+  *address = base_ + offset;
+  return CUDA_SUCCESS;
+}
+
+CUresult DeviceMemory::AllocateMappable(std::uint64_t bytes, std::uint64_t alignment, std::uint64_t* offset) {
+  if (bytes == 0 || alignment < kAlignment || (alignment & (alignment - 1)) != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (bytes > capacity_) return CUDA_ERROR_OUT_OF_MEMORY;
+  if (memfd_ < 0) {
+    // Sparse: a tmpfs file of the device's size holds only the pages written.
+    const int fd = memfd_create("gpupool-emulated-device", MFD_CLOEXEC);
+    if (fd < 0) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (ftruncate(fd, static_cast<off_t>(capacity_)) != 0) {
+      close(fd);
+      return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    memfd_ = fd;
   }
-  return CUDA_ERROR_OUT_OF_MEMORY;
+  const std::uint64_t reserved = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  if (!Take(reserved, alignment, offset)) return CUDA_ERROR_OUT_OF_MEMORY;
+  allocations_.emplace(*offset, Block{bytes, reserved, /*mappable=*/true});
+  return CUDA_SUCCESS;
+}
+
+bool DeviceMemory::Take(std::uint64_t reserved, std::uint64_t alignment, std::uint64_t* offset) {
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
+    const std::uint64_t start = it->first, bytes = it->second;
+    const std::uint64_t aligned = (start + alignment - 1) & ~(alignment - 1);
+    if (aligned < start || aligned - start > bytes || bytes - (aligned - start) < reserved) continue;
+    const std::uint64_t rest = bytes - (aligned - start) - reserved;
+    free_.erase(it);
+    if (aligned > start) free_.emplace(start, aligned - start);  // the padding stays free
+    if (rest > 0) free_.emplace(aligned + reserved, rest);
+    used_ += reserved;
+    *offset = aligned;
+    return true;
+  }
+  return false;
 }
 
 CUresult DeviceMemory::Free(CUdeviceptr address) {
   if (!InRange(address)) return CUDA_ERROR_INVALID_VALUE;
   auto it = allocations_.find(address - base_);
-  if (it == allocations_.end()) return CUDA_ERROR_INVALID_VALUE;
-  std::uint64_t offset = it->first;
-  std::uint64_t bytes = it->second.reserved;
-  used_ -= bytes;
+  if (it == allocations_.end() || it->second.mappable) return CUDA_ERROR_INVALID_VALUE;
+  const std::uint64_t offset = it->first, bytes = it->second.reserved;
   allocations_.erase(it);
   ReleasePages(offset, bytes);
+  Give(offset, bytes);
+  return CUDA_SUCCESS;
+}
+
+void DeviceMemory::FreeMappable(std::uint64_t offset) {
+  auto it = allocations_.find(offset);
+  if (it == allocations_.end() || !it->second.mappable) return;
+  const std::uint64_t bytes = it->second.reserved;
+  allocations_.erase(it);
+  // A failed punch only leaves the pages resident until the range is written again.
+  (void)fallocate(memfd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                  static_cast<off_t>(bytes));
+  Give(offset, bytes);
+}
+
+void DeviceMemory::Give(std::uint64_t offset, std::uint64_t bytes) {
+  used_ -= bytes;
   // Coalesce with the free neighbours on both sides.
   auto next = free_.lower_bound(offset);
   if (next != free_.end() && offset + bytes == next->first) {
@@ -75,7 +122,6 @@ CUresult DeviceMemory::Free(CUdeviceptr address) {
     }
   }
   free_.emplace(offset, bytes);
-  return CUDA_SUCCESS;
 }
 
 // Gives whole pages inside a freed block back to the kernel, so freed memory stops counting
@@ -93,7 +139,7 @@ bool DeviceMemory::Find(CUdeviceptr address, CUdeviceptr* start, std::uint64_t* 
   auto it = allocations_.upper_bound(offset);
   if (it == allocations_.begin()) return false;
   --it;
-  if (offset - it->first >= it->second.requested) return false;
+  if (it->second.mappable || offset - it->first >= it->second.requested) return false;
   *start = base_ + it->first;
   *size = it->second.requested;
   return true;

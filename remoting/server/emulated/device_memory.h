@@ -6,6 +6,13 @@
 // is never a usable host pointer. A first-fit allocator over a free list (coalescing on free) hands
 // out 256-byte-aligned blocks; running out of capacity is CUDA_ERROR_OUT_OF_MEMORY.
 //
+// Physical memory of the virtual memory calls (cuMemCreate, virtual_memory.h) takes its capacity from
+// the same allocator, as "mappable" blocks: aligned, invisible to Find/Resolve/Free (their device
+// address is no device pointer), with their bytes in a memfd of the device's capacity (created at the
+// first such block, sparse) at the block's offset, so that they can be mmap'ed at any host address,
+// several times. The anonymous mapping above stays for cuMemAlloc: its huge pages are what copy
+// speed depends on.
+//
 // Thread-safety: none; the emulator's state mutex guards every call.
 #pragma once
 
@@ -33,6 +40,13 @@ class DeviceMemory {
   CUresult Allocate(std::uint64_t bytes, CUdeviceptr* address);
   // The address must be the start of a live allocation (else CUDA_ERROR_INVALID_VALUE).
   CUresult Free(CUdeviceptr address);
+  // A mappable block of `bytes` at an `alignment`-aligned (power of two, >= kAlignment) offset of
+  // mappable_fd(); CUDA_ERROR_OUT_OF_MEMORY when no free block fits or the memfd cannot be made.
+  CUresult AllocateMappable(std::uint64_t bytes, std::uint64_t alignment, std::uint64_t* offset);
+  // Frees a mappable block and returns its pages to the kernel (its bytes read as zeros again).
+  void FreeMappable(std::uint64_t offset);
+  // The memfd behind mappable blocks; -1 before the first one.
+  int mappable_fd() const { return memfd_; }
   // The live allocation containing `address`: its start and requested size.
   bool Find(CUdeviceptr address, CUdeviceptr* start, std::uint64_t* size) const;
   // Host memory behind [address, address + bytes) when the range lies in one live allocation.
@@ -47,16 +61,22 @@ class DeviceMemory {
  private:
   DeviceMemory(CUdeviceptr base, std::uint64_t capacity, std::byte* host)
       : base_(base), capacity_(capacity), host_(host) {}
+  // First fit of `reserved` bytes at an `alignment`-aligned offset; false when none fits.
+  bool Take(std::uint64_t reserved, std::uint64_t alignment, std::uint64_t* offset);
+  // Returns a block to the free list, coalesced with its free neighbours.
+  void Give(std::uint64_t offset, std::uint64_t bytes);
   void ReleasePages(std::uint64_t offset, std::uint64_t bytes);
 
   CUdeviceptr base_;
   std::uint64_t capacity_;
   std::byte* host_;
+  int memfd_ = -1;                               // mappable blocks' bytes
   std::uint64_t used_ = 0;                       // reserved bytes (rounded sizes)
   std::map<std::uint64_t, std::uint64_t> free_;  // offset -> bytes, coalesced
   struct Block {
     std::uint64_t requested;
     std::uint64_t reserved;
+    bool mappable;  // AllocateMappable's: not a device pointer
   };
   std::map<std::uint64_t, Block> allocations_;  // offset -> block
 };

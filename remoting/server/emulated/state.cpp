@@ -140,9 +140,15 @@ DeviceMemory* MemoryFor(CUdeviceptr address) {
   return nullptr;
 }
 
-std::byte* ResolveDevice(CUdeviceptr address, std::size_t bytes) {
-  DeviceMemory* memory = MemoryFor(address);
-  return memory ? memory->Resolve(address, bytes) : nullptr;
+bool IsDeviceAddress(CUdeviceptr address) {
+  return MemoryFor(address) != nullptr || VirtualMemory::InWindow(address);
+}
+
+std::byte* ResolveDevice(CUdeviceptr address, std::size_t bytes, unsigned long long need) {
+  if (DeviceMemory* memory = MemoryFor(address)) return memory->Resolve(address, bytes);
+  // Mapped memory: the access rights are those of the device the caller works on.
+  const Context* ctx = CurrentContext();
+  return ctx != nullptr ? GetState().virtual_memory.Resolve(address, bytes, ctx->device, need) : nullptr;
 }
 
 CUresult CheckStream(CUstream stream) {

@@ -1,4 +1,5 @@
-// The emulated device's process-wide state: devices, contexts, streams, events, modules.
+// The emulated device's process-wide state: devices, contexts, streams, events, modules, virtual
+// memory (virtual_memory.h).
 //
 // The DriverApi table holds plain C function pointers, so the state they share is one process-wide
 // object (backend.h: one emulated backend per process). Handles given out (CUcontext, CUstream, ...)
@@ -25,6 +26,7 @@
 #include "remoting/server/backend.h"
 #include "remoting/server/emulated/device_memory.h"
 #include "remoting/server/emulated/module_image.h"
+#include "remoting/server/emulated/virtual_memory.h"
 
 namespace gpupool::server::emulated {
 
@@ -157,10 +159,11 @@ struct State {
   std::unordered_map<CUdeviceptr, Context*> allocation_owner;  // cuMemAlloc*: freed with their context
   std::unordered_map<void*, std::size_t> host_allocations;     // cuMemHostAlloc
   std::map<std::uintptr_t, std::size_t> host_registered;       // cuMemHostRegister
-  unsigned long long next_id = 2;                              // ids 0 and 1: the default streams
-  int launch_log_fd = -1;                                      // --record-launches, O_APPEND
-  unsigned long long launch_count = 0;                         // validated launches, recorded or not
-  std::string last_load_error;  // why the last module load failed, for logs and tests
+  VirtualMemory virtual_memory;         // cuMemCreate / cuMemAddressReserve / cuMemMap (not per device)
+  unsigned long long next_id = 2;       // ids 0 and 1: the default streams
+  int launch_log_fd = -1;               // --record-launches, O_APPEND
+  unsigned long long launch_count = 0;  // validated launches, recorded or not
+  std::string last_load_error;          // why the last module load failed, for logs and tests
 };
 
 State& GetState();
@@ -177,13 +180,19 @@ CUresult RequireContext(Context** ctx);
 bool ValidDevice(CUdevice dev);
 // The GPU --emulated-lost-gpu names: its queries and new contexts fail with CUDA_ERROR_DEVICE_UNAVAILABLE.
 bool LostDevice(CUdevice dev);
-// The device owning a device address (any address inside its range), or nullptr.
+// The device owning a device address (any address inside its cuMemAlloc range), or nullptr. Mapped
+// addresses (virtual_memory.h) are in no device's range.
 DeviceMemory* MemoryFor(CUdeviceptr address);
 // Resolves a stream handle: null, CU_STREAM_LEGACY and CU_STREAM_PER_THREAD are always valid.
 CUresult CheckStream(CUstream stream);
 unsigned long long StreamId(CUstream stream);
-// Resolves [address, address + bytes) inside one live allocation to host memory, or nullptr.
-std::byte* ResolveDevice(CUdeviceptr address, std::size_t bytes);
+// Whether unified addressing takes `address` for device memory: a GPU's range or the reservation window.
+bool IsDeviceAddress(CUdeviceptr address);
+// Resolves [address, address + bytes) to host memory, or nullptr: inside one live allocation, or
+// across adjacent mappings of one reservation (virtual_memory.h) that give the current context's
+// device the access `need` (CU_MEM_ACCESS_FLAGS_PROT_READ to read; the default, _READWRITE, to write).
+std::byte* ResolveDevice(CUdeviceptr address, std::size_t bytes,
+                         unsigned long long need = CU_MEM_ACCESS_FLAGS_PROT_READWRITE);
 // The live array behind a handle, or nullptr.
 Array* LookupArray(CUarray handle);
 // Forgets an array and frees its memory.

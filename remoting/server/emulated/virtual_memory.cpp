@@ -1,0 +1,225 @@
+// VirtualMemory: physical allocations in memfds, reservations as PROT_NONE host shadows, mappings as
+// MAP_FIXED mmaps of the memfd over the shadow.
+#include "remoting/server/emulated/virtual_memory.h"
+
+#include <sys/mman.h>
+
+#include <iterator>
+
+namespace gpupool::server::emulated {
+namespace {
+
+// Inaccessible, unbacked address space: what a reservation's shadow holds where nothing is mapped.
+void* Inaccessible(void* at, std::uint64_t bytes) {
+  const int fixed = at != nullptr ? MAP_FIXED : 0;
+  return mmap(at, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | fixed, -1, 0);
+}
+
+// `value` rounded up to a multiple of `alignment` (a power of two); false on overflow.
+bool AlignUp(CUdeviceptr value, std::uint64_t alignment, CUdeviceptr* out) {
+  if (value > UINT64_MAX - (alignment - 1)) return false;
+  *out = (value + alignment - 1) & ~(alignment - 1);
+  return true;
+}
+
+}  // namespace
+
+VirtualMemory::~VirtualMemory() {
+  for (auto& [start, r] : reservations_) munmap(r.host, r.size);
+}
+
+CUresult VirtualMemory::Create(DeviceMemory& memory, std::uint64_t size, const CUmemAllocationProp& prop,
+                               CUmemGenericAllocationHandle handle) {
+  auto physical = std::make_unique<PhysicalAllocation>();
+  if (CUresult r = memory.AllocateMappable(size, kGranularity, &physical->offset); r != CUDA_SUCCESS)
+    return r;
+  physical->handle = handle;
+  physical->prop = prop;
+  physical->memory = &memory;
+  physical->size = size;
+  physical_.emplace(handle, std::move(physical));
+  return CUDA_SUCCESS;
+}
+
+const PhysicalAllocation* VirtualMemory::Lookup(CUmemGenericAllocationHandle handle) const {
+  auto it = physical_.find(handle);
+  return it != physical_.end() && it->second->references > 0 ? it->second.get() : nullptr;
+}
+
+CUresult VirtualMemory::Release(CUmemGenericAllocationHandle handle) {
+  auto it = physical_.find(handle);
+  if (it == physical_.end() || it->second->references == 0) return CUDA_ERROR_INVALID_VALUE;
+  --it->second->references;
+  FreeIfUnused(it->second.get());
+  return CUDA_SUCCESS;
+}
+
+CUresult VirtualMemory::Retain(CUdeviceptr address, CUmemGenericAllocationHandle* handle) {
+  MappedAddress found;
+  if (!Find(address, &found)) return CUDA_ERROR_INVALID_VALUE;
+  ++found.mapping->physical->references;  // revives a handle kept alive only by its mappings
+  *handle = found.mapping->physical->handle;
+  return CUDA_SUCCESS;
+}
+
+void VirtualMemory::DropMapping(PhysicalAllocation* physical) {
+  --physical->mappings;
+  FreeIfUnused(physical);
+}
+
+void VirtualMemory::FreeIfUnused(PhysicalAllocation* physical) {
+  if (physical->references > 0 || physical->mappings > 0) return;
+  physical->memory->FreeMappable(physical->offset);
+  physical_.erase(physical->handle);
+}
+
+CUresult VirtualMemory::Reserve(std::uint64_t size, std::uint64_t alignment, CUdeviceptr hint,
+                                CUdeviceptr* address) {
+  if (size > kWindowBytes) return CUDA_ERROR_OUT_OF_MEMORY;
+  const CUdeviceptr window_end = kWindowBase + kWindowBytes;
+  // Whether [start, start + size) is inside the window and clear of every reservation.
+  auto fits = [&](CUdeviceptr start) {
+    if (start < kWindowBase || start > window_end - size) return false;
+    auto next = reservations_.lower_bound(start);
+    if (next != reservations_.end() && next->first < start + size) return false;
+    if (next == reservations_.begin()) return true;
+    auto prev = std::prev(next);
+    return prev->first + prev->second.size <= start;
+  };
+  CUdeviceptr start = 0;
+  if (hint == 0 || hint % alignment != 0 || !fits(hint)) {
+    // First fit: the lowest aligned gap between reservations.
+    if (!AlignUp(kWindowBase, alignment, &start)) return CUDA_ERROR_OUT_OF_MEMORY;
+    for (const auto& [at, r] : reservations_) {
+      if (start > window_end - size) break;  // past the window's end: fits() says so below
+      if (start + size <= at) break;         // the gap before this reservation holds it
+      if (at + r.size > start && !AlignUp(at + r.size, alignment, &start)) return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    if (!fits(start)) return CUDA_ERROR_OUT_OF_MEMORY;
+  } else {
+    start = hint;
+  }
+  void* host = Inaccessible(nullptr, size);
+  if (host == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+  reservations_.emplace(start, Reservation{size, static_cast<std::byte*>(host), {}});
+  *address = start;
+  return CUDA_SUCCESS;
+}
+
+CUresult VirtualMemory::Free(CUdeviceptr address, std::uint64_t size) {
+  auto it = reservations_.find(address);
+  if (it == reservations_.end() || it->second.size != size) return CUDA_ERROR_INVALID_VALUE;
+  // The shadow goes first: should that fail, nothing has changed.
+  if (munmap(it->second.host, size) != 0) return CUDA_ERROR_OUT_OF_MEMORY;
+  for (auto& [start, mapping] : it->second.mappings) DropMapping(mapping.physical);
+  reservations_.erase(it);
+  return CUDA_SUCCESS;
+}
+
+VirtualMemory::Reservations::iterator VirtualMemory::ReservationOf(CUdeviceptr address, std::uint64_t bytes) {
+  auto it = reservations_.upper_bound(address);
+  if (it == reservations_.begin()) return reservations_.end();
+  --it;
+  const std::uint64_t into = address - it->first;
+  return into < it->second.size && bytes <= it->second.size - into ? it : reservations_.end();
+}
+
+VirtualMemory::Reservations::const_iterator VirtualMemory::ReservationOf(CUdeviceptr address,
+                                                                         std::uint64_t bytes) const {
+  return const_cast<VirtualMemory*>(this)->ReservationOf(address, bytes);
+}
+
+CUresult VirtualMemory::Map(CUdeviceptr address, std::uint64_t size, CUmemGenericAllocationHandle handle,
+                            unsigned long long id) {
+  auto found = physical_.find(handle);
+  if (found == physical_.end() || found->second->references == 0) return CUDA_ERROR_INVALID_VALUE;
+  PhysicalAllocation* physical = found->second.get();
+  if (size == 0 || size > physical->size) return CUDA_ERROR_INVALID_VALUE;
+  auto it = ReservationOf(address, size);
+  if (it == reservations_.end()) return CUDA_ERROR_INVALID_VALUE;
+  Reservation& r = it->second;
+  auto next = r.mappings.lower_bound(address);
+  if (next != r.mappings.end() && next->first < address + size) return CUDA_ERROR_INVALID_VALUE;
+  if (next != r.mappings.begin() && std::prev(next)->first + std::prev(next)->second.size > address) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  std::byte* host = r.host + (address - it->first);
+  void* mapped = mmap(host, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                      physical->memory->mappable_fd(), static_cast<off_t>(physical->offset));
+  if (mapped == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;  // the shadow is unchanged then
+  // Huge pages where tmpfs offers them (shmem_enabled=advise); a refusal only costs speed.
+  (void)madvise(host, size, MADV_HUGEPAGE);
+  r.mappings.emplace(address, Mapping{size, physical, id, {}});
+  ++physical->mappings;
+  return CUDA_SUCCESS;
+}
+
+bool VirtualMemory::WholeMappings(const Reservation& r, CUdeviceptr address, std::uint64_t size) {
+  auto it = r.mappings.find(address);
+  CUdeviceptr at = address;
+  while (it != r.mappings.end() && it->first == at && at - address < size) {
+    at += it->second.size;
+    ++it;
+  }
+  return at != address && at - address == size;
+}
+
+CUresult VirtualMemory::Unmap(CUdeviceptr address, std::uint64_t size) {
+  auto it = ReservationOf(address, size);
+  if (size == 0 || it == reservations_.end() || !WholeMappings(it->second, address, size)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  Reservation& r = it->second;
+  if (Inaccessible(r.host + (address - it->first), size) == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+  auto first = r.mappings.find(address);
+  auto last = r.mappings.lower_bound(address + size);
+  for (auto m = first; m != last; ++m) DropMapping(m->second.physical);
+  r.mappings.erase(first, last);
+  return CUDA_SUCCESS;
+}
+
+CUresult VirtualMemory::SetAccess(CUdeviceptr address, std::uint64_t size, const CUmemAccessDesc* desc,
+                                  std::size_t count) {
+  auto it = ReservationOf(address, size);
+  if (size == 0 || it == reservations_.end() || !WholeMappings(it->second, address, size)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  auto& mappings = it->second.mappings;
+  const auto last = mappings.lower_bound(address + size);
+  for (auto m = mappings.find(address); m != last; ++m) {
+    for (std::size_t i = 0; i < count; ++i) m->second.access[desc[i].location.id] = desc[i].flags;
+  }
+  return CUDA_SUCCESS;
+}
+
+bool VirtualMemory::Find(CUdeviceptr address, MappedAddress* found) const {
+  auto it = ReservationOf(address, 1);
+  if (it == reservations_.end()) return false;
+  auto m = it->second.mappings.upper_bound(address);
+  if (m == it->second.mappings.begin()) return false;
+  --m;
+  if (address - m->first >= m->second.size) return false;
+  *found = MappedAddress{&m->second, m->first, it->first, it->second.size};
+  return true;
+}
+
+std::byte* VirtualMemory::Resolve(CUdeviceptr address, std::uint64_t bytes, int device,
+                                  unsigned long long need) const {
+  auto it = ReservationOf(address, bytes);
+  if (bytes == 0 || it == reservations_.end()) return nullptr;
+  const auto& mappings = it->second.mappings;
+  auto m = mappings.upper_bound(address);
+  if (m == mappings.begin()) return nullptr;
+  --m;
+  if (address - m->first >= m->second.size) return nullptr;  // in no mapping
+  // Every mapping from the one holding `address` to the one holding the last byte: adjacent, no gap.
+  const CUdeviceptr end = address + bytes;  // no overflow: inside the reservation
+  for (CUdeviceptr at = m->first; at < end; at += (m++)->second.size) {
+    if (m == mappings.end() || m->first != at) return nullptr;
+    auto access = m->second.access.find(device);
+    if (access == m->second.access.end() || (access->second & need) != need) return nullptr;
+  }
+  return it->second.host + (address - it->first);
+}
+
+}  // namespace gpupool::server::emulated
