@@ -251,6 +251,10 @@ fi
 if [ "$torch" = 1 ]; then
   if python3 -c 'import torch' 2>/dev/null; then
     compare torch_smoke python3 "$repo/tests/gpu/torch_smoke.py"
+    # PyTorch's allocator on virtual memory management (cuMemCreate, cuMemMap), as PyTorch advises
+    # when memory fragments.
+    compare torch_smoke_expandable_segments env PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True \
+      python3 "$repo/tests/gpu/torch_smoke.py"
     if [ "$steps" -gt 0 ]; then
       data=$tmp/sentiment-data
       for mode in native gpupool; do

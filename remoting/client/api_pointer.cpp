@@ -12,13 +12,19 @@ namespace {
 struct PointerInfo {
   bool device = false;
   bool host = false;
-  CUdeviceptr base = 0;
+  CUdeviceptr base = 0;  // the allocation, or the mapping of virtual memory
   std::size_t bytes = 0;
+  CUdeviceptr range_base = 0;  // the allocation, or the reservation the mapping is in
+  std::size_t range_bytes = 0;
 };
 
 PointerInfo Classify(CUdeviceptr ptr) {
   PointerInfo info;
   info.device = State::Get().FindAllocation(ptr, &info.base, &info.bytes);
+  if (!info.device || !State::Get().FindReservation(ptr, &info.range_base, &info.range_bytes)) {
+    info.range_base = info.base;
+    info.range_bytes = info.bytes;
+  }
   info.host = !info.device && State::Get().pinned.Find(reinterpret_cast<const void*>(ptr), nullptr);
   return info;
 }
@@ -54,9 +60,9 @@ CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdev
     case CU_POINTER_ATTRIBUTE_MAPPED: return Put<unsigned>(data, info.device ? 1 : 0);
     case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
       return Put<int>(data, known && current != nullptr ? current->device : -2);
-    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: return Put<CUdeviceptr>(data, info.range_base);
     case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR: return Put<CUdeviceptr>(data, info.base);
-    case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE: return Put<std::size_t>(data, info.range_bytes);
     case CU_POINTER_ATTRIBUTE_MAPPING_SIZE: return Put<std::size_t>(data, info.bytes);
     case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: return Put<unsigned long long>(data, 0);
     case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:

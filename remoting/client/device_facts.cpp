@@ -15,9 +15,10 @@ namespace {
 // mapped host memory are refused (the GPU cannot reach the program's memory over the network;
 // remoting/client/README.md), memory pools are emulated here, for device memory only. A feature whose
 // calls gpupool answers with CUDA_ERROR_NOT_SUPPORTED (unsupported.def) is reported absent, so a program
-// that checks (cuda-samples' vectorAddMMAP, memMapIPCDrv, cudaCompressibleMemory) takes its other path
-// or waives instead of failing in the first call: virtual memory management (cuMemCreate, cuMemMap,
-// exportable handles, compressible memory), sparse and deferred-mapping arrays (cuMemMapArrayAsync),
+// that checks (cuda-samples' memMapIPCDrv, cudaCompressibleMemory) takes its other path or waives
+// instead of failing in the first call: exportable memory handles, compressible memory, host memory
+// through virtual memory management (device memory through it works), sparse and deferred-mapping
+// arrays (cuMemMapArrayAsync),
 // IPC events, dma-buf handles, external timeline semaphores, GPUDirect RDMA, stream waits.
 void ApplyClientCapabilities(DeviceFacts* device) {
   static constexpr std::pair<CUdevice_attribute, int> kCapabilities[] = {
@@ -32,7 +33,8 @@ void ApplyClientCapabilities(DeviceFacts* device) {
       {CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES, 0},
       {CU_DEVICE_ATTRIBUTE_HOST_NUMA_MEMORY_POOLS_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_HOST_MEMORY_POOLS_SUPPORTED, 0},
-      {CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_HOST_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0},
+      {CU_DEVICE_ATTRIBUTE_HOST_NUMA_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED, 0},

@@ -173,15 +173,46 @@ void State::RemoveAllocation(CUdeviceptr base) {
   allocations_.erase(base);
 }
 
-bool State::FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const {
+void State::RemoveAllocationsIn(CUdeviceptr base, std::size_t bytes) {
   std::lock_guard<std::mutex> lock(allocations_mu_);
-  auto it = allocations_.upper_bound(ptr);
-  if (it == allocations_.begin()) return false;
+  auto it = allocations_.lower_bound(base);
+  while (it != allocations_.end() && it->first - base < bytes) it = allocations_.erase(it);
+}
+
+namespace {
+
+// The range of `ranges` (base -> bytes) containing ptr.
+bool FindRange(const std::map<CUdeviceptr, std::size_t>& ranges, CUdeviceptr ptr, CUdeviceptr* base,
+               std::size_t* bytes) {
+  auto it = ranges.upper_bound(ptr);
+  if (it == ranges.begin()) return false;
   --it;
   if (ptr >= it->first + it->second) return false;
   if (base != nullptr) *base = it->first;
   if (bytes != nullptr) *bytes = it->second;
   return true;
+}
+
+}  // namespace
+
+bool State::FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const {
+  std::lock_guard<std::mutex> lock(allocations_mu_);
+  return FindRange(allocations_, ptr, base, bytes);
+}
+
+void State::AddReservation(CUdeviceptr base, std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(allocations_mu_);
+  reservations_[base] = bytes;
+}
+
+void State::RemoveReservation(CUdeviceptr base) {
+  std::lock_guard<std::mutex> lock(allocations_mu_);
+  reservations_.erase(base);
+}
+
+bool State::FindReservation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const {
+  std::lock_guard<std::mutex> lock(allocations_mu_);
+  return FindRange(reservations_, ptr, base, bytes);
 }
 
 }  // namespace gpupool::client

@@ -160,7 +160,14 @@ class State {
   // Device allocations (base -> bytes), for unified-address copies and pointer queries.
   void AddAllocation(CUdeviceptr base, std::size_t bytes);
   void RemoveAllocation(CUdeviceptr base);
+  // Forgets the allocations that start inside [base, base + bytes) (unmapped mappings).
+  void RemoveAllocationsIn(CUdeviceptr base, std::size_t bytes);
   bool FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const;
+  // Address reservations (cuMemAddressReserve), whose mappings are allocations above: the range a
+  // pointer attribute's RANGE_START_ADDR and RANGE_SIZE describe.
+  void AddReservation(CUdeviceptr base, std::size_t bytes);
+  void RemoveReservation(CUdeviceptr base);
+  bool FindReservation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const;
 
   // Whether the stream with wire id `wire` is waited for by the legacy NULL stream: the NULL and
   // per-thread streams and every stream not created CU_STREAM_NON_BLOCKING.
@@ -186,6 +193,7 @@ class State {
 
   mutable std::mutex allocations_mu_;
   std::map<CUdeviceptr, std::size_t> allocations_;
+  std::map<CUdeviceptr, std::size_t> reservations_;  // guarded by allocations_mu_ too
 };
 
 }  // namespace gpupool::client

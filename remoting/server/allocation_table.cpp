@@ -2,14 +2,14 @@
 
 namespace gpupool::server {
 
-void AllocationTable::Add(std::uint64_t base, std::uint64_t size, bool owned) {
-  if (owned) owned_bytes_ += size;
-  entries_[base] = Entry{size, owned};
+void AllocationTable::Add(std::uint64_t base, std::uint64_t size, Kind kind) {
+  if (kind == Kind::kOwned) owned_bytes_ += size;
+  entries_[base] = Entry{size, kind};
 }
 
 bool AllocationTable::RemoveOwned(std::uint64_t base, std::uint64_t* size) {
   auto it = entries_.find(base);
-  if (it == entries_.end() || !it->second.owned) return false;
+  if (it == entries_.end() || it->second.kind != Kind::kOwned) return false;
   *size = it->second.size;
   owned_bytes_ -= it->second.size;
   entries_.erase(it);
@@ -18,8 +18,13 @@ bool AllocationTable::RemoveOwned(std::uint64_t base, std::uint64_t* size) {
 
 void AllocationTable::RemoveBorrowedIn(std::uint64_t base, std::uint64_t size) {
   for (auto it = entries_.lower_bound(base); it != entries_.end() && it->first - base < size;) {
-    it = it->second.owned ? std::next(it) : entries_.erase(it);
+    it = it->second.kind == Kind::kBorrowed ? entries_.erase(it) : std::next(it);
   }
+}
+
+void AllocationTable::RemoveMapped(std::uint64_t base) {
+  auto it = entries_.find(base);
+  if (it != entries_.end() && it->second.kind == Kind::kMapped) entries_.erase(it);
 }
 
 bool AllocationTable::Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t* size) const {
@@ -36,8 +41,18 @@ bool AllocationTable::Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t
 bool AllocationTable::Contains(std::uint64_t ptr, std::uint64_t size) const {
   std::uint64_t base = 0, length = 0;
   if (!Find(ptr, &base, &length)) return false;
-  std::uint64_t offset = ptr - base;  // < length: Find checked it
-  return size <= length - offset;     // no overflow: both sides are within [0, length]
+  std::uint64_t offset = ptr - base;         // < length: Find checked it
+  if (size <= length - offset) return true;  // no overflow: both sides are within [0, length]
+  // Past this entry's end: only a mapping may continue into the mapping that starts where it ends.
+  std::uint64_t left = size - (length - offset);
+  for (auto it = entries_.find(base); it->second.kind == Kind::kMapped;) {
+    const std::uint64_t end = it->first + it->second.size;
+    it = entries_.find(end);
+    if (it == entries_.end() || it->second.kind != Kind::kMapped) return false;
+    if (left <= it->second.size) return true;
+    left -= it->second.size;
+  }
+  return false;
 }
 
 }  // namespace gpupool::server

@@ -1,7 +1,9 @@
-// AllocationTable: the device memory a session may touch — its own allocations, plus module globals
-// it looked up (borrowed: not freed by MemFree, not counted against its memory limit). Every device
-// pointer a request carries is checked here before the backend sees it: the range [ptr, ptr + size)
-// must lie inside one entry, with no overflow.
+// AllocationTable: the device memory a session may touch — its own allocations, module globals it
+// looked up (borrowed: not freed by MemFree, not counted against its memory limit) and the mappings of
+// its physical allocations into its reserved address ranges (virtual_memory.h; counted there). Every
+// device pointer a request carries is checked here before the backend sees it: the range
+// [ptr, ptr + size) must lie inside one entry, with no overflow — or, as on a GPU, run on through
+// mappings that follow each other without a gap.
 //
 // Thread-safety: none; a session worker is single-threaded.
 #pragma once
@@ -13,17 +15,25 @@ namespace gpupool::server {
 
 class AllocationTable {
  public:
+  enum class Kind : std::uint8_t {
+    kOwned,     // cuMemAlloc and friends: freed by MemFree, counted in owned_bytes()
+    kBorrowed,  // a module global: goes with its module
+    kMapped,    // a cuMemMap mapping: goes with MemUnmap
+  };
   struct Entry {
     std::uint64_t size = 0;
-    bool owned = true;  // false: a module global, borrowed from the module
+    Kind kind = Kind::kOwned;
   };
 
-  void Add(std::uint64_t base, std::uint64_t size, bool owned);
+  void Add(std::uint64_t base, std::uint64_t size, Kind kind);
   // Removes an owned allocation starting exactly at `base`; false when there is none.
   bool RemoveOwned(std::uint64_t base, std::uint64_t* size);
   // Drops the borrowed ranges inside [base, base + size) (their module was unloaded).
   void RemoveBorrowedIn(std::uint64_t base, std::uint64_t size);
-  // True when [ptr, ptr + size) lies within one entry. size 0 still needs ptr inside an entry.
+  // Drops the mapping starting exactly at `base`.
+  void RemoveMapped(std::uint64_t base);
+  // True when [ptr, ptr + size) lies within one entry, or within adjacent mappings. size 0 still
+  // needs ptr inside an entry.
   bool Contains(std::uint64_t ptr, std::uint64_t size) const;
   // The entry containing ptr: its base and size.
   bool Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t* size) const;

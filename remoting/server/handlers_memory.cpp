@@ -9,8 +9,7 @@ GPUPOOL_HANDLER(MemGetInfo) {
   CUresult r = GPUPOOL_DRIVER(s, cuMemGetInfo_v2, &free_bytes, &total);
   if (r == CUDA_SUCCESS && s.memory_limit != 0) {
     // The session's share is its whole device: total is the limit, free what is left of it.
-    std::uint64_t left =
-        s.memory_limit - std::min<std::uint64_t>(s.memory.owned_bytes() + s.array_bytes, s.memory_limit);
+    std::uint64_t left = s.memory_limit - std::min<std::uint64_t>(s.UsedBytes(), s.memory_limit);
     free_bytes = std::min<std::uint64_t>(free_bytes, left);
     total = s.memory_limit;
   }

@@ -11,7 +11,7 @@ namespace {
 // Records a global as memory the session may copy to and from (borrowed, never freed by MemFree).
 void AddGlobal(Session& s, std::uint64_t parent, CUdeviceptr ptr, std::size_t bytes) {
   if (s.memory.Contains(ptr, bytes)) return;
-  s.memory.Add(ptr, bytes, false);
+  s.memory.Add(ptr, bytes, AllocationTable::Kind::kBorrowed);
   s.globals.emplace(parent, ptr);
 }
 

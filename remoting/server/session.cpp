@@ -78,19 +78,23 @@ CUresult Session::CheckRange2D(std::uint64_t ptr, std::uint64_t pitch, std::uint
   return CheckRange(ptr, rows * pitch + width);
 }
 
+std::uint64_t Session::UsedBytes() const {
+  return memory.owned_bytes() + array_bytes + virtual_memory.physical_bytes();
+}
+
 CUresult Session::CheckQuota(std::uint64_t bytes) const {
   if (memory_limit == 0) return CUDA_SUCCESS;
-  std::uint64_t used = memory.owned_bytes() + array_bytes;
+  std::uint64_t used = UsedBytes();
   return bytes > memory_limit || used > memory_limit - bytes ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
 void Session::AddAllocation(std::uint64_t base, std::uint64_t size) {
-  memory.Add(base, size, true);
+  memory.Add(base, size, AllocationTable::Kind::kOwned);
   PublishMemory();
 }
 
 void Session::PublishMemory() {
-  if (stats != nullptr) stats->memory_used_bytes = memory.owned_bytes() + array_bytes;
+  if (stats != nullptr) stats->memory_used_bytes = UsedBytes();
 }
 
 CUresult Session::Layout(CUfunction f, const ParamLayout** out) {
@@ -149,7 +153,19 @@ void Session::ReleaseAll() {
     if (level_arrays.count(id) == 0) (void)GPUPOOL_DRIVER(*this, cuArrayDestroy, a);
   }
   for (const auto& [base, entry] : memory.entries()) {
-    if (entry.owned) (void)GPUPOOL_DRIVER(*this, cuMemFree_v2, static_cast<CUdeviceptr>(base));
+    if (entry.kind == AllocationTable::Kind::kOwned)
+      (void)GPUPOOL_DRIVER(*this, cuMemFree_v2, static_cast<CUdeviceptr>(base));
+  }
+  // Mappings, then the references to their memory, then the address ranges they were in.
+  for (const auto& [base, mapping] : virtual_memory.mappings()) {
+    (void)GPUPOOL_DRIVER(*this, cuMemUnmap, static_cast<CUdeviceptr>(base), mapping.size);
+  }
+  for (const auto& [id, physical] : virtual_memory.physicals()) {
+    for (std::uint64_t i = 0; i < physical.references; ++i)
+      (void)GPUPOOL_DRIVER(*this, cuMemRelease, physical.handle);
+  }
+  for (const auto& [base, size] : virtual_memory.reservations()) {
+    (void)GPUPOOL_DRIVER(*this, cuMemAddressFree, static_cast<CUdeviceptr>(base), size);
   }
   for (const auto& [id, e] : events.all()) (void)GPUPOOL_DRIVER(*this, cuEventDestroy_v2, e);
   for (const auto& [id, s] : streams.all()) (void)GPUPOOL_DRIVER(*this, cuStreamDestroy_v2, s);
@@ -158,6 +174,7 @@ void Session::ReleaseAll() {
   }
   for (const auto& [id, l] : libraries.all()) (void)GPUPOOL_DRIVER(*this, cuLibraryUnload, l);
   memory = AllocationTable();
+  virtual_memory = VirtualMemory();
   textures.clear();
   surfaces.clear();
   arrays.Clear();

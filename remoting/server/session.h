@@ -24,6 +24,7 @@
 #include "remoting/server/handle_table.h"
 #include "remoting/server/image_cache.h"
 #include "remoting/server/session_stats.h"
+#include "remoting/server/virtual_memory.h"
 
 // Calls a DriverApi entry, or answers CUDA_ERROR_NOT_SUPPORTED when the backend lacks it.
 #define GPUPOOL_DRIVER(session, fn, ...) \
@@ -74,6 +75,7 @@ class Session {
   // Texture and surface objects by the driver's handle value (the handle the client holds).
   std::set<std::uint64_t> textures, surfaces;
   AllocationTable memory;
+  VirtualMemory virtual_memory;  // its mappings are in `memory` too
   ImageCache images;
   std::map<CUfunction, ParamLayout> layouts;  // filled on first launch or layout query
   std::uint64_t memory_limit;
@@ -115,8 +117,9 @@ class Session {
   // Host memory behind device range [ptr, ptr + size) (Backend::HostView), only when the range is
   // inside one of the session's allocations and the backend's memory is host-addressable; else null.
   std::byte* HostView(std::uint64_t ptr, std::uint64_t size) const;
-  // CUDA_ERROR_OUT_OF_MEMORY when `bytes` more would pass the session's memory limit (allocations
-  // and arrays together).
+  // Device memory the session holds: allocations, arrays and physical allocations together.
+  std::uint64_t UsedBytes() const;
+  // CUDA_ERROR_OUT_OF_MEMORY when `bytes` more would pass the session's memory limit.
   CUresult CheckQuota(std::uint64_t bytes) const;
   void AddAllocation(std::uint64_t base, std::uint64_t size);
   // The parameter layout of a function, from the driver on first use.

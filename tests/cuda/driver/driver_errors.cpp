@@ -70,27 +70,25 @@ int main() {
   CU_OK(cuStreamDestroy(failing));
 
   // Not supported: an error naming itself, never a silent success.
-  CUdeviceptr reserved = 0;
-  CU_EXPECT(cuMemAddressReserve(&reserved, 1 << 21, 0, 0, 0), CUDA_ERROR_NOT_SUPPORTED);
+  CUmemGenericAllocationHandle imported = 0;
+  int fd = 0;
+  CU_EXPECT(cuMemImportFromShareableHandle(&imported, &fd, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR),
+            CUDA_ERROR_NOT_SUPPORTED);
   // ... and the device does not claim what gpupool refuses, so programs that check take their other
-  // path (cuda-samples' vectorAddMMAP, memMapIPCDrv and cudaCompressibleMemory read these first).
+  // path (cuda-samples' memMapIPCDrv and cudaCompressibleMemory read these first). Virtual memory
+  // management itself works (driver_virtual_memory).
   for (CUdevice_attribute absent :
-       {CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
-        CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED,
-        CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED, CU_DEVICE_ATTRIBUTE_SPARSE_CUDA_ARRAY_SUPPORTED,
-        CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED,
-        CU_DEVICE_ATTRIBUTE_TIMELINE_SEMAPHORE_INTEROP_SUPPORTED,
+       {CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED, CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_HOST_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_HOST_NUMA_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_SPARSE_CUDA_ARRAY_SUPPORTED, CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED,
+        CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED, CU_DEVICE_ATTRIBUTE_TIMELINE_SEMAPHORE_INTEROP_SUPPORTED,
         CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED, CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR}) {
     int supported = -1;
     CU_OK(cuDeviceGetAttribute(&supported, absent, 0));
     CHECK_TRUE(supported == 0);
   }
-  size_t granularity = 0;
-  CUmemAllocationProp vmm = {};
-  vmm.type = CU_MEM_ALLOCATION_TYPE_PINNED;
-  vmm.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-  CU_EXPECT(cuMemGetAllocationGranularity(&granularity, &vmm, CU_MEM_ALLOC_GRANULARITY_MINIMUM),
-            CUDA_ERROR_NOT_SUPPORTED);
 
   // Managed and mapped host memory are refused, twice over (logged once), and the device says so;
   // pinned memory asked to be mapped is still ordinary pinned memory.

@@ -176,6 +176,12 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("virtual_memory: reservations, physical allocations and mappings, data across mappings, misuse") {
+  Server server;
+  ExpectPass(server, {"driver_virtual_memory"});
+  ExpectPass(server, {"driver_virtual_memory"}, 600, "off");  // the same bytes over the socket
+}
+
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {
   Server server;
   auto child = server.Run({"driver_server_loss"});

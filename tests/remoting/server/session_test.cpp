@@ -156,6 +156,69 @@ TEST_CASE("a session memory limit is the device's memory and allocations beyond 
   CHECK(d.Result<Op::MemAlloc>({60ull << 20}) == CUDA_SUCCESS);
 }
 
+TEST_CASE("virtual memory: only the session's own handles and reservations, counted against its limit") {
+  ServerProcess server = ServerProcess::Start({"--session-memory", "64MiB"});
+  TestClient c = TestClient::Open(server.endpoint);
+  c.UseDevice0();
+  auto granularity = c.Call<Op::MemGetAllocationGranularity>({0, CU_MEM_ALLOC_GRANULARITY_MINIMUM});
+  REQUIRE(granularity.result == CUDA_SUCCESS);
+  const std::uint64_t g = std::get<0>(granularity.fields);
+  REQUIRE(g == 2ull << 20);
+  CHECK(c.Result<Op::MemGetAllocationGranularity>({0, 99}) == CUDA_ERROR_INVALID_VALUE);
+  auto reserve = c.Call<Op::MemAddressReserve>({8 * g, 0, 0});
+  REQUIRE(reserve.result == CUDA_SUCCESS);
+  const std::uint64_t base = std::get<0>(reserve.fields);
+  auto created = c.Call<Op::MemCreate>({2 * g, 0, 0});
+  REQUIRE(created.result == CUDA_SUCCESS);
+  const std::uint64_t handle = std::get<0>(created.fields);
+  CHECK(std::get<0>(c.Call<Op::MemGetInfo>({}).fields) == (64ull << 20) - 2 * g);  // charged at once
+  // The limit counts physical memory with allocations: 64 MiB = 32 granules, 2 taken.
+  CHECK(c.Result<Op::MemCreate>({32 * g, 0, 0}) == CUDA_ERROR_OUT_OF_MEMORY);
+
+  // Handles and addresses the session does not own never reach the driver.
+  CHECK(c.Result<Op::MemMap>({base, 2 * g, 0, handle + 1000}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemMap>({0x100000, 2 * g, 0, handle}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemMap>({base + 7 * g, 2 * g, 0, handle}) == CUDA_ERROR_INVALID_VALUE);  // past its end
+  CHECK(c.Result<Op::MemMap>({base, UINT64_MAX - base + 1, 0, handle}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemRelease>({handle + 1000}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemRetainAllocationHandle>({base}) == CUDA_ERROR_INVALID_VALUE);  // nothing mapped
+  CHECK(c.Result<Op::MemGetAllocationPropertiesFromHandle>({handle + 1000}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemAddressFree>({base, 4 * g}) == CUDA_ERROR_INVALID_VALUE);
+  REQUIRE(c.Result<Op::MemMap>({base + 2 * g, 2 * g, 0, handle}) == CUDA_SUCCESS);
+  CHECK(c.Result<Op::MemMap>({base + 3 * g, 2 * g, 0, handle}) == CUDA_ERROR_INVALID_VALUE);  // overlaps
+  CHECK(c.Result<Op::MemUnmap>({base + 2 * g, g}) == CUDA_ERROR_INVALID_VALUE);               // half of it
+  CHECK(c.Result<Op::MemSetAccess>({base + 2 * g, 2 * g, {0, 0}, {3}}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemSetAccess>({base + 2 * g, 2 * g, {}, {}}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::MemSetAccess>({base + 2 * g, 2 * g, {0}, {-5}}) == CUDA_ERROR_INVALID_VALUE);
+  REQUIRE(c.Result<Op::MemSetAccess>({base + 2 * g, 2 * g, {0}, {CU_MEM_ACCESS_FLAGS_PROT_READWRITE}}) ==
+          CUDA_SUCCESS);
+  const std::string data = Pattern(4096, 3);
+  REQUIRE(c.Result<Op::MemcpyHtoD>({base + 2 * g + 100}, data) == CUDA_SUCCESS);
+  CHECK(c.Call<Op::MemcpyDtoH>({base + 2 * g + 100, 4096}).tail == data);
+  CHECK(c.Result<Op::MemcpyHtoD>({base + 4 * g - 10}, data) == CUDA_ERROR_INVALID_VALUE);  // past the mapping
+  CHECK(c.Result<Op::MemFree>({base + 2 * g}) == CUDA_ERROR_INVALID_VALUE);
+
+  // Another session sees none of it, and gets its own 64 MiB.
+  TestClient d = TestClient::Open(server.endpoint);
+  d.UseDevice0();
+  CHECK(d.Result<Op::MemcpyDtoH>({base + 2 * g, 16}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(d.Result<Op::MemRelease>({handle}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(d.Result<Op::MemMap>({base, 2 * g, 0, handle}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(d.Result<Op::MemCreate>({30 * g, 0, 0}) == CUDA_SUCCESS);
+
+  // Released but mapped: still charged; unmapped: given back.
+  REQUIRE(c.Result<Op::MemRelease>({handle}) == CUDA_SUCCESS);
+  CHECK(c.Result<Op::MemRelease>({handle}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(std::get<0>(c.Call<Op::MemGetInfo>({}).fields) == (64ull << 20) - 2 * g);
+  auto retained = c.Call<Op::MemRetainAllocationHandle>({base + 3 * g});
+  REQUIRE(retained.result == CUDA_SUCCESS);
+  CHECK(std::get<0>(retained.fields) == handle);
+  CHECK(c.Result<Op::MemRelease>({handle}) == CUDA_SUCCESS);
+  REQUIRE(c.Result<Op::MemAddressFree>({base, 8 * g}) == CUDA_SUCCESS);  // unmaps what is inside
+  CHECK(std::get<0>(c.Call<Op::MemGetInfo>({}).fields) == 64ull << 20);
+  CHECK(c.Result<Op::MemcpyDtoH>({base + 2 * g, 16}) == CUDA_ERROR_INVALID_VALUE);
+}
+
 // How a sweep of real programs finds what the device refused, also when the program ignores it:
 // at debug level the worker names each error a call is answered with; at the default level it does not.
 TEST_CASE("at debug level the server names every call it answers with an error") {

@@ -14,10 +14,11 @@ namespace gpupool::server {
 namespace {
 
 TEST_CASE("allocation table: ranges inside one allocation only, no overflow") {
+  using Kind = AllocationTable::Kind;
   AllocationTable t;
-  t.Add(0x1000, 0x100, true);
-  t.Add(0x1100, 0x100, true);  // adjacent: a range may not span both
-  t.Add(0x5000, 0x10, false);  // a module global
+  t.Add(0x1000, 0x100, Kind::kOwned);
+  t.Add(0x1100, 0x100, Kind::kOwned);    // adjacent: a range may not span both
+  t.Add(0x5000, 0x10, Kind::kBorrowed);  // a module global
   struct Case {
     std::uint64_t ptr, size;
     bool ok;
@@ -40,6 +41,37 @@ TEST_CASE("allocation table: ranges inside one allocation only, no overflow") {
   t.RemoveBorrowedIn(0x5000, 0x10);
   CHECK_FALSE(t.Contains(0x5000, 1));
   CHECK(t.Contains(0x1100, 0x100));
+}
+
+TEST_CASE("allocation table: a range may run on through adjacent mappings, and only through them") {
+  using Kind = AllocationTable::Kind;
+  AllocationTable t;
+  t.Add(0x10000, 0x1000, Kind::kMapped);
+  t.Add(0x11000, 0x1000, Kind::kMapped);
+  t.Add(0x12000, 0x2000, Kind::kMapped);
+  t.Add(0x14000, 0x1000, Kind::kOwned);   // adjacent, but an allocation
+  t.Add(0x20000, 0x1000, Kind::kMapped);  // after a gap
+  t.Add(0x30000, 0x1000, Kind::kOwned);
+  t.Add(0x31000, 0x1000, Kind::kMapped);  // an allocation does not run on into a mapping
+  struct Case {
+    std::uint64_t ptr, size;
+    bool ok;
+  };
+  for (Case k : {Case{0x10000, 0x4000, true}, Case{0x10800, 0x1000, true}, Case{0x11fff, 0x2001, true},
+                 Case{0x10000, 0x4001, false}, Case{0x13000, 0x2000, false}, Case{0x12000, 0xe001, false},
+                 Case{0x30800, 0x1000, false}, Case{0x31000, 0x1000, true}, Case{0x10000, UINT64_MAX, false},
+                 Case{0x13fff, UINT64_MAX - 0x13fff, false}}) {
+    INFO(std::hex << k.ptr << " + " << k.size);
+    CHECK(t.Contains(k.ptr, k.size) == k.ok);
+  }
+  CHECK(t.owned_bytes() == 0x2000);  // mappings are counted with their physical allocations
+  std::uint64_t size = 0;
+  CHECK_FALSE(t.RemoveOwned(0x10000, &size));
+  t.RemoveMapped(0x11000);
+  CHECK_FALSE(t.Contains(0x10000, 0x2000));
+  CHECK(t.Contains(0x12000, 0x2000));
+  t.RemoveMapped(0x14000);  // not a mapping: stays
+  CHECK(t.Contains(0x14000, 0x1000));
 }
 
 std::string Elf(std::uint64_t shoff, std::uint16_t shnum, std::size_t file_size) {

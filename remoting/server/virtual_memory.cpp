@@ -1,0 +1,101 @@
+#include "remoting/server/virtual_memory.h"
+
+namespace gpupool::server {
+
+void VirtualMemory::AddPhysical(std::uint64_t id, const Physical& physical) {
+  physicals_[id] = physical;
+  physical_bytes_ += physical.size;
+}
+
+const VirtualMemory::Physical* VirtualMemory::Handle(std::uint64_t id) const {
+  auto it = physicals_.find(id);
+  return it == physicals_.end() || it->second.references == 0 ? nullptr : &it->second;
+}
+
+bool VirtualMemory::ForgetIfUnused(std::map<std::uint64_t, Physical>::iterator it) {
+  if (it->second.references != 0 || it->second.mappings != 0) return false;
+  physical_bytes_ -= it->second.size;
+  physicals_.erase(it);
+  return true;
+}
+
+bool VirtualMemory::Release(std::uint64_t id) {
+  auto it = physicals_.find(id);
+  if (it == physicals_.end() || it->second.references == 0) return false;
+  --it->second.references;
+  return ForgetIfUnused(it);
+}
+
+bool VirtualMemory::Retain(std::uint64_t ptr, std::uint64_t* id) {
+  const Mapping* mapping = MappingAt(ptr);
+  if (mapping == nullptr) return false;
+  ++physicals_.at(mapping->physical).references;
+  *id = mapping->physical;
+  return true;
+}
+
+bool VirtualMemory::IsReservation(std::uint64_t base, std::uint64_t size) const {
+  auto it = reservations_.find(base);
+  return it != reservations_.end() && it->second == size;
+}
+
+bool VirtualMemory::CanMap(std::uint64_t ptr, std::uint64_t size) const {
+  if (size == 0 || ptr > UINT64_MAX - size) return false;
+  auto r = reservations_.upper_bound(ptr);
+  if (r == reservations_.begin()) return false;
+  --r;
+  if (ptr - r->first >= r->second || size > r->second - (ptr - r->first)) return false;
+  // No mapping may start inside the range, nor the one before it reach into it.
+  auto m = mappings_.lower_bound(ptr);
+  if (m != mappings_.end() && m->first - ptr < size) return false;
+  if (m != mappings_.begin() && std::prev(m)->first + std::prev(m)->second.size > ptr) return false;
+  return true;
+}
+
+void VirtualMemory::AddMapping(std::uint64_t ptr, std::uint64_t size, std::uint64_t id) {
+  mappings_[ptr] = Mapping{size, id};
+  ++physicals_.at(id).mappings;
+}
+
+bool VirtualMemory::WholeMappings(std::uint64_t ptr, std::uint64_t size,
+                                  std::vector<std::uint64_t>* bases) const {
+  bases->clear();
+  if (size == 0) return false;
+  std::uint64_t at = ptr, left = size;
+  while (left > 0) {
+    auto it = mappings_.find(at);
+    if (it == mappings_.end() || it->second.size > left) return false;
+    bases->push_back(at);
+    left -= it->second.size;
+    at += it->second.size;
+  }
+  return true;
+}
+
+std::vector<std::uint64_t> VirtualMemory::MappingsIn(std::uint64_t base, std::uint64_t size) const {
+  std::vector<std::uint64_t> inside;
+  for (auto it = mappings_.lower_bound(base); it != mappings_.end() && it->first - base < size; ++it) {
+    inside.push_back(it->first);
+  }
+  return inside;
+}
+
+bool VirtualMemory::RemoveMapping(std::uint64_t base) {
+  auto it = mappings_.find(base);
+  if (it == mappings_.end()) return false;
+  auto physical = physicals_.find(it->second.physical);
+  mappings_.erase(it);
+  --physical->second.mappings;
+  return ForgetIfUnused(physical);
+}
+
+const VirtualMemory::Mapping* VirtualMemory::MappingAt(std::uint64_t ptr, std::uint64_t* base) const {
+  auto it = mappings_.upper_bound(ptr);
+  if (it == mappings_.begin()) return nullptr;
+  --it;
+  if (ptr - it->first >= it->second.size) return nullptr;
+  if (base != nullptr) *base = it->first;
+  return &it->second;
+}
+
+}  // namespace gpupool::server
