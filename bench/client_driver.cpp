@@ -31,6 +31,14 @@ Result<ClientDriver> LoadClientDriver(const std::string& library) {
   get(&d.ModuleLoadData, "cuModuleLoadData");
   get(&d.ModuleGetFunction, "cuModuleGetFunction");
   get(&d.LaunchKernel, "cuLaunchKernel");
+  get(&d.MemGetAllocationGranularity, "cuMemGetAllocationGranularity");
+  get(&d.MemAddressReserve, "cuMemAddressReserve");
+  get(&d.MemAddressFree, "cuMemAddressFree");
+  get(&d.MemCreate, "cuMemCreate");
+  get(&d.MemRelease, "cuMemRelease");
+  get(&d.MemMap, "cuMemMap");
+  get(&d.MemUnmap, "cuMemUnmap");
+  get(&d.MemSetAccess, "cuMemSetAccess");
   if (!ok) return Status::NotFound(library + " lacks a driver entry point the bench needs");
   return d;
 }

@@ -32,6 +32,14 @@ struct ClientDriver {
   PFN_cuModuleLoadData_v2000 ModuleLoadData;
   PFN_cuModuleGetFunction_v2000 ModuleGetFunction;
   PFN_cuLaunchKernel_v4000 LaunchKernel;
+  PFN_cuMemGetAllocationGranularity_v10020 MemGetAllocationGranularity;
+  PFN_cuMemAddressReserve_v10020 MemAddressReserve;
+  PFN_cuMemAddressFree_v10020 MemAddressFree;
+  PFN_cuMemCreate_v10020 MemCreate;
+  PFN_cuMemRelease_v10020 MemRelease;
+  PFN_cuMemMap_v10020 MemMap;
+  PFN_cuMemUnmap_v10020 MemUnmap;
+  PFN_cuMemSetAccess_v10020 MemSetAccess;
 };
 
 // Loads `library` (a path to libcuda.so.1) and resolves every entry.

@@ -1,5 +1,6 @@
 // gpupool-bench [--server HOST:PORT|unix:PATH] --json (ARCHITECTURE §6, issue 2 item 8): sync round
-// trip, asynchronous launch rate and copy bandwidth through gpupool's libcuda.so.1, each next to a
+// trip, virtual memory segment growth, asynchronous launch rate and copy bandwidth through gpupool's
+// libcuda.so.1, each next to a
 // raw-socket baseline measured in the same run over the same kind of transport, its peer a separate
 // process like the server's worker (--raw-thread: a thread of the bench instead; see raw_baseline.h).
 // Without --server it starts its own local gpupool-server (as `gpupool run` does) on a Unix socket.
@@ -96,6 +97,50 @@ void Pitched(const ClientDriver& cu, CUdeviceptr device, char* host, char* pinne
   Emit("d2h_2d_async_bandwidth", size, static_cast<double>(total) / Seconds(t) / 1e9, d2h_async);
 }
 
+// Virtual memory as PyTorch's expandable segments grow and shrink (remoting/client/README.md): one
+// reservation, then per segment of the granularity cuMemCreate + cuMemMap + cuMemSetAccess, and back
+// cuMemUnmap + cuMemRelease. Each call is one round trip, so the floor is that many raw ping-pongs
+// (`rtt_us`, the raw p50 measured above): the baselines are 3 and 2 of them.
+void SegmentGrowth(const ClientDriver& cu, double rtt_us) {
+  CUmemAllocationProp prop{};
+  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;  // as PyTorch asks
+  std::size_t granularity = 0;
+  constexpr int kSegments = 256;
+  CUdeviceptr base = 0;
+  if (cu.MemGetAllocationGranularity(&granularity, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM) != CUDA_SUCCESS ||
+      cu.MemAddressReserve(&base, kSegments * granularity, 0, 0, 0) != CUDA_SUCCESS) {
+    std::fprintf(stderr, "gpupool-bench: no virtual memory management: segment lines skipped\n");
+    return;
+  }
+  CUmemAccessDesc access{};
+  access.location = prop.location;
+  access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+  std::vector<CUmemGenericAllocationHandle> handles(kSegments);
+  std::vector<double> grow, shrink;
+  for (int i = 0; i < kSegments; ++i) {
+    const CUdeviceptr at = base + i * granularity;
+    const auto start = Clock::now();
+    if (cu.MemCreate(&handles[i], granularity, &prop, 0) != CUDA_SUCCESS ||
+        cu.MemMap(at, granularity, 0, handles[i], 0) != CUDA_SUCCESS ||
+        cu.MemSetAccess(at, granularity, &access, 1) != CUDA_SUCCESS) {
+      std::fprintf(stderr, "gpupool-bench: growing a segment failed\n");
+      return;
+    }
+    grow.push_back(Seconds(start) * 1e6);
+  }
+  for (int i = kSegments - 1; i >= 0; --i) {
+    const auto start = Clock::now();
+    cu.MemUnmap(base + i * granularity, granularity);
+    cu.MemRelease(handles[i]);
+    shrink.push_back(Seconds(start) * 1e6);
+  }
+  cu.MemAddressFree(base, kSegments * granularity);
+  Emit("vmm_grow_segment_p50_us", granularity, Percentile(grow, 0.5), 3 * rtt_us);
+  Emit("vmm_shrink_segment_p50_us", granularity, Percentile(shrink, 0.5), 2 * rtt_us);
+}
+
 int Run(const ClientDriver& cu, RawPeer& raw) {
   CUdevice device = 0;
   CUcontext context = nullptr;
@@ -114,6 +159,7 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
   const auto raw_rtt = raw.PingPong(3000, 20);
   Emit("sync_rtt_p50", 0, Percentile(rtt, 0.5), Percentile(raw_rtt, 0.5));
   Emit("sync_rtt_p99", 0, Percentile(rtt, 0.99), Percentile(raw_rtt, 0.99));
+  SegmentGrowth(cu, Percentile(raw_rtt, 0.5));
 
   // Asynchronous launches vs one-way messages of the same frame size (16 + 44 + 12 bytes).
   CUmodule module = nullptr;
