@@ -87,7 +87,9 @@ int main() {
     CU_OK(cuMemCreate(&segments[i], granularity, &prop, 0));
     CU_OK(cuMemMap(base + i * granularity, granularity, 0, segments[i], 0));
   }
-  CHECK_TRUE(free_before - FreeBytes() == kSegments * granularity);  // physical memory counts at once
+  // Physical memory counts at once. ">=" for a GPU, whose driver may also take page tables (and whose
+  // free memory is the whole device's); gpupool's exact accounting is checked in session_test.
+  CHECK_TRUE(free_before - FreeBytes() >= kSegments * granularity);
   const CUmemAccessDesc rw = ReadWrite();
   CU_OK(cuMemSetAccess(base, kSegments * granularity, &rw, 1));
   unsigned long long flags = 0;
@@ -197,7 +199,7 @@ int main() {
   CU_OK(cuMemcpyDtoH(&seen, alias + 64, sizeof seen));  // still there
   CHECK_TRUE(seen == word);
   CU_OK(cuMemUnmap(base, 2 * granularity));  // two mappings at once
-  CHECK_TRUE(FreeBytes() - free_mapped == 2 * granularity);
+  CHECK_TRUE(FreeBytes() - free_mapped >= 2 * granularity);
   CU_EXPECT(cuMemcpyHtoD(base, data.data(), 16), CUDA_ERROR_INVALID_VALUE);
   CU_OK(cuMemUnmap(alias, granularity));
   CU_OK(cuMemcpyDtoH(&seen, base + 2 * granularity + 64, sizeof seen));  // the other mapping keeps it
@@ -206,7 +208,7 @@ int main() {
   // Freeing a reservation unmaps what is still in it.
   CU_OK(cuMemFree(plain));
   CU_OK(cuMemAddressFree(base, reserve));
-  CHECK_TRUE(FreeBytes() == free_before);
+  CHECK_TRUE(FreeBytes() + granularity >= free_before);
   CU_EXPECT(cuMemcpyDtoH(&seen, base + 2 * granularity, sizeof seen), CUDA_ERROR_INVALID_VALUE);
   CU_EXPECT(cuMemAddressFree(base, reserve), CUDA_ERROR_INVALID_VALUE);
 
