@@ -16,12 +16,14 @@ struct PointerInfo {
   std::size_t bytes = 0;
   CUdeviceptr range_base = 0;  // the allocation, or the reservation the mapping is in
   std::size_t range_bytes = 0;
+  bool mapped = false;  // virtual memory: a mapping in a reservation
 };
 
 PointerInfo Classify(CUdeviceptr ptr) {
   PointerInfo info;
   info.device = State::Get().FindAllocation(ptr, &info.base, &info.bytes);
-  if (!info.device || !State::Get().FindReservation(ptr, &info.range_base, &info.range_bytes)) {
+  info.mapped = info.device && State::Get().FindReservation(ptr, &info.range_base, &info.range_bytes);
+  if (!info.mapped) {
     info.range_base = info.base;
     info.range_bytes = info.bytes;
   }
@@ -33,6 +35,17 @@ template <typename T>
 CUresult Put(void* data, T value) {
   std::memcpy(data, &value, sizeof value);
   return CUDA_SUCCESS;
+}
+
+// A mapping's access from `device`, as cuMemSetAccess left it (the worker keeps it): CUmemAccess_flags
+// and the pointer attribute's flags share their values.
+CUresult MappingAccess(CUdeviceptr ptr, int device, void* data) {
+  static_assert(int{CU_MEM_ACCESS_FLAGS_PROT_NONE} == int{CU_POINTER_ATTRIBUTE_ACCESS_FLAG_NONE} &&
+                int{CU_MEM_ACCESS_FLAGS_PROT_READ} == int{CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READ} &&
+                int{CU_MEM_ACCESS_FLAGS_PROT_READWRITE} == int{CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE});
+  protocol::Call<Op::MemGetAccess>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MemGetAccess>(0, {ptr, device}, &reply));
+  return Put<unsigned>(data, static_cast<unsigned>(std::get<0>(reply)));
 }
 
 // One attribute of a pointer the tables know, or of an unknown one (the plural API's defaults).
@@ -66,6 +79,7 @@ CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdev
     case CU_POINTER_ATTRIBUTE_MAPPING_SIZE: return Put<std::size_t>(data, info.bytes);
     case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: return Put<unsigned long long>(data, 0);
     case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:
+      if (info.mapped && current != nullptr) return MappingAccess(ptr, current->device, data);
       return Put<unsigned>(data, info.device ? unsigned{CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE} : 0u);
     case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: return Put<void*>(data, nullptr);
     default:

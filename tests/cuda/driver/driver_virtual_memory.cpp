@@ -187,6 +187,11 @@ int main() {
   CHECK_TRUE(cuMemcpyHtoD(base + span, data.data(), 64) != CUDA_SUCCESS);
   CU_OK(cuMemGetAccess(&flags, &device0, base + span));
   CHECK_TRUE(flags == CU_MEM_ACCESS_FLAGS_PROT_NONE);
+  unsigned pointer_access = 99;
+  CU_OK(cuPointerGetAttribute(&pointer_access, CU_POINTER_ATTRIBUTE_ACCESS_FLAGS, base + span));
+  CHECK_TRUE(pointer_access == CU_POINTER_ATTRIBUTE_ACCESS_FLAG_NONE);
+  CU_OK(cuPointerGetAttribute(&pointer_access, CU_POINTER_ATTRIBUTE_ACCESS_FLAGS, base));
+  CHECK_TRUE(pointer_access == CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE);
   CU_OK(cuMemSetAccess(base + span, granularity, &rw, 1));
   CU_OK(cuMemcpyHtoD(base + span, data.data(), 64));
 
