@@ -77,6 +77,29 @@ Result<protocol::HelloOk> Handshake(protocol::Connection& conn, const ServerAddr
   return protocol::DecodeHelloOk(reply);
 }
 
+// How long a read of a reply polls before it sleeps: GPUPOOL_SPIN_US microseconds, default 50, 0 or
+// "off" for none. A sleeping reader is woken by the kernel when the reply lands, which on an idle
+// machine whose worker runs on another core costs more than the round trip itself (about 40 µs
+// against 10 µs on the 2-core build machine, bench/results/read-spin.md); a short poll catches most
+// replies first. CUDA itself spins while it waits for the GPU unless told otherwise
+// (CU_CTX_SCHED_AUTO), so a waiting program already expects to hold its core; this holds it for at
+// most the budget per reply, then sleeps.
+std::chrono::microseconds ReadSpin() {
+  constexpr std::chrono::microseconds kDefault{50};
+  const char* value = std::getenv("GPUPOOL_SPIN_US");
+  if (value == nullptr || *value == '\0') return kDefault;
+  if (std::strcmp(value, "off") == 0) return std::chrono::microseconds(0);
+  char* end = nullptr;
+  const unsigned long us = std::strtoul(value, &end, 10);
+  if (*end != '\0' || us > 1000000) {
+    GPUPOOL_LOG_ONCE(kWarn, "GPUPOOL_SPIN_US")
+        << "GPUPOOL_SPIN_US=" << value << " is not a number of microseconds up to 1000000; using "
+        << kDefault.count();
+    return kDefault;
+  }
+  return std::chrono::microseconds(us);
+}
+
 // GPUPOOL_COPY_RING=off (or 0) keeps copies on the socket even when the server is on this host.
 bool CopyRingWanted() {
   return EnvSwitchOn("GPUPOOL_COPY_RING");
@@ -112,6 +135,7 @@ Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address, con
   auto hello = Handshake(session->conn_, address);
   if (!hello.ok()) return hello.status().Annotate(address.endpoint.ToString());
   session->hello_ = *hello;
+  session->conn_.SetReadSpin(ReadSpin());
   if (before_ring) GPUPOOL_RETURN_IF_ERROR(before_ring(*session));
   if (address.endpoint.kind == Endpoint::Kind::kUnix && !address.use_tls && address.copy_ring &&
       CopyRingWanted()) {

@@ -235,6 +235,18 @@ Status Connection::ReadExact(void* dst, std::size_t size) {
 
 Result<std::size_t> Connection::ReadSome(void* dst, std::size_t max) {
   if (tls_) return tls_->Read(dst, max, receive_timeout_);
+  if (read_spin_.count() > 0) {
+    const auto deadline = std::chrono::steady_clock::now() + read_spin_;
+    do {
+      const ssize_t got = ::recv(fd_, dst, max, MSG_DONTWAIT);
+      if (got > 0) return static_cast<std::size_t>(got);
+      if (got == 0) {
+        peer_closed_ = true;
+        return Status::Unavailable("connection closed by peer");
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return IoError("receive", errno);
+    } while (std::chrono::steady_clock::now() < deadline);
+  }
   while (true) {
     ssize_t got = ::recv(fd_, dst, max, 0);
     if (got == 0) {

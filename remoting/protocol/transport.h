@@ -79,6 +79,9 @@ class Connection {
   Status ReadPayload(std::size_t size, std::string* payload);
   // Discards `size` bytes.
   Status Skip(std::size_t size);
+  // ReadSome polls a plain socket for up to `spin` before it blocks (zero: it blocks at once). A reply
+  // that comes within it is read without the sleep and wake-up a blocking read costs.
+  void SetReadSpin(std::chrono::nanoseconds spin) { read_spin_ = spin; }
   // Receive timeout for every later read; zero means none.
   Status SetReceiveTimeout(std::chrono::milliseconds timeout);
   // Wakes a thread blocked reading this connection (it gets Unavailable).
@@ -91,6 +94,7 @@ class Connection {
   bool peer_closed_ = false;
   std::unique_ptr<TlsChannel> tls_;
   std::chrono::milliseconds receive_timeout_{0};  // for TLS reads (plain ones use SO_RCVTIMEO)
+  std::chrono::nanoseconds read_spin_{0};
 };
 
 class Listener {

@@ -74,6 +74,34 @@ TEST_CASE("peer close mid-frame and receive timeouts are errors, not hangs") {
   CHECK(d.ReadExact(&byte, 1).code() == Code::kDeadlineExceeded);
 }
 
+TEST_CASE("a read that polls first: data before, during and after the poll, peer close, timeout") {
+  auto [a, b] = Pair();
+  b.SetReadSpin(std::chrono::microseconds(200));
+  char got[8] = {};
+  REQUIRE(::send(a.fd(), "ready", 5, 0) == 5);  // already there
+  auto n = b.ReadSome(got, sizeof got);
+  REQUIRE(n.ok());
+  CHECK(std::string_view(got, *n) == "ready");
+  // Sent by another thread: read within the poll or by the blocking read after it, either way whole.
+  std::thread sender([&a = a] { REQUIRE(::send(a.fd(), "later", 5, 0) == 5); });
+  std::string received;
+  while (received.size() < 5) {
+    auto some = b.ReadSome(got, sizeof got);
+    REQUIRE(some.ok());
+    received.append(got, *some);
+  }
+  sender.join();
+  CHECK(received == "later");
+  // Nothing comes: the poll ends and the read blocks until the receive timeout.
+  REQUIRE(b.SetReceiveTimeout(std::chrono::milliseconds(50)).ok());
+  CHECK(b.ReadSome(got, sizeof got).status().code() == Code::kDeadlineExceeded);
+  a = Connection();  // the peer goes
+  auto closed = b.ReadSome(got, sizeof got);
+  REQUIRE_FALSE(closed.ok());
+  CHECK(closed.status().code() == Code::kUnavailable);
+  CHECK(b.peer_closed());
+}
+
 TEST_CASE("listen and connect over TCP (port 0) and a Unix socket") {
   testing::TempDir dir;
   for (std::string where : {std::string("127.0.0.1:0"), "unix:" + dir.File("s.sock")}) {
