@@ -24,6 +24,13 @@ void ForgetInStack(Context* context) {
   std::erase(stack, context);
 }
 
+// A context that asks for blocking synchronisation (cudaDeviceScheduleBlockingSync) asks CUDA not to
+// spin while it waits; the client then stops polling for replies before it sleeps, too.
+void FollowSchedulingFlags(unsigned int flags) {
+  Session* session = State::Get().session();
+  if ((flags & CU_CTX_SCHED_MASK) == CU_CTX_SCHED_BLOCKING_SYNC && session != nullptr) session->StopPolling();
+}
+
 }  // namespace
 
 GPUPOOL_API CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice ordinal) {
@@ -66,6 +73,7 @@ GPUPOOL_API CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice ordinal, unsigned in
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::DevicePrimaryCtxSetFlags>(0, {ordinal, flags}));
   device->primary_flags = flags;
   device->primary.flags = flags;
+  FollowSchedulingFlags(flags);
   return CUDA_SUCCESS;
 }
 
@@ -112,6 +120,7 @@ GPUPOOL_API CUresult cuCtxCreate_v2(CUcontext* context, unsigned int flags, CUde
   object->id = std::get<0>(reply);
   object->flags = flags;
   object->uid = State::Get().NextContextUid();
+  FollowSchedulingFlags(flags);
   Context* created = State::Get().contexts.Add(std::move(object));
   State::ContextStack().push_back(created);  // a new context is made current, as in CUDA
   *context = reinterpret_cast<CUcontext>(created);

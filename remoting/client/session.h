@@ -108,6 +108,9 @@ class Session {
   void Flush();
   // The copy ring shared with a worker on this host (copy_ring.h), or null: copies use the socket.
   CopyRing* copy_ring() const { return ring_.get(); }
+  // Replies are waited for asleep from now on, without polling first (GPUPOOL_SPIN_US): the program
+  // asked CUDA not to spin (CU_CTX_SCHED_BLOCKING_SYNC).
+  void StopPolling() { conn_.SetReadSpin(std::chrono::nanoseconds(0)); }
 
   // Drops the connection without a goodbye (after fork, in the child: the parent keeps it).
   void Abandon();

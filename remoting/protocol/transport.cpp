@@ -37,7 +37,9 @@ Status IoError(const char* what, int err) {
 }  // namespace
 
 Connection::Connection(Connection&& other) noexcept
-    : tls_(std::move(other.tls_)), receive_timeout_(other.receive_timeout_) {
+    : tls_(std::move(other.tls_)),
+      receive_timeout_(other.receive_timeout_),
+      read_spin_ns_(other.read_spin_ns_.load(std::memory_order_relaxed)) {
   fd_ = other.Release();
 }
 
@@ -47,6 +49,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     if (fd_ >= 0) ::close(fd_);
     tls_ = std::move(other.tls_);
     receive_timeout_ = other.receive_timeout_;
+    read_spin_ns_.store(other.read_spin_ns_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     fd_ = other.Release();
   }
   return *this;
@@ -235,8 +238,8 @@ Status Connection::ReadExact(void* dst, std::size_t size) {
 
 Result<std::size_t> Connection::ReadSome(void* dst, std::size_t max) {
   if (tls_) return tls_->Read(dst, max, receive_timeout_);
-  if (read_spin_.count() > 0) {
-    const auto deadline = std::chrono::steady_clock::now() + read_spin_;
+  if (const std::int64_t spin = read_spin_ns_.load(std::memory_order_relaxed); spin > 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin);
     do {
       const ssize_t got = ::recv(fd_, dst, max, MSG_DONTWAIT);
       if (got > 0) return static_cast<std::size_t>(got);

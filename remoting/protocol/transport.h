@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
@@ -80,8 +81,11 @@ class Connection {
   // Discards `size` bytes.
   Status Skip(std::size_t size);
   // ReadSome polls a plain socket for up to `spin` before it blocks (zero: it blocks at once). A reply
-  // that comes within it is read without the sleep and wake-up a blocking read costs.
-  void SetReadSpin(std::chrono::nanoseconds spin) { read_spin_ = spin; }
+  // that comes within it is read without the sleep and wake-up a blocking read costs. May be called
+  // while another thread reads.
+  void SetReadSpin(std::chrono::nanoseconds spin) {
+    read_spin_ns_.store(spin.count(), std::memory_order_relaxed);
+  }
   // Receive timeout for every later read; zero means none.
   Status SetReceiveTimeout(std::chrono::milliseconds timeout);
   // Wakes a thread blocked reading this connection (it gets Unavailable).
@@ -94,7 +98,7 @@ class Connection {
   bool peer_closed_ = false;
   std::unique_ptr<TlsChannel> tls_;
   std::chrono::milliseconds receive_timeout_{0};  // for TLS reads (plain ones use SO_RCVTIMEO)
-  std::chrono::nanoseconds read_spin_{0};
+  std::atomic<std::int64_t> read_spin_ns_{0};
 };
 
 class Listener {
