@@ -72,7 +72,10 @@ GPUPOOL_HANDLER(MemRelease) {
 
 GPUPOOL_HANDLER(MemRetainAllocationHandle) {
   const std::uint64_t ptr = std::get<0>(in);
-  if (s.virtual_memory.MappingAt(ptr) == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const VirtualMemory::Mapping* mapping = s.virtual_memory.MappingAt(ptr);
+  if (mapping == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (s.virtual_memory.physicals().at(mapping->physical).references >= VirtualMemory::kMaxReferences)
+    return CUDA_ERROR_OUT_OF_MEMORY;
   // The driver counts the reference too, so that its release and ours stay paired.
   CUmemGenericAllocationHandle handle = 0;
   if (CUresult r = GPUPOOL_DRIVER(s, cuMemRetainAllocationHandle, &handle, reinterpret_cast<void*>(ptr));

@@ -39,6 +39,10 @@ class VirtualMemory {
   const Physical* Handle(std::uint64_t id) const;
   // Drops one reference; true when that freed the allocation (no references, no mappings left).
   bool Release(std::uint64_t id);
+  // References one handle may hold. A program retains a handle a few times; a client retaining it
+  // without end would make its session's teardown release it as often, one driver call each.
+  static constexpr std::uint64_t kMaxReferences = 4096;
+
   // The handle id of the mapping containing `ptr`, with one more reference; false when none.
   bool Retain(std::uint64_t ptr, std::uint64_t* id);
 

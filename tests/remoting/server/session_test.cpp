@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "remoting/server/virtual_memory.h"
 #include "tests/remoting/server/test_client.h"
 
 namespace gpupool::testing {
@@ -214,6 +215,16 @@ TEST_CASE("virtual memory: only the session's own handles and reservations, coun
   REQUIRE(retained.result == CUDA_SUCCESS);
   CHECK(std::get<0>(retained.fields) == handle);
   CHECK(c.Result<Op::MemRelease>({handle}) == CUDA_SUCCESS);
+  // References are bounded: the session's end releases each one with a driver call.
+  std::uint64_t retained_now = 0;
+  for (std::uint64_t i = 0; i < server::VirtualMemory::kMaxReferences; ++i) {
+    if (c.Result<Op::MemRetainAllocationHandle>({base + 2 * g}) != CUDA_SUCCESS) break;
+    ++retained_now;
+  }
+  CHECK(retained_now == server::VirtualMemory::kMaxReferences);
+  CHECK(c.Result<Op::MemRetainAllocationHandle>({base + 2 * g}) == CUDA_ERROR_OUT_OF_MEMORY);
+  for (std::uint64_t i = 0; i < retained_now; ++i)
+    REQUIRE(c.Result<Op::MemRelease>({handle}) == CUDA_SUCCESS);
   REQUIRE(c.Result<Op::MemAddressFree>({base, 8 * g}) == CUDA_SUCCESS);  // unmaps what is inside
   CHECK(std::get<0>(c.Call<Op::MemGetInfo>({}).fields) == 64ull << 20);
   CHECK(c.Result<Op::MemcpyDtoH>({base + 2 * g, 16}) == CUDA_ERROR_INVALID_VALUE);
