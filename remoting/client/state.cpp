@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/address_ranges.h"
 #include "common/log.h"
 #include "remoting/client/local_server.h"
 #include "remoting/client/rpc.h"
@@ -184,10 +185,8 @@ namespace {
 // The range of `ranges` (base -> bytes) containing ptr.
 bool FindRange(const std::map<CUdeviceptr, std::size_t>& ranges, CUdeviceptr ptr, CUdeviceptr* base,
                std::size_t* bytes) {
-  auto it = ranges.upper_bound(ptr);
-  if (it == ranges.begin()) return false;
-  --it;
-  if (ptr >= it->first + it->second) return false;
+  auto it = RangeHolding(ranges, ptr, [](std::size_t size) { return size; });
+  if (it == ranges.end()) return false;
   if (base != nullptr) *base = it->first;
   if (bytes != nullptr) *bytes = it->second;
   return true;

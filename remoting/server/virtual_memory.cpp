@@ -1,6 +1,15 @@
 #include "remoting/server/virtual_memory.h"
 
+#include "common/address_ranges.h"
+
 namespace gpupool::server {
+namespace {
+
+std::uint64_t SizeOf(const VirtualMemory::Mapping& mapping) {
+  return mapping.size;
+}
+
+}  // namespace
 
 void VirtualMemory::AddPhysical(std::uint64_t id, const Physical& physical) {
   physicals_[id] = physical;
@@ -41,15 +50,12 @@ bool VirtualMemory::IsReservation(std::uint64_t base, std::uint64_t size) const 
 
 bool VirtualMemory::CanMap(std::uint64_t ptr, std::uint64_t size) const {
   if (size == 0 || ptr > UINT64_MAX - size) return false;
-  auto r = reservations_.upper_bound(ptr);
-  if (r == reservations_.begin()) return false;
-  --r;
-  if (ptr - r->first >= r->second || size > r->second - (ptr - r->first)) return false;
+  auto r = RangeHolding(reservations_, ptr, [](std::uint64_t bytes) { return bytes; });
+  if (r == reservations_.end() || size > r->second - (ptr - r->first)) return false;
   // No mapping may start inside the range, nor the one before it reach into it.
   auto m = mappings_.lower_bound(ptr);
   if (m != mappings_.end() && m->first - ptr < size) return false;
-  if (m != mappings_.begin() && std::prev(m)->first + std::prev(m)->second.size > ptr) return false;
-  return true;
+  return m == mappings_.begin() || std::prev(m)->first + std::prev(m)->second.size <= ptr;
 }
 
 void VirtualMemory::AddMapping(std::uint64_t ptr, std::uint64_t size, std::uint64_t id) {
@@ -60,15 +66,9 @@ void VirtualMemory::AddMapping(std::uint64_t ptr, std::uint64_t size, std::uint6
 bool VirtualMemory::WholeMappings(std::uint64_t ptr, std::uint64_t size,
                                   std::vector<std::uint64_t>* bases) const {
   bases->clear();
-  if (size == 0) return false;
-  std::uint64_t at = ptr, left = size;
-  while (left > 0) {
-    auto it = mappings_.find(at);
-    if (it == mappings_.end() || it->second.size > left) return false;
-    bases->push_back(at);
-    left -= it->second.size;
-    at += it->second.size;
-  }
+  auto whole = WholeRanges(mappings_, ptr, size, SizeOf);
+  if (!whole) return false;
+  for (auto it = whole->first; it != whole->second; ++it) bases->push_back(it->first);
   return true;
 }
 
@@ -89,13 +89,9 @@ bool VirtualMemory::RemoveMapping(std::uint64_t base) {
   return ForgetIfUnused(physical);
 }
 
-const VirtualMemory::Mapping* VirtualMemory::MappingAt(std::uint64_t ptr, std::uint64_t* base) const {
-  auto it = mappings_.upper_bound(ptr);
-  if (it == mappings_.begin()) return nullptr;
-  --it;
-  if (ptr - it->first >= it->second.size) return nullptr;
-  if (base != nullptr) *base = it->first;
-  return &it->second;
+const VirtualMemory::Mapping* VirtualMemory::MappingAt(std::uint64_t ptr) const {
+  auto it = RangeHolding(mappings_, ptr, SizeOf);
+  return it != mappings_.end() ? &it->second : nullptr;
 }
 
 }  // namespace gpupool::server

@@ -60,7 +60,7 @@ class VirtualMemory {
   // Forgets a mapping; true when that freed its physical allocation.
   bool RemoveMapping(std::uint64_t base);
   // The mapping containing `ptr`, or null.
-  const Mapping* MappingAt(std::uint64_t ptr, std::uint64_t* base = nullptr) const;
+  const Mapping* MappingAt(std::uint64_t ptr) const;
 
   // Bytes of physical allocations still alive (the session's memory limit counts them).
   std::uint64_t physical_bytes() const { return physical_bytes_; }

@@ -164,7 +164,6 @@ CUresult MappedAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr 
                          const Context* current) {
   const Mapping& mapping = *at.mapping;
   const PhysicalAllocation& physical = *mapping.physical;
-  auto access = mapping.access.find(current->device);
   switch (attribute) {
     case CU_POINTER_ATTRIBUTE_CONTEXT: return Put(data, CUcontext{nullptr});
     case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: return Put<unsigned>(data, CU_MEMORYTYPE_DEVICE);
@@ -182,7 +181,7 @@ CUresult MappedAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr 
     case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
       return Put<unsigned>(data, physical.prop.allocFlags.gpuDirectRDMACapable != 0 ? 1 : 0);
     case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:
-      return Put<unsigned>(data, access != mapping.access.end() ? static_cast<unsigned>(access->second) : 0u);
+      return Put<unsigned>(data, static_cast<unsigned>(mapping.Access(current->device)));
     case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: return Put(data, CUmemoryPool{nullptr});
     case CU_POINTER_ATTRIBUTE_MAPPING_SIZE: return Put<size_t>(data, mapping.size);
     case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR: return Put(data, at.start);

@@ -166,8 +166,7 @@ CUresult MemGetAccess(unsigned long long* flags, const CUmemLocation* location, 
   if (CUresult r = CheckDeviceLocation(*location); r != CUDA_SUCCESS) return r;
   MappedAddress mapped;
   if (!Vmm().Find(ptr, &mapped)) return CUDA_ERROR_INVALID_VALUE;
-  auto access = mapped.mapping->access.find(location->id);
-  *flags = access != mapped.mapping->access.end() ? access->second : 0ULL;  // CU_MEM_ACCESS_FLAGS_PROT_NONE
+  *flags = mapped.mapping->Access(location->id);
   return CUDA_SUCCESS;
 }
 

@@ -6,6 +6,8 @@
 
 #include <iterator>
 
+#include "common/address_ranges.h"
+
 namespace gpupool::server::emulated {
 namespace {
 
@@ -20,6 +22,12 @@ bool AlignUp(CUdeviceptr value, std::uint64_t alignment, CUdeviceptr* out) {
   if (value > UINT64_MAX - (alignment - 1)) return false;
   *out = (value + alignment - 1) & ~(alignment - 1);
   return true;
+}
+
+// A reservation's or a mapping's length (common/address_ranges.h).
+template <typename Range>
+std::uint64_t SizeOf(const Range& range) {
+  return range.size;
 }
 
 }  // namespace
@@ -117,11 +125,9 @@ CUresult VirtualMemory::Free(CUdeviceptr address, std::uint64_t size) {
 }
 
 VirtualMemory::Reservations::iterator VirtualMemory::ReservationOf(CUdeviceptr address, std::uint64_t bytes) {
-  auto it = reservations_.upper_bound(address);
-  if (it == reservations_.begin()) return reservations_.end();
-  --it;
-  const std::uint64_t into = address - it->first;
-  return into < it->second.size && bytes <= it->second.size - into ? it : reservations_.end();
+  auto it = RangeHolding(reservations_, address, SizeOf<Reservation>);
+  return it != reservations_.end() && bytes <= it->second.size - (address - it->first) ? it
+                                                                                       : reservations_.end();
 }
 
 VirtualMemory::Reservations::const_iterator VirtualMemory::ReservationOf(CUdeviceptr address,
@@ -154,39 +160,29 @@ CUresult VirtualMemory::Map(CUdeviceptr address, std::uint64_t size, CUmemGeneri
   return CUDA_SUCCESS;
 }
 
-bool VirtualMemory::WholeMappings(const Reservation& r, CUdeviceptr address, std::uint64_t size) {
-  auto it = r.mappings.find(address);
-  CUdeviceptr at = address;
-  while (it != r.mappings.end() && it->first == at && at - address < size) {
-    at += it->second.size;
-    ++it;
-  }
-  return at != address && at - address == size;
+std::optional<std::pair<VirtualMemory::Mappings::iterator, VirtualMemory::Mappings::iterator>>
+VirtualMemory::WholeMappings(CUdeviceptr address, std::uint64_t size) {
+  auto it = ReservationOf(address, size);
+  if (it == reservations_.end()) return std::nullopt;
+  return WholeRanges(it->second.mappings, address, size, SizeOf<Mapping>);
 }
 
 CUresult VirtualMemory::Unmap(CUdeviceptr address, std::uint64_t size) {
+  auto whole = WholeMappings(address, size);
+  if (!whole) return CUDA_ERROR_INVALID_VALUE;
   auto it = ReservationOf(address, size);
-  if (size == 0 || it == reservations_.end() || !WholeMappings(it->second, address, size)) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
   Reservation& r = it->second;
   if (Inaccessible(r.host + (address - it->first), size) == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
-  auto first = r.mappings.find(address);
-  auto last = r.mappings.lower_bound(address + size);
-  for (auto m = first; m != last; ++m) DropMapping(m->second.physical);
-  r.mappings.erase(first, last);
+  for (auto m = whole->first; m != whole->second; ++m) DropMapping(m->second.physical);
+  r.mappings.erase(whole->first, whole->second);
   return CUDA_SUCCESS;
 }
 
 CUresult VirtualMemory::SetAccess(CUdeviceptr address, std::uint64_t size, const CUmemAccessDesc* desc,
                                   std::size_t count) {
-  auto it = ReservationOf(address, size);
-  if (size == 0 || it == reservations_.end() || !WholeMappings(it->second, address, size)) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
-  auto& mappings = it->second.mappings;
-  const auto last = mappings.lower_bound(address + size);
-  for (auto m = mappings.find(address); m != last; ++m) {
+  auto whole = WholeMappings(address, size);
+  if (!whole) return CUDA_ERROR_INVALID_VALUE;
+  for (auto m = whole->first; m != whole->second; ++m) {
     for (std::size_t i = 0; i < count; ++i) m->second.access[desc[i].location.id] = desc[i].flags;
   }
   return CUDA_SUCCESS;
@@ -195,10 +191,8 @@ CUresult VirtualMemory::SetAccess(CUdeviceptr address, std::uint64_t size, const
 bool VirtualMemory::Find(CUdeviceptr address, MappedAddress* found) const {
   auto it = ReservationOf(address, 1);
   if (it == reservations_.end()) return false;
-  auto m = it->second.mappings.upper_bound(address);
-  if (m == it->second.mappings.begin()) return false;
-  --m;
-  if (address - m->first >= m->second.size) return false;
+  auto m = RangeHolding(it->second.mappings, address, SizeOf<Mapping>);
+  if (m == it->second.mappings.end()) return false;
   *found = MappedAddress{&m->second, m->first, it->first, it->second.size};
   return true;
 }
@@ -208,16 +202,12 @@ std::byte* VirtualMemory::Resolve(CUdeviceptr address, std::uint64_t bytes, int 
   auto it = ReservationOf(address, bytes);
   if (bytes == 0 || it == reservations_.end()) return nullptr;
   const auto& mappings = it->second.mappings;
-  auto m = mappings.upper_bound(address);
-  if (m == mappings.begin()) return nullptr;
-  --m;
-  if (address - m->first >= m->second.size) return nullptr;  // in no mapping
+  auto m = RangeHolding(mappings, address, SizeOf<Mapping>);
+  if (m == mappings.end()) return nullptr;  // in no mapping
   // Every mapping from the one holding `address` to the one holding the last byte: adjacent, no gap.
   const CUdeviceptr end = address + bytes;  // no overflow: inside the reservation
   for (CUdeviceptr at = m->first; at < end; at += (m++)->second.size) {
-    if (m == mappings.end() || m->first != at) return nullptr;
-    auto access = m->second.access.find(device);
-    if (access == m->second.access.end() || (access->second & need) != need) return nullptr;
+    if (m == mappings.end() || m->first != at || (m->second.Access(device) & need) != need) return nullptr;
   }
   return it->second.host + (address - it->first);
 }

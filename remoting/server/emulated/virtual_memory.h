@@ -25,6 +25,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include "remoting/server/emulated/device_memory.h"
 
@@ -45,6 +47,12 @@ struct Mapping {
   PhysicalAllocation* physical = nullptr;
   unsigned long long id = 0;                 // CU_POINTER_ATTRIBUTE_BUFFER_ID
   std::map<int, unsigned long long> access;  // device -> CUmemAccess_flags; absent: PROT_NONE
+
+  // What `device` may do here: a CUmemAccess_flags value, CU_MEM_ACCESS_FLAGS_PROT_NONE when never set.
+  unsigned long long Access(int device) const {
+    auto it = access.find(device);
+    return it != access.end() ? it->second : static_cast<unsigned long long>(CU_MEM_ACCESS_FLAGS_PROT_NONE);
+  }
 };
 
 struct Reservation {
@@ -114,8 +122,11 @@ class VirtualMemory {
   // The reservation holding [address, address + bytes), or end().
   Reservations::iterator ReservationOf(CUdeviceptr address, std::uint64_t bytes);
   Reservations::const_iterator ReservationOf(CUdeviceptr address, std::uint64_t bytes) const;
-  // Whether [address, address + size) of `r` is exactly whole, adjacent mappings.
-  static bool WholeMappings(const Reservation& r, CUdeviceptr address, std::uint64_t size);
+  using Mappings = std::map<CUdeviceptr, Mapping>;
+  // The mappings that make up [address, address + size) exactly, inside one reservation; nothing when
+  // they do not.
+  std::optional<std::pair<Mappings::iterator, Mappings::iterator>> WholeMappings(CUdeviceptr address,
+                                                                                 std::uint64_t size);
   // Forgets one mapping of `physical`, freeing it when neither references nor mappings are left.
   void DropMapping(PhysicalAllocation* physical);
   void FreeIfUnused(PhysicalAllocation* physical);
