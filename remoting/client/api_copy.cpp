@@ -33,7 +33,17 @@ CUresult Synchronous(std::uint64_t context, std::uint64_t id, const Copy& copy) 
   return copy();
 }
 
+CUresult DtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async);
+
+// Managed memory is device memory to a copy, whatever side the program names it as: the client never
+// reads or writes the program's view of it (managed_memory.h).
+bool Managed(const void* host, std::size_t bytes) {
+  return ManagedMemory::Get().Contains(reinterpret_cast<std::uintptr_t>(host), bytes);
+}
+
 CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, bool per_thread, bool async) {
+  if (Managed(src, bytes))
+    return DtoD(dst, reinterpret_cast<CUdeviceptr>(src), bytes, stream, per_thread, async);
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
   if (!async)
@@ -45,6 +55,8 @@ CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, b
 }
 
 CUresult DtoH(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async) {
+  if (Managed(dst, bytes))
+    return DtoD(reinterpret_cast<CUdeviceptr>(dst), src, bytes, stream, per_thread, async);
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
   if (!async)

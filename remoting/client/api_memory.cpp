@@ -50,6 +50,11 @@ GPUPOOL_API CUresult cuMemFree(CUdeviceptr dptr) {
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());
   DrainFor(context, 0, true);  // synchronising: work held on the client may still use it
+  CUresult managed = CUDA_SUCCESS;
+  if (ManagedMemory::Get().Free(dptr, &managed)) {
+    if (managed == CUDA_SUCCESS) State::Get().RemoveAllocation(dptr);
+    return managed;
+  }
   // Graph memory is freed (and given back once no graph refers to it), never freed twice.
   if (GraphMemory::Get().Contains(dptr))
     return GraphMemory::Get().MarkFreed(dptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
@@ -62,6 +67,14 @@ GPUPOOL_API CUresult cuMemFree(CUdeviceptr dptr) {
 GPUPOOL_API CUresult cuMemGetAddressRange(CUdeviceptr* base, size_t* bytes, CUdeviceptr dptr) {
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  // The worker knows a managed allocation's arena, not the allocation.
+  CUdeviceptr managed_base = 0;
+  std::size_t managed_bytes = 0;
+  if (ManagedMemory::Get().Find(dptr, &managed_base, &managed_bytes)) {
+    if (base != nullptr) *base = managed_base;
+    if (bytes != nullptr) *bytes = managed_bytes;
+    return CUDA_SUCCESS;
+  }
   protocol::Call<Op::MemGetAddressRange>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MemGetAddressRange>(context, {dptr}, &reply));
   if (base != nullptr) *base = std::get<0>(reply);

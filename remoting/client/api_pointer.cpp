@@ -1,5 +1,6 @@
 // Pointer attributes, answered from the client's tables: device allocations (and module globals)
-// are device memory, pinned host buffers are host memory, anything else is unknown to CUDA.
+// are device memory, managed allocations device memory with the same host address, pinned host
+// buffers are host memory, anything else is unknown to CUDA.
 #include <cstring>
 
 #include "common/log.h"
@@ -16,7 +17,8 @@ struct PointerInfo {
   std::size_t bytes = 0;
   CUdeviceptr range_base = 0;  // the allocation, or the reservation the mapping is in
   std::size_t range_bytes = 0;
-  bool mapped = false;  // virtual memory: a mapping in a reservation
+  bool mapped = false;   // virtual memory: a mapping in a reservation
+  bool managed = false;  // managed memory: the same address on the host
 };
 
 PointerInfo Classify(CUdeviceptr ptr) {
@@ -28,6 +30,7 @@ PointerInfo Classify(CUdeviceptr ptr) {
     info.range_bytes = info.bytes;
   }
   info.host = !info.device && State::Get().pinned.Find(reinterpret_cast<const void*>(ptr), nullptr);
+  info.managed = info.device && ManagedMemory::Get().Find(ptr, nullptr, nullptr);
   return info;
 }
 
@@ -61,11 +64,11 @@ CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdev
                                              : 0u);
     case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return Put<CUdeviceptr>(data, info.device ? ptr : 0);
     case CU_POINTER_ATTRIBUTE_HOST_POINTER:
-      return Put<void*>(data, info.host ? reinterpret_cast<void*>(ptr) : nullptr);
+      return Put<void*>(data, info.host || info.managed ? reinterpret_cast<void*>(ptr) : nullptr);
     case CU_POINTER_ATTRIBUTE_BUFFER_ID:
     case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID:
       return Put<unsigned long long>(data, info.device ? info.base : 0);
-    case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED: return Put<unsigned>(data, info.managed ? 1 : 0);
     case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
     case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
     case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:

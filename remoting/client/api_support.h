@@ -10,6 +10,7 @@
 #include "remoting/client/copy_engine.h"
 #include "remoting/client/driver_log.h"
 #include "remoting/client/graph_work.h"
+#include "remoting/client/managed_memory.h"
 #include "remoting/client/rpc.h"
 #include "remoting/client/state.h"
 #include "remoting/protocol/result_names.h"
@@ -91,6 +92,13 @@ inline bool ReadSourceAtCall(CUstream stream, const void* src, bool at_call) {
          !State::Get().pinned.Find(src, &flags);
 }
 
+// Whether work of this kind may read or write managed memory, which the host must then hand over
+// (ManagedMemory::BeforeDeviceWork).
+inline bool UsesDeviceMemory(CUgraphNodeType kind) {
+  return kind == CU_GRAPH_NODE_TYPE_KERNEL || kind == CU_GRAPH_NODE_TYPE_MEMCPY ||
+         kind == CU_GRAPH_NODE_TYPE_MEMSET || kind == CU_GRAPH_NODE_TYPE_BATCH_MEM_OP;
+}
+
 // Sends `op` on `stream` (wire id `wire`) in stream order: a `kind` node of the graph while the
 // stream is captured (capture.h), queued behind a host function that holds the stream or that
 // `deps` name (stream_order.h; *ticket = its ticket), else sent now. Streams without host
@@ -103,6 +111,7 @@ inline CUresult SubmitOp(CUgraphNodeType kind, CUstream stream, std::uint64_t co
     CUresult captured = CUDA_SUCCESS;
     if (CaptureWork(stream, CapturedOpWork(kind, op), &captured)) return captured;
   }
+  if (UsesDeviceMemory(kind)) GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceWork());
   StreamOrder& order = State::Get().order;
   if (!order.active() && deps.empty()) return op(wire);
   return order.Submit(
@@ -124,10 +133,11 @@ inline void DrainFor(std::uint64_t context, std::uint64_t wire, bool blocking) {
   }
 }
 
-// Before a synchronous copy, which waits for the NULL stream's work: what the client holds for it is
-// sent first, and the deferred device-to-host copies on blocking streams land (natively they would be
-// done by its return).
+// Before a synchronous copy, which waits for the NULL stream's work: what the host wrote to managed
+// memory goes to the device, what the client holds for the stream is sent first, and the deferred
+// device-to-host copies on blocking streams land (natively they would be done by its return).
 inline CUresult BeforeSynchronousCopy(std::uint64_t context, std::uint64_t wire) {
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceWork());
   DrainFor(context, wire, true);
   return FinishDeferredCopiesOnBlockingStreams();
 }

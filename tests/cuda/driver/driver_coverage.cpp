@@ -119,23 +119,22 @@ void Detach(CUcontext primary) {
 }
 #pragma GCC diagnostic pop
 
-// Managed memory only, which gpupool refuses (remoting/client/README.md); a native driver discards a
-// managed range.
+// Managed memory only: the contents become undefined (through gpupool they stay as they were, one of
+// the values undefined allows); a prefetch after the discard.
 void Discard() {
   CUstream stream = nullptr;
   if (!CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING))) return;
   CUdeviceptr managed = 0;
   size_t size = 1 << 16;
-  if (cuMemAllocManaged(&managed, size, CU_MEM_ATTACH_GLOBAL) == CUDA_ERROR_NOT_SUPPORTED) {
-    CUdeviceptr d = 0;
-    CU_OK(cuMemAlloc(&d, size));
-    CU_EXPECT(cuMemDiscardBatchAsync(&d, &size, 1, 0, stream), CUDA_ERROR_NOT_SUPPORTED);
-    CU_OK(cuMemFree(d));
-  } else {
-    CU_OK(cuMemDiscardBatchAsync(&managed, &size, 1, 0, stream));
-    CU_OK(cuStreamSynchronize(stream));
-    CU_OK(cuMemFree(managed));
-  }
+  CU_OK(cuMemAllocManaged(&managed, size, CU_MEM_ATTACH_GLOBAL));
+  CU_OK(cuMemDiscardBatchAsync(&managed, &size, 1, 0, stream));
+  CUmemLocation device = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+  size_t first = 0;
+  CU_OK(cuMemDiscardAndPrefetchBatchAsync(&managed, &size, 1, &device, &first, 1, 0, stream));
+  CU_OK(cuMemPrefetchBatchAsync(&managed, &size, 1, &device, &first, 1, 0, stream));
+  CU_EXPECT(cuMemDiscardBatchAsync(&managed, &size, 1, 0, CU_STREAM_LEGACY), CUDA_ERROR_INVALID_VALUE);
+  CU_OK(cuStreamSynchronize(stream));
+  CU_OK(cuMemFree(managed));
   CU_OK(cuStreamDestroy(stream));
 }
 

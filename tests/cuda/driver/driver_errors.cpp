@@ -90,13 +90,13 @@ int main() {
     CHECK_TRUE(supported == 0);
   }
 
-  // Managed and mapped host memory are refused, twice over (logged once), and the device says so;
-  // pinned memory asked to be mapped is still ordinary pinned memory.
-  CUdeviceptr managed = 0;
-  CU_EXPECT(cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_NOT_SUPPORTED);
-  CU_EXPECT(cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_NOT_SUPPORTED);
+  // Mapped host memory is refused, twice over (logged once), and the device says so; pinned memory
+  // asked to be mapped is still ordinary pinned memory. Managed memory is there, without concurrent
+  // access (driver_managed).
   int value = -1;
   CU_OK(cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, 0));
+  CHECK_TRUE(value == 1);
+  CU_OK(cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, 0));
   CHECK_TRUE(value == 0);
   CU_OK(cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0));
   CHECK_TRUE(value == 0);
@@ -105,6 +105,7 @@ int main() {
   void* pinned = nullptr;
   CU_OK(cuMemHostAlloc(&pinned, 4096, CU_MEMHOSTALLOC_DEVICEMAP));
   CUdeviceptr mapped = 0;
+  CU_EXPECT(cuMemHostGetDevicePointer(&mapped, pinned, 0), CUDA_ERROR_NOT_SUPPORTED);
   CU_EXPECT(cuMemHostGetDevicePointer(&mapped, pinned, 0), CUDA_ERROR_NOT_SUPPORTED);
   CU_OK(cuMemFreeHost(pinned));
   // Pools: device memory only, no IPC handles; frees only of pool memory; callbacks take flags 0.
@@ -125,7 +126,8 @@ int main() {
   CU_OK(cuDeviceGetDefaultMemPool(&default_pool, 0));
   CU_EXPECT(cuMemPoolDestroy(default_pool), CUDA_ERROR_INVALID_VALUE);
   CU_EXPECT(cuMemFreeAsync(d, nullptr), CUDA_ERROR_INVALID_VALUE);  // cuMemAlloc memory
-  CU_EXPECT(cuMemAllocAsync(&managed, 0, nullptr), CUDA_ERROR_INVALID_VALUE);
+  CUdeviceptr pooled = 0;
+  CU_EXPECT(cuMemAllocAsync(&pooled, 0, nullptr), CUDA_ERROR_INVALID_VALUE);
   CU_EXPECT(cuStreamAddCallback(
                 nullptr, [](CUstream, CUresult, void*) {}, nullptr, 1),
             CUDA_ERROR_INVALID_VALUE);

@@ -50,10 +50,13 @@ int main() {
   drv::Start();
 
   // A call gpupool refuses by design, and an asynchronous error reported at the synchronisation.
-  CUdeviceptr managed = 0;
-  const CUresult refused = cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL);
+  void* pinned = nullptr;
+  CU_OK(cuMemHostAlloc(&pinned, 4096, CU_MEMHOSTALLOC_DEVICEMAP));
+  CUdeviceptr mapped = 0;
+  const CUresult refused = cuMemHostGetDevicePointer(&mapped, pinned, 0);
   const bool gpupool = refused == CUDA_ERROR_NOT_SUPPORTED;
-  if (!gpupool && CU_OK(refused)) CU_OK(cuMemFree(managed));
+  if (!gpupool) CU_OK(refused);
+  CU_OK(cuMemFreeHost(pinned));
   CUdeviceptr d = 0;
   CU_OK(cuMemAlloc(&d, 4096));
   CUstream stream = nullptr;
@@ -64,7 +67,7 @@ int main() {
     CU_OK(cuMemsetD8Async(d + 4000, 0, 200, stream));
     const CUresult latched = cuStreamSynchronize(stream);
     CHECK_TRUE(latched != CUDA_SUCCESS);
-    CHECK_TRUE(Heard(seen, "cuMemAllocManaged", CU_LOG_LEVEL_WARNING) == 1);
+    CHECK_TRUE(Heard(seen, "cuMemHostGetDevicePointer", CU_LOG_LEVEL_WARNING) == 1);
     CHECK_TRUE(Heard(seen, "cuStreamSynchronize returns", CU_LOG_LEVEL_ERROR) == 1);
     CHECK_TRUE(Heard(seen, drv::Name(latched), CU_LOG_LEVEL_ERROR) == 1);
   }
@@ -78,8 +81,8 @@ int main() {
   CHECK_TRUE(buffer[size] == '\0');
   CHECK_TRUE(dumped.empty() || dumped.back() == '\n');
   if (gpupool) {
-    CHECK_TRUE(Has(dumped, "cuMemAllocManaged") && Has(dumped, "cuStreamSynchronize returns"));
-    CHECK_TRUE(dumped.find("cuMemAllocManaged") < dumped.find("cuStreamSynchronize"));
+    CHECK_TRUE(Has(dumped, "cuMemHostGetDevicePointer") && Has(dumped, "cuStreamSynchronize returns"));
+    CHECK_TRUE(dumped.find("cuMemHostGetDevicePointer") < dumped.find("cuStreamSynchronize"));
   }
   size = buffer.size();
   CU_OK(cuLogsDumpToMemory(&it, buffer.data(), &size, 0));
@@ -107,8 +110,8 @@ int main() {
   std::stringstream text;
   text << file.rdbuf();
   unlink(path);
-  CHECK_TRUE(!gpupool ||
-             (Has(text.str(), "cuMemAllocManaged") && Has(text.str(), "cuStreamSynchronize returns")));
+  CHECK_TRUE(!gpupool || (Has(text.str(), "cuMemHostGetDevicePointer") &&
+                          Has(text.str(), "cuStreamSynchronize returns")));
   CU_EXPECT(cuLogsDumpToFile(nullptr, "/nonexistent-dir/log", 0), CUDA_ERROR_INVALID_VALUE);
 
   // Unregistered: a later error is logged but not delivered; a second unregister is refused.

@@ -112,7 +112,7 @@ TEST_CASE("errors: bad handles, pointers outside allocations, copies past the en
   const std::string& output = child->output();
   CHECK(output.find("PASS driver_errors\n") != std::string::npos);
   // A refused call is named in the log, once however often it is made.
-  const std::string refused = "cuMemAllocManaged is not supported";
+  const std::string refused = "(cuMemHostGetDevicePointer) is not supported";
   const std::size_t first = output.find(refused);
   CHECK(first != std::string::npos);
   CHECK(output.find(refused, first + 1) == std::string::npos);
@@ -180,6 +180,13 @@ TEST_CASE("virtual_memory: reservations, physical allocations and mappings, data
   Server server;
   ExpectPass(server, {"driver_virtual_memory"});
   ExpectPass(server, {"driver_virtual_memory"}, 600, "off");  // the same bytes over the socket
+}
+
+TEST_CASE("managed: host and device views of managed memory, copies, kernels, threads, advice, prefetches") {
+  Server server;
+  const std::string kernels = std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin";
+  ExpectPass(server, {"driver_managed", kernels});
+  ExpectPass(server, {"driver_managed", kernels}, 600, "off");  // the same bytes over the socket
 }
 
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {

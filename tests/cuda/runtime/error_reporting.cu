@@ -81,18 +81,16 @@ int main(int argc, char** argv) {
   RT_CUDA(cudaEventDestroy(a));
   RT_CUDA(cudaEventDestroy(b));
 
-  // Managed memory: a device that lacks it (as gpupool's devices say they do) refuses
-  // cudaMallocManaged with cudaErrorNotSupported; one that has it allocates.
+  // Managed memory: the device has it (through gpupool without concurrent access); a size of 0 and
+  // unknown flags are refused.
   int managed = -1;
   RT_CUDA(cudaDeviceGetAttribute(&managed, cudaDevAttrManagedMemory, 0));
+  RT_CHECK(managed == 1);
   void* unified = nullptr;
-  if (managed == 0) {
-    RT_CUDA_FAILS(cudaMallocManaged(&unified, 4096), cudaErrorNotSupported);
-    cudaGetLastError();
-  } else {
-    RT_CUDA(cudaMallocManaged(&unified, 4096));
-    RT_CUDA(cudaFree(unified));
-  }
+  RT_CUDA(cudaMallocManaged(&unified, 4096));
+  RT_CUDA(cudaFree(unified));
+  RT_CUDA_FAILS(cudaMallocManaged(&unified, 4096, 7), cudaErrorInvalidValue);
+  cudaGetLastError();
 
   // A call gpupool does not forward (interprocess memory handles) fails as not supported, and not as
   // cudaErrorCallRequiresNewerDriver (what the runtime says when the driver lacks the entry point);

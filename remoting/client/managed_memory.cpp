@@ -1,0 +1,403 @@
+#include "remoting/client/managed_memory.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/log.h"
+#include "remoting/client/api_support.h"
+
+namespace gpupool::client {
+
+using protocol::Op;
+
+namespace {
+
+// Allocations up to this share arenas; larger ones get their own.
+constexpr std::size_t kSharedLimit = std::size_t{1} << 20;
+// Blocks are at least this large (a fault moves one block), and an arena has at most kMaxBlocks of
+// them, so the program's mapping never splits into more areas than the kernel allows a process.
+constexpr std::size_t kMinBlock = std::size_t{64} << 10;
+constexpr std::size_t kMaxBlocks = 2048;
+// Addresses the worker reserves that are taken in this process are tried again this often.
+constexpr int kReserveTries = 8;
+
+std::size_t PageSize() {
+  static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+std::size_t RoundUp(std::size_t n, std::size_t unit) {
+  return (n + unit - 1) / unit * unit;
+}
+
+int Protection(std::uint8_t state) {
+  switch (state) {
+    case 0: return PROT_NONE;
+    case 1: return PROT_READ;
+    default: return PROT_READ | PROT_WRITE;
+  }
+}
+
+// Written with write(2): a fault handler must not use stdio, whose locks the program may hold.
+[[noreturn]] void DieInHandler(const char* what, CUresult result) {
+  char line[256];
+  const int n = std::snprintf(line, sizeof line,
+                              "gpupool: %s failed (CUDA error %d); the program touched managed memory that "
+                              "cannot be fetched from the GPU\n",
+                              what, static_cast<int>(result));
+  if (n > 0) (void)!write(STDERR_FILENO, line, static_cast<std::size_t>(std::min(n, 255)));
+  std::abort();
+}
+
+struct sigaction g_previous;
+
+void OnFault(int signal, siginfo_t* info, void* context) {
+  bool write = false;
+#if defined(__x86_64__)
+  // The page fault's error code: bit 1 is set for a write.
+  write = (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+#endif
+  // si_code > 0: the kernel raised it for this access (not kill(2) or raise(3)).
+  if (info->si_code > 0 && ManagedMemory::Get().HandleFault(info->si_addr, write)) return;
+  if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr) {
+    g_previous.sa_sigaction(signal, info, context);
+    return;
+  }
+  if ((g_previous.sa_flags & SA_SIGINFO) == 0 && g_previous.sa_handler != SIG_DFL &&
+      g_previous.sa_handler != SIG_IGN) {
+    g_previous.sa_handler(signal);
+    return;
+  }
+  // No handler before ours: the access is retried without one and ends the program as it would have.
+  struct sigaction fallback {};
+  fallback.sa_handler = SIG_DFL;
+  sigaction(SIGSEGV, &fallback, nullptr);
+}
+
+void InstallFaultHandler() {
+  struct sigaction action {};
+  action.sa_sigaction = OnFault;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(SIGSEGV, &action, &g_previous) != 0) {
+    GPUPOOL_LOG(kError) << "managed memory: cannot install the SIGSEGV handler: " << std::strerror(errno);
+  }
+}
+
+}  // namespace
+
+ManagedMemory& ManagedMemory::Get() {
+  static ManagedMemory* memory = new ManagedMemory;  // never destroyed: atexit handlers may free memory
+  return *memory;
+}
+
+CUresult ManagedMemory::NewArena(std::uint64_t context, CUdevice device, std::size_t bytes, bool shared,
+                                 Arena** out) {
+  protocol::Call<Op::MemGetAllocationGranularity>::Reply granularity_reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MemGetAllocationGranularity>(
+      0, {device, static_cast<std::uint32_t>(CU_MEM_ALLOC_GRANULARITY_MINIMUM)}, &granularity_reply));
+  const std::size_t granularity = std::max<std::size_t>(std::get<0>(granularity_reply), PageSize());
+  auto arena = std::make_unique<Arena>();
+  arena->bytes = RoundUp(bytes, granularity);
+  arena->context = context;
+  arena->shared = shared;
+  arena->fd = memfd_create("gpupool-managed", MFD_CLOEXEC);
+  if (arena->fd < 0 || ftruncate(arena->fd, static_cast<off_t>(arena->bytes)) != 0) {
+    GPUPOOL_LOG(kError) << "managed memory: cannot make " << arena->bytes
+                        << " bytes of host memory: " << std::strerror(errno);
+    if (arena->fd >= 0) close(arena->fd);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  // The worker picks the address; this process must be able to map the same one. A taken address is
+  // kept reserved until another is found, so the worker does not offer it again.
+  std::vector<CUdeviceptr> taken;
+  CUresult result = CUDA_ERROR_OUT_OF_MEMORY;
+  for (int attempt = 0; attempt < kReserveTries; ++attempt) {
+    protocol::Call<Op::MemAddressReserve>::Reply reserved;
+    result = Rpc<Op::MemAddressReserve>(0, {arena->bytes, granularity, 0}, &reserved);
+    if (result != CUDA_SUCCESS) break;
+    const CUdeviceptr base = std::get<0>(reserved);
+    void* want = reinterpret_cast<void*>(base);
+    void* got =
+        mmap(want, arena->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, arena->fd, 0);
+    if (got == want) {
+      arena->base = base;
+      break;
+    }
+    if (got != MAP_FAILED) munmap(got, arena->bytes);  // a kernel without MAP_FIXED_NOREPLACE moved it
+    taken.push_back(base);
+    result = CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  for (CUdeviceptr base : taken) (void)Rpc<Op::MemAddressFree>(0, {base, arena->bytes});
+  if (arena->base == 0) {
+    if (result == CUDA_ERROR_OUT_OF_MEMORY && !taken.empty()) {
+      GPUPOOL_LOG(kError) << "managed memory: every address the GPU offered is taken in this process";
+    }
+    close(arena->fd);
+    return result;
+  }
+  void* alias = mmap(nullptr, arena->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, arena->fd, 0);
+  arena->alias = alias == MAP_FAILED ? nullptr : static_cast<char*>(alias);
+  // A forked child does not inherit managed memory, as with CUDA's own (its pages are not copied):
+  // there its addresses fault like any unmapped ones, instead of sharing the parent's bytes.
+  (void)madvise(reinterpret_cast<void*>(arena->base), arena->bytes, MADV_DONTFORK);
+  if (arena->alias != nullptr) (void)madvise(arena->alias, arena->bytes, MADV_DONTFORK);
+  arena->owner = getpid();
+  // The device memory behind the addresses: made, mapped, made accessible; the mapping keeps it.
+  protocol::Call<Op::MemCreate>::Reply created;
+  result = arena->alias != nullptr ? Rpc<Op::MemCreate>(0, {arena->bytes, device, 0}, &created)
+                                   : CUDA_ERROR_OUT_OF_MEMORY;
+  bool mapped = false;
+  if (result == CUDA_SUCCESS) {
+    const std::uint64_t handle = std::get<0>(created);
+    result = Rpc<Op::MemMap>(0, {arena->base, arena->bytes, 0, handle});
+    mapped = result == CUDA_SUCCESS;
+    (void)Rpc<Op::MemRelease>(0, {handle});
+  }
+  if (result == CUDA_SUCCESS) {
+    result = Rpc<Op::MemSetAccess>(0, {arena->base,
+                                       arena->bytes,
+                                       {device},
+                                       {static_cast<std::int32_t>(CU_MEM_ACCESS_FLAGS_PROT_READWRITE)}});
+  }
+  if (result != CUDA_SUCCESS) {
+    if (mapped) (void)Rpc<Op::MemUnmap>(0, {arena->base, arena->bytes});
+    (void)Rpc<Op::MemAddressFree>(0, {arena->base, arena->bytes});
+    munmap(reinterpret_cast<void*>(arena->base), arena->bytes);
+    if (arena->alias != nullptr) munmap(arena->alias, arena->bytes);
+    close(arena->fd);
+    return result;
+  }
+  arena->block_bytes = std::max(kMinBlock, std::bit_ceil(arena->bytes / kMaxBlocks));
+  arena->block_bytes = RoundUp(arena->block_bytes, PageSize());
+  // A new arena's bytes are zero on the host and unknown on the device: dirty, so the first device
+  // work finds zeros, as a program that forgets to initialise managed memory finds on a GPU.
+  arena->blocks.assign((arena->bytes + arena->block_bytes - 1) / arena->block_bytes, Block::kDirty);
+  arena->open = arena->blocks.size();
+  host_blocks_ += arena->open;
+  std::call_once(handler_once_, InstallFaultHandler);
+  *out = arena.get();
+  arenas_[arena->base] = std::move(arena);
+  arena_count_.fetch_add(1, std::memory_order_release);
+  return CUDA_SUCCESS;
+}
+
+CUresult ManagedMemory::DestroyArena(Arena* arena) {
+  host_blocks_ -= arena->open;
+  munmap(reinterpret_cast<void*>(arena->base), arena->bytes);
+  munmap(arena->alias, arena->bytes);
+  close(arena->fd);
+  const CUdeviceptr base = arena->base;
+  const std::size_t bytes = arena->bytes;
+  arenas_.erase(base);
+  arena_count_.fetch_sub(1, std::memory_order_release);
+  CUresult result = Rpc<Op::MemUnmap>(0, {base, bytes});
+  const CUresult freed = Rpc<Op::MemAddressFree>(0, {base, bytes});
+  return result != CUDA_SUCCESS ? result : freed;
+}
+
+bool ManagedMemory::PlaceLocked(Arena* arena, std::size_t bytes, std::size_t* offset) const {
+  std::size_t start = 0;  // first fit between the sub-allocations
+  for (const auto& [at, size] : arena->used) {
+    if (at - start >= bytes) break;
+    start = at + size;
+  }
+  if (start + bytes > arena->bytes) return false;
+  *offset = start;
+  return true;
+}
+
+CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::size_t bytes,
+                                 CUdeviceptr* ptr) {
+  const std::size_t rounded = RoundUp(bytes, PageSize());
+  std::lock_guard<std::mutex> lock(mu_);
+  Arena* arena = nullptr;
+  std::size_t offset = 0;
+  if (rounded <= kSharedLimit) {
+    for (auto& [base, candidate] : arenas_) {
+      if (candidate->shared && candidate->context == context &&
+          PlaceLocked(candidate.get(), rounded, &offset)) {
+        arena = candidate.get();
+        break;
+      }
+    }
+    if (arena == nullptr)
+      GPUPOOL_CU_RETURN_IF_ERROR(NewArena(context, device, 2 * kSharedLimit, true, &arena));
+  } else {
+    GPUPOOL_CU_RETURN_IF_ERROR(NewArena(context, device, rounded, false, &arena));
+  }
+  arena->used[offset] = rounded;
+  *ptr = arena->base + offset;
+  allocations_[*ptr] = Allocation{arena, bytes, {}};
+  return CUDA_SUCCESS;
+}
+
+bool ManagedMemory::Free(CUdeviceptr ptr, CUresult* result) {
+  if (arena_count_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = allocations_.find(ptr);
+  if (it == allocations_.end()) return false;
+  Arena* arena = it->second.arena;
+  arena->used.erase(ptr - arena->base);
+  allocations_.erase(it);
+  *result = arena->used.empty() ? DestroyArena(arena) : CUDA_SUCCESS;
+  return true;
+}
+
+ManagedMemory::Arena* ManagedMemory::ArenaLocked(std::uintptr_t address) const {
+  auto it = arenas_.upper_bound(address);
+  if (it == arenas_.begin()) return nullptr;
+  --it;
+  Arena* arena = it->second.get();
+  return address - arena->base < arena->bytes ? arena : nullptr;
+}
+
+bool ManagedMemory::Contains(std::uintptr_t ptr, std::size_t bytes) const {
+  if (arena_count_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  const Arena* arena = ArenaLocked(ptr);
+  return arena != nullptr && bytes <= arena->bytes - (ptr - arena->base);
+}
+
+bool ManagedMemory::Find(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const {
+  if (arena_count_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = allocations_.upper_bound(ptr);
+  if (it == allocations_.begin()) return false;
+  --it;
+  if (ptr - it->first >= it->second.bytes) return false;
+  if (base != nullptr) *base = it->first;
+  if (bytes != nullptr) *bytes = it->second.bytes;
+  return true;
+}
+
+bool ManagedMemory::WithAdvice(CUdeviceptr ptr, std::size_t bytes, const std::function<void(Advice*)>& use) {
+  if (arena_count_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = allocations_.upper_bound(ptr);
+  if (it == allocations_.begin()) return false;
+  --it;
+  const std::size_t offset = ptr - it->first;
+  if (offset >= it->second.bytes || bytes > it->second.bytes - offset) return false;
+  use(&it->second.advice);
+  return true;
+}
+
+void ManagedMemory::SetLocked(Arena* arena, std::size_t first, std::size_t last, Block state) {
+  if (first >= last) return;
+  const std::size_t begin = first * arena->block_bytes;
+  const std::size_t end = std::min(last * arena->block_bytes, arena->bytes);
+  if (mprotect(reinterpret_cast<void*>(arena->base + begin), end - begin,
+               Protection(static_cast<std::uint8_t>(state))) != 0) {
+    // Only a kernel out of memory areas refuses; the blocks keep their state and protection.
+    GPUPOOL_LOG_ONCE(kError, "managed mprotect")
+        << "managed memory: mprotect failed: " << std::strerror(errno);
+    return;
+  }
+  for (std::size_t b = first; b < last; ++b) {
+    const bool was_open = arena->blocks[b] != Block::kDevice;
+    const bool open = state != Block::kDevice;
+    if (was_open && !open) {
+      --arena->open;
+      host_blocks_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    if (!was_open && open) {
+      ++arena->open;
+      host_blocks_.fetch_add(1, std::memory_order_relaxed);
+    }
+    arena->blocks[b] = state;
+  }
+}
+
+CUresult ManagedMemory::FlushLocked(Arena* arena) {
+  if (arena->open == 0) return CUDA_SUCCESS;
+  const std::size_t count = arena->blocks.size();
+  CUresult result = CUDA_SUCCESS;
+  for (std::size_t b = 0; b < count;) {
+    if (arena->blocks[b] != Block::kDirty) {
+      ++b;
+      continue;
+    }
+    std::size_t end = b;
+    while (end < count && arena->blocks[end] == Block::kDirty) ++end;
+    const std::size_t begin_byte = b * arena->block_bytes;
+    const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
+    // Synchronous: the bytes are on the device before any later work of any stream is sent.
+    const CUresult r = CopyHostToDevice(arena->context, arena->base + begin_byte, arena->alias + begin_byte,
+                                        end_byte - begin_byte, 0, false);
+    if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
+    b = end;
+  }
+  SetLocked(arena, 0, count, Block::kDevice);
+  return result;
+}
+
+CUresult ManagedMemory::BeforeDeviceWork() {
+  if (host_blocks_.load(std::memory_order_acquire) == 0) return CUDA_SUCCESS;
+  std::lock_guard<std::mutex> lock(mu_);
+  CUresult result = CUDA_SUCCESS;
+  for (auto& [base, arena] : arenas_) {
+    const CUresult r = FlushLocked(arena.get());
+    if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
+  }
+  return result;
+}
+
+void ManagedMemory::PrefetchToHost(CUdeviceptr ptr, std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Arena* arena = ArenaLocked(ptr);
+  if (arena == nullptr) return;
+  arena->prefetch_begin = ptr - arena->base;
+  arena->prefetch_end = arena->prefetch_begin + std::min(bytes, arena->bytes - arena->prefetch_begin);
+}
+
+bool ManagedMemory::HandleFault(const void* address, bool write) {
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  if (arena_count_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  Arena* arena = ArenaLocked(at);
+  if (arena == nullptr || arena->owner != getpid()) return false;  // a forked child has none
+  const std::size_t block = (at - arena->base) / arena->block_bytes;
+  switch (arena->blocks[block]) {
+    case Block::kDirty: return false;  // open for writing: not a fault managed memory explains
+    case Block::kClean: SetLocked(arena, block, block + 1, Block::kDirty); return true;
+    case Block::kDevice: break;
+  }
+  // Fetch the block, or the whole prefetched range holding it, a run of closed blocks at a time.
+  std::size_t first = block, last = block + 1;
+  const std::size_t offset = at - arena->base;
+  if (arena->prefetch_begin <= offset && offset < arena->prefetch_end) {
+    first = arena->prefetch_begin / arena->block_bytes;
+    last = (arena->prefetch_end + arena->block_bytes - 1) / arena->block_bytes;
+    arena->prefetch_begin = arena->prefetch_end = 0;
+  }
+  for (std::size_t b = first; b < last;) {
+    if (arena->blocks[b] != Block::kDevice) {
+      ++b;
+      continue;
+    }
+    std::size_t end = b;
+    while (end < last && arena->blocks[end] == Block::kDevice) ++end;
+    const std::size_t begin_byte = b * arena->block_bytes;
+    const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
+    // Into the alias: the program's mapping stays closed until every byte is there, so another
+    // thread never reads a block half fetched.
+    const CUresult r = CopyDeviceToHost(arena->context, arena->alias + begin_byte, arena->base + begin_byte,
+                                        end_byte - begin_byte, 0, false);
+    if (r != CUDA_SUCCESS) DieInHandler("fetching managed memory from the GPU", r);
+    SetLocked(arena, b, end, Block::kClean);
+    b = end;
+  }
+  if (write) SetLocked(arena, block, block + 1, Block::kDirty);
+  return true;
+}
+
+}  // namespace gpupool::client

@@ -1,0 +1,120 @@
+// Managed (unified) memory, emulated on the client: one pointer that the program's host code and its
+// kernels both use (cuMemAllocManaged). remoting/client/README.md, "Managed memory", says what a
+// program sees; this is how.
+//
+// Each managed allocation lives in an *arena*: device memory the worker maps at an address it chose
+// (virtual memory management: reserve, create, map), and the same addresses mapped in this process
+// over a memfd, so the pointer means the same bytes on both sides. Small allocations share 2 MiB
+// arenas, page-aligned; larger ones get their own. A second mapping of the memfd (the *alias*) lets
+// the client read and fill pages whatever the program's mapping allows.
+//
+// Coherence follows CUDA's rules for devices without concurrent managed access
+// (CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS = 0, as the devices report through gpupool): the
+// host may touch managed memory only while no device work that uses it is running. Each arena is cut
+// into blocks, each in one of three states:
+//   kDevice: the device holds the bytes; the program's mapping is PROT_NONE.
+//   kClean:  both hold the same bytes; PROT_READ.
+//   kDirty:  the host wrote them; PROT_READ | PROT_WRITE.
+// A host access to a kDevice block faults (SIGSEGV): the handler fetches the block (a synchronous
+// device-to-host copy, which waits for the work of every blocking stream) into the alias and opens
+// the program's mapping; a write to a kClean block marks it kDirty. Before device work is sent
+// (BeforeDeviceWork: kernels, copies, memsets, graph launches), dirty blocks are copied to the device
+// (synchronously, so every stream sees them) and every block goes back to kDevice. Nothing of this
+// runs while no managed memory is open on the host: BeforeDeviceWork costs one atomic load then.
+//
+// The client itself never touches the program's mapping: a "host" pointer into managed memory is a
+// device pointer to every copy (Contains), and the client reads and writes the alias.
+//
+// Thread-safety: all methods are safe from any thread; the fault handler runs on the faulting thread.
+#pragma once
+
+#include <cuda.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace gpupool::client {
+
+class ManagedMemory {
+ public:
+  static ManagedMemory& Get();
+
+  // What cuMemAdvise said of an allocation, and where it was last prefetched to (cuMemRangeGetAttribute).
+  struct Advice {
+    bool read_mostly = false;
+    CUmemLocation preferred{CU_MEM_LOCATION_TYPE_INVALID, 0};
+    std::vector<CUmemLocation> accessed_by;
+    CUmemLocation last_prefetch{CU_MEM_LOCATION_TYPE_INVALID, 0};
+  };
+
+  // A managed allocation of `bytes` on `device` for server context `context`; *ptr is valid on the
+  // host and on the device.
+  CUresult Allocate(std::uint64_t context, CUdevice device, std::size_t bytes, CUdeviceptr* ptr);
+  // Frees the allocation starting at `ptr`. False when `ptr` starts no managed allocation.
+  bool Free(CUdeviceptr ptr, CUresult* result);
+
+  // Whether [ptr, ptr + bytes) lies in managed memory (one relaxed load while there is none).
+  bool Contains(std::uintptr_t ptr, std::size_t bytes = 1) const;
+  // The managed allocation holding `ptr`.
+  bool Find(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const;
+
+  // Before device work is sent: what the host wrote goes to the device and the host's view closes.
+  // CUDA_SUCCESS at once while no managed block is open on the host.
+  CUresult BeforeDeviceWork();
+  // cuMemPrefetchAsync to the host: the next fault in [ptr, ptr + bytes) fetches all of it at once.
+  void PrefetchToHost(CUdeviceptr ptr, std::size_t bytes);
+
+  // The advice of the allocation holding [ptr, ptr + bytes); false when that is not one allocation.
+  bool WithAdvice(CUdeviceptr ptr, std::size_t bytes, const std::function<void(Advice*)>& use);
+
+  // The SIGSEGV handler's part: true when `address` was managed memory the host may now use.
+  bool HandleFault(const void* address, bool write);
+
+ private:
+  enum class Block : std::uint8_t { kDevice, kClean, kDirty };
+  struct Arena {
+    CUdeviceptr base = 0;
+    std::size_t bytes = 0;
+    std::uint64_t context = 0;
+    int fd = -1;
+    char* alias = nullptr;  // the memfd mapped again, always readable and writable
+    std::size_t block_bytes = 0;
+    std::vector<Block> blocks;
+    std::size_t open = 0;                     // blocks not kDevice
+    std::map<std::size_t, std::size_t> used;  // sub-allocations: offset -> bytes
+    bool shared = false;                      // small allocations are placed in it
+    pid_t owner = 0;                          // the process that made it (not a forked child)
+    // A prefetch to the host: the range the next fault fetches whole (empty when none).
+    std::size_t prefetch_begin = 0, prefetch_end = 0;
+  };
+  struct Allocation {
+    Arena* arena = nullptr;
+    std::size_t bytes = 0;
+    Advice advice;
+  };
+
+  ManagedMemory() = default;
+  CUresult NewArena(std::uint64_t context, CUdevice device, std::size_t bytes, bool shared, Arena** arena);
+  CUresult DestroyArena(Arena* arena);
+  bool PlaceLocked(Arena* arena, std::size_t bytes, std::size_t* offset) const;
+  Arena* ArenaLocked(std::uintptr_t address) const;
+  // Moves blocks [first, last) of `arena` to `state`, changing the program's mapping to match.
+  void SetLocked(Arena* arena, std::size_t first, std::size_t last, Block state);
+  CUresult FlushLocked(Arena* arena);
+
+  mutable std::mutex mu_;
+  std::map<CUdeviceptr, std::unique_ptr<Arena>> arenas_;  // by base
+  std::map<CUdeviceptr, Allocation> allocations_;         // by base
+  std::atomic<std::size_t> arena_count_{0};
+  std::atomic<std::size_t> host_blocks_{0};  // blocks not kDevice
+  std::once_flag handler_once_;
+};
+
+}  // namespace gpupool::client
