@@ -39,6 +39,8 @@ Result<ClientDriver> LoadClientDriver(const std::string& library) {
   get(&d.MemMap, "cuMemMap");
   get(&d.MemUnmap, "cuMemUnmap");
   get(&d.MemSetAccess, "cuMemSetAccess");
+  get(&d.MemAllocManaged, "cuMemAllocManaged");
+  get(&d.MemsetD8, "cuMemsetD8_v2");
   if (!ok) return Status::NotFound(library + " lacks a driver entry point the bench needs");
   return d;
 }

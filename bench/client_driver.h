@@ -40,6 +40,8 @@ struct ClientDriver {
   PFN_cuMemMap_v10020 MemMap;
   PFN_cuMemUnmap_v10020 MemUnmap;
   PFN_cuMemSetAccess_v10020 MemSetAccess;
+  PFN_cuMemAllocManaged_v6000 MemAllocManaged;
+  PFN_cuMemsetD8_v3020 MemsetD8;
 };
 
 // Loads `library` (a path to libcuda.so.1) and resolves every entry.

@@ -1,6 +1,6 @@
 // gpupool-bench [--server HOST:PORT|unix:PATH] --json (ARCHITECTURE §6, issue 2 item 8): sync round
-// trip, virtual memory segment growth, asynchronous launch rate and copy bandwidth through gpupool's
-// libcuda.so.1, each next to a
+// trip, virtual memory segment growth, asynchronous launch rate, copy bandwidth and managed memory
+// through gpupool's libcuda.so.1, each next to a
 // raw-socket baseline measured in the same run over the same kind of transport, its peer a separate
 // process like the server's worker (--raw-thread: a thread of the bench instead; see raw_baseline.h).
 // Without --server it starts its own local gpupool-server (as `gpupool run` does) on a Unix socket.
@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -141,6 +142,64 @@ void SegmentGrowth(const ClientDriver& cu, double rtt_us) {
   Emit("vmm_shrink_segment_p50_us", granularity, Percentile(shrink, 0.5), 2 * rtt_us);
 }
 
+// Managed memory (remoting/client/README.md, "Managed memory"), as a program uses it after a kernel:
+// the host reads every page of a buffer the device wrote, each first touch of a block a fault that
+// fetches it, against gpupool's own explicit device-to-host copy of the same size measured above; the
+// host writes the whole buffer and launches a kernel, which first hands the written blocks to the
+// device, against the explicit host-to-device copy; and one first touch of a block, against an explicit
+// copy of one block (64 KiB) on its own.
+void Managed(const ClientDriver& cu, CUfunction kernel,
+             const std::map<std::size_t, std::pair<double, double>>& copies) {
+  constexpr std::size_t kBlock = 64u << 10;
+  std::vector<char> block(kBlock);
+  CUdeviceptr plain = 0;
+  if (cu.MemAlloc(&plain, kBlock) != CUDA_SUCCESS) return;
+  for (const auto& [size, bandwidth] : copies) {
+    if (size < kBlock) continue;
+    CUdeviceptr managed = 0;
+    if (cu.MemAllocManaged(&managed, size, CU_MEM_ATTACH_GLOBAL) != CUDA_SUCCESS) {
+      std::fprintf(stderr, "gpupool-bench: no managed memory: its lines skipped\n");
+      break;
+    }
+    volatile char* host = reinterpret_cast<volatile char*>(managed);
+    unsigned n = 1;
+    void* params[] = {&managed, &n};
+    const int reps = std::max(1, static_cast<int>((std::size_t{256} << 20) / size));
+    double read_s = 0, write_s = 0;
+    for (int r = 0; r < reps; ++r) {
+      cu.MemsetD8(managed, static_cast<unsigned char>(r), size);
+      cu.CtxSynchronize();
+      auto t = Clock::now();
+      for (std::size_t i = 0; i < size; i += 4096) (void)host[i];
+      read_s += Seconds(t);
+      std::memset(const_cast<char*>(host), r, size);
+      t = Clock::now();
+      cu.LaunchKernel(kernel, 1, 1, 1, 32, 1, 1, 0, nullptr, params, nullptr);
+      cu.CtxSynchronize();
+      write_s += Seconds(t);
+    }
+    const double moved = static_cast<double>(size) * reps;
+    Emit("managed_host_read_bandwidth", size, moved / read_s / 1e9, bandwidth.second);
+    Emit("managed_write_then_launch_bandwidth", size, moved / write_s / 1e9, bandwidth.first);
+    if (size == (std::size_t{1} << 20)) {
+      std::vector<double> touch, copy;
+      for (int r = 0; r < 500; ++r) {
+        cu.MemsetD8(managed, 0, kBlock);
+        cu.CtxSynchronize();
+        auto t = Clock::now();
+        (void)host[0];
+        touch.push_back(Seconds(t) * 1e6);
+        t = Clock::now();
+        cu.MemcpyDtoH(block.data(), plain, kBlock);
+        copy.push_back(Seconds(t) * 1e6);
+      }
+      Emit("managed_first_touch_p50_us", kBlock, Percentile(touch, 0.5), Percentile(copy, 0.5));
+    }
+    cu.MemFree(managed);
+  }
+  cu.MemFree(plain);
+}
+
 int Run(const ClientDriver& cu, RawPeer& raw) {
   CUdevice device = 0;
   CUcontext context = nullptr;
@@ -196,6 +255,7 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
     return 1;
   }
   std::memset(pinned, 1, host.size());  // its pages too: fresh from the client, untouched so far
+  std::map<std::size_t, std::pair<double, double>> copies;  // size -> h2d, d2h bandwidth
   for (std::size_t size :
        {std::size_t{4} << 10, std::size_t{1} << 20, std::size_t{64} << 20, std::size_t{256} << 20}) {
     const std::size_t total = size == (4u << 10) ? (8u << 20) : std::max(size, std::size_t{256} << 20);
@@ -211,6 +271,7 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
     const double down = raw.Download(total, std::min(size, kChunk));
     const double down_sized = raw.DownloadSized(total, std::min(size, kChunk), size);
     Emit("d2h_bandwidth", size, d2h, down, down_sized);
+    copies[size] = {h2d, d2h};
     // Asynchronous into pinned memory, then a stream synchronisation: deferred copies
     // (docs/protocol.md), unless GPUPOOL_DEFERRED_COPIES=off. One untimed copy first: a session's
     // first deferred copies fault in the worker's staging pages, once per session.
@@ -228,6 +289,7 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
   }
   cu.MemFreeHost(pinned);
   cu.MemFree(buffer);
+  Managed(cu, kernel, copies);
   return 0;
 }
 

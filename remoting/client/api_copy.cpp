@@ -41,9 +41,16 @@ bool Managed(const void* host, std::size_t bytes) {
   return ManagedMemory::Get().Contains(reinterpret_cast<std::uintptr_t>(host), bytes);
 }
 
+// A copy that names managed memory takes it from the host, however it is attached.
+CUresult HandOver(std::uintptr_t dst, std::uintptr_t src, std::size_t bytes) {
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceAccess(dst, bytes));
+  return ManagedMemory::Get().BeforeDeviceAccess(src, bytes);
+}
+
 CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, bool per_thread, bool async) {
   if (Managed(src, bytes))
     return DtoD(dst, reinterpret_cast<CUdeviceptr>(src), bytes, stream, per_thread, async);
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceAccess(dst, bytes));
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
   if (!async)
@@ -57,6 +64,7 @@ CUresult HtoD(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, b
 CUresult DtoH(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async) {
   if (Managed(dst, bytes))
     return DtoD(reinterpret_cast<CUdeviceptr>(dst), src, bytes, stream, per_thread, async);
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceAccess(src, bytes));
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
   if (!async)
@@ -68,6 +76,7 @@ CUresult DtoH(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool pe
 }
 
 CUresult DtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async) {
+  GPUPOOL_CU_RETURN_IF_ERROR(HandOver(dst, src, bytes));
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
   if (!async)
@@ -78,6 +87,7 @@ CUresult DtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, b
 
 CUresult Unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool per_thread, bool async,
                  bool at_call = false) {
+  GPUPOOL_CU_RETURN_IF_ERROR(HandOver(dst, src, bytes));
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(Prepare(stream, per_thread, &context, &id));
   if (!async)

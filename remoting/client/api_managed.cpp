@@ -1,7 +1,8 @@
 // Managed memory (managed_memory.h): allocation, prefetching, advice and its queries, stream
 // attachment. The devices report CONCURRENT_MANAGED_ACCESS = 0, so programs follow CUDA's rules for
-// such devices (no host access while a kernel that may use the memory runs); advice and stream
-// attachment change nothing a program can observe but the answers of cuMemRangeGetAttribute(s).
+// such devices: no host access while a kernel that may use the memory runs, where memory attached to
+// one stream is used only by that stream's work and memory attached to the host by none. Advice
+// changes nothing a program can observe but the answers of cuMemRangeGetAttribute(s).
 #include "remoting/client/api_support.h"
 #include "remoting/client/managed_memory.h"
 
@@ -62,7 +63,7 @@ CUresult Prefetch(CUdeviceptr ptr, std::size_t bytes, CUmemLocation location, un
     return CUDA_ERROR_INVALID_VALUE;
   // To a device: what the host wrote goes now. To the host: the next access fetches all of it at once
   // (it is ordered after the stream's earlier work by the fetch's own synchronisation).
-  if (location.type == CU_MEM_LOCATION_TYPE_DEVICE) return managed.BeforeDeviceWork();
+  if (location.type == CU_MEM_LOCATION_TYPE_DEVICE) return managed.BeforeDeviceAccess(ptr, bytes);
   managed.PrefetchToHost(ptr, bytes);
   return CUDA_SUCCESS;
 }
@@ -164,8 +165,8 @@ CUresult RangeAttribute(void* data, std::size_t size, CUmem_range_attribute attr
 }
 
 CUresult AttachMem(CUstream stream, CUdeviceptr ptr, std::size_t length, unsigned flags, bool per_thread) {
-  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  std::uint64_t wire = 0;
+  std::uint64_t context = 0, wire = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &wire));
   if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST && flags != CU_MEM_ATTACH_SINGLE)
     return CUDA_ERROR_INVALID_VALUE;
@@ -176,6 +177,7 @@ CUresult AttachMem(CUstream stream, CUdeviceptr ptr, std::size_t length, unsigne
   if (!ManagedMemory::Get().Find(ptr, &base, &bytes) || base != ptr) return CUDA_ERROR_INVALID_VALUE;
   // cuda.h: the whole allocation (length 0 says so too).
   if (length != 0 && length != bytes) return CUDA_ERROR_INVALID_VALUE;
+  (void)ManagedMemory::Get().Attach(ptr, flags, context, wire);
   return CUDA_SUCCESS;
 }
 
@@ -195,7 +197,7 @@ GPUPOOL_API CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytes, unsigned
            "returning CUDA_ERROR_NOT_SUPPORTED";
     return CUDA_ERROR_NOT_SUPPORTED;
   }
-  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().Allocate(context, current->device, bytes, dptr));
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().Allocate(context, current->device, bytes, flags, dptr));
   State::Get().AddAllocation(*dptr, bytes);
   return CUDA_SUCCESS;
 }

@@ -12,6 +12,8 @@ CUresult Memset(CUdeviceptr dst, std::uint32_t value, size_t count, CUstream str
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
   if (count == 0) return CUDA_SUCCESS;
+  constexpr std::size_t kElement = op == Op::MemsetD8 ? 1 : op == Op::MemsetD16 ? 2 : 4;
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceAccess(dst, count * kElement));
   return SubmitOp(CU_GRAPH_NODE_TYPE_MEMSET, stream, context, id, [=](std::uint64_t on) {
     return Rpc<op>(context, {dst, value, count, on});
   });
@@ -24,6 +26,7 @@ CUresult Memset2D(CUdeviceptr dst, size_t pitch, std::uint32_t value, size_t wid
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
   GPUPOOL_CU_RETURN_IF_ERROR(StreamId(stream, per_thread, &id));
   if (width == 0 || height == 0) return CUDA_SUCCESS;
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceAccess(dst, pitch * height));
   return SubmitOp(CU_GRAPH_NODE_TYPE_MEMSET, stream, context, id, [=](std::uint64_t on) {
     return Rpc<op>(context, {dst, pitch, value, width, height, on});
   });

@@ -111,7 +111,8 @@ inline CUresult SubmitOp(CUgraphNodeType kind, CUstream stream, std::uint64_t co
     CUresult captured = CUDA_SUCCESS;
     if (CaptureWork(stream, CapturedOpWork(kind, op), &captured)) return captured;
   }
-  if (UsesDeviceMemory(kind)) GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceWork());
+  if (UsesDeviceMemory(kind))
+    GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceWork(context, wire));
   StreamOrder& order = State::Get().order;
   if (!order.active() && deps.empty()) return op(wire);
   return order.Submit(
@@ -137,7 +138,7 @@ inline void DrainFor(std::uint64_t context, std::uint64_t wire, bool blocking) {
 // memory goes to the device, what the client holds for the stream is sent first, and the deferred
 // device-to-host copies on blocking streams land (natively they would be done by its return).
 inline CUresult BeforeSynchronousCopy(std::uint64_t context, std::uint64_t wire) {
-  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceWork());
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().BeforeDeviceWork(context, wire));
   DrainFor(context, wire, true);
   return FinishDeferredCopiesOnBlockingStreams();
 }

@@ -1,5 +1,6 @@
 #include "remoting/client/managed_memory.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -28,6 +29,8 @@ constexpr std::size_t kMinBlock = std::size_t{64} << 10;
 constexpr std::size_t kMaxBlocks = 2048;
 // Addresses the worker reserves that are taken in this process are tried again this often.
 constexpr int kReserveTries = 8;
+// The most a fault fetches when the program walks a buffer block after block.
+constexpr std::size_t kMaxReadAhead = std::size_t{4} << 20;
 
 std::size_t PageSize() {
   static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
@@ -126,8 +129,7 @@ CUresult ManagedMemory::NewArena(std::uint64_t context, CUdevice device, std::si
     if (result != CUDA_SUCCESS) break;
     const CUdeviceptr base = std::get<0>(reserved);
     void* want = reinterpret_cast<void*>(base);
-    void* got =
-        mmap(want, arena->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, arena->fd, 0);
+    void* got = mmap(want, arena->bytes, PROT_NONE, MAP_SHARED | MAP_FIXED_NOREPLACE, arena->fd, 0);
     if (got == want) {
       arena->base = base;
       break;
@@ -176,13 +178,11 @@ CUresult ManagedMemory::NewArena(std::uint64_t context, CUdevice device, std::si
     close(arena->fd);
     return result;
   }
-  arena->block_bytes = std::max(kMinBlock, std::bit_ceil(arena->bytes / kMaxBlocks));
+  // Shared arenas: a block per page, so no block holds two allocations (each may be attached to a
+  // different stream, or to the host, and is handed over alone).
+  arena->block_bytes = shared ? PageSize() : std::max(kMinBlock, std::bit_ceil(arena->bytes / kMaxBlocks));
   arena->block_bytes = RoundUp(arena->block_bytes, PageSize());
-  // A new arena's bytes are zero on the host and unknown on the device: dirty, so the first device
-  // work finds zeros, as a program that forgets to initialise managed memory finds on a GPU.
-  arena->blocks.assign((arena->bytes + arena->block_bytes - 1) / arena->block_bytes, Block::kDirty);
-  arena->open = arena->blocks.size();
-  host_blocks_ += arena->open;
+  arena->blocks.assign((arena->bytes + arena->block_bytes - 1) / arena->block_bytes, Block::kDevice);
   std::call_once(handler_once_, InstallFaultHandler);
   *out = arena.get();
   arenas_[arena->base] = std::move(arena);
@@ -205,7 +205,7 @@ CUresult ManagedMemory::DestroyArena(Arena* arena) {
 }
 
 bool ManagedMemory::PlaceLocked(Arena* arena, std::size_t bytes, std::size_t* offset) const {
-  std::size_t start = 0;  // first fit between the sub-allocations
+  std::size_t start = 0;  // first fit between the allocations
   for (const auto& [at, size] : arena->used) {
     if (at - start >= bytes) break;
     start = at + size;
@@ -215,7 +215,25 @@ bool ManagedMemory::PlaceLocked(Arena* arena, std::size_t bytes, std::size_t* of
   return true;
 }
 
-CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::size_t bytes,
+void ManagedMemory::BlocksOf(const Arena& arena, std::size_t offset, std::size_t bytes, std::size_t* first,
+                             std::size_t* last) const {
+  *first = offset / arena.block_bytes;
+  *last = std::min((offset + bytes + arena.block_bytes - 1) / arena.block_bytes, arena.blocks.size());
+}
+
+CUresult ManagedMemory::ZeroLocked(Arena* arena, std::size_t offset, std::size_t bytes) {
+  // A hole reads as zeros, and FlushLocked makes the device's bytes under a hole zero too.
+  if (fallocate(arena->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                static_cast<off_t>(bytes)) != 0) {
+    std::memset(arena->alias + offset, 0, bytes);  // no hole punching here: written zeros are copied
+  }
+  std::size_t first = 0, last = 0;
+  BlocksOf(*arena, offset, bytes, &first, &last);
+  SetLocked(arena, first, last, Block::kDirty);
+  return CUDA_SUCCESS;
+}
+
+CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::size_t bytes, unsigned flags,
                                  CUdeviceptr* ptr) {
   const std::size_t rounded = RoundUp(bytes, PageSize());
   std::lock_guard<std::mutex> lock(mu_);
@@ -223,7 +241,7 @@ CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::si
   std::size_t offset = 0;
   if (rounded <= kSharedLimit) {
     for (auto& [base, candidate] : arenas_) {
-      if (candidate->shared && candidate->context == context &&
+      if (candidate->shared && candidate->context == context && candidate->owner == getpid() &&
           PlaceLocked(candidate.get(), rounded, &offset)) {
         arena = candidate.get();
         break;
@@ -236,8 +254,12 @@ CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::si
   }
   arena->used[offset] = rounded;
   *ptr = arena->base + offset;
-  allocations_[*ptr] = Allocation{arena, bytes, {}};
-  return CUDA_SUCCESS;
+  Allocation allocation;
+  allocation.arena = arena;
+  allocation.bytes = bytes;
+  allocation.attach = flags;
+  allocations_[*ptr] = allocation;
+  return ZeroLocked(arena, offset, rounded);
 }
 
 bool ManagedMemory::Free(CUdeviceptr ptr, CUresult* result) {
@@ -246,9 +268,24 @@ bool ManagedMemory::Free(CUdeviceptr ptr, CUresult* result) {
   auto it = allocations_.find(ptr);
   if (it == allocations_.end()) return false;
   Arena* arena = it->second.arena;
-  arena->used.erase(ptr - arena->base);
+  const std::size_t offset = ptr - arena->base;
+  std::size_t first = 0, last = 0;
+  BlocksOf(*arena, offset, arena->used[offset], &first, &last);
+  SetLocked(arena, first, last, Block::kDevice);  // closed: nothing of it is handed over again
+  arena->used.erase(offset);
   allocations_.erase(it);
   *result = arena->used.empty() ? DestroyArena(arena) : CUDA_SUCCESS;
+  return true;
+}
+
+bool ManagedMemory::Attach(CUdeviceptr ptr, unsigned flags, std::uint64_t context, std::uint64_t wire) {
+  if (arena_count_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = allocations_.find(ptr);
+  if (it == allocations_.end()) return false;
+  it->second.attach = flags;
+  it->second.attach_context = context;
+  it->second.attach_wire = wire;
   return true;
 }
 
@@ -292,61 +329,122 @@ bool ManagedMemory::WithAdvice(CUdeviceptr ptr, std::size_t bytes, const std::fu
 }
 
 void ManagedMemory::SetLocked(Arena* arena, std::size_t first, std::size_t last, Block state) {
-  if (first >= last) return;
-  const std::size_t begin = first * arena->block_bytes;
-  const std::size_t end = std::min(last * arena->block_bytes, arena->bytes);
-  if (mprotect(reinterpret_cast<void*>(arena->base + begin), end - begin,
-               Protection(static_cast<std::uint8_t>(state))) != 0) {
-    // Only a kernel out of memory areas refuses; the blocks keep their state and protection.
-    GPUPOOL_LOG_ONCE(kError, "managed mprotect")
-        << "managed memory: mprotect failed: " << std::strerror(errno);
-    return;
-  }
-  for (std::size_t b = first; b < last; ++b) {
-    const bool was_open = arena->blocks[b] != Block::kDevice;
-    const bool open = state != Block::kDevice;
-    if (was_open && !open) {
-      --arena->open;
-      host_blocks_.fetch_sub(1, std::memory_order_relaxed);
+  const bool open = state != Block::kDevice;
+  for (std::size_t b = first; b < last;) {
+    if (arena->blocks[b] == state) {
+      ++b;
+      continue;
     }
-    if (!was_open && open) {
-      ++arena->open;
-      host_blocks_.fetch_add(1, std::memory_order_relaxed);
+    std::size_t end = b;
+    while (end < last && arena->blocks[end] != state) ++end;
+    const std::size_t begin_byte = b * arena->block_bytes;
+    const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
+    if (mprotect(reinterpret_cast<void*>(arena->base + begin_byte), end_byte - begin_byte,
+                 Protection(static_cast<std::uint8_t>(state))) != 0) {
+      // Only a kernel out of memory areas refuses; the blocks keep their state and protection.
+      GPUPOOL_LOG_ONCE(kError, "managed mprotect")
+          << "managed memory: mprotect failed: " << std::strerror(errno);
+      return;
     }
-    arena->blocks[b] = state;
+    for (; b < end; ++b) {
+      const bool was_open = arena->blocks[b] != Block::kDevice;
+      if (was_open && !open) {
+        --arena->open;
+        host_blocks_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      if (!was_open && open) {
+        ++arena->open;
+        host_blocks_.fetch_add(1, std::memory_order_relaxed);
+      }
+      arena->blocks[b] = state;
+    }
   }
 }
 
-CUresult ManagedMemory::FlushLocked(Arena* arena) {
-  if (arena->open == 0) return CUDA_SUCCESS;
-  const std::size_t count = arena->blocks.size();
+CUresult ManagedMemory::FlushLocked(Arena* arena, std::size_t first, std::size_t last) {
   CUresult result = CUDA_SUCCESS;
-  for (std::size_t b = 0; b < count;) {
+  bool zeroed = false;
+  auto note = [&result](CUresult r) {
+    if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
+  };
+  for (std::size_t b = first; b < last;) {
     if (arena->blocks[b] != Block::kDirty) {
       ++b;
       continue;
     }
     std::size_t end = b;
-    while (end < count && arena->blocks[end] == Block::kDirty) ++end;
-    const std::size_t begin_byte = b * arena->block_bytes;
-    const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
-    // Synchronous: the bytes are on the device before any later work of any stream is sent.
-    const CUresult r = CopyHostToDevice(arena->context, arena->base + begin_byte, arena->alias + begin_byte,
-                                        end_byte - begin_byte, 0, false);
-    if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
+    while (end < last && arena->blocks[end] == Block::kDirty) ++end;
+    // Read-only first: a thread that writes meanwhile waits in the fault handler until the bytes are
+    // on the device, then writes into a fresh copy, so its write is never lost.
+    SetLocked(arena, b, end, Block::kClean);
+    const off_t end_byte = static_cast<off_t>(std::min(end * arena->block_bytes, arena->bytes));
+    // The written pages are copied (synchronously: the bytes are on the device before any later work
+    // of any stream is sent); the holes, never written since they were zeroed, are memset.
+    for (off_t at = static_cast<off_t>(b * arena->block_bytes); at < end_byte;) {
+      off_t data = lseek(arena->fd, at, SEEK_DATA);
+      if (data < 0 && errno != ENXIO) data = at;  // no hole finding here: copy it all
+      if (data < 0 || data > end_byte) data = end_byte;
+      off_t hole = data < end_byte ? lseek(arena->fd, data, SEEK_HOLE) : end_byte;
+      if (hole < 0 || hole > end_byte) hole = end_byte;
+      if (data > at) {
+        note(Rpc<Op::MemsetD8>(arena->context, {arena->base + static_cast<std::size_t>(at), 0,
+                                                static_cast<std::uint64_t>(data - at), 0}));
+        zeroed = true;
+      }
+      if (hole > data) {
+        note(CopyHostToDevice(arena->context, arena->base + static_cast<std::size_t>(data),
+                              arena->alias + data, static_cast<std::size_t>(hole - data), 0, false));
+      }
+      at = hole;
+    }
     b = end;
   }
-  SetLocked(arena, 0, count, Block::kDevice);
+  // The memsets are asynchronous: done before the work this hands memory to is sent.
+  if (zeroed) note(RpcPastLatched<Op::StreamSynchronize>(arena->context, {0}));
+  SetLocked(arena, first, last, Block::kDevice);
   return result;
 }
 
-CUresult ManagedMemory::BeforeDeviceWork() {
+CUresult ManagedMemory::BeforeDeviceWork(std::uint64_t context, std::uint64_t wire) {
   if (host_blocks_.load(std::memory_order_acquire) == 0) return CUDA_SUCCESS;
   std::lock_guard<std::mutex> lock(mu_);
   CUresult result = CUDA_SUCCESS;
   for (auto& [base, arena] : arenas_) {
-    const CUresult r = FlushLocked(arena.get());
-    if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
+    if (arena->open == 0) continue;
+    for (auto it = allocations_.lower_bound(base);
+         it != allocations_.end() && it->first - base < arena->bytes; ++it) {
+      const Allocation& a = it->second;
+      const bool used =
+          a.attach == CU_MEM_ATTACH_GLOBAL ||
+          (a.attach == CU_MEM_ATTACH_SINGLE && a.attach_context == context && a.attach_wire == wire);
+      if (!used) continue;
+      std::size_t first = 0, last = 0;
+      BlocksOf(*arena, it->first - base, a.bytes, &first, &last);
+      const CUresult r = FlushLocked(arena.get(), first, last);
+      if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
+    }
+  }
+  return result;
+}
+
+CUresult ManagedMemory::BeforeDeviceAccess(std::uintptr_t ptr, std::size_t bytes) {
+  if (host_blocks_.load(std::memory_order_acquire) == 0 || bytes == 0) return CUDA_SUCCESS;
+  std::lock_guard<std::mutex> lock(mu_);
+  CUresult result = CUDA_SUCCESS;
+  const std::uintptr_t end = ptr + bytes < ptr ? UINTPTR_MAX : ptr + bytes;
+  for (auto it = arenas_.upper_bound(ptr); it != arenas_.begin();) {
+    --it;  // the arena holding ptr (if any), then the ones after it that the range reaches
+    for (; it != arenas_.end() && it->first < end; ++it) {
+      Arena* arena = it->second.get();
+      if (arena->base + arena->bytes <= ptr || arena->open == 0) continue;
+      const std::size_t from = ptr > arena->base ? ptr - arena->base : 0;
+      const std::size_t to = std::min<std::uintptr_t>(end - arena->base, arena->bytes);
+      std::size_t first = 0, last = 0;
+      BlocksOf(*arena, from, to - from, &first, &last);
+      const CUresult r = FlushLocked(arena, first, last);
+      if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
+    }
+    break;
   }
   return result;
 }
@@ -371,14 +469,22 @@ bool ManagedMemory::HandleFault(const void* address, bool write) {
     case Block::kClean: SetLocked(arena, block, block + 1, Block::kDirty); return true;
     case Block::kDevice: break;
   }
-  // Fetch the block, or the whole prefetched range holding it, a run of closed blocks at a time.
+  // Fetch the block, or the whole prefetched range holding it, a run of closed blocks at a time. A
+  // fault on the block after the last fetch reads ahead: each such fault in a row fetches twice as
+  // many blocks, up to kMaxReadAhead bytes, so a program that walks a buffer pays a round trip per
+  // few MiB, not per block.
   std::size_t first = block, last = block + 1;
   const std::size_t offset = at - arena->base;
   if (arena->prefetch_begin <= offset && offset < arena->prefetch_end) {
-    first = arena->prefetch_begin / arena->block_bytes;
-    last = (arena->prefetch_end + arena->block_bytes - 1) / arena->block_bytes;
+    BlocksOf(*arena, arena->prefetch_begin, arena->prefetch_end - arena->prefetch_begin, &first, &last);
     arena->prefetch_begin = arena->prefetch_end = 0;
+  } else {
+    const std::size_t most = std::max<std::size_t>(1, kMaxReadAhead / arena->block_bytes);
+    arena->read_ahead = block == arena->fetched_end ? std::min(arena->read_ahead * 2, most) : 1;
+    last = std::min(block + arena->read_ahead, arena->blocks.size());
+    while (last > block + 1 && arena->blocks[last - 1] != Block::kDevice) --last;
   }
+  arena->fetched_end = last;
   for (std::size_t b = first; b < last;) {
     if (arena->blocks[b] != Block::kDevice) {
       ++b;

@@ -177,6 +177,35 @@ void Threads() {
   CU_OK(cuMemFree(p));
 }
 
+// Memory attached to the host is the host's while kernels run (UnifiedMemoryStreams): a thread
+// writes it all the while the main thread launches on a stream, and no write is lost. Attached
+// globally, such writes break CUDA's rules for a device without concurrent managed access (as
+// gpupool's devices are), but must not be lost either: the kernels see them or not, the device has
+// them all at the end.
+void HostAttached(CUmodule module, unsigned attach) {
+  CUfunction none = nullptr;
+  CU_OK(cuModuleGetFunction(&none, module, "k_none"));
+  const size_t count = 4 << 20;
+  CUdeviceptr p = 0;
+  CU_OK(cuMemAllocManaged(&p, count * sizeof(unsigned), attach));
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  std::thread writer([&] {
+    unsigned* host = Host<unsigned>(p);
+    for (size_t i = 0; i < count; ++i) host[i] = static_cast<unsigned>(i * 2654435761u);
+  });
+  for (int i = 0; i < 2000; ++i) CU_OK(cuLaunchKernel(none, 1, 1, 1, 1, 1, 1, 0, stream, nullptr, nullptr));
+  writer.join();
+  CU_OK(cuStreamSynchronize(stream));
+  std::vector<unsigned> seen(count);
+  CU_OK(cuMemcpyDtoH(seen.data(), p, count * sizeof(unsigned)));
+  size_t wrong = 0;
+  for (size_t i = 0; i < count; ++i) wrong += seen[i] != static_cast<unsigned>(i * 2654435761u);
+  CHECK_TRUE(wrong == 0);
+  CU_OK(cuStreamDestroy(stream));
+  CU_OK(cuMemFree(p));
+}
+
 int Int(CUmem_range_attribute attribute, CUdeviceptr p, size_t bytes) {
   int value = -100;
   CU_OK(cuMemRangeGetAttribute(&value, sizeof value, attribute, p, bytes));
@@ -308,6 +337,8 @@ int main(int argc, char** argv) {
   Kernel(module);
   SmallAllocations();
   Threads();
+  HostAttached(module, CU_MEM_ATTACH_HOST);
+  HostAttached(module, CU_MEM_ATTACH_GLOBAL);
   AdviceAndQueries();
   CrashStaysACrash();
   CU_OK(cuModuleUnload(module));
