@@ -51,7 +51,7 @@ GPUPOOL_API CUresult cuMemFree(CUdeviceptr dptr) {
   GPUPOOL_CU_RETURN_IF_ERROR(CheckUnsafeCall());
   DrainFor(context, 0, true);  // synchronising: work held on the client may still use it
   CUresult managed = CUDA_SUCCESS;
-  if (ManagedMemory::Get().Free(dptr, false, &managed)) {
+  if (ManagedMemory::Get().Free(dptr, &managed)) {
     if (managed == CUDA_SUCCESS) State::Get().RemoveAllocation(dptr);
     return managed;
   }

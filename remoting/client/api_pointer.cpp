@@ -17,9 +17,8 @@ struct PointerInfo {
   std::size_t bytes = 0;
   CUdeviceptr range_base = 0;  // the allocation, or the reservation the mapping is in
   std::size_t range_bytes = 0;
-  bool mapped = false;       // virtual memory: a mapping in a reservation
-  bool managed = false;      // managed memory: the same address on the host
-  bool mapped_host = false;  // mapped host memory (managed memory under another name)
+  bool mapped = false;   // virtual memory: a mapping in a reservation
+  bool managed = false;  // managed memory: the same address on the host
 };
 
 PointerInfo Classify(CUdeviceptr ptr) {
@@ -32,8 +31,6 @@ PointerInfo Classify(CUdeviceptr ptr) {
   }
   info.host = !info.device && State::Get().pinned.Find(reinterpret_cast<const void*>(ptr), nullptr);
   info.managed = info.device && ManagedMemory::Get().Find(ptr, nullptr, nullptr);
-  info.mapped_host = info.managed && ManagedMemory::Get().MappedHost(ptr, nullptr);
-  info.managed = info.managed && !info.mapped_host;
   return info;
 }
 
@@ -62,13 +59,12 @@ CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdev
     case CU_POINTER_ATTRIBUTE_CONTEXT:
       return Put<CUcontext>(data, known ? reinterpret_cast<CUcontext>(current) : nullptr);
     case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
-      if (info.mapped_host || info.host) return Put<unsigned>(data, CU_MEMORYTYPE_HOST);
-      return Put<unsigned>(data, info.device ? unsigned{CU_MEMORYTYPE_DEVICE} : 0u);
+      return Put<unsigned>(data, info.device ? unsigned{CU_MEMORYTYPE_DEVICE}
+                                 : info.host ? unsigned{CU_MEMORYTYPE_HOST}
+                                             : 0u);
     case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return Put<CUdeviceptr>(data, info.device ? ptr : 0);
-    case CU_POINTER_ATTRIBUTE_HOST_POINTER: {
-      const bool host_address = info.host || info.managed || info.mapped_host;
-      return Put<void*>(data, host_address ? reinterpret_cast<void*>(ptr) : nullptr);
-    }
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+      return Put<void*>(data, info.host || info.managed ? reinterpret_cast<void*>(ptr) : nullptr);
     case CU_POINTER_ATTRIBUTE_BUFFER_ID:
     case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID:
       return Put<unsigned long long>(data, info.device ? info.base : 0);

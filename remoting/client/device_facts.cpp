@@ -11,10 +11,10 @@ using protocol::Op;
 
 namespace {
 
-// What the device can do through gpupool, where that differs from the GPU itself: managed and mapped
-// host memory are emulated here without concurrent access (the GPU cannot reach the program's memory
-// over the network: the host hands it over around device work; remoting/client/README.md), memory
-// pools are emulated here, for device memory only. A feature whose
+// What the device can do through gpupool, where that differs from the GPU itself: managed memory is
+// emulated here without concurrent access (the GPU cannot reach the program's memory over the
+// network: the host hands it over around device work), mapped host memory is refused
+// (remoting/client/README.md), memory pools are emulated here, for device memory only. A feature whose
 // calls gpupool answers with CUDA_ERROR_NOT_SUPPORTED (unsupported.def) is reported absent, so a program
 // that checks (cuda-samples' memMapIPCDrv, cudaCompressibleMemory) takes its other path or waives
 // instead of failing in the first call: exportable memory handles, compressible memory, host memory
@@ -23,6 +23,7 @@ namespace {
 // IPC events, dma-buf handles, external timeline semaphores, GPUDirect RDMA, stream waits.
 void ApplyClientCapabilities(DeviceFacts* device) {
   static constexpr std::pair<CUdevice_attribute, int> kCapabilities[] = {
+      {CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0},
       {CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, 0},
       {CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS, 0},
       {CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES, 0},
@@ -53,15 +54,10 @@ void ApplyClientCapabilities(DeviceFacts* device) {
     device->attributes[attribute] = value;
     device->attribute_results[attribute] = CUDA_SUCCESS;
   }
-  // Managed and mapped host memory are emulated on the client over virtual memory management
-  // (managed_memory.h).
-  const int emulated =
+  // Managed memory is emulated on the client over virtual memory management (managed_memory.h).
+  device->attributes[CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY] =
       device->attributes[CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED] != 0 ? 1 : 0;
-  for (CUdevice_attribute attribute :
-       {CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY}) {
-    device->attributes[attribute] = emulated;
-    device->attribute_results[attribute] = CUDA_SUCCESS;
-  }
+  device->attribute_results[CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY] = CUDA_SUCCESS;
 }
 
 }  // namespace

@@ -234,7 +234,7 @@ CUresult ManagedMemory::ZeroLocked(Arena* arena, std::size_t offset, std::size_t
 }
 
 CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::size_t bytes, unsigned flags,
-                                 CUdeviceptr* ptr, unsigned host_flags) {
+                                 CUdeviceptr* ptr) {
   const std::size_t rounded = RoundUp(bytes, PageSize());
   std::lock_guard<std::mutex> lock(mu_);
   Arena* arena = nullptr;
@@ -258,20 +258,15 @@ CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::si
   allocation.arena = arena;
   allocation.bytes = bytes;
   allocation.attach = flags;
-  allocation.host_flags = host_flags;
   allocations_[*ptr] = allocation;
   return ZeroLocked(arena, offset, rounded);
 }
 
-bool ManagedMemory::Free(CUdeviceptr ptr, bool host, CUresult* result) {
+bool ManagedMemory::Free(CUdeviceptr ptr, CUresult* result) {
   if (arena_count_.load(std::memory_order_acquire) == 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = allocations_.find(ptr);
   if (it == allocations_.end()) return false;
-  if ((it->second.host_flags != 0) != host) {
-    *result = CUDA_ERROR_INVALID_VALUE;  // cuMemFree of mapped host memory, cuMemFreeHost of managed
-    return true;
-  }
   Arena* arena = it->second.arena;
   const std::size_t offset = ptr - arena->base;
   std::size_t first = 0, last = 0;
@@ -280,17 +275,6 @@ bool ManagedMemory::Free(CUdeviceptr ptr, bool host, CUresult* result) {
   arena->used.erase(offset);
   allocations_.erase(it);
   *result = arena->used.empty() ? DestroyArena(arena) : CUDA_SUCCESS;
-  return true;
-}
-
-bool ManagedMemory::MappedHost(std::uintptr_t ptr, unsigned* flags) const {
-  if (arena_count_.load(std::memory_order_acquire) == 0) return false;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = allocations_.upper_bound(ptr);
-  if (it == allocations_.begin()) return false;
-  --it;
-  if (ptr - it->first >= it->second.bytes || it->second.host_flags == 0) return false;
-  if (flags != nullptr) *flags = it->second.host_flags;
   return true;
 }
 

@@ -1,7 +1,6 @@
 // Managed (unified) memory, emulated on the client: one pointer that the program's host code and its
-// kernels both use (cuMemAllocManaged), and mapped host memory (cuMemHostAlloc with
-// CU_MEMHOSTALLOC_DEVICEMAP), which is the same thing by another name here.
-// remoting/client/README.md, "Managed and mapped host memory", says what a program sees; this is how.
+// kernels both use (cuMemAllocManaged). remoting/client/README.md, "Managed memory", says what a
+// program sees; this is how.
 //
 // Each managed allocation lives in an *arena*: device memory the worker maps at an address it chose
 // (virtual memory management: reserve, create, map), and the same addresses mapped in this process
@@ -63,16 +62,10 @@ class ManagedMemory {
 
   // A managed allocation of `bytes` on `device` for server context `context`, attached as `flags`
   // says (CU_MEM_ATTACH_GLOBAL or CU_MEM_ATTACH_HOST); *ptr is valid on the host and on the device.
-  // Mapped host memory (cuMemHostAlloc with CU_MEMHOSTALLOC_DEVICEMAP) is the same, made with its
-  // cuMemHostAlloc flags as `host_flags` (never 0 then), attached globally.
   CUresult Allocate(std::uint64_t context, CUdevice device, std::size_t bytes, unsigned flags,
-                    CUdeviceptr* ptr, unsigned host_flags = 0);
-  // Frees the allocation starting at `ptr`: managed memory (cuMemFree) or, when `host`, mapped host
-  // memory (cuMemFreeHost); the other kind is CUDA_ERROR_INVALID_VALUE. False when `ptr` starts no
-  // allocation here.
-  bool Free(CUdeviceptr ptr, bool host, CUresult* result);
-  // Whether `ptr` lies in mapped host memory; *flags: its cuMemHostAlloc flags.
-  bool MappedHost(std::uintptr_t ptr, unsigned* flags) const;
+                    CUdeviceptr* ptr);
+  // Frees the allocation starting at `ptr`. False when `ptr` starts no managed allocation.
+  bool Free(CUdeviceptr ptr, CUresult* result);
 
   // Whether [ptr, ptr + bytes) lies in managed memory (one relaxed load while there is none).
   bool Contains(std::uintptr_t ptr, std::size_t bytes = 1) const;
@@ -121,7 +114,6 @@ class ManagedMemory {
     std::size_t bytes = 0;
     unsigned attach = CU_MEM_ATTACH_GLOBAL;
     std::uint64_t attach_context = 0, attach_wire = 0;  // CU_MEM_ATTACH_SINGLE: the stream
-    unsigned host_flags = 0;                            // mapped host memory: cuMemHostAlloc's flags
     Advice advice;
   };
 

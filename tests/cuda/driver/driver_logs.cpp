@@ -51,7 +51,7 @@ int main() {
 
   // A call gpupool refuses by design, and an asynchronous error reported at the synchronisation.
   void* pinned = nullptr;
-  CU_OK(cuMemAllocHost(&pinned, 4096));  // pinned, not mapped: natively a device reaches it (UVA)
+  CU_OK(cuMemHostAlloc(&pinned, 4096, CU_MEMHOSTALLOC_DEVICEMAP));
   CUdeviceptr mapped = 0;
   const CUresult refused = cuMemHostGetDevicePointer(&mapped, pinned, 0);
   const bool gpupool = refused == CUDA_ERROR_NOT_SUPPORTED;

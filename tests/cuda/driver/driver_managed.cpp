@@ -1,5 +1,5 @@
-// Managed and mapped host memory the way programs use them: written on the host, used by kernels, copies and
-// memsets, read back on the host after a synchronisation, in sizes from a few bytes to many blocks, from
+// Managed memory the way programs use it: written on the host, used by kernels, copies and memsets,
+// read back on the host after a synchronisation, in sizes from a few bytes to many blocks, from
 // several threads, named as host or device memory in copies; prefetches, advice and their queries,
 // stream attachment; pointer queries; and a crash elsewhere still a crash. Every check holds on a GPU
 // too (gpu-check.sh runs it natively), where managed memory is the driver's own.
@@ -206,47 +206,6 @@ void HostAttached(CUmodule module, unsigned attach) {
   CU_OK(cuMemFree(p));
 }
 
-// Mapped host memory (zero-copy, simpleZeroCopy style): one pointer on both sides; written on the host,
-// used by a kernel and a copy, written by the device, read on the host. It is host memory to pointer
-// queries and to cuMemFreeHost, not to cuMemFree.
-void MappedHost(CUmodule module) {
-  int can_map = 0;
-  CU_OK(cuDeviceGetAttribute(&can_map, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0));
-  CHECK_TRUE(can_map == 1);
-  CUfunction fill = nullptr;
-  CU_OK(cuModuleGetFunction(&fill, module, "k_ptr_size"));
-  void* host = nullptr;
-  const size_t bytes = 256 * sizeof(float);
-  CU_OK(cuMemHostAlloc(&host, bytes, CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_PORTABLE));
-  CUdeviceptr device = 0;
-  CU_OK(cuMemHostGetDevicePointer(&device, host, 0));
-  CHECK_TRUE(device == reinterpret_cast<CUdeviceptr>(host));  // unified addressing
-  unsigned flags = 0;
-  CU_OK(cuMemHostGetFlags(&flags, host));
-  CHECK_TRUE((flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0);
-  unsigned type = 0;
-  CU_OK(cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, device));
-  CHECK_TRUE(type == CU_MEMORYTYPE_HOST);
-  float* values = static_cast<float*>(host);
-  for (int i = 0; i < 256; ++i) values[i] = i < 64 ? 1.0f : 3.0f;
-  unsigned long long n = 64;
-  void* params[] = {&device, &n};
-  CU_OK(cuLaunchKernel(fill, 1, 1, 1, 64, 1, 1, 0, nullptr, params, nullptr));
-  CUdeviceptr d = 0;
-  CU_OK(cuMemAlloc(&d, bytes));
-  CU_OK(cuMemcpyDtoD(d, device, bytes));
-  std::vector<float> seen(256);
-  CU_OK(cuMemcpyDtoH(seen.data(), d, bytes));
-  CHECK_TRUE(seen[0] == 1.0f && seen[63] == 1.0f && seen[64] == 3.0f && seen[255] == 3.0f);
-  CU_OK(cuMemsetD32(device + 128 * sizeof(float), 0, 128));
-  CU_OK(cuCtxSynchronize());
-  CHECK_TRUE(values[127] == 3.0f && values[128] == 0.0f && values[255] == 0.0f);
-  CU_EXPECT(cuMemHostGetDevicePointer(&device, host, 1), CUDA_ERROR_INVALID_VALUE);
-  CU_EXPECT(cuMemFree(reinterpret_cast<CUdeviceptr>(host)), CUDA_ERROR_INVALID_VALUE);
-  CU_OK(cuMemFree(d));
-  CU_OK(cuMemFreeHost(host));
-}
-
 int Int(CUmem_range_attribute attribute, CUdeviceptr p, size_t bytes) {
   int value = -100;
   CU_OK(cuMemRangeGetAttribute(&value, sizeof value, attribute, p, bytes));
@@ -381,7 +340,6 @@ int main(int argc, char** argv) {
   HostAttached(module, CU_MEM_ATTACH_HOST);
   HostAttached(module, CU_MEM_ATTACH_GLOBAL);
   AdviceAndQueries();
-  MappedHost(module);
   CrashStaysACrash();
   CU_OK(cuModuleUnload(module));
   return drv::Verdict("driver_managed");

@@ -2,8 +2,7 @@
 // the host, a kernel, cudaDeviceSynchronize, the results read on the host ("An Even Easier
 // Introduction to CUDA"); a linked structure whose pointers both sides follow; copies and memsets
 // with cudaMemcpyDefault; prefetches and advice (UnifiedMemoryPerf); stream attachment with host work
-// between kernels when the device has no concurrent managed access (UnifiedMemoryStreams); zero-copy
-// mapped host memory (simpleZeroCopy).
+// between kernels when the device has no concurrent managed access (UnifiedMemoryStreams).
 #include <cmath>
 #include <cstring>
 
@@ -111,29 +110,6 @@ int main(int argc, char** argv) {
   RT_CUDA(cudaDeviceSynchronize());
   if (options.kernel_results) RT_CHECK(*sum == 55.0f);
   RT_CHECK(nodes[9].next == nullptr && nodes[3].next == &nodes[4]);
-
-  // Zero-copy (simpleZeroCopy): cudaHostAlloc'ed mapped memory used by a kernel through its device
-  // pointer, which is the host pointer under unified addressing.
-  RT_CHECK(prop.canMapHostMemory == 1);
-  float *zx = nullptr, *zy = nullptr, *dzx = nullptr, *dzy = nullptr;
-  RT_CUDA(cudaHostAlloc(&zx, 1024 * sizeof(float), cudaHostAllocMapped));
-  RT_CUDA(cudaHostAlloc(&zy, 1024 * sizeof(float), cudaHostAllocMapped));
-  RT_CUDA(cudaHostGetDevicePointer(&dzx, zx, 0));
-  RT_CUDA(cudaHostGetDevicePointer(&dzy, zy, 0));
-  RT_CHECK(dzx == zx && dzy == zy);
-  for (int i = 0; i < 1024; ++i) {
-    zx[i] = 2.0f;
-    zy[i] = 5.0f;
-  }
-  Add<<<4, 256>>>(1024, dzx, dzy);
-  RT_CUDA(cudaDeviceSynchronize());
-  if (options.kernel_results) RT_CHECK(zy[0] == 7.0f && zy[1023] == 7.0f);
-  RT_CHECK(zx[1023] == 2.0f);
-  cudaPointerAttributes zero_copy{};
-  RT_CUDA(cudaPointerGetAttributes(&zero_copy, zx));
-  RT_CHECK(zero_copy.type == cudaMemoryTypeHost && zero_copy.devicePointer == zx);
-  RT_CUDA(cudaFreeHost(zx));
-  RT_CUDA(cudaFreeHost(zy));
 
   RT_CUDA(cudaFree(nodes));
   RT_CUDA(cudaFree(sum));
