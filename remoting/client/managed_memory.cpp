@@ -473,17 +473,31 @@ bool ManagedMemory::HandleFault(const void* address, bool write) {
   // fault on the block after the last fetch reads ahead: each such fault in a row fetches twice as
   // many blocks, up to kMaxReadAhead bytes, so a program that walks a buffer pays a round trip per
   // few MiB, not per block.
+  // Never past the allocation holding the block: another one may be attached to a stream whose kernel
+  // is writing it now, and a block fetched then would stay stale.
   std::size_t first = block, last = block + 1;
+  std::size_t floor = 0, ceiling = arena->blocks.size();
+  auto holder = allocations_.upper_bound(at);
+  if (holder != allocations_.begin() && (--holder)->first >= arena->base &&
+      at - holder->first < RoundUp(holder->second.bytes, PageSize())) {
+    BlocksOf(*arena, holder->first - arena->base, holder->second.bytes, &floor, &ceiling);
+  } else {
+    ceiling = block + 1;  // outside every allocation: that block alone
+  }
   const std::size_t offset = at - arena->base;
   if (arena->prefetch_begin <= offset && offset < arena->prefetch_end) {
     BlocksOf(*arena, arena->prefetch_begin, arena->prefetch_end - arena->prefetch_begin, &first, &last);
     arena->prefetch_begin = arena->prefetch_end = 0;
   } else {
-    const std::size_t most = std::max<std::size_t>(1, kMaxReadAhead / arena->block_bytes);
-    arena->read_ahead = block == arena->fetched_end ? std::min(arena->read_ahead * 2, most) : 1;
-    last = std::min(block + arena->read_ahead, arena->blocks.size());
-    while (last > block + 1 && arena->blocks[last - 1] != Block::kDevice) --last;
+    // At least kMinBlock at a time (a shared arena's blocks are pages), doubling on a walk.
+    const std::size_t least = std::max<std::size_t>(1, kMinBlock / arena->block_bytes);
+    const std::size_t most = std::max<std::size_t>(least, kMaxReadAhead / arena->block_bytes);
+    arena->read_ahead = block == arena->fetched_end ? std::min(arena->read_ahead * 2, most) : least;
+    last = block + arena->read_ahead;
   }
+  first = std::max(first, floor);
+  last = std::min(last, ceiling);
+  while (last > block + 1 && arena->blocks[last - 1] != Block::kDevice) --last;
   arena->fetched_end = last;
   for (std::size_t b = first; b < last;) {
     if (arena->blocks[b] != Block::kDevice) {
