@@ -13,8 +13,16 @@ namespace {
 
 // A primary context ends (reset, or its last release): its memory and events are gone on the
 // server, so the client's pools and idle events of it go too.
+// A context's managed memory goes with it, as in CUDA: its pages are unmapped here too.
+void ForgetManagedMemory(std::uint64_t id) {
+  for (CUdeviceptr freed : ManagedMemory::Get().ForgetContext(id)) State::Get().RemoveAllocation(freed);
+}
+
 void ForgetContext(std::uint64_t id, CUdevice ordinal) {
-  if (id != 0) ForgetServerEvents(id);
+  if (id != 0) {
+    ForgetServerEvents(id);
+    ForgetManagedMemory(id);
+  }
   Pools::Get().ForgetDevice(ordinal);
 }
 
@@ -152,6 +160,7 @@ GPUPOOL_API CUresult cuCtxDestroy_v2(CUcontext handle) {
   if (context == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
   TheDarkApi().OnContextDestroyed(handle);
   ForgetServerEvents(context->id);
+  ForgetManagedMemory(context->id);
   CUresult result = Rpc<Op::CtxDestroy>(0, {context->id});
   ForgetInStack(context);
   // Other threads may still hold it on their stacks (a program error CUDA does not catch either);

@@ -278,6 +278,26 @@ bool ManagedMemory::Free(CUdeviceptr ptr, CUresult* result) {
   return true;
 }
 
+std::vector<CUdeviceptr> ManagedMemory::ForgetContext(std::uint64_t context) {
+  std::vector<CUdeviceptr> freed;
+  if (arena_count_.load(std::memory_order_acquire) == 0) return freed;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = allocations_.begin(); it != allocations_.end();) {
+    if (it->second.arena->context != context) {
+      ++it;
+      continue;
+    }
+    freed.push_back(it->first);
+    it = allocations_.erase(it);
+  }
+  std::vector<Arena*> doomed;
+  for (auto& [base, arena] : arenas_) {
+    if (arena->context == context) doomed.push_back(arena.get());
+  }
+  for (Arena* arena : doomed) (void)DestroyArena(arena);  // the worker may have ended the memory already
+  return freed;
+}
+
 bool ManagedMemory::Attach(CUdeviceptr ptr, unsigned flags, std::uint64_t context, std::uint64_t wire) {
   if (arena_count_.load(std::memory_order_acquire) == 0) return false;
   std::lock_guard<std::mutex> lock(mu_);

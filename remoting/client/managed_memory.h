@@ -67,6 +67,9 @@ class ManagedMemory {
   // Frees the allocation starting at `ptr`. False when `ptr` starts no managed allocation.
   bool Free(CUdeviceptr ptr, CUresult* result);
 
+  // Frees every allocation of server context `context` (destroyed or reset); returns their addresses.
+  std::vector<CUdeviceptr> ForgetContext(std::uint64_t context);
+
   // Whether [ptr, ptr + bytes) lies in managed memory (one relaxed load while there is none).
   bool Contains(std::uintptr_t ptr, std::size_t bytes = 1) const;
   // The managed allocation holding `ptr`.

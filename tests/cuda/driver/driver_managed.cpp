@@ -206,6 +206,30 @@ void HostAttached(CUmodule module, unsigned attach) {
   CU_OK(cuMemFree(p));
 }
 
+// Managed memory belongs to its context: destroying the context frees it (the pointer is no longer
+// known; through gpupool, whose managed memory is device memory from the start, the memory is free
+// again, where natively it takes device memory only once touched there).
+void WithItsContext() {
+  int concurrent = 1;
+  CU_OK(cuDeviceGetAttribute(&concurrent, CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, 0));
+  CUcontext primary = nullptr, created = nullptr;
+  CU_OK(cuCtxGetCurrent(&primary));
+  if (!CU_OK(cuCtxCreate(&created, nullptr, 0, 0))) return;
+  size_t before = 0, total = 0, during = 0, after = 0;
+  CU_OK(cuMemGetInfo(&before, &total));
+  const size_t bytes = 64 << 20;
+  const CUdeviceptr p = Managed(bytes);
+  std::memset(Host<void>(p), 1, 4096);
+  CU_OK(cuMemGetInfo(&during, &total));
+  CHECK_TRUE(concurrent != 0 || during + bytes <= before);
+  CU_OK(cuCtxDestroy(created));
+  CU_OK(cuCtxSetCurrent(primary));
+  CU_OK(cuMemGetInfo(&after, &total));
+  CHECK_TRUE(concurrent != 0 || after >= during + bytes);
+  unsigned managed = 0;
+  CU_EXPECT(cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, p), CUDA_ERROR_INVALID_VALUE);
+}
+
 int Int(CUmem_range_attribute attribute, CUdeviceptr p, size_t bytes) {
   int value = -100;
   CU_OK(cuMemRangeGetAttribute(&value, sizeof value, attribute, p, bytes));
@@ -340,6 +364,7 @@ int main(int argc, char** argv) {
   HostAttached(module, CU_MEM_ATTACH_HOST);
   HostAttached(module, CU_MEM_ATTACH_GLOBAL);
   AdviceAndQueries();
+  WithItsContext();
   CrashStaysACrash();
   CU_OK(cuModuleUnload(module));
   return drv::Verdict("driver_managed");
