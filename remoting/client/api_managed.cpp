@@ -3,6 +3,9 @@
 // such devices: no host access while a kernel that may use the memory runs, where memory attached to
 // one stream is used only by that stream's work and memory attached to the host by none. Advice
 // changes nothing a program can observe but the answers of cuMemRangeGetAttribute(s).
+#include <algorithm>
+#include <cstring>
+
 #include "remoting/client/api_support.h"
 #include "remoting/client/managed_memory.h"
 
@@ -97,7 +100,9 @@ CUresult PrefetchBatch(CUdeviceptr* ptrs, std::size_t* sizes, std::size_t count,
   return CUDA_SUCCESS;
 }
 
-CUresult Advise(CUdeviceptr ptr, std::size_t bytes, CUmem_advise advice, CUmemLocation location) {
+// Enumerations from the program are taken as ints: a value outside the enumeration is an error to
+// report, not one to load as the enumeration's type.
+CUresult Advise(CUdeviceptr ptr, std::size_t bytes, int advice, CUmemLocation location) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   const bool needs_location = advice == CU_MEM_ADVISE_SET_PREFERRED_LOCATION ||
                               advice == CU_MEM_ADVISE_SET_ACCESSED_BY ||
@@ -131,8 +136,7 @@ CUresult PutScalar(void* data, std::size_t size, T value) {
   return CUDA_SUCCESS;
 }
 
-CUresult RangeAttribute(void* data, std::size_t size, CUmem_range_attribute attribute, CUdeviceptr ptr,
-                        std::size_t bytes) {
+CUresult RangeAttribute(void* data, std::size_t size, int attribute, CUdeviceptr ptr, std::size_t bytes) {
   if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
   ManagedMemory::Advice advice;
   if (!ManagedMemory::Get().WithAdvice(ptr, bytes, [&](ManagedMemory::Advice* a) { advice = *a; }))
@@ -219,17 +223,17 @@ GPUPOOL_API CUresult cuMemPrefetchAsync_v2_ptsz(CUdeviceptr ptr, size_t bytes, C
 }
 
 GPUPOOL_API CUresult cuMemAdvise(CUdeviceptr ptr, size_t bytes, CUmem_advise advice, CUdevice device) {
-  return Advise(ptr, bytes, advice, FromDevice(device));
+  return Advise(ptr, bytes, static_cast<int>(advice), FromDevice(device));
 }
 GPUPOOL_API CUresult cuMemAdvise_v2(CUdeviceptr ptr, size_t bytes, CUmem_advise advice,
                                     CUmemLocation location) {
-  return Advise(ptr, bytes, advice, location);
+  return Advise(ptr, bytes, static_cast<int>(advice), location);
 }
 
 GPUPOOL_API CUresult cuMemRangeGetAttribute(void* data, size_t data_size, CUmem_range_attribute attribute,
                                             CUdeviceptr ptr, size_t bytes) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  return RangeAttribute(data, data_size, attribute, ptr, bytes);
+  return RangeAttribute(data, data_size, static_cast<int>(attribute), ptr, bytes);
 }
 
 GPUPOOL_API CUresult cuMemRangeGetAttributes(void** data, size_t* data_sizes,
@@ -238,8 +242,11 @@ GPUPOOL_API CUresult cuMemRangeGetAttributes(void** data, size_t* data_sizes,
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   if (count == 0 || data == nullptr || data_sizes == nullptr || attributes == nullptr)
     return CUDA_ERROR_INVALID_VALUE;
-  for (std::size_t i = 0; i < count; ++i)
-    GPUPOOL_CU_RETURN_IF_ERROR(RangeAttribute(data[i], data_sizes[i], attributes[i], ptr, bytes));
+  for (std::size_t i = 0; i < count; ++i) {
+    int attribute = 0;
+    std::memcpy(&attribute, &attributes[i], sizeof attribute);
+    GPUPOOL_CU_RETURN_IF_ERROR(RangeAttribute(data[i], data_sizes[i], attribute, ptr, bytes));
+  }
   return CUDA_SUCCESS;
 }
 
