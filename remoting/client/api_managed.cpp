@@ -259,34 +259,23 @@ GPUPOOL_API CUresult cuStreamAttachMemAsync_ptsz(CUstream stream, CUdeviceptr pt
   return AttachMem(stream, ptr, length, flags, true);
 }
 
-GPUPOOL_API CUresult cuMemPrefetchBatchAsync(CUdeviceptr* ptrs, size_t* sizes, size_t count,
-                                             CUmemLocation* locations, size_t* first, size_t location_count,
-                                             unsigned long long flags, CUstream stream) {
-  return PrefetchBatch(ptrs, sizes, count, locations, first, location_count, flags, stream, false, true);
-}
-GPUPOOL_API CUresult cuMemPrefetchBatchAsync_ptsz(CUdeviceptr* ptrs, size_t* sizes, size_t count,
-                                                  CUmemLocation* locations, size_t* first,
-                                                  size_t location_count, unsigned long long flags,
-                                                  CUstream stream) {
-  return PrefetchBatch(ptrs, sizes, count, locations, first, location_count, flags, stream, true, true);
-}
-GPUPOOL_API CUresult cuMemDiscardBatchAsync(CUdeviceptr* ptrs, size_t* sizes, size_t count,
-                                            unsigned long long flags, CUstream stream) {
-  return PrefetchBatch(ptrs, sizes, count, nullptr, nullptr, 0, flags, stream, false, false);
-}
-GPUPOOL_API CUresult cuMemDiscardBatchAsync_ptsz(CUdeviceptr* ptrs, size_t* sizes, size_t count,
-                                                 unsigned long long flags, CUstream stream) {
-  return PrefetchBatch(ptrs, sizes, count, nullptr, nullptr, 0, flags, stream, true, false);
-}
-GPUPOOL_API CUresult cuMemDiscardAndPrefetchBatchAsync(CUdeviceptr* ptrs, size_t* sizes, size_t count,
-                                                       CUmemLocation* locations, size_t* first,
-                                                       size_t location_count, unsigned long long flags,
-                                                       CUstream stream) {
-  return PrefetchBatch(ptrs, sizes, count, locations, first, location_count, flags, stream, false, true);
-}
-GPUPOOL_API CUresult cuMemDiscardAndPrefetchBatchAsync_ptsz(CUdeviceptr* ptrs, size_t* sizes, size_t count,
-                                                            CUmemLocation* locations, size_t* first,
-                                                            size_t location_count, unsigned long long flags,
-                                                            CUstream stream) {
-  return PrefetchBatch(ptrs, sizes, count, locations, first, location_count, flags, stream, true, true);
-}
+// The batched calls, each with its per-thread-stream twin (_ptsz). A discard changes nothing, so
+// discarding and prefetching is prefetching.
+#define GPUPOOL_PREFETCH_BATCH(name, per_thread)                                                          \
+  GPUPOOL_API CUresult name(CUdeviceptr* ptrs, size_t* sizes, size_t count, CUmemLocation* locations,     \
+                            size_t* first, size_t location_count, unsigned long long flags,               \
+                            CUstream stream) {                                                            \
+    return PrefetchBatch(ptrs, sizes, count, locations, first, location_count, flags, stream, per_thread, \
+                         true);                                                                           \
+  }
+#define GPUPOOL_DISCARD_BATCH(name, per_thread)                                                       \
+  GPUPOOL_API CUresult name(CUdeviceptr* ptrs, size_t* sizes, size_t count, unsigned long long flags, \
+                            CUstream stream) {                                                        \
+    return PrefetchBatch(ptrs, sizes, count, nullptr, nullptr, 0, flags, stream, per_thread, false);  \
+  }
+GPUPOOL_PREFETCH_BATCH(cuMemPrefetchBatchAsync, false)
+GPUPOOL_PREFETCH_BATCH(cuMemPrefetchBatchAsync_ptsz, true)
+GPUPOOL_PREFETCH_BATCH(cuMemDiscardAndPrefetchBatchAsync, false)
+GPUPOOL_PREFETCH_BATCH(cuMemDiscardAndPrefetchBatchAsync_ptsz, true)
+GPUPOOL_DISCARD_BATCH(cuMemDiscardBatchAsync, false)
+GPUPOOL_DISCARD_BATCH(cuMemDiscardBatchAsync_ptsz, true)

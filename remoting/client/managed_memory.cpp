@@ -41,6 +41,22 @@ std::size_t RoundUp(std::size_t n, std::size_t unit) {
   return (n + unit - 1) / unit * unit;
 }
 
+// Calls run(begin, end) for each longest run of blocks in [first, last) that `match` accepts, each
+// found before `run` is called (which may change the blocks' states).
+template <typename Blocks, typename Match, typename Run>
+void ForEachRun(const Blocks& blocks, std::size_t first, std::size_t last, Match match, Run run) {
+  for (std::size_t b = first; b < last;) {
+    if (!match(blocks[b])) {
+      ++b;
+      continue;
+    }
+    std::size_t end = b;
+    while (end < last && match(blocks[end])) ++end;
+    run(b, end);
+    b = end;
+  }
+}
+
 int Protection(std::uint8_t state) {
   switch (state) {
     case 0: return PROT_NONE;
@@ -350,35 +366,35 @@ bool ManagedMemory::WithAdvice(CUdeviceptr ptr, std::size_t bytes, const std::fu
 
 void ManagedMemory::SetLocked(Arena* arena, std::size_t first, std::size_t last, Block state) {
   const bool open = state != Block::kDevice;
-  for (std::size_t b = first; b < last;) {
-    if (arena->blocks[b] == state) {
-      ++b;
-      continue;
-    }
-    std::size_t end = b;
-    while (end < last && arena->blocks[end] != state) ++end;
-    const std::size_t begin_byte = b * arena->block_bytes;
-    const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
-    if (mprotect(reinterpret_cast<void*>(arena->base + begin_byte), end_byte - begin_byte,
-                 Protection(static_cast<std::uint8_t>(state))) != 0) {
-      // Only a kernel out of memory areas refuses; the blocks keep their state and protection.
-      GPUPOOL_LOG_ONCE(kError, "managed mprotect")
-          << "managed memory: mprotect failed: " << std::strerror(errno);
-      return;
-    }
-    for (; b < end; ++b) {
-      const bool was_open = arena->blocks[b] != Block::kDevice;
-      if (was_open && !open) {
-        --arena->open;
-        host_blocks_.fetch_sub(1, std::memory_order_relaxed);
-      }
-      if (!was_open && open) {
-        ++arena->open;
-        host_blocks_.fetch_add(1, std::memory_order_relaxed);
-      }
-      arena->blocks[b] = state;
-    }
-  }
+  bool refused = false;
+  ForEachRun(
+      arena->blocks, first, last, [state](Block b) { return b != state; },
+      [&](std::size_t begin, std::size_t end) {
+        const std::size_t begin_byte = begin * arena->block_bytes;
+        const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
+        // Only a kernel out of memory areas refuses; those blocks keep their state and protection.
+        if (refused || mprotect(reinterpret_cast<void*>(arena->base + begin_byte), end_byte - begin_byte,
+                                Protection(static_cast<std::uint8_t>(state))) != 0) {
+          if (!refused) {
+            GPUPOOL_LOG_ONCE(kError, "managed mprotect")
+                << "managed memory: mprotect failed: " << std::strerror(errno);
+          }
+          refused = true;
+          return;
+        }
+        for (std::size_t b = begin; b < end; ++b) {
+          const bool was_open = arena->blocks[b] != Block::kDevice;
+          if (was_open && !open) {
+            --arena->open;
+            host_blocks_.fetch_sub(1, std::memory_order_relaxed);
+          }
+          if (!was_open && open) {
+            ++arena->open;
+            host_blocks_.fetch_add(1, std::memory_order_relaxed);
+          }
+          arena->blocks[b] = state;
+        }
+      });
 }
 
 CUresult ManagedMemory::FlushLocked(Arena* arena, std::size_t first, std::size_t last) {
@@ -387,38 +403,34 @@ CUresult ManagedMemory::FlushLocked(Arena* arena, std::size_t first, std::size_t
   auto note = [&result](CUresult r) {
     if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
   };
-  for (std::size_t b = first; b < last;) {
-    if (arena->blocks[b] != Block::kDirty) {
-      ++b;
-      continue;
-    }
-    std::size_t end = b;
-    while (end < last && arena->blocks[end] == Block::kDirty) ++end;
-    // Read-only first: a thread that writes meanwhile waits in the fault handler until the bytes are
-    // on the device, then writes into a fresh copy, so its write is never lost.
-    SetLocked(arena, b, end, Block::kClean);
-    const off_t end_byte = static_cast<off_t>(std::min(end * arena->block_bytes, arena->bytes));
-    // The written pages are copied (synchronously: the bytes are on the device before any later work
-    // of any stream is sent); the holes, never written since they were zeroed, are memset.
-    for (off_t at = static_cast<off_t>(b * arena->block_bytes); at < end_byte;) {
-      off_t data = lseek(arena->fd, at, SEEK_DATA);
-      if (data < 0 && errno != ENXIO) data = at;  // no hole finding here: copy it all
-      if (data < 0 || data > end_byte) data = end_byte;
-      off_t hole = data < end_byte ? lseek(arena->fd, data, SEEK_HOLE) : end_byte;
-      if (hole < 0 || hole > end_byte) hole = end_byte;
-      if (data > at) {
-        note(Rpc<Op::MemsetD8>(arena->context, {arena->base + static_cast<std::size_t>(at), 0,
-                                                static_cast<std::uint64_t>(data - at), 0}));
-        zeroed = true;
-      }
-      if (hole > data) {
-        note(CopyHostToDevice(arena->context, arena->base + static_cast<std::size_t>(data),
-                              arena->alias + data, static_cast<std::size_t>(hole - data), 0, false));
-      }
-      at = hole;
-    }
-    b = end;
-  }
+  ForEachRun(
+      arena->blocks, first, last, [](Block b) { return b == Block::kDirty; },
+      [&](std::size_t begin, std::size_t end) {
+        // Read-only first: a thread that writes meanwhile waits in the fault handler until the
+        // bytes are on the device, then writes into a fresh copy, so its write is never lost.
+        SetLocked(arena, begin, end, Block::kClean);
+        const off_t end_byte = static_cast<off_t>(std::min(end * arena->block_bytes, arena->bytes));
+        // The written pages are copied (synchronously: the bytes are on the device before any
+        // later work of any stream is sent); the holes, never written since they were zeroed,
+        // are memset.
+        for (off_t at = static_cast<off_t>(begin * arena->block_bytes); at < end_byte;) {
+          off_t data = lseek(arena->fd, at, SEEK_DATA);
+          if (data < 0 && errno != ENXIO) data = at;  // no hole finding here: copy it all
+          if (data < 0 || data > end_byte) data = end_byte;
+          off_t hole = data < end_byte ? lseek(arena->fd, data, SEEK_HOLE) : end_byte;
+          if (hole < 0 || hole > end_byte) hole = end_byte;
+          if (data > at) {
+            note(Rpc<Op::MemsetD8>(arena->context, {arena->base + static_cast<std::size_t>(at), 0,
+                                                    static_cast<std::uint64_t>(data - at), 0}));
+            zeroed = true;
+          }
+          if (hole > data) {
+            note(CopyHostToDevice(arena->context, arena->base + static_cast<std::size_t>(data),
+                                  arena->alias + data, static_cast<std::size_t>(hole - data), 0, false));
+          }
+          at = hole;
+        }
+      });
   // The memsets are asynchronous: done before the work this hands memory to is sent.
   if (zeroed) note(RpcPastLatched<Op::StreamSynchronize>(arena->context, {0}));
   SetLocked(arena, first, last, Block::kDevice);
@@ -519,23 +531,18 @@ bool ManagedMemory::HandleFault(const void* address, bool write) {
   last = std::min(last, ceiling);
   while (last > block + 1 && arena->blocks[last - 1] != Block::kDevice) --last;
   arena->fetched_end = last;
-  for (std::size_t b = first; b < last;) {
-    if (arena->blocks[b] != Block::kDevice) {
-      ++b;
-      continue;
-    }
-    std::size_t end = b;
-    while (end < last && arena->blocks[end] == Block::kDevice) ++end;
-    const std::size_t begin_byte = b * arena->block_bytes;
-    const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
-    // Into the alias: the program's mapping stays closed until every byte is there, so another
-    // thread never reads a block half fetched.
-    const CUresult r = CopyDeviceToHost(arena->context, arena->alias + begin_byte, arena->base + begin_byte,
-                                        end_byte - begin_byte, 0, false);
-    if (r != CUDA_SUCCESS) DieInHandler("fetching managed memory from the GPU", r);
-    SetLocked(arena, b, end, Block::kClean);
-    b = end;
-  }
+  ForEachRun(
+      arena->blocks, first, last, [](Block b) { return b == Block::kDevice; },
+      [&](std::size_t begin, std::size_t end) {
+        const std::size_t begin_byte = begin * arena->block_bytes;
+        const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
+        // Into the alias: the program's mapping stays closed until every byte is there, so
+        // another thread never reads a block half fetched.
+        const CUresult r = CopyDeviceToHost(arena->context, arena->alias + begin_byte,
+                                            arena->base + begin_byte, end_byte - begin_byte, 0, false);
+        if (r != CUDA_SUCCESS) DieInHandler("fetching managed memory from the GPU", r);
+        SetLocked(arena, begin, end, Block::kClean);
+      });
   if (write) SetLocked(arena, block, block + 1, Block::kDirty);
   return true;
 }
