@@ -39,11 +39,7 @@ CUresult Resolve(CUmemorytype type, const void* host, CUdeviceptr device, std::s
     type = State::Get().FindAllocation(device, nullptr, nullptr) ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
     host = reinterpret_cast<const void*>(device);
   }
-  // Managed memory named as host memory is device memory to a copy (managed_memory.h).
-  if (type == CU_MEMORYTYPE_HOST && ManagedMemory::Get().Contains(reinterpret_cast<std::uintptr_t>(host))) {
-    type = CU_MEMORYTYPE_DEVICE;
-    device = reinterpret_cast<CUdeviceptr>(host);
-  }
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedCopySide(&type, host, &device));
   if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
   side->host = type == CU_MEMORYTYPE_HOST;
   side->host_base = const_cast<char*>(static_cast<const char*>(host));

@@ -41,11 +41,7 @@ CUresult Resolve(CUmemorytype type, const void* host, CUdeviceptr device, CUarra
     type = State::Get().FindAllocation(device, nullptr, nullptr) ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
     host = reinterpret_cast<const void*>(device);
   }
-  // Managed memory named as host memory is device memory to a copy (managed_memory.h).
-  if (type == CU_MEMORYTYPE_HOST && ManagedMemory::Get().Contains(reinterpret_cast<std::uintptr_t>(host))) {
-    type = CU_MEMORYTYPE_DEVICE;
-    device = reinterpret_cast<CUdeviceptr>(host);
-  }
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedCopySide(&type, host, &device));
   *end = End{};
   end->x = x;
   end->y = y;

@@ -99,6 +99,20 @@ inline bool UsesDeviceMemory(CUgraphNodeType kind) {
          kind == CU_GRAPH_NODE_TYPE_MEMSET || kind == CU_GRAPH_NODE_TYPE_BATCH_MEM_OP;
 }
 
+// One side of a 2D or 3D copy: managed memory is device memory to a copy, also when the program names
+// it as host memory, and what the host wrote of its allocation is handed over first (managed_memory.h).
+inline CUresult ManagedCopySide(CUmemorytype* type, const void* host, CUdeviceptr* device) {
+  ManagedMemory& managed = ManagedMemory::Get();
+  if (*type == CU_MEMORYTYPE_HOST && managed.Contains(reinterpret_cast<std::uintptr_t>(host))) {
+    *type = CU_MEMORYTYPE_DEVICE;
+    *device = reinterpret_cast<CUdeviceptr>(host);
+  }
+  CUdeviceptr base = 0;
+  std::size_t bytes = 0;
+  if (*type != CU_MEMORYTYPE_DEVICE || !managed.Find(*device, &base, &bytes)) return CUDA_SUCCESS;
+  return managed.BeforeDeviceAccess(*device, base + bytes - *device);
+}
+
 // Sends `op` on `stream` (wire id `wire`) in stream order: a `kind` node of the graph while the
 // stream is captured (capture.h), queued behind a host function that holds the stream or that
 // `deps` name (stream_order.h; *ticket = its ticket), else sent now. Streams without host

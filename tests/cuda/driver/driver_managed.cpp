@@ -93,6 +93,16 @@ void Copies() {
   unsigned char row[1024];
   CU_OK(cuMemcpyDtoH(row, d + 15 * 1024, sizeof row));
   CHECK_TRUE(row[0] == 0x44 && row[1023] == 0x44);
+  // The same from memory attached to the host, named as device memory: the copy takes what the host wrote.
+  CUdeviceptr attached = 0;
+  CU_OK(cuMemAllocManaged(&attached, 1024 * 16, CU_MEM_ATTACH_HOST));
+  std::memset(Host<void>(attached), 0x55, 1024 * 16);
+  copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.srcDevice = attached;
+  CU_OK(cuMemcpy2D(&copy));
+  CU_OK(cuMemcpyDtoH(row, d + 15 * 1024, sizeof row));
+  CHECK_TRUE(row[0] == 0x55 && row[1023] == 0x55);
+  CU_OK(cuMemFree(attached));
   CU_OK(cuStreamDestroy(stream));
   CU_OK(cuMemFree(d));
   CU_OK(cuMemFree(a));
