@@ -123,6 +123,10 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     o.share_idle = value == "on";
   } else if (flag == "--kernel-timeout") {
     GPUPOOL_ASSIGN_OR_RETURN(o.kernel_timeout_ms, ParseDuration(flag, value));
+  } else if (flag == "--spin-us") {
+    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t us, ParseNumber(flag, value));
+    if (us > 10000) return Status::InvalidArgument("--spin-us: at most 10000 (10 ms), got " + value);
+    o.spin_us = static_cast<std::uint32_t>(us);
   } else if (flag == "--emulated-kernel-time") {
     GPUPOOL_ASSIGN_OR_RETURN(std::int64_t ms, ParseDuration(flag, value));
     if (ms > 24 * 3600 * 1000) return Status::InvalidArgument("--emulated-kernel-time: at most 24h");
@@ -278,6 +282,7 @@ std::vector<std::string> WorkerArgs(const ServerOptions& o, const WorkerSession&
   a.insert(a.end(), {"--share-idle", o.share_idle ? "on" : "off"});
   if (o.kernel_timeout_ms != 0)
     a.insert(a.end(), {"--kernel-timeout", std::to_string(o.kernel_timeout_ms) + "ms"});
+  a.insert(a.end(), {"--spin-us", std::to_string(o.spin_us)});
   if (!o.image_cache_dir.empty()) {
     a.insert(a.end(), {"--image-cache-dir", o.image_cache_dir, "--image-cache-size",
                        std::to_string(o.image_cache_bytes)});

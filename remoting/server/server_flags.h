@@ -8,7 +8,7 @@
 //                  [--emulated-lost-gpu INDEX]
 //                  [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen HOST:PORT]
 //                  [--cuda-library PATH] [--session-percent P] [--share-idle on|off]
-//                  [--kernel-timeout DURATION] [--emulated-kernel-time DURATION]
+//                  [--kernel-timeout DURATION] [--emulated-kernel-time DURATION] [--spin-us N]
 //                  [--image-cache-dir DIR [--image-cache-size SIZE]]
 //                  [--pod-token-review [--kube-api-server URL [--kube-api-ca-file F]
 //                   [--kube-api-token-file F]] [--pod-token-cache-ttl DURATION]
@@ -55,6 +55,8 @@ struct ServerOptions {
   std::uint32_t session_percent = 0;   // compute share of sessions not admitted; 0: none (never held back)
   bool share_idle = true;              // a session alone on its GPU may use more than its share
   std::int64_t kernel_timeout_ms = 0;  // the hang watchdog's limit; 0: off
+  // How long a session's worker polls its socket for the next request before it sleeps; 0: never.
+  std::uint32_t spin_us = 50;
   std::string image_cache_dir;         // images shared by the server's sessions (image_store.h); "": off
   std::uint64_t image_cache_bytes = 8ull << 30;
   // Pods prove who they are with their service-account token, checked by a TokenReview
@@ -108,6 +110,7 @@ inline constexpr const char* kServerUsage =
     "                      [--cuda-library PATH] [--emulated-lost-gpu INDEX] [--session-percent P]\n"
     "                      [--share-idle on|off] [--kernel-timeout DURATION] [--emulated-kernel-time "
     "DURATION]\n"
+    "                      [--spin-us N (default 50)]\n"
     "                      [--image-cache-dir DIR [--image-cache-size SIZE (default 8GiB)]]\n"
     "                      [--pod-token-review [--kube-api-server URL [--kube-api-ca-file FILE]\n"
     "                       [--kube-api-token-file FILE]] [--pod-token-cache-ttl DURATION]\n"
@@ -124,7 +127,9 @@ inline constexpr const char* kServerUsage =
     "  --pod-token-cache-ttl: how long an accepted token is not asked again (default 30s, at most 60s,\n"
     "    never past the token's expiry; 0: ask every time).\n"
     "  --control-service-account: a service account (the operator's) whose gpupool.io token may call the\n"
-    "    Control API (repeatable).\n";
+    "    Control API (repeatable).\n"
+    "  --spin-us: microseconds a session's worker polls for the client's next request before it sleeps\n"
+    "    (0: it sleeps at once); a request that comes within it skips the wake-up.\n";
 
 // Parses argv[1..]. Errors name the flag and what was wrong.
 Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);

@@ -57,6 +57,9 @@ int RunWorker(const WorkerOptions& options) {
   SetLogComponent("gpupool-server[session " + std::to_string(options.session_id) + "]");
   protocol::Connection conn(options.connection_fd);
   g_connection_fd = options.connection_fd;
+  // The client's next request often comes within microseconds of the reply (a synchronous call after
+  // another): polling for it skips a sleep and wake-up that costs more on idle cores (read-spin.md).
+  conn.SetReadSpin(std::chrono::microseconds(options.spin_us));
   struct sigaction action {};
   action.sa_handler = OnTerminate;
   ::sigaction(SIGTERM, &action, nullptr);

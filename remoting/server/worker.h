@@ -32,6 +32,7 @@ struct WorkerOptions {
   std::uint32_t percent = 0;           // compute share; 0: none
   bool share_idle = true;              // may use idle capacity when alone on its GPU
   std::int64_t kernel_timeout_ms = 0;  // the hang watchdog; 0: off
+  std::uint32_t spin_us = 0;           // polls for the next request this long before sleeping
   int share_table_fd = -1;             // the broker's ShareTable; -1: none
   std::uint32_t share_slot = 0xffffffffu;
   std::string image_cache_dir;  // the server's shared images (image_store.h); "": none

@@ -35,6 +35,8 @@ TEST_CASE("bad command lines exit 2 and say what is wrong") {
       {{"--device", "emulated", "--listen", "127.0.0.1:0", "--share-idle", "maybe"},
        "--share-idle: on or off"},
       {{"--device", "emulated", "--listen", "127.0.0.1:0", "--kernel-timeout", "5"}, "needs a unit"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--spin-us", "20000"}, "--spin-us: at most 10000"},
+      {{"--device", "emulated", "--listen", "127.0.0.1:0", "--spin-us", "x"}, "--spin-us"},
       {{"--device", "emulated", "--listen", "127.0.0.1:0", "--emulated-kernel-time", "x"},
        "--emulated-kernel-time"},
       {{"--device", "cuda", "--listen", "127.0.0.1:0", "--emulated-kernel-time", "2ms"},
