@@ -90,6 +90,15 @@ CUresult RingDeviceToHost(CopyRing& ring, std::uint64_t context, char* to, CUdev
       copy_out);
 }
 
+thread_local int g_host_copies = 0;  // CopyHostToDevice / CopyDeviceToHost calls on this thread
+
+struct HostCopyScope {
+  HostCopyScope() { ++g_host_copies; }
+  ~HostCopyScope() { --g_host_copies; }
+  HostCopyScope(const HostCopyScope&) = delete;
+  HostCopyScope& operator=(const HostCopyScope&) = delete;
+};
+
 bool Overflows(std::uint64_t base, std::size_t bytes) {
   return base + bytes < base;
 }
@@ -120,9 +129,14 @@ bool Deferrable(const void* dst, std::size_t dst_bytes, CUdeviceptr src, std::si
          state.FindAllocation(src, &base, &size) && src_bytes <= size - (src - base);
 }
 
+bool InsideHostCopy() {
+  return g_host_copies > 0;
+}
+
 CUresult CopyHostToDevice(std::uint64_t context, CUdeviceptr dst, const void* src, std::size_t bytes,
                           std::uint64_t stream, bool async) {
   if (bytes == 0) return CUDA_SUCCESS;
+  const HostCopyScope scope;
   if (src == nullptr || Overflows(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult r = FinishDeferredCopiesInto(src, bytes); r != CUDA_SUCCESS) return r;
   const char* from = static_cast<const char*>(src);
@@ -151,6 +165,7 @@ CUresult CopyHostToDevice(std::uint64_t context, CUdeviceptr dst, const void* sr
 CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std::size_t bytes,
                           std::uint64_t stream, bool async) {
   if (bytes == 0) return CUDA_SUCCESS;
+  const HostCopyScope scope;
   if (dst == nullptr || Overflows(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   char* to = static_cast<char*>(dst);
   if (async && Deferrable(to, bytes, src, bytes)) {

@@ -58,6 +58,9 @@ std::size_t DeferWhileRoom(std::size_t count, DeferOne defer, CUresult* error) {
   }
   return i;
 }
+// Whether the calling thread is inside CopyHostToDevice or CopyDeviceToHost, reading or writing the
+// program's host memory (managed memory's fault handler must not fetch from there: managed_memory.h).
+bool InsideHostCopy();
 // Returns once every deferred device-to-host copy has landed (at once when none is out).
 CUresult FinishDeferredCopies();
 // Before a synchronous copy, which natively finds done the work of every stream the legacy NULL

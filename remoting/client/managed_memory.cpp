@@ -66,13 +66,11 @@ int Protection(std::uint8_t state) {
 }
 
 // Written with write(2): a fault handler must not use stdio, whose locks the program may hold.
-[[noreturn]] void DieInHandler(const char* what, CUresult result) {
-  char line[256];
-  const int n = std::snprintf(line, sizeof line,
-                              "gpupool: %s failed (CUDA error %d); the program touched managed memory that "
-                              "cannot be fetched from the GPU\n",
-                              what, static_cast<int>(result));
-  if (n > 0) (void)!write(STDERR_FILENO, line, static_cast<std::size_t>(std::min(n, 255)));
+[[noreturn]] void DieInHandler(const char* why) {
+  char line[320];
+  const int n =
+      std::snprintf(line, sizeof line, "gpupool: the program touched managed memory that %s\n", why);
+  if (n > 0) (void)!write(STDERR_FILENO, line, std::min(static_cast<std::size_t>(n), sizeof line - 1));
   std::abort();
 }
 
@@ -495,6 +493,11 @@ bool ManagedMemory::HandleFault(const void* address, bool write) {
   std::lock_guard<std::mutex> lock(mu_);
   Arena* arena = ArenaLocked(at);
   if (arena == nullptr || arena->owner != getpid()) return false;  // a forked child has none
+  // A copy of gpupool's own read or wrote it as host memory while holding the connection: fetching
+  // would wait for that connection for ever. The calls that take managed memory hand it over as
+  // device memory first; this is one that does not.
+  if (InsideHostCopy())
+    DieInHandler("a gpupool copy read as host memory (a call that cannot take managed memory)");
   const std::size_t block = (at - arena->base) / arena->block_bytes;
   switch (arena->blocks[block]) {
     case Block::kDirty: return false;  // open for writing: not a fault managed memory explains
@@ -540,7 +543,7 @@ bool ManagedMemory::HandleFault(const void* address, bool write) {
         // another thread never reads a block half fetched.
         const CUresult r = CopyDeviceToHost(arena->context, arena->alias + begin_byte,
                                             arena->base + begin_byte, end_byte - begin_byte, 0, false);
-        if (r != CUDA_SUCCESS) DieInHandler("fetching managed memory from the GPU", r);
+        if (r != CUDA_SUCCESS) DieInHandler("cannot be fetched from the GPU (the copy failed)");
         SetLocked(arena, begin, end, Block::kClean);
       });
   if (write) SetLocked(arena, block, block + 1, Block::kDirty);
