@@ -1,5 +1,7 @@
 // NVML's device queries: the devices as nvmlInit read them from the gpupool server (the remote GPU, or
 // the share of it the pod was given), memory from the process's own CUDA when it has a context.
+#include <unistd.h>
+
 #include <cstring>
 #include <string>
 
@@ -39,14 +41,19 @@ void PciInfo(const nvmlDevice_st& d, nvmlPciInfo_t* info) {
 // context on the device (the current one, or the device's primary context); a process without one
 // holds no memory in its session, so everything is free. NVML initialises nothing to find out: not
 // the process's CUDA (snapshot.h), nor a context on the server.
-nvmlReturn_t Memory(const nvmlDevice_st& d, unsigned long long* total, unsigned long long* free_bytes) {
+// *asked: whether the process has such a context (it holds memory in a session, and is one of the
+// device's processes).
+nvmlReturn_t Memory(const nvmlDevice_st& d, unsigned long long* total, unsigned long long* free_bytes,
+                    bool* asked = nullptr) {
   *total = d.total_memory;
   *free_bytes = d.total_memory;
+  if (asked != nullptr) *asked = false;
   // cuMemGetInfo in the context current now.
   auto ask = [&] {
     std::size_t free_now = 0, total_now = 0;
     const CUresult r = cuMemGetInfo(&free_now, &total_now);
     if (r == CUDA_SUCCESS) *free_bytes = free_now, *total = total_now;
+    if (asked != nullptr) *asked = r == CUDA_SUCCESS;
     return FromCuda(r);
   };
   const auto device = static_cast<CUdevice>(d.index);
@@ -196,4 +203,94 @@ GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t handle, int 
     values[i].nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
   }
   return NVML_SUCCESS;
+}
+
+// The architecture follows from the compute capability, which the devices report as the GPU's.
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t handle, nvmlDeviceArchitecture_t* arch) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, arch, &d));
+  switch (d->major) {
+    case 3: *arch = NVML_DEVICE_ARCH_KEPLER; break;
+    case 5: *arch = NVML_DEVICE_ARCH_MAXWELL; break;
+    case 6: *arch = NVML_DEVICE_ARCH_PASCAL; break;
+    case 7: *arch = d->minor >= 5 ? NVML_DEVICE_ARCH_TURING : NVML_DEVICE_ARCH_VOLTA; break;
+    case 8: *arch = d->minor == 9 ? NVML_DEVICE_ARCH_ADA : NVML_DEVICE_ARCH_AMPERE; break;
+    case 9: *arch = NVML_DEVICE_ARCH_HOPPER; break;
+    case 10:
+    case 12: *arch = NVML_DEVICE_ARCH_BLACKWELL; break;
+    default: *arch = NVML_DEVICE_ARCH_UNKNOWN; break;
+  }
+  return NVML_SUCCESS;
+}
+
+// A pod's share is used by as many of its processes as open a context: the default mode.
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t handle, nvmlComputeMode_t* mode) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, mode, &d));
+  *mode = NVML_COMPUTEMODE_DEFAULT;
+  return NVML_SUCCESS;
+}
+
+namespace {
+
+// The processes NVML can vouch for: this one, when it has a context on the device, with the memory
+// its session holds (what nvmlDeviceGetMemoryInfo counts as used). Other processes, of this pod or
+// of others sharing the GPU, run in sessions this process cannot see: the list is the program's own
+// view, as a container's NVML lists no process outside its PID namespace by name either.
+template <typename Info>
+nvmlReturn_t Processes(nvmlDevice_t handle, unsigned* count, Info* infos, bool graphics) {
+  const nvmlDevice_st* d = nullptr;
+  GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(handle, count, &d));
+  unsigned long long total = 0, free_bytes = 0;
+  bool has_context = false;
+  if (!graphics) GPUPOOL_NVML_RETURN_IF_ERROR(Memory(*d, &total, &free_bytes, &has_context));
+  const unsigned found = has_context ? 1 : 0;
+  if (*count < found) {
+    *count = found;
+    return NVML_ERROR_INSUFFICIENT_SIZE;
+  }
+  *count = found;
+  if (found == 0) return NVML_SUCCESS;
+  if (infos == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  Info info{};
+  info.pid = static_cast<unsigned>(getpid());
+  info.usedGpuMemory = total - free_bytes;
+  if constexpr (sizeof(Info) == sizeof(nvmlProcessInfo_t)) {
+    info.gpuInstanceId = 0xffffffffu;
+    info.computeInstanceId = 0xffffffffu;
+  }
+  infos[0] = info;
+  return NVML_SUCCESS;
+}
+
+}  // namespace
+
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t handle, unsigned int* count,
+                                                                   nvmlProcessInfo_v1_t* infos) {
+  return Processes(handle, count, infos, false);
+}
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t handle,
+                                                                      unsigned int* count,
+                                                                      nvmlProcessInfo_t* infos) {
+  return Processes(handle, count, infos, false);
+}
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle,
+                                                                      unsigned int* count,
+                                                                      nvmlProcessInfo_t* infos) {
+  return Processes(handle, count, infos, false);
+}
+// A remote GPU draws nothing here: no graphics process runs on it for this program.
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t handle, unsigned int* count,
+                                                                    nvmlProcessInfo_v1_t* infos) {
+  return Processes(handle, count, infos, true);
+}
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t handle,
+                                                                       unsigned int* count,
+                                                                       nvmlProcessInfo_t* infos) {
+  return Processes(handle, count, infos, true);
+}
+GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t handle,
+                                                                       unsigned int* count,
+                                                                       nvmlProcessInfo_t* infos) {
+  return Processes(handle, count, infos, true);
 }

@@ -44,6 +44,40 @@ typedef enum nvmlReturn_enum {
 
 typedef struct nvmlDevice_st* nvmlDevice_t;
 
+// nvmlDeviceGetArchitecture (NVML's numbering).
+typedef unsigned int nvmlDeviceArchitecture_t;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_KEPLER = 2;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_MAXWELL = 3;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_PASCAL = 4;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_VOLTA = 5;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_TURING = 6;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_AMPERE = 7;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_ADA = 8;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_HOPPER = 9;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_BLACKWELL = 10;
+constexpr nvmlDeviceArchitecture_t NVML_DEVICE_ARCH_UNKNOWN = 0xffffffffu;
+
+// nvmlDeviceGetComputeMode.
+typedef enum nvmlComputeMode_enum {
+  NVML_COMPUTEMODE_DEFAULT = 0,
+  NVML_COMPUTEMODE_EXCLUSIVE_THREAD = 1,
+  NVML_COMPUTEMODE_PROHIBITED = 2,
+  NVML_COMPUTEMODE_EXCLUSIVE_PROCESS = 3
+} nvmlComputeMode_t;
+
+// nvmlDeviceGet{Compute,Graphics}RunningProcesses: the first version's entries (the unsuffixed
+// symbol), and those of _v2 and _v3 (nvmlProcessInfo_t), which add the MIG instance ids.
+typedef struct nvmlProcessInfo_v1_st {
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+} nvmlProcessInfo_v1_t;
+typedef struct nvmlProcessInfo_st {
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+  unsigned int gpuInstanceId;      // 0xFFFFFFFF without MIG
+  unsigned int computeInstanceId;  // 0xFFFFFFFF without MIG
+} nvmlProcessInfo_t;
+
 // nvmlInitWithFlags
 constexpr unsigned NVML_INIT_FLAG_NO_GPUS = 1;    // succeed even where there is no GPU
 constexpr unsigned NVML_INIT_FLAG_NO_ATTACH = 2;  // do not attach to the GPUs

@@ -119,6 +119,23 @@ void CheckDevice(nvmlDevice_t device, CUdevice cu) {
             device, &major, &minor) == NVML_SUCCESS);
   CHECK(major == cuda_major && minor == cuda_minor);
 
+  // Architecture from the compute capability; every process of the share may use it.
+  nvmlDeviceArchitecture_t arch = 0;
+  CHECK(Nvml<nvmlReturn_t(nvmlDevice_t, nvmlDeviceArchitecture_t*)>("nvmlDeviceGetArchitecture")(
+            device, &arch) == NVML_SUCCESS);
+  CHECK(cuda_major != 9 || arch == NVML_DEVICE_ARCH_HOPPER);
+  CHECK(cuda_major != 8 || arch == NVML_DEVICE_ARCH_AMPERE || arch == NVML_DEVICE_ARCH_ADA);
+  nvmlComputeMode_t mode = NVML_COMPUTEMODE_PROHIBITED;
+  CHECK(Nvml<nvmlReturn_t(nvmlDevice_t, nvmlComputeMode_t*)>("nvmlDeviceGetComputeMode")(device, &mode) ==
+        NVML_SUCCESS);
+  CHECK(mode == NVML_COMPUTEMODE_DEFAULT);
+  // No context yet: no process of this program on the device.
+  using Processes = nvmlReturn_t(nvmlDevice_t, unsigned*, nvmlProcessInfo_t*);
+  auto processes = Nvml<Processes>("nvmlDeviceGetComputeRunningProcesses_v3");
+  unsigned process_count = 7;
+  nvmlProcessInfo_t infos[2] = {};
+  CHECK(processes(device, &process_count, infos) == NVML_SUCCESS && process_count == 0);
+
   // Memory: the driver's total; what this process allocates shows as used once it has a context.
   std::size_t cuda_total = 0;
   cuDeviceTotalMem(&cuda_total, cu);
@@ -137,6 +154,23 @@ void CheckDevice(nvmlDevice_t device, CUdevice cu) {
   std::size_t cuda_free = 0;
   cuMemGetInfo(&cuda_free, &cuda_total);
   CHECK(after.free == cuda_free && after.total == cuda_total);
+  // With a context, this process is the device's one process, holding what its session holds: asked
+  // with no room first (the count comes back), then with room, in both entry layouts.
+  process_count = 0;
+  CHECK(processes(device, &process_count, nullptr) == NVML_ERROR_INSUFFICIENT_SIZE && process_count == 1);
+  process_count = 2;
+  CHECK(processes(device, &process_count, infos) == NVML_SUCCESS && process_count == 1);
+  CHECK(infos[0].pid == static_cast<unsigned>(getpid()) && infos[0].usedGpuMemory == after.used);
+  CHECK(infos[0].gpuInstanceId == 0xffffffffu && infos[0].computeInstanceId == 0xffffffffu);
+  nvmlProcessInfo_v1_t first_layout[1] = {};
+  process_count = 1;
+  CHECK(Nvml<nvmlReturn_t(nvmlDevice_t, unsigned*, nvmlProcessInfo_v1_t*)>(
+            "nvmlDeviceGetComputeRunningProcesses")(device, &process_count, first_layout) == NVML_SUCCESS);
+  CHECK(process_count == 1 && first_layout[0].pid == infos[0].pid);
+  process_count = 2;
+  CHECK(Nvml<Processes>("nvmlDeviceGetGraphicsRunningProcesses_v3")(device, &process_count, infos) ==
+            NVML_SUCCESS &&
+        process_count == 0);
   // With no context current (as on a monitoring thread), NVML still sees the primary context's allocations.
   CHECK(cuCtxSetCurrent(nullptr) == CUDA_SUCCESS);
   CHECK(MemoryOf(device).used == after.used);
