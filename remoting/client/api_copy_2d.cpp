@@ -18,6 +18,7 @@
 #include "remoting/client/copy_async.h"
 #include "remoting/client/copy_engine.h"
 #include "remoting/client/copy_pipeline.h"
+#include "remoting/client/copy_ring.h"
 
 using namespace gpupool::client;
 
@@ -59,6 +60,7 @@ char* HostAt(const Side& s, std::size_t row, std::size_t col) {
 struct Piece {
   Pending pending;
   std::size_t row = 0, rows = 0, col = 0, cols = 0;
+  std::uint32_t slot = 0;  // through the copy ring: the slot holding its rows
 };
 
 // How a copy of `width` x `height` splits into pieces of at most one chunk: whole rows when a row
@@ -141,6 +143,55 @@ CUresult PiecesFromDevice(std::uint64_t context, const Side& src, const Side& ds
       [](const Piece&) {});
 }
 
+// Through the copy ring (a server on this host, copy_ring.h): whole rows, packed, as many as fill a
+// slot, each piece a frame that names its slot; the worker copies between the slot and the device's
+// pitched rows. One memcpy per row on each side instead of the socket's copies: rows wider than a slot
+// take the socket. Host to device waits for a slot to be free before filling it; device to host
+// reads a piece's rows out of its slot when its reply is in (the window of kRingSlots keeps a slot
+// from being reused before).
+CUresult RingRowsToDevice(CopyRing& ring, Session& session, std::uint64_t context, const Side& src,
+                          const Side& dst, std::size_t width, std::size_t height, std::uint64_t stream,
+                          std::uint32_t async) {
+  const std::size_t rows_per_piece = protocol::kRingSlotBytes / width;
+  return Windowed<Op::Memcpy2DToDeviceRing, Piece>(
+      (height + rows_per_piece - 1) / rows_per_piece, protocol::kRingSlots,
+      [&](Piece& p, std::size_t i) {
+        p.row = i * rows_per_piece;
+        p.rows = std::min(rows_per_piece, height - p.row);
+        const std::uint32_t seq = ring.Next();
+        p.slot = CopyRing::SlotOf(seq);
+        if (!ring.WaitWritable(seq, session)) return CUDA_ERROR_DEVICE_UNAVAILABLE;
+        char* to = ring.Slot(p.slot);
+        for (std::size_t r = 0; r < p.rows; ++r)
+          std::memcpy(to + r * width, HostAt(src, p.row + r, 0), width);
+        return Begin<Op::Memcpy2DToDeviceRing>(
+            context, {dst.device, dst.pitch, dst.x, dst.y + p.row, width, p.rows, stream, async, p.slot},
+            &p.pending);
+      },
+      [](const Piece&) {});
+}
+
+CUresult RingRowsFromDevice(CopyRing& ring, std::uint64_t context, const Side& src, const Side& dst,
+                            std::size_t width, std::size_t height, std::uint64_t stream,
+                            std::uint32_t async) {
+  const std::size_t rows_per_piece = protocol::kRingSlotBytes / width;
+  return Windowed<Op::Memcpy2DFromDeviceRing, Piece>(
+      (height + rows_per_piece - 1) / rows_per_piece, protocol::kRingSlots,
+      [&](Piece& p, std::size_t i) {
+        p.row = i * rows_per_piece;
+        p.rows = std::min(rows_per_piece, height - p.row);
+        p.slot = CopyRing::SlotOf(ring.Next());
+        return Begin<Op::Memcpy2DFromDeviceRing>(
+            context, {src.device, src.pitch, src.x, src.y + p.row, width, p.rows, stream, async, p.slot},
+            &p.pending);
+      },
+      [&](const Piece& p) {
+        const char* from = ring.Slot(p.slot);
+        for (std::size_t r = 0; r < p.rows; ++r)
+          std::memcpy(HostAt(dst, p.row + r, 0), from + r * width, width);
+      });
+}
+
 // The device address of (x, y) of a side, or false when it overflows (the server then refuses the
 // copy as it comes).
 bool DeviceStart(const Side& s, CUdeviceptr* out) {
@@ -203,6 +254,18 @@ CUresult CopyOn(std::uint64_t context, const Side& src, const Side& dst, std::si
   // Lands now: after the deferred copies still to land there (with the rest of a copy deferred in
   // part, its own deferred pieces too).
   GPUPOOL_CU_RETURN_IF_ERROR(FinishDeferredCopiesInto(HostAt(host, 0, 0), (height - 1) * host.pitch + width));
+  // Whole rows through the copy ring, unless it is in use by another thread or the rows are wider
+  // than a slot (or part of the copy was deferred above).
+  Session* session = State::Get().session();
+  if (session != nullptr && session->copy_ring() != nullptr && width <= protocol::kRingSlotBytes &&
+      deferred == 0) {
+    CopyRing& ring = *session->copy_ring();
+    if (auto lease = ring.TryLease()) {
+      if (src.host)
+        return RingRowsToDevice(ring, *session, context, src, dst, width, height, stream, async_flag);
+      return RingRowsFromDevice(ring, context, src, dst, width, height, stream, async_flag);
+    }
+  }
   if (src.host) return PiecesToDevice(context, src, dst, split, stream, async_flag);
   return PiecesFromDevice(context, src, dst, split, stream, async_flag, deferred);
 }

@@ -104,7 +104,8 @@ Status Run(Session& s, protocol::Connection& conn, const protocol::FrameHeader& 
   // Every ring frame counts, answered, refused or latched away, and before its reply goes out: the
   // client's slot numbering depends on it (protocol/copy_ring.h).
   if constexpr (op == Op::MemcpyHtoDRing || op == Op::MemcpyHtoDAsyncRing || op == Op::MemcpyDtoHRing ||
-                op == Op::MemcpyDtoHAsyncRing) {
+                op == Op::MemcpyDtoHAsyncRing || op == Op::Memcpy2DToDeviceRing ||
+                op == Op::Memcpy2DFromDeviceRing) {
     if (s.ring != nullptr) s.ring->Consumed();
   }
   // At debug level every error a call is answered with is named, also when the program ignores it:

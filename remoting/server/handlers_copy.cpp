@@ -98,6 +98,13 @@ CUresult FromDeviceToRing(Session& s, std::uint64_t src, std::uint64_t size, std
   return copy(to);
 }
 
+// The slot holding `height` packed rows of `width` bytes, or null (no ring, a slot out of range, rows
+// that do not fit).
+std::byte* RingRows(const Session& s, std::uint32_t slot, std::uint64_t width, std::uint64_t height) {
+  if (height != 0 && width > protocol::kRingSlotBytes / height) return nullptr;
+  return RingSlot(s, slot, width * height);
+}
+
 }  // namespace
 
 GPUPOOL_HANDLER(MemcpyHtoDRing) {
@@ -120,6 +127,45 @@ GPUPOOL_HANDLER(MemcpyHtoDAsyncRing) {
   // The ring is pageable memory (never registered with the driver), so the driver has taken the
   // slot's bytes when this returns, before the client may reuse the slot.
   return GPUPOOL_DRIVER(s, cuMemcpyHtoDAsync_v2, dst, from, size, stream);
+}
+
+GPUPOOL_HANDLER(Memcpy2DToDeviceRing) {
+  const auto& [dst, pitch, x, y, width, height, stream_id, async, slot] = in;
+  CUstream stream = nullptr;
+  if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
+  const std::byte* from = RingRows(s, slot, width, height);
+  if (from == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t start = 0;
+  if (CUresult r = Side2D(s, kDevice, dst, pitch, x, y, width, height, &start); r != CUDA_SUCCESS) return r;
+  CUDA_MEMCPY2D copy{};
+  copy.srcMemoryType = CU_MEMORYTYPE_HOST;
+  copy.srcHost = from;
+  copy.srcPitch = width;
+  copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.dstDevice = start;
+  copy.dstPitch = pitch;
+  copy.WidthInBytes = width;
+  copy.Height = height;
+  CountTo(s, width * height);
+  // The ring is pageable memory: the driver has taken the rows when an asynchronous copy returns.
+  return async != 0 ? GPUPOOL_DRIVER(s, cuMemcpy2DAsync_v2, &copy, stream)
+                    : GPUPOOL_DRIVER(s, cuMemcpy2DUnaligned_v2, &copy);
+}
+
+GPUPOOL_HANDLER(Memcpy2DFromDeviceRing) {
+  const auto& [src, pitch, x, y, width, height, stream_id, async, slot] = in;
+  CUstream stream = nullptr;
+  if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
+  std::byte* to = RingRows(s, slot, width, height);
+  if (to == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t start = 0;
+  if (CUresult r = Side2D(s, kDevice, src, pitch, x, y, width, height, &start); r != CUDA_SUCCESS) return r;
+  const CUDA_MEMCPY2D copy = PackedRowsFromDevice(start, pitch, width, height, to);
+  CountFrom(s, width * height);
+  CUresult r = async != 0 ? GPUPOOL_DRIVER(s, cuMemcpy2DAsync_v2, &copy, stream)
+                          : GPUPOOL_DRIVER(s, cuMemcpy2DUnaligned_v2, &copy);
+  if (r != CUDA_SUCCESS || async == 0) return r;
+  return GPUPOOL_DRIVER(s, cuStreamSynchronize, stream);
 }
 
 GPUPOOL_HANDLER(MemcpyDtoHRing) {

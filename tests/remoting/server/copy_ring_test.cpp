@@ -84,6 +84,31 @@ TEST_CASE("copy ring: over a Unix socket the worker shares a sealed ring, and co
   CHECK(back.tail.substr(0, 3) == data.substr(7, 3));
   CHECK(back.tail.substr(3) == data.substr(3));
 
+  // 2D: rows of 100 bytes packed in a slot, to and from device rows 300 bytes apart; the gaps
+  // between the rows stay as they were.
+  const std::string rows = Pattern(5 * 100, 9);
+  std::memcpy(ring.Slot(4), rows.data(), rows.size());
+  const std::uint64_t consumed = ring.consumed();
+  auto before = c.Call<Op::MemcpyDtoH>({ptr + 2 * 300 + 20, 5 * 300});
+  REQUIRE(before.result == CUDA_SUCCESS);
+  CHECK(c.Result<Op::Memcpy2DToDeviceRing>({ptr, 300, 20, 2, 100, 5, 0, 0, 4}) == CUDA_SUCCESS);
+  CHECK(c.Result<Op::Memcpy2DFromDeviceRing>({ptr, 300, 20, 2, 100, 5, 0, 1, 6}) == CUDA_SUCCESS);
+  CHECK(std::string(ring.Slot(6), rows.size()) == rows);
+  back = c.Call<Op::MemcpyDtoH>({ptr + 2 * 300 + 20, 5 * 300});
+  REQUIRE(back.result == CUDA_SUCCESS);
+  for (int r = 0; r < 5; ++r) CHECK(back.tail.substr(r * 300, 100) == rows.substr(r * 100, 100));
+  CHECK(back.tail.substr(100, 200) == before.tail.substr(100, 200));  // a gap: as it was
+  // Refused, and counted: a slot out of range, rows that do not fit a slot (also by overflow), device
+  // rows past the allocation.
+  CHECK(c.Result<Op::Memcpy2DToDeviceRing>({ptr, 300, 0, 0, 100, 5, 0, 0, protocol::kRingSlots}) ==
+        CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::Memcpy2DToDeviceRing>({ptr, 4096, 0, 0, 4096, 65, 0, 0, 0}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::Memcpy2DFromDeviceRing>({ptr, 1, 0, 0, 1ull << 33, 1ull << 33, 0, 0, 0}) ==
+        CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::Memcpy2DFromDeviceRing>({ptr, 4096, 0, 150, 4096, 60, 0, 0, 0}) ==
+        CUDA_ERROR_INVALID_VALUE);
+  CHECK(ring.consumed() == consumed + 6);
+
   // One ring per session: a second request is declined without a descriptor.
   Ring second;
   OpenRing(c, &second);
@@ -103,6 +128,8 @@ TEST_CASE("copy ring: not over TCP, and ring copies without a ring are refused")
   const std::uint64_t ptr = Alloc(c, 4096);
   CHECK(c.Result<Op::MemcpyHtoDRing>({ptr, 0, 16}) == CUDA_ERROR_INVALID_VALUE);
   CHECK(c.Result<Op::MemcpyDtoHRing>({ptr, 16, 0}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::Memcpy2DToDeviceRing>({ptr, 64, 0, 0, 16, 2, 0, 0, 0}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::Memcpy2DFromDeviceRing>({ptr, 64, 0, 0, 16, 2, 0, 0, 0}) == CUDA_ERROR_INVALID_VALUE);
   CHECK(c.Result<Op::CtxSynchronize>({}) == CUDA_SUCCESS);
 }
 
