@@ -1,6 +1,7 @@
 #include "remoting/client/managed_memory.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -112,7 +113,18 @@ void InstallFaultHandler() {
 }  // namespace
 
 ManagedMemory& ManagedMemory::Get() {
-  static ManagedMemory* memory = new ManagedMemory;  // never destroyed: atexit handlers may free memory
+  // Never destroyed: atexit handlers may free memory. A forked child has no managed memory (its pages
+  // are not inherited): every call there answers at once, before the lock a thread of the parent
+  // may have held at the fork.
+  static ManagedMemory* memory = [] {
+    auto* made = new ManagedMemory;
+    pthread_atfork(nullptr, nullptr, [] {
+      ManagedMemory& m = Get();
+      m.arena_count_.store(0, std::memory_order_relaxed);
+      m.host_blocks_.store(0, std::memory_order_relaxed);
+    });
+    return made;
+  }();
   return *memory;
 }
 
