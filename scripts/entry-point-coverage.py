@@ -2,8 +2,7 @@
 """How many driver entry points the CUDA 13 static runtime resolves that gpupool answers NOT_SUPPORTED.
 
 Reads the runtime's requests (shared/reference/cudart13-static-entry-points.txt: name, requested CUDA
-version, flags) and the client's lists: proc_variants.def (implemented) and refused.def (resolved,
-refused by design). A base name is implemented when some variant of it is not newer than one of the
+version, flags) and the client's list of what it implements, proc_variants.def. A base name is implemented when some variant of it is not newer than one of the
 versions the runtime asks it at; otherwise cuGetProcAddress resolves it to its unsupported.def stub, which answers
 CUDA_ERROR_NOT_SUPPORTED (the runtime reports cudaErrorNotSupported) when the program calls it.
 
@@ -19,7 +18,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-ENTRY = re.compile(r"^GPUPOOL_(PROC|REFUSED)\((\w+),\s*(\w+),\s*(\d+),\s*(\w+)\)")
+ENTRY = re.compile(r"^GPUPOOL_(PROC)\((\w+),\s*(\w+),\s*(\d+),\s*(\w+)\)")
 
 
 def read_variants(path):
@@ -61,7 +60,6 @@ def main():
         print("SKIPPED: no reference list at " + args.reference)
         return 77
     implemented = read_variants(os.path.join(args.client_dir, "proc_variants.def"))
-    refused = read_variants(os.path.join(args.client_dir, "refused.def"))
     requests = read_requests(args.reference)
 
     def answered(table, name, version):
@@ -71,12 +69,10 @@ def main():
     # A name is served when at least one of the runtime's requests for it resolves (it asks some names
     # at several versions and uses the newest that resolves).
     served = {n for n, v in requests if answered(implemented, n, v)}
-    refused_names = sorted({n for n, v in requests if answered(refused, n, v)} - served)
-    unsupported = sorted(set(bases) - served - set(refused_names))
+    unsupported = sorted(set(bases) - served)
     print(f"requests {len(requests)}")
     print(f"base names {len(bases)}")
-    print(f"implemented {len(bases) - len(unsupported) - len(refused_names)}")
-    print(f"refused (managed memory) {len(refused_names)}")
+    print(f"implemented {len(bases) - len(unsupported)}")
     print(f"not supported {len(unsupported)}")
     if args.list:
         for name in unsupported:

@@ -297,6 +297,32 @@ GPUPOOL_API CUresult cuLibraryGetGlobal(CUdeviceptr* dptr, size_t* bytes, CUlibr
   return CUDA_SUCCESS;
 }
 
+// A __managed__ variable: the runtime makes the program's host accesses to it go through the address
+// this returns, so the address gets a host view (remoting/client/managed_memory.h).
+GPUPOOL_API CUresult cuLibraryGetManaged(CUdeviceptr* dptr, size_t* bytes, CUlibrary handle,
+                                         const char* name) {
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Library* library = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(LoadedLibrary(handle, &library));
+  // The runtime asks before any context is current (the program's first host access to a variable
+  // initialises it): the variables then belong to device 0's primary context, retained for them for
+  // as long as the process lives, as their memory does.
+  std::uint64_t context = 0;
+  if (State::Get().CurrentId(&context) != CUDA_SUCCESS) {
+    CUcontext primary = nullptr;
+    GPUPOOL_CU_RETURN_IF_ERROR(cuDevicePrimaryCtxRetain(&primary, 0));
+    context = reinterpret_cast<Context*>(primary)->id;
+  }
+  protocol::Call<Op::LibraryGetManaged>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetManaged>(context, {library->id, name}, &reply));
+  const auto [address, size] = reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().AdoptVariable(context, address, size));
+  State::Get().AddAllocation(address, size);
+  if (dptr != nullptr) *dptr = address;
+  if (bytes != nullptr) *bytes = size;
+  return CUDA_SUCCESS;
+}
+
 GPUPOOL_API CUresult cuKernelGetFunction(CUfunction* function, CUkernel handle) {
   if (function == nullptr) return CUDA_ERROR_INVALID_VALUE;
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());

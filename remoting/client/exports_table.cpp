@@ -1,5 +1,5 @@
-// The address of every implemented variant, of every refused one (refused.def) and of every
-// unsupported stub (unsupported.def), for cuGetProcAddress. This file deliberately does not include cuda.h:
+// The address of every implemented variant and of every unsupported stub (unsupported.def), for
+// cuGetProcAddress. This file deliberately does not include cuda.h:
 // it declares each exported symbol as a plain function so the table can name the ABI symbols (cuMemAlloc_v2,
 // cuMemcpyHtoD_v2_ptds) that cuda.h hides behind macros. A symbol in proc_variants.def that the
 // client does not define fails the link.
@@ -8,9 +8,6 @@
 extern "C" {
 #define GPUPOOL_PROC(base, symbol, version, stream) void symbol();
 #include "remoting/client/proc_variants.def"
-#define GPUPOOL_REFUSED GPUPOOL_PROC
-#include "remoting/client/refused.def"
-#undef GPUPOOL_REFUSED
 #undef GPUPOOL_PROC
 #define GPUPOOL_UNSUPPORTED(symbol) void symbol();
 #include "remoting/client/unsupported.def"
@@ -24,9 +21,6 @@ const ProcVariant kVariants[] = {
 #define GPUPOOL_PROC(base, symbol, version, stream) \
   {#base, #symbol, version, StreamKind::stream, reinterpret_cast<void*>(&::symbol)},
 #include "remoting/client/proc_variants.def"
-#define GPUPOOL_REFUSED GPUPOOL_PROC
-#include "remoting/client/refused.def"
-#undef GPUPOOL_REFUSED
 #undef GPUPOOL_PROC
 };
 

@@ -58,6 +58,15 @@ void ForEachRun(const Blocks& blocks, std::size_t first, std::size_t last, Match
   }
 }
 
+// Maps `fd` (`bytes` of it) at exactly `base`, PROT_NONE; false when this process has something there.
+bool MapAt(int fd, CUdeviceptr base, std::size_t bytes) {
+  void* want = reinterpret_cast<void*>(base);
+  void* got = mmap(want, bytes, PROT_NONE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+  if (got == want) return true;
+  if (got != MAP_FAILED) munmap(got, bytes);  // a kernel without MAP_FIXED_NOREPLACE moved it
+  return false;
+}
+
 int Protection(std::uint8_t state) {
   switch (state) {
     case 0: return PROT_NONE;
@@ -154,13 +163,10 @@ CUresult ManagedMemory::NewArena(std::uint64_t context, CUdevice device, std::si
     result = Rpc<Op::MemAddressReserve>(0, {arena->bytes, granularity, 0}, &reserved);
     if (result != CUDA_SUCCESS) break;
     const CUdeviceptr base = std::get<0>(reserved);
-    void* want = reinterpret_cast<void*>(base);
-    void* got = mmap(want, arena->bytes, PROT_NONE, MAP_SHARED | MAP_FIXED_NOREPLACE, arena->fd, 0);
-    if (got == want) {
+    if (MapAt(arena->fd, base, arena->bytes)) {
       arena->base = base;
       break;
     }
-    if (got != MAP_FAILED) munmap(got, arena->bytes);  // a kernel without MAP_FIXED_NOREPLACE moved it
     taken.push_back(base);
     result = CUDA_ERROR_OUT_OF_MEMORY;
   }
@@ -172,17 +178,10 @@ CUresult ManagedMemory::NewArena(std::uint64_t context, CUdevice device, std::si
     close(arena->fd);
     return result;
   }
-  void* alias = mmap(nullptr, arena->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, arena->fd, 0);
-  arena->alias = alias == MAP_FAILED ? nullptr : static_cast<char*>(alias);
-  // A forked child does not inherit managed memory, as with CUDA's own (its pages are not copied):
-  // there its addresses fault like any unmapped ones, instead of sharing the parent's bytes.
-  (void)madvise(reinterpret_cast<void*>(arena->base), arena->bytes, MADV_DONTFORK);
-  if (arena->alias != nullptr) (void)madvise(arena->alias, arena->bytes, MADV_DONTFORK);
-  arena->owner = getpid();
   // The device memory behind the addresses: made, mapped, made accessible; the mapping keeps it.
   protocol::Call<Op::MemCreate>::Reply created;
-  result = arena->alias != nullptr ? Rpc<Op::MemCreate>(0, {arena->bytes, device, 0}, &created)
-                                   : CUDA_ERROR_OUT_OF_MEMORY;
+  result = MapAlias(arena.get()) ? Rpc<Op::MemCreate>(0, {arena->bytes, device, 0}, &created)
+                                 : CUDA_ERROR_OUT_OF_MEMORY;
   bool mapped = false;
   if (result == CUDA_SUCCESS) {
     const std::uint64_t handle = std::get<0>(created);
@@ -216,6 +215,83 @@ CUresult ManagedMemory::NewArena(std::uint64_t context, CUdevice device, std::si
   return CUDA_SUCCESS;
 }
 
+bool ManagedMemory::MapAlias(Arena* arena) {
+  void* alias = mmap(nullptr, arena->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, arena->fd, 0);
+  arena->alias = alias == MAP_FAILED ? nullptr : static_cast<char*>(alias);
+  // A forked child does not inherit managed memory, as with CUDA's own (its pages are not copied):
+  // there its addresses fault like any unmapped ones, instead of sharing the parent's bytes.
+  (void)madvise(reinterpret_cast<void*>(arena->base), arena->bytes, MADV_DONTFORK);
+  if (arena->alias != nullptr) (void)madvise(arena->alias, arena->bytes, MADV_DONTFORK);
+  arena->owner = getpid();
+  return arena->alias != nullptr;
+}
+
+CUresult ManagedMemory::AdoptVariable(std::uint64_t context, CUdeviceptr ptr, std::size_t bytes) {
+  if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (allocations_.count(ptr) != 0) return CUDA_SUCCESS;  // asked again
+  const std::size_t page = PageSize();
+  const CUdeviceptr first = ptr / page * page, last = RoundUp(ptr + bytes, page);
+  // The pages no arena covers yet, a run at a time, each an arena of one block per page.
+  for (CUdeviceptr at = first; at < last;) {
+    if (const Arena* covering = ArenaLocked(at)) {
+      at = covering->base + covering->bytes;
+      continue;
+    }
+    CUdeviceptr end = last;
+    if (auto next = arenas_.upper_bound(at); next != arenas_.end() && next->first < last) end = next->first;
+    auto arena = std::make_unique<Arena>();
+    arena->base = at;
+    arena->bytes = end - at;
+    arena->context = context;
+    arena->foreign = true;
+    arena->fd = memfd_create("gpupool-managed-variables", MFD_CLOEXEC);
+    if (arena->fd < 0 || ftruncate(arena->fd, static_cast<off_t>(arena->bytes)) != 0 ||
+        !MapAt(arena->fd, at, arena->bytes)) {
+      GPUPOOL_LOG(kError) << "managed memory: cannot give the __managed__ variable at 0x" << std::hex << ptr
+                          << std::dec << " a host view at its address: " << std::strerror(errno);
+      if (arena->fd >= 0) close(arena->fd);
+      return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    if (!MapAlias(arena.get())) {
+      munmap(reinterpret_cast<void*>(at), arena->bytes);
+      close(arena->fd);
+      return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    arena->block_bytes = page;
+    arena->blocks.assign(arena->bytes / page, Block::kDevice);  // the module's initial values are there
+    std::call_once(handler_once_, InstallFaultHandler);
+    arenas_[at] = std::move(arena);
+    arena_count_.fetch_add(1, std::memory_order_release);
+    at = end;
+  }
+  // The variable's bytes in each arena it lies in: only those are ever copied.
+  for (CUdeviceptr at = ptr; at < ptr + bytes;) {
+    Arena* arena = ArenaLocked(at);
+    const std::size_t end = std::min<std::uintptr_t>(ptr + bytes, arena->base + arena->bytes);
+    arena->valid.emplace_back(at - arena->base, end - at);
+    at = end;
+  }
+  Allocation variable;
+  variable.arena = ArenaLocked(ptr);
+  variable.bytes = bytes;
+  variable.variable = true;
+  allocations_[ptr] = variable;
+  return CUDA_SUCCESS;
+}
+
+template <typename Copy>
+void ManagedMemory::ForEachCopied(const Arena& arena, std::size_t begin, std::size_t end, Copy copy) const {
+  if (!arena.foreign) {
+    copy(begin, end - begin);
+    return;
+  }
+  for (const auto& [offset, bytes] : arena.valid) {
+    const std::size_t lo = std::max(offset, begin), hi = std::min(offset + bytes, end);
+    if (lo < hi) copy(lo, hi - lo);
+  }
+}
+
 CUresult ManagedMemory::DestroyArena(Arena* arena) {
   host_blocks_ -= arena->open;
   munmap(reinterpret_cast<void*>(arena->base), arena->bytes);
@@ -223,8 +299,10 @@ CUresult ManagedMemory::DestroyArena(Arena* arena) {
   close(arena->fd);
   const CUdeviceptr base = arena->base;
   const std::size_t bytes = arena->bytes;
+  const bool foreign = arena->foreign;
   arenas_.erase(base);
   arena_count_.fetch_sub(1, std::memory_order_release);
+  if (foreign) return CUDA_SUCCESS;  // the module's memory: it goes with the module
   CUresult result = Rpc<Op::MemUnmap>(0, {base, bytes});
   const CUresult freed = Rpc<Op::MemAddressFree>(0, {base, bytes});
   return result != CUDA_SUCCESS ? result : freed;
@@ -293,6 +371,10 @@ bool ManagedMemory::Free(CUdeviceptr ptr, CUresult* result) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = allocations_.find(ptr);
   if (it == allocations_.end()) return false;
+  if (it->second.variable) {
+    *result = CUDA_ERROR_INVALID_VALUE;  // a __managed__ variable is the module's
+    return true;
+  }
   Arena* arena = it->second.arena;
   const std::size_t offset = ptr - arena->base;
   std::size_t first = 0, last = 0;
@@ -419,6 +501,14 @@ CUresult ManagedMemory::FlushLocked(Arena* arena, std::size_t first, std::size_t
         // Read-only first: a thread that writes meanwhile waits in the fault handler until the
         // bytes are on the device, then writes into a fresh copy, so its write is never lost.
         SetLocked(arena, begin, end, Block::kClean);
+        if (arena->foreign) {  // the variables' bytes, nothing else of their pages
+          ForEachCopied(*arena, begin * arena->block_bytes, end * arena->block_bytes,
+                        [&](std::size_t offset, std::size_t n) {
+                          note(CopyHostToDevice(arena->context, arena->base + offset, arena->alias + offset,
+                                                n, 0, false));
+                        });
+          return;
+        }
         const off_t end_byte = static_cast<off_t>(std::min(end * arena->block_bytes, arena->bytes));
         // The written pages are copied (synchronously: the bytes are on the device before any
         // later work of any stream is sent); the holes, never written since they were zeroed,
@@ -453,6 +543,11 @@ CUresult ManagedMemory::BeforeDeviceWork(std::uint64_t context, std::uint64_t wi
   CUresult result = CUDA_SUCCESS;
   for (auto& [base, arena] : arenas_) {
     if (arena->open == 0) continue;
+    if (arena->foreign) {  // __managed__ variables are attached globally
+      const CUresult r = FlushLocked(arena.get(), 0, arena->blocks.size());
+      if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
+      continue;
+    }
     for (auto it = allocations_.lower_bound(base);
          it != allocations_.end() && it->first - base < arena->bytes; ++it) {
       const Allocation& a = it->second;
@@ -553,9 +648,11 @@ bool ManagedMemory::HandleFault(const void* address, bool write) {
         const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
         // Into the alias: the program's mapping stays closed until every byte is there, so
         // another thread never reads a block half fetched.
-        const CUresult r = CopyDeviceToHost(arena->context, arena->alias + begin_byte,
-                                            arena->base + begin_byte, end_byte - begin_byte, 0, false);
-        if (r != CUDA_SUCCESS) DieInHandler("cannot be fetched from the GPU (the copy failed)");
+        ForEachCopied(*arena, begin_byte, end_byte, [&](std::size_t from, std::size_t n) {
+          const CUresult r =
+              CopyDeviceToHost(arena->context, arena->alias + from, arena->base + from, n, 0, false);
+          if (r != CUDA_SUCCESS) DieInHandler("cannot be fetched from the GPU (the copy failed)");
+        });
         SetLocked(arena, begin, end, Block::kClean);
       });
   if (write) SetLocked(arena, block, block + 1, Block::kDirty);

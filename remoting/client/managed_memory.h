@@ -67,6 +67,10 @@ class ManagedMemory {
   // Frees the allocation starting at `ptr`. False when `ptr` starts no managed allocation.
   bool Free(CUdeviceptr ptr, CUresult* result);
 
+  // A module's __managed__ variable at [ptr, ptr + bytes) (cuLibraryGetManaged): device memory the
+  // module owns, given a host view at the same address. Pages it shares with other variables share
+  // their arena; only the variables' bytes are ever copied.
+  CUresult AdoptVariable(std::uint64_t context, CUdeviceptr ptr, std::size_t bytes);
   // Frees every allocation of server context `context` (destroyed or reset); returns their addresses.
   std::vector<CUdeviceptr> ForgetContext(std::uint64_t context);
 
@@ -106,7 +110,11 @@ class ManagedMemory {
     std::size_t open = 0;                     // blocks not kDevice
     std::map<std::size_t, std::size_t> used;  // allocations: offset -> bytes (whole pages)
     bool shared = false;                      // small allocations are placed in it
-    pid_t owner = 0;                          // the process that made it (not a forked child)
+    // A module's __managed__ variables (AdoptVariable): device memory of ours in name only, and of it
+    // only `valid` (offset, bytes) is the variables' (the rest of their pages is not to be copied).
+    bool foreign = false;
+    std::vector<std::pair<std::size_t, std::size_t>> valid;
+    pid_t owner = 0;  // the process that made it (not a forked child)
     // Read-ahead: the block after the last fetch, and how many blocks the last fault fetched.
     std::size_t fetched_end = 0, read_ahead = 1;
     // A prefetch to the host: the range the next fault fetches whole (empty when none).
@@ -116,12 +124,20 @@ class ManagedMemory {
     Arena* arena = nullptr;
     std::size_t bytes = 0;
     unsigned attach = CU_MEM_ATTACH_GLOBAL;
+    bool variable = false;  // a __managed__ variable: the module frees it, never cuMemFree
     std::uint64_t attach_context = 0, attach_wire = 0;  // CU_MEM_ATTACH_SINGLE: the stream
     Advice advice;
   };
 
   ManagedMemory() = default;
   CUresult NewArena(std::uint64_t context, CUdevice device, std::size_t bytes, bool shared, Arena** arena);
+  // The second mapping of an arena whose program view is mapped, and what a fork does with both;
+  // false when the alias cannot be made.
+  bool MapAlias(Arena* arena);
+  // Calls copy(offset, bytes) for each part of [begin, end) of `arena` that may be copied: all of it,
+  // or in a foreign arena the variables' bytes.
+  template <typename Copy>
+  void ForEachCopied(const Arena& arena, std::size_t begin, std::size_t end, Copy copy) const;
   CUresult DestroyArena(Arena* arena);
   bool PlaceLocked(Arena* arena, std::size_t bytes, std::size_t* offset) const;
   // Makes [offset, offset + bytes) of `arena` zero on both sides and the host's (kDirty).

@@ -1,4 +1,4 @@
-// The driver functions gpupool does not implement (unsupported.def, refused.def): each is exported so
+// The driver functions gpupool does not implement (unsupported.def): each is exported so
 // programs linked against the full driver load, and answers CUDA_ERROR_NOT_SUPPORTED, logging its name once.
 // No cuda.h here: the stubs ignore their arguments, which the x86-64 and AArch64 calling
 // conventions allow (the caller owns its argument registers and stack).
@@ -21,8 +21,5 @@ extern "C" {
     return NotSupported(#symbol);                       \
   }
 #include "remoting/client/unsupported.def"
-#define GPUPOOL_REFUSED(base, symbol, version, stream) GPUPOOL_UNSUPPORTED(symbol)
-#include "remoting/client/refused.def"
-#undef GPUPOOL_REFUSED
 #undef GPUPOOL_UNSUPPORTED
 }

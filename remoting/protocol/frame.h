@@ -24,7 +24,8 @@ inline constexpr std::uint32_t kMagic = 0x50555047;  // "GPUP" read as little-en
 // 4: deferred device-to-host copies (MemcpyDtoHDeferred, DeferredCopiesFinish).
 // 5: deferred copies of rows with gaps between them (Memcpy2DFromDeviceDeferred).
 // 6: virtual memory management (MemCreate, MemAddressReserve, MemMap and the rest).
-// 7: 2D copies through the copy ring (Memcpy2DToDeviceRing, Memcpy2DFromDeviceRing).
+// 7: 2D copies through the copy ring (Memcpy2DToDeviceRing, Memcpy2DFromDeviceRing), __managed__
+//    variables (LibraryGetManaged).
 inline constexpr std::uint16_t kProtocolVersion = 7;
 // The oldest client version a server still serves: a version 2 client sends the same Hello and
 // simply never asks for a copy ring, so servers can be upgraded before their clients.

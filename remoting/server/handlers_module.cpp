@@ -167,6 +167,21 @@ GPUPOOL_HANDLER(LibraryGetGlobal) {
   return CUDA_SUCCESS;
 }
 
+// The variable joins the session's memory as a global does: copies to and from it are checked
+// against it (the client keeps the host's view of it: remoting/client/managed_memory.h).
+GPUPOOL_HANDLER(LibraryGetManaged) {
+  const auto& [library_id, name] = in;
+  CUlibrary library = nullptr;
+  if (CUresult r = s.Library(library_id, &library); r != CUDA_SUCCESS) return r;
+  CUdeviceptr ptr = 0;
+  std::size_t bytes = 0;
+  CUresult r = GPUPOOL_DRIVER(s, cuLibraryGetManaged, &ptr, &bytes, library, name.c_str());
+  if (r != CUDA_SUCCESS) return r;
+  AddGlobal(s, library_id, ptr, bytes);
+  *out = {ptr, bytes};
+  return CUDA_SUCCESS;
+}
+
 GPUPOOL_HANDLER(LibraryGetKernelCount) {
   CUlibrary library = nullptr;
   if (CUresult r = s.Library(std::get<0>(in), &library); r != CUDA_SUCCESS) return r;

@@ -177,13 +177,14 @@ CUresult LibraryGetGlobal(CUdeviceptr* address, size_t* bytes, CUlibrary handle,
   return GetGlobal(library->module, address, bytes, name);
 }
 
-// The emulated device has no managed variables and no unified function pointers.
-CUresult LibraryGetManaged(CUdeviceptr*, size_t*, CUlibrary handle, const char* name) {
+// A __managed__ variable is a global of the module here, in the context's device memory like every
+// other (the client makes it managed: remoting/client/managed_memory.h).
+CUresult LibraryGetManaged(CUdeviceptr* address, size_t* bytes, CUlibrary handle, const char* name) {
   GPUPOOL_LIBRARY(library, handle);
-  (void)library;
-  return name == nullptr ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_FOUND;
+  return GetGlobal(library->module, address, bytes, name);
 }
 
+// The emulated device has no unified function pointers.
 CUresult LibraryGetUnifiedFunction(void**, CUlibrary handle, const char* name) {
   GPUPOOL_LIBRARY(library, handle);
   (void)library;

@@ -12,6 +12,18 @@ __global__ void Add(int n, const float* x, float* y) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) y[i] = x[i] + y[i];
 }
 
+// Module-scope managed variables: a counter with an initial value, and a table that spans pages.
+__managed__ int g_counter = 7;
+__managed__ float g_table[3000];
+
+__global__ void Bump() {
+  g_counter += 1;
+}
+
+__global__ void ScaleTable(float factor) {
+  for (int i = threadIdx.x; i < 3000; i += blockDim.x) g_table[i] *= factor;
+}
+
 struct Node {
   float value;
   Node* next;
@@ -110,6 +122,28 @@ int main(int argc, char** argv) {
   RT_CUDA(cudaDeviceSynchronize());
   if (options.kernel_results) RT_CHECK(*sum == 55.0f);
   RT_CHECK(nodes[9].next == nullptr && nodes[3].next == &nodes[4]);
+
+  // __managed__ variables: the module's initial value on the host, host writes a kernel sees, the
+  // kernel's result on the host after the synchronisation; a symbol copy reads the same bytes.
+  RT_CHECK(g_counter == 7);
+  g_counter = 41;
+  for (int i = 0; i < 3000; ++i) g_table[i] = static_cast<float>(i);
+  Bump<<<1, 1>>>();
+  ScaleTable<<<1, 256>>>(2.0f);
+  RT_CUDA(cudaDeviceSynchronize());
+  if (options.kernel_results)
+    RT_CHECK(g_counter == 42 && g_table[2999] == 5998.0f);
+  else
+    RT_CHECK(g_counter == 41 && g_table[2999] == 2999.0f);
+  int counter_copy = 0;
+  RT_CUDA(cudaMemcpyFromSymbol(&counter_copy, g_counter, sizeof counter_copy));
+  RT_CHECK(counter_copy == g_counter);
+  float tail = 0;
+  RT_CUDA(cudaMemcpyFromSymbol(&tail, g_table, sizeof tail, 2999 * sizeof(float)));
+  RT_CHECK(tail == g_table[2999]);
+  cudaPointerAttributes variable{};
+  RT_CUDA(cudaPointerGetAttributes(&variable, &g_counter));
+  RT_CHECK(variable.type == cudaMemoryTypeManaged);
 
   RT_CUDA(cudaFree(nodes));
   RT_CUDA(cudaFree(sum));

@@ -58,7 +58,7 @@ TEST_CASE("cuGetProcAddress returns the exported symbol of each ABI variant") {
       {"cuModuleEnumerateFunctions", 13000, 0, "cuModuleEnumerateFunctions"},
       {"cuFuncGetName", 13000, 0, "cuFuncGetName"},
       {"cuKernelGetName", 13000, 0, "cuKernelGetName"},
-      {"cuLibraryGetManaged", 13000, 0, "cuLibraryGetManaged"},  // refused: managed memory
+      {"cuLibraryGetManaged", 13000, 0, "cuLibraryGetManaged"},
       {"cuGraphAddNode", 12020, 0, "cuGraphAddNode"},
       {"cuGraphAddNode", 13000, 0, "cuGraphAddNode_v2"},
       {"cuThreadExchangeStreamCaptureMode", 13000, 0, "cuThreadExchangeStreamCaptureMode"},
@@ -85,8 +85,7 @@ TEST_CASE("cuGetProcAddress returns the exported symbol of each ABI variant") {
 
 TEST_CASE("unsupported driver functions are exported and answer CUDA_ERROR_NOT_SUPPORTED") {
   REQUIRE(Library() != nullptr);
-  for (const char* name : {"cuGraphAddBatchMemOpNode", "cuMemExportToShareableHandle", "cuArrayGetPlane",
-                           "cuLibraryGetManaged"}) {
+  for (const char* name : {"cuGraphAddBatchMemOpNode", "cuMemExportToShareableHandle", "cuArrayGetPlane"}) {
     INFO(name);
     auto fn = reinterpret_cast<int (*)()>(dlsym(Library(), name));
     REQUIRE(fn != nullptr);

@@ -261,7 +261,11 @@ TEST_CASE("libraries: kernels, modules, globals") {
   CUdeviceptr table = 0;
   CU_OK(api.cuLibraryGetGlobal(&table, &size, library, "g_table"));
   CHECK(size == 400);
-  CHECK(api.cuLibraryGetManaged(&table, &size, library, "g_table") == CUDA_ERROR_NOT_FOUND);
+  CUdeviceptr managed = 0;  // the emulated device keeps a __managed__ variable as a global
+  CU_OK(api.cuLibraryGetManaged(&managed, &size, library, "g_table"));
+  CHECK(managed == table);
+  CHECK(size == 400);
+  CHECK(api.cuLibraryGetManaged(&managed, &size, library, "no_such_variable") == CUDA_ERROR_NOT_FOUND);
   CU_OK(api.cuLibraryUnload(library));
   CHECK(api.cuLibraryGetKernel(&kernel, library, "k_mixed") == CUDA_ERROR_INVALID_HANDLE);
   CHECK(api.cuKernelGetName(&name, kernel) == CUDA_ERROR_INVALID_HANDLE);

@@ -79,6 +79,28 @@ TEST_CASE("a PTX module: upload by hash, layout, launch recorded, globals, unloa
   CHECK(c.Result<Op::ModuleUnload>({m}) == CUDA_ERROR_INVALID_HANDLE);
 }
 
+TEST_CASE("a library's __managed__ variable: its address and size, copies checked against it, bad handles") {
+  ServerProcess server = ServerProcess::Start();
+  TestClient c = TestClient::Open(server.endpoint);
+  c.UseDevice0();
+  auto library = c.Call<Op::LibraryLoadData>({Upload(c, std::string(kPtx) + '\0')});
+  REQUIRE(library.result == CUDA_SUCCESS);
+  const std::uint64_t l = std::get<0>(library.fields);
+  // The emulated device keeps a managed variable as a global of the module.
+  auto variable = c.Call<Op::LibraryGetManaged>({l, "g_counter"});
+  REQUIRE(variable.result == CUDA_SUCCESS);
+  auto [v, v_size] = variable.fields;
+  CHECK(v_size == 4);
+  CHECK(c.Result<Op::MemcpyHtoD>({v}, "\x01\x02\x03\x04") == CUDA_SUCCESS);
+  CHECK(c.Call<Op::MemcpyDtoH>({v, 4}).tail == "\x01\x02\x03\x04");
+  CHECK(c.Result<Op::MemcpyDtoH>({v, 8}) == CUDA_ERROR_INVALID_VALUE);  // past the variable
+  CHECK(c.Result<Op::MemFree>({v}) == CUDA_ERROR_INVALID_VALUE);        // the module's, not the session's
+  CHECK(c.Result<Op::LibraryGetManaged>({l, "no_such_variable"}) == CUDA_ERROR_NOT_FOUND);
+  CHECK(c.Result<Op::LibraryGetManaged>({l + 1000, "g_counter"}) == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(c.Result<Op::LibraryUnload>({l}) == CUDA_SUCCESS);
+  CHECK(c.Result<Op::LibraryGetManaged>({l, "g_counter"}) == CUDA_ERROR_INVALID_HANDLE);
+}
+
 TEST_CASE("bad images: wrong hash, chunks out of order, unknown hash, incomplete or wrapper images") {
   ServerProcess server = ServerProcess::Start();
   TestClient c = TestClient::Open(server.endpoint);
