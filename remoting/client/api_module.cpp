@@ -8,6 +8,8 @@
 // elsewhere (heap memory the application may free after the call) is loaded at once.
 #include <dlfcn.h>
 
+#include <functional>
+
 #include "common/log.h"
 #include "common/read_file.h"
 #include "remoting/client/api_support.h"
@@ -89,6 +91,25 @@ CUresult LoadedLibrary(CUlibrary handle, Library** out) {
   if (library == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   GPUPOOL_CU_RETURN_IF_ERROR(EnsureLibraryLoaded(library));
   *out = library;
+  return CUDA_SUCCESS;
+}
+
+// A variable of a library, looked up on the server (`op`) in server context `context`. It joins the
+// allocations (copies take it as device memory) and fills the out parameters the program gave.
+template <Op op>
+CUresult LibraryVariable(CUlibrary handle, const char* name, std::uint64_t context, CUdeviceptr* dptr,
+                         size_t* bytes,
+                         const std::function<CUresult(CUdeviceptr, std::size_t)>& before = {}) {
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Library* library = nullptr;
+  GPUPOOL_CU_RETURN_IF_ERROR(LoadedLibrary(handle, &library));
+  typename protocol::Call<op>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<op>(context, {library->id, name}, &reply));
+  const auto [address, size] = reply;
+  if (before) GPUPOOL_CU_RETURN_IF_ERROR(before(address, size));
+  State::Get().AddAllocation(address, size);
+  if (dptr != nullptr) *dptr = address;
+  if (bytes != nullptr) *bytes = size;
   return CUDA_SUCCESS;
 }
 
@@ -284,26 +305,17 @@ GPUPOOL_API CUresult cuLibraryGetModule(CUmodule* module, CUlibrary handle) {
 
 GPUPOOL_API CUresult cuLibraryGetGlobal(CUdeviceptr* dptr, size_t* bytes, CUlibrary handle,
                                         const char* name) {
-  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  Library* library = nullptr;
-  GPUPOOL_CU_RETURN_IF_ERROR(LoadedLibrary(handle, &library));
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().CurrentId(&context));
-  protocol::Call<Op::LibraryGetGlobal>::Reply reply;
-  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetGlobal>(context, {library->id, name}, &reply));
-  State::Get().AddAllocation(std::get<0>(reply), std::get<1>(reply));
-  if (dptr != nullptr) *dptr = std::get<0>(reply);
-  if (bytes != nullptr) *bytes = std::get<1>(reply);
-  return CUDA_SUCCESS;
+  return LibraryVariable<Op::LibraryGetGlobal>(handle, name, context, dptr, bytes);
 }
 
 // A __managed__ variable: the runtime makes the program's host accesses to it go through the address
 // this returns, so the address gets a host view (remoting/client/managed_memory.h).
 GPUPOOL_API CUresult cuLibraryGetManaged(CUdeviceptr* dptr, size_t* bytes, CUlibrary handle,
                                          const char* name) {
-  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  Library* library = nullptr;
-  GPUPOOL_CU_RETURN_IF_ERROR(LoadedLibrary(handle, &library));
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   // The runtime asks before any context is current (the program's first host access to a variable
   // initialises it): the variables then belong to device 0's primary context, retained for them for
   // as long as the process lives, as their memory does.
@@ -313,14 +325,10 @@ GPUPOOL_API CUresult cuLibraryGetManaged(CUdeviceptr* dptr, size_t* bytes, CUlib
     GPUPOOL_CU_RETURN_IF_ERROR(cuDevicePrimaryCtxRetain(&primary, 0));
     context = reinterpret_cast<Context*>(primary)->id;
   }
-  protocol::Call<Op::LibraryGetManaged>::Reply reply;
-  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::LibraryGetManaged>(context, {library->id, name}, &reply));
-  const auto [address, size] = reply;
-  GPUPOOL_CU_RETURN_IF_ERROR(ManagedMemory::Get().AdoptVariable(context, address, size));
-  State::Get().AddAllocation(address, size);
-  if (dptr != nullptr) *dptr = address;
-  if (bytes != nullptr) *bytes = size;
-  return CUDA_SUCCESS;
+  return LibraryVariable<Op::LibraryGetManaged>(
+      handle, name, context, dptr, bytes, [context](CUdeviceptr address, std::size_t size) {
+        return ManagedMemory::Get().AdoptVariable(context, address, size);
+      });
 }
 
 GPUPOOL_API CUresult cuKernelGetFunction(CUfunction* function, CUkernel handle) {

@@ -15,6 +15,18 @@ void AddGlobal(Session& s, std::uint64_t parent, CUdeviceptr ptr, std::size_t by
   s.globals.emplace(parent, ptr);
 }
 
+// A variable of module or library `parent`, found by `lookup(&ptr, &bytes)` (the driver's call): it
+// joins the session's memory, so copies to and from it are checked against it, and is the reply.
+template <typename Lookup, typename Reply>
+CUresult VariableOf(Session& s, std::uint64_t parent, Lookup lookup, Reply* out) {
+  CUdeviceptr ptr = 0;
+  std::size_t bytes = 0;
+  if (CUresult r = lookup(&ptr, &bytes); r != CUDA_SUCCESS) return r;
+  AddGlobal(s, parent, ptr, bytes);
+  *out = {ptr, bytes};
+  return CUDA_SUCCESS;
+}
+
 template <typename T>
 std::uint64_t AddChild(Session& s, HandleTable<T>& table, std::uint64_t parent, T handle) {
   std::uint64_t id = table.Add(handle);
@@ -76,16 +88,15 @@ GPUPOOL_HANDLER(ModuleGetFunction) {
 }
 
 GPUPOOL_HANDLER(ModuleGetGlobal) {
-  const auto& [module_id, name] = in;
-  CUmodule module = nullptr;
-  if (CUresult r = s.Module(module_id, &module); r != CUDA_SUCCESS) return r;
-  CUdeviceptr ptr = 0;
-  std::size_t bytes = 0;
-  CUresult r = GPUPOOL_DRIVER(s, cuModuleGetGlobal_v2, &ptr, &bytes, module, name.c_str());
-  if (r != CUDA_SUCCESS) return r;
-  AddGlobal(s, module_id, ptr, bytes);
-  *out = {ptr, bytes};
-  return CUDA_SUCCESS;
+  const auto& [parent_id, name] = in;
+  CUmodule parent = nullptr;
+  if (CUresult r = s.Module(parent_id, &parent); r != CUDA_SUCCESS) return r;
+  return VariableOf(
+      s, parent_id,
+      [&](CUdeviceptr* ptr, std::size_t* bytes) {
+        return GPUPOOL_DRIVER(s, cuModuleGetGlobal_v2, ptr, bytes, parent, name.c_str());
+      },
+      out);
 }
 
 GPUPOOL_HANDLER(ModuleGetFunctionCount) {
@@ -155,31 +166,29 @@ GPUPOOL_HANDLER(LibraryGetModule) {
 }
 
 GPUPOOL_HANDLER(LibraryGetGlobal) {
-  const auto& [library_id, name] = in;
-  CUlibrary library = nullptr;
-  if (CUresult r = s.Library(library_id, &library); r != CUDA_SUCCESS) return r;
-  CUdeviceptr ptr = 0;
-  std::size_t bytes = 0;
-  CUresult r = GPUPOOL_DRIVER(s, cuLibraryGetGlobal, &ptr, &bytes, library, name.c_str());
-  if (r != CUDA_SUCCESS) return r;
-  AddGlobal(s, library_id, ptr, bytes);
-  *out = {ptr, bytes};
-  return CUDA_SUCCESS;
+  const auto& [parent_id, name] = in;
+  CUlibrary parent = nullptr;
+  if (CUresult r = s.Library(parent_id, &parent); r != CUDA_SUCCESS) return r;
+  return VariableOf(
+      s, parent_id,
+      [&](CUdeviceptr* ptr, std::size_t* bytes) {
+        return GPUPOOL_DRIVER(s, cuLibraryGetGlobal, ptr, bytes, parent, name.c_str());
+      },
+      out);
 }
 
-// The variable joins the session's memory as a global does: copies to and from it are checked
-// against it (the client keeps the host's view of it: remoting/client/managed_memory.h).
+// A __managed__ variable, as a global (the client keeps the host's view of it:
+// remoting/client/managed_memory.h).
 GPUPOOL_HANDLER(LibraryGetManaged) {
-  const auto& [library_id, name] = in;
-  CUlibrary library = nullptr;
-  if (CUresult r = s.Library(library_id, &library); r != CUDA_SUCCESS) return r;
-  CUdeviceptr ptr = 0;
-  std::size_t bytes = 0;
-  CUresult r = GPUPOOL_DRIVER(s, cuLibraryGetManaged, &ptr, &bytes, library, name.c_str());
-  if (r != CUDA_SUCCESS) return r;
-  AddGlobal(s, library_id, ptr, bytes);
-  *out = {ptr, bytes};
-  return CUDA_SUCCESS;
+  const auto& [parent_id, name] = in;
+  CUlibrary parent = nullptr;
+  if (CUresult r = s.Library(parent_id, &parent); r != CUDA_SUCCESS) return r;
+  return VariableOf(
+      s, parent_id,
+      [&](CUdeviceptr* ptr, std::size_t* bytes) {
+        return GPUPOOL_DRIVER(s, cuLibraryGetManaged, ptr, bytes, parent, name.c_str());
+      },
+      out);
 }
 
 GPUPOOL_HANDLER(LibraryGetKernelCount) {

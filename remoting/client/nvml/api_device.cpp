@@ -265,32 +265,15 @@ nvmlReturn_t Processes(nvmlDevice_t handle, unsigned* count, Info* infos, bool g
 
 }  // namespace
 
-GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t handle, unsigned int* count,
-                                                                   nvmlProcessInfo_v1_t* infos) {
-  return Processes(handle, count, infos, false);
-}
-GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t handle,
-                                                                      unsigned int* count,
-                                                                      nvmlProcessInfo_t* infos) {
-  return Processes(handle, count, infos, false);
-}
-GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle,
-                                                                      unsigned int* count,
-                                                                      nvmlProcessInfo_t* infos) {
-  return Processes(handle, count, infos, false);
-}
-// A remote GPU draws nothing here: no graphics process runs on it for this program.
-GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t handle, unsigned int* count,
-                                                                    nvmlProcessInfo_v1_t* infos) {
-  return Processes(handle, count, infos, true);
-}
-GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t handle,
-                                                                       unsigned int* count,
-                                                                       nvmlProcessInfo_t* infos) {
-  return Processes(handle, count, infos, true);
-}
-GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t handle,
-                                                                       unsigned int* count,
-                                                                       nvmlProcessInfo_t* infos) {
-  return Processes(handle, count, infos, true);
-}
+// Each version's entry point (the unsuffixed one fills the first layout), compute and graphics. A remote
+// GPU draws nothing here: no graphics process runs on it for this program.
+#define GPUPOOL_NVML_PROCESSES(name, Info, graphics)                                          \
+  GPUPOOL_NVML_API nvmlReturn_t name(nvmlDevice_t handle, unsigned int* count, Info* infos) { \
+    return Processes(handle, count, infos, graphics);                                         \
+  }
+GPUPOOL_NVML_PROCESSES(nvmlDeviceGetComputeRunningProcesses, nvmlProcessInfo_v1_t, false)
+GPUPOOL_NVML_PROCESSES(nvmlDeviceGetComputeRunningProcesses_v2, nvmlProcessInfo_t, false)
+GPUPOOL_NVML_PROCESSES(nvmlDeviceGetComputeRunningProcesses_v3, nvmlProcessInfo_t, false)
+GPUPOOL_NVML_PROCESSES(nvmlDeviceGetGraphicsRunningProcesses, nvmlProcessInfo_v1_t, true)
+GPUPOOL_NVML_PROCESSES(nvmlDeviceGetGraphicsRunningProcesses_v2, nvmlProcessInfo_t, true)
+GPUPOOL_NVML_PROCESSES(nvmlDeviceGetGraphicsRunningProcesses_v3, nvmlProcessInfo_t, true)
