@@ -15,17 +15,22 @@ void AddGlobal(Session& s, std::uint64_t parent, CUdeviceptr ptr, std::size_t by
   s.globals.emplace(parent, ptr);
 }
 
-// A variable of module or library `parent`, found by `lookup(&ptr, &bytes)` (the driver's call): it
-// joins the session's memory, so copies to and from it are checked against it, and is the reply.
-template <typename Lookup, typename Reply>
-CUresult VariableOf(Session& s, std::uint64_t parent, Lookup lookup, Reply* out) {
-  CUdeviceptr ptr = 0;
-  std::size_t bytes = 0;
-  if (CUresult r = lookup(&ptr, &bytes); r != CUDA_SUCCESS) return r;
-  AddGlobal(s, parent, ptr, bytes);
-  *out = {ptr, bytes};
-  return CUDA_SUCCESS;
-}
+// A variable of a module or library (`Handle`, found by the session's `Find`), looked up by the driver's
+// `lookup`: it joins the session's memory, so copies to and from it are checked against it, and is the
+// reply.
+#define GPUPOOL_VARIABLE_HANDLER(op, Handle, Find, lookup)                                             \
+  GPUPOOL_HANDLER(op) {                                                                                \
+    const auto& [parent_id, name] = in;                                                                \
+    Handle parent = nullptr;                                                                           \
+    if (CUresult r = s.Find(parent_id, &parent); r != CUDA_SUCCESS) return r;                          \
+    CUdeviceptr ptr = 0;                                                                               \
+    std::size_t bytes = 0;                                                                             \
+    if (CUresult r = GPUPOOL_DRIVER(s, lookup, &ptr, &bytes, parent, name.c_str()); r != CUDA_SUCCESS) \
+      return r;                                                                                        \
+    AddGlobal(s, parent_id, ptr, bytes);                                                               \
+    *out = {ptr, bytes};                                                                               \
+    return CUDA_SUCCESS;                                                                               \
+  }
 
 template <typename T>
 std::uint64_t AddChild(Session& s, HandleTable<T>& table, std::uint64_t parent, T handle) {
@@ -87,17 +92,7 @@ GPUPOOL_HANDLER(ModuleGetFunction) {
   return r;
 }
 
-GPUPOOL_HANDLER(ModuleGetGlobal) {
-  const auto& [parent_id, name] = in;
-  CUmodule parent = nullptr;
-  if (CUresult r = s.Module(parent_id, &parent); r != CUDA_SUCCESS) return r;
-  return VariableOf(
-      s, parent_id,
-      [&](CUdeviceptr* ptr, std::size_t* bytes) {
-        return GPUPOOL_DRIVER(s, cuModuleGetGlobal_v2, ptr, bytes, parent, name.c_str());
-      },
-      out);
-}
+GPUPOOL_VARIABLE_HANDLER(ModuleGetGlobal, CUmodule, Module, cuModuleGetGlobal_v2)
 
 GPUPOOL_HANDLER(ModuleGetFunctionCount) {
   CUmodule module = nullptr;
@@ -165,31 +160,11 @@ GPUPOOL_HANDLER(LibraryGetModule) {
   return r;
 }
 
-GPUPOOL_HANDLER(LibraryGetGlobal) {
-  const auto& [parent_id, name] = in;
-  CUlibrary parent = nullptr;
-  if (CUresult r = s.Library(parent_id, &parent); r != CUDA_SUCCESS) return r;
-  return VariableOf(
-      s, parent_id,
-      [&](CUdeviceptr* ptr, std::size_t* bytes) {
-        return GPUPOOL_DRIVER(s, cuLibraryGetGlobal, ptr, bytes, parent, name.c_str());
-      },
-      out);
-}
+GPUPOOL_VARIABLE_HANDLER(LibraryGetGlobal, CUlibrary, Library, cuLibraryGetGlobal)
 
 // A __managed__ variable, as a global (the client keeps the host's view of it:
 // remoting/client/managed_memory.h).
-GPUPOOL_HANDLER(LibraryGetManaged) {
-  const auto& [parent_id, name] = in;
-  CUlibrary parent = nullptr;
-  if (CUresult r = s.Library(parent_id, &parent); r != CUDA_SUCCESS) return r;
-  return VariableOf(
-      s, parent_id,
-      [&](CUdeviceptr* ptr, std::size_t* bytes) {
-        return GPUPOOL_DRIVER(s, cuLibraryGetManaged, ptr, bytes, parent, name.c_str());
-      },
-      out);
-}
+GPUPOOL_VARIABLE_HANDLER(LibraryGetManaged, CUlibrary, Library, cuLibraryGetManaged)
 
 GPUPOOL_HANDLER(LibraryGetKernelCount) {
   CUlibrary library = nullptr;
