@@ -57,7 +57,7 @@ struct ServerOptions {
   std::int64_t kernel_timeout_ms = 0;  // the hang watchdog's limit; 0: off
   // How long a session's worker polls its socket for the next request before it sleeps; 0: never.
   std::uint32_t spin_us = 50;
-  std::string image_cache_dir;         // images shared by the server's sessions (image_store.h); "": off
+  std::string image_cache_dir;  // images shared by the server's sessions (image_store.h); "": off
   std::uint64_t image_cache_bytes = 8ull << 30;
   // Pods prove who they are with their service-account token, checked by a TokenReview
   // (pod_token_review.h): a Hello without one needs --token-file.
