@@ -67,14 +67,6 @@ bool MapAt(int fd, CUdeviceptr base, std::size_t bytes) {
   return false;
 }
 
-int Protection(std::uint8_t state) {
-  switch (state) {
-    case 0: return PROT_NONE;
-    case 1: return PROT_READ;
-    default: return PROT_READ | PROT_WRITE;
-  }
-}
-
 // Written with write(2): a fault handler must not use stdio, whose locks the program may hold.
 [[noreturn]] void DieInHandler(const char* why) {
   char line[320];
@@ -87,13 +79,19 @@ int Protection(std::uint8_t state) {
 struct sigaction g_previous;
 
 void OnFault(int signal, siginfo_t* info, void* context) {
+  // The interrupted code may be about to read errno; the fetch's system calls must not change it.
+  const int saved_errno = errno;
   bool write = false;
 #if defined(__x86_64__)
   // The page fault's error code: bit 1 is set for a write.
   write = (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
 #endif
   // si_code > 0: the kernel raised it for this access (not kill(2) or raise(3)).
-  if (info->si_code > 0 && ManagedMemory::Get().HandleFault(info->si_addr, write)) return;
+  if (info->si_code > 0 && ManagedMemory::Get().HandleFault(info->si_addr, write)) {
+    errno = saved_errno;
+    return;
+  }
+  errno = saved_errno;
   if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr) {
     g_previous.sa_sigaction(signal, info, context);
     return;
@@ -120,6 +118,15 @@ void InstallFaultHandler() {
 }
 
 }  // namespace
+
+int ManagedMemory::Protection(Block state) {
+  switch (state) {
+    case Block::kDevice: return PROT_NONE;
+    case Block::kClean: return PROT_READ;
+    case Block::kDirty: return PROT_READ | PROT_WRITE;
+  }
+  return PROT_NONE;
+}
 
 ManagedMemory& ManagedMemory::Get() {
   // Never destroyed: atexit handlers may free memory. A forked child has no managed memory (its pages
@@ -466,7 +473,7 @@ void ManagedMemory::SetLocked(Arena* arena, std::size_t first, std::size_t last,
         const std::size_t end_byte = std::min(end * arena->block_bytes, arena->bytes);
         // Only a kernel out of memory areas refuses; those blocks keep their state and protection.
         if (refused || mprotect(reinterpret_cast<void*>(arena->base + begin_byte), end_byte - begin_byte,
-                                Protection(static_cast<std::uint8_t>(state))) != 0) {
+                                Protection(state)) != 0) {
           if (!refused) {
             GPUPOOL_LOG_ONCE(kError, "managed mprotect")
                 << "managed memory: mprotect failed: " << std::strerror(errno);

@@ -130,6 +130,7 @@ class ManagedMemory {
   };
 
   ManagedMemory() = default;
+  static int Protection(Block state);  // the program's mapping of a block in `state`
   CUresult NewArena(std::uint64_t context, CUdevice device, std::size_t bytes, bool shared, Arena** arena);
   // The second mapping of an arena whose program view is mapped, and what a fork does with both;
   // false when the alias cannot be made.
