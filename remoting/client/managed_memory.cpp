@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/address_ranges.h"
 #include "common/log.h"
 #include "remoting/client/api_support.h"
 
@@ -315,13 +316,14 @@ CUresult ManagedMemory::DestroyArena(Arena* arena) {
   return result != CUDA_SUCCESS ? result : freed;
 }
 
-bool ManagedMemory::PlaceLocked(Arena* arena, std::size_t bytes, std::size_t* offset) const {
-  std::size_t start = 0;  // first fit between the allocations
-  for (const auto& [at, size] : arena->used) {
-    if (at - start >= bytes) break;
-    start = at + size;
+bool ManagedMemory::PlaceLocked(const Arena& arena, std::size_t bytes, std::size_t* offset) const {
+  std::size_t start = 0;  // first fit between the arena's allocations (each takes whole pages)
+  for (auto it = allocations_.lower_bound(arena.base);
+       it != allocations_.end() && it->first < arena.base + arena.bytes; ++it) {
+    if (it->first - arena.base - start >= bytes) break;
+    start = it->first - arena.base + RoundUp(it->second.bytes, PageSize());
   }
-  if (start + bytes > arena->bytes) return false;
+  if (start + bytes > arena.bytes) return false;
   *offset = start;
   return true;
 }
@@ -332,7 +334,7 @@ void ManagedMemory::BlocksOf(const Arena& arena, std::size_t offset, std::size_t
   *last = std::min((offset + bytes + arena.block_bytes - 1) / arena.block_bytes, arena.blocks.size());
 }
 
-CUresult ManagedMemory::ZeroLocked(Arena* arena, std::size_t offset, std::size_t bytes) {
+void ManagedMemory::ZeroLocked(Arena* arena, std::size_t offset, std::size_t bytes) {
   // A hole reads as zeros, and FlushLocked makes the device's bytes under a hole zero too.
   if (fallocate(arena->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                 static_cast<off_t>(bytes)) != 0) {
@@ -341,7 +343,6 @@ CUresult ManagedMemory::ZeroLocked(Arena* arena, std::size_t offset, std::size_t
   std::size_t first = 0, last = 0;
   BlocksOf(*arena, offset, bytes, &first, &last);
   SetLocked(arena, first, last, Block::kDirty);
-  return CUDA_SUCCESS;
 }
 
 CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::size_t bytes, unsigned flags,
@@ -353,7 +354,7 @@ CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::si
   if (rounded <= kSharedLimit) {
     for (auto& [base, candidate] : arenas_) {
       if (candidate->shared && candidate->context == context && candidate->owner == getpid() &&
-          PlaceLocked(candidate.get(), rounded, &offset)) {
+          PlaceLocked(*candidate, rounded, &offset)) {
         arena = candidate.get();
         break;
       }
@@ -363,14 +364,14 @@ CUresult ManagedMemory::Allocate(std::uint64_t context, CUdevice device, std::si
   } else {
     GPUPOOL_CU_RETURN_IF_ERROR(NewArena(context, device, rounded, false, &arena));
   }
-  arena->used[offset] = rounded;
   *ptr = arena->base + offset;
   Allocation allocation;
   allocation.arena = arena;
   allocation.bytes = bytes;
   allocation.attach = flags;
   allocations_[*ptr] = allocation;
-  return ZeroLocked(arena, offset, rounded);
+  ZeroLocked(arena, offset, rounded);
+  return CUDA_SUCCESS;
 }
 
 bool ManagedMemory::Free(CUdeviceptr ptr, CUresult* result) {
@@ -383,13 +384,13 @@ bool ManagedMemory::Free(CUdeviceptr ptr, CUresult* result) {
     return true;
   }
   Arena* arena = it->second.arena;
-  const std::size_t offset = ptr - arena->base;
   std::size_t first = 0, last = 0;
-  BlocksOf(*arena, offset, arena->used[offset], &first, &last);
+  BlocksOf(*arena, ptr - arena->base, it->second.bytes, &first, &last);
   SetLocked(arena, first, last, Block::kDevice);  // closed: nothing of it is handed over again
-  arena->used.erase(offset);
   allocations_.erase(it);
-  *result = arena->used.empty() ? DestroyArena(arena) : CUDA_SUCCESS;
+  const auto next = allocations_.lower_bound(arena->base);
+  const bool empty = next == allocations_.end() || next->first >= arena->base + arena->bytes;
+  *result = empty ? DestroyArena(arena) : CUDA_SUCCESS;
   return true;
 }
 
@@ -425,11 +426,8 @@ bool ManagedMemory::Attach(CUdeviceptr ptr, unsigned flags, std::uint64_t contex
 }
 
 ManagedMemory::Arena* ManagedMemory::ArenaLocked(std::uintptr_t address) const {
-  auto it = arenas_.upper_bound(address);
-  if (it == arenas_.begin()) return nullptr;
-  --it;
-  Arena* arena = it->second.get();
-  return address - arena->base < arena->bytes ? arena : nullptr;
+  auto it = RangeHolding(arenas_, address, [](const std::unique_ptr<Arena>& a) { return a->bytes; });
+  return it == arenas_.end() ? nullptr : it->second.get();
 }
 
 bool ManagedMemory::Contains(std::uintptr_t ptr, std::size_t bytes) const {
@@ -442,10 +440,8 @@ bool ManagedMemory::Contains(std::uintptr_t ptr, std::size_t bytes) const {
 bool ManagedMemory::Find(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const {
   if (arena_count_.load(std::memory_order_acquire) == 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = allocations_.upper_bound(ptr);
-  if (it == allocations_.begin()) return false;
-  --it;
-  if (ptr - it->first >= it->second.bytes) return false;
+  const auto it = RangeHolding(allocations_, ptr, [](const Allocation& a) { return a.bytes; });
+  if (it == allocations_.end()) return false;
   if (base != nullptr) *base = it->first;
   if (bytes != nullptr) *bytes = it->second.bytes;
   return true;
@@ -454,11 +450,8 @@ bool ManagedMemory::Find(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes)
 bool ManagedMemory::WithAdvice(CUdeviceptr ptr, std::size_t bytes, const std::function<void(Advice*)>& use) {
   if (arena_count_.load(std::memory_order_acquire) == 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = allocations_.upper_bound(ptr);
-  if (it == allocations_.begin()) return false;
-  --it;
-  const std::size_t offset = ptr - it->first;
-  if (offset >= it->second.bytes || bytes > it->second.bytes - offset) return false;
+  const auto it = RangeHolding(allocations_, ptr, [](const Allocation& a) { return a.bytes; });
+  if (it == allocations_.end() || bytes > it->second.bytes - (ptr - it->first)) return false;
   use(&it->second.advice);
   return true;
 }
@@ -576,19 +569,18 @@ CUresult ManagedMemory::BeforeDeviceAccess(std::uintptr_t ptr, std::size_t bytes
   std::lock_guard<std::mutex> lock(mu_);
   CUresult result = CUDA_SUCCESS;
   const std::uintptr_t end = ptr + bytes < ptr ? UINTPTR_MAX : ptr + bytes;
-  for (auto it = arenas_.upper_bound(ptr); it != arenas_.begin();) {
-    --it;  // the arena holding ptr (if any), then the ones after it that the range reaches
-    for (; it != arenas_.end() && it->first < end; ++it) {
-      Arena* arena = it->second.get();
-      if (arena->base + arena->bytes <= ptr || arena->open == 0) continue;
-      const std::size_t from = ptr > arena->base ? ptr - arena->base : 0;
-      const std::size_t to = std::min<std::uintptr_t>(end - arena->base, arena->bytes);
-      std::size_t first = 0, last = 0;
-      BlocksOf(*arena, from, to - from, &first, &last);
-      const CUresult r = FlushLocked(arena, first, last);
-      if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
-    }
-    break;
+  // The arena holding ptr, if any, then every one that starts before the range ends.
+  auto it = arenas_.upper_bound(ptr);
+  if (it != arenas_.begin() && ArenaLocked(ptr) != nullptr) --it;
+  for (; it != arenas_.end() && it->first < end; ++it) {
+    Arena* arena = it->second.get();
+    if (arena->open == 0) continue;
+    const std::size_t from = ptr > arena->base ? ptr - arena->base : 0;
+    const std::size_t to = std::min<std::uintptr_t>(end - arena->base, arena->bytes);
+    std::size_t first = 0, last = 0;
+    BlocksOf(*arena, from, to - from, &first, &last);
+    const CUresult r = FlushLocked(arena, first, last);
+    if (r != CUDA_SUCCESS && result == CUDA_SUCCESS) result = r;
   }
   return result;
 }
@@ -626,9 +618,9 @@ bool ManagedMemory::HandleFault(const void* address, bool write) {
   // is writing it now, and a block fetched then would stay stale.
   std::size_t first = block, last = block + 1;
   std::size_t floor = 0, ceiling = arena->blocks.size();
-  auto holder = allocations_.upper_bound(at);
-  if (holder != allocations_.begin() && (--holder)->first >= arena->base &&
-      at - holder->first < RoundUp(holder->second.bytes, PageSize())) {
+  const auto holder =
+      RangeHolding(allocations_, at, [](const Allocation& a) { return RoundUp(a.bytes, PageSize()); });
+  if (holder != allocations_.end() && holder->first >= arena->base) {
     BlocksOf(*arena, holder->first - arena->base, holder->second.bytes, &floor, &ceiling);
   } else {
     ceiling = block + 1;  // outside every allocation: that block alone

@@ -107,9 +107,8 @@ class ManagedMemory {
     char* alias = nullptr;  // the memfd mapped again, always readable and writable
     std::size_t block_bytes = 0;
     std::vector<Block> blocks;
-    std::size_t open = 0;                     // blocks not kDevice
-    std::map<std::size_t, std::size_t> used;  // allocations: offset -> bytes (whole pages)
-    bool shared = false;                      // small allocations are placed in it
+    std::size_t open = 0;  // blocks not kDevice
+    bool shared = false;   // small allocations are placed in it
     // A module's __managed__ variables (AdoptVariable): device memory of ours in name only, and of it
     // only `valid` (offset, bytes) is the variables' (the rest of their pages is not to be copied).
     bool foreign = false;
@@ -140,9 +139,10 @@ class ManagedMemory {
   template <typename Copy>
   void ForEachCopied(const Arena& arena, std::size_t begin, std::size_t end, Copy copy) const;
   CUresult DestroyArena(Arena* arena);
-  bool PlaceLocked(Arena* arena, std::size_t bytes, std::size_t* offset) const;
+  // Where `bytes` (whole pages) fit between the arena's allocations (allocations_), first fit.
+  bool PlaceLocked(const Arena& arena, std::size_t bytes, std::size_t* offset) const;
   // Makes [offset, offset + bytes) of `arena` zero on both sides and the host's (kDirty).
-  CUresult ZeroLocked(Arena* arena, std::size_t offset, std::size_t bytes);
+  void ZeroLocked(Arena* arena, std::size_t offset, std::size_t bytes);
   Arena* ArenaLocked(std::uintptr_t address) const;
   // Moves blocks [first, last) of `arena` to `state`, changing the program's mapping to match.
   void SetLocked(Arena* arena, std::size_t first, std::size_t last, Block state);
