@@ -94,6 +94,11 @@ Split SplitOf(std::size_t width, std::size_t height) {
   return split;
 }
 
+// Whole rows per ring slot (rows no wider than a slot).
+Split RingSplit(std::size_t width, std::size_t height) {
+  return Split{width, height, protocol::kRingSlotBytes / width, 0};
+}
+
 // Whether a piece's host bytes lie contiguously in the program's memory (then they travel from there
 // without packing).
 bool Contiguous(const Side& host, const Piece& p) {
@@ -152,12 +157,11 @@ CUresult PiecesFromDevice(std::uint64_t context, const Side& src, const Side& ds
 CUresult RingRowsToDevice(CopyRing& ring, Session& session, std::uint64_t context, const Side& src,
                           const Side& dst, std::size_t width, std::size_t height, std::uint64_t stream,
                           std::uint32_t async) {
-  const std::size_t rows_per_piece = protocol::kRingSlotBytes / width;
+  const Split split = RingSplit(width, height);
   return Windowed<Op::Memcpy2DToDeviceRing, Piece>(
-      (height + rows_per_piece - 1) / rows_per_piece, protocol::kRingSlots,
+      split.count(), protocol::kRingSlots,
       [&](Piece& p, std::size_t i) {
-        p.row = i * rows_per_piece;
-        p.rows = std::min(rows_per_piece, height - p.row);
+        split.Place(i, &p);
         const std::uint32_t seq = ring.Next();
         p.slot = CopyRing::SlotOf(seq);
         if (!ring.WaitWritable(seq, session)) return CUDA_ERROR_DEVICE_UNAVAILABLE;
@@ -174,12 +178,11 @@ CUresult RingRowsToDevice(CopyRing& ring, Session& session, std::uint64_t contex
 CUresult RingRowsFromDevice(CopyRing& ring, std::uint64_t context, const Side& src, const Side& dst,
                             std::size_t width, std::size_t height, std::uint64_t stream,
                             std::uint32_t async) {
-  const std::size_t rows_per_piece = protocol::kRingSlotBytes / width;
+  const Split split = RingSplit(width, height);
   return Windowed<Op::Memcpy2DFromDeviceRing, Piece>(
-      (height + rows_per_piece - 1) / rows_per_piece, protocol::kRingSlots,
+      split.count(), protocol::kRingSlots,
       [&](Piece& p, std::size_t i) {
-        p.row = i * rows_per_piece;
-        p.rows = std::min(rows_per_piece, height - p.row);
+        split.Place(i, &p);
         p.slot = CopyRing::SlotOf(ring.Next());
         return Begin<Op::Memcpy2DFromDeviceRing>(
             context, {src.device, src.pitch, src.x, src.y + p.row, width, p.rows, stream, async, p.slot},

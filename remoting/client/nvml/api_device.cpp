@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "remoting/client/nvml/api_support.h"
 #include "remoting/client/nvml/pci_bus_id.h"
@@ -255,7 +256,7 @@ nvmlReturn_t Processes(nvmlDevice_t handle, unsigned* count, Info* infos, bool g
   Info info{};
   info.pid = static_cast<unsigned>(getpid());
   info.usedGpuMemory = total - free_bytes;
-  if constexpr (sizeof(Info) == sizeof(nvmlProcessInfo_t)) {
+  if constexpr (std::is_same_v<Info, nvmlProcessInfo_t>) {
     info.gpuInstanceId = 0xffffffffu;
     info.computeInstanceId = 0xffffffffu;
   }
