@@ -64,8 +64,8 @@ CUresult Prefetch(CUdeviceptr ptr, std::size_t bytes, CUmemLocation location, un
   if (!managed.WithAdvice(ptr, bytes,
                           [&](ManagedMemory::Advice* advice) { advice->last_prefetch = location; }))
     return CUDA_ERROR_INVALID_VALUE;
-  // To a device: what the host wrote goes now. To the host: the next access fetches all of it at once
-  // (it is ordered after the stream's earlier work by the fetch's own synchronisation).
+  // To a device: what the host wrote goes now. To the host: the next access fetches all of it at once,
+  // with the synchronous copy every fetch is (after the work of the blocking streams).
   if (location.type == CU_MEM_LOCATION_TYPE_DEVICE) return managed.BeforeDeviceAccess(ptr, bytes);
   managed.PrefetchToHost(ptr, bytes);
   return CUDA_SUCCESS;
