@@ -19,8 +19,8 @@ namespace {
 // that checks (cuda-samples' memMapIPCDrv, cudaCompressibleMemory) takes its other path or waives
 // instead of failing in the first call: exportable memory handles, compressible memory, host memory
 // through virtual memory management (device memory through it works), sparse and deferred-mapping
-// arrays (cuMemMapArrayAsync),
-// IPC events, dma-buf handles, external timeline semaphores, GPUDirect RDMA, stream waits.
+// arrays (cuMemMapArrayAsync), dma-buf handles, external timeline semaphores, GPUDirect RDMA, stream
+// waits. Interprocess handles work between the sessions of one pod (api_ipc.cpp): the GPU's answer.
 void ApplyClientCapabilities(DeviceFacts* device) {
   static constexpr std::pair<CUdevice_attribute, int> kCapabilities[] = {
       {CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0},
@@ -41,7 +41,6 @@ void ApplyClientCapabilities(DeviceFacts* device) {
       {CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_SPARSE_CUDA_ARRAY_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_DEFERRED_MAPPING_CUDA_ARRAY_SUPPORTED, 0},
-      {CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_TIMELINE_SEMAPHORE_INTEROP_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED, 0},

@@ -22,9 +22,18 @@ void AllocationTable::RemoveBorrowedIn(std::uint64_t base, std::uint64_t size) {
   }
 }
 
-void AllocationTable::RemoveMapped(std::uint64_t base) {
+bool AllocationTable::Remove(std::uint64_t base, Kind kind) {
   auto it = entries_.find(base);
-  if (it != entries_.end() && it->second.kind == Kind::kMapped) entries_.erase(it);
+  if (it == entries_.end() || it->second.kind != kind || kind == Kind::kOwned) return false;
+  entries_.erase(it);
+  return true;
+}
+
+bool AllocationTable::KindAt(std::uint64_t base, Kind* kind) const {
+  auto it = entries_.find(base);
+  if (it == entries_.end()) return false;
+  *kind = it->second.kind;
+  return true;
 }
 
 bool AllocationTable::Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t* size) const {

@@ -1,6 +1,7 @@
 // AllocationTable: the device memory a session may touch — its own allocations, module globals it
-// looked up (borrowed: not freed by MemFree, not counted against its memory limit) and the mappings of
-// its physical allocations into its reserved address ranges (virtual_memory.h; counted there). Every
+// looked up (borrowed: not freed by MemFree, not counted against its memory limit), the mappings of
+// its physical allocations into its reserved address ranges (virtual_memory.h; counted there) and the
+// allocations of other sessions it opened by an interprocess handle (counted in theirs). Every
 // device pointer a request carries is checked here before the backend sees it: the range
 // [ptr, ptr + size) must lie inside one entry, with no overflow — or, as on a GPU, run on through
 // mappings that follow each other without a gap.
@@ -19,6 +20,7 @@ class AllocationTable {
     kOwned,     // cuMemAlloc and friends: freed by MemFree, counted in owned_bytes()
     kBorrowed,  // a module global: goes with its module
     kMapped,    // a cuMemMap mapping: goes with MemUnmap
+    kImported,  // another session's allocation (IpcOpenMemHandle): goes with IpcCloseMemHandle
   };
   struct Entry {
     std::uint64_t size = 0;
@@ -30,8 +32,11 @@ class AllocationTable {
   bool RemoveOwned(std::uint64_t base, std::uint64_t* size);
   // Drops the borrowed ranges inside [base, base + size) (their module was unloaded).
   void RemoveBorrowedIn(std::uint64_t base, std::uint64_t size);
-  // Drops the mapping starting exactly at `base`.
-  void RemoveMapped(std::uint64_t base);
+  // Drops the entry of kind `kind` (a mapping or an import) starting exactly at `base`; false when
+  // there is none.
+  bool Remove(std::uint64_t base, Kind kind);
+  // The kind of the entry starting exactly at `base`, when there is one.
+  bool KindAt(std::uint64_t base, Kind* kind) const;
   // True when [ptr, ptr + size) lies within one entry, or within adjacent mappings. size 0 still
   // needs ptr inside an entry.
   bool Contains(std::uint64_t ptr, std::uint64_t size) const;

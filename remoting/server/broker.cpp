@@ -290,6 +290,8 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
   record.id = registry_->NextSessionId();
   record.stats = std::make_shared<SharedStats>(std::move(*stats));
   record.stats->get()->memory_limit_bytes = memory_limit;
+  std::snprintf(record.stats->get()->pod_uid, sizeof record.stats->get()->pod_uid, "%s",
+                record.pod_uid.c_str());
 
   // The worker is started and registered before HelloOk goes out, so a session the client knows of
   // is one that Revoke, shutdown and ListSessions see. The worker only reads until the client sends
@@ -311,6 +313,10 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
       worker.share_table_fd = shares->fd();
       worker.share_slot = record.share_slot;
       keep.push_back(shares->fd());
+    }
+    if (IpcDirectory* ipc = registry_->ipc_directory()) {
+      worker.ipc_directory_fd = ipc->fd();
+      keep.push_back(ipc->fd());
     }
     auto pid = SpawnSelf(WorkerArgs(options_, worker), keep);
     if (!pid.ok()) {
@@ -358,6 +364,10 @@ void Broker::HandshakeTls(protocol::Connection conn, std::string peer) {
       worker.share_table_fd = shares->fd();
       keep.push_back(shares->fd());
     }
+    if (IpcDirectory* ipc = registry_->ipc_directory()) {
+      worker.ipc_directory_fd = ipc->fd();
+      keep.push_back(ipc->fd());
+    }
     auto started = SpawnSelf(WorkerArgs(options_, worker), keep);
     if (!started.ok()) {
       GPUPOOL_LOG(kError) << "cannot start a session worker: " << started.status().ToString();
@@ -398,6 +408,7 @@ void Broker::HandshakeTls(protocol::Connection conn, std::string peer) {
   std::snprintf(shared->get()->admitted_gpu, sizeof shared->get()->admitted_gpu, "%s",
                 record.gpu_uuid.c_str());
   shared->get()->admitted_percent = record.percent;
+  std::snprintf(shared->get()->pod_uid, sizeof shared->get()->pod_uid, "%s", record.pod_uid.c_str());
   record.stats = shared;
   {
     std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());

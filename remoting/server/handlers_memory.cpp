@@ -51,6 +51,7 @@ GPUPOOL_HANDLER(MemAllocPitch) {
 GPUPOOL_HANDLER(MemFree) {
   std::uint64_t size = 0;
   if (!s.memory.RemoveOwned(std::get<0>(in), &size)) return CUDA_ERROR_INVALID_VALUE;
+  s.WithdrawMemoryExport(std::get<0>(in));
   s.PublishMemory();
   return GPUPOOL_DRIVER(s, cuMemFree_v2, std::get<0>(in));
 }
@@ -81,6 +82,7 @@ GPUPOOL_HANDLER(MemFreeAsync) {
   if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
   std::uint64_t size = 0;
   if (!s.memory.RemoveOwned(ptr, &size)) return CUDA_ERROR_INVALID_VALUE;
+  s.WithdrawMemoryExport(ptr);
   s.PublishMemory();
   return GPUPOOL_DRIVER(s, cuMemFreeAsync, ptr, stream);
 }

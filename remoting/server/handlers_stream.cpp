@@ -85,6 +85,7 @@ GPUPOOL_HANDLER(EventDestroy) {
   CUevent event = nullptr;
   if (CUresult r = s.Event(std::get<0>(in), &event); r != CUDA_SUCCESS) return r;
   s.events.Remove(std::get<0>(in));
+  s.WithdrawEventExport(std::get<0>(in));
   return GPUPOOL_DRIVER(s, cuEventDestroy_v2, event);
 }
 

@@ -21,7 +21,7 @@ CUmemAllocationProp DeviceMemoryProp(int device) {
 // freed are no longer charged.
 void ForgetMappings(Session& s, const std::vector<std::uint64_t>& bases) {
   for (std::uint64_t base : bases) {
-    s.memory.RemoveMapped(base);
+    (void)s.memory.Remove(base, AllocationTable::Kind::kMapped);
     s.virtual_memory.RemoveMapping(base);
   }
   s.PublishMemory();

@@ -14,6 +14,7 @@
 #include "remoting/server/control_service.h"
 #include "remoting/server/image_store.h"
 #include "remoting/server/inventory.h"
+#include "remoting/server/ipc_directory.h"
 #include "remoting/server/local_gpu_list.h"
 #include "remoting/server/metrics.h"
 #include "remoting/server/metrics_render.h"
@@ -82,6 +83,12 @@ int RunBroker(ServerOptions options) {
     return 1;
   }
   registry.SetShareTable(&*shares);
+  auto ipc = IpcDirectory::Create();  // the workers' interprocess handles, one per server
+  if (!ipc.ok()) {
+    std::cerr << "gpupool-server: " << ipc.status().message() << "\n";
+    return 1;
+  }
+  registry.SetIpcDirectory(&*ipc);
   Reaper reaper(&registry);
   Broker broker(options, &registry, &reaper, pod_tokens);
   // A GPU list left by an earlier server goes before the socket is there: its GPUs need not be ours.
@@ -194,6 +201,7 @@ int main(int argc, char** argv) {
       w.image_cache_bytes = options->image_cache_bytes;
       w.share_table_fd = options->share_table_fd;
       w.share_slot = options->share_slot;
+      w.ipc_directory_fd = options->ipc_directory_fd;
       return gpupool::server::RunWorker(w);
     }
     case ServerOptions::Role::kInventory: {

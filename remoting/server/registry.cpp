@@ -53,6 +53,7 @@ std::uint64_t Registry::RemoveSession(pid_t pid) {
   }
   ended_[it->second.gpu_uuid].Add(SessionTotals::Of(stats));
   if (shares_ != nullptr) shares_->Release(it->second.share_slot);
+  if (ipc_ != nullptr) ipc_->WithdrawSession(id);
   sessions_.erase(it);
   return id;
 }

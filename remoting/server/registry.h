@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "remoting/server/ipc_directory.h"
 #include "remoting/server/session_stats.h"
 #include "remoting/server/session_totals.h"
 #include "remoting/server/share_table.h"
@@ -64,6 +65,9 @@ class Registry {
   // The workers' ShareTable: AddSession's caller claims a slot, RemoveSession gives it back.
   void SetShareTable(ShareTable* table) { shares_ = table; }
   ShareTable* share_table() const { return shares_; }
+  // The workers' IpcDirectory: RemoveSession withdraws what the session's worker left there.
+  void SetIpcDirectory(IpcDirectory* directory) { ipc_ = directory; }
+  IpcDirectory* ipc_directory() const { return ipc_; }
   // Held while a worker is started and added, and by the reaper before RemoveSession, so a worker
   // that exits at once is never reaped before its record exists.
   std::mutex& spawn_mutex() { return spawn_mu_; }
@@ -101,6 +105,7 @@ class Registry {
   ServerCounters counters_;
   std::map<std::string, AdmissionRecord> admissions_;
   ShareTable* shares_ = nullptr;
+  IpcDirectory* ipc_ = nullptr;
 };
 
 std::int64_t NowUnixMs();

@@ -146,6 +146,9 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
   } else if (flag == "--share-table-fd") {
     GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
     o.share_table_fd = static_cast<int>(fd);
+  } else if (flag == "--ipc-directory-fd") {
+    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
+    o.ipc_directory_fd = static_cast<int>(fd);
   } else if (flag == "--share-slot") {
     GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t slot, ParseNumber(flag, value));
     o.share_slot = static_cast<std::uint32_t>(slot);
@@ -291,6 +294,7 @@ std::vector<std::string> WorkerArgs(const ServerOptions& o, const WorkerSession&
     a.insert(a.end(), {"--share-table-fd", std::to_string(w.share_table_fd), "--share-slot",
                        std::to_string(w.share_slot)});
   }
+  if (w.ipc_directory_fd >= 0) a.insert(a.end(), {"--ipc-directory-fd", std::to_string(w.ipc_directory_fd)});
   if (!w.gpu_uuid.empty()) a.insert(a.end(), {"--session-gpu", w.gpu_uuid});
   if (w.broker_fd >= 0) {
     a.insert(a.end(), {"--broker-fd", std::to_string(w.broker_fd), "--tls-cert-file", o.tls.cert_file,

@@ -76,6 +76,7 @@ struct ServerOptions {
   int broker_fd = -1;       // TLS sessions: the worker's channel to the broker for the handshake
   int share_table_fd = -1;
   std::uint32_t share_slot = 0xffffffffu;  // ShareTable::kNoSlot
+  int ipc_directory_fd = -1;               // the broker's IpcDirectory
 
   bool tls_enabled() const { return !tls.cert_file.empty(); }
   // Clients prove who they are: a shared token, a certificate from the client CA, or their pod's
@@ -94,6 +95,7 @@ struct WorkerSession {
   std::uint32_t percent = 0;       // 0: none
   int share_table_fd = -1;
   std::uint32_t share_slot = 0xffffffffu;
+  int ipc_directory_fd = -1;
   std::string gpu_uuid;  // the admitted GPU: the only one the session sees; empty: all
   int broker_fd = -1;    // TLS sessions: the worker's channel to the broker for the handshake
 };

@@ -1,5 +1,7 @@
 #include "remoting/server/session.h"
 
+#include <cstring>
+
 #include "remoting/server/backend.h"
 #include "remoting/server/compute_share.h"
 
@@ -138,7 +140,30 @@ void Session::BeforeContextDestroy() {
   deferred.Detach();
 }
 
+std::string_view Session::Owner() const {
+  if (stats == nullptr) return {};
+  return std::string_view(stats->pod_uid, strnlen(stats->pod_uid, sizeof stats->pod_uid));
+}
+
+void Session::WithdrawMemoryExport(std::uint64_t base) {
+  auto it = memory_exports.find(base);
+  if (it == memory_exports.end()) return;
+  if (ipc != nullptr) ipc->Withdraw(session_id, it->second);
+  memory_exports.erase(it);
+}
+
+void Session::WithdrawEventExport(std::uint64_t event_id) {
+  auto it = event_exports.find(event_id);
+  if (it == event_exports.end()) return;
+  if (ipc != nullptr) ipc->Withdraw(session_id, it->second);
+  event_exports.erase(it);
+}
+
 void Session::ReleaseAll() {
+  // Nobody opens this session's memory or events from now on.
+  if (ipc != nullptr) ipc->WithdrawSession(session_id);
+  memory_exports.clear();
+  event_exports.clear();
   BeforeContextDestroy();
   // Synchronise first so nothing still runs on memory about to be freed; errors no longer matter.
   for (const auto& [id, ctx] : contexts.all()) {
@@ -156,6 +181,9 @@ void Session::ReleaseAll() {
     if (entry.kind == AllocationTable::Kind::kOwned)
       (void)GPUPOOL_DRIVER(*this, cuMemFree_v2, static_cast<CUdeviceptr>(base));
   }
+  for (const auto& [base, opened] : opened_memory)
+    (void)GPUPOOL_DRIVER(*this, cuIpcCloseMemHandle, static_cast<CUdeviceptr>(base));
+  opened_memory.clear();
   // Mappings, then the references to their memory, then the address ranges they were in.
   for (const auto& [base, mapping] : virtual_memory.mappings()) {
     (void)GPUPOOL_DRIVER(*this, cuMemUnmap, static_cast<CUdeviceptr>(base), mapping.size);

@@ -23,6 +23,7 @@
 #include "remoting/server/driver_api.h"
 #include "remoting/server/handle_table.h"
 #include "remoting/server/image_cache.h"
+#include "remoting/server/ipc_directory.h"
 #include "remoting/server/session_stats.h"
 #include "remoting/server/virtual_memory.h"
 
@@ -97,6 +98,17 @@ class Session {
   // request being dispatched (its reply is sent from `deferred`).
   DeferredCopies deferred{api};
   protocol::FrameHeader request{};
+  // Interprocess handles (handlers_ipc.cpp): the server's directory (null: the calls answer
+  // CUDA_ERROR_NOT_SUPPORTED) and this session's id there; what it exported, and what it opened.
+  IpcDirectory* ipc = nullptr;
+  std::uint64_t session_id = 0;
+  std::map<std::uint64_t, IpcToken> memory_exports;  // allocation base -> its token
+  std::map<std::uint64_t, IpcToken> event_exports;   // event id -> its token
+  struct OpenedMemory {
+    IpcToken token;
+    std::uint64_t references = 0;  // opens not yet closed (CUDA counts them per context)
+  };
+  std::map<std::uint64_t, OpenedMemory> opened_memory;  // base here -> what it is
 
   // Wire id -> handle; CUDA_ERROR_INVALID_HANDLE when the session does not own it.
   CUresult Context(std::uint64_t id, CUcontext* out) const;
@@ -127,6 +139,11 @@ class Session {
   void PublishMemory();
   // Forgets the functions, kernels and globals of an unloaded module or library.
   void DropChildren(std::uint64_t parent);
+  // Who may open this session's interprocess handles: its pod's UID ("" outside Kubernetes).
+  std::string_view Owner() const;
+  // The allocation at `base`, or the event `event_id`, goes away: its interprocess handle with it.
+  void WithdrawMemoryExport(std::uint64_t base);
+  void WithdrawEventExport(std::uint64_t event_id);
 
   // Before a driver call that may destroy a context: kernel measurements in flight are dropped.
   void BeforeContextDestroy();

@@ -46,10 +46,11 @@ struct SessionStats {
   std::atomic<std::uint32_t> revoked{0};               // 0, kRevoked or kServerStopping
   char revoke_reason[256] = {};
   char admitted_gpu[64] = {};  // TLS sessions: the admitted GPU's UUID, set by the broker before HelloOk
-  std::atomic<std::uint32_t> admitted_percent{0};  // TLS sessions: the admitted compute share
-  std::atomic<std::uint32_t> share_slot{
-      0xffffffffu};  // TLS sessions: the ShareTable slot (kNoSlot)  // TLS sessions: the admitted GPU's UUID,
-                     // set by the broker before HelloOk
+  std::atomic<std::uint32_t> admitted_percent{0};      // TLS sessions: the admitted compute share
+  std::atomic<std::uint32_t> share_slot{0xffffffffu};  // TLS sessions: the ShareTable slot (kNoSlot)
+  // The pod the session belongs to (its UID, "" outside Kubernetes), set by the broker before HelloOk:
+  // only sessions of the same pod may open each other's interprocess handles (ipc_directory.h).
+  char pod_uid[64] = {};
 };
 
 // A SessionStats mapped from a memfd. The broker creates it (Create) and passes fd() to the worker,

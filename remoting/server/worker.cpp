@@ -16,6 +16,7 @@
 #include "remoting/protocol/transport.h"
 #include "remoting/server/compute_share.h"
 #include "remoting/server/dispatch.h"
+#include "remoting/server/ipc_directory.h"
 #include "remoting/server/output_capture.h"
 #include "remoting/server/session.h"
 #include "remoting/server/session_stats.h"
@@ -124,6 +125,12 @@ int RunWorker(const WorkerOptions& options) {
   const ImageStore image_store(options.image_cache_dir, options.image_cache_bytes);
   if (!options.image_cache_dir.empty()) session.images.set_store(&image_store);
   session.backend = backend->get();
+  Result<IpcDirectory> ipc = Status::NotFound("no interprocess directory");
+  if (options.ipc_directory_fd >= 0) ipc = IpcDirectory::Map(options.ipc_directory_fd);
+  if (ipc.ok()) {
+    session.ipc = &*ipc;
+    session.session_id = options.session_id;
+  }
   Result<ShareTable> table = Status::NotFound("no share table");
   if (options.share_table_fd >= 0) table = ShareTable::Map(options.share_table_fd);
   ComputeShareOptions share;

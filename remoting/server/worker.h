@@ -35,6 +35,7 @@ struct WorkerOptions {
   std::uint32_t spin_us = 0;           // polls for the next request this long before sleeping
   int share_table_fd = -1;             // the broker's ShareTable; -1: none
   std::uint32_t share_slot = 0xffffffffu;
+  int ipc_directory_fd = -1;    // the broker's IpcDirectory; -1: none (interprocess handles refused)
   std::string image_cache_dir;  // the server's shared images (image_store.h); "": none
   std::uint64_t image_cache_bytes = 0;
 };

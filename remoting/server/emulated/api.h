@@ -28,6 +28,7 @@ void FillGreenContextApi(DriverApi& api);     // SM resources and green contexts
 void FillTensorMapApi(DriverApi& api);        // tensor maps (TMA descriptors)
 void FillOccupancyApi(DriverApi& api);        // occupancy
 void FillLaunchApi(DriverApi& api);           // launches and occupancy
+void FillIpcApi(DriverApi& api);              // interprocess memory and event handles
 
 // Takes the state lock for the rest of the enclosing scope.
 #define GPUPOOL_EMULATED_LOCK() std::lock_guard<std::mutex> gpupool_emulated_lock_(GetState().mu)

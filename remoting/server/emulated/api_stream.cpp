@@ -91,7 +91,7 @@ CUresult StreamWaitEvent(CUstream stream, CUevent event, unsigned flags) {
   if (it == GetState().events.end()) return CUDA_ERROR_INVALID_HANDLE;
   if ((flags & ~CU_EVENT_WAIT_EXTERNAL) != 0) return CUDA_ERROR_INVALID_VALUE;
   // Later work on the stream waits for the event's work (an event never recorded: no wait).
-  if (it->second->recorded) StreamWaitUntil(ctx, stream, it->second->recorded_ns);
+  if (const std::uint64_t done = it->second->DoneNs(); done != 0) StreamWaitUntil(ctx, stream, done);
   return CUDA_SUCCESS;
 }
 
@@ -147,6 +147,8 @@ CUresult EventCreate(CUevent* out, unsigned flags) {
   if ((flags & CU_EVENT_INTERPROCESS) && !(flags & CU_EVENT_DISABLE_TIMING)) return CUDA_ERROR_INVALID_VALUE;
   auto event = std::make_unique<Event>();
   event->flags = flags;
+  if ((flags & CU_EVENT_INTERPROCESS) && (event->shared = SharedWord::Create()) == nullptr)
+    return CUDA_ERROR_OUT_OF_MEMORY;
   CUevent handle = reinterpret_cast<CUevent>(event.get());
   GetState().events.emplace(handle, std::move(event));
   *out = handle;
@@ -165,8 +167,7 @@ CUresult EventRecordWithFlags(CUevent event, CUstream stream, unsigned flags) {
   if (it == GetState().events.end()) return CUDA_ERROR_INVALID_HANDLE;
   if (CUresult r = CheckStream(stream); r != CUDA_SUCCESS) return r;
   if ((flags & ~CU_EVENT_RECORD_EXTERNAL) != 0) return CUDA_ERROR_INVALID_VALUE;
-  it->second->recorded = true;
-  it->second->recorded_ns = Enqueue(ctx, stream, 0, /*kernel=*/false);
+  it->second->Record(Enqueue(ctx, stream, 0, /*kernel=*/false));
   return CUDA_SUCCESS;
 }
 
@@ -181,7 +182,7 @@ CUresult EventDone(CUevent event, std::uint64_t* done) {
   GPUPOOL_EMULATED_REQUIRE_INIT();
   auto it = GetState().events.find(event);
   if (it == GetState().events.end()) return CUDA_ERROR_INVALID_HANDLE;
-  *done = it->second->recorded ? it->second->recorded_ns : 0;
+  *done = it->second->DoneNs();
   return CUDA_SUCCESS;
 }
 
@@ -212,12 +213,12 @@ CUresult EventElapsedTime(float* ms, CUevent start, CUevent end) {
   const Event& s = *a->second;
   const Event& e = *b->second;
   // Never recorded, or created with CU_EVENT_DISABLE_TIMING: CUDA_ERROR_INVALID_HANDLE.
-  if (!s.recorded || !e.recorded) return CUDA_ERROR_INVALID_HANDLE;
+  const std::uint64_t s_ns = s.DoneNs(), e_ns = e.DoneNs();
+  if (s_ns == 0 || e_ns == 0) return CUDA_ERROR_INVALID_HANDLE;
   if ((s.flags | e.flags) & CU_EVENT_DISABLE_TIMING) return CUDA_ERROR_INVALID_HANDLE;
   const std::uint64_t now = MonotonicNs();
-  if (now < s.recorded_ns || now < e.recorded_ns) return CUDA_ERROR_NOT_READY;
-  *ms =
-      static_cast<float>(static_cast<double>(static_cast<std::int64_t>(e.recorded_ns - s.recorded_ns)) / 1e6);
+  if (now < s_ns || now < e_ns) return CUDA_ERROR_NOT_READY;
+  *ms = static_cast<float>(static_cast<double>(static_cast<std::int64_t>(e_ns - s_ns)) / 1e6);
   return CUDA_SUCCESS;
 }
 

@@ -20,6 +20,7 @@ class EmulatedBackend final : public Backend {
     emulated::FillArrayApi(api_);
     emulated::FillTextureApi(api_);
     emulated::FillStreamApi(api_);
+    emulated::FillIpcApi(api_);
     emulated::FillStreamAttributeApi(api_);
     emulated::FillModuleApi(api_);
     emulated::FillLinkApi(api_);

@@ -6,9 +6,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
+#include <vector>
 
 namespace gpupool::server::emulated {
 
@@ -39,10 +41,10 @@ DeviceMemory::~DeviceMemory() {
 CUresult DeviceMemory::Allocate(std::uint64_t bytes, CUdeviceptr* address) {
   if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
   if (bytes > capacity_) return CUDA_ERROR_OUT_OF_MEMORY;
-  const std::uint64_t reserved = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  const std::uint64_t reserved = (bytes + kPage - 1) / kPage * kPage;
   std::uint64_t offset = 0;
-  if (!Take(reserved, kAlignment, &offset)) return CUDA_ERROR_OUT_OF_MEMORY;
-  allocations_.emplace(offset, Block{bytes, reserved, /*mappable=*/false});
+  if (!Take(reserved, kPage, &offset)) return CUDA_ERROR_OUT_OF_MEMORY;
+  allocations_.emplace(offset, Block{bytes, reserved, /*mappable=*/false, /*shared=*/false});
   *address = base_ + offset;
   return CUDA_SUCCESS;
 }
@@ -51,19 +53,49 @@ CUresult DeviceMemory::AllocateMappable(std::uint64_t bytes, std::uint64_t align
   if (bytes == 0 || alignment < kAlignment || (alignment & (alignment - 1)) != 0)
     return CUDA_ERROR_INVALID_VALUE;
   if (bytes > capacity_) return CUDA_ERROR_OUT_OF_MEMORY;
-  if (memfd_ < 0) {
-    // Sparse: a tmpfs file of the device's size holds only the pages written.
-    const int fd = memfd_create("gpupool-emulated-device", MFD_CLOEXEC);
-    if (fd < 0) return CUDA_ERROR_OUT_OF_MEMORY;
-    if (ftruncate(fd, static_cast<off_t>(capacity_)) != 0) {
-      close(fd);
-      return CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    memfd_ = fd;
-  }
+  if (!EnsureMemfd()) return CUDA_ERROR_OUT_OF_MEMORY;
   const std::uint64_t reserved = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   if (!Take(reserved, alignment, offset)) return CUDA_ERROR_OUT_OF_MEMORY;
-  allocations_.emplace(*offset, Block{bytes, reserved, /*mappable=*/true});
+  allocations_.emplace(*offset, Block{bytes, reserved, /*mappable=*/true, /*shared=*/false});
+  return CUDA_SUCCESS;
+}
+
+bool DeviceMemory::EnsureMemfd() {
+  if (memfd_ >= 0) return true;
+  // Sparse: a tmpfs file of the device's size holds only the pages written.
+  const int fd = memfd_create("gpupool-emulated-device", MFD_CLOEXEC);
+  if (fd < 0) return false;
+  if (ftruncate(fd, static_cast<off_t>(capacity_)) != 0) {
+    close(fd);
+    return false;
+  }
+  memfd_ = fd;
+  return true;
+}
+
+CUresult DeviceMemory::Share(CUdeviceptr address, std::uint64_t* offset, std::uint64_t* bytes) {
+  CUdeviceptr start = 0;
+  std::uint64_t size = 0;
+  if (!Find(address, &start, &size)) return CUDA_ERROR_INVALID_VALUE;
+  Block& block = allocations_.at(start - base_);
+  *offset = start - base_;
+  *bytes = block.reserved;
+  if (block.shared) return CUDA_SUCCESS;
+  if (!EnsureMemfd()) return CUDA_ERROR_OUT_OF_MEMORY;
+  // Only the pages ever touched are copied: the others read as zeros in the memfd too.
+  std::byte* host = host_ + *offset;
+  std::vector<unsigned char> resident(block.reserved / kPage);
+  if (mincore(host, block.reserved, resident.data()) != 0) std::fill(resident.begin(), resident.end(), 1);
+  for (std::size_t page = 0; page < resident.size(); ++page) {
+    if ((resident[page] & 1) == 0) continue;
+    const off_t at = static_cast<off_t>(*offset + page * kPage);
+    if (pwrite(memfd_, host + page * kPage, kPage, at) != static_cast<ssize_t>(kPage))
+      return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  if (mmap(host, block.reserved, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, memfd_,
+           static_cast<off_t>(*offset)) == MAP_FAILED)
+    return CUDA_ERROR_OUT_OF_MEMORY;  // the anonymous pages are still there: nothing changed
+  block.shared = true;
   return CUDA_SUCCESS;
 }
 
@@ -88,8 +120,18 @@ CUresult DeviceMemory::Free(CUdeviceptr address) {
   auto it = allocations_.find(address - base_);
   if (it == allocations_.end() || it->second.mappable) return CUDA_ERROR_INVALID_VALUE;
   const std::uint64_t offset = it->first, bytes = it->second.reserved;
+  const bool shared = it->second.shared;
   allocations_.erase(it);
-  ReleasePages(offset, bytes);
+  if (shared) {
+    // Private memory again (zeros), and the memfd's pages go: processes that still map them read
+    // zeros from now on (freeing memory another process has open is undefined in CUDA too).
+    (void)mmap(host_ + offset, bytes, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    (void)fallocate(memfd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(bytes));
+  } else {
+    ReleasePages(offset, bytes);
+  }
   Give(offset, bytes);
   return CUDA_SUCCESS;
 }

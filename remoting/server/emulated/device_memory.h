@@ -13,6 +13,11 @@
 // several times. The anonymous mapping above stays for cuMemAlloc: its huge pages are what copy
 // speed depends on.
 //
+// cuMemAlloc blocks are page-aligned and whole pages, so that one can be shared with another process
+// (cuIpcGetMemHandle, Share): its bytes move to the memfd at the block's own offset (no mappable block
+// is ever there) and the memfd is mapped over the block's pages in the anonymous mapping, so the
+// block's host and device addresses stay the same. Freeing it puts anonymous memory back.
+//
 // Thread-safety: none; the emulator's state mutex guards every call.
 #pragma once
 
@@ -29,7 +34,8 @@ namespace gpupool::server::emulated {
 
 class DeviceMemory {
  public:
-  static constexpr std::uint64_t kAlignment = 256;
+  static constexpr std::uint64_t kAlignment = 256;  // of mappable blocks at least
+  static constexpr std::uint64_t kPage = 4096;      // of cuMemAlloc blocks
 
   static Result<std::unique_ptr<DeviceMemory>> Create(CUdeviceptr base, std::uint64_t capacity);
   ~DeviceMemory();
@@ -47,6 +53,10 @@ class DeviceMemory {
   void FreeMappable(std::uint64_t offset);
   // The memfd behind mappable blocks; -1 before the first one.
   int mappable_fd() const { return memfd_; }
+  // Makes the live allocation containing `address` shareable with other processes (once; later calls
+  // answer the same): its pages become the memfd's range [*offset, *offset + *bytes) (whole pages).
+  // CUDA_ERROR_INVALID_VALUE for no allocation, CUDA_ERROR_OUT_OF_MEMORY when the memfd fails.
+  CUresult Share(CUdeviceptr address, std::uint64_t* offset, std::uint64_t* bytes);
   // The live allocation containing `address`: its start and requested size.
   bool Find(CUdeviceptr address, CUdeviceptr* start, std::uint64_t* size) const;
   // Host memory behind [address, address + bytes) when the range lies in one live allocation.
@@ -65,6 +75,8 @@ class DeviceMemory {
   bool Take(std::uint64_t reserved, std::uint64_t alignment, std::uint64_t* offset);
   // Returns a block to the free list, coalesced with its free neighbours.
   void Give(std::uint64_t offset, std::uint64_t bytes);
+  // The memfd of the device's capacity (sparse), made on first use; false when it cannot be.
+  bool EnsureMemfd();
   void ReleasePages(std::uint64_t offset, std::uint64_t bytes);
 
   CUdeviceptr base_;
@@ -77,6 +89,7 @@ class DeviceMemory {
     std::uint64_t requested;
     std::uint64_t reserved;
     bool mappable;  // AllocateMappable's: not a device pointer
+    bool shared;    // Share moved its pages to the memfd
   };
   std::map<std::uint64_t, Block> allocations_;  // offset -> block
 };

@@ -26,6 +26,7 @@
 #include "remoting/server/backend.h"
 #include "remoting/server/emulated/device_memory.h"
 #include "remoting/server/emulated/module_image.h"
+#include "remoting/server/emulated/shared_word.h"
 #include "remoting/server/emulated/virtual_memory.h"
 
 namespace gpupool::server::emulated {
@@ -71,8 +72,23 @@ struct Stream {
 
 struct Event {
   unsigned flags = 0;
-  bool recorded = false;
-  std::uint64_t recorded_ns = 0;  // when the stream reaches the event: the work before it completed
+  // Interprocess events (CU_EVENT_INTERPROCESS, or opened by cuIpcOpenEventHandle) keep their record
+  // time in a word the other processes holding the event map too (ipc.cpp); others keep it here.
+  std::unique_ptr<SharedWord> shared;
+
+  // Recorded: when the stream reaches the event (the work before it completed).
+  void Record(std::uint64_t ns) {
+    if (shared != nullptr) {
+      shared->value().store(ns);
+    } else {
+      recorded_ns_ = ns;
+    }
+  }
+  // When the event completes: its record time, 0 for an event never recorded (complete at once).
+  std::uint64_t DoneNs() const { return shared != nullptr ? shared->value().load() : recorded_ns_; }
+
+ private:
+  std::uint64_t recorded_ns_ = 0;  // monotonic ns, never 0 once recorded
 };
 
 struct Module;

@@ -3,6 +3,7 @@
 #include "remoting/server/emulated/virtual_memory.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <iterator>
 
@@ -77,7 +78,11 @@ void VirtualMemory::DropMapping(PhysicalAllocation* physical) {
 
 void VirtualMemory::FreeIfUnused(PhysicalAllocation* physical) {
   if (physical->references > 0 || physical->mappings > 0) return;
-  physical->memory->FreeMappable(physical->offset);
+  if (physical->memory != nullptr) {
+    physical->memory->FreeMappable(physical->offset);
+  } else {
+    close(physical->foreign_fd);
+  }
   physical_.erase(physical->handle);
 }
 
@@ -115,6 +120,11 @@ CUresult VirtualMemory::Reserve(std::uint64_t size, std::uint64_t alignment, CUd
 }
 
 CUresult VirtualMemory::Free(CUdeviceptr address, std::uint64_t size) {
+  if (imports_.count(address) != 0) return CUDA_ERROR_INVALID_VALUE;  // CloseImport's
+  return FreeReservation(address, size);
+}
+
+CUresult VirtualMemory::FreeReservation(CUdeviceptr address, std::uint64_t size) {
   auto it = reservations_.find(address);
   if (it == reservations_.end() || it->second.size != size) return CUDA_ERROR_INVALID_VALUE;
   // The shadow goes first: should that fail, nothing has changed.
@@ -150,8 +160,9 @@ CUresult VirtualMemory::Map(CUdeviceptr address, std::uint64_t size, CUmemGeneri
     return CUDA_ERROR_INVALID_VALUE;
   }
   std::byte* host = r.host + (address - it->first);
-  void* mapped = mmap(host, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-                      physical->memory->mappable_fd(), static_cast<off_t>(physical->offset));
+  const int fd = physical->memory != nullptr ? physical->memory->mappable_fd() : physical->foreign_fd;
+  void* mapped = mmap(host, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+                      static_cast<off_t>(physical->offset));
   if (mapped == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;  // the shadow is unchanged then
   // Huge pages where tmpfs offers them (shmem_enabled=advise); a refusal only costs speed.
   (void)madvise(host, size, MADV_HUGEPAGE);
@@ -185,6 +196,45 @@ CUresult VirtualMemory::SetAccess(CUdeviceptr address, std::uint64_t size, const
   for (auto m = whole->first; m != whole->second; ++m) {
     for (std::size_t i = 0; i < count; ++i) m->second.access[desc[i].location.id] = desc[i].flags;
   }
+  return CUDA_SUCCESS;
+}
+
+CUresult VirtualMemory::Import(int fd, std::uint64_t offset, std::uint64_t size, int device,
+                               CUmemGenericAllocationHandle handle, CUdeviceptr* address) {
+  static const std::uint64_t page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  CUdeviceptr mapped = 0, reserved = 0;
+  if (size == 0 || offset % page != 0 || !AlignUp(size, page, &mapped) ||
+      !AlignUp(size, kGranularity, &reserved)) {
+    close(fd);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  auto physical = std::make_unique<PhysicalAllocation>();
+  physical->handle = handle;
+  physical->prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  physical->prop.location = {CU_MEM_LOCATION_TYPE_DEVICE, device};
+  physical->foreign_fd = fd;
+  physical->offset = offset;
+  physical->size = mapped;
+  physical_.emplace(handle, std::move(physical));
+  CUdeviceptr start = 0;
+  CUresult r = Reserve(reserved, kGranularity, 0, &start);
+  if (r == CUDA_SUCCESS && (r = Map(start, mapped, handle, 0)) != CUDA_SUCCESS)
+    (void)FreeReservation(start, reserved);
+  --physical_.at(handle)->references;  // only the mapping keeps it now
+  FreeIfUnused(physical_.at(handle).get());
+  if (r != CUDA_SUCCESS) return r;
+  const CUmemAccessDesc access{{CU_MEM_LOCATION_TYPE_DEVICE, device}, CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+  (void)SetAccess(start, mapped, &access, 1);
+  imports_.emplace(start, reserved);
+  *address = start;
+  return CUDA_SUCCESS;
+}
+
+CUresult VirtualMemory::CloseImport(CUdeviceptr address) {
+  auto it = imports_.find(address);
+  if (it == imports_.end()) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = FreeReservation(address, it->second); r != CUDA_SUCCESS) return r;
+  imports_.erase(it);
   return CUDA_SUCCESS;
 }
 

@@ -36,7 +36,8 @@ struct PhysicalAllocation {
   CUmemGenericAllocationHandle handle = 0;
   CUmemAllocationProp prop{};  // as created (location.id is the device)
   DeviceMemory* memory = nullptr;
-  std::uint64_t offset = 0;  // of the mappable block (in memory's memfd)
+  int foreign_fd = -1;       // an imported allocation's memfd (owned; memory is null then)
+  std::uint64_t offset = 0;  // of the mappable block (in memory's memfd, or foreign_fd)
   std::uint64_t size = 0;
   unsigned long long references = 1;  // 0: the handle is gone, mappings keep the memory
   unsigned long long mappings = 0;
@@ -109,6 +110,15 @@ class VirtualMemory {
   // CUDA_ERROR_INVALID_VALUE when they do not; nothing changes then.
   CUresult SetAccess(CUdeviceptr address, std::uint64_t size, const CUmemAccessDesc* desc, std::size_t count);
 
+  // Memory another process shares (cuIpcOpenMemHandle): `size` bytes at `offset` (page-aligned) of the
+  // memfd `fd`, which this object owns from then on (also on failure), mapped read-write for `device`
+  // at a new reservation, under the new handle `handle`. Nobody holds a reference: it goes with
+  // CloseImport.
+  CUresult Import(int fd, std::uint64_t offset, std::uint64_t size, int device,
+                  CUmemGenericAllocationHandle handle, CUdeviceptr* address);
+  // Unmaps an import and frees its reservation (CUDA_ERROR_INVALID_VALUE: `address` is no import's).
+  CUresult CloseImport(CUdeviceptr address);
+
   // Whether `address` is in the reservation window (reserved or not): device memory for unified copies.
   static bool InWindow(CUdeviceptr address) { return address - kWindowBase < kWindowBytes; }
   // The mapping holding `address`; false when none.
@@ -127,12 +137,15 @@ class VirtualMemory {
   // they do not.
   std::optional<std::pair<Mappings::iterator, Mappings::iterator>> WholeMappings(CUdeviceptr address,
                                                                                  std::uint64_t size);
+  // Free without the check that `address` is no import.
+  CUresult FreeReservation(CUdeviceptr address, std::uint64_t size);
   // Forgets one mapping of `physical`, freeing it when neither references nor mappings are left.
   void DropMapping(PhysicalAllocation* physical);
   void FreeIfUnused(PhysicalAllocation* physical);
 
   std::map<CUmemGenericAllocationHandle, std::unique_ptr<PhysicalAllocation>> physical_;
   Reservations reservations_;
+  std::map<CUdeviceptr, std::uint64_t> imports_;  // import address -> its reservation's size
 };
 
 }  // namespace gpupool::server::emulated

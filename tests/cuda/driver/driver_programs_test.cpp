@@ -189,6 +189,12 @@ TEST_CASE("managed: host and device views of managed memory, copies, kernels, th
   ExpectPass(server, {"driver_managed", kernels}, 600, "off");  // the same bytes over the socket
 }
 
+TEST_CASE("ipc: two processes share memory and an event through interprocess handles") {
+  Server server;
+  ExpectPass(server, {"driver_ipc"});
+  ExpectPass(server, {"driver_ipc"}, 600, "off");  // the same bytes over the socket
+}
+
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {
   Server server;
   auto child = server.Run({"driver_server_loss"});

@@ -92,17 +92,16 @@ int main(int argc, char** argv) {
   RT_CUDA_FAILS(cudaMallocManaged(&unified, 4096, 7), cudaErrorInvalidValue);
   cudaGetLastError();
 
-  // A call gpupool does not forward (interprocess memory handles) fails as not supported, and not as
+  // A call gpupool does not forward (device notifications) fails as not supported, and not as
   // cudaErrorCallRequiresNewerDriver (what the runtime says when the driver lacks the entry point);
-  // natively it succeeds. It is not sticky.
-  void* shared = nullptr;
-  RT_CUDA(cudaMalloc(&shared, 4096));
-  cudaIpcMemHandle_t handle;
-  const cudaError_t ipc = cudaIpcGetMemHandle(&handle, shared);
-  if (!RT_CHECK(ipc == cudaSuccess || ipc == cudaErrorNotSupported))
-    std::fprintf(stderr, "  cudaIpcGetMemHandle: %s\n", cudaGetErrorName(ipc));
+  // natively it may succeed. It is not sticky.
+  cudaAsyncCallbackHandle_t callback{};
+  const cudaError_t notify = cudaDeviceRegisterAsyncNotification(
+      0, [](cudaAsyncNotificationInfo_t*, void*, cudaAsyncCallbackHandle_t) {}, nullptr, &callback);
+  if (!RT_CHECK(notify == cudaSuccess || notify == cudaErrorNotSupported))
+    std::fprintf(stderr, "  cudaDeviceRegisterAsyncNotification: %s\n", cudaGetErrorName(notify));
+  if (notify == cudaSuccess) RT_CUDA(cudaDeviceUnregisterAsyncNotification(0, callback));
   cudaGetLastError();
-  RT_CUDA(cudaFree(shared));
   StillWorks();
 
   // Names and descriptions.

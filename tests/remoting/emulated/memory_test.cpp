@@ -2,6 +2,7 @@
 // address ranges and pointer attributes.
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -28,18 +29,18 @@ std::uint64_t ResidentBytes() {
 
 }  // namespace
 
-TEST_CASE("allocations are 256-byte aligned, distinct and reused after free") {
+TEST_CASE("allocations are whole pages, distinct and reused after free") {
   auto memory = SmallDevice(1 << 20);
   std::vector<CUdeviceptr> addresses;
-  for (std::uint64_t size : {1, 255, 256, 257, 1000, 4096, 3}) {
+  for (std::uint64_t size : {1, 255, 256, 4097, 1000, 4096, 3}) {
     CUdeviceptr p = 0;
     CU_OK(memory->Allocate(size, &p));
-    CHECK(p % 256 == 0);
+    CHECK(p % 4096 == 0);  // so that one can be shared with another process alone (Share)
     for (CUdeviceptr q : addresses) CHECK(p != q);
     addresses.push_back(p);
   }
-  CHECK(addresses[1] - addresses[0] == 256);  // 1 byte reserves one 256-byte unit
-  CHECK(addresses[4] - addresses[3] == 512);  // 257 bytes reserve two
+  CHECK(addresses[1] - addresses[0] == 4096);  // 1 byte reserves one page
+  CHECK(addresses[4] - addresses[3] == 8192);  // 4097 bytes reserve two
   CU_OK(memory->Free(addresses[2]));
   CUdeviceptr again = 0;
   CU_OK(memory->Allocate(200, &again));
@@ -48,6 +49,44 @@ TEST_CASE("allocations are 256-byte aligned, distinct and reused after free") {
   CHECK(memory->Free(0x1234) == CUDA_ERROR_INVALID_VALUE);
   CUdeviceptr zero = 0;
   CHECK(memory->Allocate(0, &zero) == CUDA_ERROR_INVALID_VALUE);
+}
+
+TEST_CASE("a shared allocation keeps its bytes and addresses, and is private memory again once freed") {
+  auto memory = SmallDevice(1 << 20);
+  CUdeviceptr before = 0, p = 0, after = 0;
+  CU_OK(memory->Allocate(100, &before));
+  CU_OK(memory->Allocate(3 * 4096 + 5, &p));
+  CU_OK(memory->Allocate(100, &after));
+  std::byte* host = memory->Resolve(p, 3 * 4096 + 5);
+  REQUIRE(host != nullptr);
+  std::memset(host + 4096, 0x7e, 10);  // the first page stays untouched
+  std::memset(memory->Resolve(before, 100), 0x11, 100);
+  std::uint64_t offset = 0, bytes = 0;
+  CU_OK(memory->Share(p + 50, &offset, &bytes));
+  CHECK(offset == p - memory->base());
+  CHECK(bytes == 4 * 4096);
+  CHECK(memory->Resolve(p, 1) == host);  // same place, same bytes
+  CHECK(host[4096 + 9] == std::byte{0x7e});
+  CHECK(host[0] == std::byte{0});
+  // The memfd holds them: what another process maps.
+  unsigned char seen[10] = {};
+  REQUIRE(pread(memory->mappable_fd(), seen, 10, static_cast<off_t>(offset + 4096)) == 10);
+  CHECK(seen[9] == 0x7e);
+  host[4096 + 20] = std::byte{0x42};  // and writes here land there
+  REQUIRE(pread(memory->mappable_fd(), seen, 1, static_cast<off_t>(offset + 4096 + 20)) == 1);
+  CHECK(seen[0] == 0x42);
+  std::uint64_t again_offset = 0, again_bytes = 0;
+  CU_OK(memory->Share(p, &again_offset, &again_bytes));  // once
+  CHECK(again_offset == offset);
+  CHECK(memory->Resolve(before, 1)[0] == std::byte{0x11});  // neighbours untouched
+  CHECK(memory->Share(memory->base() + (512 << 10), &offset, &bytes) == CUDA_ERROR_INVALID_VALUE);
+  CU_OK(memory->Free(p));
+  REQUIRE(pread(memory->mappable_fd(), seen, 1, static_cast<off_t>(again_offset + 4096 + 20)) == 1);
+  CHECK(seen[0] == 0);  // the memfd's pages went with it
+  CUdeviceptr reused = 0;
+  CU_OK(memory->Allocate(3 * 4096, &reused));
+  CHECK(reused == p);
+  CHECK(memory->Resolve(reused, 4096 * 2)[4096 + 20] == std::byte{0});  // private zeros again
 }
 
 TEST_CASE("out of memory at the device's capacity, and coalesced free space fits again") {

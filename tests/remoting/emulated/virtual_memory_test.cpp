@@ -100,12 +100,12 @@ TEST_CASE("mappable blocks are aligned, count against capacity, and are no devic
   emulated::DeviceMemory& memory = *created.value();
   CHECK(memory.mappable_fd() == -1);  // made at the first mappable block
   CUdeviceptr small = 0;
-  CU_OK(memory.Allocate(1000, &small));  // 1024 bytes at offset 0
+  CU_OK(memory.Allocate(1000, &small));  // a page at offset 0
   std::uint64_t offset = 0;
   CU_OK(memory.AllocateMappable(kGranularity, kGranularity, &offset));
   CHECK(offset == kGranularity);
   CHECK(memory.mappable_fd() >= 0);
-  CHECK(memory.free_bytes() == kCapacity - 1024 - kGranularity);
+  CHECK(memory.free_bytes() == kCapacity - 4096 - kGranularity);
   CUdeviceptr start = 0;
   std::uint64_t size = 0;
   CHECK_FALSE(memory.Find(memory.base() + offset + 10, &start, &size));
@@ -113,7 +113,7 @@ TEST_CASE("mappable blocks are aligned, count against capacity, and are no devic
   CHECK(memory.Free(memory.base() + offset) == CUDA_ERROR_INVALID_VALUE);
   CUdeviceptr padding = 0;
   CU_OK(memory.Allocate(4096, &padding));  // the alignment's padding stays free
-  CHECK(padding == memory.base() + 1024);
+  CHECK(padding == memory.base() + 4096);
   std::uint64_t unused = 0;
   CHECK(memory.AllocateMappable(kCapacity, kGranularity, &unused) == CUDA_ERROR_OUT_OF_MEMORY);
   CHECK(memory.AllocateMappable(kGranularity, 1000, &unused) == CUDA_ERROR_INVALID_VALUE);

@@ -67,10 +67,10 @@ TEST_CASE("allocation table: a range may run on through adjacent mappings, and o
   CHECK(t.owned_bytes() == 0x2000);  // mappings are counted with their physical allocations
   std::uint64_t size = 0;
   CHECK_FALSE(t.RemoveOwned(0x10000, &size));
-  t.RemoveMapped(0x11000);
+  CHECK(t.Remove(0x11000, AllocationTable::Kind::kMapped));
   CHECK_FALSE(t.Contains(0x10000, 0x2000));
   CHECK(t.Contains(0x12000, 0x2000));
-  t.RemoveMapped(0x14000);  // not a mapping: stays
+  CHECK_FALSE(t.Remove(0x14000, AllocationTable::Kind::kMapped));  // not a mapping: stays
   CHECK(t.Contains(0x14000, 0x1000));
 }
 

@@ -1,0 +1,139 @@
+// Interprocess memory and event handles (cuIpcGetMemHandle and the rest). The handle the program
+// passes to its other process holds gpupool's token for the export: the bytes "gpupool" and a
+// version, then the token's two words. The other process opens it through its own session, on the
+// same server; the server checks that both sessions belong to one pod (docs/protocol.md).
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "remoting/client/api_support.h"
+
+using namespace gpupool::client;
+
+namespace {
+
+constexpr char kMagic[8] = {'g', 'p', 'u', 'p', 'o', 'o', 'l', 1};
+
+template <typename Handle>
+void Encode(std::uint64_t high, std::uint64_t low, Handle* handle) {
+  std::memset(handle, 0, sizeof *handle);
+  std::memcpy(handle->reserved, kMagic, sizeof kMagic);
+  std::memcpy(handle->reserved + 8, &high, 8);
+  std::memcpy(handle->reserved + 16, &low, 8);
+}
+
+template <typename Handle>
+bool Decode(const Handle& handle, std::uint64_t* high, std::uint64_t* low) {
+  if (std::memcmp(handle.reserved, kMagic, sizeof kMagic) != 0) return false;
+  std::memcpy(high, handle.reserved + 8, 8);
+  std::memcpy(low, handle.reserved + 16, 8);
+  return true;
+}
+
+// What the program gets for a handle the server does not know, said once per call name.
+CUresult Unknown(CUresult result, const char* call) {
+  if (result == CUDA_ERROR_INVALID_HANDLE) {
+    GPUPOOL_LOG_ONCE(kWarn, call)
+        << call
+        << ": the handle is not open on this gpupool server (its memory was freed or "
+           "its event destroyed, the process that made it ended, or it comes "
+           "from another pod or another server)";
+  }
+  return result;
+}
+
+CUresult NotOurs(const char* call) {
+  GPUPOOL_LOG_ONCE(kWarn, call) << call
+                                << ": not a handle from gpupool's libcuda (the other process must "
+                                   "run through gpupool too, against the same server)";
+  return CUDA_ERROR_INVALID_VALUE;
+}
+
+// Opens not yet closed, by pointer: the range stays known (State) until the last close.
+struct OpenedMemory {
+  std::mutex mu;
+  std::map<CUdeviceptr, std::size_t> opens;
+};
+OpenedMemory& Opened() {
+  static OpenedMemory* opened = new OpenedMemory;  // used until exit
+  return *opened;
+}
+
+}  // namespace
+
+GPUPOOL_API CUresult cuIpcGetMemHandle(CUipcMemHandle* handle, CUdeviceptr dptr) {
+  if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  // Managed memory cannot be shared this way, as in CUDA.
+  if (ManagedMemory::Get().Contains(dptr)) return CUDA_ERROR_INVALID_VALUE;
+  protocol::Call<Op::IpcGetMemHandle>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::IpcGetMemHandle>(context, {dptr}, &reply));
+  Encode(std::get<0>(reply), std::get<1>(reply), handle);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuIpcOpenMemHandle_v2(CUdeviceptr* dptr, CUipcMemHandle handle, unsigned int flags) {
+  if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  std::uint64_t high = 0, low = 0;
+  if (!Decode(handle, &high, &low)) return NotOurs("cuIpcOpenMemHandle");
+  protocol::Call<Op::IpcOpenMemHandle>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(
+      Unknown(Rpc<Op::IpcOpenMemHandle>(context, {high, low, flags}, &reply), "cuIpcOpenMemHandle"));
+  const auto& [ptr, bytes] = reply;
+  {
+    std::lock_guard<std::mutex> lock(Opened().mu);
+    if (Opened().opens[ptr]++ == 0) State::Get().AddAllocation(ptr, bytes);
+  }
+  *dptr = ptr;
+  return CUDA_SUCCESS;
+}
+#undef cuIpcOpenMemHandle
+// The CUDA 4.1 symbol: the same call (flags were always the lazy peer-access flag or 0).
+GPUPOOL_API CUresult cuIpcOpenMemHandle(CUdeviceptr* dptr, CUipcMemHandle handle, unsigned int flags) {
+  return cuIpcOpenMemHandle_v2(dptr, handle, flags);
+}
+
+GPUPOOL_API CUresult cuIpcCloseMemHandle(CUdeviceptr dptr) {
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  DrainFor(context, 0, true);  // synchronising: work held on the client may still use it
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::IpcCloseMemHandle>(context, {dptr}));
+  std::lock_guard<std::mutex> lock(Opened().mu);
+  auto it = Opened().opens.find(dptr);
+  if (it != Opened().opens.end() && --it->second == 0) {
+    Opened().opens.erase(it);
+    State::Get().RemoveAllocation(dptr);
+  }
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuIpcGetEventHandle(CUipcEventHandle* handle, CUevent event) {
+  if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  Event* e = State::Get().events.Find(event);
+  if (e == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  protocol::Call<Op::IpcGetEventHandle>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::IpcGetEventHandle>(0, {e->id}, &reply));
+  Encode(std::get<0>(reply), std::get<1>(reply), handle);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuIpcOpenEventHandle(CUevent* event, CUipcEventHandle handle) {
+  if (event == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  std::uint64_t high = 0, low = 0;
+  if (!Decode(handle, &high, &low)) return NotOurs("cuIpcOpenEventHandle");
+  protocol::Call<Op::IpcOpenEventHandle>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(
+      Unknown(Rpc<Op::IpcOpenEventHandle>(context, {high, low}, &reply), "cuIpcOpenEventHandle"));
+  auto object = std::make_unique<Event>();
+  object->id = std::get<0>(reply);
+  object->context = State::Current();
+  object->flags = CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING;
+  *event = reinterpret_cast<CUevent>(State::Get().events.Add(std::move(object)));
+  return CUDA_SUCCESS;
+}

@@ -1,0 +1,122 @@
+// Handlers: interprocess memory and event handles. The backend's own handles stay in the server's
+// IpcDirectory; the client gets a random token, which only sessions of the same pod on this server can
+// open (ipc_directory.h). An unknown token and another pod's token get the same answer, so a token
+// cannot be probed for.
+#include <cstring>
+
+#include "remoting/server/dispatch.h"
+
+namespace gpupool::server {
+namespace {
+
+constexpr unsigned kOpenFlags = CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS;
+
+// The export under `token`, or the error the client gets.
+CUresult Find(const Session& s, const IpcToken& token, IpcKind kind, IpcExport* found) {
+  if (s.ipc == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  if (s.ipc->Lookup(token, kind, s.Owner(), found) != IpcDirectory::Found::kYes)
+    return CUDA_ERROR_INVALID_HANDLE;
+  // The driver refuses a process its own handles.
+  return found->session == s.session_id ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
+}
+
+// Files the backend's `handle` and answers its token.
+template <typename Handle>
+CUresult Publish(Session& s, IpcKind kind, std::uint64_t size, const Handle& handle, IpcToken* token) {
+  IpcExport what;
+  what.kind = kind;
+  what.session = s.session_id;
+  what.size = size;
+  static_assert(sizeof handle.reserved == sizeof what.handle);
+  std::memcpy(what.handle, handle.reserved, sizeof what.handle);
+  return s.ipc->Publish(what, s.Owner(), token) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+}  // namespace
+
+GPUPOOL_HANDLER(IpcGetMemHandle) {
+  if (s.ipc == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  std::uint64_t base = 0, size = 0;
+  AllocationTable::Kind kind{};
+  // The session's own cuMemAlloc memory only: not a module's globals, mappings or other sessions'.
+  if (!s.memory.Find(std::get<0>(in), &base, &size) || !s.memory.KindAt(base, &kind) ||
+      kind != AllocationTable::Kind::kOwned)
+    return CUDA_ERROR_INVALID_VALUE;
+  auto known = s.memory_exports.find(base);
+  if (known == s.memory_exports.end()) {
+    CUipcMemHandle handle{};
+    if (CUresult r = GPUPOOL_DRIVER(s, cuIpcGetMemHandle, &handle, static_cast<CUdeviceptr>(base));
+        r != CUDA_SUCCESS)
+      return r;
+    IpcToken token;
+    if (CUresult r = Publish(s, IpcKind::kMemory, size, handle, &token); r != CUDA_SUCCESS) return r;
+    known = s.memory_exports.emplace(base, token).first;
+  }
+  *out = {known->second.high, known->second.low};
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_HANDLER(IpcOpenMemHandle) {
+  const auto& [high, low, flags] = in;
+  if ((flags & ~kOpenFlags) != 0) return CUDA_ERROR_INVALID_VALUE;
+  const IpcToken token{high, low};
+  IpcExport found;
+  if (CUresult r = Find(s, token, IpcKind::kMemory, &found); r != CUDA_SUCCESS) return r;
+  // Opened before: CUDA counts the opens and answers the same pointer.
+  for (auto& [base, opened] : s.opened_memory) {
+    if (opened.token == token) {
+      ++opened.references;
+      *out = {base, found.size};
+      return CUDA_SUCCESS;
+    }
+  }
+  CUipcMemHandle handle{};
+  std::memcpy(handle.reserved, found.handle, sizeof handle.reserved);
+  CUdeviceptr ptr = 0;
+  if (CUresult r = GPUPOOL_DRIVER(s, cuIpcOpenMemHandle_v2, &ptr, handle, flags); r != CUDA_SUCCESS) return r;
+  s.memory.Add(ptr, found.size, AllocationTable::Kind::kImported);
+  s.opened_memory[ptr] = {token, 1};
+  *out = {ptr, found.size};
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_HANDLER(IpcCloseMemHandle) {
+  const std::uint64_t base = std::get<0>(in);
+  auto it = s.opened_memory.find(base);
+  if (it == s.opened_memory.end()) return CUDA_ERROR_INVALID_VALUE;
+  if (--it->second.references > 0) return CUDA_SUCCESS;
+  s.opened_memory.erase(it);
+  (void)s.memory.Remove(base, AllocationTable::Kind::kImported);
+  return GPUPOOL_DRIVER(s, cuIpcCloseMemHandle, static_cast<CUdeviceptr>(base));
+}
+
+GPUPOOL_HANDLER(IpcGetEventHandle) {
+  if (s.ipc == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  const std::uint64_t id = std::get<0>(in);
+  CUevent event = nullptr;
+  if (CUresult r = s.Event(id, &event); r != CUDA_SUCCESS) return r;
+  auto known = s.event_exports.find(id);
+  if (known == s.event_exports.end()) {
+    CUipcEventHandle handle{};
+    if (CUresult r = GPUPOOL_DRIVER(s, cuIpcGetEventHandle, &handle, event); r != CUDA_SUCCESS) return r;
+    IpcToken token;
+    if (CUresult r = Publish(s, IpcKind::kEvent, 0, handle, &token); r != CUDA_SUCCESS) return r;
+    known = s.event_exports.emplace(id, token).first;
+  }
+  *out = {known->second.high, known->second.low};
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_HANDLER(IpcOpenEventHandle) {
+  IpcExport found;
+  if (CUresult r = Find(s, {std::get<0>(in), std::get<1>(in)}, IpcKind::kEvent, &found); r != CUDA_SUCCESS)
+    return r;
+  CUipcEventHandle handle{};
+  std::memcpy(handle.reserved, found.handle, sizeof handle.reserved);
+  CUevent event = nullptr;
+  if (CUresult r = GPUPOOL_DRIVER(s, cuIpcOpenEventHandle, &event, handle); r != CUDA_SUCCESS) return r;
+  std::get<0>(*out) = s.events.Add(event);
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpupool::server

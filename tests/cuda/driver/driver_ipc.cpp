@@ -1,0 +1,131 @@
+// Interprocess memory and events, the way CUDA's simpleIPC and PyTorch's CUDA tensor sharing use
+// them: the program forks before cuInit; the parent exports an allocation and an interprocess event
+// and sends both handles down a pipe; the child opens them, waits for the event, reads the parent's
+// bytes, writes its own and closes; the parent then reads the child's bytes. Through gpupool each
+// process has its own session and the server checks both belong to one pod.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+
+#include "check.h"
+
+namespace {
+
+constexpr std::size_t kBytes = (4 << 20) + 100;  // not a whole number of pages
+
+struct Handles {
+  CUipcMemHandle memory;
+  CUipcEventHandle event;
+};
+
+// Both messages are smaller than PIPE_BUF, so a pipe moves each in one piece.
+static_assert(sizeof(Handles) <= PIPE_BUF);
+bool Send(int fd, const void* data, std::size_t n) {
+  return write(fd, data, n) == static_cast<ssize_t>(n);
+}
+bool Receive(int fd, void* data, std::size_t n) {
+  return read(fd, data, n) == static_cast<ssize_t>(n);
+}
+
+int Child(int from_parent, int to_parent) {
+  drv::Start();
+  Handles handles{};
+  if (!Receive(from_parent, &handles, sizeof handles)) {
+    std::printf("FAIL: no handles from the parent\n");
+    return 1;
+  }
+  CUdeviceptr shared = 0;
+  CU_OK(cuIpcOpenMemHandle(&shared, handles.memory, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS));
+  CUevent ready = nullptr;
+  CU_OK(cuIpcOpenEventHandle(&ready, handles.event));
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  CU_OK(cuStreamWaitEvent(stream, ready, 0));  // the parent's writes are done when the event is
+  std::vector<unsigned char> seen(kBytes);
+  CU_OK(cuMemcpyDtoHAsync(seen.data(), shared, kBytes, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(seen == drv::RandomBytes(kBytes, 1));
+
+  CUdeviceptr base = 0;
+  size_t size = 0;
+  CU_OK(cuMemGetAddressRange(&base, &size, shared + 4096));
+  CHECK_TRUE(base == shared);
+  CHECK_TRUE(size >= kBytes);
+  CUdeviceptr again = 0;  // opened twice: the same pointer, counted
+  CU_OK(cuIpcOpenMemHandle(&again, handles.memory, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS));
+  CHECK_TRUE(again == shared);
+  CU_OK(cuIpcCloseMemHandle(again));
+
+  const auto mine = drv::RandomBytes(kBytes, 2);
+  CU_OK(cuMemcpyHtoD(shared, mine.data(), kBytes));
+  CU_OK(cuMemsetD8(shared + 7, 0xab, 5));
+  CU_OK(cuCtxSynchronize());
+  CU_OK(cuIpcCloseMemHandle(shared));
+  CU_OK(cuEventDestroy(ready));
+  CU_OK(cuStreamDestroy(stream));
+
+  CUipcMemHandle garbage;
+  std::memset(&garbage, 0x5c, sizeof garbage);
+  CUdeviceptr nothing = 0;
+  CHECK_TRUE(cuIpcOpenMemHandle(&nothing, garbage, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS) != CUDA_SUCCESS);
+  const char done = drv::g_failures == 0 ? 'y' : 'n';
+  if (!Send(to_parent, &done, 1)) return 1;
+  return drv::g_failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main() {
+  int down[2], up[2];
+  if (pipe(down) != 0 || pipe(up) != 0) return 1;
+  std::fflush(stdout);
+  const pid_t child = fork();  // before cuInit: each process starts CUDA on its own
+  if (child < 0) return 1;
+  if (child == 0) {
+    close(down[1]);
+    close(up[0]);
+    const int code = Child(down[0], up[1]);
+    std::fflush(stdout);
+    std::_Exit(code);
+  }
+  close(down[0]);
+  close(up[1]);
+
+  drv::Start();
+  CUdeviceptr memory = 0;
+  CU_OK(cuMemAlloc(&memory, kBytes));
+  CUevent ready = nullptr;
+  CU_OK(cuEventCreate(&ready, CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING));
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  const auto first = drv::RandomBytes(kBytes, 1);
+  CU_OK(cuMemcpyHtoDAsync(memory, first.data(), kBytes, stream));
+  CU_OK(cuEventRecord(ready, stream));
+
+  Handles handles{};
+  CU_OK(cuIpcGetMemHandle(&handles.memory, memory));
+  CU_OK(cuIpcGetEventHandle(&handles.event, ready));
+  CUipcMemHandle same;  // one allocation, one handle
+  CU_OK(cuIpcGetMemHandle(&same, memory + 100));
+  CHECK_TRUE(std::memcmp(&same, &handles.memory, sizeof same) == 0);
+  CUdeviceptr own = 0;  // a process does not open its own handles
+  CHECK_TRUE(cuIpcOpenMemHandle(&own, handles.memory, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS) != CUDA_SUCCESS);
+  if (!Send(down[1], &handles, sizeof handles)) return 1;
+
+  char done = 0;
+  CHECK_TRUE(Receive(up[0], &done, 1) && done == 'y');
+  int status = 0;
+  CHECK_TRUE(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::vector<unsigned char> seen(kBytes);
+  CU_OK(cuMemcpyDtoH(seen.data(), memory, kBytes));
+  auto expected = drv::RandomBytes(kBytes, 2);
+  std::memset(expected.data() + 7, 0xab, 5);
+  CHECK_TRUE(seen == expected);
+
+  CU_OK(cuEventDestroy(ready));
+  CU_OK(cuStreamDestroy(stream));
+  CU_OK(cuMemFree(memory));
+  return drv::Verdict("driver_ipc");
+}
