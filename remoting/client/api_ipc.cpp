@@ -7,6 +7,8 @@
 #include <mutex>
 
 #include "remoting/client/api_support.h"
+#include "remoting/client/graph_memory.h"
+#include "remoting/client/pools.h"
 
 using namespace gpupool::client;
 
@@ -61,12 +63,30 @@ OpenedMemory& Opened() {
 
 }  // namespace
 
+namespace gpupool::client {
+
+bool LegacyIpcCapable(CUdeviceptr ptr) {
+  CUdeviceptr base = 0, range = 0;
+  std::size_t bytes = 0, range_bytes = 0;
+  if (!State::Get().FindAllocation(ptr, &base, &bytes) ||
+      State::Get().FindReservation(ptr, &range, &range_bytes))
+    return false;
+  if (ManagedMemory::Get().Contains(ptr) || Pools::Get().IsBlock(base) || GraphMemory::Get().Contains(base))
+    return false;
+  std::lock_guard<std::mutex> lock(Opened().mu);
+  return Opened().opens.count(base) == 0;  // another process's memory, opened here
+}
+
+}  // namespace gpupool::client
+
 GPUPOOL_API CUresult cuIpcGetMemHandle(CUipcMemHandle* handle, CUdeviceptr dptr) {
   if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
-  // Managed memory cannot be shared this way, as in CUDA.
-  if (ManagedMemory::Get().Contains(dptr)) return CUDA_ERROR_INVALID_VALUE;
+  // Only cuMemAlloc memory, as in CUDA. The server refuses what it knows is not (module globals,
+  // virtual memory mappings, other sessions' memory); managed memory, pool blocks and graph memory
+  // are server allocations made here for the program, so the client refuses them itself.
+  if (!LegacyIpcCapable(dptr)) return CUDA_ERROR_INVALID_VALUE;
   protocol::Call<Op::IpcGetMemHandle>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::IpcGetMemHandle>(context, {dptr}, &reply));
   Encode(std::get<0>(reply), std::get<1>(reply), handle);

@@ -69,8 +69,9 @@ CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdev
     case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID:
       return Put<unsigned long long>(data, info.device ? info.base : 0);
     case CU_POINTER_ATTRIBUTE_IS_MANAGED: return Put<unsigned>(data, info.managed ? 1 : 0);
-    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
     case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
+      return Put<unsigned>(data, info.device && LegacyIpcCapable(ptr) ? 1 : 0);
+    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
     case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
     case CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE: return Put<unsigned>(data, 0);
     case CU_POINTER_ATTRIBUTE_MAPPED: return Put<unsigned>(data, info.device ? 1 : 0);

@@ -32,6 +32,10 @@ namespace gpupool::client {
 
 using protocol::Op;
 
+// Whether cuIpcGetMemHandle may export the memory at `ptr` (api_ipc.cpp): memory the program got from
+// cuMemAlloc, not managed, pool, graph or virtual memory, nor memory another process shared.
+bool LegacyIpcCapable(CUdeviceptr ptr);
+
 // Initialised and connected, with a current context: its server id in *context.
 inline CUresult ReadyWithContext(std::uint64_t* context) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());

@@ -161,6 +161,11 @@ bool Pools::Forget(CUdeviceptr ptr) {
   return true;
 }
 
+bool Pools::IsBlock(CUdeviceptr base) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return blocks_.count(base) != 0;
+}
+
 void Pools::Release(const std::vector<MemPool::Released>& blocks) {
   for (const MemPool::Released& b : blocks) {
     (void)RpcPastLatched<Op::MemFree>(b.context, {b.ptr});

@@ -45,6 +45,8 @@ class Pools {
   CUresult FreeAsync(CUdeviceptr ptr, CUstream stream, std::uint64_t context, std::uint64_t wire);
   // cuMemFree on a pool block in use: it leaves its pool (the caller frees it on the server).
   bool Forget(CUdeviceptr ptr);
+  // Whether the allocation starting at `base` is a pool block (in use or free).
+  bool IsBlock(CUdeviceptr base);
 
   // Orders frees against synchronisations: read it before draining and synchronising, then pass
   // it to AfterSync, which marks the frees before it on `stream` (every stream of `context` when

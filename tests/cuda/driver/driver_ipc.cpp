@@ -110,6 +110,20 @@ int main() {
   CUipcMemHandle same;  // one allocation, one handle
   CU_OK(cuIpcGetMemHandle(&same, memory + 100));
   CHECK_TRUE(std::memcmp(&same, &handles.memory, sizeof same) == 0);
+  unsigned capable = 0;
+  CU_OK(cuPointerGetAttribute(&capable, CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE, memory + 8));
+  CHECK_TRUE(capable == 1);
+  // Only cuMemAlloc memory: not managed memory, not a stream-ordered allocation.
+  CUdeviceptr managed = 0, pooled = 0;
+  CUipcMemHandle refused;
+  CU_OK(cuMemAllocManaged(&managed, 4096, CU_MEM_ATTACH_GLOBAL));
+  CHECK_TRUE(cuIpcGetMemHandle(&refused, managed) != CUDA_SUCCESS);
+  CU_OK(cuMemAllocAsync(&pooled, 4096, stream));
+  CU_OK(cuPointerGetAttribute(&capable, CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE, pooled));
+  CHECK_TRUE(capable == 0);
+  CHECK_TRUE(cuIpcGetMemHandle(&refused, pooled) != CUDA_SUCCESS);
+  CU_OK(cuMemFreeAsync(pooled, stream));
+  CU_OK(cuMemFree(managed));
   CUdeviceptr own = 0;  // a process does not open its own handles
   CHECK_TRUE(cuIpcOpenMemHandle(&own, handles.memory, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS) != CUDA_SUCCESS);
   if (!Send(down[1], &handles, sizeof handles)) return 1;
