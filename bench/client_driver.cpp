@@ -41,6 +41,14 @@ Result<ClientDriver> LoadClientDriver(const std::string& library) {
   get(&d.MemSetAccess, "cuMemSetAccess");
   get(&d.MemAllocManaged, "cuMemAllocManaged");
   get(&d.MemsetD8, "cuMemsetD8_v2");
+  get(&d.StreamCreate, "cuStreamCreate");
+  get(&d.StreamDestroy, "cuStreamDestroy_v2");
+  get(&d.StreamBeginCapture, "cuStreamBeginCapture_v2");
+  get(&d.StreamEndCapture, "cuStreamEndCapture");
+  get(&d.GraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
+  get(&d.GraphLaunch, "cuGraphLaunch");
+  get(&d.GraphExecDestroy, "cuGraphExecDestroy");
+  get(&d.GraphDestroy, "cuGraphDestroy");
   if (!ok) return Status::NotFound(library + " lacks a driver entry point the bench needs");
   return d;
 }

@@ -42,6 +42,14 @@ struct ClientDriver {
   PFN_cuMemSetAccess_v10020 MemSetAccess;
   PFN_cuMemAllocManaged_v6000 MemAllocManaged;
   PFN_cuMemsetD8_v3020 MemsetD8;
+  PFN_cuStreamCreate_v2000 StreamCreate;
+  PFN_cuStreamDestroy_v4000 StreamDestroy;
+  PFN_cuStreamBeginCapture_v10010 StreamBeginCapture;
+  PFN_cuStreamEndCapture_v10000 StreamEndCapture;
+  PFN_cuGraphInstantiateWithFlags_v11040 GraphInstantiateWithFlags;
+  PFN_cuGraphLaunch_v10000 GraphLaunch;
+  PFN_cuGraphExecDestroy_v10000 GraphExecDestroy;
+  PFN_cuGraphDestroy_v10000 GraphDestroy;
 };
 
 // Loads `library` (a path to libcuda.so.1) and resolves every entry.

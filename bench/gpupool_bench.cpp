@@ -202,6 +202,34 @@ void Managed(const ClientDriver& cu, CUfunction kernel,
   cu.MemFree(plain);
 }
 
+// Kernels launched per second through CUDA graphs of 1, 10 and 100 kernel nodes (as inference servers
+// replay a captured step), against the plain asynchronous launch rate measured just before.
+void GraphLaunches(const ClientDriver& cu, CUfunction kernel, void** params, double launch_rate) {
+  CUstream stream = nullptr;
+  if (cu.StreamCreate(&stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) return;
+  for (int nodes : {1, 10, 100}) {
+    CUgraph graph = nullptr;
+    CUgraphExec exec = nullptr;
+    bool made = cu.StreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL) == CUDA_SUCCESS;
+    for (int i = 0; made && i < nodes; ++i)
+      made = cu.LaunchKernel(kernel, 1, 1, 1, 32, 1, 1, 0, stream, params, nullptr) == CUDA_SUCCESS;
+    made = cu.StreamEndCapture(stream, &graph) == CUDA_SUCCESS && made &&
+           cu.GraphInstantiateWithFlags(&exec, graph, 0) == CUDA_SUCCESS;
+    if (!made) {
+      std::fprintf(stderr, "gpupool-bench: cannot capture a graph of %d kernels\n", nodes);
+      break;
+    }
+    const int graphs = 200000 / nodes;
+    const auto start = Clock::now();
+    for (int i = 0; i < graphs; ++i) cu.GraphLaunch(exec, stream);
+    cu.StreamSynchronize(stream);
+    Emit("graph_kernel_rate", static_cast<std::size_t>(nodes), graphs * nodes / Seconds(start), launch_rate);
+    cu.GraphExecDestroy(exec);
+    cu.GraphDestroy(graph);
+  }
+  cu.StreamDestroy(stream);
+}
+
 int Run(const ClientDriver& cu, RawPeer& raw) {
   CUdevice device = 0;
   CUcontext context = nullptr;
@@ -241,6 +269,7 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
   const double rate = launches / Seconds(start);
   if (synced != CUDA_SUCCESS) std::fprintf(stderr, "gpupool-bench: launches failed (%d)\n", synced);
   Emit("async_launch_rate", 0, rate, raw.MessageRate(launches, 72));
+  GraphLaunches(cu, kernel, params, rate);
 
   // Copy bandwidth: at least 256 MiB moved per size (4 KiB: 8 MiB), vs a raw stream of the same bytes
   // in writes of the copy's size up to the protocol's 1 MiB chunk (the client's own frame size).

@@ -20,6 +20,8 @@ void DeclareAll(metrics::Registry& m) {
   m.DeclareGauge("gpupool_gpu_memory_admitted_bytes", "Sum of admitted memory shares on a GPU.");
   m.DeclareGauge("gpupool_gpu_percent_admitted", "Sum of admitted compute shares on a GPU (percent).");
   m.DeclareGauge("gpupool_sessions", "Live client sessions.");
+  m.DeclareGauge("gpupool_ipc_exports",
+                 "Interprocess memory and event handles the live sessions have exported.");
   m.DeclareCounter("gpupool_sessions_started_total", "Sessions accepted (handshake passed, worker started).");
   m.DeclareCounter("gpupool_sessions_ended_total", "Sessions that have ended, by why.");
   m.DeclareGauge("gpupool_session_memory_used_bytes", "Device memory a session holds.");
@@ -132,6 +134,7 @@ std::string RenderMetrics(const Registry& registry, const ServerIdentity& server
   m.Set("gpupool_module_cache_hits_total", {}, D(all.image_cache_hits));
   m.Set("gpupool_module_cache_misses_total", {}, D(all.image_cache_misses));
   m.Set("gpupool_module_cache_bytes", {}, D(cache_bytes));
+  if (const IpcDirectory* ipc = registry.ipc_directory()) m.Set("gpupool_ipc_exports", {}, ipc->Count());
 
   ServerCounters counters = registry.counters();
   m.Set("gpupool_sessions_started_total", {}, D(counters.sessions_started));

@@ -206,7 +206,7 @@ TEST_CASE("two sessions of a server share memory and an event by interprocess ha
 }
 
 TEST_CASE("an exporter's handles go with its session") {
-  ServerProcess server = ServerProcess::Start();
+  ServerProcess server = ServerProcess::Start({"--metrics-listen", "127.0.0.1:0"});
   auto b = TestClient::Open(server.endpoint);
   b.UseDevice0();
   std::uint64_t high = 0, low = 0;
@@ -218,6 +218,7 @@ TEST_CASE("an exporter's handles go with its session") {
     REQUIRE(handle.result == CUDA_SUCCESS);
     std::tie(high, low) = handle.fields;
     REQUIRE(b.Result<Op::IpcOpenMemHandle>({high, low, 0}) == CUDA_SUCCESS);
+    CHECK(HttpGet(server.metrics, "/metrics").find("\ngpupool_ipc_exports 1\n") != std::string::npos);
   }  // a's connection closes: its worker withdraws what it exported as the session ends
   // The worker ends after the close; wait for the withdrawal, not for a time.
   const auto deadline = std::chrono::steady_clock::now() + kWait;
@@ -229,6 +230,7 @@ TEST_CASE("an exporter's handles go with its session") {
     REQUIRE(b.Result<Op::IpcCloseMemHandle>({std::get<0>(opened.fields)}) == CUDA_SUCCESS);
   }
   CHECK(result == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(HttpGet(server.metrics, "/metrics").find("\ngpupool_ipc_exports 0\n") != std::string::npos);
 }
 
 TEST_CASE("interprocess handles do not cross pods") {
