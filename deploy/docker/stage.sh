@@ -53,6 +53,10 @@ for component in "$@"; do
         [ -e "$build/lib/$lib" ] || continue
         cp -L "$build/lib/$lib" "$out/device-plugin/opt/gpupool/lib/$lib"
         "$here/check-client-abi.sh" "$out/device-plugin/opt/gpupool/lib/$lib"
+        # The unversioned name as well, as NVIDIA's container toolkit provides it: what links against
+        # the driver when the program runs needs it (Triton, behind torch.compile, builds its kernel
+        # launcher with -lcuda).
+        ln -sf "$lib" "$out/device-plugin/opt/gpupool/lib/${lib%.1}"
       done
       ;;
     *) echo "stage.sh: unknown component \"$component\" (operator, device-plugin, server, cli)" >&2; exit 2 ;;

@@ -8,6 +8,7 @@ library ABI check.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,6 +123,35 @@ def stage_cli(build_dir, work):
         print(f"staged the CLI with {len(os.listdir(libdir))} shared libraries")
         help_run = run([staged, "servers", "--help"], env=dict(os.environ, LD_LIBRARY_PATH=libdir))
         expect(help_run.returncode == 0 and "usage: gpupool servers" in help_run.stdout, "staged CLI does not run")
+
+
+@case
+def stage_device_plugin(build_dir, work):
+    if not os.path.exists(os.path.join(build_dir, "lib", "libcuda.so.1")):
+        print(f"SKIPPED: {build_dir}/lib/libcuda.so.1 is not built")
+        return SKIP
+    with tempfile.TemporaryDirectory(dir=work) as out:
+        result = run(["sh", STAGE, build_dir, out, "device-plugin"])
+        expect(result.returncode == 0, f"stage.sh failed: {result.stderr}")
+        libdir = os.path.join(out, "device-plugin", "opt", "gpupool", "lib")
+        expect(os.path.isfile(os.path.join(libdir, "libcuda.so.1")), "libcuda.so.1 was not staged")
+        # The unversioned names point at the versioned files (cp -P in the chart keeps them links).
+        for name in ("libcuda.so", "libnvidia-ml.so"):
+            path = os.path.join(libdir, name)
+            if name == "libnvidia-ml.so" and not os.path.exists(path + ".1"):
+                continue
+            expect(os.path.islink(path) and os.readlink(path) == name + ".1", f"{name} is not a link to {name}.1")
+        # What Triton does at run time: link a launcher with -lcuda against the directory the pod gets.
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cc is None:
+            print("no C compiler: checked the links only")
+            return None
+        source = os.path.join(out, "launcher.c")
+        with open(source, "w") as f:
+            f.write("int cuInit(unsigned flags);\nint main(void) { return cuInit(0) == 12345; }\n")
+        linked = run([cc, source, "-o", os.path.join(out, "launcher"), "-L" + libdir, "-lcuda"])
+        expect(linked.returncode == 0, f"-lcuda does not link against the staged directory: {linked.stderr}")
+        print("staged the client with libcuda.so and libnvidia-ml.so links; -lcuda links")
 
 
 @case
