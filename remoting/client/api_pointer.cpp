@@ -72,6 +72,7 @@ CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdev
     case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
       return Put<unsigned>(data, info.device && LegacyIpcCapable(ptr) ? 1 : 0);
     case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
+      return Put<unsigned>(data, info.device && State::Get().SyncMemops(ptr));
     case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
     case CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE: return Put<unsigned>(data, 0);
     case CU_POINTER_ATTRIBUTE_MAPPED: return Put<unsigned>(data, info.device ? 1 : 0);
@@ -94,6 +95,25 @@ CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdev
 }
 
 }  // namespace
+
+// Only CU_POINTER_ATTRIBUTE_SYNC_MEMOPS can be set, on device memory (an unsigned int, 0 or not), as in
+// CUDA. The server's driver then completes its synchronous copies of the allocation before they
+// return, and the client waits for the synchronous memsets it otherwise sends without a reply
+// (api_memset.cpp). MPI libraries set it on the buffers they share with other processes.
+GPUPOOL_API CUresult cuPointerSetAttribute(const void* value, CUpointer_attribute attribute,
+                                           CUdeviceptr ptr) {
+  if (value == nullptr || attribute != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  CUdeviceptr base = 0;
+  std::size_t bytes = 0;
+  if (!State::Get().FindAllocation(ptr, &base, &bytes)) return CUDA_ERROR_INVALID_VALUE;
+  unsigned on = 0;
+  std::memcpy(&on, value, sizeof on);
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::PointerSetSyncMemops>(context, {ptr, on}));
+  (void)State::Get().SetSyncMemops(ptr, on != 0);
+  return CUDA_SUCCESS;
+}
 
 GPUPOOL_API CUresult cuPointerGetAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr ptr) {
   if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;

@@ -39,18 +39,6 @@ CUresult StreamCall(CUstream stream, bool per_thread, std::uint64_t* context, st
   return StreamId(stream, per_thread, id);
 }
 
-CUresult Synchronize(CUstream stream, bool per_thread) {
-  std::uint64_t context = 0, id = 0;
-  GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
-  GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCaptured(stream));
-  const std::uint64_t frees = Pools::Get().FreeSeq();
-  DrainFor(context, id, IsBlocking(stream));
-  const CUresult result = WithLatched(Rpc<Op::StreamSynchronize>(context, {id}), "cuStreamSynchronize");
-  const StreamKey key{context, id};  // the frees on this stream are complete
-  if (result == CUDA_SUCCESS) Pools::Get().AfterSync(context, &key, frees);
-  return result;
-}
-
 CUresult Query(CUstream stream, bool per_thread) {
   std::uint64_t context = 0, id = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
@@ -157,6 +145,18 @@ CUresult Flags(CUstream stream, unsigned* flags, bool per_thread) {
 
 }  // namespace
 
+CUresult gpupool::client::SynchronizeStream(CUstream stream, bool per_thread) {
+  std::uint64_t context = 0, id = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(StreamCall(stream, per_thread, &context, &id));
+  GPUPOOL_CU_RETURN_IF_ERROR(CheckNotCaptured(stream));
+  const std::uint64_t frees = Pools::Get().FreeSeq();
+  DrainFor(context, id, IsBlocking(stream));
+  const CUresult result = WithLatched(Rpc<Op::StreamSynchronize>(context, {id}), "cuStreamSynchronize");
+  const StreamKey key{context, id};  // the frees on this stream are complete
+  if (result == CUDA_SUCCESS) Pools::Get().AfterSync(context, &key, frees);
+  return result;
+}
+
 GPUPOOL_API CUresult cuStreamCreate(CUstream* stream, unsigned int flags) {
   return CreateStream(stream, flags, 0, false);
 }
@@ -183,10 +183,10 @@ GPUPOOL_API CUresult cuStreamDestroy(CUstream stream) {
 }
 
 GPUPOOL_API CUresult cuStreamSynchronize(CUstream stream) {
-  return Synchronize(stream, false);
+  return SynchronizeStream(stream, false);
 }
 GPUPOOL_API CUresult cuStreamSynchronize_ptsz(CUstream stream) {
-  return Synchronize(stream, true);
+  return SynchronizeStream(stream, true);
 }
 GPUPOOL_API CUresult cuStreamQuery(CUstream stream) {
   return Query(stream, false);

@@ -32,6 +32,10 @@ namespace gpupool::client {
 
 using protocol::Op;
 
+// cuStreamSynchronize (the _ptsz variant when `per_thread`): work held on the client first, then the
+// server's stream, reporting a latched asynchronous error (api_stream_event.cpp).
+CUresult SynchronizeStream(CUstream stream, bool per_thread);
+
 // Whether cuIpcGetMemHandle may export the memory at `ptr` (api_ipc.cpp): memory the program got from
 // cuMemAlloc, not managed, pool, graph or virtual memory, nor memory another process shared.
 bool LegacyIpcCapable(CUdeviceptr ptr);

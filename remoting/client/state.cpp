@@ -172,12 +172,16 @@ void State::AddAllocation(CUdeviceptr base, std::size_t bytes) {
 void State::RemoveAllocation(CUdeviceptr base) {
   std::lock_guard<std::mutex> lock(allocations_mu_);
   allocations_.erase(base);
+  sync_memops_.erase(base);
 }
 
 void State::RemoveAllocationsIn(CUdeviceptr base, std::size_t bytes) {
   std::lock_guard<std::mutex> lock(allocations_mu_);
   auto it = allocations_.lower_bound(base);
-  while (it != allocations_.end() && it->first - base < bytes) it = allocations_.erase(it);
+  while (it != allocations_.end() && it->first - base < bytes) {
+    sync_memops_.erase(it->first);
+    it = allocations_.erase(it);
+  }
 }
 
 namespace {
@@ -197,6 +201,26 @@ bool FindRange(const std::map<CUdeviceptr, std::size_t>& ranges, CUdeviceptr ptr
 bool State::FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const {
   std::lock_guard<std::mutex> lock(allocations_mu_);
   return FindRange(allocations_, ptr, base, bytes);
+}
+
+bool State::SetSyncMemops(CUdeviceptr ptr, bool on) {
+  std::lock_guard<std::mutex> lock(allocations_mu_);
+  CUdeviceptr base = 0;
+  std::size_t bytes = 0;
+  if (!FindRange(allocations_, ptr, &base, &bytes)) return false;
+  if (on) {
+    sync_memops_.insert(base);
+  } else {
+    sync_memops_.erase(base);
+  }
+  return true;
+}
+
+bool State::SyncMemops(CUdeviceptr ptr) const {
+  std::lock_guard<std::mutex> lock(allocations_mu_);
+  CUdeviceptr base = 0;
+  std::size_t bytes = 0;
+  return FindRange(allocations_, ptr, &base, &bytes) && sync_memops_.count(base) != 0;
 }
 
 void State::AddReservation(CUdeviceptr base, std::size_t bytes) {

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -163,6 +164,10 @@ class State {
   // Forgets the allocations that start inside [base, base + bytes) (unmapped mappings).
   void RemoveAllocationsIn(CUdeviceptr base, std::size_t bytes);
   bool FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* bytes) const;
+  // CU_POINTER_ATTRIBUTE_SYNC_MEMOPS of the allocation holding `ptr` (cuPointerSetAttribute): set or
+  // cleared; false when no allocation holds it. It goes with the allocation.
+  bool SetSyncMemops(CUdeviceptr ptr, bool on);
+  bool SyncMemops(CUdeviceptr ptr) const;
   // Address reservations (cuMemAddressReserve), whose mappings are allocations above: the range a
   // pointer attribute's RANGE_START_ADDR and RANGE_SIZE describe.
   void AddReservation(CUdeviceptr base, std::size_t bytes);
@@ -194,6 +199,7 @@ class State {
   mutable std::mutex allocations_mu_;
   std::map<CUdeviceptr, std::size_t> allocations_;
   std::map<CUdeviceptr, std::size_t> reservations_;  // guarded by allocations_mu_ too
+  std::set<CUdeviceptr> sync_memops_;                // allocation bases; guarded by allocations_mu_
 };
 
 }  // namespace gpupool::client

@@ -63,6 +63,14 @@ GPUPOOL_HANDLER(MemGetAddressRange) {
   return CUDA_SUCCESS;
 }
 
+GPUPOOL_HANDLER(PointerSetSyncMemops) {
+  const auto& [ptr, on] = in;
+  if (CUresult r = s.CheckRange(ptr, 1); r != CUDA_SUCCESS) return r;
+  unsigned value = on != 0 ? 1 : 0;
+  return GPUPOOL_DRIVER(s, cuPointerSetAttribute, &value, CU_POINTER_ATTRIBUTE_SYNC_MEMOPS,
+                        static_cast<CUdeviceptr>(ptr));
+}
+
 GPUPOOL_HANDLER(MemAllocAsync) {
   const auto& [bytes, stream_id] = in;
   CUstream stream = nullptr;

@@ -191,6 +191,21 @@ CUresult MappedAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr 
   }
 }
 
+// Only CU_POINTER_ATTRIBUTE_SYNC_MEMOPS can be set, and only on device memory. The emulated device's
+// memory operations are all synchronous already, so there is nothing to change.
+CUresult PointerSetAttribute(const void* value, CUpointer_attribute attribute, CUdeviceptr ptr) {
+  GPUPOOL_CURRENT_CONTEXT(current);
+  (void)current;
+  if (value == nullptr || attribute != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS) return CUDA_ERROR_INVALID_VALUE;
+  MappedAddress mapped;
+  const DeviceMemory* memory = MemoryFor(ptr);
+  CUdeviceptr start = 0;
+  std::uint64_t size = 0;
+  const bool device =
+      (memory != nullptr && memory->Find(ptr, &start, &size)) || GetState().virtual_memory.Find(ptr, &mapped);
+  return device ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
 CUresult PointerGetAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr ptr) {
   GPUPOOL_CURRENT_CONTEXT(current);
   if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -251,6 +266,7 @@ void FillMemoryApi(DriverApi& api) {
   api.cuMemAllocAsync = MemAllocAsync;
   api.cuMemFreeAsync = MemFreeAsync;
   api.cuPointerGetAttribute = PointerGetAttribute;
+  api.cuPointerSetAttribute = PointerSetAttribute;
 }
 
 }  // namespace gpupool::server::emulated

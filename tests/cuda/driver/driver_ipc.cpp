@@ -110,6 +110,23 @@ int main() {
   CUipcMemHandle same;  // one allocation, one handle
   CU_OK(cuIpcGetMemHandle(&same, memory + 100));
   CHECK_TRUE(std::memcmp(&same, &handles.memory, sizeof same) == 0);
+  // MPI libraries mark what they share synchronous: a synchronous memset then completes before it
+  // returns. Only that attribute can be set, only on device memory.
+  unsigned flag = 1, read_back = 0;
+  CUdeviceptr marked = 0;
+  CU_OK(cuMemAlloc(&marked, 4096));
+  CU_OK(cuPointerSetAttribute(&flag, CU_POINTER_ATTRIBUTE_SYNC_MEMOPS, marked));
+  CU_OK(cuPointerGetAttribute(&read_back, CU_POINTER_ATTRIBUTE_SYNC_MEMOPS, marked + 64));
+  CHECK_TRUE(read_back == 1);
+  CU_OK(cuMemsetD8(marked, 0x3c, 4096));
+  std::vector<unsigned char> set(4096);
+  CU_OK(cuMemcpyDtoH(set.data(), marked, set.size()));
+  CHECK_TRUE(set == std::vector<unsigned char>(4096, 0x3c));
+  CU_OK(cuMemFree(marked));
+  CU_EXPECT(cuPointerSetAttribute(&flag, CU_POINTER_ATTRIBUTE_IS_MANAGED, memory), CUDA_ERROR_INVALID_VALUE);
+
+  CHECK_TRUE(cuPointerSetAttribute(&flag, CU_POINTER_ATTRIBUTE_SYNC_MEMOPS,
+                                   reinterpret_cast<CUdeviceptr>(&flag)) != CUDA_SUCCESS);
   unsigned capable = 0;
   CU_OK(cuPointerGetAttribute(&capable, CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE, memory + 8));
   CHECK_TRUE(capable == 1);

@@ -36,6 +36,19 @@ CUstreamAttrValue Value(const std::string& raw) {
   return v;
 }
 
+TEST_CASE("SYNC_MEMOPS is set on the session's own memory only") {
+  ServerProcess server = ServerProcess::Start();
+  TestClient c = TestClient::Open(server.endpoint);
+  c.UseDevice0();
+  auto alloc = c.Call<Op::MemAlloc>({4096});
+  REQUIRE(alloc.result == CUDA_SUCCESS);
+  const std::uint64_t p = std::get<0>(alloc.fields);
+  CHECK(c.Result<Op::PointerSetSyncMemops>({p + 100, 1}) == CUDA_SUCCESS);
+  CHECK(c.Result<Op::PointerSetSyncMemops>({p, 0}) == CUDA_SUCCESS);
+  CHECK(c.Result<Op::PointerSetSyncMemops>({p + 4096, 1}) == CUDA_ERROR_INVALID_VALUE);
+  CHECK(c.Result<Op::PointerSetSyncMemops>({0x1000, 1}) == CUDA_ERROR_INVALID_VALUE);
+}
+
 TEST_CASE("occupancy lists answer each block size as the single query does") {
   ServerProcess server = ServerProcess::Start();
   TestClient c = TestClient::Open(server.endpoint);
