@@ -59,7 +59,7 @@ TEST_CASE("runtime-API test programs pass through gpupool on the emulated device
       GENERATE("runtime_init", "device_properties", "memory", "symbols", "streams_events", "graph_capture",
                "error_reporting", "host_callbacks", "stream_ordered_allocation", "graph_nodes",
                "device_printf", "graph_extras", "arrays_textures", "runtime_coverage", "batch_copies_logs",
-               "fatbin_archs", "expandable_segments", "managed_memory");
+               "fatbin_archs", "expandable_segments", "managed_memory", "ipc");
   const std::string runtime = GENERATE("static", "shared");
   INFO(name << " (" << runtime << " runtime)");
   Run run(name, runtime);
