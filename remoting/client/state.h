@@ -105,6 +105,11 @@ struct Function {
   std::once_flag name_once;  // its name, fetched once (the pointer cuFuncGetName returns stays valid)
   CUresult name_result = CUDA_SUCCESS;
   std::string name;
+  // The deprecated launch API's settings (api_launch_legacy.cpp), under legacy_mu.
+  std::mutex legacy_mu;
+  int legacy_block[3] = {0, 0, 0};           // cuFuncSetBlockShape; 0: not set
+  unsigned legacy_shared = 0;                // cuFuncSetSharedSize
+  std::vector<unsigned char> legacy_params;  // cuParamSetSize, filled by cuParamSet{i,f,v}
 };
 
 struct Library {

@@ -3,6 +3,8 @@
 // with the bytes packed independently from the C layout of the kernel's parameters, so the test can
 // compare them with what the server recorded (--record-launches). Invalid configurations must fail
 // at the call and never reach the server. Usage: driver_launch KERNELS.fatbin
+// The deprecated launch API is used on purpose below.
+#define CUDA_ENABLE_DEPRECATED 1
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -120,6 +122,31 @@ int main(int argc, char** argv) {
   // cuLaunchKernelEx with an attribute, on a stream.
   CUstream stream = nullptr;
   CU_OK(cuStreamCreate(&stream, 0));
+
+  // The deprecated launch API (CUDA 1.x), which old programs still use: shape, shared memory and
+  // parameter bytes set by separate calls, then cuLaunch / cuLaunchGrid(Async).
+  CU_OK(cuParamSetSize(f, 16));
+  CU_OK(cuParamSetv(f, 0, &c, 1));
+  CU_OK(cuParamSetv(f, 8, &d, 8));
+  CU_EXPECT(cuParamSetv(f, 12, &d, 8), CUDA_ERROR_INVALID_VALUE);  // past the size set
+  CU_OK(cuFuncSetBlockShape(f, 4, 2, 1));
+  CU_OK(cuFuncSetSharedSize(f, 0));
+  if (CU_OK(cuLaunchGrid(f, 3, 2)))
+    std::printf("EXPECT k_char_double 3,2,1 4,2,1 %s\n", Hex(packed.data(), packed.size()).c_str());
+  CUfunction legacy_int = nullptr;
+  CU_OK(cuModuleGetFunction(&legacy_int, module, "k_int"));
+  CU_EXPECT(cuLaunch(legacy_int), CUDA_ERROR_INVALID_VALUE);  // no block shape yet
+  CU_OK(cuParamSetSize(legacy_int, 4));
+  CU_OK(cuParamSeti(legacy_int, 0, 0x01020304u));
+  CU_OK(cuFuncSetBlockShape(legacy_int, 32, 1, 1));
+  const unsigned char int_bytes[] = {4, 3, 2, 1};
+  if (CU_OK(cuLaunch(legacy_int))) Expect("k_int", 1, 32, {int_bytes, int_bytes + 4});
+  CU_OK(cuParamSetf(legacy_int, 0, 1.5f));  // the same four bytes as a float
+  float as_float = 1.5f;
+  std::vector<unsigned char> float_bytes(4);
+  std::memcpy(float_bytes.data(), &as_float, 4);
+  if (CU_OK(cuLaunchGridAsync(legacy_int, 2, 1, stream))) Expect("k_int", 2, 32, float_bytes);
+  CU_OK(cuStreamSynchronize(stream));
   CUlaunchAttribute attribute{};
   attribute.id = CU_LAUNCH_ATTRIBUTE_PRIORITY;
   attribute.value.priority = 0;

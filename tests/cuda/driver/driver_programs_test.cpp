@@ -149,7 +149,7 @@ TEST_CASE("launch: the server records exactly the parameter bytes the program pa
   Server server;
   const std::string output =
       ExpectPass(server, {"driver_launch", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"}, 120);
-  CheckRecordedLaunches(server, output, 12);
+  CheckRecordedLaunches(server, output, 15);
 }
 
 TEST_CASE("link: relocatable device code joined at run time with cuLink, the linked kernel launched") {
