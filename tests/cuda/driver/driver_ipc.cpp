@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstring>
 
+#include "../child_process.h"
 #include "check.h"
 
 namespace {
@@ -78,20 +79,8 @@ int Child(int from_parent, int to_parent) {
 }  // namespace
 
 int main() {
-  int down[2], up[2];
-  if (pipe(down) != 0 || pipe(up) != 0) return 1;
-  std::fflush(stdout);
-  const pid_t child = fork();  // before cuInit: each process starts CUDA on its own
-  if (child < 0) return 1;
-  if (child == 0) {
-    close(down[1]);
-    close(up[0]);
-    const int code = Child(down[0], up[1]);
-    std::fflush(stdout);
-    std::_Exit(code);
-  }
-  close(down[0]);
-  close(up[1]);
+  ChildProcess child;
+  if (!ForkChild(Child, &child)) return 1;
 
   drv::Start();
   CUdeviceptr memory = 0;
@@ -143,12 +132,12 @@ int main() {
   CU_OK(cuMemFree(managed));
   CUdeviceptr own = 0;  // a process does not open its own handles
   CHECK_TRUE(cuIpcOpenMemHandle(&own, handles.memory, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS) != CUDA_SUCCESS);
-  if (!Send(down[1], &handles, sizeof handles)) return 1;
+  if (!Send(child.to_child, &handles, sizeof handles)) return 1;
 
   char done = 0;
-  CHECK_TRUE(Receive(up[0], &done, 1) && done == 'y');
+  CHECK_TRUE(Receive(child.from_child, &done, 1) && done == 'y');
   int status = 0;
-  CHECK_TRUE(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK_TRUE(waitpid(child.pid, &status, 0) == child.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::vector<unsigned char> seen(kBytes);
   CU_OK(cuMemcpyDtoH(seen.data(), memory, kBytes));
   auto expected = drv::RandomBytes(kBytes, 2);

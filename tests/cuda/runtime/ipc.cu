@@ -9,6 +9,7 @@
 #include <climits>
 #include <vector>
 
+#include "../child_process.h"
 #include "check.h"
 
 namespace {
@@ -59,20 +60,8 @@ int Child(int from_parent, int to_parent) {
 
 int main(int argc, char** argv) {
   const rt::Options options = rt::ParseOptions(argc, argv, "ipc");
-  int down[2], up[2];
-  if (pipe(down) != 0 || pipe(up) != 0) return 1;
-  std::fflush(stdout);
-  const pid_t child = fork();  // before any CUDA call: each process starts CUDA on its own
-  if (child < 0) return 1;
-  if (child == 0) {
-    close(down[1]);
-    close(up[0]);
-    const int code = Child(down[0], up[1]);
-    std::fflush(stdout);
-    std::_Exit(code);
-  }
-  close(down[0]);
-  close(up[1]);
+  ChildProcess child;
+  if (!ForkChild(Child, &child)) return 1;  // before any CUDA call
 
   int* data = nullptr;
   RT_CUDA(cudaMalloc(&data, kCount * sizeof(int)));
@@ -94,12 +83,12 @@ int main(int argc, char** argv) {
   RT_CHECK(cudaIpcGetEventHandle(&refused, timed) != cudaSuccess);
   cudaGetLastError();
   RT_CUDA(cudaEventDestroy(timed));
-  if (write(down[1], &handles, sizeof handles) != static_cast<ssize_t>(sizeof handles)) return 1;
+  if (write(child.to_child, &handles, sizeof handles) != static_cast<ssize_t>(sizeof handles)) return 1;
 
   char done = 0;
-  RT_CHECK(read(up[0], &done, 1) == 1 && done == 'y');
+  RT_CHECK(read(child.from_child, &done, 1) == 1 && done == 'y');
   int status = 0;
-  RT_CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  RT_CHECK(waitpid(child.pid, &status, 0) == child.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::vector<int> after(kCount);
   RT_CUDA(cudaMemcpy(after.data(), data, kCount * sizeof(int), cudaMemcpyDeviceToHost));
   RT_CHECK(after[0] == 0x7f7f7f7f);  // the child's memset, in this process's memory
