@@ -1,7 +1,13 @@
-// Interprocess memory and event handles (cuIpcGetMemHandle and the rest). The handle the program
+// Interprocess memory and event handles (cuIpcGetMemHandle and the rest), and virtual memory shared
+// as POSIX descriptors (cuMemExportToShareableHandle). The handle the program
 // passes to its other process holds gpupool's token for the export: the bytes "gpupool" and a
 // version, then the token's two words. The other process opens it through its own session, on the
 // same server; the server checks that both sessions belong to one pod (docs/protocol.md).
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -155,5 +161,57 @@ GPUPOOL_API CUresult cuIpcOpenEventHandle(CUevent* event, CUipcEventHandle handl
   object->context = State::Current();
   object->flags = CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING;
   *event = reinterpret_cast<CUevent>(State::Get().events.Add(std::move(object)));
+  return CUDA_SUCCESS;
+}
+
+// Virtual memory shared as a POSIX descriptor (cuMemExportToShareableHandle, as PyTorch's expandable
+// segments and NCCL share memory). The driver's descriptor stays with the exporting worker, which hands
+// a copy to the importing one. The program gets a descriptor too: a small sealed memfd holding what an
+// interprocess handle holds (the token); it passes it to the other process as it would the driver's
+// (SCM_RIGHTS, pidfd_getfd), and cuMemImportFromShareableHandle there reads the token back.
+GPUPOOL_API CUresult cuMemExportToShareableHandle(void* shareable, CUmemGenericAllocationHandle handle,
+                                                  CUmemAllocationHandleType type, unsigned long long flags) {
+  if (shareable == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) {
+    GPUPOOL_LOG_ONCE(kWarn, "cuMemExportToShareableHandle type")
+        << "cuMemExportToShareableHandle: gpupool exports POSIX file descriptors only";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  protocol::Call<Op::MemExportToShareableHandle>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MemExportToShareableHandle>(0, {handle}, &reply));
+  CUipcMemHandle bytes;
+  Encode(std::get<0>(reply), std::get<1>(reply), &bytes);
+  const int fd = memfd_create("gpupool-shareable-handle", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return CUDA_ERROR_OPERATING_SYSTEM;
+  if (write(fd, bytes.reserved, sizeof bytes.reserved) != static_cast<ssize_t>(sizeof bytes.reserved) ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    close(fd);
+    return CUDA_ERROR_OPERATING_SYSTEM;
+  }
+  std::memcpy(shareable, &fd, sizeof fd);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuMemImportFromShareableHandle(CUmemGenericAllocationHandle* handle, void* os_handle,
+                                                    CUmemAllocationHandleType type) {
+  if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) {
+    GPUPOOL_LOG_ONCE(kWarn, "cuMemImportFromShareableHandle type")
+        << "cuMemImportFromShareableHandle: gpupool imports POSIX file descriptors only";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  // A POSIX descriptor travels in the pointer itself, as cuda.h documents.
+  const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(os_handle));
+  CUipcMemHandle bytes{};
+  std::uint64_t high = 0, low = 0;
+  if (pread(fd, bytes.reserved, sizeof bytes.reserved, 0) != static_cast<ssize_t>(sizeof bytes.reserved) ||
+      !Decode(bytes, &high, &low))
+    return NotOurs("cuMemImportFromShareableHandle");
+  protocol::Call<Op::MemImportFromShareableHandle>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Unknown(Rpc<Op::MemImportFromShareableHandle>(0, {high, low}, &reply),
+                                     "cuMemImportFromShareableHandle"));
+  *handle = std::get<0>(reply);
   return CUDA_SUCCESS;
 }

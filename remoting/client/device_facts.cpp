@@ -17,10 +17,11 @@ namespace {
 // (remoting/client/README.md), memory pools are emulated here, for device memory only. A feature whose
 // calls gpupool answers with CUDA_ERROR_NOT_SUPPORTED (unsupported.def) is reported absent, so a program
 // that checks (cuda-samples' memMapIPCDrv, cudaCompressibleMemory) takes its other path or waives
-// instead of failing in the first call: exportable memory handles, compressible memory, host memory
+// instead of failing in the first call: fabric memory handles, compressible memory, host memory
 // through virtual memory management (device memory through it works), sparse and deferred-mapping
 // arrays (cuMemMapArrayAsync), dma-buf handles, external timeline semaphores, GPUDirect RDMA, stream
-// waits. Interprocess handles work between the sessions of one pod (api_ipc.cpp): the GPU's answer.
+// waits. Interprocess handles and POSIX descriptors of virtual memory work between the sessions of one
+// pod (api_ipc.cpp): there the GPU's own answer stands.
 void ApplyClientCapabilities(DeviceFacts* device) {
   static constexpr std::pair<CUdevice_attribute, int> kCapabilities[] = {
       {CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0},
@@ -35,7 +36,6 @@ void ApplyClientCapabilities(DeviceFacts* device) {
       {CU_DEVICE_ATTRIBUTE_HOST_MEMORY_POOLS_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_HOST_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_HOST_NUMA_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0},
-      {CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED, 0},
       {CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED, 0},

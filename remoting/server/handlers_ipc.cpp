@@ -2,6 +2,10 @@
 // IpcDirectory; the client gets a random token, which only sessions of the same pod on this server can
 // open (ipc_directory.h). An unknown token and another pod's token get the same answer, so a token
 // cannot be probed for.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 
 #include "remoting/server/dispatch.h"
@@ -88,6 +92,76 @@ GPUPOOL_HANDLER(IpcCloseMemHandle) {
   s.opened_memory.erase(it);
   (void)s.memory.Remove(base, AllocationTable::Kind::kImported);
   return GPUPOOL_DRIVER(s, cuIpcCloseMemHandle, static_cast<CUdeviceptr>(base));
+}
+
+// A physical allocation's POSIX descriptor: the driver's stays with this worker, which hands a copy
+// to the worker of a session that presents the token (fd_exchange.h).
+GPUPOOL_HANDLER(MemExportToShareableHandle) {
+  if (s.ipc == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  const std::uint64_t id = std::get<0>(in);
+  const VirtualMemory::Physical* physical = s.virtual_memory.Handle(id);
+  if (physical == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (auto known = s.physical_exports.find(id); known != s.physical_exports.end()) {
+    *out = {known->second.high, known->second.low};
+    return CUDA_SUCCESS;
+  }
+  int fd = -1;
+  if (CUresult r = GPUPOOL_DRIVER(s, cuMemExportToShareableHandle, &fd, physical->handle,
+                                  CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0);
+      r != CUDA_SUCCESS)
+    return r;
+  if (s.fd_exchange == nullptr) s.fd_exchange = std::make_unique<FdExchange>(s.session_id);
+  IpcToken token;
+  IpcExport what;
+  what.kind = IpcKind::kPhysical;
+  what.session = s.session_id;
+  what.size = physical->size;
+  if (!s.ipc->Publish(what, s.Owner(), &token)) {
+    close(fd);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  if (!s.fd_exchange->Offer(token, fd).ok()) {
+    s.ipc->Withdraw(s.session_id, token);
+    return CUDA_ERROR_OPERATING_SYSTEM;
+  }
+  s.physical_exports.emplace(id, token);
+  *out = {token.high, token.low};
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_HANDLER(MemImportFromShareableHandle) {
+  if (s.ipc == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  const IpcToken token{std::get<0>(in), std::get<1>(in)};
+  IpcExport found;
+  // A process may import its own export (the driver allows it), so not Find's INVALID_CONTEXT rule.
+  if (s.ipc->Lookup(token, IpcKind::kPhysical, s.Owner(), &found) != IpcDirectory::Found::kYes)
+    return CUDA_ERROR_INVALID_HANDLE;
+  int fd = -1;
+  if (found.session == s.session_id) {
+    fd = s.fd_exchange != nullptr ? s.fd_exchange->Dup(token) : -1;
+  } else {
+    auto fetched = FdExchange::Fetch(found.session, token, std::chrono::milliseconds(2000));
+    fd = fetched.ok() ? *fetched : -1;
+  }
+  if (fd < 0) return CUDA_ERROR_INVALID_HANDLE;  // withdrawn meanwhile
+  CUmemGenericAllocationHandle handle = 0;
+  const CUresult r = GPUPOOL_DRIVER(s, cuMemImportFromShareableHandle, &handle,
+                                    reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)),
+                                    CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
+  close(fd);
+  if (r != CUDA_SUCCESS) return r;
+  CUmemAllocationProp prop{};
+  (void)GPUPOOL_DRIVER(s, cuMemGetAllocationPropertiesFromHandle, &prop, handle);
+  VirtualMemory::Physical physical;
+  physical.handle = handle;
+  physical.size = found.size;
+  physical.device = prop.location.id;
+  physical.requested_types = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  physical.imported = true;
+  const std::uint64_t id = s.ids.Next();
+  s.virtual_memory.AddPhysical(id, physical);
+  std::get<0>(*out) = id;
+  return CUDA_SUCCESS;
 }
 
 GPUPOOL_HANDLER(IpcGetEventHandle) {

@@ -18,12 +18,14 @@ CUmemAllocationProp DeviceMemoryProp(int device) {
 }
 
 // Forgets the mappings at `bases` (already unmapped in the driver); the physical allocations that
-// freed are no longer charged.
+// freed are no longer charged, nor offered to other sessions.
 void ForgetMappings(Session& s, const std::vector<std::uint64_t>& bases) {
+  bool freed = false;
   for (std::uint64_t base : bases) {
     (void)s.memory.Remove(base, AllocationTable::Kind::kMapped);
-    s.virtual_memory.RemoveMapping(base);
+    freed = s.virtual_memory.RemoveMapping(base) || freed;
   }
+  if (freed) s.WithdrawFreedPhysicalExports();
   s.PublishMemory();
 }
 
@@ -46,7 +48,11 @@ GPUPOOL_HANDLER(MemGetAllocationGranularity) {
 GPUPOOL_HANDLER(MemCreate) {
   const auto& [size, device, requested_types] = in;
   if (CUresult r = s.CheckQuota(size); r != CUDA_SUCCESS) return r;
-  const CUmemAllocationProp prop = DeviceMemoryProp(device);
+  CUmemAllocationProp prop = DeviceMemoryProp(device);
+  // A POSIX descriptor is the one handle type gpupool exports (MemExportToShareableHandle); the driver
+  // must know at creation.
+  prop.requestedHandleTypes = static_cast<CUmemAllocationHandleType>(
+      requested_types & static_cast<std::uint32_t>(CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR));
   CUmemGenericAllocationHandle handle = 0;
   if (CUresult r = GPUPOOL_DRIVER(s, cuMemCreate, &handle, size, &prop, 0); r != CUDA_SUCCESS) return r;
   const std::uint64_t id = s.ids.Next();
@@ -65,7 +71,7 @@ GPUPOOL_HANDLER(MemRelease) {
   const VirtualMemory::Physical* physical = s.virtual_memory.Handle(std::get<0>(in));
   if (physical == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult r = GPUPOOL_DRIVER(s, cuMemRelease, physical->handle); r != CUDA_SUCCESS) return r;
-  (void)s.virtual_memory.Release(std::get<0>(in));
+  if (s.virtual_memory.Release(std::get<0>(in))) s.WithdrawFreedPhysicalExports();
   s.PublishMemory();
   return CUDA_SUCCESS;
 }

@@ -33,7 +33,9 @@ struct IpcToken {
   bool operator==(const IpcToken&) const = default;
 };
 
-enum class IpcKind : std::uint32_t { kMemory = 1, kEvent = 2 };
+// kPhysical: a physical allocation's POSIX descriptor (cuMemExportToShareableHandle), which the
+// exporting worker hands over itself (fd_exchange.h).
+enum class IpcKind : std::uint32_t { kMemory = 1, kEvent = 2, kPhysical = 3 };
 
 // What an importer learns from an entry.
 struct IpcExport {

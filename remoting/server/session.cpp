@@ -159,11 +159,25 @@ void Session::WithdrawEventExport(std::uint64_t event_id) {
   event_exports.erase(it);
 }
 
+void Session::WithdrawFreedPhysicalExports() {
+  for (auto it = physical_exports.begin(); it != physical_exports.end();) {
+    if (virtual_memory.physicals().count(it->first) != 0) {
+      ++it;
+      continue;
+    }
+    if (ipc != nullptr) ipc->Withdraw(session_id, it->second);
+    if (fd_exchange != nullptr) fd_exchange->Withdraw(it->second);
+    it = physical_exports.erase(it);
+  }
+}
+
 void Session::ReleaseAll() {
   // Nobody opens this session's memory or events from now on.
   if (ipc != nullptr) ipc->WithdrawSession(session_id);
   memory_exports.clear();
   event_exports.clear();
+  physical_exports.clear();
+  fd_exchange.reset();  // its descriptors, which keep exported memory alive
   BeforeContextDestroy();
   // Synchronise first so nothing still runs on memory about to be freed; errors no longer matter.
   for (const auto& [id, ctx] : contexts.all()) {

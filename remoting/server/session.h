@@ -21,6 +21,7 @@
 #include "remoting/server/copy_ring.h"
 #include "remoting/server/deferred_copies.h"
 #include "remoting/server/driver_api.h"
+#include "remoting/server/fd_exchange.h"
 #include "remoting/server/handle_table.h"
 #include "remoting/server/image_cache.h"
 #include "remoting/server/ipc_directory.h"
@@ -109,6 +110,8 @@ class Session {
     std::uint64_t references = 0;  // opens not yet closed (CUDA counts them per context)
   };
   std::map<std::uint64_t, OpenedMemory> opened_memory;  // base here -> what it is
+  std::map<std::uint64_t, IpcToken> physical_exports;   // physical handle id -> its token
+  std::unique_ptr<FdExchange> fd_exchange;              // made at the first physical export
 
   // Wire id -> handle; CUDA_ERROR_INVALID_HANDLE when the session does not own it.
   CUresult Context(std::uint64_t id, CUcontext* out) const;
@@ -144,6 +147,8 @@ class Session {
   // The allocation at `base`, or the event `event_id`, goes away: its interprocess handle with it.
   void WithdrawMemoryExport(std::uint64_t base);
   void WithdrawEventExport(std::uint64_t event_id);
+  // Withdraws the exports of physical allocations that are gone (released and unmapped).
+  void WithdrawFreedPhysicalExports();
 
   // Before a driver call that may destroy a context: kernel measurements in flight are dropped.
   void BeforeContextDestroy();

@@ -28,6 +28,7 @@ class VirtualMemory {
     std::uint32_t requested_types = 0;  // CUmemAllocationHandleType bits the program asked for
     std::uint64_t references = 1;
     std::uint64_t mappings = 0;
+    bool imported = false;  // another session's memory (MemImportFromShareableHandle): not charged here
   };
   struct Mapping {
     std::uint64_t size = 0;
@@ -62,7 +63,7 @@ class VirtualMemory {
   // The mapping containing `ptr`, or null.
   const Mapping* MappingAt(std::uint64_t ptr) const;
 
-  // Bytes of physical allocations still alive (the session's memory limit counts them).
+  // Bytes of the session's own physical allocations still alive (its memory limit counts them).
   std::uint64_t physical_bytes() const { return physical_bytes_; }
   const std::map<std::uint64_t, Physical>& physicals() const { return physicals_; }
   const std::map<std::uint64_t, std::uint64_t>& reservations() const { return reservations_; }

@@ -4,6 +4,8 @@
 // no context, and live until released (or the process ends).
 #include <algorithm>
 #include <bit>
+#include <cstdint>
+#include <cstring>
 #include <iterator>
 
 #include "remoting/server/emulated/api.h"
@@ -99,6 +101,37 @@ CUresult MemRetainAllocationHandle(CUmemGenericAllocationHandle* handle, void* a
   return Vmm().Retain(reinterpret_cast<CUdeviceptr>(addr), handle);
 }
 
+// Memory shared as a POSIX descriptor: the descriptor of a memfd holding exactly the allocation.
+CUresult MemExportToShareableHandle(void* shareable, CUmemGenericAllocationHandle handle,
+                                    CUmemAllocationHandleType type, unsigned long long flags) {
+  GPUPOOL_EMULATED_LOCK();
+  GPUPOOL_EMULATED_REQUIRE_INIT();
+  if (shareable == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return CUDA_ERROR_NOT_SUPPORTED;
+  int fd = -1;
+  if (CUresult r = Vmm().ExportFd(handle, &fd); r != CUDA_SUCCESS) return r;
+  std::memcpy(shareable, &fd, sizeof fd);
+  return CUDA_SUCCESS;
+}
+
+CUresult MemImportFromShareableHandle(CUmemGenericAllocationHandle* handle, void* os_handle,
+                                      CUmemAllocationHandleType type) {
+  GPUPOOL_EMULATED_LOCK();
+  GPUPOOL_EMULATED_REQUIRE_INIT();
+  if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return CUDA_ERROR_NOT_SUPPORTED;
+  // No context needed, as with the other calls here; the memory is taken to be the current device's.
+  const Context* ctx = CurrentContext();
+  // A POSIX descriptor travels in the pointer itself, as cuda.h documents.
+  const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(os_handle));
+  State& s = GetState();
+  const CUmemGenericAllocationHandle id = s.next_id;
+  if (CUresult r = Vmm().ImportFd(fd, ctx != nullptr ? ctx->device : 0, id); r != CUDA_SUCCESS) return r;
+  ++s.next_id;
+  *handle = id;
+  return CUDA_SUCCESS;
+}
+
 CUresult MemGetAllocationPropertiesFromHandle(CUmemAllocationProp* prop,
                                               CUmemGenericAllocationHandle handle) {
   GPUPOOL_EMULATED_LOCK();
@@ -178,6 +211,8 @@ void FillVirtualMemoryApi(DriverApi& api) {
   api.cuMemRelease = MemRelease;
   api.cuMemRetainAllocationHandle = MemRetainAllocationHandle;
   api.cuMemGetAllocationPropertiesFromHandle = MemGetAllocationPropertiesFromHandle;
+  api.cuMemExportToShareableHandle = MemExportToShareableHandle;
+  api.cuMemImportFromShareableHandle = MemImportFromShareableHandle;
   api.cuMemAddressReserve = MemAddressReserve;
   api.cuMemAddressFree = MemAddressFree;
   api.cuMemMap = MemMap;

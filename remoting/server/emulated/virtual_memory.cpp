@@ -2,7 +2,9 @@
 // MAP_FIXED mmaps of the memfd over the shadow.
 #include "remoting/server/emulated/virtual_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <iterator>
@@ -42,6 +44,17 @@ CUresult VirtualMemory::Create(DeviceMemory& memory, std::uint64_t size, const C
   auto physical = std::make_unique<PhysicalAllocation>();
   if (CUresult r = memory.AllocateMappable(size, kGranularity, &physical->offset); r != CUDA_SUCCESS)
     return r;
+  if ((prop.requestedHandleTypes & CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) != 0) {
+    // Exportable: its bytes in a memfd of its own, which a descriptor can hand to another process
+    // (the mappable block still counts its capacity).
+    physical->fd = memfd_create("gpupool-emulated-exportable", MFD_CLOEXEC);
+    if (physical->fd < 0 || ftruncate(physical->fd, static_cast<off_t>(size)) != 0) {
+      if (physical->fd >= 0) close(physical->fd);
+      memory.FreeMappable(physical->offset);
+      return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    physical->exportable = true;
+  }
   physical->handle = handle;
   physical->prop = prop;
   physical->memory = &memory;
@@ -78,11 +91,8 @@ void VirtualMemory::DropMapping(PhysicalAllocation* physical) {
 
 void VirtualMemory::FreeIfUnused(PhysicalAllocation* physical) {
   if (physical->references > 0 || physical->mappings > 0) return;
-  if (physical->memory != nullptr) {
-    physical->memory->FreeMappable(physical->offset);
-  } else {
-    close(physical->foreign_fd);
-  }
+  if (physical->memory != nullptr) physical->memory->FreeMappable(physical->offset);
+  if (physical->fd >= 0) close(physical->fd);
   physical_.erase(physical->handle);
 }
 
@@ -160,9 +170,10 @@ CUresult VirtualMemory::Map(CUdeviceptr address, std::uint64_t size, CUmemGeneri
     return CUDA_ERROR_INVALID_VALUE;
   }
   std::byte* host = r.host + (address - it->first);
-  const int fd = physical->memory != nullptr ? physical->memory->mappable_fd() : physical->foreign_fd;
-  void* mapped = mmap(host, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-                      static_cast<off_t>(physical->offset));
+  const bool own = physical->fd >= 0;
+  void* mapped = mmap(host, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                      own ? physical->fd : physical->memory->mappable_fd(),
+                      static_cast<off_t>(own ? physical->fd_offset : physical->offset));
   if (mapped == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;  // the shadow is unchanged then
   // Huge pages where tmpfs offers them (shmem_enabled=advise); a refusal only costs speed.
   (void)madvise(host, size, MADV_HUGEPAGE);
@@ -212,8 +223,8 @@ CUresult VirtualMemory::Import(int fd, std::uint64_t offset, std::uint64_t size,
   physical->handle = handle;
   physical->prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
   physical->prop.location = {CU_MEM_LOCATION_TYPE_DEVICE, device};
-  physical->foreign_fd = fd;
-  physical->offset = offset;
+  physical->fd = fd;
+  physical->fd_offset = offset;
   physical->size = mapped;
   physical_.emplace(handle, std::move(physical));
   CUdeviceptr start = 0;
@@ -227,6 +238,31 @@ CUresult VirtualMemory::Import(int fd, std::uint64_t offset, std::uint64_t size,
   (void)SetAccess(start, mapped, &access, 1);
   imports_.emplace(start, reserved);
   *address = start;
+  return CUDA_SUCCESS;
+}
+
+CUresult VirtualMemory::ExportFd(CUmemGenericAllocationHandle handle, int* fd) const {
+  const PhysicalAllocation* physical = Lookup(handle);
+  if (physical == nullptr || !physical->exportable) return CUDA_ERROR_INVALID_VALUE;
+  *fd = fcntl(physical->fd, F_DUPFD_CLOEXEC, 0);
+  return *fd >= 0 ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult VirtualMemory::ImportFd(int fd, int device, CUmemGenericAllocationHandle handle) {
+  struct stat st {};
+  // What ExportFd hands out: a memfd of whole granules.
+  if (fstat(fd, &st) != 0 || st.st_size <= 0 || static_cast<std::uint64_t>(st.st_size) % kGranularity != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  auto physical = std::make_unique<PhysicalAllocation>();
+  physical->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (physical->fd < 0) return CUDA_ERROR_OUT_OF_MEMORY;
+  physical->handle = handle;
+  physical->prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  physical->prop.location = {CU_MEM_LOCATION_TYPE_DEVICE, device};
+  physical->prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  physical->size = static_cast<std::uint64_t>(st.st_size);
+  physical->exportable = true;
+  physical_.emplace(handle, std::move(physical));
   return CUDA_SUCCESS;
 }
 

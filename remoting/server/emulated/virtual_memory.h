@@ -34,10 +34,14 @@ namespace gpupool::server::emulated {
 
 struct PhysicalAllocation {
   CUmemGenericAllocationHandle handle = 0;
-  CUmemAllocationProp prop{};  // as created (location.id is the device)
-  DeviceMemory* memory = nullptr;
-  int foreign_fd = -1;       // an imported allocation's memfd (owned; memory is null then)
-  std::uint64_t offset = 0;  // of the mappable block (in memory's memfd, or foreign_fd)
+  CUmemAllocationProp prop{};      // as created (location.id is the device)
+  DeviceMemory* memory = nullptr;  // whose capacity it takes (null: another process's memory)
+  std::uint64_t offset = 0;        // of its mappable block in memory's memfd
+  // Where the bytes are when not in that block: a memfd of its own (owned), for memory that can be
+  // exported as a POSIX descriptor or was imported from one or from an interprocess handle.
+  int fd = -1;
+  std::uint64_t fd_offset = 0;
+  bool exportable = false;  // fd holds exactly this allocation: ExportFd may hand it out
   std::uint64_t size = 0;
   unsigned long long references = 1;  // 0: the handle is gone, mappings keep the memory
   unsigned long long mappings = 0;
@@ -109,6 +113,14 @@ class VirtualMemory {
   // Gives `device` the access `flags` to the whole mappings making up [address, address + size).
   // CUDA_ERROR_INVALID_VALUE when they do not; nothing changes then.
   CUresult SetAccess(CUdeviceptr address, std::uint64_t size, const CUmemAccessDesc* desc, std::size_t count);
+
+  // A new descriptor for `handle`'s memory (cuMemExportToShareableHandle, POSIX descriptor): only
+  // for allocations created with CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR among their handle types
+  // (CUDA_ERROR_INVALID_VALUE otherwise), or imported from a descriptor.
+  CUresult ExportFd(CUmemGenericAllocationHandle handle, int* fd) const;
+  // A physical allocation of the memory behind `fd` (cuMemImportFromShareableHandle; the caller keeps
+  // `fd`) on `device`, under the new handle `handle`.
+  CUresult ImportFd(int fd, int device, CUmemGenericAllocationHandle handle);
 
   // Memory another process shares (cuIpcOpenMemHandle): `size` bytes at `offset` (page-aligned) of the
   // memfd `fd`, which this object owns from then on (also on failure), mapped read-write for `device`

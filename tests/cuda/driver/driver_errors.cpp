@@ -70,16 +70,15 @@ int main() {
   CU_OK(cuStreamDestroy(failing));
 
   // Not supported: an error naming itself, never a silent success.
-  CUmemGenericAllocationHandle imported = 0;
-  int fd = 0;
-  CU_EXPECT(cuMemImportFromShareableHandle(&imported, &fd, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR),
+  CUmemoryPool imported = nullptr;
+  CU_EXPECT(cuMemPoolImportFromShareableHandle(&imported, reinterpret_cast<void*>(std::intptr_t{0}),
+                                               CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0),
             CUDA_ERROR_NOT_SUPPORTED);
   // ... and the device does not claim what gpupool refuses, so programs that check take their other
-  // path (cuda-samples' memMapIPCDrv and cudaCompressibleMemory read these first). Virtual memory
-  // management itself works (driver_virtual_memory).
+  // path (cuda-samples' cudaCompressibleMemory reads these first). Virtual memory management itself
+  // works (driver_virtual_memory), and shares by POSIX descriptor (driver_ipc).
   for (CUdevice_attribute absent :
-       {CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED,
-        CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED, CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED,
+       {CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED, CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED,
         CU_DEVICE_ATTRIBUTE_HOST_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
         CU_DEVICE_ATTRIBUTE_HOST_NUMA_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
         CU_DEVICE_ATTRIBUTE_SPARSE_CUDA_ARRAY_SUPPORTED, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED,

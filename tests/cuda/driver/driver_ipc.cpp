@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <climits>
 #include <cstring>
 
 #include "../child_process.h"
@@ -21,19 +20,52 @@ struct Handles {
   CUipcEventHandle event;
 };
 
-// Both messages are smaller than PIPE_BUF, so a pipe moves each in one piece.
-static_assert(sizeof(Handles) <= PIPE_BUF);
-bool Send(int fd, const void* data, std::size_t n) {
-  return write(fd, data, n) == static_cast<ssize_t>(n);
-}
-bool Receive(int fd, void* data, std::size_t n) {
-  return read(fd, data, n) == static_cast<ssize_t>(n);
+// Maps `handle` (`size` bytes) read-write for device 0 at a new reservation; answers the address.
+CUdeviceptr MapReadWrite(CUmemGenericAllocationHandle handle, std::size_t size) {
+  CUdeviceptr at = 0;
+  CU_OK(cuMemAddressReserve(&at, size, 0, 0, 0));
+  CU_OK(cuMemMap(at, size, 0, handle, 0));
+  CUmemAccessDesc access{};
+  access.location = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+  access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+  CU_OK(cuMemSetAccess(at, size, &access, 1));
+  return at;
 }
 
-int Child(int from_parent, int to_parent) {
+void Unmap(CUdeviceptr at, CUmemGenericAllocationHandle handle, std::size_t size) {
+  CU_OK(cuMemUnmap(at, size));
+  CU_OK(cuMemAddressFree(at, size));
+  CU_OK(cuMemRelease(handle));
+}
+
+// Virtual memory shared by POSIX descriptor, as memMapIPCDrv and PyTorch's expandable segments share
+// it: the parent's descriptor arrives over the socket, the child imports it and maps it.
+void ChildVirtualMemory(int parent) {
+  std::size_t size = 0;
+  const int fd = ReceiveDescriptor(parent);
+  if (!ReceiveMessage(parent, &size, sizeof size) || fd < 0) {
+    std::printf("FAIL: no descriptor from the parent\n");
+    ++drv::g_failures;
+    return;
+  }
+  CUmemGenericAllocationHandle handle = 0;
+  CU_OK(cuMemImportFromShareableHandle(&handle, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)),
+                                       CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR));
+  close(fd);
+  const CUdeviceptr at = MapReadWrite(handle, size);
+  std::vector<unsigned char> seen(4096);
+  CU_OK(cuMemcpyDtoH(seen.data(), at + 8192, seen.size()));
+  CHECK_TRUE(seen == drv::RandomBytes(4096, 3));
+  const auto mine = drv::RandomBytes(4096, 4);
+  CU_OK(cuMemcpyHtoD(at, mine.data(), mine.size()));
+  CU_OK(cuCtxSynchronize());
+  Unmap(at, handle, size);
+}
+
+int Child(int parent) {
   drv::Start();
   Handles handles{};
-  if (!Receive(from_parent, &handles, sizeof handles)) {
+  if (!ReceiveMessage(parent, &handles, sizeof handles)) {
     std::printf("FAIL: no handles from the parent\n");
     return 1;
   }
@@ -67,12 +99,14 @@ int Child(int from_parent, int to_parent) {
   CU_OK(cuEventDestroy(ready));
   CU_OK(cuStreamDestroy(stream));
 
+  ChildVirtualMemory(parent);
+
   CUipcMemHandle garbage;
   std::memset(&garbage, 0x5c, sizeof garbage);
   CUdeviceptr nothing = 0;
   CHECK_TRUE(cuIpcOpenMemHandle(&nothing, garbage, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS) != CUDA_SUCCESS);
   const char done = drv::g_failures == 0 ? 'y' : 'n';
-  if (!Send(to_parent, &done, 1)) return 1;
+  if (!SendMessage(parent, &done, 1)) return 1;
   return drv::g_failures == 0 ? 0 : 1;
 }
 
@@ -132,10 +166,33 @@ int main() {
   CU_OK(cuMemFree(managed));
   CUdeviceptr own = 0;  // a process does not open its own handles
   CHECK_TRUE(cuIpcOpenMemHandle(&own, handles.memory, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS) != CUDA_SUCCESS);
-  if (!Send(child.to_child, &handles, sizeof handles)) return 1;
+  if (!SendMessage(child.socket, &handles, sizeof handles)) return 1;
+
+  // Virtual memory with a POSIX descriptor, passed to the child over the socket (SCM_RIGHTS).
+  CUmemAllocationProp prop{};
+  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  prop.location = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+  prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  std::size_t granularity = 0;
+  CU_OK(cuMemGetAllocationGranularity(&granularity, &prop, CU_MEM_ALLOC_GRANULARITY_RECOMMENDED));
+  const std::size_t vm_size = granularity * 2;
+  CUmemGenericAllocationHandle vm = 0;
+  CU_OK(cuMemCreate(&vm, vm_size, &prop, 0));
+  const CUdeviceptr vm_at = MapReadWrite(vm, vm_size);
+  const auto third = drv::RandomBytes(4096, 3);
+  CU_OK(cuMemcpyHtoD(vm_at + 8192, third.data(), third.size()));
+  int vm_fd = -1;
+  CU_OK(cuMemExportToShareableHandle(&vm_fd, vm, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0));
+  CHECK_TRUE(vm_fd >= 0 && SendDescriptor(child.socket, vm_fd) &&
+             SendMessage(child.socket, &vm_size, sizeof vm_size));
+  if (vm_fd >= 0) close(vm_fd);
 
   char done = 0;
-  CHECK_TRUE(Receive(child.from_child, &done, 1) && done == 'y');
+  CHECK_TRUE(ReceiveMessage(child.socket, &done, 1) && done == 'y');
+  std::vector<unsigned char> written(4096);
+  CU_OK(cuMemcpyDtoH(written.data(), vm_at, written.size()));
+  CHECK_TRUE(written == drv::RandomBytes(4096, 4));
+  Unmap(vm_at, vm, vm_size);
   int status = 0;
   CHECK_TRUE(waitpid(child.pid, &status, 0) == child.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::vector<unsigned char> seen(kBytes);

@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <climits>
 #include <vector>
 
 #include "../child_process.h"
@@ -20,15 +19,14 @@ struct Handles {
   cudaIpcMemHandle_t memory;
   cudaIpcEventHandle_t event;
 };
-static_assert(sizeof(Handles) <= PIPE_BUF, "one atomic pipe write");
 
 __global__ void Twice(int* data, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) data[i] *= 2;
 }
 
-int Child(int from_parent, int to_parent) {
+int Child(int parent) {
   Handles handles{};
-  if (read(from_parent, &handles, sizeof handles) != static_cast<ssize_t>(sizeof handles)) return 1;
+  if (!ReceiveMessage(parent, &handles, sizeof handles)) return 1;
   void* shared = nullptr;
   RT_CUDA(cudaIpcOpenMemHandle(&shared, handles.memory, cudaIpcMemLazyEnablePeerAccess));
   cudaEvent_t ready = nullptr;
@@ -53,7 +51,7 @@ int Child(int from_parent, int to_parent) {
   RT_CUDA(cudaEventDestroy(ready));
   RT_CUDA(cudaStreamDestroy(stream));
   const char done = rt::g_failures == 0 ? 'y' : 'n';
-  return write(to_parent, &done, 1) == 1 && done == 'y' ? 0 : 1;
+  return SendMessage(parent, &done, 1) && done == 'y' ? 0 : 1;
 }
 
 }  // namespace
@@ -83,10 +81,10 @@ int main(int argc, char** argv) {
   RT_CHECK(cudaIpcGetEventHandle(&refused, timed) != cudaSuccess);
   cudaGetLastError();
   RT_CUDA(cudaEventDestroy(timed));
-  if (write(child.to_child, &handles, sizeof handles) != static_cast<ssize_t>(sizeof handles)) return 1;
+  if (!SendMessage(child.socket, &handles, sizeof handles)) return 1;
 
   char done = 0;
-  RT_CHECK(read(child.from_child, &done, 1) == 1 && done == 'y');
+  RT_CHECK(ReceiveMessage(child.socket, &done, 1) && done == 'y');
   int status = 0;
   RT_CHECK(waitpid(child.pid, &status, 0) == child.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::vector<int> after(kCount);

@@ -205,6 +205,60 @@ TEST_CASE("two sessions of a server share memory and an event by interprocess ha
   CHECK(b.Result<Op::IpcOpenEventHandle>({event_high, event_low}) == CUDA_ERROR_INVALID_HANDLE);
 }
 
+TEST_CASE("virtual memory shared by POSIX descriptor between two sessions") {
+  ServerProcess server = ServerProcess::Start();
+  TestClient a = TestClient::Open(server.endpoint);
+  TestClient b = TestClient::Open(server.endpoint);
+  a.UseDevice0();
+  b.UseDevice0();
+  constexpr std::uint64_t kSize = 2ull << 20;
+  // Maps `handle` at a new reservation of `c` with read-write access; answers the address.
+  auto map = [&](TestClient& c, std::uint64_t handle) {
+    auto reserved = c.Call<Op::MemAddressReserve>({kSize, 0, 0});
+    REQUIRE(reserved.result == CUDA_SUCCESS);
+    const std::uint64_t at = std::get<0>(reserved.fields);
+    REQUIRE(c.Result<Op::MemMap>({at, kSize, 0, handle}) == CUDA_SUCCESS);
+    REQUIRE(c.Result<Op::MemSetAccess>({at, kSize, {0}, {CU_MEM_ACCESS_FLAGS_PROT_READWRITE}}) ==
+            CUDA_SUCCESS);
+    return at;
+  };
+  auto plain = a.Call<Op::MemCreate>({kSize, 0, 0});
+  REQUIRE(plain.result == CUDA_SUCCESS);
+  CHECK(a.Result<Op::MemExportToShareableHandle>({std::get<0>(plain.fields)}) == CUDA_ERROR_INVALID_VALUE);
+  auto created = a.Call<Op::MemCreate>({kSize, 0, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR});
+  REQUIRE(created.result == CUDA_SUCCESS);
+  const std::uint64_t handle = std::get<0>(created.fields);
+  const std::uint64_t in_a = map(a, handle);
+  const std::string first = Pattern(4096, 3);
+  REQUIRE(a.Result<Op::MemcpyHtoD>({in_a + 8192}, first) == CUDA_SUCCESS);
+
+  auto exported = a.Call<Op::MemExportToShareableHandle>({handle});
+  REQUIRE(exported.result == CUDA_SUCCESS);
+  const auto [high, low] = exported.fields;
+  auto imported = b.Call<Op::MemImportFromShareableHandle>({high, low});
+  REQUIRE(imported.result == CUDA_SUCCESS);
+  const std::uint64_t in_b = map(b, std::get<0>(imported.fields));
+  CHECK(b.Call<Op::MemcpyDtoH>({in_b + 8192, 4096}).tail == first);
+  const std::string second = Pattern(4096, 4);
+  REQUIRE(b.Result<Op::MemcpyHtoD>({in_b}, second) == CUDA_SUCCESS);
+  CHECK(a.Call<Op::MemcpyDtoH>({in_a, 4096}).tail == second);
+  // The importer's share is not charged for it; the exporter may import its own export too.
+  auto info = b.Call<Op::MemGetInfo>({});
+  auto own = a.Call<Op::MemImportFromShareableHandle>({high, low});
+  CHECK(own.result == CUDA_SUCCESS);
+  CHECK(b.Result<Op::MemImportFromShareableHandle>({high, low ^ 8}) == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(b.Result<Op::MemImportFromShareableHandle>({high, low}) == CUDA_SUCCESS);
+  CHECK(b.Call<Op::MemGetInfo>({}).fields == info.fields);
+
+  // Released and unmapped in the exporter: no longer offered (importers keep what they have).
+  REQUIRE(a.Result<Op::MemRelease>({handle}) == CUDA_SUCCESS);
+  CHECK(b.Result<Op::MemImportFromShareableHandle>({high, low}) == CUDA_SUCCESS);  // still mapped in a
+  REQUIRE(a.Result<Op::MemUnmap>({in_a, kSize}) == CUDA_SUCCESS);
+  REQUIRE(a.Result<Op::MemRelease>({std::get<0>(own.fields)}) == CUDA_SUCCESS);
+  CHECK(b.Result<Op::MemImportFromShareableHandle>({high, low}) == CUDA_ERROR_INVALID_HANDLE);
+  CHECK(b.Call<Op::MemcpyDtoH>({in_b, 4096}).tail == second);
+}
+
 TEST_CASE("an exporter's handles go with its session") {
   ServerProcess server = ServerProcess::Start({"--metrics-listen", "127.0.0.1:0"});
   auto b = TestClient::Open(server.endpoint);
