@@ -1,5 +1,5 @@
-// FdExchange: an abstract SOCK_SEQPACKET socket per exporting worker; one request (a token) and one
-// answer (a byte, with the descriptor attached when it is 'y') per connection.
+// FdExchange: an abstract Unix socket per exporting worker; one request frame (a token) and one answer
+// frame (the descriptor attached, or a refusal) per connection.
 #include "remoting/server/fd_exchange.h"
 
 #include <fcntl.h>
@@ -13,10 +13,14 @@
 #include <cstddef>
 #include <cstring>
 
+#include "remoting/protocol/transport.h"
+
 namespace gpupool::server {
 namespace {
 
-constexpr char kYes = 'y', kNo = 'n';
+// The exchange's two frames (protocol/frame.h headers; the opcodes are this channel's own): a request
+// carries the token, the answer the descriptor, or is a refusal.
+constexpr std::uint16_t kOpFetch = 1, kOpRefused = 2;
 
 // The abstract address of session `session`'s exchange under this process's broker.
 socklen_t Address(std::uint64_t session, sockaddr_un* address) {
@@ -26,14 +30,6 @@ socklen_t Address(std::uint64_t session, sockaddr_un* address) {
       "gpupool-fds-" + std::to_string(static_cast<long>(getppid())) + "-" + std::to_string(session);
   std::memcpy(address->sun_path + 1, name.data(), name.size());  // sun_path[0] == 0: abstract
   return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-}
-
-void SetTimeout(int fd, std::chrono::milliseconds timeout) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 std::pair<std::uint64_t, std::uint64_t> Key(const IpcToken& token) {
@@ -83,7 +79,7 @@ int FdExchange::Dup(const IpcToken& token) const {
 
 Status FdExchange::Listen() {
   if (thread_.joinable()) return Status::Ok();
-  listen_fd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
   sockaddr_un address;
   const socklen_t length = Address(session_, &address);
@@ -109,75 +105,54 @@ void FdExchange::Serve() {
     if (fds[1].revents != 0) return;
     const int connection = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (connection < 0) continue;
-    Answer(connection);
-    close(connection);
+    Answer(connection);  // closes it
   }
 }
 
-void FdExchange::Answer(int connection) {
+void FdExchange::Answer(int fd) {
+  protocol::Connection connection(fd);
   // A peer that does not send its token at once must not hold the exchange.
-  SetTimeout(connection, std::chrono::milliseconds(1000));
+  if (!connection.SetReceiveTimeout(std::chrono::milliseconds(1000)).ok()) return;
   ucred peer{};
   socklen_t peer_length = sizeof peer;
-  if (getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) != 0 || peer.uid != geteuid())
-    return;
-  IpcToken token;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) != 0 || peer.uid != geteuid()) return;
+  auto header = connection.ReadHeader();
+  std::string payload;
   std::uint64_t words[2];
-  if (recv(connection, words, sizeof words, 0) != static_cast<ssize_t>(sizeof words)) return;
-  token = {words[0], words[1]};
+  if (!header.ok() || header->opcode != kOpFetch || header->payload_size != sizeof words ||
+      !connection.ReadPayload(sizeof words, &payload).ok())
+    return;
+  std::memcpy(words, payload.data(), sizeof words);
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = offered_.find(Key(token));
-  char answer = it != offered_.end() ? kYes : kNo;
-  iovec data{&answer, 1};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (answer == kYes) {
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &it->second, sizeof(int));
+  auto it = offered_.find({words[0], words[1]});
+  if (it != offered_.end()) {
+    (void)connection.SendFrameWithFd(kOpFetch, protocol::kFlagReply, header->request_id, "", it->second);
+  } else {
+    (void)connection.SendFrame(kOpRefused, protocol::kFlagReply, header->request_id, {});
   }
-  (void)sendmsg(connection, &message, MSG_NOSIGNAL);
 }
 
 Result<int> FdExchange::Fetch(std::uint64_t session, const IpcToken& token,
                               std::chrono::milliseconds timeout) {
-  const int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Unavailable(std::string("socket: ") + std::strerror(errno));
-  SetTimeout(fd, timeout);
+  protocol::Connection connection(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!connection.valid()) return Status::Unavailable(std::string("socket: ") + std::strerror(errno));
+  GPUPOOL_RETURN_IF_ERROR(connection.SetReceiveTimeout(timeout));
   sockaddr_un address;
   const socklen_t length = Address(session, &address);
+  const std::string who = "session " + std::to_string(session);
+  if (connect(connection.fd(), reinterpret_cast<sockaddr*>(&address), length) != 0)
+    return Status::Unavailable(who + " offers nothing: " + std::strerror(errno));
   const std::uint64_t words[2] = {token.high, token.low};
-  char answer = 0;
-  iovec data{&answer, 1};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      send(fd, words, sizeof words, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof words) ||
-      recvmsg(fd, &message, MSG_CMSG_CLOEXEC) != 1) {
-    const std::string why = std::strerror(errno);
-    close(fd);
-    return Status::Unavailable("session " + std::to_string(session) +
-                               " does not hand over its export: " + why);
+  GPUPOOL_RETURN_IF_ERROR(connection.SendFrame(
+      kOpFetch, 0, 1, {std::string_view(reinterpret_cast<const char*>(words), sizeof words)}));
+  int fd = -1;
+  auto header = connection.ReadHeaderWithFd(&fd);
+  if (!header.ok()) return header.status().Annotate(who);
+  if (header->opcode != kOpFetch || fd < 0) {
+    if (fd >= 0) close(fd);
+    return Status::NotFound(who + " offers no such export");
   }
-  close(fd);
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (answer != kYes || header == nullptr || header->cmsg_type != SCM_RIGHTS ||
-      header->cmsg_len != CMSG_LEN(sizeof(int))) {
-    return Status::NotFound("session " + std::to_string(session) + " offers no such export");
-  }
-  int received = -1;
-  std::memcpy(&received, CMSG_DATA(header), sizeof(int));
-  return received;
+  return fd;
 }
 
 }  // namespace gpupool::server

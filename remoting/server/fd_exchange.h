@@ -50,7 +50,8 @@ class FdExchange {
   // The listening socket, and the thread that serves it until stop_fd_ is signalled.
   Status Listen();
   void Serve();
-  void Answer(int connection);
+  // Answers one connection, and closes it.
+  void Answer(int fd);
 
   const std::uint64_t session_;
   mutable std::mutex mu_;
