@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <string>
 
 #include "remoting/client/api_support.h"
 #include "remoting/client/graph_memory.h"
@@ -41,7 +42,7 @@ bool Decode(const Handle& handle, std::uint64_t* high, std::uint64_t* low) {
 // What the program gets for a handle the server does not know, said once per call name.
 CUresult Unknown(CUresult result, const char* call) {
   if (result == CUDA_ERROR_INVALID_HANDLE) {
-    GPUPOOL_LOG_ONCE(kWarn, call)
+    GPUPOOL_LOG_ONCE(kWarn, std::string(call) + " unknown")
         << call
         << ": the handle is not open on this gpupool server (its memory was freed or "
            "its event destroyed, the process that made it ended, or it comes "
@@ -51,9 +52,10 @@ CUresult Unknown(CUresult result, const char* call) {
 }
 
 CUresult NotOurs(const char* call) {
-  GPUPOOL_LOG_ONCE(kWarn, call) << call
-                                << ": not a handle from gpupool's libcuda (the other process must "
-                                   "run through gpupool too, against the same server)";
+  GPUPOOL_LOG_ONCE(kWarn, std::string(call) + " foreign")
+      << call
+      << ": not a handle from gpupool's libcuda (the other process must "
+         "run through gpupool too, against the same server)";
   return CUDA_ERROR_INVALID_VALUE;
 }
 
