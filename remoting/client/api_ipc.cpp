@@ -5,16 +5,19 @@
 // same server; the server checks that both sessions belong to one pod (docs/protocol.md).
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "remoting/client/api_support.h"
 #include "remoting/client/graph_memory.h"
+#include "remoting/client/mem_pool.h"
 #include "remoting/client/pools.h"
 
 using namespace gpupool::client;
@@ -57,6 +60,25 @@ CUresult NotOurs(const char* call) {
       << ": not a handle from gpupool's libcuda (the other process must "
          "run through gpupool too, against the same server)";
   return CUDA_ERROR_INVALID_VALUE;
+}
+
+// A sealed memfd holding `bytes`: a descriptor the program passes to another process in place of the
+// driver's. -1 when it cannot be made.
+int SealedMemfd(const char* name, const void* bytes, std::size_t n) {
+  const int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  if (write(fd, bytes, n) != static_cast<ssize_t>(n) ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// What such a descriptor holds (`n` bytes from its start); false when it cannot be read.
+bool ReadDescriptor(void* os_handle, void* bytes, std::size_t n) {
+  const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(os_handle));  // as cuda.h passes it
+  return pread(fd, bytes, n, 0) == static_cast<ssize_t>(n);
 }
 
 // Opens not yet closed, by pointer: the range stays known (State) until the last close.
@@ -184,13 +206,8 @@ GPUPOOL_API CUresult cuMemExportToShareableHandle(void* shareable, CUmemGenericA
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::MemExportToShareableHandle>(0, {handle}, &reply));
   CUipcMemHandle bytes;
   Encode(std::get<0>(reply), std::get<1>(reply), &bytes);
-  const int fd = memfd_create("gpupool-shareable-handle", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  const int fd = SealedMemfd("gpupool-shareable-handle", bytes.reserved, sizeof bytes.reserved);
   if (fd < 0) return CUDA_ERROR_OPERATING_SYSTEM;
-  if (write(fd, bytes.reserved, sizeof bytes.reserved) != static_cast<ssize_t>(sizeof bytes.reserved) ||
-      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
-    close(fd);
-    return CUDA_ERROR_OPERATING_SYSTEM;
-  }
   std::memcpy(shareable, &fd, sizeof fd);
   return CUDA_SUCCESS;
 }
@@ -204,16 +221,136 @@ GPUPOOL_API CUresult cuMemImportFromShareableHandle(CUmemGenericAllocationHandle
     return CUDA_ERROR_NOT_SUPPORTED;
   }
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
-  // A POSIX descriptor travels in the pointer itself, as cuda.h documents.
-  const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(os_handle));
   CUipcMemHandle bytes{};
   std::uint64_t high = 0, low = 0;
-  if (pread(fd, bytes.reserved, sizeof bytes.reserved, 0) != static_cast<ssize_t>(sizeof bytes.reserved) ||
-      !Decode(bytes, &high, &low))
+  if (!ReadDescriptor(os_handle, bytes.reserved, sizeof bytes.reserved) || !Decode(bytes, &high, &low))
     return NotOurs("cuMemImportFromShareableHandle");
   protocol::Call<Op::MemImportFromShareableHandle>::Reply reply;
   GPUPOOL_CU_RETURN_IF_ERROR(Unknown(Rpc<Op::MemImportFromShareableHandle>(0, {high, low}, &reply),
                                      "cuMemImportFromShareableHandle"));
   *handle = std::get<0>(reply);
+  return CUDA_SUCCESS;
+}
+
+// Memory pools shared with other processes (cuMemPoolExportToShareableHandle, cuMemPoolExportPointer;
+// CUDA's streamOrderedAllocationIPC). gpupool's pools live on the client and each allocation is a
+// server allocation of its own, so sharing a pool is sharing its allocations one by one: the pool's
+// descriptor carries only the pool's id (and device), an exported pointer's data the id and the
+// allocation's interprocess token, and an import opens that token (cuIpcOpenMemHandle).
+namespace {
+
+constexpr char kPoolMagic[8] = {'g', 'p', 'u', 'p', 'o', 'o', 'l', 2};
+constexpr char kPointerMagic[8] = {'g', 'p', 'u', 'p', 'o', 'o', 'l', 3};
+
+// Pointers imported from other processes' pools, until freed (a pointer imported twice is here twice).
+struct ImportedPointers {
+  std::mutex mu;
+  std::multiset<CUdeviceptr> pointers;
+};
+ImportedPointers& Imported() {
+  static ImportedPointers* imported = new ImportedPointers;  // used until exit
+  return *imported;
+}
+
+}  // namespace
+
+CUresult gpupool::client::MakeExportable(MemPool* pool) {
+  std::uint64_t id[2] = {};
+  if (getrandom(id, sizeof id, 0) != static_cast<ssize_t>(sizeof id)) return CUDA_ERROR_OPERATING_SYSTEM;
+  pool->sharing.exportable = true;
+  pool->sharing.id[0] = id[0];
+  pool->sharing.id[1] = id[1] | 1;
+  return CUDA_SUCCESS;
+}
+
+bool gpupool::client::FreeImportedPoolPointer(CUdeviceptr ptr, CUstream stream, bool per_thread,
+                                              CUresult* result) {
+  {
+    std::lock_guard<std::mutex> lock(Imported().mu);
+    auto it = Imported().pointers.find(ptr);
+    if (it == Imported().pointers.end()) return false;
+    Imported().pointers.erase(it);
+  }
+  // In stream order: what the stream was given before the free may still use the memory.
+  *result = SynchronizeStream(stream, per_thread);
+  if (*result == CUDA_SUCCESS) *result = cuIpcCloseMemHandle(ptr);
+  return true;
+}
+
+GPUPOOL_API CUresult cuMemPoolExportToShareableHandle(void* shareable, CUmemoryPool handle,
+                                                      CUmemAllocationHandleType type,
+                                                      unsigned long long flags) {
+  if (shareable == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return CUDA_ERROR_NOT_SUPPORTED;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  MemPool* pool = Pools::Get().Find(handle);
+  if (pool == nullptr || !pool->sharing.exportable) return CUDA_ERROR_INVALID_VALUE;
+  unsigned char bytes[64] = {};
+  const int device = pool->device();
+  std::memcpy(bytes, kPoolMagic, 8);
+  std::memcpy(bytes + 8, pool->sharing.id, 16);
+  std::memcpy(bytes + 24, &device, sizeof device);
+  const int fd = SealedMemfd("gpupool-shareable-pool", bytes, sizeof bytes);
+  if (fd < 0) return CUDA_ERROR_OPERATING_SYSTEM;
+  std::memcpy(shareable, &fd, sizeof fd);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuMemPoolImportFromShareableHandle(CUmemoryPool* handle, void* os_handle,
+                                                        CUmemAllocationHandleType type,
+                                                        unsigned long long flags) {
+  if (handle == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return CUDA_ERROR_NOT_SUPPORTED;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  unsigned char bytes[64] = {};
+  if (!ReadDescriptor(os_handle, bytes, sizeof bytes) || std::memcmp(bytes, kPoolMagic, 8) != 0)
+    return NotOurs("cuMemPoolImportFromShareableHandle");
+  int device = 0;
+  std::memcpy(&device, bytes + 24, sizeof device);
+  if (State::Get().device(device) == nullptr) device = 0;  // this process may see the GPU as another ordinal
+  MemPool* pool = Pools::Get().Create(device, 0);
+  pool->sharing.imported = true;
+  std::memcpy(pool->sharing.id, bytes + 8, 16);
+  *handle = reinterpret_cast<CUmemoryPool>(pool);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuMemPoolExportPointer(CUmemPoolPtrExportData* data, CUdeviceptr ptr) {
+  if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::uint64_t context = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
+  MemPool* pool = Pools::Get().PoolOf(ptr);
+  if (pool == nullptr || !pool->sharing.exportable || !pool->InUse(ptr)) return CUDA_ERROR_INVALID_VALUE;
+  protocol::Call<Op::IpcGetMemHandle>::Reply reply;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::IpcGetMemHandle>(context, {ptr}, &reply));
+  std::memset(data, 0, sizeof *data);
+  std::memcpy(data->reserved, kPointerMagic, 8);
+  std::memcpy(data->reserved + 8, pool->sharing.id, 16);
+  std::memcpy(data->reserved + 24, &std::get<0>(reply), 8);
+  std::memcpy(data->reserved + 32, &std::get<1>(reply), 8);
+  return CUDA_SUCCESS;
+}
+
+GPUPOOL_API CUresult cuMemPoolImportPointer(CUdeviceptr* ptr, CUmemoryPool handle,
+                                            CUmemPoolPtrExportData* data) {
+  if (ptr == nullptr || data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  MemPool* pool = Pools::Get().Find(handle);
+  if (pool == nullptr || !pool->sharing.imported) return CUDA_ERROR_INVALID_VALUE;
+  if (std::memcmp(data->reserved, kPointerMagic, 8) != 0) return NotOurs("cuMemPoolImportPointer");
+  if (std::memcmp(data->reserved + 8, pool->sharing.id, 16) != 0)
+    return CUDA_ERROR_INVALID_VALUE;  // another pool's
+  std::uint64_t high = 0, low = 0;
+  std::memcpy(&high, data->reserved + 24, 8);
+  std::memcpy(&low, data->reserved + 32, 8);
+  CUipcMemHandle ipc;
+  Encode(high, low, &ipc);
+  CUdeviceptr opened = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(cuIpcOpenMemHandle_v2(&opened, ipc, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS));
+  {
+    std::lock_guard<std::mutex> lock(Imported().mu);
+    Imported().pointers.insert(opened);
+  }
+  *ptr = opened;
   return CUDA_SUCCESS;
 }

@@ -1,6 +1,7 @@
 // Stream-ordered allocation and memory pools, emulated on the client over the server's cuMemAlloc
-// and cuMemFree (pools.h says why). Pools hold device memory only: no IPC handle types, no managed
-// or host pools.
+// and cuMemFree (pools.h says why). Pools hold device memory only, no managed or host pools; a pool
+// made with the POSIX descriptor handle type shares its allocations with other processes
+// (api_ipc.cpp).
 #include "common/log.h"
 #include "remoting/client/api_support.h"
 #include "remoting/client/graph_memory.h"
@@ -38,6 +39,7 @@ CUresult AllocAsync(CUdeviceptr* dptr, size_t bytes, MemPool* pool, CUstream str
     }
   }
   if (pool == nullptr) pool = Pools::Get().Current(State::Current()->device);
+  if (pool->sharing.imported) return CUDA_ERROR_INVALID_VALUE;  // it only receives pointers
   return Pools::Get().Allocate(pool, bytes, stream, context, id, dptr);
 }
 
@@ -56,6 +58,8 @@ CUresult FreeAsync(CUdeviceptr dptr, CUstream stream, bool per_thread) {
     }
     return GraphMemory::Get().MarkFreed(dptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
   }
+  // Another process's pool allocation: stream-ordered, as its exporter expects.
+  if (CUresult freed = CUDA_SUCCESS; FreeImportedPoolPointer(dptr, stream, per_thread, &freed)) return freed;
   return Pools::Get().FreeAsync(dptr, stream, context, id);
 }
 
@@ -128,16 +132,18 @@ GPUPOOL_API CUresult cuMemPoolCreate(CUmemoryPool* pool, const CUmemPoolProps* p
         << "host and managed memory pools are not supported by gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
     return CUDA_ERROR_NOT_SUPPORTED;
   }
-  if (props->handleTypes != CU_MEM_HANDLE_TYPE_NONE) {
-    // IPC handles cannot reach another process's driver through gpupool.
+  if ((props->handleTypes & ~CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) != 0) {
     GPUPOOL_LOG_ONCE(kWarn, "cuMemPoolCreate(handleTypes)")
-        << "cuMemPoolCreate with exportable handle types is not supported by gpupool; returning "
+        << "cuMemPoolCreate: gpupool's pools export POSIX file descriptors only; returning "
            "CUDA_ERROR_NOT_SUPPORTED";
     return CUDA_ERROR_NOT_SUPPORTED;
   }
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   if (State::Get().device(props->location.id) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
-  *pool = reinterpret_cast<CUmemoryPool>(Pools::Get().Create(props->location.id, props->maxSize));
+  MemPool* created = Pools::Get().Create(props->location.id, props->maxSize);
+  if (props->handleTypes == CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)
+    GPUPOOL_CU_RETURN_IF_ERROR(MakeExportable(created));
+  *pool = reinterpret_cast<CUmemoryPool>(created);
   return CUDA_SUCCESS;
 }
 

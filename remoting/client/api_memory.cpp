@@ -55,6 +55,7 @@ GPUPOOL_API CUresult cuMemFree(CUdeviceptr dptr) {
     if (managed == CUDA_SUCCESS) State::Get().RemoveAllocation(dptr);
     return managed;
   }
+  if (CUresult freed = CUDA_SUCCESS; FreeImportedPoolPointer(dptr, nullptr, false, &freed)) return freed;
   // Graph memory is freed (and given back once no graph refers to it), never freed twice.
   if (GraphMemory::Get().Contains(dptr))
     return GraphMemory::Get().MarkFreed(dptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;

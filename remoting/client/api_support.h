@@ -36,6 +36,14 @@ using protocol::Op;
 // server's stream, reporting a latched asynchronous error (api_stream_event.cpp).
 CUresult SynchronizeStream(CUstream stream, bool per_thread);
 
+class MemPool;
+
+// Pools shared with other processes (api_ipc.cpp). MakeExportable gives a new pool its id. A free of
+// a pointer another process's pool exported (cuMemPoolImportPointer) closes it in stream order:
+// true, with the result in *result; false when `ptr` is no such pointer.
+CUresult MakeExportable(MemPool* pool);
+bool FreeImportedPoolPointer(CUdeviceptr ptr, CUstream stream, bool per_thread, CUresult* result);
+
 // Whether cuIpcGetMemHandle may export the memory at `ptr` (api_ipc.cpp): memory the program got from
 // cuMemAlloc, not managed, pool, graph or virtual memory, nor memory another process shared.
 bool LegacyIpcCapable(CUdeviceptr ptr);

@@ -62,6 +62,11 @@ bool MemPool::Free(CUdeviceptr ptr, const StreamKey& stream, std::uint64_t event
   return true;
 }
 
+bool MemPool::InUse(CUdeviceptr ptr) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return used_.count(ptr) != 0;
+}
+
 bool MemPool::Forget(CUdeviceptr ptr, std::uint64_t* bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = used_.find(ptr);

@@ -30,6 +30,17 @@ class MemPool {
 
   int device() const { return device_; }
 
+  // Sharing with other processes (api_ipc.cpp), fixed when the pool is made: a pool created with the
+  // POSIX descriptor handle type exports its allocations; an imported pool only receives them.
+  struct Sharing {
+    bool exportable = false;
+    bool imported = false;
+    std::uint64_t id[2] = {0, 0};  // random; names the pool in the data its exports carry
+  };
+  Sharing sharing;
+  // Whether `ptr` is the start of a block in use.
+  bool InUse(CUdeviceptr ptr) const;
+
   // A block handed out again.
   struct Reuse {
     CUdeviceptr ptr = 0;

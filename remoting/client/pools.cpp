@@ -162,8 +162,13 @@ bool Pools::Forget(CUdeviceptr ptr) {
 }
 
 bool Pools::IsBlock(CUdeviceptr base) {
+  return PoolOf(base) != nullptr;
+}
+
+MemPool* Pools::PoolOf(CUdeviceptr base) {
   std::lock_guard<std::mutex> lock(mu_);
-  return blocks_.count(base) != 0;
+  auto it = blocks_.find(base);
+  return it != blocks_.end() ? it->second : nullptr;
 }
 
 void Pools::Release(const std::vector<MemPool::Released>& blocks) {

@@ -47,6 +47,8 @@ class Pools {
   bool Forget(CUdeviceptr ptr);
   // Whether the allocation starting at `base` is a pool block (in use or free).
   bool IsBlock(CUdeviceptr base);
+  // The pool whose block starts at `base`, or null.
+  MemPool* PoolOf(CUdeviceptr base);
 
   // Orders frees against synchronisations: read it before draining and synchronising, then pass
   // it to AfterSync, which marks the frees before it on `stream` (every stream of `context` when

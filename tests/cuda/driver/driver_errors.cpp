@@ -70,10 +70,12 @@ int main() {
   CU_OK(cuStreamDestroy(failing));
 
   // Not supported: an error naming itself, never a silent success.
-  CUmemoryPool imported = nullptr;
-  CU_EXPECT(cuMemPoolImportFromShareableHandle(&imported, reinterpret_cast<void*>(std::intptr_t{0}),
-                                               CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0),
-            CUDA_ERROR_NOT_SUPPORTED);
+  CUexternalMemory external = nullptr;
+  CUDA_EXTERNAL_MEMORY_HANDLE_DESC external_desc{};
+  external_desc.type = CU_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD;
+  external_desc.handle.fd = 0;
+  external_desc.size = 4096;
+  CU_EXPECT(cuImportExternalMemory(&external, &external_desc), CUDA_ERROR_NOT_SUPPORTED);
   // ... and the device does not claim what gpupool refuses, so programs that check take their other
   // path (cuda-samples' cudaCompressibleMemory reads these first). Virtual memory management itself
   // works (driver_virtual_memory), and shares by POSIX descriptor (driver_ipc).
@@ -107,11 +109,12 @@ int main() {
   CU_EXPECT(cuMemHostGetDevicePointer(&mapped, pinned, 0), CUDA_ERROR_NOT_SUPPORTED);
   CU_EXPECT(cuMemHostGetDevicePointer(&mapped, pinned, 0), CUDA_ERROR_NOT_SUPPORTED);
   CU_OK(cuMemFreeHost(pinned));
-  // Pools: device memory only, no IPC handles; frees only of pool memory; callbacks take flags 0.
+  // Pools: device memory only, shared by POSIX descriptor only; frees only of pool memory; callbacks
+  // take flags 0.
   CUmemPoolProps props = {};
   props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
   props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-  props.handleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  props.handleTypes = CU_MEM_HANDLE_TYPE_FABRIC;
   CUmemoryPool pool = nullptr;
   CU_EXPECT(cuMemPoolCreate(&pool, &props), CUDA_ERROR_NOT_SUPPORTED);
   props.handleTypes = CU_MEM_HANDLE_TYPE_NONE;

@@ -62,6 +62,35 @@ void ChildVirtualMemory(int parent) {
   Unmap(at, handle, size);
 }
 
+// A pool's allocation shared as streamOrderedAllocationIPC shares it: the pool by descriptor, the
+// allocation by its export data; the child frees its import in stream order.
+void ChildPool(int parent) {
+  const int fd = ReceiveDescriptor(parent);
+  CUmemPoolPtrExportData data{};
+  if (fd < 0 || !ReceiveMessage(parent, &data, sizeof data)) {
+    std::printf("FAIL: no pool from the parent\n");
+    ++drv::g_failures;
+    return;
+  }
+  CUmemoryPool pool = nullptr;
+  CU_OK(cuMemPoolImportFromShareableHandle(&pool, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)),
+                                           CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0));
+  close(fd);
+  CUdeviceptr shared = 0;
+  CU_OK(cuMemPoolImportPointer(&shared, pool, &data));
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  std::vector<unsigned char> seen(65536);
+  CU_OK(cuMemcpyDtoHAsync(seen.data(), shared, seen.size(), stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(seen == drv::RandomBytes(65536, 5));
+  CU_OK(cuMemsetD8Async(shared, 0x42, 65536, stream));
+  CU_OK(cuMemFreeAsync(shared, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CU_OK(cuStreamDestroy(stream));
+  CU_OK(cuMemPoolDestroy(pool));
+}
+
 int Child(int parent) {
   drv::Start();
   Handles handles{};
@@ -100,6 +129,7 @@ int Child(int parent) {
   CU_OK(cuStreamDestroy(stream));
 
   ChildVirtualMemory(parent);
+  ChildPool(parent);
 
   CUipcMemHandle garbage;
   std::memset(&garbage, 0x5c, sizeof garbage);
@@ -187,12 +217,38 @@ int main() {
              SendMessage(child.socket, &vm_size, sizeof vm_size));
   if (vm_fd >= 0) close(vm_fd);
 
+  // A pool's allocation, shared with its pool's descriptor and the allocation's export data.
+  CUmemPoolProps pool_props{};
+  pool_props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  pool_props.location = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+  pool_props.handleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  CUmemoryPool pool = nullptr;
+  CU_OK(cuMemPoolCreate(&pool, &pool_props));
+  CUdeviceptr pooled_shared = 0;
+  CU_OK(cuMemAllocFromPoolAsync(&pooled_shared, 65536, pool, stream));
+  const auto fifth = drv::RandomBytes(65536, 5);
+  CU_OK(cuMemcpyHtoDAsync(pooled_shared, fifth.data(), fifth.size(), stream));
+  CU_OK(cuStreamSynchronize(stream));
+  int pool_fd = -1;
+  CU_OK(cuMemPoolExportToShareableHandle(&pool_fd, pool, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0));
+  CUmemPoolPtrExportData export_data{};
+  CU_OK(cuMemPoolExportPointer(&export_data, pooled_shared));
+  CHECK_TRUE(pool_fd >= 0 && SendDescriptor(child.socket, pool_fd) &&
+             SendMessage(child.socket, &export_data, sizeof export_data));
+  if (pool_fd >= 0) close(pool_fd);
+
   char done = 0;
   CHECK_TRUE(ReceiveMessage(child.socket, &done, 1) && done == 'y');
   std::vector<unsigned char> written(4096);
   CU_OK(cuMemcpyDtoH(written.data(), vm_at, written.size()));
   CHECK_TRUE(written == drv::RandomBytes(4096, 4));
   Unmap(vm_at, vm, vm_size);
+  std::vector<unsigned char> pooled_bytes(65536);
+  CU_OK(cuMemcpyDtoH(pooled_bytes.data(), pooled_shared, pooled_bytes.size()));
+  CHECK_TRUE(pooled_bytes == std::vector<unsigned char>(65536, 0x42));
+  CU_OK(cuMemFreeAsync(pooled_shared, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CU_OK(cuMemPoolDestroy(pool));
   int status = 0;
   CHECK_TRUE(waitpid(child.pid, &status, 0) == child.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::vector<unsigned char> seen(kBytes);
