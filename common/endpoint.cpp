@@ -22,6 +22,10 @@ Result<Endpoint> ParseEndpoint(std::string_view text, bool allow_port_zero) {
     ep.kind = Endpoint::Kind::kUnix;
     ep.path = std::string(text.substr(5));
     if (ep.path.empty()) return Status::InvalidArgument(quoted + " has an empty socket path");
+    // Abstract sockets ("@name") are the server's own, between its processes: never an address a user
+    // gives (a Unix socket's file is what permissions and the device plugin's mounts act on).
+    if (ep.path.front() == '@')
+      return Status::InvalidArgument(quoted + " names an abstract socket, not a file");
     return ep;
   }
   std::string_view host;

@@ -16,7 +16,9 @@ struct Endpoint {
   Kind kind = Kind::kTcp;
   std::string host;  // kTcp: name or address, IPv6 without brackets
   std::uint16_t port = 0;
-  std::string path;  // kUnix: socket path
+  // kUnix: socket path; "@name", only ever made by the server itself, an abstract socket (no file;
+  // Linux): ParseEndpoint refuses it.
+  std::string path;
 
   // "host:port", "[v6]:port" or "unix:/path".
   std::string ToString() const;

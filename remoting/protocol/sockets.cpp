@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <memory>
 
@@ -34,14 +35,27 @@ void TuneTcp(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }
 
-Result<sockaddr_un> UnixAddress(const std::string& path) {
+// A Unix socket address and its length. A path starting with '@' names an abstract socket (Linux): no
+// file, gone with its last descriptor, reachable only in the same network namespace.
+struct UnixSocketAddress {
   sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+  socklen_t length = 0;
+  bool abstract() const { return addr.sun_path[0] == '\0'; }
+};
+
+Result<UnixSocketAddress> UnixAddress(const std::string& path) {
+  UnixSocketAddress a;
+  a.addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof a.addr.sun_path) {
     return Status::InvalidArgument("unix socket path '" + path + "' is empty or too long");
   }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
+  std::memcpy(a.addr.sun_path, path.c_str(), path.size() + 1);
+  a.length = sizeof a.addr;
+  if (path[0] == '@') {
+    a.addr.sun_path[0] = '\0';  // the name is the bytes after it, exactly: no terminator
+    a.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+  }
+  return a;
 }
 
 struct AddrInfoDeleter {
@@ -84,10 +98,10 @@ Status ConnectWithin(int fd, const sockaddr* addr, socklen_t len, std::chrono::m
 
 Result<Connection> Connect(const Endpoint& endpoint, std::chrono::milliseconds timeout) {
   if (endpoint.kind == Endpoint::Kind::kUnix) {
-    GPUPOOL_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(endpoint.path));
+    GPUPOOL_ASSIGN_OR_RETURN(UnixSocketAddress a, UnixAddress(endpoint.path));
     Connection conn(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!conn.valid()) return Status::Internal(Errno("socket"));
-    Status s = ConnectWithin(conn.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof addr, timeout);
+    Status s = ConnectWithin(conn.fd(), reinterpret_cast<sockaddr*>(&a.addr), a.length, timeout);
     if (!s.ok()) return s.Annotate(endpoint.ToString());
     return conn;
   }
@@ -109,16 +123,18 @@ Result<Listener> Listener::Listen(const Endpoint& endpoint, std::optional<mode_t
   Listener l;
   l.endpoint_ = endpoint;
   if (endpoint.kind == Endpoint::Kind::kUnix) {
-    GPUPOOL_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(endpoint.path));
+    GPUPOOL_ASSIGN_OR_RETURN(UnixSocketAddress a, UnixAddress(endpoint.path));
     struct stat st {};
-    if (::lstat(endpoint.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(endpoint.path.c_str());
+    if (!a.abstract() && ::lstat(endpoint.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+      ::unlink(endpoint.path.c_str());
     l.fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l.fd_ < 0) return Status::Internal(Errno("socket"));
-    if (::bind(l.fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (::bind(l.fd_, reinterpret_cast<sockaddr*>(&a.addr), a.length) != 0) {
       return Status::Unavailable(Errno("listening on " + endpoint.ToString()));
     }
-    // Bound but not listening, a socket refuses every connection: the mode is in place first.
-    if (unix_mode && ::chmod(endpoint.path.c_str(), *unix_mode) != 0) {
+    // Bound but not listening, a socket refuses every connection: the mode is in place first. An
+    // abstract socket has no file to hold a mode.
+    if (unix_mode && !a.abstract() && ::chmod(endpoint.path.c_str(), *unix_mode) != 0) {
       return Status::Internal(Errno("chmod " + endpoint.path));
     }
     if (::listen(l.fd_, 128) != 0) return Status::Unavailable(Errno("listening on " + endpoint.ToString()));

@@ -105,7 +105,8 @@ class Listener {
  public:
   // Binds and listens. TCP port 0 picks a free port (see endpoint()). A Unix path that exists as a
   // stale socket is replaced; with `unix_mode` the socket gets those permission bits before it
-  // listens, so no one the mode excludes can connect in between.
+  // listens, so no one the mode excludes can connect in between (an abstract "@name" has no file,
+  // hence no mode).
   static Result<Listener> Listen(const Endpoint& endpoint, std::optional<mode_t> unix_mode = std::nullopt);
   Listener(Listener&& other) noexcept;
   Listener& operator=(Listener&& other) noexcept;

@@ -1,16 +1,14 @@
-// FdExchange: an abstract Unix socket per exporting worker; one request frame (a token) and one answer
-// frame (the descriptor attached, or a refusal) per connection.
+// FdExchange: an abstract Unix socket per exporting worker (protocol::Listener, "@name"); one request
+// frame (a token) and one answer frame (the descriptor attached, or a refusal) per connection.
 #include "remoting/server/fd_exchange.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstddef>
 #include <cstring>
 
 #include "remoting/protocol/transport.h"
@@ -22,14 +20,13 @@ namespace {
 // carries the token, the answer the descriptor, or is a refusal.
 constexpr std::uint16_t kOpFetch = 1, kOpRefused = 2;
 
-// The abstract address of session `session`'s exchange under this process's broker.
-socklen_t Address(std::uint64_t session, sockaddr_un* address) {
-  std::memset(address, 0, sizeof *address);
-  address->sun_family = AF_UNIX;
-  const std::string name =
-      "gpupool-fds-" + std::to_string(static_cast<long>(getppid())) + "-" + std::to_string(session);
-  std::memcpy(address->sun_path + 1, name.data(), name.size());  // sun_path[0] == 0: abstract
-  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+// The abstract socket of session `session`'s exchange under this process's broker.
+Endpoint Address(std::uint64_t session) {
+  Endpoint endpoint;
+  endpoint.kind = Endpoint::Kind::kUnix;
+  endpoint.path =
+      "@gpupool-fds-" + std::to_string(static_cast<long>(getppid())) + "-" + std::to_string(session);
+  return endpoint;
 }
 
 std::pair<std::uint64_t, std::uint64_t> Key(const IpcToken& token) {
@@ -44,7 +41,6 @@ FdExchange::~FdExchange() {
     (void)!write(stop_fd_, &one, sizeof one);
     thread_.join();
   }
-  if (listen_fd_ >= 0) close(listen_fd_);
   if (stop_fd_ >= 0) close(stop_fd_);
   for (const auto& [token, fd] : offered_) close(fd);
 }
@@ -79,43 +75,35 @@ int FdExchange::Dup(const IpcToken& token) const {
 
 Status FdExchange::Listen() {
   if (thread_.joinable()) return Status::Ok();
-  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto listening = protocol::Listener::Listen(Address(session_));
+  if (!listening.ok()) return listening.status().Annotate("cannot offer exported memory to other sessions");
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
-  sockaddr_un address;
-  const socklen_t length = Address(session_, &address);
-  if (listen_fd_ < 0 || stop_fd_ < 0 ||
-      bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(listen_fd_, 16) != 0) {
-    const std::string why = std::strerror(errno);
-    if (listen_fd_ >= 0) close(listen_fd_);
-    if (stop_fd_ >= 0) close(stop_fd_);
-    listen_fd_ = stop_fd_ = -1;
-    return Status::Unavailable("cannot offer exported memory to other sessions: " + why);
-  }
+  if (stop_fd_ < 0) return Status::Unavailable(std::string("eventfd: ") + std::strerror(errno));
+  listener_.emplace(std::move(*listening));
   thread_ = std::thread([this] { Serve(); });
   return Status::Ok();
 }
 
 void FdExchange::Serve() {
   while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    pollfd fds[2] = {{listener_->fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (fds[1].revents != 0) return;
-    const int connection = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (connection < 0) continue;
-    Answer(connection);  // closes it
+    auto connection = listener_->Accept();
+    if (connection.ok()) Answer(*connection);
   }
 }
 
-void FdExchange::Answer(int fd) {
-  protocol::Connection connection(fd);
+void FdExchange::Answer(protocol::Connection& connection) {
   // A peer that does not send its token at once must not hold the exchange.
   if (!connection.SetReceiveTimeout(std::chrono::milliseconds(1000)).ok()) return;
   ucred peer{};
   socklen_t peer_length = sizeof peer;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) != 0 || peer.uid != geteuid()) return;
+  if (getsockopt(connection.fd(), SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) != 0 || peer.uid != geteuid())
+    return;
   auto header = connection.ReadHeader();
   std::string payload;
   std::uint64_t words[2];
@@ -134,14 +122,11 @@ void FdExchange::Answer(int fd) {
 
 Result<int> FdExchange::Fetch(std::uint64_t session, const IpcToken& token,
                               std::chrono::milliseconds timeout) {
-  protocol::Connection connection(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!connection.valid()) return Status::Unavailable(std::string("socket: ") + std::strerror(errno));
-  GPUPOOL_RETURN_IF_ERROR(connection.SetReceiveTimeout(timeout));
-  sockaddr_un address;
-  const socklen_t length = Address(session, &address);
   const std::string who = "session " + std::to_string(session);
-  if (connect(connection.fd(), reinterpret_cast<sockaddr*>(&address), length) != 0)
-    return Status::Unavailable(who + " offers nothing: " + std::strerror(errno));
+  auto connected = protocol::Connect(Address(session), timeout);
+  if (!connected.ok()) return connected.status().Annotate(who + " offers nothing");
+  protocol::Connection& connection = *connected;
+  GPUPOOL_RETURN_IF_ERROR(connection.SetReceiveTimeout(timeout));
   const std::uint64_t words[2] = {token.high, token.low};
   GPUPOOL_RETURN_IF_ERROR(connection.SendFrame(
       kOpFetch, 0, 1, {std::string_view(reinterpret_cast<const char*>(words), sizeof words)}));

@@ -17,10 +17,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "common/status.h"
+#include "remoting/protocol/transport.h"
 #include "remoting/server/ipc_directory.h"
 
 namespace gpupool::server {
@@ -50,13 +52,12 @@ class FdExchange {
   // The listening socket, and the thread that serves it until stop_fd_ is signalled.
   Status Listen();
   void Serve();
-  // Answers one connection, and closes it.
-  void Answer(int fd);
+  void Answer(protocol::Connection& connection);
 
   const std::uint64_t session_;
   mutable std::mutex mu_;
   std::map<std::pair<std::uint64_t, std::uint64_t>, int> offered_;  // token -> descriptor; guarded by mu_
-  int listen_fd_ = -1;
+  std::optional<protocol::Listener> listener_;
   int stop_fd_ = -1;  // an eventfd: the destructor's signal to the thread
   std::thread thread_;
 };

@@ -29,8 +29,8 @@ TEST_CASE("ParseEndpoint reads host:port, [v6]:port and unix:path", "[endpoint]"
 }
 
 TEST_CASE("ParseEndpoint rejects malformed addresses", "[endpoint]") {
-  for (const char* bad :
-       {"", "host", ":80", "host:", "host:0", "host:65536", "host:80x", "::1:80", "[::1]80", "unix:"}) {
+  for (const char* bad : {"", "host", ":80", "host:", "host:0", "host:65536", "host:80x", "::1:80", "[::1]80",
+                          "unix:", "unix:@abstract"}) {
     INFO(bad);
     auto r = ParseEndpoint(bad);
     REQUIRE_FALSE(r.ok());

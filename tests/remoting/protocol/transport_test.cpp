@@ -127,6 +127,27 @@ TEST_CASE("listen and connect over TCP (port 0) and a Unix socket") {
   CHECK_FALSE(Connect(*refused, std::chrono::seconds(1)).ok());
 }
 
+// The server's own channels between its processes: an abstract socket ("@name") has no file, and its
+// name is free again once its listener is gone.
+TEST_CASE("listen and connect on an abstract Unix socket") {
+  Endpoint abstract;
+  abstract.kind = Endpoint::Kind::kUnix;
+  abstract.path = "@gpupool-transport-test-" + std::to_string(getpid());
+  for (int round = 0; round < 2; ++round) {
+    auto listener = Listener::Listen(abstract, 0600);  // no file: no mode to set, and no error
+    REQUIRE(listener.ok());
+    auto client = Connect(abstract, std::chrono::seconds(5));
+    REQUIRE(client.ok());
+    auto server = listener->Accept();
+    REQUIRE(server.ok());
+    REQUIRE(client->SendFrame(0x101, 0, 5, {"ping"}).ok());
+    auto h = server->ReadHeader();
+    REQUIRE(h.ok());
+    CHECK(h->payload_size == 4);
+  }
+  CHECK_FALSE(Connect(abstract, std::chrono::seconds(1)).ok());  // nobody listens any more
+}
+
 // gpupool-server --unix-mode: the socket has its mode, whatever the umask, before anyone can connect.
 TEST_CASE("a Unix socket listens with the mode it is given") {
   testing::TempDir dir;
