@@ -1,5 +1,9 @@
 #include "remoting/server/allocation_table.h"
 
+#include <algorithm>
+
+#include "common/address_ranges.h"
+
 namespace gpupool::server {
 
 void AllocationTable::Add(std::uint64_t base, std::uint64_t size, Kind kind) {
@@ -37,11 +41,9 @@ bool AllocationTable::KindAt(std::uint64_t base, Kind* kind) const {
 }
 
 bool AllocationTable::Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t* size) const {
-  auto it = entries_.upper_bound(ptr);
-  if (it == entries_.begin()) return false;
-  --it;
-  std::uint64_t offset = ptr - it->first;
-  if (offset >= it->second.size && !(offset == 0 && it->second.size == 0)) return false;
+  // An entry of 0 bytes (a module's empty global) still holds its own address.
+  auto it = RangeHolding(entries_, ptr, [](const Entry& e) { return std::max<std::uint64_t>(e.size, 1); });
+  if (it == entries_.end()) return false;
   *base = it->first;
   *size = it->second.size;
   return true;

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/address_ranges.h"
 #include "remoting/server/emulated/api.h"
 
 namespace gpupool::server::emulated {
@@ -142,10 +143,8 @@ bool FindHost(std::uintptr_t p, std::uintptr_t* start, std::size_t* size) {
     if (p >= b && p - b < bytes) return *start = b, *size = bytes, true;
   }
   const auto& registered = GetState().host_registered;
-  auto it = registered.upper_bound(p);
-  if (it == registered.begin()) return false;
-  --it;
-  if (p - it->first >= it->second) return false;
+  auto it = RangeHolding(registered, p, [](std::size_t bytes) { return bytes; });
+  if (it == registered.end()) return false;
   *start = it->first;
   *size = it->second;
   return true;

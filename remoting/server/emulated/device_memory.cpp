@@ -12,6 +12,8 @@
 #include <iterator>
 #include <vector>
 
+#include "common/address_ranges.h"
+
 namespace gpupool::server::emulated {
 
 Result<std::unique_ptr<DeviceMemory>> DeviceMemory::Create(CUdeviceptr base, std::uint64_t capacity) {
@@ -177,11 +179,8 @@ void DeviceMemory::ReleasePages(std::uint64_t offset, std::uint64_t bytes) {
 
 bool DeviceMemory::Find(CUdeviceptr address, CUdeviceptr* start, std::uint64_t* size) const {
   if (!InRange(address)) return false;
-  const std::uint64_t offset = address - base_;
-  auto it = allocations_.upper_bound(offset);
-  if (it == allocations_.begin()) return false;
-  --it;
-  if (it->second.mappable || offset - it->first >= it->second.requested) return false;
+  auto it = RangeHolding(allocations_, address - base_, [](const Block& b) { return b.requested; });
+  if (it == allocations_.end() || it->second.mappable) return false;
   *start = base_ + it->first;
   *size = it->second.requested;
   return true;
