@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -96,10 +97,9 @@ OpenedMemory& Opened() {
 namespace gpupool::client {
 
 bool LegacyIpcCapable(CUdeviceptr ptr) {
-  CUdeviceptr base = 0, range = 0;
-  std::size_t bytes = 0, range_bytes = 0;
-  if (!State::Get().FindAllocation(ptr, &base, &bytes) ||
-      State::Get().FindReservation(ptr, &range, &range_bytes))
+  CUdeviceptr base = 0;
+  if (!State::Get().FindAllocation(ptr, &base, nullptr) ||
+      State::Get().FindReservation(ptr, nullptr, nullptr))
     return false;
   if (ManagedMemory::Get().Contains(ptr) || Pools::Get().IsBlock(base) || GraphMemory::Get().Contains(base))
     return false;
@@ -246,6 +246,7 @@ constexpr char kPointerMagic[8] = {'g', 'p', 'u', 'p', 'o', 'o', 'l', 3};
 struct ImportedPointers {
   std::mutex mu;
   std::multiset<CUdeviceptr> pointers;
+  std::atomic<bool> any{false};  // every free asks; most processes never import one
 };
 ImportedPointers& Imported() {
   static ImportedPointers* imported = new ImportedPointers;  // used until exit
@@ -265,6 +266,7 @@ CUresult gpupool::client::MakeExportable(MemPool* pool) {
 
 bool gpupool::client::FreeImportedPoolPointer(CUdeviceptr ptr, CUstream stream, bool per_thread,
                                               CUresult* result) {
+  if (!Imported().any.load(std::memory_order_acquire)) return false;
   {
     std::lock_guard<std::mutex> lock(Imported().mu);
     auto it = Imported().pointers.find(ptr);
@@ -350,6 +352,7 @@ GPUPOOL_API CUresult cuMemPoolImportPointer(CUdeviceptr* ptr, CUmemoryPool handl
   {
     std::lock_guard<std::mutex> lock(Imported().mu);
     Imported().pointers.insert(opened);
+    Imported().any.store(true, std::memory_order_release);
   }
   *ptr = opened;
   return CUDA_SUCCESS;

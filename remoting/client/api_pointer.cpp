@@ -105,9 +105,7 @@ GPUPOOL_API CUresult cuPointerSetAttribute(const void* value, CUpointer_attribut
   if (value == nullptr || attribute != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS) return CUDA_ERROR_INVALID_VALUE;
   std::uint64_t context = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(ReadyWithContext(&context));
-  CUdeviceptr base = 0;
-  std::size_t bytes = 0;
-  if (!State::Get().FindAllocation(ptr, &base, &bytes)) return CUDA_ERROR_INVALID_VALUE;
+  if (!State::Get().FindAllocation(ptr, nullptr, nullptr)) return CUDA_ERROR_INVALID_VALUE;
   unsigned on = 0;
   std::memcpy(&on, value, sizeof on);
   GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::PointerSetSyncMemops>(context, {ptr, on}));

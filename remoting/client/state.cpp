@@ -206,8 +206,7 @@ bool State::FindAllocation(CUdeviceptr ptr, CUdeviceptr* base, std::size_t* byte
 bool State::SetSyncMemops(CUdeviceptr ptr, bool on) {
   std::lock_guard<std::mutex> lock(allocations_mu_);
   CUdeviceptr base = 0;
-  std::size_t bytes = 0;
-  if (!FindRange(allocations_, ptr, &base, &bytes)) return false;
+  if (!FindRange(allocations_, ptr, &base, nullptr)) return false;
   if (on) {
     sync_memops_.insert(base);
   } else {
@@ -219,8 +218,7 @@ bool State::SetSyncMemops(CUdeviceptr ptr, bool on) {
 bool State::SyncMemops(CUdeviceptr ptr) const {
   std::lock_guard<std::mutex> lock(allocations_mu_);
   CUdeviceptr base = 0;
-  std::size_t bytes = 0;
-  return FindRange(allocations_, ptr, &base, &bytes) && sync_memops_.count(base) != 0;
+  return FindRange(allocations_, ptr, &base, nullptr) && sync_memops_.count(base) != 0;
 }
 
 void State::AddReservation(CUdeviceptr base, std::size_t bytes) {
