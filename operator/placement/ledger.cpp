@@ -166,7 +166,7 @@ Result<Binding> Ledger::Place(const std::string& pool, const Request& request) c
         "pool " + pool + ": " + std::to_string(fitting.size()) + " of " + std::to_string(healthy) +
         " healthy GPUs have " + std::to_string(request.percent) + "% free" +
         (request.memory_gib ? " and " + std::to_string(*request.memory_gib) + " GiB" : "") +
-        ", the pod needs " + std::to_string(request.gpus));
+        ", the pod needs " + std::to_string(request.gpus) + (request.gpus > 1 ? " of one server" : ""));
   }
   Binding b;
   b.pool = pool;

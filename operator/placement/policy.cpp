@@ -44,8 +44,10 @@ std::vector<std::size_t> Choose(const std::vector<Candidate>& fitting, int count
       best_score = score;
     }
   }
-  const std::vector<std::size_t>& from = best != nullptr ? *best : order;
-  return {from.begin(), from.begin() + count};
+  // A process sees the GPUs of one server (its session's worker opens them all), as a pod's GPUs
+  // come from one node: no server with `count` fitting GPUs means no placement.
+  if (best == nullptr) return {};
+  return {best->begin(), best->begin() + count};
 }
 
 }  // namespace gpupool::placement

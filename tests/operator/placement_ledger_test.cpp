@@ -119,6 +119,18 @@ TEST_CASE("ledger: place by policy, never onto unhealthy or full GPUs") {
   CHECK(none.status().code() == Code::kResourceExhausted);
   CHECK_THAT(none.status().message(), Catch::Contains("0 of 1 healthy GPUs have 60% free"));
 
+  // Two GPUs fit, one on each server (GPU-1b is half used): a process sees one server's GPUs, so
+  // no placement.
+  gpus[0].healthy = gpus[2].healthy = true;
+  ledger.SetPool("p", Policy::kSpread, true, gpus);
+  auto apart = ledger.Place("p", Request{2, 60, std::nullopt});
+  CHECK(apart.status().code() == Code::kResourceExhausted);
+  CHECK_THAT(apart.status().message(), Catch::Contains("the pod needs 2 of one server"));
+  auto together = ledger.Place("p", Request{2, 40, std::nullopt});
+  REQUIRE(together.ok());
+  CHECK(together->gpus.size() == 2);
+  CHECK(together->gpus[0].server == together->gpus[1].server);
+
   auto too_big = ledger.Place("p", Request{1, 10, 120});
   CHECK(too_big.status().code() == Code::kInvalidArgument);
   CHECK_THAT(too_big.status().message(), Catch::Contains("more than its largest GPU has (100.0 GiB)"));

@@ -111,7 +111,8 @@ TEST_CASE("policy: choose") {
       {1, Policy::kSpread, {"GPU-a0"}},
       {2, Policy::kBinpack, {"GPU-a1", "GPU-a0"}},  // one server; a: 140 free beats b: 160
       {2, Policy::kSpread, {"GPU-b1", "GPU-b0"}},
-      {5, Policy::kBinpack, {"GPU-a1", "GPU-c0", "GPU-b0", "GPU-b1", "GPU-a0"}},  // no server has 5
+      {3, Policy::kBinpack, {}},  // five fit, but no server has three: never a mix of servers
+      {3, Policy::kSpread, {}},
       {6, Policy::kBinpack, {}},
       {0, Policy::kBinpack, {}},
   };
