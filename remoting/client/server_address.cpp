@@ -10,8 +10,10 @@
 namespace gpupool::client {
 namespace {
 
-// The binding's first GPU: the one this client uses. A binding of several GPUs (gpupool.io/gpu: 2 or
-// more) gets a warning, since the program sees one device where it asked for more.
+// The binding's first GPU, which names the server this client uses. The session there sees every
+// GPU the pod was admitted on at that server (the operator puts all of a pod's GPUs on one server).
+// A binding that spans servers (made before the operator kept them together) gets a warning: the
+// process sees only the first server's GPUs.
 Result<GpuBinding> GpuFromPodInfo(const std::string& path) {
   GPUPOOL_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
   GPUPOOL_ASSIGN_OR_RETURN(auto annotations, ParseDownwardAnnotations(text));
@@ -19,13 +21,18 @@ Result<GpuBinding> GpuFromPodInfo(const std::string& path) {
   if (it == annotations.end()) return Status::NotFound(path + " has no " + std::string(kBindingAnnotation));
   GPUPOOL_ASSIGN_OR_RETURN(Binding binding, BindingFromJson(it->second));
   if (binding.gpus.empty()) return Status::NotFound("the pod binding in " + path + " names no GPU");
-  if (binding.gpus.size() > 1) {
-    GPUPOOL_LOG_ONCE(kWarn, "binding of several GPUs")
-        << "the pod's binding names " << binding.gpus.size() << " GPUs; this process uses only the first ("
-        << binding.gpus.front().uuid << " on " << binding.gpus.front().server
-        << "): the client does not serve more than one remote GPU per process yet";
+  const GpuBinding& first = binding.gpus.front();
+  std::string elsewhere;
+  for (const GpuBinding& gpu : binding.gpus) {
+    if (gpu.server != first.server)
+      elsewhere += (elsewhere.empty() ? "" : ", ") + gpu.uuid + " on " + gpu.server;
   }
-  return binding.gpus.front();
+  if (!elsewhere.empty()) {
+    GPUPOOL_LOG_ONCE(kWarn, "binding of several servers")
+        << "the pod's binding spans servers; this process uses the GPUs on " << first.server << " only, not "
+        << elsewhere;
+  }
+  return first;
 }
 
 }  // namespace

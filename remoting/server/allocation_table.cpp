@@ -6,16 +6,16 @@
 
 namespace gpupool::server {
 
-void AllocationTable::Add(std::uint64_t base, std::uint64_t size, Kind kind) {
-  if (kind == Kind::kOwned) owned_bytes_ += size;
-  entries_[base] = Entry{size, kind};
+void AllocationTable::Add(std::uint64_t base, std::uint64_t size, Kind kind, int device) {
+  if (kind == Kind::kOwned) owned_.Add(device, size);
+  entries_[base] = Entry{size, kind, device};
 }
 
 bool AllocationTable::RemoveOwned(std::uint64_t base, std::uint64_t* size) {
   auto it = entries_.find(base);
   if (it == entries_.end() || it->second.kind != Kind::kOwned) return false;
   *size = it->second.size;
-  owned_bytes_ -= it->second.size;
+  owned_.Remove(it->second.device, it->second.size);
   entries_.erase(it);
   return true;
 }

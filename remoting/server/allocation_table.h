@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <map>
 
+#include "remoting/server/device_bytes.h"
+
 namespace gpupool::server {
 
 class AllocationTable {
@@ -25,9 +27,10 @@ class AllocationTable {
   struct Entry {
     std::uint64_t size = 0;
     Kind kind = Kind::kOwned;
+    int device = 0;  // the device ordinal it was allocated on (owned entries)
   };
 
-  void Add(std::uint64_t base, std::uint64_t size, Kind kind);
+  void Add(std::uint64_t base, std::uint64_t size, Kind kind, int device = 0);
   // Removes an owned allocation starting exactly at `base`; false when there is none.
   bool RemoveOwned(std::uint64_t base, std::uint64_t* size);
   // Drops the borrowed ranges inside [base, base + size) (their module was unloaded).
@@ -43,12 +46,13 @@ class AllocationTable {
   // The entry containing ptr: its base and size.
   bool Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t* size) const;
 
-  std::uint64_t owned_bytes() const { return owned_bytes_; }
+  std::uint64_t owned_bytes() const { return owned_.total(); }
+  const DeviceBytes& owned() const { return owned_; }  // owned bytes per device
   const std::map<std::uint64_t, Entry>& entries() const { return entries_; }
 
  private:
   std::map<std::uint64_t, Entry> entries_;
-  std::uint64_t owned_bytes_ = 0;
+  DeviceBytes owned_;
 };
 
 }  // namespace gpupool::server

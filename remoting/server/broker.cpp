@@ -218,8 +218,8 @@ Status Broker::Admit(const protocol::Hello& hello, Clock::time_point deadline, A
         "webhook in pods that ask for gpupool resources) or, outside the cluster, its --token-file token");
   }
   out->pod_uid = pod_uid;
-  out->memory_limit = options_.session_memory;
-  out->percent = options_.session_percent;
+  // No GPU in particular: the server's defaults, over every GPU the session sees.
+  out->gpus = {ShareRecord{"", options_.session_percent, options_.session_memory}};
   if (pod_uid.empty()) return Status::Ok();
   auto admission = registry_->FindAdmission(pod_uid);
   if (!admission) {
@@ -228,17 +228,14 @@ Status Broker::Admit(const protocol::Hello& hello, Clock::time_point deadline, A
   }
   out->pod_namespace = admission->pod_namespace;
   out->pod_name = admission->pod_name;
-  if (!admission->shares.empty()) {
-    const ShareRecord& share = admission->shares.front();
-    out->memory_limit = share.memory_bytes;
-    out->gpu_uuid = share.gpu_uuid;
-    out->percent = share.percent;
-  }
+  // Every GPU of this server the pod was admitted on (distinct, at most SessionStats::kMaxGpus:
+  // Control's Admit), in the order of its binding: the session sees them as devices 0, 1, …
+  if (!admission->shares.empty()) out->gpus = admission->shares;
   return Status::Ok();
 }
 
 Result<SessionRecord> Broker::Decide(const protocol::Hello& hello, const std::string& peer,
-                                     Clock::time_point deadline, std::uint64_t* memory_limit) const {
+                                     Clock::time_point deadline) const {
   Admission admitted;
   AuthFailure why = AuthFailure::kBadToken;
   if (Status s = Admit(hello, deadline, &admitted, &why); !s.ok()) {
@@ -248,9 +245,7 @@ Result<SessionRecord> Broker::Decide(const protocol::Hello& hello, const std::st
     return s;
   }
   SessionRecord record;
-  *memory_limit = admitted.memory_limit;
-  record.gpu_uuid = admitted.gpu_uuid;
-  record.percent = admitted.percent;
+  record.gpus = std::move(admitted.gpus);
   record.peer = peer;
   record.process = hello.process_name + "[" + std::to_string(hello.pid) + "]";
   record.pod_uid = admitted.pod_uid;
@@ -273,8 +268,7 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
     }
     return;
   }
-  std::uint64_t memory_limit = 0;
-  auto decided = Decide(*hello, peer, deadline, &memory_limit);
+  auto decided = Decide(*hello, peer, deadline);
   if (!decided.ok()) {
     GPUPOOL_LOG(kInfo) << "refused " << peer << " (" << hello->process_name
                        << "): " << decided.status().ToString();
@@ -289,9 +283,6 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
   SessionRecord record = std::move(*decided);
   record.id = registry_->NextSessionId();
   record.stats = std::make_shared<SharedStats>(std::move(*stats));
-  record.stats->get()->memory_limit_bytes = memory_limit;
-  std::snprintf(record.stats->get()->pod_uid, sizeof record.stats->get()->pod_uid, "%s",
-                record.pod_uid.c_str());
 
   // The worker is started and registered before HelloOk goes out, so a session the client knows of
   // is one that Revoke, shutdown and ListSessions see. The worker only reads until the client sends
@@ -304,14 +295,10 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
     worker.fd = conn.fd();
     worker.stats_fd = record.stats->fd();
     worker.id = id;
-    worker.memory_limit = memory_limit;
-    worker.percent = record.percent;
-    worker.gpu_uuid = record.gpu_uuid;
     std::vector<int> keep = {worker.fd, worker.stats_fd};
+    PublishAdmission(&record);
     if (ShareTable* shares = registry_->share_table()) {
-      record.share_slot = shares->Claim(id, record.gpu_uuid);
       worker.share_table_fd = shares->fd();
-      worker.share_slot = record.share_slot;
       keep.push_back(shares->fd());
     }
     if (IpcDirectory* ipc = registry_->ipc_directory()) {
@@ -320,7 +307,7 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
     }
     auto pid = SpawnSelf(WorkerArgs(options_, worker), keep);
     if (!pid.ok()) {
-      if (ShareTable* shares = registry_->share_table()) shares->Release(record.share_slot);
+      ReleaseShareSlots(record);
       GPUPOOL_LOG(kError) << "cannot start a session worker: " << pid.status().ToString();
       SendError(conn, pid.status());
       return;
@@ -390,8 +377,7 @@ void Broker::HandshakeTls(protocol::Connection conn, std::string peer) {
   ProtocolError violation = ProtocolError::kNone;
   auto hello = CheckHello(*payload, &violation);
   if (!hello.ok()) registry_->CountProtocolError(violation);
-  std::uint64_t memory_limit = 0;
-  Result<SessionRecord> decided = hello.ok() ? Decide(*hello, peer, deadline, &memory_limit) : hello.status();
+  Result<SessionRecord> decided = hello.ok() ? Decide(*hello, peer, deadline) : hello.status();
   if (!decided.ok()) {
     GPUPOOL_LOG(kInfo) << "refused " << peer << (hello.ok() ? " (" + hello->process_name + ")" : "") << ": "
                        << decided.status().ToString();
@@ -402,28 +388,45 @@ void Broker::HandshakeTls(protocol::Connection conn, std::string peer) {
   SessionRecord record = std::move(*decided);
   record.id = id;
   record.pid = pid;
-  // The worker reads what was admitted (memory, GPU, compute share) from the shared counters once
-  // HelloOk arrives.
-  shared->get()->memory_limit_bytes = memory_limit;
-  std::snprintf(shared->get()->admitted_gpu, sizeof shared->get()->admitted_gpu, "%s",
-                record.gpu_uuid.c_str());
-  shared->get()->admitted_percent = record.percent;
-  std::snprintf(shared->get()->pod_uid, sizeof shared->get()->pod_uid, "%s", record.pod_uid.c_str());
   record.stats = shared;
   {
     std::lock_guard<std::mutex> spawn_lock(registry_->spawn_mutex());
     // A worker the reaper has already collected must not be registered (nothing would remove it).
     if (::kill(pid, 0) != 0) return;
-    if (ShareTable* shares = registry_->share_table()) {
-      record.share_slot = shares->Claim(id, record.gpu_uuid);
-      shared->get()->share_slot = record.share_slot;
-    }
+    // The worker reads what was admitted from the shared counters once HelloOk arrives.
+    PublishAdmission(&record);
     GPUPOOL_LOG(kInfo) << "session " << id << " for " << record.process << " from " << peer
                        << " (TLS): worker " << pid;
     registry_->AddSession(std::move(record));
   }
   (void)AnswerWorker(to_worker.fd(), protocol::kOpHelloOk,
                      protocol::EncodeHelloOk({id, GPUPOOL_VERSION_STRING, options_.device}));
+}
+
+void Broker::PublishAdmission(SessionRecord* record) const {
+  SessionStats* stats = record->stats->get();
+  std::snprintf(stats->pod_uid, sizeof stats->pod_uid, "%s", record->pod_uid.c_str());
+  ShareTable* shares = registry_->share_table();
+  record->share_slots.clear();
+  const std::size_t count = std::min<std::size_t>(record->gpus.size(), SessionStats::kMaxGpus);
+  for (std::size_t i = 0; i < count; ++i) {
+    const ShareRecord& share = record->gpus[i];
+    SessionGpu& gpu = stats->gpus[i];
+    std::snprintf(gpu.uuid, sizeof gpu.uuid, "%s", share.gpu_uuid.c_str());
+    gpu.percent = share.percent;
+    gpu.memory_limit_bytes = share.memory_bytes;
+    const std::uint32_t slot =
+        shares != nullptr ? shares->Claim(record->id, share.gpu_uuid) : ShareTable::kNoSlot;
+    gpu.share_slot = slot;
+    record->share_slots.push_back(slot);
+  }
+  stats->gpus_admitted = static_cast<std::uint32_t>(count);
+}
+
+void Broker::ReleaseShareSlots(const SessionRecord& record) const {
+  if (ShareTable* shares = registry_->share_table()) {
+    for (std::uint32_t slot : record.share_slots) shares->Release(slot);
+  }
 }
 
 }  // namespace gpupool::server

@@ -46,9 +46,7 @@ class Broker {
   struct Admission {
     std::string pod_uid;  // proven by the pod's token, or claimed in a Hello with the shared token
     std::string pod_namespace, pod_name;
-    std::uint64_t memory_limit = 0;
-    std::string gpu_uuid;
-    std::uint32_t percent = 0;
+    std::vector<ShareRecord> gpus;  // its shares of this server's GPUs; one with no uuid for none
   };
   Status CheckSharedToken(const protocol::Hello& hello) const;
   // The UID of the pod the Hello's pod token is bound to (TokenReview), which the claimed UID, when
@@ -61,7 +59,12 @@ class Broker {
   // Admit (counting a refusal in gpupool_auth_failures_total), then the session's record (all but
   // id, pid and stats). `deadline`: the handshake's, which a TokenReview must not outlast.
   Result<SessionRecord> Decide(const protocol::Hello& hello, const std::string& peer,
-                               Clock::time_point deadline, std::uint64_t* memory_limit) const;
+                               Clock::time_point deadline) const;
+  // Leaves what `record` was admitted to (its GPUs, their limits and shares, its pod) in its stats
+  // block, where the worker reads it, and claims a ShareTable slot per GPU. Spawn mutex held.
+  void PublishAdmission(SessionRecord* record) const;
+  // Gives the record's ShareTable slots back (its worker did not start).
+  void ReleaseShareSlots(const SessionRecord& record) const;
 
   ServerOptions options_;
   Registry* registry_;

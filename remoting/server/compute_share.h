@@ -24,7 +24,7 @@ struct ComputeShareOptions {
   bool use_idle = true;       // --share-idle
   ShareTable* table = nullptr;
   std::uint32_t slot = ShareTable::kNoSlot;
-  SessionStats* stats = nullptr;  // busy_ns goes here; may be null
+  SessionGpu* stats = nullptr;  // the GPU's entry in the session's stats: busy_ns goes here; may be null
 };
 
 class ComputeShare {

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 
 #include "remoting/server/control_access.h"
@@ -82,8 +83,11 @@ grpc::Status ControlService::GetInventory(grpc::ServerContext* context,
         if (s.gpu_uuid == g.uuid) percent += s.percent, memory += s.memory_bytes;
       }
     }
-    for (const SessionRecord& s : sessions)
-      live += (s.gpu_uuid == g.uuid || (s.gpu_uuid.empty() && g.index == 0));
+    for (const SessionRecord& s : sessions) {
+      live += std::any_of(s.gpus.begin(), s.gpus.end(), [&](const ShareRecord& share) {
+        return share.gpu_uuid == g.uuid || (share.gpu_uuid.empty() && g.index == 0);
+      });
+    }
     gpu->set_allocated_percent(percent);
     gpu->set_allocated_memory_bytes(memory);
     gpu->set_sessions(live);
@@ -97,6 +101,11 @@ grpc::Status ControlService::Admit(grpc::ServerContext* context, const control::
     return denied;
   if (req->pod_uid().empty()) return {grpc::INVALID_ARGUMENT, "pod_uid is required"};
   if (req->shares().empty()) return {grpc::INVALID_ARGUMENT, "at least one share is required"};
+  // One session serves all of a pod's GPUs on this server (session_stats.h).
+  if (req->shares_size() > static_cast<int>(SessionStats::kMaxGpus)) {
+    return {grpc::INVALID_ARGUMENT, std::to_string(req->shares_size()) + " shares; a pod may have at most " +
+                                        std::to_string(SessionStats::kMaxGpus) + " GPUs of one server"};
+  }
   auto info = Inventory();
   if (!info.ok()) return ToGrpc(info.status());
   AdmissionRecord admission{req->pod_uid(), req->pod_namespace(), req->pod_name(), {}, 0};
@@ -104,6 +113,10 @@ grpc::Status ControlService::Admit(grpc::ServerContext* context, const control::
     const GpuInfo* gpu = nullptr;
     for (const GpuInfo& g : info->gpus) gpu = g.uuid == share.gpu_uuid() ? &g : gpu;
     if (gpu == nullptr) return {grpc::NOT_FOUND, "no GPU " + share.gpu_uuid() + " on this server"};
+    for (const ShareRecord& earlier : admission.shares) {
+      if (earlier.gpu_uuid == gpu->uuid)
+        return {grpc::INVALID_ARGUMENT, "GPU " + gpu->uuid + " is named twice"};
+    }
     if (!gpu->healthy)
       return {grpc::FAILED_PRECONDITION, "GPU " + gpu->uuid + " is unhealthy: " + gpu->unhealthy};
     if (share.percent() < 1 || share.percent() > 100) {
@@ -171,14 +184,26 @@ grpc::Status ControlService::ListSessions(grpc::ServerContext* context,
     session->set_pod_name(s.pod_name);
     session->set_peer(s.peer);
     session->set_process(s.process);
-    session->set_gpu_uuid(s.gpu_uuid.empty() ? default_gpu : s.gpu_uuid);
-    session->set_memory_used_bytes(stats.memory_used_bytes);
-    session->set_memory_limit_bytes(stats.memory_limit_bytes);
-    session->set_percent(s.percent == 0 ? 100 : s.percent);
-    session->set_kernels_launched(stats.kernels_launched);
+    for (std::uint32_t i = 0; i < stats.gpu_count(); ++i) {
+      const SessionGpu& g = stats.gpus[i];
+      auto* gpu = session->add_gpus();
+      gpu->set_gpu_uuid(g.Uuid().empty() ? default_gpu : std::string(g.Uuid()));
+      gpu->set_memory_used_bytes(g.memory_used_bytes);
+      gpu->set_memory_limit_bytes(g.memory_limit_bytes);
+      gpu->set_percent(g.percent == 0 ? 100 : g.percent.load());
+      gpu->set_kernels_launched(g.kernels_launched);
+      gpu->set_gpu_busy_seconds(static_cast<double>(g.busy_ns.load()) / 1e9);
+    }
+    if (session->gpus_size() > 0) {
+      session->set_gpu_uuid(session->gpus(0).gpu_uuid());
+      session->set_percent(session->gpus(0).percent());
+    }
+    session->set_memory_used_bytes(stats.MemoryUsed());
+    session->set_memory_limit_bytes(stats.MemoryLimit());
+    session->set_kernels_launched(stats.KernelsLaunched());
     session->set_bytes_to_device(stats.bytes_to_device);
     session->set_bytes_from_device(stats.bytes_from_device);
-    session->set_gpu_busy_seconds(static_cast<double>(stats.busy_ns.load()) / 1e9);
+    session->set_gpu_busy_seconds(static_cast<double>(stats.BusyNs()) / 1e9);
     session->set_started_unix_ms(s.started_unix_ms);
   }
   return grpc::Status::OK;

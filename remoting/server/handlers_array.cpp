@@ -15,7 +15,7 @@ void ForgetArray(Session& s, std::uint64_t id) {
   s.array_extents.erase(id);
   auto charge = s.array_charges.find(id);
   if (charge != s.array_charges.end()) {
-    s.array_bytes -= charge->second;
+    s.array_bytes.Remove(charge->second.device, charge->second.bytes);
     s.array_charges.erase(charge);
   }
   s.PublishMemory();
@@ -42,9 +42,9 @@ CUDA_ARRAY3D_DESCRIPTOR Descriptor(std::uint64_t width, std::uint64_t height, st
 }
 
 // Records a new array or mipmapped array id and its charge.
-void Charge(Session& s, std::uint64_t id, std::uint64_t bytes) {
-  s.array_charges[id] = bytes;
-  s.array_bytes += bytes;
+void Charge(Session& s, std::uint64_t id, int device, std::uint64_t bytes) {
+  s.array_charges[id] = {device, bytes};
+  s.array_bytes.Add(device, bytes);
   s.PublishMemory();
 }
 
@@ -58,13 +58,14 @@ GPUPOOL_HANDLER(ArrayCreate) {
   // The bytes charged to the quota: the packed extent (the driver's padding is its own business).
   std::uint64_t bytes = 0;
   if (!PackedBytes(extent, width, element, &bytes)) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult r = s.CheckQuota(bytes); r != CUDA_SUCCESS) return r;
+  const int device = s.CurrentDevice();
+  if (CUresult r = s.CheckQuota(bytes, device); r != CUDA_SUCCESS) return r;
   const CUDA_ARRAY3D_DESCRIPTOR desc = Descriptor(width, height, depth, format, channels, flags);
   CUarray array = nullptr;
   if (CUresult r = GPUPOOL_DRIVER(s, cuArray3DCreate_v2, &array, &desc); r != CUDA_SUCCESS) return r;
   const std::uint64_t id = s.arrays.Add(array);
   s.array_extents[id] = extent;
-  Charge(s, id, bytes);
+  Charge(s, id, device, bytes);
   std::get<0>(*out) = id;
   return CUDA_SUCCESS;
 }
@@ -117,13 +118,14 @@ GPUPOOL_HANDLER(MipmappedArrayCreate) {
       return CUDA_ERROR_INVALID_VALUE;
     }
   }
-  if (CUresult r = s.CheckQuota(bytes); r != CUDA_SUCCESS) return r;
+  const int device = s.CurrentDevice();
+  if (CUresult r = s.CheckQuota(bytes, device); r != CUDA_SUCCESS) return r;
   const CUDA_ARRAY3D_DESCRIPTOR desc = Descriptor(width, height, depth, format, channels, flags);
   CUmipmappedArray mipmap = nullptr;
   if (CUresult r = GPUPOOL_DRIVER(s, cuMipmappedArrayCreate, &mipmap, &desc, levels); r != CUDA_SUCCESS)
     return r;
   const std::uint64_t id = s.mipmaps.Add(mipmap);
-  Charge(s, id, bytes);
+  Charge(s, id, device, bytes);
   std::get<0>(*out) = id;
   return CUDA_SUCCESS;
 }

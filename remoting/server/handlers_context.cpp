@@ -71,7 +71,7 @@ GPUPOOL_HANDLER(CtxSetCurrent) {
 
 GPUPOOL_HANDLER(CtxSynchronize) {
   CUresult r = GPUPOOL_DRIVER(s, cuCtxSynchronize);
-  if (s.compute != nullptr) s.compute->Collect();
+  s.CollectKernels();
   return r;
 }
 

@@ -29,7 +29,8 @@ GPUPOOL_HANDLER(DeviceTotalMem) {
   std::size_t total = 0;
   CUresult r = GPUPOOL_DRIVER(s, cuDeviceTotalMem_v2, &total, std::get<0>(in));
   // A session with a memory share sees its share as the device's memory, as cuMemGetInfo does.
-  if (s.memory_limit != 0 && s.memory_limit < total) total = s.memory_limit;
+  const std::uint64_t limit = s.MemoryLimit(static_cast<int>(std::get<0>(in)));
+  if (limit != 0 && limit < total) total = limit;
   std::get<0>(*out) = total;
   return r;
 }

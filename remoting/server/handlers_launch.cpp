@@ -38,13 +38,17 @@ CUresult Prepare(Session& s, std::uint64_t function_id, std::uint64_t stream_id,
   args->params.resize(layout->offsets.size());
   for (std::size_t i = 0; i < layout->offsets.size(); ++i)
     args->params[i] = args->bytes.data() + layout->offsets[i];
-  if (s.stats != nullptr) ++s.stats->kernels_launched;
   return CUDA_SUCCESS;
 }
 
+// On the current context's device, under that device's compute share; counted there.
 template <typename F>
 CUresult Launch(Session& s, CUstream stream, F&& launch) {
-  return s.compute != nullptr ? s.compute->Launch(stream, std::forward<F>(launch)) : launch();
+  // Most sessions have one share for everything: no need to ask the driver for the device.
+  const int device = s.per_device && s.memory_limits.size() > 1 ? s.CurrentDevice() : 0;
+  if (SessionGpu* gpu = s.StatsFor(device)) ++gpu->kernels_launched;
+  ComputeShare* compute = s.ComputeFor(device);
+  return compute != nullptr ? compute->Launch(stream, std::forward<F>(launch)) : launch();
 }
 
 }  // namespace

@@ -7,11 +7,12 @@ namespace gpupool::server {
 GPUPOOL_HANDLER(MemGetInfo) {
   std::size_t free_bytes = 0, total = 0;
   CUresult r = GPUPOOL_DRIVER(s, cuMemGetInfo_v2, &free_bytes, &total);
-  if (r == CUDA_SUCCESS && s.memory_limit != 0) {
+  const int device = s.CurrentDevice();
+  if (const std::uint64_t limit = s.MemoryLimit(device); r == CUDA_SUCCESS && limit != 0) {
     // The session's share is its whole device: total is the limit, free what is left of it.
-    std::uint64_t left = s.memory_limit - std::min<std::uint64_t>(s.UsedBytes(), s.memory_limit);
+    std::uint64_t left = limit - std::min<std::uint64_t>(s.UsedBytes(device), limit);
     free_bytes = std::min<std::uint64_t>(free_bytes, left);
-    total = s.memory_limit;
+    total = limit;
   }
   *out = {free_bytes, total};
   return r;
@@ -19,11 +20,12 @@ GPUPOOL_HANDLER(MemGetInfo) {
 
 GPUPOOL_HANDLER(MemAlloc) {
   std::uint64_t bytes = std::get<0>(in);
-  if (CUresult r = s.CheckQuota(bytes); r != CUDA_SUCCESS) return r;
+  const int device = s.CurrentDevice();
+  if (CUresult r = s.CheckQuota(bytes, device); r != CUDA_SUCCESS) return r;
   CUdeviceptr ptr = 0;
   CUresult r = GPUPOOL_DRIVER(s, cuMemAlloc_v2, &ptr, bytes);
   if (r != CUDA_SUCCESS) return r;
-  s.AddAllocation(ptr, bytes);
+  s.AddAllocation(ptr, bytes, device);
   std::get<0>(*out) = ptr;
   return CUDA_SUCCESS;
 }
@@ -35,15 +37,16 @@ GPUPOOL_HANDLER(MemAllocPitch) {
   // The quota check needs the pitch, known only after the call: check the unpadded size first, the
   // real size after, and give the memory back when it does not fit.
   if (height != 0 && width > UINT64_MAX / height) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult r = s.CheckQuota(width * height); r != CUDA_SUCCESS) return r;
+  const int device = s.CurrentDevice();
+  if (CUresult r = s.CheckQuota(width * height, device); r != CUDA_SUCCESS) return r;
   CUresult r = GPUPOOL_DRIVER(s, cuMemAllocPitch_v2, &ptr, &pitch, width, height, element_size);
   if (r != CUDA_SUCCESS) return r;
   std::uint64_t bytes = static_cast<std::uint64_t>(pitch) * height;
-  if (s.CheckQuota(bytes) != CUDA_SUCCESS) {
+  if (s.CheckQuota(bytes, device) != CUDA_SUCCESS) {
     (void)GPUPOOL_DRIVER(s, cuMemFree_v2, ptr);
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
-  s.AddAllocation(ptr, bytes);
+  s.AddAllocation(ptr, bytes, device);
   *out = {ptr, pitch};
   return CUDA_SUCCESS;
 }
@@ -75,11 +78,13 @@ GPUPOOL_HANDLER(MemAllocAsync) {
   const auto& [bytes, stream_id] = in;
   CUstream stream = nullptr;
   if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
-  if (CUresult r = s.CheckQuota(bytes); r != CUDA_SUCCESS) return r;
+  // Charged to the current context's device: the client sends the stream's context as current.
+  const int device = s.CurrentDevice();
+  if (CUresult r = s.CheckQuota(bytes, device); r != CUDA_SUCCESS) return r;
   CUdeviceptr ptr = 0;
   CUresult r = GPUPOOL_DRIVER(s, cuMemAllocAsync, &ptr, bytes, stream);
   if (r != CUDA_SUCCESS) return r;
-  s.AddAllocation(ptr, bytes);
+  s.AddAllocation(ptr, bytes, device);
   std::get<0>(*out) = ptr;
   return CUDA_SUCCESS;
 }

@@ -31,7 +31,7 @@ GPUPOOL_HANDLER(StreamSynchronize) {
   CUstream stream = nullptr;
   if (CUresult r = s.Stream(std::get<0>(in), &stream); r != CUDA_SUCCESS) return r;
   CUresult r = GPUPOOL_DRIVER(s, cuStreamSynchronize, stream);
-  if (s.compute != nullptr) s.compute->Collect();
+  s.CollectKernels();
   return r;
 }
 
@@ -116,7 +116,7 @@ GPUPOOL_HANDLER(EventSynchronize) {
   CUevent event = nullptr;
   if (CUresult r = s.Event(std::get<0>(in), &event); r != CUDA_SUCCESS) return r;
   CUresult r = GPUPOOL_DRIVER(s, cuEventSynchronize, event);
-  if (s.compute != nullptr) s.compute->Collect();
+  s.CollectKernels();
   return r;
 }
 

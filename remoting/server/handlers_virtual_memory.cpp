@@ -47,7 +47,7 @@ GPUPOOL_HANDLER(MemGetAllocationGranularity) {
 
 GPUPOOL_HANDLER(MemCreate) {
   const auto& [size, device, requested_types] = in;
-  if (CUresult r = s.CheckQuota(size); r != CUDA_SUCCESS) return r;
+  if (CUresult r = s.CheckQuota(size, static_cast<int>(device)); r != CUDA_SUCCESS) return r;
   CUmemAllocationProp prop = DeviceMemoryProp(device);
   // A POSIX descriptor is the one handle type gpupool exports (MemExportToShareableHandle); the driver
   // must know at creation.

@@ -189,18 +189,14 @@ int main(int argc, char** argv) {
       w.device = options->device;
       w.cuda_library = options->cuda_library;
       w.emulated = options->emulated;
-      w.memory_limit = options->session_memory;
-      w.visible_gpu = options->session_gpu;
       w.broker_fd = options->broker_fd;
       w.tls = options->tls;
-      w.percent = options->session_percent;
       w.share_idle = options->share_idle;
       w.kernel_timeout_ms = options->kernel_timeout_ms;
       w.spin_us = options->spin_us;
       w.image_cache_dir = options->image_cache_dir;
       w.image_cache_bytes = options->image_cache_bytes;
       w.share_table_fd = options->share_table_fd;
-      w.share_slot = options->share_slot;
       w.ipc_directory_fd = options->ipc_directory_fd;
       return gpupool::server::RunWorker(w);
     }

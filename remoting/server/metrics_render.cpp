@@ -77,23 +77,31 @@ std::string RenderMetrics(const Registry& registry, const ServerIdentity& server
   std::uint64_t cache_bytes = 0;
   for (const SessionRecord& s : registry.Sessions()) {
     const SessionStats& st = *s.stats->get();
-    const std::string gpu = gpu_of(s.gpu_uuid);
-    Labels labels = {
-        {"gpu", gpu}, {"namespace", s.pod_namespace}, {"pod", s.pod_name}, {"session", std::to_string(s.id)}};
-    m.Set("gpupool_session_memory_used_bytes", labels, D(st.memory_used_bytes));
-    m.Set("gpupool_session_memory_limit_bytes", labels, D(st.memory_limit_bytes));
-    m.Set("gpupool_session_percent", labels, s.percent);
-    m.Set("gpupool_session_kernels_total", labels, D(st.kernels_launched));
-    m.Set("gpupool_session_busy_seconds_total", labels, D(st.busy_ns) / 1e9);
-    Labels to = labels, from = labels;
-    to.emplace_back("direction", "to_device");
-    from.emplace_back("direction", "from_device");
-    m.Set("gpupool_session_bytes_total", to, D(st.bytes_to_device));
-    m.Set("gpupool_session_bytes_total", from, D(st.bytes_from_device));
-    ++sessions[gpu];
-    used[gpu] += st.memory_used_bytes;
+    // A series per GPU of the session; copies are counted per session, on its first GPU.
+    for (std::uint32_t i = 0; i < st.gpu_count(); ++i) {
+      const SessionGpu& g = st.gpus[i];
+      const std::string gpu = gpu_of(std::string(g.Uuid()));
+      Labels labels = {{"gpu", gpu},
+                       {"namespace", s.pod_namespace},
+                       {"pod", s.pod_name},
+                       {"session", std::to_string(s.id)}};
+      m.Set("gpupool_session_memory_used_bytes", labels, D(g.memory_used_bytes));
+      m.Set("gpupool_session_memory_limit_bytes", labels, D(g.memory_limit_bytes));
+      m.Set("gpupool_session_percent", labels, g.percent);
+      m.Set("gpupool_session_kernels_total", labels, D(g.kernels_launched));
+      m.Set("gpupool_session_busy_seconds_total", labels, D(g.busy_ns) / 1e9);
+      if (i == 0) {
+        Labels to = labels, from = labels;
+        to.emplace_back("direction", "to_device");
+        from.emplace_back("direction", "from_device");
+        m.Set("gpupool_session_bytes_total", to, D(st.bytes_to_device));
+        m.Set("gpupool_session_bytes_total", from, D(st.bytes_from_device));
+      }
+      ++sessions[gpu];
+      used[gpu] += g.memory_used_bytes;
+      totals[gpu].Add(SessionTotals::Of(st, i));
+    }
     cache_bytes += st.image_cache_bytes;
-    totals[gpu].Add(SessionTotals::Of(st));
   }
   for (const AdmissionRecord& admission : registry.Admissions()) {
     for (const ShareRecord& share : admission.shares) {

@@ -51,8 +51,11 @@ std::uint64_t Registry::RemoveSession(pid_t pid) {
     std::uint32_t why = stats.protocol_error.load();
     ++counters_.protocol_errors[why < kProtocolErrorCount ? why : 0];
   }
-  ended_[it->second.gpu_uuid].Add(SessionTotals::Of(stats));
-  if (shares_ != nullptr) shares_->Release(it->second.share_slot);
+  for (std::uint32_t i = 0; i < stats.gpu_count(); ++i)
+    ended_[std::string(stats.gpus[i].Uuid())].Add(SessionTotals::Of(stats, i));
+  if (shares_ != nullptr) {
+    for (std::uint32_t slot : it->second.share_slots) shares_->Release(slot);
+  }
   if (ipc_ != nullptr) ipc_->WithdrawSession(id);
   sessions_.erase(it);
   return id;

@@ -44,11 +44,12 @@ struct SessionRecord {
   std::string pod_uid, pod_namespace, pod_name;
   std::string peer;
   std::string process;
-  std::string gpu_uuid;
-  std::uint32_t percent = 0;
+  // What the session was admitted to: the pod's shares of this server's GPUs, in device order, or
+  // one with an empty uuid (no GPU in particular: the server's defaults over every GPU it sees).
+  std::vector<ShareRecord> gpus;
   std::int64_t started_unix_ms = 0;
-  std::shared_ptr<SharedStats> stats;  // the worker's live counters
-  std::uint32_t share_slot = ShareTable::kNoSlot;
+  std::shared_ptr<SharedStats> stats;      // the worker's live counters
+  std::vector<std::uint32_t> share_slots;  // one per GPU (ShareTable::kNoSlot when none was free)
 };
 
 // The broker's own event counters (the sessions' counters are SessionTotals).
@@ -77,7 +78,7 @@ class Registry {
   // keeps its counters. Returns the session's id, 0 when it was no session's worker.
   std::uint64_t RemoveSession(pid_t pid);
   std::vector<SessionRecord> Sessions() const;
-  // Counters of ended sessions by the GPU they ran on (SessionRecord::gpu_uuid; "" for the default).
+  // Counters of ended sessions by the GPU they ran on (SessionGpu::uuid; "" for the default).
   std::map<std::string, SessionTotals> ended() const;
   ServerCounters counters() const;
   // The broker refused a connection (handshake thread).

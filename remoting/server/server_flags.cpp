@@ -149,9 +149,6 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
   } else if (flag == "--ipc-directory-fd") {
     GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
     o.ipc_directory_fd = static_cast<int>(fd);
-  } else if (flag == "--share-slot") {
-    GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t slot, ParseNumber(flag, value));
-    o.share_slot = static_cast<std::uint32_t>(slot);
   } else if (flag == "--session-worker") {
     o.role = ServerOptions::Role::kWorker;
     GPUPOOL_ASSIGN_OR_RETURN(std::uint64_t fd, ParseNumber(flag, value));
@@ -161,8 +158,6 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     o.stats_fd = static_cast<int>(fd);
   } else if (flag == "--session-id") {
     GPUPOOL_ASSIGN_OR_RETURN(o.session_id, ParseNumber(flag, value));
-  } else if (flag == "--session-gpu") {
-    o.session_gpu = value;
   } else {
     return Status::InvalidArgument("unknown flag " + flag);
   }
@@ -280,8 +275,6 @@ std::vector<std::string> DeviceArgs(const ServerOptions& o) {
 std::vector<std::string> WorkerArgs(const ServerOptions& o, const WorkerSession& w) {
   std::vector<std::string> a = {"--session-worker",         std::to_string(w.fd), "--stats-fd",
                                 std::to_string(w.stats_fd), "--session-id",       std::to_string(w.id)};
-  if (w.memory_limit != 0) a.insert(a.end(), {"--session-memory", std::to_string(w.memory_limit)});
-  if (w.percent != 0) a.insert(a.end(), {"--session-percent", std::to_string(w.percent)});
   a.insert(a.end(), {"--share-idle", o.share_idle ? "on" : "off"});
   if (o.kernel_timeout_ms != 0)
     a.insert(a.end(), {"--kernel-timeout", std::to_string(o.kernel_timeout_ms) + "ms"});
@@ -291,11 +284,9 @@ std::vector<std::string> WorkerArgs(const ServerOptions& o, const WorkerSession&
                        std::to_string(o.image_cache_bytes)});
   }
   if (w.share_table_fd >= 0) {
-    a.insert(a.end(), {"--share-table-fd", std::to_string(w.share_table_fd), "--share-slot",
-                       std::to_string(w.share_slot)});
+    a.insert(a.end(), {"--share-table-fd", std::to_string(w.share_table_fd)});
   }
   if (w.ipc_directory_fd >= 0) a.insert(a.end(), {"--ipc-directory-fd", std::to_string(w.ipc_directory_fd)});
-  if (!w.gpu_uuid.empty()) a.insert(a.end(), {"--session-gpu", w.gpu_uuid});
   if (w.broker_fd >= 0) {
     a.insert(a.end(), {"--broker-fd", std::to_string(w.broker_fd), "--tls-cert-file", o.tls.cert_file,
                        "--tls-key-file", o.tls.key_file});

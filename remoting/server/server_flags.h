@@ -72,11 +72,9 @@ struct ServerOptions {
   int worker_fd = -1;
   int stats_fd = -1;
   std::uint64_t session_id = 0;
-  std::string session_gpu;  // UUID of the admitted GPU: the only one the session sees; empty: all
-  int broker_fd = -1;       // TLS sessions: the worker's channel to the broker for the handshake
+  int broker_fd = -1;  // TLS sessions: the worker's channel to the broker for the handshake
   int share_table_fd = -1;
-  std::uint32_t share_slot = 0xffffffffu;  // ShareTable::kNoSlot
-  int ipc_directory_fd = -1;               // the broker's IpcDirectory
+  int ipc_directory_fd = -1;  // the broker's IpcDirectory
 
   bool tls_enabled() const { return !tls.cert_file.empty(); }
   // Clients prove who they are: a shared token, a certificate from the client CA, or their pod's
@@ -86,18 +84,15 @@ struct ServerOptions {
   }
 };
 
-// What the broker tells one worker about its session.
+// What the broker tells one worker about its session on the command line; what the session was
+// admitted to (GPUs, limits, shares) is in its stats block (session_stats.h).
 struct WorkerSession {
   int fd = -1;        // the client connection
   int stats_fd = -1;  // SessionStats memfd
   std::uint64_t id = 0;
-  std::uint64_t memory_limit = 0;  // 0: none
-  std::uint32_t percent = 0;       // 0: none
   int share_table_fd = -1;
-  std::uint32_t share_slot = 0xffffffffu;
   int ipc_directory_fd = -1;
-  std::string gpu_uuid;  // the admitted GPU: the only one the session sees; empty: all
-  int broker_fd = -1;    // TLS sessions: the worker's channel to the broker for the handshake
+  int broker_fd = -1;  // TLS sessions: the worker's channel to the broker for the handshake
 };
 
 inline constexpr const char* kServerUsage =

@@ -1,5 +1,6 @@
 #include "remoting/server/session.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "remoting/server/backend.h"
@@ -18,9 +19,11 @@ CUresult Lookup(const HandleTable<H>& table, std::uint64_t id, H* out) {
 
 }  // namespace
 
-Session::Session(const DriverApi& driver, std::uint64_t limit, SessionStats* session_stats)
-    : api(driver), memory_limit(limit), stats(session_stats) {
-  if (stats != nullptr) stats->memory_limit_bytes = limit;
+Session::Session(const DriverApi& driver, SessionStats* session_stats) : api(driver), stats(session_stats) {
+  const std::uint32_t count = stats != nullptr ? stats->gpu_count() : 0;
+  per_device = count > 1 || (count == 1 && !stats->gpus[0].Uuid().empty());
+  for (std::uint32_t i = 0; i < count; ++i) memory_limits.push_back(stats->gpus[i].memory_limit_bytes);
+  if (memory_limits.empty()) memory_limits.push_back(0);
 }
 
 CUresult Session::Context(std::uint64_t id, CUcontext* out) const {
@@ -80,23 +83,56 @@ CUresult Session::CheckRange2D(std::uint64_t ptr, std::uint64_t pitch, std::uint
   return CheckRange(ptr, rows * pitch + width);
 }
 
-std::uint64_t Session::UsedBytes() const {
-  return memory.owned_bytes() + array_bytes + virtual_memory.physical_bytes();
+int Session::CurrentDevice() const {
+  CUdevice device = 0;
+  return GPUPOOL_DRIVER(*this, cuCtxGetDevice, &device) == CUDA_SUCCESS ? device : 0;
 }
 
-CUresult Session::CheckQuota(std::uint64_t bytes) const {
-  if (memory_limit == 0) return CUDA_SUCCESS;
-  std::uint64_t used = UsedBytes();
-  return bytes > memory_limit || used > memory_limit - bytes ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+std::size_t Session::ShareIndex(int device) const {
+  return per_device ? static_cast<std::size_t>(std::max(device, 0)) : 0;
 }
 
-void Session::AddAllocation(std::uint64_t base, std::uint64_t size) {
-  memory.Add(base, size, AllocationTable::Kind::kOwned);
+std::uint64_t Session::MemoryLimit(int device) const {
+  const std::size_t i = ShareIndex(device);
+  // A device beyond the admitted ones cannot be opened (CUDA_VISIBLE_DEVICES names only those).
+  return i < memory_limits.size() ? memory_limits[i] : 0;
+}
+
+std::uint64_t Session::UsedBytes(int device) const {
+  if (!per_device) return memory.owned_bytes() + array_bytes.total() + virtual_memory.physical_bytes();
+  return memory.owned().On(device) + array_bytes.On(device) + virtual_memory.physical().On(device);
+}
+
+CUresult Session::CheckQuota(std::uint64_t bytes, int device) const {
+  const std::uint64_t limit = MemoryLimit(device);
+  if (limit == 0) return CUDA_SUCCESS;
+  const std::uint64_t used = UsedBytes(device);
+  return bytes > limit || used > limit - bytes ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+}
+
+void Session::AddAllocation(std::uint64_t base, std::uint64_t size, int device) {
+  memory.Add(base, size, AllocationTable::Kind::kOwned, device);
   PublishMemory();
 }
 
+ComputeShare* Session::ComputeFor(int device) const {
+  const std::size_t i = ShareIndex(device);
+  return i < compute.size() ? compute[i] : nullptr;
+}
+
+SessionGpu* Session::StatsFor(int device) const {
+  const std::size_t i = ShareIndex(device);
+  return stats != nullptr && i < stats->gpu_count() ? &stats->gpus[i] : nullptr;
+}
+
+void Session::CollectKernels() const {
+  for (ComputeShare* c : compute) c->Collect();
+}
+
 void Session::PublishMemory() {
-  if (stats != nullptr) stats->memory_used_bytes = UsedBytes();
+  if (stats == nullptr) return;
+  const std::size_t count = std::min<std::size_t>(stats->gpu_count(), memory_limits.size());
+  for (std::size_t i = 0; i < count; ++i) stats->gpus[i].memory_used_bytes = UsedBytes(static_cast<int>(i));
 }
 
 CUresult Session::Layout(CUfunction f, const ParamLayout** out) {
@@ -136,7 +172,7 @@ void Session::DropChildren(std::uint64_t parent) {
 }
 
 void Session::BeforeContextDestroy() {
-  if (compute != nullptr) compute->Forget();
+  for (ComputeShare* c : compute) c->Forget();
   deferred.Detach();
 }
 
@@ -225,7 +261,7 @@ void Session::ReleaseAll() {
   level_arrays.clear();
   array_extents.clear();
   array_charges.clear();
-  array_bytes = 0;
+  array_bytes = DeviceBytes();
   events.Clear();
   streams.Clear();
   modules.Clear();

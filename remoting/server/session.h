@@ -20,6 +20,7 @@
 #include "remoting/server/allocation_table.h"
 #include "remoting/server/copy_ring.h"
 #include "remoting/server/deferred_copies.h"
+#include "remoting/server/device_bytes.h"
 #include "remoting/server/driver_api.h"
 #include "remoting/server/fd_exchange.h"
 #include "remoting/server/handle_table.h"
@@ -51,8 +52,8 @@ struct ParamLayout {
 
 class Session {
  public:
-  // `memory_limit` 0 means none. `stats` may be null (tests).
-  Session(const DriverApi& driver, std::uint64_t memory_limit, SessionStats* stats);
+  // The memory limits come from what the broker admitted, in `stats` (null: none).
+  Session(const DriverApi& driver, SessionStats* stats);
 
   const DriverApi& api;
   IdSource ids;
@@ -69,20 +70,28 @@ class Session {
   HandleTable<CUfunction> functions{&ids};
   HandleTable<CUarray> arrays{&ids};
   std::map<std::uint64_t, protocol::ArrayExtent> array_extents;  // by array id
-  std::map<std::uint64_t, std::uint64_t> array_charges;          // by array id: bytes on the quota
-  std::uint64_t array_bytes = 0;                                 // their sum
-  HandleTable<CUmipmappedArray> mipmaps{&ids};                   // charged in array_charges too
-  std::multimap<std::uint64_t, std::uint64_t> mipmap_levels;     // mipmap id -> its level array ids
-  std::set<std::uint64_t> level_arrays;                          // array ids that are a mipmap's level
+  struct ArrayCharge {
+    int device = 0;
+    std::uint64_t bytes = 0;  // on the quota
+  };
+  std::map<std::uint64_t, ArrayCharge> array_charges;         // by array id
+  DeviceBytes array_bytes;                                    // their sums
+  HandleTable<CUmipmappedArray> mipmaps{&ids};                // charged in array_charges too
+  std::multimap<std::uint64_t, std::uint64_t> mipmap_levels;  // mipmap id -> its level array ids
+  std::set<std::uint64_t> level_arrays;                       // array ids that are a mipmap's level
   // Texture and surface objects by the driver's handle value (the handle the client holds).
   std::set<std::uint64_t> textures, surfaces;
   AllocationTable memory;
   VirtualMemory virtual_memory;  // its mappings are in `memory` too
   ImageCache images;
   std::map<CUfunction, ParamLayout> layouts;  // filled on first launch or layout query
-  std::uint64_t memory_limit;
   SessionStats* stats;
-  ComputeShare* compute = nullptr;   // launches go through it when set (compute_share.h)
+  // What the session was admitted to (SessionStats::gpus). `per_device`: a pod's shares of this
+  // server's GPUs, entry i for device i; otherwise a single entry for every device it sees together.
+  bool per_device = false;
+  std::vector<std::uint64_t> memory_limits;  // 0: none
+  // Launches go through these when set (compute_share.h), indexed as memory_limits.
+  std::vector<ComputeShare*> compute;
   Watchdog* watchdog = nullptr;      // told when a call starts and ends, when set (watchdog.h)
   OutputCapture* output = nullptr;   // device printf text for the client, when set (output_capture.h)
   std::string output_text;           // its text on the way out (kept: its capacity is reused)
@@ -132,13 +141,25 @@ class Session {
   // Host memory behind device range [ptr, ptr + size) (Backend::HostView), only when the range is
   // inside one of the session's allocations and the backend's memory is host-addressable; else null.
   std::byte* HostView(std::uint64_t ptr, std::uint64_t size) const;
-  // Device memory the session holds: allocations, arrays and physical allocations together.
-  std::uint64_t UsedBytes() const;
-  // CUDA_ERROR_OUT_OF_MEMORY when `bytes` more would pass the session's memory limit.
-  CUresult CheckQuota(std::uint64_t bytes) const;
-  void AddAllocation(std::uint64_t base, std::uint64_t size);
+  // The device of the calling thread's current context (0 when there is none).
+  int CurrentDevice() const;
+  // Which entry of memory_limits and compute applies to `device`.
+  std::size_t ShareIndex(int device) const;
+  // The memory limit that applies to `device` (0: none), and what counts against it: allocations,
+  // arrays and physical allocations together, on that device or on all of them.
+  std::uint64_t MemoryLimit(int device) const;
+  std::uint64_t UsedBytes(int device) const;
+  // CUDA_ERROR_OUT_OF_MEMORY when `bytes` more on `device` would pass its memory limit.
+  CUresult CheckQuota(std::uint64_t bytes, int device) const;
+  void AddAllocation(std::uint64_t base, std::uint64_t size, int device);
+  // The compute share of `device`, and its entry in the stats; null when there is none.
+  ComputeShare* ComputeFor(int device) const;
+  SessionGpu* StatsFor(int device) const;
+  // After a synchronising call: every compute share collects the kernels it waited for.
+  void CollectKernels() const;
   // The parameter layout of a function, from the driver on first use.
   CUresult Layout(CUfunction f, const ParamLayout** out);
+  // Leaves what the session holds on each of its GPUs in its stats.
   void PublishMemory();
   // Forgets the functions, kernels and globals of an unloaded module or library.
   void DropChildren(std::uint64_t parent);

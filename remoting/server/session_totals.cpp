@@ -2,10 +2,13 @@
 
 namespace gpupool::server {
 
-SessionTotals SessionTotals::Of(const SessionStats& s) {
+SessionTotals SessionTotals::Of(const SessionStats& s, std::uint32_t gpu) {
   SessionTotals t;
-  t.kernels_launched = s.kernels_launched.load();
-  t.busy_ns = s.busy_ns.load();
+  if (gpu < SessionStats::kMaxGpus) {
+    t.kernels_launched = s.gpus[gpu].kernels_launched.load();
+    t.busy_ns = s.gpus[gpu].busy_ns.load();
+  }
+  if (gpu != 0) return t;
   t.bytes_to_device = s.bytes_to_device.load();
   t.bytes_from_device = s.bytes_from_device.load();
   for (std::size_t i = 0; i < t.errors_by_result.size(); ++i)

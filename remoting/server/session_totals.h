@@ -25,8 +25,9 @@ struct SessionTotals {
   std::array<std::array<std::uint64_t, kDurationBuckets>, kCallClasses> duration_buckets{};
   std::array<std::uint64_t, kCallClasses> duration_sum_ns{};
 
-  // A snapshot of one session's live counters.
-  static SessionTotals Of(const SessionStats& stats);
+  // A snapshot of one session's live counters on its GPU `gpu` (SessionStats::gpus): that GPU's
+  // kernels and busy time; the session's other counters go with its first GPU.
+  static SessionTotals Of(const SessionStats& stats, std::uint32_t gpu);
   void Add(const SessionTotals& other);
 };
 

@@ -13,7 +13,7 @@ std::uint64_t SizeOf(const VirtualMemory::Mapping& mapping) {
 
 void VirtualMemory::AddPhysical(std::uint64_t id, const Physical& physical) {
   physicals_[id] = physical;
-  if (!physical.imported) physical_bytes_ += physical.size;
+  if (!physical.imported) physical_bytes_.Add(physical.device, physical.size);
 }
 
 const VirtualMemory::Physical* VirtualMemory::Handle(std::uint64_t id) const {
@@ -23,7 +23,7 @@ const VirtualMemory::Physical* VirtualMemory::Handle(std::uint64_t id) const {
 
 bool VirtualMemory::ForgetIfUnused(std::map<std::uint64_t, Physical>::iterator it) {
   if (it->second.references != 0 || it->second.mappings != 0) return false;
-  if (!it->second.imported) physical_bytes_ -= it->second.size;
+  if (!it->second.imported) physical_bytes_.Remove(it->second.device, it->second.size);
   physicals_.erase(it);
   return true;
 }

@@ -17,6 +17,8 @@
 #include <map>
 #include <vector>
 
+#include "remoting/server/device_bytes.h"
+
 namespace gpupool::server {
 
 class VirtualMemory {
@@ -63,8 +65,10 @@ class VirtualMemory {
   // The mapping containing `ptr`, or null.
   const Mapping* MappingAt(std::uint64_t ptr) const;
 
-  // Bytes of the session's own physical allocations still alive (its memory limit counts them).
-  std::uint64_t physical_bytes() const { return physical_bytes_; }
+  // Bytes of the session's own physical allocations still alive (its memory limit counts them),
+  // in total and per device.
+  std::uint64_t physical_bytes() const { return physical_bytes_.total(); }
+  const DeviceBytes& physical() const { return physical_bytes_; }
   const std::map<std::uint64_t, Physical>& physicals() const { return physicals_; }
   const std::map<std::uint64_t, std::uint64_t>& reservations() const { return reservations_; }
   const std::map<std::uint64_t, Mapping>& mappings() const { return mappings_; }
@@ -76,7 +80,7 @@ class VirtualMemory {
   std::map<std::uint64_t, Physical> physicals_;          // by handle id, while alive
   std::map<std::uint64_t, std::uint64_t> reservations_;  // base -> size
   std::map<std::uint64_t, Mapping> mappings_;            // base -> mapping
-  std::uint64_t physical_bytes_ = 0;
+  DeviceBytes physical_bytes_;
 };
 
 }  // namespace gpupool::server

@@ -11,8 +11,9 @@
 
 namespace gpupool::server {
 
-Watchdog::Watchdog(std::chrono::milliseconds limit, KernelClock* clock, protocol::Connection* conn)
-    : limit_(limit), clock_(clock), conn_(conn), thread_([this] { Loop(); }) {}
+Watchdog::Watchdog(std::chrono::milliseconds limit, std::vector<KernelClock*> clocks,
+                   protocol::Connection* conn)
+    : limit_(limit), clocks_(std::move(clocks)), conn_(conn), thread_([this] { Loop(); }) {}
 
 Watchdog::~Watchdog() {
   {
@@ -45,7 +46,8 @@ void Watchdog::Loop() {
                                                        std::chrono::milliseconds(250));
   std::unique_lock<std::mutex> lock(stop_mu_);
   while (!stop_cv_.wait_for(lock, period, [this] { return stop_; })) {
-    const std::uint64_t running = clock_->RunningNs(ShareTable::NowNs());
+    std::uint64_t running = 0;
+    for (KernelClock* clock : clocks_) running = std::max(running, clock->RunningNs(ShareTable::NowNs()));
     if (limit_.count() > 0 &&
         running > static_cast<std::uint64_t>(std::chrono::nanoseconds(limit_).count())) {
       lock.unlock();

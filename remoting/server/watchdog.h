@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "remoting/protocol/transport.h"
 #include "remoting/server/kernel_clock.h"
@@ -33,8 +34,8 @@ class Watchdog {
   static constexpr int kExitCode = 3;  // the worker's exit status after a watchdog kill
   static constexpr std::chrono::seconds kGrace{2};
 
-  // `limit` 0: never fires, only collects.
-  Watchdog(std::chrono::milliseconds limit, KernelClock* clock, protocol::Connection* conn);
+  // `limit` 0: never fires, only collects. One clock per GPU of the session.
+  Watchdog(std::chrono::milliseconds limit, std::vector<KernelClock*> clocks, protocol::Connection* conn);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -50,7 +51,7 @@ class Watchdog {
   void Fire(std::uint64_t running_ns);
 
   std::chrono::milliseconds limit_;
-  KernelClock* clock_;
+  std::vector<KernelClock*> clocks_;
   protocol::Connection* conn_;
   std::mutex call_mu_;  // guards in_call_ and the Error frame
   bool in_call_ = false;

@@ -45,6 +45,17 @@ void SayWhy(SessionStats* stats, SessionEnd reason) {
   if (stats != nullptr) stats->end_reason = static_cast<std::uint32_t>(reason);
 }
 
+// The admitted GPUs' UUIDs, comma-separated, for CUDA_VISIBLE_DEVICES; "" when the session has no GPU
+// in particular (it sees every GPU of the server).
+std::string VisibleGpus(const SessionStats* stats) {
+  std::string list;
+  for (std::uint32_t i = 0; stats != nullptr && i < stats->gpu_count(); ++i) {
+    if (stats->gpus[i].Uuid().empty()) continue;
+    list += (list.empty() ? "" : ",") + std::string(stats->gpus[i].Uuid());
+  }
+  return list;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& device, const std::string& cuda_library,
@@ -76,9 +87,6 @@ int RunWorker(const WorkerOptions& options) {
     if (shared.ok()) stats = shared->get();
   }
 
-  std::uint64_t memory_limit = options.memory_limit;
-  std::string visible_gpu = options.visible_gpu;
-  std::uint32_t percent = options.percent, share_slot = options.share_slot;
   if (options.broker_fd >= 0) {
     Status admitted = WorkerTlsHandshake(conn, options.tls, options.broker_fd);
     ::close(options.broker_fd);
@@ -87,18 +95,13 @@ int RunWorker(const WorkerOptions& options) {
       return 1;
     }
     GPUPOOL_LOG(kDebug) << "TLS: " << conn.tls()->Describe();
-    // What the broker admitted, left in the shared stats before it answered the Hello.
-    if (stats != nullptr) {
-      memory_limit = stats->memory_limit_bytes;
-      visible_gpu.assign(stats->admitted_gpu, ::strnlen(stats->admitted_gpu, sizeof stats->admitted_gpu));
-      percent = stats->admitted_percent;
-      share_slot = stats->share_slot;
-    }
   }
 
-  // A pod sees only the GPU it was admitted on, as ordinal 0: the driver (and the emulated device)
-  // read CUDA_VISIBLE_DEVICES when they open, and nothing in this process has opened them yet.
-  if (!visible_gpu.empty()) ::setenv("CUDA_VISIBLE_DEVICES", visible_gpu.c_str(), 1);
+  // A pod sees only the GPUs it was admitted on, as ordinals 0, 1, … in its binding's order: the
+  // driver (and the emulated device) read CUDA_VISIBLE_DEVICES when they open, and nothing in this
+  // process has opened them yet.
+  const std::string visible = VisibleGpus(stats);
+  if (!visible.empty()) ::setenv("CUDA_VISIBLE_DEVICES", visible.c_str(), 1);
   // Device printf: the driver writes it to this process's stdout (stdio) at synchronisations; it
   // belongs on the application's stdout, so stdout becomes a pipe whose text goes to the client
   // before each reply. Before the driver opens, so it never sees another stdout. Logs use stderr.
@@ -121,7 +124,7 @@ int RunWorker(const WorkerOptions& options) {
     return 1;
   }
 
-  Session session(api, memory_limit, stats);
+  Session session(api, stats);
   const ImageStore image_store(options.image_cache_dir, options.image_cache_bytes);
   if (!options.image_cache_dir.empty()) session.images.set_store(&image_store);
   session.backend = backend->get();
@@ -133,17 +136,24 @@ int RunWorker(const WorkerOptions& options) {
   }
   Result<ShareTable> table = Status::NotFound("no share table");
   if (options.share_table_fd >= 0) table = ShareTable::Map(options.share_table_fd);
-  ComputeShareOptions share;
-  share.percent = percent;
-  share.use_idle = options.share_idle;
-  share.table = table.ok() ? &*table : nullptr;
-  share.slot = share_slot;
-  share.stats = stats;
-  ComputeShare compute(api, share);
-  session.compute = &compute;
-  // Also without a limit: its thread keeps the busy-time counter current between launches.
-  auto watchdog = std::make_unique<Watchdog>(std::chrono::milliseconds(options.kernel_timeout_ms),
-                                             &compute.clock(), &conn);
+  // One compute share per admitted GPU (one for all when the session has no GPU in particular).
+  std::vector<std::unique_ptr<ComputeShare>> compute;
+  std::vector<KernelClock*> clocks;
+  for (std::size_t i = 0; i < session.memory_limits.size(); ++i) {
+    SessionGpu* gpu = session.StatsFor(static_cast<int>(i));
+    ComputeShareOptions share;
+    share.percent = gpu != nullptr ? gpu->percent.load() : 0;
+    share.use_idle = options.share_idle;
+    share.table = table.ok() ? &*table : nullptr;
+    share.slot = gpu != nullptr ? gpu->share_slot.load() : ShareTable::kNoSlot;
+    share.stats = gpu;
+    compute.push_back(std::make_unique<ComputeShare>(api, share));
+    session.compute.push_back(compute.back().get());
+    clocks.push_back(&compute.back()->clock());
+  }
+  // Also without a limit: its thread keeps the busy-time counters current between launches.
+  auto watchdog =
+      std::make_unique<Watchdog>(std::chrono::milliseconds(options.kernel_timeout_ms), clocks, &conn);
   session.watchdog = watchdog.get();
   if (output.ok()) session.output = output->get();
 

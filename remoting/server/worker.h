@@ -24,19 +24,16 @@ struct WorkerOptions {
   std::string device;  // "cuda" or "emulated"
   std::string cuda_library;
   EmulatedConfig emulated;
-  std::uint64_t memory_limit = 0;  // 0: none
-  std::string visible_gpu;         // UUID of the session's admitted GPU; empty: every GPU
-  // TLS sessions: the handshake is the worker's (tls_handshake.h); the limit then comes from the broker.
+  // TLS sessions: the handshake is the worker's (tls_handshake.h). Either way, what the session was
+  // admitted to (GPUs, memory limits, compute shares) is in its stats block from the broker.
   int broker_fd = -1;
   protocol::TlsServerFiles tls;
-  std::uint32_t percent = 0;           // compute share; 0: none
   bool share_idle = true;              // may use idle capacity when alone on its GPU
   std::int64_t kernel_timeout_ms = 0;  // the hang watchdog; 0: off
   std::uint32_t spin_us = 0;           // polls for the next request this long before sleeping
   int share_table_fd = -1;             // the broker's ShareTable; -1: none
-  std::uint32_t share_slot = 0xffffffffu;
-  int ipc_directory_fd = -1;    // the broker's IpcDirectory; -1: none (interprocess handles refused)
-  std::string image_cache_dir;  // the server's shared images (image_store.h); "": none
+  int ipc_directory_fd = -1;           // the broker's IpcDirectory; -1: none (interprocess handles refused)
+  std::string image_cache_dir;         // the server's shared images (image_store.h); "": none
   std::uint64_t image_cache_bytes = 0;
 };
 

@@ -148,6 +148,16 @@ CUresult CtxGetCurrent(CUcontext* pctx) {
   return CUDA_SUCCESS;
 }
 
+CUresult CtxGetDevice(CUdevice* device) {
+  GPUPOOL_EMULATED_LOCK();
+  GPUPOOL_EMULATED_REQUIRE_INIT();
+  if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Context* ctx = CurrentContext();
+  if (ctx == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
+  *device = ctx->device;
+  return CUDA_SUCCESS;
+}
+
 CUresult CtxPushCurrent(CUcontext handle) {
   GPUPOOL_EMULATED_LOCK();
   GPUPOOL_EMULATED_REQUIRE_INIT();
@@ -332,6 +342,7 @@ void FillContextApi(DriverApi& api) {
   api.cuCtxDestroy_v2 = CtxDestroy;
   api.cuCtxSetCurrent = CtxSetCurrent;
   api.cuCtxGetCurrent = CtxGetCurrent;
+  api.cuCtxGetDevice = CtxGetDevice;
   api.cuCtxPushCurrent_v2 = CtxPushCurrent;
   api.cuCtxPopCurrent_v2 = CtxPopCurrent;
   api.cuCtxSynchronize = CtxSynchronize;

@@ -43,6 +43,28 @@ TEST_CASE("without GPUPOOL_SERVER the pod binding names the server") {
   CHECK(found->local_socket.empty());
 }
 
+TEST_CASE("a binding of several GPUs names its first GPU's server, also when it spans servers") {
+  testing::TempDir dir;
+  const std::string gpu = R"({\"server\":\"%s\",\"uuid\":\"%s\",\"percent\":50,\"memoryBytes\":1024})";
+  auto entry = [&gpu](const char* server, const char* uuid) {
+    std::string e = gpu;
+    e.replace(e.find("%s"), 2, server);
+    e.replace(e.find("%s"), 2, uuid);
+    return e;
+  };
+  for (const char* second_server : {"10.0.0.5:7470", "10.0.0.6:7470"}) {
+    INFO(second_server);
+    std::ofstream(dir.File("annotations"), std::ios::trunc)
+        << R"(gpupool.io/binding="{\"pool\":\"default\",\"gpus\":[)" << entry("10.0.0.5:7470", "GPU-1") << ","
+        << entry(second_server, "GPU-2") << "]}\"\n";
+    auto found = FindServer(Env({{"GPUPOOL_POD_INFO", dir.File("annotations")}}));
+    INFO(found.status().ToString());
+    REQUIRE(found.ok());
+    CHECK(found->endpoint.ToString() == "10.0.0.5:7470");
+    CHECK(found->gpu_uuid == "GPU-1");
+  }
+}
+
 TEST_CASE("GPUPOOL_LOCAL_SOCKET is offered with a binding only, whose GPU decides whether it is used") {
   testing::TempDir dir;
   std::ofstream(dir.File("annotations"))
