@@ -1,11 +1,10 @@
-// Peer access and peer/host atomics, as a session's remote devices honestly answer them. gpupool
-// does not map one device's memory into another's context (cuCtxEnablePeerAccess is not forwarded):
-// copies between devices go through cuMemcpyPeer. So enabling peer access fails with
-// CUDA_ERROR_PEER_ACCESS_UNSUPPORTED where the server's driver says the devices cannot reach each
-// other (always for a single device) and CUDA_ERROR_NOT_SUPPORTED (logged once) where they could;
-// no peer or host atomic is possible (host memory is never mapped: README "Managed and mapped host
-// memory: refused"), so those capabilities are 0. cuDeviceGetP2PAttribute is the server driver's.
-#include "common/log.h"
+// Peer access and peer/host atomics, as a session's remote devices honestly answer them. All of a
+// session's devices are one server's, opened by one worker process, so peer access is the server
+// driver's: cuCtxEnablePeerAccess and cuCtxDisablePeerAccess are forwarded where it says the devices
+// can reach each other, and fail with CUDA_ERROR_PEER_ACCESS_UNSUPPORTED where it says they cannot
+// (always for a single device). cuDeviceGetP2PAttribute is the server driver's too. No host atomic is
+// possible (host memory is never mapped: README "Managed and mapped host memory: refused"), and peer
+// atomics are answered 0 as well, so a program never relies on an atomic gpupool has not seen work.
 #include "remoting/client/api_support.h"
 
 using namespace gpupool::client;
@@ -47,9 +46,9 @@ GPUPOOL_API CUresult cuCtxEnablePeerAccess(CUcontext peer_handle, unsigned int f
     can = std::get<0>(reply);
   }
   if (can == 0) return CUDA_ERROR_PEER_ACCESS_UNSUPPORTED;
-  GPUPOOL_LOG_ONCE(kWarn, "cuCtxEnablePeerAccess")
-      << "cuCtxEnablePeerAccess is not supported by gpupool; returning CUDA_ERROR_NOT_SUPPORTED";
-  return CUDA_ERROR_NOT_SUPPORTED;
+  // Both contexts live in the session's worker, where the driver maps the memory between them.
+  if (current->id == 0 || peer->id == 0) return CUDA_ERROR_INVALID_CONTEXT;  // a primary not retained
+  return Rpc<Op::CtxEnablePeerAccess>(current->id, {peer->id, flags});
 }
 
 GPUPOOL_API CUresult cuCtxDisablePeerAccess(CUcontext peer_handle) {
@@ -58,7 +57,8 @@ GPUPOOL_API CUresult cuCtxDisablePeerAccess(CUcontext peer_handle) {
   GPUPOOL_CU_RETURN_IF_ERROR(FindContext(nullptr, &current));
   if (peer_handle == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
   GPUPOOL_CU_RETURN_IF_ERROR(FindContext(peer_handle, &peer));
-  return CUDA_ERROR_PEER_ACCESS_NOT_ENABLED;  // it never is (above)
+  if (current->id == 0 || peer->id == 0) return CUDA_ERROR_INVALID_CONTEXT;
+  return Rpc<Op::CtxDisablePeerAccess>(current->id, {peer->id});
 }
 
 GPUPOOL_API CUresult cuDeviceGetP2PAttribute(int* value, CUdevice_P2PAttribute attribute, CUdevice src,

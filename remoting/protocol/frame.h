@@ -27,7 +27,7 @@ inline constexpr std::uint32_t kMagic = 0x50555047;  // "GPUP" read as little-en
 // 7: 2D copies through the copy ring (Memcpy2DToDeviceRing, Memcpy2DFromDeviceRing), __managed__
 //    variables (LibraryGetManaged).
 // 8: interprocess memory and event handles (IpcGetMemHandle, IpcOpenMemHandle and the rest).
-inline constexpr std::uint16_t kProtocolVersion = 8;
+inline constexpr std::uint16_t kProtocolVersion = 9;
 // The oldest client version a server still serves: a version 2 client sends the same Hello and
 // simply never asks for a copy ring, so servers can be upgraded before their clients.
 inline constexpr std::uint16_t kOldestProtocolVersion = 2;

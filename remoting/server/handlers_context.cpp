@@ -69,6 +69,20 @@ GPUPOOL_HANDLER(CtxSetCurrent) {
   return GPUPOOL_DRIVER(s, cuCtxSetCurrent, ctx);
 }
 
+// The peer is one of the session's contexts; its memory is the session's own, on another device.
+GPUPOOL_HANDLER(CtxEnablePeerAccess) {
+  const auto& [peer_id, flags] = in;
+  CUcontext peer = nullptr;
+  if (CUresult r = s.Context(peer_id, &peer); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuCtxEnablePeerAccess, peer, flags);
+}
+
+GPUPOOL_HANDLER(CtxDisablePeerAccess) {
+  CUcontext peer = nullptr;
+  if (CUresult r = s.Context(std::get<0>(in), &peer); r != CUDA_SUCCESS) return r;
+  return GPUPOOL_DRIVER(s, cuCtxDisablePeerAccess, peer);
+}
+
 GPUPOOL_HANDLER(CtxSynchronize) {
   CUresult r = GPUPOOL_DRIVER(s, cuCtxSynchronize);
   s.CollectKernels();

@@ -152,8 +152,9 @@ GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t handle, nv
   return NVML_SUCCESS;
 }
 
-// No device reaches another by peer access through gpupool (cuDeviceCanAccessPeer answers 0), not even
-// itself: every pair is NOT_SUPPORTED, as on a GPU without peer access.
+// NVML reports no peer links of gpupool's devices, not even a device with itself: every pair is
+// NOT_SUPPORTED, as on a GPU without peer access. (Peer access between the GPUs a process has on one
+// server is the CUDA driver API's to answer: cuDeviceCanAccessPeer asks the server's driver.)
 GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t a, nvmlDevice_t b,
                                                      nvmlGpuP2PCapsIndex_t index,
                                                      nvmlGpuP2PStatus_t* status) {

@@ -285,6 +285,24 @@ CUresult ProfilerStop() {
   return CUDA_SUCCESS;
 }
 
+// Peer access is bookkeeping here (kernels do not run): the errors are the driver's.
+CUresult CtxEnablePeerAccess(CUcontext handle, unsigned flags) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  const Context* peer = LookupContext(handle);
+  if (peer == nullptr || peer == ctx) return CUDA_ERROR_INVALID_CONTEXT;
+  if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (peer->device == ctx->device) return CUDA_ERROR_PEER_ACCESS_UNSUPPORTED;  // not its own peer
+  if (!ctx->peers.insert(peer).second) return CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED;
+  return CUDA_SUCCESS;
+}
+
+CUresult CtxDisablePeerAccess(CUcontext handle) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  const Context* peer = LookupContext(handle);
+  if (peer == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
+  return ctx->peers.erase(peer) != 0 ? CUDA_SUCCESS : CUDA_ERROR_PEER_ACCESS_NOT_ENABLED;
+}
+
 CUresult CtxResetPersistingL2Cache() {
   GPUPOOL_CURRENT_CONTEXT(ctx);
   (void)ctx;
@@ -300,6 +318,7 @@ void ResetContext(Context* ctx, unsigned flags) {
   ctx->limits = DefaultLimits();
   ctx->cache_config = CU_FUNC_CACHE_PREFER_NONE;
   ctx->printf_fifo.clear();
+  ctx->peers.clear();
   s.contexts.insert(ctx);
 }
 
@@ -308,6 +327,7 @@ void RetireContext(Context* ctx) {
   State& s = GetState();
   FlushPrintf(ctx);  // destroying a context flushes its device printf, as in CUDA
   s.contexts.erase(ctx);
+  for (Context* other : s.contexts) other->peers.erase(ctx);
   std::erase_if(s.streams, [&](const auto& entry) { return entry.second->ctx == ctx; });
   std::vector<Module*> doomed;
   for (const auto& [handle, module] : s.modules) {
@@ -343,6 +363,8 @@ void FillContextApi(DriverApi& api) {
   api.cuCtxSetCurrent = CtxSetCurrent;
   api.cuCtxGetCurrent = CtxGetCurrent;
   api.cuCtxGetDevice = CtxGetDevice;
+  api.cuCtxEnablePeerAccess = CtxEnablePeerAccess;
+  api.cuCtxDisablePeerAccess = CtxDisablePeerAccess;
   api.cuCtxPushCurrent_v2 = CtxPushCurrent;
   api.cuCtxPopCurrent_v2 = CtxPopCurrent;
   api.cuCtxSynchronize = CtxSynchronize;

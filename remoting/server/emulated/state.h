@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -47,6 +48,7 @@ struct Context {
   std::string printf_fifo;              // device printf lines not yet written (device_printf.h)
   // Attributes set on the legacy [0] and per-thread [1] default streams (api_stream_attributes.cpp).
   std::map<int, CUstreamAttrValue> default_stream_attributes[2];
+  std::set<const Context*> peers;  // contexts whose memory its kernels may access (cuCtxEnablePeerAccess)
 };
 
 struct Device {

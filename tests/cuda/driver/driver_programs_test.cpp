@@ -195,6 +195,17 @@ TEST_CASE("ipc: two processes share memory and an event through interprocess han
   ExpectPass(server, {"driver_ipc"}, 600, "off");  // the same bytes over the socket
 }
 
+TEST_CASE("multi_gpu: two devices, copies and event waits between them, peer access, a peer kernel") {
+  Server server({"--emulated-gpus", "2"});
+  const std::string out =
+      ExpectPass(server, {"driver_multi_gpu", std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"});
+  CHECK(out.find("2 device(s)") != std::string::npos);
+  CHECK(out.find("device 0 can access device 1: 1") != std::string::npos);
+  // The kernel of device 0 that writes device 1's memory was launched (the emulated device records it).
+  CHECK(out.find("peer kernel wrote") != std::string::npos);
+  CheckRecordedLaunches(server, out, 1);
+}
+
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {
   Server server;
   auto child = server.Run({"driver_server_loss"});
