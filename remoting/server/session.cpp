@@ -99,8 +99,11 @@ std::uint64_t Session::MemoryLimit(int device) const {
 }
 
 std::uint64_t Session::UsedBytes(int device) const {
-  if (!per_device) return memory.owned_bytes() + array_bytes.total() + virtual_memory.physical_bytes();
   return memory.owned().On(device) + array_bytes.On(device) + virtual_memory.physical().On(device);
+}
+
+std::uint64_t Session::UsedBytes() const {
+  return memory.owned_bytes() + array_bytes.total() + virtual_memory.physical_bytes();
 }
 
 CUresult Session::CheckQuota(std::uint64_t bytes, int device) const {
@@ -130,7 +133,11 @@ void Session::CollectKernels() const {
 }
 
 void Session::PublishMemory() {
-  if (stats == nullptr) return;
+  if (stats == nullptr || stats->gpu_count() == 0) return;
+  if (!per_device) {
+    stats->gpus[0].memory_used_bytes = UsedBytes();  // one entry for every device the session sees
+    return;
+  }
   const std::size_t count = std::min<std::size_t>(stats->gpu_count(), memory_limits.size());
   for (std::size_t i = 0; i < count; ++i) stats->gpus[i].memory_used_bytes = UsedBytes(static_cast<int>(i));
 }

@@ -87,7 +87,8 @@ class Session {
   std::map<CUfunction, ParamLayout> layouts;  // filled on first launch or layout query
   SessionStats* stats;
   // What the session was admitted to (SessionStats::gpus). `per_device`: a pod's shares of this
-  // server's GPUs, entry i for device i; otherwise a single entry for every device it sees together.
+  // server's GPUs, entry i for device i; otherwise a single entry for every device it sees: its
+  // memory limit holds on each of them, its compute share covers them all.
   bool per_device = false;
   std::vector<std::uint64_t> memory_limits;  // 0: none
   // Launches go through these when set (compute_share.h), indexed as memory_limits.
@@ -145,10 +146,11 @@ class Session {
   int CurrentDevice() const;
   // Which entry of memory_limits and compute applies to `device`.
   std::size_t ShareIndex(int device) const;
-  // The memory limit that applies to `device` (0: none), and what counts against it: allocations,
-  // arrays and physical allocations together, on that device or on all of them.
+  // The memory limit of `device` (0: none), and what counts against it: allocations, arrays and
+  // physical allocations on that device. UsedBytes(): on all of them.
   std::uint64_t MemoryLimit(int device) const;
   std::uint64_t UsedBytes(int device) const;
+  std::uint64_t UsedBytes() const;
   // CUDA_ERROR_OUT_OF_MEMORY when `bytes` more on `device` would pass its memory limit.
   CUresult CheckQuota(std::uint64_t bytes, int device) const;
   void AddAllocation(std::uint64_t base, std::uint64_t size, int device);

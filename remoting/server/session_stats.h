@@ -28,8 +28,9 @@ namespace gpupool::server {
 // (uuid, percent, share_slot, memory_limit_bytes); the worker keeps the rest current. A session
 // admitted on several GPUs of this server sees them as device ordinals 0, 1, … in this order, each
 // with its own memory limit and compute share. A session admitted on no GPU in particular (no pod,
-// or a pod admitted without shares) has one entry with an empty uuid: its limits cover every GPU it
-// sees together, and what it does is counted on the server's first GPU.
+// or a pod admitted without shares) has one entry with an empty uuid: its memory limit holds on each
+// GPU it sees, its compute share covers them all, and what it does is counted on the server's first
+// GPU.
 struct SessionGpu {
   std::string_view Uuid() const { return {uuid, ::strnlen(uuid, sizeof uuid)}; }
 

@@ -126,6 +126,19 @@ TEST_CASE("a pod admitted on two GPUs of a server sees both, each with its own s
   CHECK(HasLine(page, "gpupool_sessions{gpu=\"" + inventory.gpus(1).uuid() + "\"} 0"));
 }
 
+TEST_CASE("a session of no pod sees every GPU, --session-memory the limit of each") {
+  ServerProcess server = ServerProcess::Start({"--emulated-gpus", "2", "--session-memory", "64MiB"});
+  TestClient c = TestClient::Open(server.endpoint);
+  CHECK(std::get<0>(c.Call<Op::DeviceGetCount>({}).fields) == 2);
+  CHECK(std::get<0>(c.Call<Op::DeviceTotalMem>({1}).fields) == 64 * kMiB);
+  Use(c, 0);
+  REQUIRE(c.Result<Op::MemAlloc>({40 * kMiB}) == CUDA_SUCCESS);
+  Use(c, 1);
+  REQUIRE(c.Result<Op::MemAlloc>({40 * kMiB}) == CUDA_SUCCESS);  // device 0's use does not count here
+  CHECK(c.Result<Op::MemAlloc>({30 * kMiB}) == CUDA_ERROR_OUT_OF_MEMORY);
+  CHECK(std::get<1>(c.Call<Op::MemGetInfo>({}).fields) == 64 * kMiB);
+}
+
 TEST_CASE("Control refuses an admission that names a GPU twice or more GPUs than a session serves") {
   ServerProcess server = ServerProcess::Start(
       {"--emulated-gpus", "16", "--emulated-memory", "16MiB", "--control-listen", "127.0.0.1:0"});
