@@ -37,6 +37,14 @@ std::string GpuName(const ServerReport& r, const std::string& uuid) {
   return uuid;
 }
 
+// The session's GPUs, in its device order: "3", or "3,0" for a pod with two GPUs of the server.
+std::string GpuNames(const ServerReport& r, const control::v1::Session& s) {
+  if (s.gpus_size() == 0) return GpuName(r, s.gpu_uuid());
+  std::string names;
+  for (const auto& gpu : s.gpus()) names += (names.empty() ? "" : ",") + GpuName(r, gpu.gpu_uuid());
+  return names;
+}
+
 std::string Pod(const control::v1::Session& s) {
   if (s.pod_name().empty()) return "-";
   return s.pod_namespace().empty() ? s.pod_name() : s.pod_namespace() + "/" + s.pod_name();
@@ -65,7 +73,7 @@ std::string TopTable(const TopSample& now, const TopSample* before) {
     for (const auto& s : r.sessions) {
       ++sessions;
       const SessionRates rates = Rates(previous, now, before, r, s);
-      table.AddRow({r.target.name, GpuName(r, s.gpu_uuid()), Pod(s), s.process().empty() ? "-" : s.process(),
+      table.AddRow({r.target.name, GpuNames(r, s), Pod(s), s.process().empty() ? "-" : s.process(),
                     FormatBytes(s.memory_used_bytes()), FormatBytes(s.memory_limit_bytes()),
                     std::to_string(s.percent()) + "%", Fixed(rates.busy_fraction * 100, 0) + "%",
                     Fixed(rates.kernels_per_second, 1), PerSecond(rates.bytes_to_device_per_second),
@@ -98,6 +106,8 @@ nlohmann::json TopJson(const TopSample& now, const TopSample* before) {
                               {"error", r.status.ok() ? "" : r.status.message()}});
     for (const auto& s : r.sessions) {
       const SessionRates rates = Rates(previous, now, before, r, s);
+      nlohmann::json gpus = nlohmann::json::array();
+      for (const auto& gpu : s.gpus()) gpus.push_back(gpu.gpu_uuid());
       out["sessions"].push_back({{"server", r.target.name},
                                  {"id", s.id()},
                                  {"podUid", s.pod_uid()},
@@ -106,6 +116,7 @@ nlohmann::json TopJson(const TopSample& now, const TopSample* before) {
                                  {"peer", s.peer()},
                                  {"process", s.process()},
                                  {"gpuUuid", s.gpu_uuid()},
+                                 {"gpuUuids", gpus},
                                  {"memoryUsedBytes", s.memory_used_bytes()},
                                  {"memoryLimitBytes", s.memory_limit_bytes()},
                                  {"percent", s.percent()},

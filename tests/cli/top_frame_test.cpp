@@ -53,6 +53,19 @@ TEST_CASE("top frame: second frame shows rates over the refresh interval", "[top
   CHECK_THAT(table, Catch::Contains("200.0"));
 }
 
+TEST_CASE("top frame: a session with two GPUs of the server names both, in its device order", "[top_frame]") {
+  ServerReport r = Report(10, 0);
+  auto* second = r.inventory.add_gpus();
+  second->set_uuid("GPU-b");
+  second->set_index(0);
+  for (const char* uuid : {"GPU-b", "GPU-a"}) r.sessions[0].add_gpus()->set_gpu_uuid(uuid);
+  r.sessions[0].set_gpu_uuid("GPU-b");
+  const TopSample sample{1000, {r}};
+  CHECK_THAT(TopTable(sample, nullptr), Catch::Contains("gpu-01:7470  0,3  "));
+  const nlohmann::json j = TopJson(sample, nullptr);
+  CHECK(j["sessions"][0]["gpuUuids"] == nlohmann::json::array({"GPU-b", "GPU-a"}));
+}
+
 TEST_CASE("top frame: an unreachable server is named with its error", "[top_frame]") {
   ServerReport down;
   down.target = {"gpu-02:7470", "gpu-02:7471"};
