@@ -68,22 +68,25 @@ def manifests(work):
         crd = yaml.safe_load(f)
     crds = {("gpupool.io/v1alpha1", "GPUPool"): k8s_schema.crd_schema(crd)}
     files = [os.path.join(EXAMPLES, "gpupool.yaml"), os.path.join(EXAMPLES, "half-gpu-pod.yaml"),
-             os.path.join(CNN_DIR, "job.yaml")]
+             os.path.join(EXAMPLES, "two-gpu-pod.yaml"), os.path.join(CNN_DIR, "job.yaml")]
     errors, kinds = [], []
     for path in files:
         with open(path) as f:
             for obj in yaml.safe_load_all(f):
                 kinds.append(obj["kind"])
                 errors += [f"{os.path.relpath(path, SOURCE_DIR)}: {e}" for e in k8s_schema.check_object(obj, crds)]
-                if obj["kind"] == "Pod":
+                if obj["kind"] == "Pod" and path.endswith("half-gpu-pod.yaml"):
                     asked = gpupool_limits(obj["spec"], path)
                     expect(asked.get("gpupool.io/gpu-percent") == 50, "half-gpu-pod.yaml must ask for 50 %")
+                if obj["kind"] == "Pod" and path.endswith("two-gpu-pod.yaml"):
+                    asked = gpupool_limits(obj["spec"], path)
+                    expect(asked.get("gpupool.io/gpu") == 2, "two-gpu-pod.yaml must ask for two GPUs")
                 if obj["kind"] == "Job":
                     asked = gpupool_limits(obj["spec"]["template"]["spec"], path)
                     expect(asked["gpupool.io/gpu"] == 1 and asked["gpupool.io/gpu-percent"] == 50,
                            "the training Job asks for gpupool.io/gpu: 1 and gpupool.io/gpu-percent: 50")
     expect(not errors, "\n".join(errors))
-    expect(sorted(kinds) == ["GPUPool", "Job", "Pod"], f"unexpected example kinds {kinds}")
+    expect(sorted(kinds) == ["GPUPool", "Job", "Pod", "Pod"], f"unexpected example kinds {kinds}")
     print(f"checked {len(files)} example manifests")
 
 
