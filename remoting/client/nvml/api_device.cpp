@@ -152,9 +152,10 @@ GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t handle, nv
   return NVML_SUCCESS;
 }
 
-// NVML reports no peer links of gpupool's devices, not even a device with itself: every pair is
-// NOT_SUPPORTED, as on a GPU without peer access. (Peer access between the GPUs a process has on one
-// server is the CUDA driver API's to answer: cuDeviceCanAccessPeer asks the server's driver.)
+// Reads and writes between two of the process's GPUs (one server's, in one worker) are what the
+// server's driver says of peer access (cuDeviceCanAccessPeer, asked at nvmlInit): NCCL takes its P2P
+// transport only where NVML says OK. A device with itself, NVLink and atomics: NOT_SUPPORTED, as NVML
+// answers for a GPU without them (gpupool reports no peer atomics either).
 GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t a, nvmlDevice_t b,
                                                      nvmlGpuP2PCapsIndex_t index,
                                                      nvmlGpuP2PStatus_t* status) {
@@ -164,7 +165,9 @@ GPUPOOL_NVML_API nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t a, nvmlDevice_
   GPUPOOL_NVML_RETURN_IF_ERROR(CheckDevice(b, status, &db));
   if (index < NVML_P2P_CAPS_INDEX_READ || index >= NVML_P2P_CAPS_INDEX_UNKNOWN)
     return NVML_ERROR_INVALID_ARGUMENT;
-  *status = NVML_P2P_STATUS_NOT_SUPPORTED;
+  const bool peers = da != db && (da->peers >> db->index & 1) != 0;
+  const bool reads_or_writes = index == NVML_P2P_CAPS_INDEX_READ || index == NVML_P2P_CAPS_INDEX_WRITE;
+  *status = peers && reads_or_writes ? NVML_P2P_STATUS_OK : NVML_P2P_STATUS_NOT_SUPPORTED;
   return NVML_SUCCESS;
 }
 

@@ -26,6 +26,7 @@ struct nvmlDevice_st {
   gpupool::nvml::PciAddress pci;
   int major = 0, minor = 0;             // compute capability
   unsigned long long total_memory = 0;  // the session's memory share where it has one
+  unsigned long long peers = 0;         // bit j: CUDA says it can access device j's memory
 };
 
 namespace gpupool::nvml {

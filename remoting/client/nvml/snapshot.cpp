@@ -50,9 +50,11 @@ CUresult FactsFromDriver(CUdevice ordinal, client::DeviceFacts* facts) {
   return r;
 }
 
-// The first `n` devices (at most kMaxDevices), their facts from `fetch`.
-template <typename Fetch>
-nvmlReturn_t Fill(int n, unsigned flags, Fetch fetch, DeviceTable* devices, unsigned* count) {
+// The first `n` devices (at most kMaxDevices), their facts from `fetch` and which can access which
+// other's memory from `can_access` (cuDeviceCanAccessPeer's answer).
+template <typename Fetch, typename CanAccess>
+nvmlReturn_t Fill(int n, unsigned flags, Fetch fetch, CanAccess can_access, DeviceTable* devices,
+                  unsigned* count) {
   if (n <= 0) {
     *count = 0;
     return (flags & NVML_INIT_FLAG_NO_GPUS) != 0 ? NVML_SUCCESS : NVML_ERROR_GPU_NOT_FOUND;
@@ -66,6 +68,16 @@ nvmlReturn_t Fill(int n, unsigned flags, Fetch fetch, DeviceTable* devices, unsi
     if (CUresult r = fetch(static_cast<CUdevice>(i), &facts); r != CUDA_SUCCESS) return FromCuda(r);
     Describe(facts, i, &(*devices)[i]);
   }
+  for (unsigned i = 0; i < static_cast<unsigned>(n); ++i) {
+    for (unsigned j = 0; j < static_cast<unsigned>(n); ++j) {
+      int can = 0;
+      if (i == j) continue;
+      if (CUresult r = can_access(&can, static_cast<CUdevice>(i), static_cast<CUdevice>(j));
+          r != CUDA_SUCCESS)
+        return FromCuda(r);
+      if (can != 0) (*devices)[i].peers |= 1ULL << j;
+    }
+  }
   *count = static_cast<unsigned>(n);
   return NVML_SUCCESS;
 }
@@ -78,7 +90,7 @@ nvmlReturn_t ReadDevices(unsigned flags, DeviceTable* devices, unsigned* count, 
   int shown = 0;
   if (cuDeviceGetCount(&shown) == CUDA_SUCCESS) {
     if (CUresult r = cuDriverGetVersion(driver_version); r != CUDA_SUCCESS) return FromCuda(r);
-    return Fill(shown, flags, FactsFromDriver, devices, count);
+    return Fill(shown, flags, FactsFromDriver, cuDeviceCanAccessPeer, devices, count);
   }
   auto address = client::FindServer();
   if (!address.ok()) return NotReached(address.status().ToString());
@@ -96,6 +108,12 @@ nvmlReturn_t ReadDevices(unsigned flags, DeviceTable* devices, unsigned* count, 
       std::get<0>(devices_shown), flags,
       [s](CUdevice ordinal, client::DeviceFacts* facts) {
         return client::FetchDeviceFacts(s, ordinal, facts);
+      },
+      [s](int* can, CUdevice ordinal, CUdevice peer) {
+        protocol::Call<Op::DeviceCanAccessPeer>::Reply reply;
+        const CUresult asked = client::RpcOn<Op::DeviceCanAccessPeer>(s, 0, {ordinal, peer}, &reply);
+        *can = std::get<0>(reply);
+        return asked;
       },
       devices, count);
 }

@@ -1,5 +1,6 @@
 // NCCL with one rank, as a training script run on one GPU uses it (torch.distributed with world size
-// 1, torchrun --nproc_per_node=1): communicators made three ways, every collective out of place and in
+// 1, torchrun --nproc_per_node=1), and with two ranks in one process where there are two GPUs:
+// communicators made three ways, every collective out of place and in
 // place, grouped calls, a reduction and a send to itself that launch NCCL's kernels, buffer
 // registration, NCCL's allocator. NCCL reads the GPU's topology
 // through NVML, which gpupool's libnvidia-ml.so.1 answers. With one rank every collective but an
@@ -91,6 +92,51 @@ void Collectives(ncclComm_t comm, const std::vector<float>& input, const rt::Opt
   RT_CUDA(cudaFree(recv));
 }
 
+// Two ranks in one process, one per GPU (a pod with two GPUs of a server, as DataParallel or a
+// single-process program uses them): NCCL takes its P2P transport where NVML and CUDA report peer
+// access. An all-reduce sums both ranks' inputs and a broadcast copies rank 0's to rank 1; the sums
+// are kernels' results, checked on a GPU.
+void TwoRanks(const std::vector<float>& input, const rt::Options& options) {
+  int devices[2] = {0, 1};
+  ncclComm_t comms[2] = {nullptr, nullptr};
+  if (!RT_STATUS(ncclCommInitAll(comms, 2, devices))) return;
+  float* buffers[2] = {nullptr, nullptr};
+  cudaStream_t streams[2] = {nullptr, nullptr};
+  for (int r = 0; r < 2; ++r) {
+    RT_CUDA(cudaSetDevice(r));
+    RT_CUDA(cudaMalloc(&buffers[r], kCount * sizeof(float)));
+    RT_CUDA(cudaMemcpy(buffers[r], input.data(), kCount * sizeof(float), cudaMemcpyHostToDevice));
+    RT_CUDA(cudaStreamCreate(&streams[r]));
+  }
+  RT_STATUS(ncclGroupStart());
+  for (int r = 0; r < 2; ++r)
+    RT_STATUS(ncclAllReduce(buffers[r], buffers[r], kCount, ncclFloat, ncclSum, comms[r], streams[r]));
+  RT_STATUS(ncclGroupEnd());
+  std::vector<float> doubled(input);
+  for (float& v : doubled) v *= 2;
+  for (int r = 0; r < 2; ++r) {
+    RT_CUDA(cudaSetDevice(r));
+    const std::vector<float> sum = Read(buffers[r], streams[r]);
+    if (options.kernel_results) RT_CHECK(rt::Near(sum, doubled));
+  }
+  RT_STATUS(ncclGroupStart());
+  for (int r = 0; r < 2; ++r)
+    RT_STATUS(ncclBroadcast(buffers[r], buffers[r], kCount, ncclFloat, 0, comms[r], streams[r]));
+  RT_STATUS(ncclGroupEnd());
+  for (int r = 0; r < 2; ++r) {
+    RT_CUDA(cudaSetDevice(r));
+    RT_CUDA(cudaStreamSynchronize(streams[r]));
+  }
+  for (int r = 0; r < 2; ++r) {
+    RT_CUDA(cudaSetDevice(r));
+    RT_STATUS(ncclCommDestroy(comms[r]));
+    RT_CUDA(cudaStreamDestroy(streams[r]));
+    RT_CUDA(cudaFree(buffers[r]));
+  }
+  RT_CUDA(cudaSetDevice(0));
+  std::printf("two ranks in one process: all-reduce and broadcast done\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,5 +185,9 @@ int main(int argc, char** argv) {
     Collectives(comm, input, options);
     RT_STATUS(ncclCommDestroy(comm));
   }
+
+  int gpus = 0;
+  RT_CUDA(cudaGetDeviceCount(&gpus));
+  if (gpus >= 2) TwoRanks(input, options);
   return rt::Finish("library_nccl");
 }

@@ -22,12 +22,14 @@ struct Run {
   TempDir dir;
   std::string socket = "unix:" + dir.File("s");
   std::string launches = dir.File("launches");
-  Result<Subprocess> server = Subprocess::Start(
-      {GPUPOOL_SERVER_BINARY, "--device", "emulated", "--listen", socket, "--record-launches", launches});
+  Result<Subprocess> server = Status::NotFound("not started");
   Result<Subprocess> child = Status::NotFound("not started");
 
+  // `gpus`: how many emulated GPUs the server has.
   Run(const std::string& name, const std::string& runtime, const std::string& log_level = "info",
-      const std::map<std::string, std::string>& env = {}) {
+      const std::map<std::string, std::string>& env = {}, int gpus = 1) {
+    server = Subprocess::Start({GPUPOOL_SERVER_BINARY, "--device", "emulated", "--emulated-gpus",
+                                std::to_string(gpus), "--listen", socket, "--record-launches", launches});
     REQUIRE(server.ok());
     auto ready = server->WaitForLine("listening on", std::chrono::seconds(30));
     INFO(server->output());
@@ -121,6 +123,18 @@ TEST_CASE("a test program calling NCCL with one rank passes through gpupool on t
   Run run("library_nccl", runtime, "info", {{"NCCL_DEBUG", "WARN"}});
   CHECK(run.child->output().find("not implemented") == std::string::npos);
   CHECK(run.child->output().find("NCCL WARN") == std::string::npos);
+}
+
+// Two ranks in one process on two GPUs of the server: NCCL's P2P transport (NVML reports peer reads
+// and writes, CUDA enables peer access), every call through; the sums are a GPU check.
+TEST_CASE("a test program calling NCCL with two ranks in one process passes on two emulated GPUs") {
+  const std::string runtime = GENERATE("static", "shared");
+  INFO("library_nccl (" << runtime << " runtime)");
+  Run run("library_nccl", runtime, "info", {{"NCCL_DEBUG", "INFO"}}, 2);
+  const std::string& out = run.child->output();
+  CHECK(out.find("two ranks in one process: all-reduce and broadcast done") != std::string::npos);
+  CHECK(out.find("isAllCudaP2p 1") != std::string::npos);  // NCCL took its P2P transport
+  CHECK(out.find("P2P is disabled") == std::string::npos);
 }
 #endif
 

@@ -184,7 +184,7 @@ void CheckDevice(nvmlDevice_t device, CUdevice cu) {
   CHECK(cuCtxSetCurrent(nullptr) == CUDA_SUCCESS);
   CHECK(cuDevicePrimaryCtxRelease(cu) == CUDA_SUCCESS);
 
-  // No peer access, no NVLink: the answers of a GPU without them.
+  // A device is not its own peer; no NVLink: the answers of a GPU without them.
   nvmlGpuP2PStatus_t status = NVML_P2P_STATUS_OK;
   auto p2p = Nvml<nvmlReturn_t(nvmlDevice_t, nvmlDevice_t, nvmlGpuP2PCapsIndex_t, nvmlGpuP2PStatus_t*)>(
       "nvmlDeviceGetP2PStatus");
@@ -218,6 +218,26 @@ nvmlDevice_t CheckEveryDevice(unsigned count) {
     cuDeviceGet(&cu, static_cast<int>(i));
     CheckDevice(device, cu);
     if (i == 0) first = device;
+  }
+  // Reads and writes between two devices: what CUDA says of peer access; NVLink: not reported.
+  auto p2p = Nvml<nvmlReturn_t(nvmlDevice_t, nvmlDevice_t, nvmlGpuP2PCapsIndex_t, nvmlGpuP2PStatus_t*)>(
+      "nvmlDeviceGetP2PStatus");
+  for (unsigned i = 0; i < count; ++i) {
+    for (unsigned j = 0; j < count; ++j) {
+      if (i == j) continue;
+      nvmlDevice_t a = nullptr, b = nullptr;
+      CHECK(Nvml<ByIndex>("nvmlDeviceGetHandleByIndex_v2")(i, &a) == NVML_SUCCESS);
+      CHECK(Nvml<ByIndex>("nvmlDeviceGetHandleByIndex_v2")(j, &b) == NVML_SUCCESS);
+      int can = -1;
+      CHECK(cuDeviceCanAccessPeer(&can, static_cast<int>(i), static_cast<int>(j)) == CUDA_SUCCESS);
+      const nvmlGpuP2PStatus_t want = can != 0 ? NVML_P2P_STATUS_OK : NVML_P2P_STATUS_NOT_SUPPORTED;
+      nvmlGpuP2PStatus_t read = NVML_P2P_STATUS_UNKNOWN, write = NVML_P2P_STATUS_UNKNOWN;
+      nvmlGpuP2PStatus_t nvlink = NVML_P2P_STATUS_UNKNOWN;
+      CHECK(p2p(a, b, NVML_P2P_CAPS_INDEX_READ, &read) == NVML_SUCCESS && read == want);
+      CHECK(p2p(a, b, NVML_P2P_CAPS_INDEX_WRITE, &write) == NVML_SUCCESS && write == want);
+      CHECK(p2p(a, b, NVML_P2P_CAPS_INDEX_NVLINK, &nvlink) == NVML_SUCCESS &&
+            nvlink == NVML_P2P_STATUS_NOT_SUPPORTED);
+    }
   }
   return first;
 }
