@@ -51,6 +51,42 @@ TEST_CASE("bind and release") {
   CHECK(env.PoolStatus()["observedGeneration"] == 1);
 }
 
+TEST_CASE("a pod's GPUs come from one server, admitted there together, or the pod waits") {
+  ScenarioEnv env;
+  auto& a = env.AddServer("a", 1);
+  auto& b = env.AddServer("b", 2);
+  env.AddServer("c", 1);
+  env.CreatePool();
+  auto op = env.StartOperator(false);
+  // Three servers have four GPUs between them, only b two: a pod of two goes to b, in one Admit.
+  const Json pair = env.CreatePod("pair", 100, 2);
+  REQUIRE(WaitFor([&] { return !env.Gated("pair"); }));
+  auto binding = BindingFromJson(AnnotationOf(*env.Pod("pair")));
+  REQUIRE(binding.ok());
+  REQUIRE(binding->gpus.size() == 2);
+  CHECK(binding->gpus[0].server == env.DataAddress(1));
+  CHECK(binding->gpus[1].server == env.DataAddress(1));
+  CHECK(binding->gpus[0].uuid != binding->gpus[1].uuid);
+  REQUIRE(b.admissions().size() == 1);
+  CHECK(b.admissions()[0].pod_uid() == pair["metadata"]["uid"]);
+  CHECK(b.admissions()[0].shares_size() == 2);
+  CHECK(a.admissions().empty());
+  // Two GPUs are still free, on a and on c: never a mix, so the next pair waits.
+  env.CreatePod("apart", 100, 2);
+  std::string message;
+  REQUIRE(WaitFor([&] { return env.Condition("default", "CapacityAvailable", &message) == "False"; }));
+  CHECK_THAT(message, Catch::Contains("team/apart"));
+  CHECK(WaitFor([&] { return HasEvent(env, "apart", "NoCapacity"); }));
+  CHECK(env.Gated("apart"));
+  // Once b is free again, the waiting pair goes there.
+  REQUIRE(env.api().Delete("pods", "team", "pair").ok());
+  REQUIRE(WaitFor([&] { return !env.Gated("apart"); }));
+  auto moved = BindingFromJson(AnnotationOf(*env.Pod("apart")));
+  REQUIRE(moved.ok());
+  CHECK(moved->gpus[0].server == env.DataAddress(1));
+  CHECK(moved->gpus[1].server == env.DataAddress(1));
+}
+
 TEST_CASE("a full pool keeps pods gated and binds them when capacity frees") {
   ScenarioEnv env;
   env.AddServer("a", 1);
