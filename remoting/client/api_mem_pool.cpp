@@ -195,9 +195,12 @@ GPUPOOL_API CUresult cuMemPoolTrimTo(CUmemoryPool handle, size_t keep) {
   return Pools::Get().TrimTo(pool, keep);
 }
 
-// Pool access: a pool's memory is read-write from its own device (which cannot give that up) and
-// not accessible from any other, since gpupool does not map memory between devices (api_peer.cpp).
-// Asking for that again succeeds; granting another device access is CUDA_ERROR_NOT_SUPPORTED.
+// Pool access: a pool's memory is read-write from its own device (which cannot give that up). Its
+// blocks are plain allocations of the session's worker, so another device of the session reaches them
+// once peer access is on from that device's primary context to the pool device's (api_peer.cpp): a
+// grant of read or read-write turns it on (already on is fine) and is remembered for
+// cuMemPoolGetAccess. A device cannot be made read-only or shut out again: peer access covers all of
+// the pool device's memory, so the program keeps the access it had (more than asked, never less).
 namespace {
 
 CUresult AccessLocation(const CUmemLocation* location, int* device) {
@@ -206,6 +209,31 @@ CUresult AccessLocation(const CUmemLocation* location, int* device) {
   if (FindDevice(location->id, &found) != CUDA_SUCCESS) return CUDA_ERROR_INVALID_VALUE;
   *device = location->id;
   return CUDA_SUCCESS;
+}
+
+// The server id of `ordinal`'s primary context, 0 while it is not retained.
+std::uint64_t PrimaryId(CUdevice ordinal) {
+  Device* device = State::Get().device(ordinal);
+  if (device == nullptr) return 0;
+  std::lock_guard<std::mutex> lock(device->primary_mu);
+  return device->primary.id;
+}
+
+// Lets `device`'s kernels reach the memory of `pool_device`.
+CUresult GrantPeerAccess(int device, int pool_device) {
+  protocol::Call<Op::DeviceCanAccessPeer>::Reply can;
+  GPUPOOL_CU_RETURN_IF_ERROR(Rpc<Op::DeviceCanAccessPeer>(0, {device, pool_device}, &can));
+  if (std::get<0>(can) == 0) return CUDA_ERROR_INVALID_DEVICE;  // the devices cannot reach each other
+  const std::uint64_t from = PrimaryId(device), to = PrimaryId(pool_device);
+  if (from == 0 || to == 0) {
+    // Peer access joins two contexts; gpupool does not make a device's primary context for the program.
+    GPUPOOL_LOG_ONCE(kWarn, "cuMemPoolSetAccess without contexts")
+        << "cuMemPoolSetAccess: access from device " << device << " to a pool of device " << pool_device
+        << " needs both devices' primary contexts retained first; returning CUDA_ERROR_NOT_SUPPORTED";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  const CUresult r = Rpc<Op::CtxEnablePeerAccess>(from, {to, 0});
+  return r == CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED ? CUDA_SUCCESS : r;
 }
 
 }  // namespace
@@ -224,12 +252,11 @@ GPUPOOL_API CUresult cuMemPoolSetAccess(CUmemoryPool handle, const CUmemAccessDe
     if (device == pool->device() && f != CU_MEM_ACCESS_FLAGS_PROT_READWRITE) return CUDA_ERROR_INVALID_DEVICE;
   }
   for (size_t i = 0; i < count; ++i) {
-    if (map[i].location.id != pool->device() && map[i].flags != CU_MEM_ACCESS_FLAGS_PROT_NONE) {
-      GPUPOOL_LOG_ONCE(kWarn, "cuMemPoolSetAccess")
-          << "cuMemPoolSetAccess: access from another device is not supported by gpupool; returning "
-             "CUDA_ERROR_NOT_SUPPORTED";
-      return CUDA_ERROR_NOT_SUPPORTED;
-    }
+    const int device = map[i].location.id;
+    if (device == pool->device()) continue;
+    if (map[i].flags != CU_MEM_ACCESS_FLAGS_PROT_NONE)
+      GPUPOOL_CU_RETURN_IF_ERROR(GrantPeerAccess(device, pool->device()));
+    pool->SetPeerAccess(device, map[i].flags);
   }
   return CUDA_SUCCESS;
 }
@@ -241,6 +268,6 @@ GPUPOOL_API CUresult cuMemPoolGetAccess(CUmemAccess_flags* flags, CUmemoryPool h
   GPUPOOL_CU_RETURN_IF_ERROR(FindPool(handle, &pool));
   int device = 0;
   GPUPOOL_CU_RETURN_IF_ERROR(AccessLocation(location, &device));
-  *flags = device == pool->device() ? CU_MEM_ACCESS_FLAGS_PROT_READWRITE : CU_MEM_ACCESS_FLAGS_PROT_NONE;
+  *flags = device == pool->device() ? CU_MEM_ACCESS_FLAGS_PROT_READWRITE : pool->PeerAccess(device);
   return CUDA_SUCCESS;
 }

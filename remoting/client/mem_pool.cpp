@@ -206,4 +206,15 @@ CUresult MemPool::SetAttribute(CUmemPool_attribute attribute, const void* value)
   }
 }
 
+CUmemAccess_flags MemPool::PeerAccess(int device) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = peer_access_.find(device);
+  return it == peer_access_.end() ? CU_MEM_ACCESS_FLAGS_PROT_NONE : it->second;
+}
+
+void MemPool::SetPeerAccess(int device, CUmemAccess_flags flags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  peer_access_[device] = flags;
+}
+
 }  // namespace gpupool::client

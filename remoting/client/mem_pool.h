@@ -91,6 +91,10 @@ class MemPool {
   CUresult SetAttribute(CUmemPool_attribute attribute, const void* value);
   std::uint64_t release_threshold() const;
 
+  // What another device was granted (cuMemPoolSetAccess); PROT_NONE until then.
+  CUmemAccess_flags PeerAccess(int device) const;
+  void SetPeerAccess(int device, CUmemAccess_flags flags);
+
  private:
   struct FreeBlock {
     CUdeviceptr ptr = 0;
@@ -110,6 +114,7 @@ class MemPool {
   std::uint64_t used_bytes_ = 0, reserved_bytes_ = 0, used_high_ = 0, reserved_high_ = 0;
   std::uint64_t release_threshold_ = 0;
   bool follow_event_dependencies_ = true, opportunistic_ = true, internal_dependencies_ = true;
+  std::map<int, CUmemAccess_flags> peer_access_;
 };
 
 }  // namespace gpupool::client

@@ -1,6 +1,7 @@
 // Several GPUs in one process (a pod bound to two GPUs of a server, or a server's whole GPU set):
 // each device its own context and memory, copies between them (unified addressing and cuMemcpyPeer),
-// a stream of one device waiting for an event of the other, and peer access with the driver's rules.
+// a stream of one device waiting for an event of the other, peer access with the driver's rules, and
+// a pool of one device opened to the other.
 // A kernel on device 0 then writes device 1's memory through peer access; on a GPU it ran (the line
 // "peer kernel wrote" is compared native and through gpupool), the emulated device records it only.
 // With one device there is nothing to check.
@@ -138,6 +139,47 @@ void Peers(const Gpu& a, const Gpu& b, const char* fatbin) {
   CU_OK(cuCtxSetCurrent(a.context));
 }
 
+// Device 1 granted access to device 0's default pool, as PyTorch's cudaMallocAsync backend does before
+// it copies between devices; an allocation of the pool then read from device 1's context.
+void PoolAccess(const Gpu& a, const Gpu& b) {
+  CUmemoryPool pool = nullptr;
+  if (!CU_OK(cuDeviceGetDefaultMemPool(&pool, a.device))) return;
+  CUmemLocation from_b{};
+  from_b.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  from_b.id = b.device;
+  CUmemAccess_flags flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+  CU_OK(cuMemPoolGetAccess(&flags, pool, &from_b));
+  CHECK_TRUE(flags == CU_MEM_ACCESS_FLAGS_PROT_NONE);
+  CUmemAccessDesc grant{};
+  grant.location = from_b;
+  grant.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+  CU_OK(cuMemPoolSetAccess(pool, &grant, 1));
+  CU_OK(cuMemPoolGetAccess(&flags, pool, &from_b));
+  CHECK_TRUE(flags == CU_MEM_ACCESS_FLAGS_PROT_READWRITE);
+
+  const std::size_t n = 4096;
+  const std::vector<unsigned char> data = drv::RandomBytes(n, 11);
+  CU_OK(cuCtxSetCurrent(a.context));
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  CUdeviceptr block = 0;
+  CU_OK(cuMemAllocFromPoolAsync(&block, n, pool, stream));
+  CU_OK(cuMemcpyHtoDAsync(block, data.data(), n, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CU_OK(cuCtxSetCurrent(b.context));
+  std::vector<unsigned char> back(n, 0);
+  CU_OK(cuMemcpyDtoH(back.data(), block, n));
+  CHECK_TRUE(back == data);
+  CU_OK(cuCtxSetCurrent(a.context));
+  CU_OK(cuMemFreeAsync(block, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CU_OK(cuStreamDestroy(stream));
+  grant.flags = CU_MEM_ACCESS_FLAGS_PROT_NONE;
+  CU_OK(cuMemPoolSetAccess(pool, &grant, 1));
+  CU_OK(cuMemPoolGetAccess(&flags, pool, &from_b));
+  CHECK_TRUE(flags == CU_MEM_ACCESS_FLAGS_PROT_NONE);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,6 +203,7 @@ int main(int argc, char** argv) {
   Devices(a, b);
   Copies(a, b);
   Peers(a, b, argv[1]);
+  PoolAccess(a, b);
   CU_OK(cuDevicePrimaryCtxRelease(b.device));
   return drv::Verdict("driver_multi_gpu");
 }
