@@ -67,12 +67,10 @@ Result<std::unique_ptr<LocalServer>> LocalServer::Start(const LocalServerOptions
                                    server->dir_ + "/server.sock"};
   if (options.percent > 0 && options.percent < 100)
     argv.insert(argv.end(), {"--session-percent", std::to_string(options.percent)});
-  // The memory share is enforced by the server for every session of the run (a real GPU keeps its
-  // size; emulated GPUs are also made that large, and a session may fill each of them).
-  if (options.memory_bytes != 0) {
-    const std::uint64_t gpus = options.device == "emulated" && options.gpus > 1 ? options.gpus : 1;
-    argv.insert(argv.end(), {"--session-memory", std::to_string(options.memory_bytes * gpus)});
-  }
+  // The memory share of each GPU is enforced by the server for every session of the run (a real GPU
+  // keeps its size; emulated GPUs are also made that large).
+  if (options.memory_bytes != 0)
+    argv.insert(argv.end(), {"--session-memory", std::to_string(options.memory_bytes)});
   if (options.device == "emulated") {
     argv.insert(argv.end(), {"--emulated-gpus", std::to_string(options.gpus)});
     if (options.memory_bytes != 0)

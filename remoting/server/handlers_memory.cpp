@@ -8,8 +8,9 @@ GPUPOOL_HANDLER(MemGetInfo) {
   std::size_t free_bytes = 0, total = 0;
   CUresult r = GPUPOOL_DRIVER(s, cuMemGetInfo_v2, &free_bytes, &total);
   const int device = s.CurrentDevice();
-  if (const std::uint64_t limit = s.MemoryLimit(device); r == CUDA_SUCCESS && limit != 0) {
-    // The session's share is its whole device: total is the limit, free what is left of it.
+  if (const std::uint64_t limit = s.MemoryLimit(device); r == CUDA_SUCCESS && limit != 0 && limit < total) {
+    // The session's share is its whole device: total is the limit, free what is left of it (as
+    // DeviceTotalMem, a limit beyond the device's memory leaves the device's answer).
     std::uint64_t left = limit - std::min<std::uint64_t>(s.UsedBytes(device), limit);
     free_bytes = std::min<std::uint64_t>(free_bytes, left);
     total = limit;

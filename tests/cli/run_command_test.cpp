@@ -64,6 +64,17 @@ TEST_CASE("run: --memory becomes the session's total memory", "[run]") {
   CHECK(result.output.find("of 1.0 GiB") != std::string::npos);
 }
 
+TEST_CASE("run: --gpus and --memory give each emulated GPU that memory, held per GPU", "[run]") {
+  auto result = RunGpupool({"run", "--gpus", "2", "--memory", "1GiB", "--", GPUPOOL_DEVICE_QUERY});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.find("2 device(s)") != std::string::npos);
+  const auto second = result.output.find("Device 1:");
+  REQUIRE(second != std::string::npos);
+  CHECK(result.output.find("global memory           1.0 GiB", second) != std::string::npos);
+  CHECK(result.output.find("free of 1.0 GiB") != std::string::npos);  // device 0's share, not both
+}
+
 TEST_CASE("run: --tls-ca-file reaches a TLS server, without it the program gets a CUDA error", "[run]") {
   auto pki = TestPki::Create();
   auto server =
