@@ -193,6 +193,8 @@ grpc::Status ControlService::ListSessions(grpc::ServerContext* context,
       gpu->set_percent(g.percent == 0 ? 100 : g.percent.load());
       gpu->set_kernels_launched(g.kernels_launched);
       gpu->set_gpu_busy_seconds(static_cast<double>(g.busy_ns.load()) / 1e9);
+      gpu->set_bytes_to_device(g.bytes_to_device);
+      gpu->set_bytes_from_device(g.bytes_from_device);
     }
     if (session->gpus_size() > 0) {
       session->set_gpu_uuid(session->gpus(0).gpu_uuid());
@@ -201,8 +203,8 @@ grpc::Status ControlService::ListSessions(grpc::ServerContext* context,
     session->set_memory_used_bytes(stats.MemoryUsed());
     session->set_memory_limit_bytes(stats.MemoryLimit());
     session->set_kernels_launched(stats.KernelsLaunched());
-    session->set_bytes_to_device(stats.bytes_to_device);
-    session->set_bytes_from_device(stats.bytes_from_device);
+    session->set_bytes_to_device(stats.BytesToDevice());
+    session->set_bytes_from_device(stats.BytesFromDevice());
     session->set_gpu_busy_seconds(static_cast<double>(stats.BusyNs()) / 1e9);
     session->set_started_unix_ms(s.started_unix_ms);
   }

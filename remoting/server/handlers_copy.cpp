@@ -26,10 +26,10 @@ char* Staging(Session& s, std::size_t size) {
 }
 
 void CountTo(Session& s, std::uint64_t n) {
-  if (s.stats != nullptr) s.stats->bytes_to_device += n;
+  if (SessionGpu* gpu = s.IssuingGpu()) gpu->bytes_to_device += n;
 }
 void CountFrom(Session& s, std::uint64_t n) {
-  if (s.stats != nullptr) s.stats->bytes_from_device += n;
+  if (SessionGpu* gpu = s.IssuingGpu()) gpu->bytes_from_device += n;
 }
 
 // One side of a 2D copy: its device address (checked: rows of `width` bytes inside one allocation),

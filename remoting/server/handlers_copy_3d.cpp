@@ -129,7 +129,7 @@ GPUPOOL_HANDLER(Memcpy3DToDevice) {
   CUDA_MEMCPY3D c;
   void* src = host_src ? const_cast<char*>(tail.data()) : nullptr;
   if (CUresult r = Decode(s, in, src, nullptr, &c); r != CUDA_SUCCESS) return r;
-  if (host_src && s.stats != nullptr) s.stats->bytes_to_device += bytes;
+  if (SessionGpu* gpu = host_src ? s.IssuingGpu() : nullptr) gpu->bytes_to_device += bytes;
   // A host source is the frame buffer the next request overwrites: the driver consumes a pageable
   // source before an asynchronous copy returns.
   return Run(s, c, std::get<17>(in), std::get<18>(in), false);
@@ -144,7 +144,7 @@ GPUPOOL_HANDLER(Memcpy3DFromDevice) {
   CUDA_MEMCPY3D c;
   if (CUresult r = Decode(s, in, nullptr, s.staging.data(), &c); r != CUDA_SUCCESS) return r;
   if (CUresult r = Run(s, c, std::get<17>(in), std::get<18>(in), true); r != CUDA_SUCCESS) return r;
-  if (s.stats != nullptr) s.stats->bytes_from_device += bytes;
+  if (SessionGpu* gpu = s.IssuingGpu()) gpu->bytes_from_device += bytes;
   s.reply_tail = std::string_view(s.staging.data(), bytes);
   return CUDA_SUCCESS;
 }

@@ -44,8 +44,7 @@ CUresult Prepare(Session& s, std::uint64_t function_id, std::uint64_t stream_id,
 // On the current context's device, under that device's compute share; counted there.
 template <typename F>
 CUresult Launch(Session& s, CUstream stream, F&& launch) {
-  // Most sessions have one share for everything: no need to ask the driver for the device.
-  const int device = s.per_device && s.memory_limits.size() > 1 ? s.CurrentDevice() : 0;
+  const int device = s.IssuingDevice();
   if (SessionGpu* gpu = s.StatsFor(device)) ++gpu->kernels_launched;
   ComputeShare* compute = s.ComputeFor(device);
   return compute != nullptr ? compute->Launch(stream, std::forward<F>(launch)) : launch();

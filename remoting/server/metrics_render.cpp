@@ -77,7 +77,7 @@ std::string RenderMetrics(const Registry& registry, const ServerIdentity& server
   std::uint64_t cache_bytes = 0;
   for (const SessionRecord& s : registry.Sessions()) {
     const SessionStats& st = *s.stats->get();
-    // A series per GPU of the session; copies are counted per session, on its first GPU.
+    // A series per GPU of the session.
     for (std::uint32_t i = 0; i < st.gpu_count(); ++i) {
       const SessionGpu& g = st.gpus[i];
       const std::string gpu = gpu_of(std::string(g.Uuid()));
@@ -90,13 +90,11 @@ std::string RenderMetrics(const Registry& registry, const ServerIdentity& server
       m.Set("gpupool_session_percent", labels, g.percent);
       m.Set("gpupool_session_kernels_total", labels, D(g.kernels_launched));
       m.Set("gpupool_session_busy_seconds_total", labels, D(g.busy_ns) / 1e9);
-      if (i == 0) {
-        Labels to = labels, from = labels;
-        to.emplace_back("direction", "to_device");
-        from.emplace_back("direction", "from_device");
-        m.Set("gpupool_session_bytes_total", to, D(st.bytes_to_device));
-        m.Set("gpupool_session_bytes_total", from, D(st.bytes_from_device));
-      }
+      Labels to = labels, from = labels;
+      to.emplace_back("direction", "to_device");
+      from.emplace_back("direction", "from_device");
+      m.Set("gpupool_session_bytes_total", to, D(g.bytes_to_device));
+      m.Set("gpupool_session_bytes_total", from, D(g.bytes_from_device));
       ++sessions[gpu];
       used[gpu] += g.memory_used_bytes;
       totals[gpu].Add(SessionTotals::Of(st, i));

@@ -128,6 +128,14 @@ SessionGpu* Session::StatsFor(int device) const {
   return stats != nullptr && i < stats->gpu_count() ? &stats->gpus[i] : nullptr;
 }
 
+int Session::IssuingDevice() const {
+  return per_device && memory_limits.size() > 1 ? CurrentDevice() : 0;
+}
+
+SessionGpu* Session::IssuingGpu() const {
+  return StatsFor(IssuingDevice());
+}
+
 void Session::CollectKernels() const {
   for (ComputeShare* c : compute) c->Collect();
 }

@@ -157,6 +157,10 @@ class Session {
   // The compute share of `device`, and its entry in the stats; null when there is none.
   ComputeShare* ComputeFor(int device) const;
   SessionGpu* StatsFor(int device) const;
+  // The device whose context issues the request being served (its launches and copies count there),
+  // and its stats entry; the driver is asked only when the session has several GPUs.
+  int IssuingDevice() const;
+  SessionGpu* IssuingGpu() const;
   // After a synchronising call: every compute share collects the kernels it waited for.
   void CollectKernels() const;
   // The parameter layout of a function, from the driver on first use.

@@ -26,6 +26,12 @@ std::uint64_t SessionStats::KernelsLaunched() const {
 std::uint64_t SessionStats::BusyNs() const {
   return Sum(*this, &SessionGpu::busy_ns);
 }
+std::uint64_t SessionStats::BytesToDevice() const {
+  return Sum(*this, &SessionGpu::bytes_to_device);
+}
+std::uint64_t SessionStats::BytesFromDevice() const {
+  return Sum(*this, &SessionGpu::bytes_from_device);
+}
 std::uint64_t SessionStats::MemoryLimit() const {
   for (std::uint32_t i = 0; i < gpu_count(); ++i) {
     if (gpus[i].memory_limit_bytes == 0) return 0;

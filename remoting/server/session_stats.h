@@ -41,6 +41,10 @@ struct SessionGpu {
   std::atomic<std::uint64_t> memory_used_bytes{0};
   std::atomic<std::uint64_t> kernels_launched{0};
   std::atomic<std::uint64_t> busy_ns{0};  // measured kernel run time (KernelClock)
+  // Bytes the program copied to and from device memory, counted on the device whose context issued
+  // the copy.
+  std::atomic<std::uint64_t> bytes_to_device{0};
+  std::atomic<std::uint64_t> bytes_from_device{0};
 };
 
 struct SessionStats {
@@ -57,11 +61,11 @@ struct SessionStats {
   std::uint64_t MemoryLimit() const;  // 0 when any of them has none
   std::uint64_t KernelsLaunched() const;
   std::uint64_t BusyNs() const;
+  std::uint64_t BytesToDevice() const;
+  std::uint64_t BytesFromDevice() const;
 
   std::atomic<std::uint32_t> gpus_admitted{0};
   SessionGpu gpus[kMaxGpus];
-  std::atomic<std::uint64_t> bytes_to_device{0};
-  std::atomic<std::uint64_t> bytes_from_device{0};
   // Errors returned to the client, by CUresult (protocol::ResultIndex; the last slot: not a CUresult).
   std::atomic<std::uint64_t> errors_by_result[protocol::kResultCount + 1] = {};
   std::atomic<std::uint64_t> image_cache_hits{0};    // ImageQuery found the image

@@ -7,10 +7,10 @@ SessionTotals SessionTotals::Of(const SessionStats& s, std::uint32_t gpu) {
   if (gpu < SessionStats::kMaxGpus) {
     t.kernels_launched = s.gpus[gpu].kernels_launched.load();
     t.busy_ns = s.gpus[gpu].busy_ns.load();
+    t.bytes_to_device = s.gpus[gpu].bytes_to_device.load();
+    t.bytes_from_device = s.gpus[gpu].bytes_from_device.load();
   }
   if (gpu != 0) return t;
-  t.bytes_to_device = s.bytes_to_device.load();
-  t.bytes_from_device = s.bytes_from_device.load();
   for (std::size_t i = 0; i < t.errors_by_result.size(); ++i)
     t.errors_by_result[i] = s.errors_by_result[i].load();
   t.image_cache_hits = s.image_cache_hits.load();

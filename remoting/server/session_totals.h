@@ -26,7 +26,7 @@ struct SessionTotals {
   std::array<std::uint64_t, kCallClasses> duration_sum_ns{};
 
   // A snapshot of one session's live counters on its GPU `gpu` (SessionStats::gpus): that GPU's
-  // kernels and busy time; the session's other counters go with its first GPU.
+  // kernels, busy time and copies; the session's other counters go with its first GPU.
   static SessionTotals Of(const SessionStats& stats, std::uint32_t gpu);
   void Add(const SessionTotals& other);
 };

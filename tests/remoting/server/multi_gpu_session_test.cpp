@@ -1,6 +1,6 @@
 // A pod admitted on several GPUs of one server: its session sees exactly those GPUs, in the order of
-// its admission, each held to its own memory share and counted on its own in ListSessions and
-// /metrics.
+// its admission, each held to its own memory share and counted on its own (memory, kernels, copies)
+// in ListSessions and /metrics.
 #include <grpcpp/grpcpp.h>
 
 #include <catch2/catch.hpp>
@@ -74,8 +74,12 @@ TEST_CASE("a pod admitted on two GPUs of a server sees both, each with its own s
   REQUIRE(info.result == CUDA_SUCCESS);
   CHECK(std::get<1>(info.fields) == 32 * kMiB);
   CHECK(pod.Result<Op::MemAlloc>({40 * kMiB}) == CUDA_ERROR_OUT_OF_MEMORY);
-  REQUIRE(pod.Result<Op::MemAlloc>({30 * kMiB}) == CUDA_SUCCESS);
+  auto on_second = pod.Call<Op::MemAlloc>({30 * kMiB});
+  REQUIRE(on_second.result == CUDA_SUCCESS);
   CHECK(std::get<0>(pod.Call<Op::MemGetInfo>({}).fields) <= 2 * kMiB);
+  // Copies are counted on the device whose context issued them.
+  REQUIRE(pod.Result<Op::MemcpyHtoD>({std::get<0>(on_second.fields)}, Pattern(5000, 3)) == CUDA_SUCCESS);
+  REQUIRE(pod.Call<Op::MemcpyDtoH>({std::get<0>(on_second.fields), 3000}).result == CUDA_SUCCESS);
   Use(pod, 0);
   REQUIRE(pod.Result<Op::MemAlloc>({40 * kMiB}) == CUDA_SUCCESS);  // device 1's use does not count here
   CHECK(pod.Result<Op::MemAlloc>({30 * kMiB}) == CUDA_ERROR_OUT_OF_MEMORY);
@@ -102,12 +106,16 @@ TEST_CASE("a pod admitted on two GPUs of a server sees both, each with its own s
   CHECK(s.gpus(1).memory_limit_bytes() == 32 * kMiB);
   CHECK(s.gpus(1).memory_used_bytes() == 30 * kMiB);
   CHECK(s.gpus(1).kernels_launched() == 0);
+  CHECK(s.gpus(0).bytes_to_device() == 0);
+  CHECK(s.gpus(1).bytes_to_device() == 5000);
+  CHECK(s.gpus(1).bytes_from_device() == 3000);
   // The session as a whole: its first GPU, and sums.
   CHECK(s.gpu_uuid() == first);
   CHECK(s.percent() == 50);
   CHECK(s.memory_used_bytes() == 70 * kMiB);
   CHECK(s.memory_limit_bytes() == 96 * kMiB);
   CHECK(s.kernels_launched() == 2);
+  CHECK(s.bytes_to_device() == 5000);
 
   REQUIRE(stub->GetInventory(ControlContext().get(), {}, &inventory).ok());
   CHECK(inventory.gpus(0).sessions() == 1);
@@ -123,6 +131,9 @@ TEST_CASE("a pod admitted on two GPUs of a server sees both, each with its own s
   CHECK(HasLine(page, "gpupool_session_kernels_total{gpu=\"" + first + "\"" + session + " 2"));
   CHECK(HasLine(page, "gpupool_session_kernels_total{gpu=\"" + second + "\"" + session + " 0"));
   CHECK(HasLine(page, "gpupool_gpu_memory_used_bytes{gpu=\"" + second + "\"} 31457280"));
+  CHECK(HasLine(page, "gpupool_session_bytes_total{gpu=\"" + second + "\"" +
+                          session.substr(0, session.size() - 1) + ",direction=\"to_device\"} 5000"));
+  CHECK(HasLine(page, "gpupool_bytes_transferred_total{gpu=\"" + first + "\",direction=\"to_device\"} 0"));
   CHECK(HasLine(page, "gpupool_sessions{gpu=\"" + inventory.gpus(1).uuid() + "\"} 0"));
 }
 
