@@ -83,9 +83,13 @@ grpc::Status ControlService::GetInventory(grpc::ServerContext* context,
         if (s.gpu_uuid == g.uuid) percent += s.percent, memory += s.memory_bytes;
       }
     }
+    // From the sessions' stats, as ListSessions and /metrics count them: an entry with no GPU in
+    // particular runs on the server's first.
     for (const SessionRecord& s : sessions) {
-      live += std::any_of(s.gpus.begin(), s.gpus.end(), [&](const ShareRecord& share) {
-        return share.gpu_uuid == g.uuid || (share.gpu_uuid.empty() && g.index == 0);
+      const SessionStats& stats = *s.stats->get();
+      const SessionGpu* end = stats.gpus + stats.gpu_count();
+      live += std::any_of(stats.gpus, end, [&](const SessionGpu& entry) {
+        return entry.Uuid() == g.uuid || (entry.Uuid().empty() && g.index == 0);
       });
     }
     gpu->set_allocated_percent(percent);

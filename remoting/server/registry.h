@@ -45,7 +45,8 @@ struct SessionRecord {
   std::string peer;
   std::string process;
   // What the session was admitted to: the pod's shares of this server's GPUs, in device order, or
-  // one with an empty uuid (no GPU in particular: the server's defaults over every GPU it sees).
+  // one with an empty uuid (no GPU in particular: the server's defaults over every GPU it sees). The
+  // broker publishes it into `stats` (SessionStats::gpus), which every reader uses from then on.
   std::vector<ShareRecord> gpus;
   std::int64_t started_unix_ms = 0;
   std::shared_ptr<SharedStats> stats;      // the worker's live counters

@@ -70,8 +70,8 @@ nvmlReturn_t Fill(int n, unsigned flags, Fetch fetch, CanAccess can_access, Devi
   }
   for (unsigned i = 0; i < static_cast<unsigned>(n); ++i) {
     for (unsigned j = 0; j < static_cast<unsigned>(n); ++j) {
-      int can = 0;
       if (i == j) continue;
+      int can = 0;
       if (CUresult r = can_access(&can, static_cast<CUdevice>(i), static_cast<CUdevice>(j));
           r != CUDA_SUCCESS)
         return FromCuda(r);

@@ -144,15 +144,11 @@ void Peers(const Gpu& a, const Gpu& b, const char* fatbin) {
 void PoolAccess(const Gpu& a, const Gpu& b) {
   CUmemoryPool pool = nullptr;
   if (!CU_OK(cuDeviceGetDefaultMemPool(&pool, a.device))) return;
-  CUmemLocation from_b{};
-  from_b.type = CU_MEM_LOCATION_TYPE_DEVICE;
-  from_b.id = b.device;
+  CUmemLocation from_b = {CU_MEM_LOCATION_TYPE_DEVICE, b.device};
   CUmemAccess_flags flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
   CU_OK(cuMemPoolGetAccess(&flags, pool, &from_b));
   CHECK_TRUE(flags == CU_MEM_ACCESS_FLAGS_PROT_NONE);
-  CUmemAccessDesc grant{};
-  grant.location = from_b;
-  grant.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+  CUmemAccessDesc grant = {from_b, CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
   CU_OK(cuMemPoolSetAccess(pool, &grant, 1));
   CU_OK(cuMemPoolGetAccess(&flags, pool, &from_b));
   CHECK_TRUE(flags == CU_MEM_ACCESS_FLAGS_PROT_READWRITE);
