@@ -151,7 +151,8 @@ for p in "$bundle"/tests/driver/driver_*; do
   name=$(basename "$p")
   case "$name" in
     *.fatbin | driver_server_loss) ;;  # the server-loss program kills its own server (ctest covers it)
-    driver_launch | driver_coverage | driver_deferred_copies | driver_managed | driver_multi_gpu)
+    driver_launch | driver_coverage | driver_deferred_copies | driver_managed | driver_multi_gpu | \
+      driver_mapped_host)
       compare "$name" "$p" "$bundle/tests/driver/driver_kernels.fatbin" ;;
     driver_link) compare "$name" "$p" "$bundle/tests/driver" ;;  # its link_* inputs are bundled there
     *) compare "$name" "$p" ;;

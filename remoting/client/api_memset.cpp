@@ -1,16 +1,23 @@
 // Memsets: always asynchronous on the wire (the server orders them on the stream and latches their
 // errors); the synchronous driver calls use the NULL stream (the per-thread one for _ptds). A
 // synchronous memset of memory marked CU_POINTER_ATTRIBUTE_SYNC_MEMOPS waits for it, as CUDA
-// guarantees (another process may read the memory as soon as the call returns).
+// guarantees (another process may read the memory as soon as the call returns), and so does one of
+// mapped host memory, which CUDA documents as synchronous (the program reads it right after).
 #include "remoting/client/api_support.h"
 
 using namespace gpupool::client;
 
 namespace {
 
-// After a memset: a synchronous one of SYNC_MEMOPS memory waits for its stream.
+// After a memset: a synchronous one of SYNC_MEMOPS memory or of mapped host memory waits for its
+// stream.
 CUresult AfterMemset(CUresult sent, bool sync, CUdeviceptr dst, CUstream stream, bool per_thread) {
-  if (sent != CUDA_SUCCESS || !sync || !State::Get().SyncMemops(dst)) return sent;
+  if (sent != CUDA_SUCCESS || !sync) return sent;
+  bool mapped_host = false;
+  if (!State::Get().SyncMemops(dst) &&
+      !(State::Get().pinned.Find(reinterpret_cast<const void*>(dst), nullptr, &mapped_host) && mapped_host)) {
+    return sent;
+  }
   return SynchronizeStream(stream, per_thread);
 }
 

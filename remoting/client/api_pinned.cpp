@@ -1,13 +1,53 @@
-// Pinned host memory, entirely on the client (pinned_memory.h): the GPU is remote, so page-locking
-// would buy nothing; copies from these buffers go over the socket like any other host memory. Copies
-// into them may be deferred (copy_engine.h).
+// Pinned host memory (pinned_memory.h). With a worker on this host, cuMemHostAlloc takes it from the
+// mapped arena (mapped_arena.h) and has the worker register it for the session's GPUs, so a kernel
+// can use the program's pointer as natively with unified addressing (NCCL's flags and work queues,
+// zero-copy programs). Otherwise it is plain host memory: the GPU is remote, page-locking would buy
+// nothing, and copies from these buffers go over the socket like any other host memory. Copies into
+// pinned memory may be deferred (copy_engine.h).
 #include "common/log.h"
 #include "remoting/client/api_support.h"
 
 using namespace gpupool::client;
 
+namespace {
+
+// An allocation from the mapped arena, registered for the GPUs. NOT_FOUND (not a driver answer) when
+// there is no arena, no current context (the worker's driver registers in one) or no room left in
+// the arena; otherwise the worker's answer.
+CUresult AllocateMapped(std::size_t bytes, unsigned flags, void** out) {
+  MappedArena* arena = State::Get().session()->mapped_arena();
+  std::uint64_t context = 0;
+  if (arena == nullptr || State::Get().CurrentId(&context) != CUDA_SUCCESS) return CUDA_ERROR_NOT_FOUND;
+  std::size_t rounded = 0;
+  void* p = arena->Take(bytes, &rounded);
+  if (p == nullptr) return CUDA_ERROR_NOT_FOUND;
+  const CUresult r = Rpc<Op::MemHostRegisterMapped>(context, {reinterpret_cast<std::uint64_t>(p), rounded});
+  if (r != CUDA_SUCCESS) {
+    arena->Give(p, rounded);
+    return r;
+  }
+  State::Get().pinned.AddMapped(p, bytes, rounded, flags);
+  *out = p;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
 GPUPOOL_API CUresult cuMemHostAlloc(void** ptr, size_t bytes, unsigned int flags) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  GPUPOOL_CU_RETURN_IF_ERROR(PinnedMemory::CheckAllocation(bytes, flags, ptr));
+  // With unified addressing every pinned allocation is mapped, DEVICEMAP or not; one that asked for
+  // it explicitly fails rather than come back unreachable by the GPU.
+  const CUresult mapped = AllocateMapped(bytes, flags, ptr);
+  if (mapped == CUDA_SUCCESS) return CUDA_SUCCESS;
+  if ((flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0 && State::Get().session()->mapped_arena() != nullptr) {
+    return mapped == CUDA_ERROR_NOT_FOUND ? CUDA_ERROR_OUT_OF_MEMORY : mapped;
+  }
+  if (mapped != CUDA_ERROR_NOT_FOUND || State::Get().session()->mapped_arena() != nullptr) {
+    GPUPOOL_LOG_ONCE(kInfo, "pinned memory not mapped")
+        << "pinned host memory beyond what the server maps for the GPU (--session-mapped-memory) is "
+           "the program's alone: cuMemHostGetDevicePointer refuses it";
+  }
   return State::Get().pinned.Allocate(bytes, flags, ptr);
 }
 
@@ -19,6 +59,18 @@ GPUPOOL_API CUresult cuMemFreeHost(void* ptr) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   // None may land in freed memory. It fails only with the connection, which ends every copy too.
   (void)FinishDeferredCopies();
+  std::size_t rounded = 0;
+  if (State::Get().pinned.IsMappedAllocation(ptr, &rounded)) {
+    // The worker lets go of the pages (after the GPU's work on them, as cuMemFreeHost waits) before
+    // the arena may hand them out again.
+    std::uint64_t context = 0;  // the worker's driver lets go in a context, any of the session's
+    (void)State::Get().CurrentId(&context);
+    GPUPOOL_CU_RETURN_IF_ERROR(
+        Rpc<Op::MemHostUnregisterMapped>(context, {reinterpret_cast<std::uint64_t>(ptr)}));
+    GPUPOOL_CU_RETURN_IF_ERROR(State::Get().pinned.Free(ptr));
+    State::Get().session()->mapped_arena()->Give(ptr, rounded);
+    return CUDA_SUCCESS;
+  }
   return State::Get().pinned.Free(ptr);
 }
 
@@ -44,10 +96,21 @@ GPUPOOL_API CUresult cuMemHostGetFlags(unsigned int* flags, void* ptr) {
   return State::Get().pinned.Find(ptr, flags) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
-// Mapped host memory would have to be reachable from a GPU on another machine.
-GPUPOOL_API CUresult cuMemHostGetDevicePointer(CUdeviceptr*, void*, unsigned int) {
-  GPUPOOL_LOG_ONCE(kWarn, "cuMemHostGetDevicePointer")
-      << "mapped host memory (cuMemHostGetDevicePointer) is not "
-         "supported by gpupool";
-  return CUDA_ERROR_NOT_SUPPORTED;
+// The device address of mapped memory is its host address (unified addressing). Only allocations
+// from the mapped arena have one: memory the program registered lies outside it, and a server on
+// another host cannot reach the program's memory at all.
+GPUPOOL_API CUresult cuMemHostGetDevicePointer(CUdeviceptr* dptr, void* ptr, unsigned int flags) {
+  if (dptr == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
+  bool mapped = false;
+  if (!State::Get().pinned.Find(ptr, nullptr, &mapped)) return CUDA_ERROR_INVALID_VALUE;
+  if (!mapped) {
+    GPUPOOL_LOG_ONCE(kWarn, "cuMemHostGetDevicePointer")
+        << "cuMemHostGetDevicePointer: only pinned memory from cuMemHostAlloc with the server on this "
+           "host, within its --session-mapped-memory, is mapped for the GPU (remoting/client/README.md, "
+           "\"Mapped host memory\")";
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  *dptr = reinterpret_cast<CUdeviceptr>(ptr);
+  return CUDA_SUCCESS;
 }

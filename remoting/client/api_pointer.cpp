@@ -1,6 +1,7 @@
 // Pointer attributes, answered from the client's tables: device allocations (and module globals)
 // are device memory, managed allocations device memory with the same host address, pinned host
-// buffers are host memory, anything else is unknown to CUDA.
+// buffers are host memory (with a device address, the same, when mapped), anything else is unknown
+// to CUDA.
 #include <cstring>
 
 #include "common/log.h"
@@ -17,8 +18,9 @@ struct PointerInfo {
   std::size_t bytes = 0;
   CUdeviceptr range_base = 0;  // the allocation, or the reservation the mapping is in
   std::size_t range_bytes = 0;
-  bool mapped = false;   // virtual memory: a mapping in a reservation
-  bool managed = false;  // managed memory: the same address on the host
+  bool mapped = false;       // virtual memory: a mapping in a reservation
+  bool managed = false;      // managed memory: the same address on the host
+  bool mapped_host = false;  // pinned memory the GPUs reach at the same address (mapped_arena.h)
 };
 
 PointerInfo Classify(CUdeviceptr ptr) {
@@ -29,7 +31,8 @@ PointerInfo Classify(CUdeviceptr ptr) {
     info.range_base = info.base;
     info.range_bytes = info.bytes;
   }
-  info.host = !info.device && State::Get().pinned.Find(reinterpret_cast<const void*>(ptr), nullptr);
+  info.host = !info.device &&
+              State::Get().pinned.Find(reinterpret_cast<const void*>(ptr), nullptr, &info.mapped_host);
   info.managed = info.device && ManagedMemory::Get().Find(ptr, nullptr, nullptr);
   return info;
 }
@@ -62,7 +65,8 @@ CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdev
       return Put<unsigned>(data, info.device ? unsigned{CU_MEMORYTYPE_DEVICE}
                                  : info.host ? unsigned{CU_MEMORYTYPE_HOST}
                                              : 0u);
-    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return Put<CUdeviceptr>(data, info.device ? ptr : 0);
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+      return Put<CUdeviceptr>(data, info.device || info.mapped_host ? ptr : 0);
     case CU_POINTER_ATTRIBUTE_HOST_POINTER:
       return Put<void*>(data, info.host || info.managed ? reinterpret_cast<void*>(ptr) : nullptr);
     case CU_POINTER_ATTRIBUTE_BUFFER_ID:
@@ -75,7 +79,7 @@ CUresult Attribute(const PointerInfo& info, CUpointer_attribute attribute, CUdev
       return Put<unsigned>(data, info.device && State::Get().SyncMemops(ptr));
     case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
     case CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE: return Put<unsigned>(data, 0);
-    case CU_POINTER_ATTRIBUTE_MAPPED: return Put<unsigned>(data, info.device ? 1 : 0);
+    case CU_POINTER_ATTRIBUTE_MAPPED: return Put<unsigned>(data, info.device || info.mapped_host ? 1 : 0);
     case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
       return Put<int>(data, known && current != nullptr ? current->device : -2);
     case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: return Put<CUdeviceptr>(data, info.range_base);

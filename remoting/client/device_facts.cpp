@@ -13,8 +13,9 @@ namespace {
 
 // What the device can do through gpupool, where that differs from the GPU itself: managed memory is
 // emulated here without concurrent access (the GPU cannot reach the program's memory over the
-// network: the host hands it over around device work), mapped host memory is refused
-// (remoting/client/README.md), memory pools are emulated here, for device memory only. A feature whose
+// network: the host hands it over around device work), mapped host memory exists only with a mapped
+// arena (a worker on this host, remoting/client/README.md), memory pools are emulated here, for
+// device memory only. A feature whose
 // calls gpupool answers with CUDA_ERROR_NOT_SUPPORTED (unsupported.def) is reported absent, so a program
 // that checks (cuda-samples' memMapIPCDrv, cudaCompressibleMemory) takes its other path or waives
 // instead of failing in the first call: fabric memory handles, compressible memory, host memory
@@ -22,9 +23,8 @@ namespace {
 // arrays (cuMemMapArrayAsync), dma-buf handles, external timeline semaphores, GPUDirect RDMA, stream
 // waits. Interprocess handles and POSIX descriptors of virtual memory work between the sessions of one
 // pod (api_ipc.cpp): there the GPU's own answer stands.
-void ApplyClientCapabilities(DeviceFacts* device) {
+void ApplyClientCapabilities(DeviceFacts* device, bool mapped_host) {
   static constexpr std::pair<CUdevice_attribute, int> kCapabilities[] = {
-      {CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0},
       {CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, 0},
       {CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS, 0},
       {CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES, 0},
@@ -53,6 +53,8 @@ void ApplyClientCapabilities(DeviceFacts* device) {
     device->attributes[attribute] = value;
     device->attribute_results[attribute] = CUDA_SUCCESS;
   }
+  device->attributes[CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY] = mapped_host ? 1 : 0;
+  device->attribute_results[CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY] = CUDA_SUCCESS;
   // Managed memory is emulated on the client over virtual memory management (managed_memory.h).
   device->attributes[CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY] =
       device->attributes[CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED] != 0 ? 1 : 0;
@@ -82,7 +84,7 @@ CUresult FetchDeviceFacts(Session* session, CUdevice ordinal, DeviceFacts* facts
   facts->attribute_results = std::get<1>(attributes);
   facts->attributes.resize(CU_DEVICE_ATTRIBUTE_MAX, 0);
   facts->attribute_results.resize(CU_DEVICE_ATTRIBUTE_MAX, CUDA_ERROR_INVALID_VALUE);
-  ApplyClientCapabilities(facts);
+  ApplyClientCapabilities(facts, session->mapped_arena() != nullptr);
   return CUDA_SUCCESS;
 }
 

@@ -4,31 +4,47 @@
 
 namespace gpupool::client {
 
-CUresult PinnedMemory::Allocate(std::size_t bytes, unsigned flags, void** out) {
-  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+CUresult PinnedMemory::CheckAllocation(std::size_t bytes, unsigned flags, void** out) {
   constexpr unsigned kKnown =
       CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED;
-  if ((flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
-  if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (out == nullptr || (flags & ~kKnown) != 0 || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  return CUDA_SUCCESS;
+}
+
+CUresult PinnedMemory::Allocate(std::size_t bytes, unsigned flags, void** out) {
+  if (CUresult r = CheckAllocation(bytes, flags, out); r != CUDA_SUCCESS) return r;
   // mmap: page-aligned and zeroed, and large buffers cost nothing until touched.
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
   std::lock_guard<std::mutex> lock(mu_);
-  ranges_[static_cast<const char*>(p)] = Range{bytes, flags, true};
+  ranges_[static_cast<const char*>(p)] = Range{bytes, flags, true, 0};
   *out = p;
   return CUDA_SUCCESS;
 }
 
+void PinnedMemory::AddMapped(void* ptr, std::size_t bytes, std::size_t rounded, unsigned flags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ranges_[static_cast<const char*>(ptr)] = Range{bytes, flags, true, rounded};
+}
+
+bool PinnedMemory::IsMappedAllocation(const void* ptr, std::size_t* rounded) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = ranges_.find(static_cast<const char*>(ptr));
+  if (it == ranges_.end() || it->second.mapped == 0) return false;
+  *rounded = it->second.mapped;
+  return true;
+}
+
 CUresult PinnedMemory::Free(void* ptr) {
-  std::size_t bytes = 0;
+  Range range{};
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = ranges_.find(static_cast<const char*>(ptr));
     if (it == ranges_.end() || !it->second.owned) return CUDA_ERROR_INVALID_VALUE;
-    bytes = it->second.bytes;
+    range = it->second;
     ranges_.erase(it);
   }
-  munmap(ptr, bytes);
+  if (range.mapped == 0) munmap(ptr, range.bytes);
   return CUDA_SUCCESS;
 }
 
@@ -39,7 +55,7 @@ CUresult PinnedMemory::Register(void* ptr, std::size_t bytes, unsigned flags) {
   if ((flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard<std::mutex> lock(mu_);
   if (OverlapsLocked(ptr, bytes)) return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
-  ranges_[static_cast<const char*>(ptr)] = Range{bytes, flags, false};
+  ranges_[static_cast<const char*>(ptr)] = Range{bytes, flags, false, 0};
   return CUDA_SUCCESS;
 }
 
@@ -59,11 +75,12 @@ const std::pair<const char* const, PinnedMemory::Range>* PinnedMemory::FindLocke
   return p < it->first + it->second.bytes ? &*it : nullptr;
 }
 
-bool PinnedMemory::Find(const void* ptr, unsigned* flags) const {
+bool PinnedMemory::Find(const void* ptr, unsigned* flags, bool* mapped) const {
   std::lock_guard<std::mutex> lock(mu_);
   const auto* range = FindLocked(ptr);
   if (range == nullptr) return false;
   if (flags != nullptr) *flags = range->second.flags;
+  if (mapped != nullptr) *mapped = range->second.mapped != 0;
   return true;
 }
 

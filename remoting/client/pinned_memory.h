@@ -1,6 +1,8 @@
-// Pinned ("page-locked") host memory on the client. The GPU is on another machine, so pinning
-// buys nothing here: cuMemHostAlloc/cuMemAllocHost return plain page-aligned host memory and
-// cuMemHostRegister only records the range. The registry answers cuMemHostGetFlags,
+// Pinned ("page-locked") host memory on the client. With a worker on this host, cuMemHostAlloc
+// carves it from the mapped arena (mapped_arena.h), registered there for the GPUs (api_pinned.cpp):
+// such ranges are "mapped" and a kernel may use them. Otherwise the GPU is on another machine and
+// pinning buys nothing: Allocate returns plain page-aligned host memory, and cuMemHostRegister only
+// records the range. The registry answers cuMemHostGetFlags, cuMemHostGetDevicePointer,
 // cuPointerGetAttribute and double-registration checks.
 //
 // Thread-safety: all methods lock; safe from any thread.
@@ -16,15 +18,23 @@ namespace gpupool::client {
 
 class PinnedMemory {
  public:
+  // cuMemHostAlloc's checks of its arguments.
+  static CUresult CheckAllocation(std::size_t bytes, unsigned flags, void** out);
   // cuMemHostAlloc: page-aligned, zero-filled (fresh anonymous pages, as the driver's are).
   CUresult Allocate(std::size_t bytes, unsigned flags, void** out);
-  // cuMemFreeHost: only pointers Allocate returned.
+  // Records an allocation from the mapped arena: `bytes` asked for, `rounded` taken.
+  void AddMapped(void* ptr, std::size_t bytes, std::size_t rounded, unsigned flags);
+  // Whether `ptr` is the start of an allocation from the mapped arena; *rounded its size there.
+  bool IsMappedAllocation(const void* ptr, std::size_t* rounded) const;
+  // cuMemFreeHost: only pointers Allocate or AddMapped gave; an arena allocation's pages stay (the
+  // caller gives them back to the arena).
   CUresult Free(void* ptr);
   // cuMemHostRegister / cuMemHostUnregister.
   CUresult Register(void* ptr, std::size_t bytes, unsigned flags);
   CUresult Unregister(void* ptr);
-  // The flags of the range containing `ptr`; false when it is not pinned.
-  bool Find(const void* ptr, unsigned* flags) const;
+  // The flags of the range containing `ptr`, and whether the GPUs reach it (an arena allocation);
+  // false when it is not pinned.
+  bool Find(const void* ptr, unsigned* flags, bool* mapped = nullptr) const;
   // Whether [ptr, ptr + bytes) lies inside one pinned range (a deferred copy may land there).
   bool Covers(const void* ptr, std::size_t bytes) const;
 
@@ -32,7 +42,8 @@ class PinnedMemory {
   struct Range {
     std::size_t bytes;
     unsigned flags;
-    bool owned;  // allocated here (Free) rather than registered (Unregister)
+    bool owned;              // allocated here (Free) rather than registered (Unregister)
+    std::size_t mapped = 0;  // an arena allocation: the bytes it takes there; 0 for none
   };
   bool OverlapsLocked(const void* ptr, std::size_t bytes) const;
   // The range holding `ptr`, or null.

@@ -124,6 +124,11 @@ bool Session::DeferredCopiesWanted() {
   return wanted;
 }
 
+bool Session::MappedMemoryWanted() {
+  static const bool wanted = EnvSwitchOn("GPUPOOL_MAPPED_MEMORY");
+  return wanted;
+}
+
 Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address, const Check& before_ring) {
   GPUPOOL_ASSIGN_OR_RETURN(protocol::Connection conn, protocol::Connect(address.endpoint, kConnectTimeout));
   if (address.endpoint.kind == Endpoint::Kind::kTcp) TightenKeepAlive(conn.fd());
@@ -151,6 +156,11 @@ Result<std::unique_ptr<Session>> Session::Open(const ServerAddress& address, con
                             protocol::kStagingBytes);
     if (!staging.ok()) return staging.status().Annotate(address.endpoint.ToString() + ": deferred staging");
     session->staging_ = std::move(*staging);
+  }
+  if (session->ring_ != nullptr && MappedMemoryWanted()) {
+    auto arena = MappedArena::Open(session->conn_);
+    if (!arena.ok()) return arena.status().Annotate(address.endpoint.ToString() + ": mapped arena");
+    session->arena_ = std::move(*arena);
   }
   Session* raw = session.get();
   session->flusher_ = std::thread([raw] { raw->FlusherLoop(); });

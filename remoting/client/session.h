@@ -19,7 +19,8 @@
 // after which nothing is buffered any more. Async frames with a large tail go out at once.
 // Replies are read through a small buffer, so a reply header and its fields cost one recv.
 // When the server is on this host (a Unix socket without TLS), bulk copy bytes go through a copy
-// ring in shared memory instead (copy_ring.h; GPUPOOL_COPY_RING=off keeps them on the socket).
+// ring in shared memory instead (copy_ring.h; GPUPOOL_COPY_RING=off keeps them on the socket), and
+// pinned host memory comes from an arena the worker maps too (mapped_arena.h), which the GPU can reach.
 // DeviceOutput frames (device printf text, docs/protocol.md "Device output") come before the reply
 // they belong to and are written to the program's stdout (stdio) as they are read, so the text is
 // there when the call returns.
@@ -45,6 +46,7 @@
 #include <thread>
 
 #include "remoting/client/copy_ring.h"
+#include "remoting/client/mapped_arena.h"
 #include "remoting/client/server_address.h"
 #include "remoting/client/shared_region.h"
 #include "remoting/protocol/handshake.h"
@@ -108,6 +110,11 @@ class Session {
   void Flush();
   // The copy ring shared with a worker on this host (copy_ring.h), or null: copies use the socket.
   CopyRing* copy_ring() const { return ring_.get(); }
+  // The mapped arena shared with a worker on this host (mapped_arena.h), or null: pinned memory is
+  // the program's alone and no kernel can reach it.
+  MappedArena* mapped_arena() const { return arena_.get(); }
+  // GPUPOOL_MAPPED_MEMORY=off (or 0): no mapped arena, as with a server on another host.
+  static bool MappedMemoryWanted();
   // Replies are waited for asleep from now on, without polling first (GPUPOOL_SPIN_US): the program
   // asked CUDA not to spin (CU_CTX_SCHED_BLOCKING_SYNC).
   void StopPolling() { conn_.SetReadSpin(std::chrono::nanoseconds(0)); }
@@ -140,6 +147,7 @@ class Session {
   std::unique_ptr<CopyRing> ring_;
   // The deferred staging shared with a worker on this host (protocol/deferred_staging.h), or null.
   std::unique_ptr<SharedRegion> staging_;
+  std::unique_ptr<MappedArena> arena_;
   std::atomic<CUresult> broken_{CUDA_SUCCESS};
 
   std::mutex send_mu_;

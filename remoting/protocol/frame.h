@@ -27,7 +27,9 @@ inline constexpr std::uint32_t kMagic = 0x50555047;  // "GPUP" read as little-en
 // 7: 2D copies through the copy ring (Memcpy2DToDeviceRing, Memcpy2DFromDeviceRing), __managed__
 //    variables (LibraryGetManaged).
 // 8: interprocess memory and event handles (IpcGetMemHandle, IpcOpenMemHandle and the rest).
-inline constexpr std::uint16_t kProtocolVersion = 9;
+// 9: peer access between a session's devices (CtxEnablePeerAccess, CtxDisablePeerAccess).
+// 10: mapped host memory on one host (OpenMappedArena, MemHostRegisterMapped, MemHostUnregisterMapped).
+inline constexpr std::uint16_t kProtocolVersion = 10;
 // The oldest client version a server still serves: a version 2 client sends the same Hello and
 // simply never asks for a copy ring, so servers can be upgraded before their clients.
 inline constexpr std::uint16_t kOldestProtocolVersion = 2;
@@ -51,6 +53,10 @@ inline constexpr std::uint16_t kOpOpenCopyRing = 0x0005;
 // client -> server, once, after a copy ring was opened: asks for the deferred staging; the reply
 // (same opcode) carries its geometry and its memfd (deferred_staging.h)
 inline constexpr std::uint16_t kOpOpenDeferredStaging = 0x0006;
+// client -> server, once, after the copy ring (again with another address while the reply says the
+// address is taken): asks for the mapped arena; the reply (same opcode) carries its memfd
+// (mapped_arena.h)
+inline constexpr std::uint16_t kOpOpenMappedArena = 0x0007;
 inline constexpr std::uint16_t kFirstCallOpcode = 0x0100;
 
 // Limits. A frame larger than kMaxPayload is a protocol error that ends the session.

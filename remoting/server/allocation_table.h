@@ -1,8 +1,9 @@
 // AllocationTable: the device memory a session may touch — its own allocations, module globals it
 // looked up (borrowed: not freed by MemFree, not counted against its memory limit), the mappings of
-// its physical allocations into its reserved address ranges (virtual_memory.h; counted there) and the
-// allocations of other sessions it opened by an interprocess handle (counted in theirs). Every
-// device pointer a request carries is checked here before the backend sees it: the range
+// its physical allocations into its reserved address ranges (virtual_memory.h; counted there), the
+// allocations of other sessions it opened by an interprocess handle (counted in theirs) and the host
+// memory it registered for its GPUs in its mapped arena (mapped_arena.h: host memory, counted there).
+// Every device pointer a request carries is checked here before the backend sees it: the range
 // [ptr, ptr + size) must lie inside one entry, with no overflow — or, as on a GPU, run on through
 // mappings that follow each other without a gap.
 //
@@ -19,10 +20,11 @@ namespace gpupool::server {
 class AllocationTable {
  public:
   enum class Kind : std::uint8_t {
-    kOwned,     // cuMemAlloc and friends: freed by MemFree, counted in owned_bytes()
-    kBorrowed,  // a module global: goes with its module
-    kMapped,    // a cuMemMap mapping: goes with MemUnmap
-    kImported,  // another session's allocation (IpcOpenMemHandle): goes with IpcCloseMemHandle
+    kOwned,       // cuMemAlloc and friends: freed by MemFree, counted in owned_bytes()
+    kBorrowed,    // a module global: goes with its module
+    kMapped,      // a cuMemMap mapping: goes with MemUnmap
+    kImported,    // another session's allocation (IpcOpenMemHandle): goes with IpcCloseMemHandle
+    kHostMapped,  // pinned host memory of the mapped arena: goes with MemHostUnregisterMapped
   };
   struct Entry {
     std::uint64_t size = 0;

@@ -199,6 +199,7 @@ Status Dispatch(Session& session, protocol::Connection& conn, const protocol::Fr
   if (header.opcode == protocol::kOpOpenCopyRing) return OpenCopyRing(session, conn, header, payload);
   if (header.opcode == protocol::kOpOpenDeferredStaging)
     return OpenDeferredStaging(session, conn, header, payload);
+  if (header.opcode == protocol::kOpOpenMappedArena) return OpenMappedArena(session, conn, header, payload);
   Handler handler = Find(header.opcode);
   if (handler == nullptr) {
     return Violation(session, ProtocolError::kOpcode, "unknown opcode " + protocol::OpName(header.opcode));

@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
       w.share_idle = options->share_idle;
       w.kernel_timeout_ms = options->kernel_timeout_ms;
       w.spin_us = options->spin_us;
+      w.mapped_memory = options->session_mapped_memory;
       w.image_cache_dir = options->image_cache_dir;
       w.image_cache_bytes = options->image_cache_bytes;
       w.share_table_fd = options->share_table_fd;

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/units.h"
+#include "remoting/protocol/mapped_arena.h"
 
 namespace gpupool::server {
 namespace {
@@ -113,6 +114,13 @@ Status Apply(ServerOptions& o, const std::string& flag, const std::string& value
     auto size = ParseSize(value);
     if (!size.ok()) return Status::InvalidArgument("--session-memory: '" + value + "' is not a size");
     o.session_memory = *size;
+  } else if (flag == "--session-mapped-memory") {
+    auto size = ParseSize(value);
+    if (!size.ok() || *size > protocol::kMappedArenaBytes) {
+      return Status::InvalidArgument("--session-mapped-memory: '" + value + "' is not a size up to " +
+                                     std::to_string(protocol::kMappedArenaBytes >> 30) + "GiB");
+    }
+    o.session_mapped_memory = *size;
   } else if (flag == "--session-percent") {
     auto p = ParsePercent(value);
     if (!p.ok()) return Status::InvalidArgument("--session-percent: '" + value + "' is not a percent 1..100");
@@ -279,6 +287,7 @@ std::vector<std::string> WorkerArgs(const ServerOptions& o, const WorkerSession&
   if (o.kernel_timeout_ms != 0)
     a.insert(a.end(), {"--kernel-timeout", std::to_string(o.kernel_timeout_ms) + "ms"});
   a.insert(a.end(), {"--spin-us", std::to_string(o.spin_us)});
+  a.insert(a.end(), {"--session-mapped-memory", std::to_string(o.session_mapped_memory)});
   if (!o.image_cache_dir.empty()) {
     a.insert(a.end(), {"--image-cache-dir", o.image_cache_dir, "--image-cache-size",
                        std::to_string(o.image_cache_bytes)});

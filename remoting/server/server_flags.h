@@ -7,6 +7,7 @@
 //                  [--emulated-gpus N] [--emulated-memory SIZE] [--record-launches PATH]
 //                  [--emulated-lost-gpu INDEX]
 //                  [--session-memory SIZE] [--control-listen HOST:PORT] [--metrics-listen HOST:PORT]
+//                  [--session-mapped-memory SIZE]
 //                  [--cuda-library PATH] [--session-percent P] [--share-idle on|off]
 //                  [--kernel-timeout DURATION] [--emulated-kernel-time DURATION] [--spin-us N]
 //                  [--image-cache-dir DIR [--image-cache-size SIZE]]
@@ -50,7 +51,9 @@ struct ServerOptions {
   protocol::TlsServerFiles tls;  // cert_file set: TLS on every TCP connection (the Unix socket stays plain)
   std::string cuda_library;
   EmulatedConfig emulated;
-  std::uint64_t session_memory = 0;    // per-session limit outside a cluster; 0: none
+  std::uint64_t session_memory = 0;  // per-session limit outside a cluster; 0: none
+  // Pinned host memory a session on this host may map for its GPUs (mapped_arena.h); 0: none.
+  std::uint64_t session_mapped_memory = 1ull << 30;
   bool allow_unauthenticated = false;  // listen beyond loopback without client authentication
   std::uint32_t session_percent = 0;   // compute share of sessions not admitted; 0: none (never held back)
   bool share_idle = true;              // a session alone on its GPU may use more than its share
@@ -107,7 +110,7 @@ inline constexpr const char* kServerUsage =
     "                      [--cuda-library PATH] [--emulated-lost-gpu INDEX] [--session-percent P]\n"
     "                      [--share-idle on|off] [--kernel-timeout DURATION] [--emulated-kernel-time "
     "DURATION]\n"
-    "                      [--spin-us N (default 50)]\n"
+    "                      [--spin-us N (default 50)] [--session-mapped-memory SIZE (default 1GiB)]\n"
     "                      [--image-cache-dir DIR [--image-cache-size SIZE (default 8GiB)]]\n"
     "                      [--pod-token-review [--kube-api-server URL [--kube-api-ca-file FILE]\n"
     "                       [--kube-api-token-file FILE]] [--pod-token-cache-ttl DURATION]\n"
@@ -126,7 +129,9 @@ inline constexpr const char* kServerUsage =
     "  --control-service-account: a service account (the operator's) whose gpupool.io token may call the\n"
     "    Control API (repeatable).\n"
     "  --spin-us: microseconds a session's worker polls for the client's next request before it sleeps\n"
-    "    (0: it sleeps at once); a request that comes within it skips the wake-up.\n";
+    "    (0: it sleeps at once); a request that comes within it skips the wake-up.\n"
+    "  --session-mapped-memory: pinned host memory a client on this host (Unix socket) may map for its\n"
+    "    GPUs (cuMemHostAlloc: zero-copy access by kernels); 0 refuses mapped host memory.\n";
 
 // Parses argv[1..]. Errors name the flag and what was wrong.
 Result<ServerOptions> ParseServerArgs(const std::vector<std::string>& args);

@@ -26,6 +26,7 @@
 #include "remoting/server/handle_table.h"
 #include "remoting/server/image_cache.h"
 #include "remoting/server/ipc_directory.h"
+#include "remoting/server/mapped_arena.h"
 #include "remoting/server/session_stats.h"
 #include "remoting/server/virtual_memory.h"
 
@@ -105,6 +106,11 @@ class Session {
   protocol::FrameReader* deferred_tail = nullptr;
   // Shared with the client when it asked for one (copy_ring.h); null otherwise.
   std::unique_ptr<CopyRing> ring;
+  // Host memory shared with a client on this host and registered for the GPUs (mapped_arena.h), when
+  // the client asked for it; and how many bytes of it the session may register (0: none, the arena is
+  // declined).
+  std::unique_ptr<MappedArena> mapped_arena;
+  std::uint64_t mapped_limit = 0;
   // Device-to-host copies answered later (MemcpyDtoHDeferred), and the header of the kDeferred
   // request being dispatched (its reply is sent from `deferred`).
   DeferredCopies deferred{api};

@@ -128,6 +128,7 @@ int RunWorker(const WorkerOptions& options) {
   const ImageStore image_store(options.image_cache_dir, options.image_cache_bytes);
   if (!options.image_cache_dir.empty()) session.images.set_store(&image_store);
   session.backend = backend->get();
+  session.mapped_limit = options.mapped_memory;
   Result<IpcDirectory> ipc = Status::NotFound("no interprocess directory");
   if (options.ipc_directory_fd >= 0) ipc = IpcDirectory::Map(options.ipc_directory_fd);
   if (ipc.ok()) {

@@ -31,6 +31,7 @@ struct WorkerOptions {
   bool share_idle = true;              // may use idle capacity when alone on its GPU
   std::int64_t kernel_timeout_ms = 0;  // the hang watchdog; 0: off
   std::uint32_t spin_us = 0;           // polls for the next request this long before sleeping
+  std::uint64_t mapped_memory = 0;     // pinned host memory the client may map for the GPUs; 0: none
   int share_table_fd = -1;             // the broker's ShareTable; -1: none
   int ipc_directory_fd = -1;           // the broker's IpcDirectory; -1: none (interprocess handles refused)
   std::string image_cache_dir;         // the server's shared images (image_store.h); "": none

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "remoting/protocol/mapped_arena.h"
 #include "tests/fuzz/frame_bytes.h"
 
 using gpupool::testing::Frame;
@@ -70,6 +71,13 @@ std::vector<std::pair<std::string, std::string>> Corpus() {
               RequestFrame<Op::DevicePrimaryCtxRetain>(2, {1}), RequestFrame<Op::CtxSetCurrent>(3, {1}),
               RequestFrame<Op::CtxEnablePeerAccess>(4, {2, 0}),
               RequestFrame<Op::CtxDisablePeerAccess>(5, {2})})},
+      {"mapped_arena",
+       Seeds({hello, Frame(protocol::kOpOpenMappedArena, 0, 1, protocol::EncodeArenaRequest(dptr)),
+              Frame(protocol::kOpOpenMappedArena, protocol::kFlagReply, 1,
+                    protocol::EncodeArenaReply({protocol::ArenaStatus::kReady, 64ull << 30, 1ull << 30})),
+              RequestFrame<Op::MemHostRegisterMapped>(2, {dptr, 8192}),
+              RequestFrame<Op::MemsetD8>(3, {dptr, 7, 8192, 0}),
+              RequestFrame<Op::MemHostUnregisterMapped>(4, {dptr})})},
       {"async_calls",
        Seeds({hello, RequestFrame<Op::MemcpyHtoDAsync>(1, {dptr, 0}, "abcd"),
               RequestFrame<Op::EventRecord>(2, {1, 0}), RequestFrame<Op::MemFreeAsync>(3, {dptr, 0}),

@@ -18,6 +18,7 @@
 #include "remoting/protocol/copy_ring.h"
 #include "remoting/protocol/frame_reader.h"
 #include "remoting/protocol/handshake.h"
+#include "remoting/protocol/mapped_arena.h"
 
 namespace gpupool::protocol {
 namespace {
@@ -58,6 +59,10 @@ void DecodeFrame(const FrameHeader& header, std::string_view payload) {
     case kOpError: (void)DecodeError(payload); return;
     case kOpOpenCopyRing:
     case kOpOpenDeferredStaging: (void)DecodeRingGeometry(payload); return;
+    case kOpOpenMappedArena:
+      (void)DecodeArenaRequest(payload);
+      (void)DecodeArenaReply(payload);
+      return;
   }
   const OpInfo* info = FindOp(header.opcode);
   for (const Entry& e : kDecoders) {

@@ -120,10 +120,10 @@ CUresult MemHostRegister(void* p, size_t bytes, unsigned flags) {
   auto next = registered.lower_bound(start);
   if (next != registered.end() && next->first < start + bytes)
     return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
-  if (next != registered.begin() && std::prev(next)->first + std::prev(next)->second > start) {
+  if (next != registered.begin() && std::prev(next)->first + std::prev(next)->second.bytes > start) {
     return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
   }
-  registered.emplace(start, bytes);
+  registered.emplace(start, State::RegisteredHost{bytes, flags});
   return CUDA_SUCCESS;
 }
 
@@ -143,11 +143,30 @@ bool FindHost(std::uintptr_t p, std::uintptr_t* start, std::size_t* size) {
     if (p >= b && p - b < bytes) return *start = b, *size = bytes, true;
   }
   const auto& registered = GetState().host_registered;
-  auto it = RangeHolding(registered, p, [](std::size_t bytes) { return bytes; });
+  auto it = RangeHolding(registered, p, [](const State::RegisteredHost& h) { return h.bytes; });
   if (it == registered.end()) return false;
   *start = it->first;
-  *size = it->second;
+  *size = it->second.bytes;
   return true;
+}
+
+// With unified addressing a pinned allocation is mapped, and so is registered memory with
+// CU_MEMHOSTREGISTER_DEVICEMAP: the device pointer is the host pointer.
+CUresult MemHostGetDevicePointer(CUdeviceptr* dptr, void* p, unsigned flags) {
+  GPUPOOL_CURRENT_CONTEXT(ctx);
+  (void)ctx;
+  if (dptr == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  std::uintptr_t start = 0;
+  std::size_t size = 0;
+  if (!FindHost(address, &start, &size)) return CUDA_ERROR_INVALID_VALUE;
+  auto registered = GetState().host_registered.find(start);
+  if (registered != GetState().host_registered.end() &&
+      (registered->second.flags & CU_MEMHOSTREGISTER_DEVICEMAP) == 0) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  *dptr = static_cast<CUdeviceptr>(address);
+  return CUDA_SUCCESS;
 }
 
 template <typename T>
@@ -262,6 +281,7 @@ void FillMemoryApi(DriverApi& api) {
   api.cuMemFreeHost = MemFreeHost;
   api.cuMemHostRegister_v2 = MemHostRegister;
   api.cuMemHostUnregister = MemHostUnregister;
+  api.cuMemHostGetDevicePointer_v2 = MemHostGetDevicePointer;
   api.cuMemAllocAsync = MemAllocAsync;
   api.cuMemFreeAsync = MemFreeAsync;
   api.cuPointerGetAttribute = PointerGetAttribute;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 
+#include "common/address_ranges.h"
 #include "remoting/server/gpu_identity.h"
 
 namespace gpupool::server::emulated {
@@ -148,7 +149,13 @@ std::byte* ResolveDevice(CUdeviceptr address, std::size_t bytes, unsigned long l
   if (DeviceMemory* memory = MemoryFor(address)) return memory->Resolve(address, bytes);
   // Mapped memory: the access rights are those of the device the caller works on.
   const Context* ctx = CurrentContext();
-  return ctx != nullptr ? GetState().virtual_memory.Resolve(address, bytes, ctx->device, need) : nullptr;
+  if (ctx == nullptr) return nullptr;
+  if (std::byte* mapped = GetState().virtual_memory.Resolve(address, bytes, ctx->device, need)) return mapped;
+  const auto& registered = GetState().host_registered;
+  auto it = RangeHolding(registered, address, [](const State::RegisteredHost& h) { return h.bytes; });
+  if (it == registered.end() || (it->second.flags & CU_MEMHOSTREGISTER_DEVICEMAP) == 0) return nullptr;
+  if (bytes > it->second.bytes - (address - it->first)) return nullptr;
+  return reinterpret_cast<std::byte*>(address);
 }
 
 CUresult CheckStream(CUstream stream) {

@@ -176,7 +176,11 @@ struct State {
   std::unordered_map<CUsurfObject, TextureObject> surfaces;
   std::unordered_map<CUdeviceptr, Context*> allocation_owner;  // cuMemAlloc*: freed with their context
   std::unordered_map<void*, std::size_t> host_allocations;     // cuMemHostAlloc
-  std::map<std::uintptr_t, std::size_t> host_registered;       // cuMemHostRegister
+  struct RegisteredHost {
+    std::size_t bytes = 0;
+    unsigned flags = 0;  // CU_MEMHOSTREGISTER_*
+  };
+  std::map<std::uintptr_t, RegisteredHost> host_registered;  // cuMemHostRegister
   VirtualMemory virtual_memory;         // cuMemCreate / cuMemAddressReserve / cuMemMap (not per device)
   unsigned long long next_id = 2;       // ids 0 and 1: the default streams
   int launch_log_fd = -1;               // --record-launches, O_APPEND
@@ -206,9 +210,11 @@ CUresult CheckStream(CUstream stream);
 unsigned long long StreamId(CUstream stream);
 // Whether unified addressing takes `address` for device memory: a GPU's range or the reservation window.
 bool IsDeviceAddress(CUdeviceptr address);
-// Resolves [address, address + bytes) to host memory, or nullptr: inside one live allocation, or
-// across adjacent mappings of one reservation (virtual_memory.h) that give the current context's
-// device the access `need` (CU_MEM_ACCESS_FLAGS_PROT_READ to read; the default, _READWRITE, to write).
+// Resolves [address, address + bytes) to host memory, or nullptr: inside one live allocation, across
+// adjacent mappings of one reservation (virtual_memory.h) that give the current context's device the
+// access `need` (CU_MEM_ACCESS_FLAGS_PROT_READ to read; the default, _READWRITE, to write), or inside
+// host memory registered with CU_MEMHOSTREGISTER_DEVICEMAP (its device address is its host address,
+// as on GPUs that report CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM).
 std::byte* ResolveDevice(CUdeviceptr address, std::size_t bytes,
                          unsigned long long need = CU_MEM_ACCESS_FLAGS_PROT_READWRITE);
 // The live array behind a handle, or nullptr.

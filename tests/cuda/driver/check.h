@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -70,6 +71,18 @@ inline std::string Hex(const unsigned char* p, std::size_t n) {
     out += digits[p[i] & 15];
   }
   return out;
+}
+
+// Launches driver_kernels.cu's k_ptr_size (`fill`) on one block of `n` threads, writing 1.0 to p[0..n),
+// and prints the EXPECT line ctest compares with the server's launch record.
+inline void LaunchFill(CUfunction fill, float* p, unsigned n) {
+  unsigned long long count = n;
+  void* params[] = {&p, &count};
+  CU_OK(cuLaunchKernel(fill, 1, 1, 1, n, 1, 1, 0, nullptr, params, nullptr));
+  unsigned char bytes[16];
+  std::memcpy(bytes, &p, 8);
+  std::memcpy(bytes + 8, &count, 8);
+  std::printf("EXPECT k_ptr_size 1,1,1 %u,1,1 %s\n", n, Hex(bytes, sizeof bytes).c_str());
 }
 
 // The bytes of file `path` (a kernel image); exits with a FAIL line when it cannot be read.

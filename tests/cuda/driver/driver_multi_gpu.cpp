@@ -120,14 +120,7 @@ void Peers(const Gpu& a, const Gpu& b, const char* fatbin) {
   constexpr unsigned kFloats = 32;
   const CUdeviceptr on_b = Filled(b, std::vector<unsigned char>(kFloats * sizeof(float), 0));
   CU_OK(cuCtxSetCurrent(a.context));
-  float* p = reinterpret_cast<float*>(on_b);
-  unsigned long long count = kFloats;
-  void* params[] = {&p, &count};
-  CU_OK(cuLaunchKernel(fill, 1, 1, 1, kFloats, 1, 1, 0, nullptr, params, nullptr));
-  unsigned char bytes[16];
-  std::memcpy(bytes, &p, 8);
-  std::memcpy(bytes + 8, &count, 8);
-  std::printf("EXPECT k_ptr_size 1,1,1 %u,1,1 %s\n", kFloats, drv::Hex(bytes, sizeof bytes).c_str());
+  drv::LaunchFill(fill, reinterpret_cast<float*>(on_b), kFloats);
   CU_OK(cuCtxSynchronize());
   std::vector<float> back(kFloats, -1.0f);
   CU_OK(cuMemcpyDtoH(back.data(), on_b, kFloats * sizeof(float)));

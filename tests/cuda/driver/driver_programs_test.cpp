@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -41,11 +42,13 @@ struct Server {
     return Subprocess::Start(argv);
   }
 
-  Result<Subprocess> Run(const std::vector<std::string>& argv, const std::string& copy_ring = "") const {
+  // `env`: more environment for the program (GPUPOOL_COPY_RING, ...).
+  Result<Subprocess> Run(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env = {}) const {
     SubprocessOptions options;
+    options.env = env;
     options.env["LD_LIBRARY_PATH"] = GPUPOOL_CLIENT_DIR;
     options.env["GPUPOOL_SERVER"] = address;
-    if (!copy_ring.empty()) options.env["GPUPOOL_COPY_RING"] = copy_ring;
     std::vector<std::string> full = argv;
     full[0] = std::string(GPUPOOL_PROGRAM_DIR) + "/" + argv[0];
     return Subprocess::Start(full, options);
@@ -53,9 +56,9 @@ struct Server {
 };
 
 // Runs a program through `server`, which must exit 0 and print its PASS line; returns its output.
-std::string ExpectPass(const Server& server, const std::vector<std::string>& argv, int timeout_s = 600,
-                       const std::string& copy_ring = "") {
-  auto child = server.Run(argv, copy_ring);
+std::string ExpectPassWith(const Server& server, const std::vector<std::string>& argv,
+                           const std::map<std::string, std::string>& env, int timeout_s = 600) {
+  auto child = server.Run(argv, env);
   REQUIRE(child.ok());
   auto code = child->Wait(std::chrono::seconds(timeout_s));
   INFO(child->output());
@@ -63,6 +66,13 @@ std::string ExpectPass(const Server& server, const std::vector<std::string>& arg
   CHECK(*code == 0);
   CHECK(child->output().find("PASS " + argv[0] + "\n") != std::string::npos);
   return child->output();
+}
+
+std::string ExpectPass(const Server& server, const std::vector<std::string>& argv, int timeout_s = 600,
+                       const std::string& copy_ring = "") {
+  std::map<std::string, std::string> env;
+  if (!copy_ring.empty()) env["GPUPOOL_COPY_RING"] = copy_ring;
+  return ExpectPassWith(server, argv, env, timeout_s);
 }
 
 // On one host the client and the worker share a copy ring (protocol/copy_ring.h) and the bytes go
@@ -103,7 +113,8 @@ TEST_CASE("streams_events: event waits order streams, with queries, timing and p
 
 TEST_CASE("errors: bad handles, pointers outside allocations, copies past the end, unsupported calls, fork") {
   Server server;
-  auto child = server.Run({"driver_errors"});
+  // As with a server on another host: no mapped host memory (driver_mapped_host has it).
+  auto child = server.Run({"driver_errors"}, {{"GPUPOOL_MAPPED_MEMORY", "off"}});
   REQUIRE(child.ok());
   auto code = child->Wait(std::chrono::seconds(600));
   INFO(child->output());
@@ -112,7 +123,8 @@ TEST_CASE("errors: bad handles, pointers outside allocations, copies past the en
   const std::string& output = child->output();
   CHECK(output.find("PASS driver_errors\n") != std::string::npos);
   // A refused call is named in the log, once however often it is made.
-  const std::string refused = "(cuMemHostGetDevicePointer) is not supported";
+  CHECK(output.find("mapped host memory: 0") != std::string::npos);
+  const std::string refused = "cuMemHostGetDevicePointer: only pinned memory";
   const std::size_t first = output.find(refused);
   CHECK(first != std::string::npos);
   CHECK(output.find(refused, first + 1) == std::string::npos);
@@ -204,6 +216,22 @@ TEST_CASE("multi_gpu: two devices, copies and event waits between them, peer acc
   // The kernel of device 0 that writes device 1's memory was launched (the emulated device records it).
   CHECK(out.find("peer kernel wrote") != std::string::npos);
   CheckRecordedLaunches(server, out, 1);
+}
+
+// A worker on this host shares a mapped arena with the program: its pinned memory is the GPU's too
+// (the emulated device's copies and memsets use the program's pages; the kernel's launch is recorded).
+// With GPUPOOL_MAPPED_MEMORY=off, as with a server on another host, the device pointer is refused.
+TEST_CASE("mapped_host: pinned memory the GPU reaches through the program's pointers, within a limit") {
+  Server server({"--session-mapped-memory", "8MiB"});
+  const std::string kernels = std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin";
+  const std::string out =
+      ExpectPassWith(server, {"driver_mapped_host", kernels}, {{"GPUPOOL_TEST_MAPPED_LIMIT", "8388608"}});
+  CHECK(out.find("mapped host memory: 1") != std::string::npos);
+  CHECK(out.find("cuMemHostGetDevicePointer: only pinned memory") != std::string::npos);  // registered
+  CheckRecordedLaunches(server, out, 1);
+  const std::string off =
+      ExpectPassWith(server, {"driver_mapped_host", kernels}, {{"GPUPOOL_MAPPED_MEMORY", "off"}});
+  CHECK(off.find("mapped host memory: 0") != std::string::npos);
 }
 
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {

@@ -67,6 +67,22 @@ TEST_CASE("runtime-API test programs pass through gpupool on the emulated device
   Run run(name, runtime);
 }
 
+// simpleZeroCopy's way: with the server on this host the device can map host memory and the program's
+// pinned buffers are the kernel's (its copies and memsets checked here, its sums on a GPU); with
+// GPUPOOL_MAPPED_MEMORY=off, as with a server on another host, it says it cannot and the device pointer
+// is refused.
+TEST_CASE("zero-copy memory is mapped beside a worker on this host and refused without one") {
+  const std::string runtime = GENERATE("static", "shared");
+  INFO(runtime << " runtime");
+  {
+    Run mapped("zero_copy", runtime);
+    CHECK(mapped.child->output().find("canMapHostMemory 1\n") != std::string::npos);
+    CHECK(mapped.child->output().find("zero-copy sum checked") != std::string::npos);
+  }
+  Run refused("zero_copy", runtime, "info", {{"GPUPOOL_MAPPED_MEMORY", "off"}});
+  CHECK(refused.child->output().find("canMapHostMemory 0\n") != std::string::npos);
+}
+
 // A fatbin for five GPU generations reaches the server holding only what the sm_90 device can use
 // (remoting/client/fatbin_trim.h), and its kernel still loads and runs; GPUPOOL_FATBIN_TRIM=off sends it
 // whole.

@@ -103,7 +103,7 @@ TEST_CASE("bad handshakes get an error and the connection closes") {
     SendRaw(raw.conn(), Header(static_cast<std::uint32_t>(v1.size()), protocol::kOpHello, 0, 0) + v1);
     protocol::ErrorMessage error = raw.ExpectErrorAndClose();
     CHECK(error.code == Code::kInvalidArgument);
-    CHECK(error.message == "protocol version 1 not supported (server speaks 2 to 9)");
+    CHECK(error.message == "protocol version 1 not supported (server speaks 2 to 10)");
   }
   {
     // A version 2 client (the same Hello, no copy ring) is served: servers may be upgraded first.

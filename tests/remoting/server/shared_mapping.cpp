@@ -31,6 +31,19 @@ void RequestShared(TestClient& c, std::uint16_t opcode, std::size_t bytes, Share
   out->bytes = bytes;
 }
 
+namespace {
+
+std::vector<std::string> UnixFlags(const std::string& path, const std::vector<std::string>& extra) {
+  std::vector<std::string> flags = {"--unix", path};
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return flags;
+}
+
+}  // namespace
+
+UnixServer::UnixServer(const std::vector<std::string>& extra)
+    : server(ServerProcess::Start(UnixFlags(path, extra))) {}
+
 Endpoint UnixServer::endpoint() const {
   Endpoint e;
   e.kind = Endpoint::Kind::kUnix;

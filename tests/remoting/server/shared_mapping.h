@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "remoting/protocol/copy_ring.h"
 #include "tests/remoting/server/test_client.h"
@@ -28,10 +29,12 @@ struct SharedMapping {
 // Sends `opcode` (request id 77) and reads the answer; maps `bytes` of its memfd when it has one.
 void RequestShared(TestClient& c, std::uint16_t opcode, std::size_t bytes, SharedMapping* out);
 
+// A server that also listens on a Unix socket; `extra`: more flags.
 struct UnixServer {
+  explicit UnixServer(const std::vector<std::string>& extra = {});
   TempDir dir;
   std::string path = dir.File("server.sock");
-  ServerProcess server = ServerProcess::Start({"--unix", path});
+  ServerProcess server;
   Endpoint endpoint() const;
 };
 

@@ -1,0 +1,190 @@
+// Mapped ("zero-copy") host memory: pinned memory a kernel reaches through the program's own pointer.
+// Through gpupool it exists when the server is on this host (the mapped arena, a worker and the
+// program sharing the pages); the device then reports CAN_MAP_HOST_MEMORY, which this program prints
+// and follows, as programs that check do. With it: the device pointer is the host pointer, the
+// server's copies and memsets read and write the program's pages directly (no bytes travel), a kernel
+// writes them (on a GPU it ran: "mapped kernel wrote" is compared native and through gpupool; the
+// emulated device records the launch only), freed memory comes back zeroed, threads allocate at once,
+// and memory the program registered itself is not the GPU's through gpupool. Without it: allocations still
+// work and cuMemHostGetDevicePointer says CUDA_ERROR_NOT_SUPPORTED. GPUPOOL_TEST_MAPPED_LIMIT (bytes; the
+// server's --session-mapped-memory, set by the test) adds the checks of that limit.
+//
+//   driver_mapped_host KERNELS.fatbin
+#include <cuda.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "check.h"
+
+namespace {
+
+bool AllBytes(const void* p, std::size_t n, unsigned char value) {
+  const auto* bytes = static_cast<const unsigned char*>(p);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (bytes[i] != value) return false;
+  }
+  return true;
+}
+
+// The device address is the host address, anywhere inside the allocation; pointer queries agree.
+void Addresses(void* host, std::size_t n) {
+  CUdeviceptr device = 0;
+  CU_OK(cuMemHostGetDevicePointer(&device, host, 0));
+  CHECK_TRUE(device == reinterpret_cast<CUdeviceptr>(host));
+  CU_OK(cuMemHostGetDevicePointer(&device, static_cast<char*>(host) + n - 1, 0));
+  CHECK_TRUE(device == reinterpret_cast<CUdeviceptr>(host) + n - 1);
+  CU_EXPECT(cuMemHostGetDevicePointer(&device, host, 1), CUDA_ERROR_INVALID_VALUE);
+  unsigned type = 0;
+  CU_OK(cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, reinterpret_cast<CUdeviceptr>(host)));
+  CHECK_TRUE(type == CU_MEMORYTYPE_HOST);
+  CUdeviceptr attribute = 0;
+  CU_OK(cuPointerGetAttribute(&attribute, CU_POINTER_ATTRIBUTE_DEVICE_POINTER,
+                              reinterpret_cast<CUdeviceptr>(host)));
+  CHECK_TRUE(attribute == reinterpret_cast<CUdeviceptr>(host));
+}
+
+// The server's copies and memsets use the program's pages as device memory.
+void DeviceSide(void* host, std::size_t n) {
+  const CUdeviceptr mapped = reinterpret_cast<CUdeviceptr>(host);
+  const std::vector<unsigned char> data = drv::RandomBytes(n, 11);
+  std::memcpy(host, data.data(), n);
+  CUdeviceptr device = 0;
+  CU_OK(cuMemAlloc(&device, n));
+  CU_OK(cuMemcpyDtoD(device, mapped, n));  // reads what the program wrote, where it wrote it
+  std::vector<unsigned char> back(n, 0);
+  CU_OK(cuMemcpyDtoH(back.data(), device, n));
+  CHECK_TRUE(back == data);
+  CU_OK(cuMemsetD32(mapped, 0x5a5a5a5a, n / 4));  // visible in the program's pages, no copy back
+  CU_OK(cuCtxSynchronize());
+  CHECK_TRUE(AllBytes(host, n / 4 * 4, 0x5a));
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  CU_OK(cuMemsetD8Async(mapped + 1, 0x77, 100, stream));
+  CU_OK(cuMemcpyDtoDAsync(device, mapped, n, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(AllBytes(static_cast<char*>(host) + 1, 100, 0x77));
+  CU_OK(cuMemcpyDtoH(back.data(), device, 101));
+  CHECK_TRUE(back[0] == 0x5a && AllBytes(back.data() + 1, 100, 0x77));
+  CU_EXPECT(cuMemcpyDtoD(device, mapped, n + 4096 * 16), CUDA_ERROR_INVALID_VALUE);  // past its end
+  CU_OK(cuStreamDestroy(stream));
+  CU_OK(cuMemFree(device));
+}
+
+// A kernel writes the program's pages; it reads them without a copy.
+void Kernel(const char* fatbin, void* host) {
+  CUmodule module = nullptr;
+  CUfunction fill = nullptr;
+  if (!CU_OK(cuModuleLoad(&module, fatbin)) || !CU_OK(cuModuleGetFunction(&fill, module, "k_ptr_size")))
+    return;
+  constexpr unsigned kFloats = 32;
+  auto* floats = static_cast<float*>(host);
+  for (unsigned i = 0; i < kFloats; ++i) floats[i] = -1.0f;
+  drv::LaunchFill(fill, floats, kFloats);
+  CU_OK(cuCtxSynchronize());
+  std::printf("mapped kernel wrote %.1f .. %.1f\n", floats[0], floats[kFloats - 1]);
+  CU_OK(cuModuleUnload(module));
+}
+
+// Freed pages come back as zeros; after the free the server no longer takes the address.
+void FreeAndAgain(std::size_t n) {
+  void* first = nullptr;
+  CU_OK(cuMemHostAlloc(&first, n, CU_MEMHOSTALLOC_DEVICEMAP));
+  if (first == nullptr) return;
+  std::memset(first, 0xee, n);
+  CU_OK(cuMemFreeHost(first));
+  CUdeviceptr device = 0;
+  CU_OK(cuMemAlloc(&device, n));
+  CU_EXPECT(cuMemcpyDtoD(device, reinterpret_cast<CUdeviceptr>(first), n), CUDA_ERROR_INVALID_VALUE);
+  void* second = nullptr;
+  CU_OK(cuMemHostAlloc(&second, n, CU_MEMHOSTALLOC_DEVICEMAP));
+  if (second != nullptr) CHECK_TRUE(AllBytes(second, n, 0));
+  CU_OK(cuMemFreeHost(second));
+  CU_OK(cuMemFree(device));
+}
+
+// Threads allocate, use and free mapped memory at once.
+void Threads(CUcontext context) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([context, t] {
+      CU_OK(cuCtxSetCurrent(context));
+      for (int i = 0; i < 25; ++i) {
+        const std::size_t n = 4096u * static_cast<std::size_t>(1 + (t * 25 + i) % 7);
+        void* p = nullptr;
+        if (!CU_OK(cuMemHostAlloc(&p, n, CU_MEMHOSTALLOC_DEVICEMAP))) return;
+        CHECK_TRUE(AllBytes(p, n, 0));
+        CU_OK(cuMemsetD8(reinterpret_cast<CUdeviceptr>(p), static_cast<unsigned char>(t + 1), n));
+        CHECK_TRUE(AllBytes(p, n, static_cast<unsigned char>(t + 1)));
+        CU_OK(cuMemFreeHost(p));
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+}
+
+// Memory the program registered: natively mapped, through gpupool pinned but not the GPU's (its device
+// pointer refused, which ctest finds in the log), never anything else.
+void Registered() {
+  std::vector<unsigned char> buffer(1 << 16);
+  CU_OK(cuMemHostRegister(buffer.data(), buffer.size(), CU_MEMHOSTREGISTER_DEVICEMAP));
+  CUdeviceptr device = 0;
+  const CUresult r = cuMemHostGetDevicePointer(&device, buffer.data(), 0);
+  CHECK_TRUE(r == CUDA_SUCCESS || r == CUDA_ERROR_NOT_SUPPORTED);
+  CU_OK(cuMemHostUnregister(buffer.data()));
+  int unknown = 0;
+  CU_EXPECT(cuMemHostGetDevicePointer(&device, &unknown, 0), CUDA_ERROR_INVALID_VALUE);
+}
+
+// The server's --session-mapped-memory: a mapped allocation past it fails; one without DEVICEMAP is
+// still pinned, but not the GPU's.
+void Limit(std::size_t limit) {
+  void* p = nullptr;
+  CU_EXPECT(cuMemHostAlloc(&p, limit + 4096, CU_MEMHOSTALLOC_DEVICEMAP), CUDA_ERROR_OUT_OF_MEMORY);
+  CU_OK(cuMemHostAlloc(&p, limit + 4096, 0));
+  CUdeviceptr device = 0;
+  CU_EXPECT(cuMemHostGetDevicePointer(&device, p, 0), CUDA_ERROR_NOT_SUPPORTED);
+  CU_OK(cuMemFreeHost(p));
+  CU_OK(cuMemHostAlloc(&p, limit, CU_MEMHOSTALLOC_DEVICEMAP));  // exactly the limit fits
+  CU_OK(cuMemFreeHost(p));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  (void)drv::KernelsArgument(argc, argv, "driver_mapped_host");
+  const CUcontext context = drv::Start();
+  int can_map = -1;
+  CU_OK(cuDeviceGetAttribute(&can_map, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0));
+  std::printf("mapped host memory: %d\n", can_map);
+  const std::size_t n = (1u << 20) + 123;
+  void* host = nullptr;
+  CU_OK(cuMemHostAlloc(&host, n, CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_PORTABLE));
+  if (host == nullptr) return drv::Verdict("driver_mapped_host");
+  CHECK_TRUE(AllBytes(host, n, 0));
+  if (can_map == 1) {
+    Addresses(host, n);
+    DeviceSide(host, n);
+    Kernel(argv[1], host);
+    FreeAndAgain(3 * 4096 + 5);
+    Threads(context);
+    void* plain = nullptr;  // no flags: mapped all the same, as with unified addressing
+    CU_OK(cuMemAllocHost(&plain, 4096));
+    CUdeviceptr device = 0;
+    CU_OK(cuMemHostGetDevicePointer(&device, plain, 0));
+    CU_OK(cuMemFreeHost(plain));
+    Registered();
+  } else {
+    CUdeviceptr device = 0;
+    CU_EXPECT(cuMemHostGetDevicePointer(&device, host, 0), CUDA_ERROR_NOT_SUPPORTED);
+  }
+  CU_OK(cuMemFreeHost(host));
+  CU_EXPECT(cuMemFreeHost(host), CUDA_ERROR_INVALID_VALUE);
+  const char* limit = std::getenv("GPUPOOL_TEST_MAPPED_LIMIT");
+  if (can_map == 1 && limit != nullptr) Limit(std::strtoull(limit, nullptr, 10));  // with nothing else held
+  return drv::Verdict("driver_mapped_host");
+}
