@@ -4,24 +4,44 @@
 // zero-copy programs). Otherwise it is plain host memory: the GPU is remote, page-locking would buy
 // nothing, and copies from these buffers go over the socket like any other host memory. Copies into
 // pinned memory may be deferred (copy_engine.h).
+#include <sys/mman.h>
+
+#include <cerrno>
+
 #include "common/log.h"
 #include "remoting/client/api_support.h"
+#include "remoting/protocol/mapped_arena.h"
 
 using namespace gpupool::client;
 
 namespace {
 
-// An allocation from the mapped arena, registered for the GPUs. NOT_FOUND (not a driver answer) when
-// there is no arena, no current context (the worker's driver registers in one) or no room left in
-// the arena; otherwise the worker's answer.
+// Faults the pages of [p, p + bytes) in here, before the worker pins them: a memfd's page is charged
+// to the memory cgroup of the process that first touches it, and this way that is the program's (its
+// pod's limit), as its own pinned memory would be, not the server's. False when the memory is not
+// there (the pod's limit reached).
+bool Populate(void* p, std::size_t bytes) {
+  if (::madvise(p, bytes, MADV_POPULATE_WRITE) == 0) return true;
+  if (errno != EINVAL) return false;
+  for (std::size_t at = 0; at < bytes; at += protocol::kMappedArenaPage)  // kernels before 5.14
+    static_cast<volatile char*>(p)[at] = 0;  // the range is fresh: zeros stay zeros
+  return true;
+}
+
+// An allocation from the mapped arena, registered for the GPUs. NOT_FOUND (no driver answer) when
+// there is no arena; INVALID_CONTEXT without a current context (the worker's driver registers in
+// one); OUT_OF_MEMORY when the arena has no room; otherwise the worker's answer.
 CUresult AllocateMapped(std::size_t bytes, unsigned flags, void** out) {
   MappedArena* arena = State::Get().session()->mapped_arena();
+  if (arena == nullptr) return CUDA_ERROR_NOT_FOUND;
   std::uint64_t context = 0;
-  if (arena == nullptr || State::Get().CurrentId(&context) != CUDA_SUCCESS) return CUDA_ERROR_NOT_FOUND;
+  if (State::Get().CurrentId(&context) != CUDA_SUCCESS) return CUDA_ERROR_INVALID_CONTEXT;
   std::size_t rounded = 0;
   void* p = arena->Take(bytes, &rounded);
-  if (p == nullptr) return CUDA_ERROR_NOT_FOUND;
-  const CUresult r = Rpc<Op::MemHostRegisterMapped>(context, {reinterpret_cast<std::uint64_t>(p), rounded});
+  if (p == nullptr) return CUDA_ERROR_OUT_OF_MEMORY;
+  const CUresult r = Populate(p, rounded) ? Rpc<Op::MemHostRegisterMapped>(
+                                                context, {reinterpret_cast<std::uint64_t>(p), rounded})
+                                          : CUDA_ERROR_OUT_OF_MEMORY;
   if (r != CUDA_SUCCESS) {
     arena->Give(p, rounded);
     return r;
@@ -40,13 +60,12 @@ GPUPOOL_API CUresult cuMemHostAlloc(void** ptr, size_t bytes, unsigned int flags
   // it explicitly fails rather than come back unreachable by the GPU.
   const CUresult mapped = AllocateMapped(bytes, flags, ptr);
   if (mapped == CUDA_SUCCESS) return CUDA_SUCCESS;
-  if ((flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0 && State::Get().session()->mapped_arena() != nullptr) {
-    return mapped == CUDA_ERROR_NOT_FOUND ? CUDA_ERROR_OUT_OF_MEMORY : mapped;
-  }
-  if (mapped != CUDA_ERROR_NOT_FOUND || State::Get().session()->mapped_arena() != nullptr) {
+  if (mapped != CUDA_ERROR_NOT_FOUND) {
+    if ((flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0) return mapped;
     GPUPOOL_LOG_ONCE(kInfo, "pinned memory not mapped")
-        << "pinned host memory beyond what the server maps for the GPU (--session-mapped-memory) is "
-           "the program's alone: cuMemHostGetDevicePointer refuses it";
+        << "pinned host memory the server could not map for the GPU ("
+        << protocol::ResultName(static_cast<std::uint32_t>(mapped))
+        << ": no current context, or past the server's --session-mapped-memory) is the program's alone";
   }
   return State::Get().pinned.Allocate(bytes, flags, ptr);
 }
