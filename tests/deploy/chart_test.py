@@ -93,6 +93,7 @@ def local_socket(r):
     f = gpupool_wiring.flags(gpupool_wiring.container(ds, "server"))
     expect(f.get("--unix") == "/run/gpupool/server.sock" and f.get("--unix-mode") == "0666" and "--unix-gpu-list" in f,
            f"server flags {f}")
+    expect(f.get("--session-mapped-memory") == "1GiB", f"mapped host memory for the node's pods: {f}")
     vol = [v for v in chart_checks.pod_spec(ds)["volumes"] if v["name"] == "local-socket"]
     expect(vol and vol[0]["hostPath"] == {"path": "/run/gpupool", "type": "DirectoryOrCreate"},
            f"server's socket folder {vol}")
@@ -291,6 +292,7 @@ REFUSED = [
     (["server.localSocket.hostDir=run/gpupool"], ["server.localSocket.hostDir"]),
     (["server.localSocket.hostDir=/"], ["server.localSocket.hostDir"]),  # the whole host into pods
     (["server.localSocket.hostDir=/run/gpupool/"], ["server.localSocket.hostDir"]),
+    (["server.localSocket.mappedMemory=plenty"], ["server.localSocket.mappedMemory"]),
     # Values that are each valid but not together (templates/_validate.tpl).
     (["operator.leaderElection.enabled=false"], ["operator.leaderElection.enabled"]),
     (["server.enabled=false"], ["externalServers"]),
