@@ -24,6 +24,7 @@ Result<ClientDriver> LoadClientDriver(const std::string& library) {
   get(&d.MemcpyDtoH, "cuMemcpyDtoH_v2");
   get(&d.MemAllocHost, "cuMemAllocHost_v2");
   get(&d.MemFreeHost, "cuMemFreeHost");
+  get(&d.MemHostGetDevicePointer, "cuMemHostGetDevicePointer_v2");
   get(&d.MemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
   get(&d.Memcpy2D, "cuMemcpy2D_v2");
   get(&d.Memcpy2DAsync, "cuMemcpy2DAsync_v2");

@@ -25,6 +25,7 @@ struct ClientDriver {
   PFN_cuMemcpyDtoH_v3020 MemcpyDtoH;
   PFN_cuMemAllocHost_v3020 MemAllocHost;
   PFN_cuMemFreeHost_v2000 MemFreeHost;
+  PFN_cuMemHostGetDevicePointer_v3020 MemHostGetDevicePointer;
   PFN_cuMemcpyDtoHAsync_v3020 MemcpyDtoHAsync;
   PFN_cuMemcpy2D_v3020 Memcpy2D;
   PFN_cuMemcpy2DAsync_v3020 Memcpy2DAsync;

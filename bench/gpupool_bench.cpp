@@ -5,7 +5,8 @@
 // process like the server's worker (--raw-thread: a thread of the bench instead; see raw_baseline.h).
 // Without --server it starts its own local gpupool-server (as `gpupool run` does) on a Unix socket.
 // Copy lines also carry copy_path ("ring" on a Unix socket, where the client and the worker share a
-// copy ring, unless GPUPOOL_COPY_RING=off; else "socket") and baseline_sized / ratio_sized: the raw stream
+// copy ring, unless GPUPOOL_COPY_RING=off; else "socket"; "mapped" for pinned memory the worker maps,
+// unless GPUPOOL_MAPPED_MEMORY=off) and baseline_sized / ratio_sized: the raw stream
 // through buffers of the copy's size (see Run); `baseline` and `ratio` keep the definition.
 #include <algorithm>
 #include <chrono>
@@ -44,11 +45,13 @@ double Percentile(std::vector<double> v, double p) {
 // session gets over a plain Unix socket unless GPUPOOL_COPY_RING=off, or through the socket.
 const char* g_copy_path = "socket";
 
-void Emit(const char* metric, std::size_t size, double value, double baseline, double sized_baseline = -1) {
+// `path`: the copy's own path where it is not g_copy_path ("mapped": pinned memory the worker maps).
+void Emit(const char* metric, std::size_t size, double value, double baseline, double sized_baseline = -1,
+          const char* path = nullptr) {
   std::printf("{\"metric\":\"%s\",\"size\":%zu,\"value\":%.3f,\"baseline\":%.3f,\"ratio\":%.3f", metric, size,
               value, baseline, baseline > 0 ? value / baseline : 0.0);
   if (sized_baseline >= 0) {
-    std::printf(",\"copy_path\":\"%s\"", g_copy_path);
+    std::printf(",\"copy_path\":\"%s\"", path != nullptr ? path : g_copy_path);
     std::printf(",\"baseline_sized\":%.3f,\"ratio_sized\":%.3f", sized_baseline,
                 sized_baseline > 0 ? value / sized_baseline : 0.0);
   }
@@ -286,6 +289,11 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
     return 1;
   }
   std::memset(pinned, 1, host.size());  // its pages too: fresh from the client, untouched so far
+  // With the server on this host, pinned memory is mapped for the GPU (the mapped arena) and copies to
+  // and from it move no bytes on the socket or ring: the worker copies between it and the device.
+  CUdeviceptr mapped = 0;
+  const bool pinned_mapped = cu.MemHostGetDevicePointer(&mapped, pinned, 0) == CUDA_SUCCESS;
+  const char* pinned_path = pinned_mapped ? "mapped" : g_copy_path;
   std::map<std::size_t, std::pair<double, double>> copies;  // size -> h2d, d2h bandwidth
   for (std::size_t size :
        {std::size_t{4} << 10, std::size_t{1} << 20, std::size_t{64} << 20, std::size_t{256} << 20}) {
@@ -303,9 +311,21 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
     const double down_sized = raw.DownloadSized(total, std::min(size, kChunk), size);
     Emit("d2h_bandwidth", size, d2h, down, down_sized);
     copies[size] = {h2d, d2h};
+    // The same from and into pinned memory (cuMemAllocHost): what PyTorch's pin_memory buffers take.
+    // (Each time is taken before the baselines run: Emit's arguments are evaluated in no set order.)
+    t = Clock::now();
+    for (std::size_t i = 0; i < reps; ++i) cu.MemcpyHtoD(buffer, pinned, size);
+    const double h2d_pinned = static_cast<double>(total) / Seconds(t) / 1e9;
+    Emit("h2d_pinned_bandwidth", size, h2d_pinned, up, raw.UploadSized(total, std::min(size, kChunk), size),
+         pinned_path);
+    t = Clock::now();
+    for (std::size_t i = 0; i < reps; ++i) cu.MemcpyDtoH(pinned, buffer, size);
+    const double d2h_pinned = static_cast<double>(total) / Seconds(t) / 1e9;
+    Emit("d2h_pinned_bandwidth", size, d2h_pinned, down, down_sized, pinned_path);
     // Asynchronous into pinned memory, then a stream synchronisation: deferred copies
-    // (docs/protocol.md), unless GPUPOOL_DEFERRED_COPIES=off. One untimed copy first: a session's
-    // first deferred copies fault in the worker's staging pages, once per session.
+    // (docs/protocol.md), unless GPUPOOL_DEFERRED_COPIES=off, or with mapped pinned memory the worker's
+    // copy straight into it. One untimed copy first: a session's first deferred copies fault in the
+    // worker's staging pages, once per session.
     cu.MemcpyDtoHAsync(pinned, buffer, size, nullptr);
     cu.StreamSynchronize(nullptr);
     t = Clock::now();
@@ -314,7 +334,7 @@ int Run(const ClientDriver& cu, RawPeer& raw) {
       cu.StreamSynchronize(nullptr);
     }
     const double d2h_async = static_cast<double>(total) / Seconds(t) / 1e9;
-    Emit("d2h_async_bandwidth", size, d2h_async, down, down_sized);
+    Emit("d2h_async_bandwidth", size, d2h_async, down, down_sized, pinned_path);
     if (size >= kChunk)
       Pitched(cu, buffer, host.data(), static_cast<char*>(pinned), size, total, h2d, d2h, d2h_async);
   }

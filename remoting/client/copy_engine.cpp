@@ -119,6 +119,21 @@ std::size_t DeferChunks(std::uint64_t context, char* to, CUdeviceptr src, std::s
   return std::min(chunks * chunk, bytes);
 }
 
+// Host memory the worker maps as well (the mapped arena): [p, p + bytes) inside one pinned allocation
+// the session's GPUs reach at its own address.
+bool MappedHost(const void* p, std::size_t bytes) {
+  return State::Get().pinned.CoversMapped(p, bytes);
+}
+
+// A copy between device memory and mapped host memory: the worker's driver copies it as memory of
+// the device (no byte on the socket or the ring), on the copy's stream. A synchronous copy then waits
+// for that stream, as the driver's host copies return once done.
+CUresult MappedCopy(std::uint64_t context, CUdeviceptr dst, CUdeviceptr src, std::size_t bytes,
+                    std::uint64_t stream, bool async) {
+  const CUresult sent = Rpc<Op::MemcpyDtoDAsync>(context, {dst, src, bytes, stream});
+  return sent != CUDA_SUCCESS || async ? sent : Rpc<Op::StreamSynchronize>(context, {stream});
+}
+
 }  // namespace
 
 bool Deferrable(const void* dst, std::size_t dst_bytes, CUdeviceptr src, std::size_t src_bytes) {
@@ -139,6 +154,8 @@ CUresult CopyHostToDevice(std::uint64_t context, CUdeviceptr dst, const void* sr
   const HostCopyScope scope;
   if (src == nullptr || Overflows(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult r = FinishDeferredCopiesInto(src, bytes); r != CUDA_SUCCESS) return r;
+  if (MappedHost(src, bytes))
+    return MappedCopy(context, dst, reinterpret_cast<CUdeviceptr>(src), bytes, stream, async);
   const char* from = static_cast<const char*>(src);
   if (Session* session = State::Get().session(); session != nullptr && session->copy_ring() != nullptr) {
     CopyRing& ring = *session->copy_ring();
@@ -168,6 +185,10 @@ CUresult CopyDeviceToHost(std::uint64_t context, void* dst, CUdeviceptr src, std
   const HostCopyScope scope;
   if (dst == nullptr || Overflows(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   char* to = static_cast<char*>(dst);
+  if (MappedHost(to, bytes)) {  // the GPU writes the program's pages: nothing to defer or carry
+    if (CUresult r = FinishDeferredCopiesInto(to, bytes); r != CUDA_SUCCESS) return r;
+    return MappedCopy(context, reinterpret_cast<CUdeviceptr>(to), src, bytes, stream, async);
+  }
   if (async && Deferrable(to, bytes, src, bytes)) {
     CUresult error = CUDA_SUCCESS;
     const std::size_t deferred = DeferChunks(context, to, src, bytes, stream, &error);

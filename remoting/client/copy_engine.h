@@ -7,6 +7,11 @@
 // its slots instead: one memcpy into shared memory here, one out of it in the worker, at memory
 // speed. A copy that finds the ring in use by another thread takes the socket.
 //
+// Host memory in the mapped arena (pinned memory the worker maps too, mapped_arena.h) is device memory
+// to the worker: a copy to or from it goes as a device-to-device copy on its stream, and no byte
+// travels (a synchronous one then waits for the stream). The rest of this comment is about other
+// host memory.
+//
 // Asynchronous device-to-host copies into pinned memory are deferred (MemcpyDtoHDeferred): they
 // return at once, the worker does not wait for the stream, and the bytes land in the user's buffer
 // when the reply is read, which the server sends ahead of the reply of the synchronisation that

@@ -84,12 +84,23 @@ bool PinnedMemory::Find(const void* ptr, unsigned* flags, bool* mapped) const {
   return true;
 }
 
+const std::pair<const char* const, PinnedMemory::Range>* PinnedMemory::CoveringLocked(
+    const void* ptr, std::size_t bytes) const {
+  const auto* range = FindLocked(ptr);
+  if (range == nullptr) return nullptr;
+  const std::size_t offset = static_cast<std::size_t>(static_cast<const char*>(ptr) - range->first);
+  return bytes <= range->second.bytes - offset ? range : nullptr;
+}
+
 bool PinnedMemory::Covers(const void* ptr, std::size_t bytes) const {
   std::lock_guard<std::mutex> lock(mu_);
-  const auto* range = FindLocked(ptr);
-  if (range == nullptr) return false;
-  const std::size_t offset = static_cast<std::size_t>(static_cast<const char*>(ptr) - range->first);
-  return bytes <= range->second.bytes - offset;
+  return CoveringLocked(ptr, bytes) != nullptr;
+}
+
+bool PinnedMemory::CoversMapped(const void* ptr, std::size_t bytes) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto* range = CoveringLocked(ptr, bytes);
+  return range != nullptr && range->second.mapped != 0;
 }
 
 bool PinnedMemory::OverlapsLocked(const void* ptr, std::size_t bytes) const {

@@ -35,8 +35,10 @@ class PinnedMemory {
   // The flags of the range containing `ptr`, and whether the GPUs reach it (an arena allocation);
   // false when it is not pinned.
   bool Find(const void* ptr, unsigned* flags, bool* mapped = nullptr) const;
-  // Whether [ptr, ptr + bytes) lies inside one pinned range (a deferred copy may land there).
+  // Whether [ptr, ptr + bytes) lies inside one pinned range (a deferred copy may land there), and
+  // inside one the GPUs reach (an arena allocation: a copy may go as device memory).
   bool Covers(const void* ptr, std::size_t bytes) const;
+  bool CoversMapped(const void* ptr, std::size_t bytes) const;
 
  private:
   struct Range {
@@ -46,6 +48,8 @@ class PinnedMemory {
     std::size_t mapped = 0;  // an arena allocation: the bytes it takes there; 0 for none
   };
   bool OverlapsLocked(const void* ptr, std::size_t bytes) const;
+  // The range holding all of [ptr, ptr + bytes), or null.
+  const std::pair<const char* const, Range>* CoveringLocked(const void* ptr, std::size_t bytes) const;
   // The range holding `ptr`, or null.
   const std::pair<const char* const, Range>* FindLocked(const void* ptr) const;
 

@@ -49,6 +49,11 @@ bool AllocationTable::Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t
   return true;
 }
 
+bool AllocationTable::HostMapped(std::uint64_t ptr) const {
+  std::uint64_t base = 0, size = 0;
+  return Find(ptr, &base, &size) && entries_.at(base).kind == Kind::kHostMapped;
+}
+
 bool AllocationTable::Contains(std::uint64_t ptr, std::uint64_t size) const {
   std::uint64_t base = 0, length = 0;
   if (!Find(ptr, &base, &length)) return false;

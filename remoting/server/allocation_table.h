@@ -47,6 +47,8 @@ class AllocationTable {
   bool Contains(std::uint64_t ptr, std::uint64_t size) const;
   // The entry containing ptr: its base and size.
   bool Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t* size) const;
+  // Whether ptr lies in host memory of the mapped arena (a kHostMapped entry).
+  bool HostMapped(std::uint64_t ptr) const;
 
   std::uint64_t owned_bytes() const { return owned_.total(); }
   const DeviceBytes& owned() const { return owned_; }  // owned bytes per device

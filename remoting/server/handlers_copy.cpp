@@ -31,6 +31,13 @@ void CountTo(Session& s, std::uint64_t n) {
 void CountFrom(Session& s, std::uint64_t n) {
   if (SessionGpu* gpu = s.IssuingGpu()) gpu->bytes_from_device += n;
 }
+// A device-to-device copy with one side in the session's mapped host memory is how a client on this
+// host copies its pinned buffers (mapped_arena.h): it counts as a host copy.
+void CountMapped(Session& s, std::uint64_t dst, std::uint64_t src, std::uint64_t n) {
+  const bool to_host = s.memory.HostMapped(dst), from_host = s.memory.HostMapped(src);
+  if (from_host && !to_host) CountTo(s, n);
+  if (to_host && !from_host) CountFrom(s, n);
+}
 
 // One side of a 2D copy: its device address (checked: rows of `width` bytes inside one allocation),
 // or the packed host buffer.
@@ -251,6 +258,7 @@ GPUPOOL_HANDLER(MemcpyDtoD) {
   const auto& [dst, src, size] = in;
   if (CUresult r = s.CheckRange(dst, size); r != CUDA_SUCCESS) return r;
   if (CUresult r = s.CheckRange(src, size); r != CUDA_SUCCESS) return r;
+  CountMapped(s, dst, src, size);
   return GPUPOOL_DRIVER(s, cuMemcpyDtoD_v2, dst, src, size);
 }
 
@@ -260,6 +268,7 @@ GPUPOOL_HANDLER(MemcpyDtoDAsync) {
   if (CUresult r = s.Stream(stream_id, &stream); r != CUDA_SUCCESS) return r;
   if (CUresult r = s.CheckRange(dst, size); r != CUDA_SUCCESS) return r;
   if (CUresult r = s.CheckRange(src, size); r != CUDA_SUCCESS) return r;
+  CountMapped(s, dst, src, size);
   return GPUPOOL_DRIVER(s, cuMemcpyDtoDAsync_v2, dst, src, size, stream);
 }
 

@@ -75,6 +75,45 @@ void DeviceSide(void* host, std::size_t n) {
   CU_OK(cuMemFree(device));
 }
 
+// The program's own copies to and from its mapped memory (through gpupool the worker copies between
+// those pages and the device itself): synchronous ones are done when they return, asynchronous ones
+// when their stream is; parts at offsets; unified cuMemcpy both ways.
+void HostCopies(void* host, std::size_t n) {
+  auto* bytes = static_cast<unsigned char*>(host);
+  const std::vector<unsigned char> data = drv::RandomBytes(n, 21);
+  std::memcpy(host, data.data(), n);
+  CUdeviceptr device = 0;
+  CU_OK(cuMemAlloc(&device, n));
+  CU_OK(cuMemcpyHtoD(device, host, n));
+  std::vector<unsigned char> back(n, 0);
+  CU_OK(cuMemcpyDtoH(back.data(), device, n));
+  CHECK_TRUE(back == data);
+  std::memset(host, 0, n);
+  CU_OK(cuMemcpyDtoH(host, device, n));
+  CHECK_TRUE(std::memcmp(host, data.data(), n) == 0);
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, 0));
+  std::memset(host, 0x11, n);
+  CU_OK(cuMemcpyHtoDAsync(device, host, n, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  std::memset(host, 0, n);
+  CU_OK(cuMemcpyDtoHAsync(host, device, n, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(AllBytes(host, n, 0x11));
+  std::memcpy(bytes + 4097, data.data(), 1000);
+  CU_OK(cuMemcpyHtoD(device + 5, bytes + 4097, 1000));
+  CU_OK(cuMemcpyDtoH(back.data(), device, 1005));
+  CHECK_TRUE(AllBytes(back.data(), 5, 0x11) && std::memcmp(back.data() + 5, data.data(), 1000) == 0);
+  const std::vector<unsigned char> before(bytes, bytes + n);
+  CU_OK(cuMemcpy(device, reinterpret_cast<CUdeviceptr>(host), n));  // unified addressing
+  std::memset(host, 0, n);
+  CU_OK(cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(host) + 1, device + 1, n - 1, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  CHECK_TRUE(bytes[0] == 0 && std::memcmp(bytes + 1, before.data() + 1, n - 1) == 0);
+  CU_OK(cuStreamDestroy(stream));
+  CU_OK(cuMemFree(device));
+}
+
 // A kernel writes the program's pages; it reads them without a copy.
 void Kernel(const char* fatbin, void* host) {
   CUmodule module = nullptr;
@@ -169,6 +208,7 @@ int main(int argc, char** argv) {
   if (can_map == 1) {
     Addresses(host, n);
     DeviceSide(host, n);
+    HostCopies(host, n);
     Kernel(argv[1], host);
     FreeAndAgain(3 * 4096 + 5);
     Threads(context);

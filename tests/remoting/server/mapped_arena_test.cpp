@@ -1,7 +1,8 @@
 // The mapped arena (protocol/mapped_arena.h, docs/protocol.md "Mapped host memory") against the real
 // server on the emulated device: offered only beside a copy ring and once, mapped at the client's
-// address over a sealed memfd; registered ranges are device memory to copies and memsets, checked
-// against the arena, each other and the limit; a let-go range reads as zeros and is no longer taken.
+// address over a sealed memfd; registered ranges are device memory to copies and memsets (counted as
+// host copies when one side is device memory), checked against the arena, each other and the limit;
+// a let-go range reads as zeros and is no longer taken.
 // And MappedArena::Create itself never maps over something already there.
 #include "remoting/protocol/mapped_arena.h"
 
@@ -13,6 +14,7 @@
 
 #include "remoting/protocol/call_io.h"
 #include "remoting/server/mapped_arena.h"
+#include "tests/remoting/server/control_client.h"
 #include "tests/remoting/server/shared_mapping.h"
 #include "tests/remoting/server/test_client.h"
 
@@ -49,7 +51,7 @@ protocol::ArenaReply AskArena(TestClient& c, std::uint64_t address, int* fd) {
 
 TEST_CASE(
     "mapped arena: beside a copy ring, once, at the client's address, registered pages are device memory") {
-  UnixServer server({"--session-mapped-memory", "64KiB"});
+  UnixServer server({"--session-mapped-memory", "64KiB", "--control-listen", "127.0.0.1:0"});
   TestClient c = TestClient::Open(server.endpoint());
   Reservation r;
   int fd = -1;
@@ -97,6 +99,14 @@ TEST_CASE(
   CHECK(c.Result<Op::CtxSynchronize>({}) == CUDA_SUCCESS);
   CHECK(std::string(r.base + 4096, 4096) == std::string(4096, '\x33'));
   CHECK(c.Result<Op::MemcpyDtoD>({device, a + 4096, 8192}) == CUDA_ERROR_INVALID_VALUE);  // past the range
+  // The client's own copies of its pinned buffers travel this way: they count as host copies.
+  CHECK(c.Result<Op::MemcpyDtoD>({a + 4096, device, 4096}) == CUDA_SUCCESS);
+  CHECK(std::string(r.base + 4096, 4096) == data.substr(0, 4096));
+  control::v1::ListSessionsResponse sessions;
+  REQUIRE(ControlStub(server.server.control)->ListSessions(ControlContext().get(), {}, &sessions).ok());
+  REQUIRE(sessions.sessions_size() == 1);
+  CHECK(sessions.sessions(0).bytes_to_device() == 8192);
+  CHECK(sessions.sessions(0).bytes_from_device() == 8192 + 4096);  // MemcpyDtoH and the copy into the arena
   // Host memory: neither freed as device memory nor exported.
   CHECK(c.Result<Op::MemFree>({a}) == CUDA_ERROR_INVALID_VALUE);
   CHECK(c.Call<Op::IpcGetMemHandle>({a}).result != CUDA_SUCCESS);
