@@ -244,6 +244,20 @@ CUresult CopyOn(std::uint64_t context, const Side& src, const Side& dst, std::si
     if (src.host) return CopyHostToDevice(context, start, HostAt(src, 0, 0), width * height, stream, async);
     return CopyDeviceToHost(context, HostAt(dst, 0, 0), start, width * height, stream, async);
   }
+  // A host side in mapped pinned memory (the mapped arena) is device memory to the worker: one
+  // device-to-device copy on the stream, no byte on the ring or socket (copy_engine.h), and for a
+  // synchronous copy a wait for the stream.
+  if (std::size_t span = 0; RowSpan(width, height, host.pitch, &span) &&
+                            State::Get().pinned.CoversMapped(HostAt(host, 0, 0), span)) {
+    GPUPOOL_CU_RETURN_IF_ERROR(FinishDeferredCopiesInto(HostAt(host, 0, 0), span));
+    Side from = src, to = dst;
+    Side& mapped = src.host ? from : to;
+    mapped = Side{false, nullptr, reinterpret_cast<CUdeviceptr>(HostAt(host, 0, 0)), host.pitch, 0, 0};
+    const CUresult sent =
+        Rpc<Op::Memcpy2DToDevice>(context, {kDevice, from.device, from.pitch, from.x, from.y, kDevice,
+                                            to.device, to.pitch, to.x, to.y, width, height, stream, 1});
+    return sent != CUDA_SUCCESS || async ? sent : Rpc<Op::StreamSynchronize>(context, {stream});
+  }
   const Split split = SplitOf(width, height);
   std::size_t deferred = 0, src_span = 0, dst_span = 0;
   // Spans that overflow are not deferred: the server refuses such a copy at the call, as before.

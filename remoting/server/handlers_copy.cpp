@@ -304,6 +304,7 @@ GPUPOOL_HANDLER(Memcpy2DToDevice) {
     copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
     copy.srcDevice = start;
     copy.srcPitch = src_pitch;
+    CountMapped(s, copy.dstDevice, copy.srcDevice, width * height);
   }
   return async != 0 ? GPUPOOL_DRIVER(s, cuMemcpy2DAsync_v2, &copy, stream)
                     : GPUPOOL_DRIVER(s, cuMemcpy2DUnaligned_v2, &copy);

@@ -114,6 +114,56 @@ void HostCopies(void* host, std::size_t n) {
   CU_OK(cuMemFree(device));
 }
 
+// Pitched rows between mapped memory and the device (cuMemcpy2D, sync and async): each row lands in
+// place, the bytes between rows are left alone.
+void Copies2D(void* host) {
+  constexpr std::size_t kWidth = 300, kHeight = 20, kHostPitch = 512;
+  auto* bytes = static_cast<unsigned char*>(host);
+  auto pattern = [](std::size_t r, std::size_t c) {
+    return static_cast<unsigned char>((r * 31 + c) % 251 + 1);
+  };
+  for (std::size_t r = 0; r < kHeight; ++r)
+    for (std::size_t c = 0; c < kWidth; ++c) bytes[r * kHostPitch + c] = pattern(r, c);
+  CUdeviceptr device = 0;
+  std::size_t pitch = 0;
+  CU_OK(cuMemAllocPitch(&device, &pitch, kWidth, kHeight, 4));
+  CUDA_MEMCPY2D up{};
+  up.srcMemoryType = CU_MEMORYTYPE_HOST;
+  up.srcHost = host;
+  up.srcPitch = kHostPitch;
+  up.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  up.dstDevice = device;
+  up.dstPitch = pitch;
+  up.WidthInBytes = kWidth;
+  up.Height = kHeight;
+  CU_OK(cuMemcpy2D(&up));
+  std::memset(host, 0, (kHeight + 1) * kHostPitch);
+  CUDA_MEMCPY2D down{};
+  down.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  down.srcDevice = device;
+  down.srcPitch = pitch;
+  down.dstMemoryType = CU_MEMORYTYPE_HOST;
+  down.dstHost = host;
+  down.dstPitch = kHostPitch;
+  down.dstXInBytes = 7;
+  down.dstY = 1;
+  down.WidthInBytes = kWidth;
+  down.Height = kHeight;
+  CUstream stream = nullptr;
+  CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  CU_OK(cuMemcpy2DAsync(&down, stream));
+  CU_OK(cuStreamSynchronize(stream));
+  bool rows = AllBytes(host, kHostPitch, 0);
+  for (std::size_t r = 0; r < kHeight; ++r) {
+    const unsigned char* row = bytes + (r + 1) * kHostPitch;
+    rows = rows && AllBytes(row, 7, 0) && AllBytes(row + 7 + kWidth, kHostPitch - 7 - kWidth, 0);
+    for (std::size_t c = 0; c < kWidth; ++c) rows = rows && row[7 + c] == pattern(r, c);
+  }
+  CHECK_TRUE(rows);
+  CU_OK(cuStreamDestroy(stream));
+  CU_OK(cuMemFree(device));
+}
+
 // A kernel writes the program's pages; it reads them without a copy.
 void Kernel(const char* fatbin, void* host) {
   CUmodule module = nullptr;
@@ -209,6 +259,7 @@ int main(int argc, char** argv) {
     Addresses(host, n);
     DeviceSide(host, n);
     HostCopies(host, n);
+    Copies2D(host);
     Kernel(argv[1], host);
     FreeAndAgain(3 * 4096 + 5);
     Threads(context);
