@@ -127,28 +127,26 @@ void Copies2D(void* host) {
   CUdeviceptr device = 0;
   std::size_t pitch = 0;
   CU_OK(cuMemAllocPitch(&device, &pitch, kWidth, kHeight, 4));
-  CUDA_MEMCPY2D up{};
-  up.srcMemoryType = CU_MEMORYTYPE_HOST;
-  up.srcHost = host;
-  up.srcPitch = kHostPitch;
-  up.dstMemoryType = CU_MEMORYTYPE_DEVICE;
-  up.dstDevice = device;
-  up.dstPitch = pitch;
-  up.WidthInBytes = kWidth;
-  up.Height = kHeight;
+  const CUDA_MEMCPY2D up{.srcMemoryType = CU_MEMORYTYPE_HOST,
+                         .srcHost = host,
+                         .srcPitch = kHostPitch,
+                         .dstMemoryType = CU_MEMORYTYPE_DEVICE,
+                         .dstDevice = device,
+                         .dstPitch = pitch,
+                         .WidthInBytes = kWidth,
+                         .Height = kHeight};
   CU_OK(cuMemcpy2D(&up));
   std::memset(host, 0, (kHeight + 1) * kHostPitch);
-  CUDA_MEMCPY2D down{};
-  down.srcMemoryType = CU_MEMORYTYPE_DEVICE;
-  down.srcDevice = device;
-  down.srcPitch = pitch;
-  down.dstMemoryType = CU_MEMORYTYPE_HOST;
-  down.dstHost = host;
-  down.dstPitch = kHostPitch;
-  down.dstXInBytes = 7;
-  down.dstY = 1;
-  down.WidthInBytes = kWidth;
-  down.Height = kHeight;
+  const CUDA_MEMCPY2D down{.srcMemoryType = CU_MEMORYTYPE_DEVICE,
+                           .srcDevice = device,
+                           .srcPitch = pitch,
+                           .dstXInBytes = 7,
+                           .dstY = 1,
+                           .dstMemoryType = CU_MEMORYTYPE_HOST,
+                           .dstHost = host,
+                           .dstPitch = kHostPitch,
+                           .WidthInBytes = kWidth,
+                           .Height = kHeight};
   CUstream stream = nullptr;
   CU_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
   CU_OK(cuMemcpy2DAsync(&down, stream));
