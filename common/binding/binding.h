@@ -23,6 +23,12 @@ namespace gpupool {
 inline constexpr std::string_view kBindingAnnotation = "gpupool.io/binding";
 inline constexpr std::string_view kSchedulingGate = "gpupool.io/binding";
 inline constexpr std::string_view kPoolAnnotation = "gpupool.io/pool";
+// "node": run the pod on the node of the GPU server it is bound to (its node-local socket: copy ring
+// and mapped host memory); "any" (or absent): anywhere.
+inline constexpr std::string_view kLocalityAnnotation = "gpupool.io/locality";
+// The node label the binder pins such a pod with (spec.nodeSelector), and GPUPool.spec.servers[].node
+// names.
+inline constexpr std::string_view kHostnameLabel = "kubernetes.io/hostname";
 inline constexpr std::string_view kResourceGpu = "gpupool.io/gpu";
 inline constexpr std::string_view kResourcePercent = "gpupool.io/gpu-percent";
 inline constexpr std::string_view kResourceMemory = "gpupool.io/gpu-memory";

@@ -178,11 +178,13 @@ void Binder::ClearPending(const std::string& key) {
   pool_changed_(pool, false);
 }
 
-Result<kube::Json> Binder::WriteAnnotation(const kube::Json& pod, const std::string* value) {
+Result<kube::Json> Binder::WriteAnnotation(const kube::Json& pod, const std::string* value,
+                                           const std::string& node) {
   kube::Json patch = {
       {"metadata",
        {{"resourceVersion", kube::ResourceVersionOf(pod)},
         {"annotations", {{kBindingAnnotation, value ? kube::Json(*value) : kube::Json(nullptr)}}}}}};
+  if (!node.empty()) patch["spec"] = {{"nodeSelector", {{kHostnameLabel, node}}}};
   return client_.Patch(kube::Pods(), kube::NamespaceOf(pod), kube::NameOf(pod), kube::PatchType::kMerge,
                        patch);
 }
@@ -276,7 +278,10 @@ Result<Millis> Binder::Bind(const kube::Json& pod) {
   }
   ClearPending(kube::ObjectKey(pod));
   const std::string json = BindingToJson(*placed);
-  auto annotated = WriteAnnotation(pod, &json);
+  // gpupool.io/locality: node: the pod runs where its server is (Place took only servers on known nodes).
+  const std::string node =
+      (*request)->node_local ? state_.ledger.NodeOf(pool, placed->gpus.front().server) : "";
+  auto annotated = WriteAnnotation(pod, &json, node);
   if (!annotated.ok()) {
     state_.ledger.Release(kube::UidOf(pod));  // nothing was written: the share is free again
     if (kube::IsConflict(annotated.status())) metrics_.BindFailed(pool, "conflict");
@@ -290,7 +295,8 @@ Result<Millis> Binder::Bind(const kube::Json& pod) {
     ungated_.insert(kube::UidOf(pod));
   }
   metrics_.PodBound(pool, std::chrono::duration<double>(SecondsSinceCreation(pod)));
-  events_.Record(kube::Pods(), pod, "Normal", "Bound", "bound to " + Describe(*placed));
+  events_.Record(kube::Pods(), pod, "Normal", "Bound",
+                 "bound to " + Describe(*placed) + (node.empty() ? "" : ", on node " + node));
   return Millis(0);
 }
 

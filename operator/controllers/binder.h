@@ -65,7 +65,11 @@ class Binder {
   Result<std::chrono::milliseconds> Adopt(const kube::Json& pod, const std::string& annotation);
   Status AdmitAll(const kube::Json& pod, const Binding& binding);
   Result<kube::Json> RemoveGate(const kube::Json& pod);
-  Result<kube::Json> WriteAnnotation(const kube::Json& pod, const std::string* value);
+  // Writes (null: clears) the binding annotation, conditional on the pod's resourceVersion; with a
+  // `node`, in the same patch pins the pod there (spec.nodeSelector kubernetes.io/hostname, which a
+  // gated pod may gain).
+  Result<kube::Json> WriteAnnotation(const kube::Json& pod, const std::string* value,
+                                     const std::string& node = "");
   void SetPending(const kube::Json& pod, const std::string& pool, const std::string& reason);
   void ClearPending(const std::string& key);
 

@@ -60,6 +60,7 @@ Result<PoolSpec> ParsePoolSpec(const json& pool) {
     if (ps.address.empty()) return Status::InvalidArgument("GPUPool " + s.name + ": a server has no address");
     ps.control = JsonString(server, "controlAddress");
     if (ps.control.empty()) ps.control = DefaultControlAddress(ps.address);
+    ps.node = JsonString(server, "node");
     s.servers.push_back(std::move(ps));
   }
   const json& selector = JsonAt(spec, "serverSelector");
@@ -103,9 +104,12 @@ std::vector<PoolServer> ServersOnNodes(const PoolSpec& spec, const json& nodes) 
     }
     if (ip.empty()) continue;
     const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+    const std::string hostname =
+        JsonString(JsonAt(JsonAt(node, "metadata"), "labels"), kHostnameLabel.data());
     PoolServer ps{
         host + ":" + std::to_string(spec.server_port),
-        host + ":" + std::to_string(spec.control_port > 0 ? spec.control_port : spec.server_port + 1)};
+        host + ":" + std::to_string(spec.control_port > 0 ? spec.control_port : spec.server_port + 1),
+        hostname.empty() ? JsonString(JsonAt(node, "metadata"), "name") : hostname};
     bool listed = false;
     for (const PoolServer& s : spec.servers) listed = listed || s.address == ps.address;
     if (!listed) out.push_back(std::move(ps));
@@ -118,7 +122,7 @@ std::vector<placement::PoolGpu> PoolGpus(const std::vector<ServerProbe>& probes,
   for (const ServerProbe& p : probes) {
     if (p.reachable) {
       for (const auto& g : p.inventory.gpus()) {
-        out.push_back({p.server.address, g.uuid(), g.model(), g.memory_bytes(), g.healthy()});
+        out.push_back({p.server.address, g.uuid(), g.model(), g.memory_bytes(), g.healthy(), p.server.node});
       }
       continue;
     }
@@ -128,7 +132,7 @@ std::vector<placement::PoolGpu> PoolGpus(const std::vector<ServerProbe>& probes,
       // Within its grace period a silent server's GPUs keep their published health.
       out.push_back({p.server.address, JsonString(g, "uuid"), JsonString(g, "model"),
                      mem.is_number_unsigned() ? mem.get<std::uint64_t>() : 0,
-                     !p.failed && JsonTrue(g, "healthy")});
+                     !p.failed && JsonTrue(g, "healthy"), p.server.node});
     }
   }
   return out;

@@ -22,6 +22,9 @@ namespace gpupool::controllers {
 struct PoolServer {
   std::string address;  // data address (what bindings name)
   std::string control;  // Control API address
+  // The kubernetes.io/hostname of its node (spec.servers[].node, or the node serverSelector found it
+  // on); "" when not known. Pods with gpupool.io/locality: node are pinned there.
+  std::string node;
 };
 
 struct PoolSpec {
@@ -43,7 +46,8 @@ Result<PoolSpec> ParsePoolSpec(const nlohmann::json& pool);
 // "a=b,c in (x,y),!d" from a LabelSelector object (matchLabels, matchExpressions).
 std::string LabelSelectorString(const nlohmann::json& selector);
 
-// The servers on `nodes` (their InternalIP, else the first address) not already in spec.servers.
+// The servers on `nodes` (their InternalIP, else the first address) not already in spec.servers, with
+// each node's kubernetes.io/hostname label (else its name).
 std::vector<PoolServer> ServersOnNodes(const PoolSpec& spec, const nlohmann::json& nodes);
 
 struct ServerProbe {

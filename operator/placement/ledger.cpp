@@ -148,6 +148,9 @@ Result<Binding> Ledger::Place(const std::string& pool, const Request& request) c
   for (const PoolGpu& gpu : p.gpus) {
     largest = std::max(largest, gpu.memory_bytes);
     if (!gpu.healthy) continue;
+    if (request.node_local &&
+        (gpu.node.empty() || (!request.pinned_node.empty() && gpu.node != request.pinned_node)))
+      continue;
     ++healthy;
     Candidate c{gpu.server, gpu.uuid, 100, gpu.memory_bytes, MemoryOnGpu(request, gpu.memory_bytes)};
     if (auto ait = allocs_.find(GpuKey{gpu.server, gpu.uuid}); ait != allocs_.end()) {
@@ -166,7 +169,10 @@ Result<Binding> Ledger::Place(const std::string& pool, const Request& request) c
         "pool " + pool + ": " + std::to_string(fitting.size()) + " of " + std::to_string(healthy) +
         " healthy GPUs have " + std::to_string(request.percent) + "% free" +
         (request.memory_gib ? " and " + std::to_string(*request.memory_gib) + " GiB" : "") +
-        ", the pod needs " + std::to_string(request.gpus) + (request.gpus > 1 ? " of one server" : ""));
+        ", the pod needs " + std::to_string(request.gpus) + (request.gpus > 1 ? " of one server" : "") +
+        (!request.node_local           ? ""
+         : request.pinned_node.empty() ? " on a server whose node is known (gpupool.io/locality: node)"
+                                       : " on node " + request.pinned_node + " (gpupool.io/locality: node)"));
   }
   Binding b;
   b.pool = pool;
@@ -175,6 +181,16 @@ Result<Binding> Ledger::Place(const std::string& pool, const Request& request) c
         GpuBinding{fitting[i].server, fitting[i].uuid, request.percent, fitting[i].need_memory_bytes});
   }
   return b;
+}
+
+std::string Ledger::NodeOf(const std::string& pool, const std::string& server) const {
+  std::lock_guard lock(mu_);
+  auto pit = pools_.find(pool);
+  if (pit == pools_.end()) return "";
+  for (const PoolGpu& gpu : pit->second.gpus) {
+    if (gpu.server == server) return gpu.node;
+  }
+  return "";
 }
 
 std::vector<GpuUsage> Ledger::Usage(const std::string& pool) const {

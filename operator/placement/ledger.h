@@ -34,6 +34,7 @@ struct PoolGpu {
   std::string model;
   std::uint64_t memory_bytes = 0;
   bool healthy = true;
+  std::string node;  // the kubernetes.io/hostname of the server's node, "" when not known
 };
 
 struct PodRef {
@@ -70,7 +71,10 @@ class Ledger {
 
   // Chooses GPUs for `request` by the pool's policy without claiming them. ResourceExhausted (with
   // what is free) when nothing fits now; InvalidArgument when it can never fit this pool.
+  // With request.node_local only GPUs whose node is known (and is request.pinned_node, when set).
   Result<Binding> Place(const std::string& pool, const Request& request) const;
+  // The node of `server` in `pool` ("" when not known).
+  std::string NodeOf(const std::string& pool, const std::string& server) const;
 
   std::vector<GpuUsage> Usage(const std::string& pool) const;
 

@@ -95,6 +95,14 @@ Result<std::optional<Request>> RequestFromPod(const nlohmann::json& pod) {
   r.gpus = total.gpus < 0 ? 1 : static_cast<int>(total.gpus);
   r.percent = total.percent < 0 ? 100 : static_cast<int>(total.percent);
   if (total.memory > 0) r.memory_gib = static_cast<std::uint64_t>(total.memory);
+  const json& locality = JsonAt(JsonAt(JsonAt(pod, "metadata"), "annotations"), kLocalityAnnotation.data());
+  const std::string where = locality.is_string() ? locality.get<std::string>() : "";
+  if (where != "" && where != "any" && where != "node") {
+    return Status::InvalidArgument("annotation gpupool.io/locality is '" + where + "', must be node or any");
+  }
+  r.node_local = where == "node";
+  const json& pinned = JsonAt(JsonAt(spec, "nodeSelector"), kHostnameLabel.data());
+  if (r.node_local && pinned.is_string()) r.pinned_node = pinned.get<std::string>();
   return std::optional<Request>(r);
 }
 

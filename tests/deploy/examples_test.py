@@ -68,7 +68,8 @@ def manifests(work):
         crd = yaml.safe_load(f)
     crds = {("gpupool.io/v1alpha1", "GPUPool"): k8s_schema.crd_schema(crd)}
     files = [os.path.join(EXAMPLES, "gpupool.yaml"), os.path.join(EXAMPLES, "half-gpu-pod.yaml"),
-             os.path.join(EXAMPLES, "two-gpu-pod.yaml"), os.path.join(CNN_DIR, "job.yaml")]
+             os.path.join(EXAMPLES, "two-gpu-pod.yaml"), os.path.join(EXAMPLES, "node-local-pod.yaml"),
+             os.path.join(CNN_DIR, "job.yaml")]
     errors, kinds = [], []
     for path in files:
         with open(path) as f:
@@ -81,12 +82,17 @@ def manifests(work):
                 if obj["kind"] == "Pod" and path.endswith("two-gpu-pod.yaml"):
                     asked = gpupool_limits(obj["spec"], path)
                     expect(asked.get("gpupool.io/gpu") == 2, "two-gpu-pod.yaml must ask for two GPUs")
+                if obj["kind"] == "Pod" and path.endswith("node-local-pod.yaml"):
+                    asked = gpupool_limits(obj["spec"], path)
+                    expect(asked.get("gpupool.io/gpu") == 1, "node-local-pod.yaml must ask for a GPU")
+                    expect(obj["metadata"]["annotations"].get("gpupool.io/locality") == "node",
+                           "node-local-pod.yaml must ask for gpupool.io/locality: node")
                 if obj["kind"] == "Job":
                     asked = gpupool_limits(obj["spec"]["template"]["spec"], path)
                     expect(asked["gpupool.io/gpu"] == 1 and asked["gpupool.io/gpu-percent"] == 50,
                            "the training Job asks for gpupool.io/gpu: 1 and gpupool.io/gpu-percent: 50")
     expect(not errors, "\n".join(errors))
-    expect(sorted(kinds) == ["GPUPool", "Job", "Pod", "Pod"], f"unexpected example kinds {kinds}")
+    expect(sorted(kinds) == ["GPUPool", "Job", "Pod", "Pod", "Pod"], f"unexpected example kinds {kinds}")
     print(f"checked {len(files)} example manifests")
 
 

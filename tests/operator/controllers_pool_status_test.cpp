@@ -29,8 +29,9 @@ TEST_CASE("pool spec: servers, policy, default, control addresses") {
       {"spec",
        {{"default", true},
         {"policy", "spread"},
-        {"servers", json::array({{{"address", "gpu-1:7470"}},
-                                 {{"address", "gpu-2:7470"}, {"controlAddress", "gpu-2:9000"}}})}}}};
+        {"servers",
+         json::array({{{"address", "gpu-1:7470"}},
+                      {{"address", "gpu-2:7470"}, {"controlAddress", "gpu-2:9000"}, {"node", "n2"}}})}}}};
   auto spec = ParsePoolSpec(pool);
   REQUIRE(spec.ok());
   CHECK(spec->name == "p");
@@ -40,6 +41,8 @@ TEST_CASE("pool spec: servers, policy, default, control addresses") {
   REQUIRE(spec->servers.size() == 2);
   CHECK(spec->servers[0].control == "gpu-1:7471");
   CHECK(spec->servers[1].control == "gpu-2:9000");
+  CHECK(spec->servers[0].node.empty());
+  CHECK(spec->servers[1].node == "n2");
 
   CHECK(
       ParsePoolSpec(json{{"metadata", {{"name", "p"}}}, {"spec", {{"policy", "random"}}}}).status().code() ==
@@ -52,8 +55,8 @@ TEST_CASE("pool status: an unreachable server keeps its GPUs, unhealthy, and deg
   PoolSpec spec;
   spec.name = "p";
   spec.generation = 2;
-  ServerProbe up{{"a:7470", "a:7471"}, true, "", Inventory("a", 2), false, false, ""};
-  ServerProbe down{{"b:7470", "b:7471"},  false, "connection refused", {}, true, false,
+  ServerProbe up{{"a:7470", "a:7471", "node-a"}, true, "", Inventory("a", 2), false, false, ""};
+  ServerProbe down{{"b:7470", "b:7471", "node-b"}, false, "connection refused", {}, true, false,
                    "2026-01-31T00:00:00Z"};
   const json old_status = {
       {"gpus", json::array({{{"server", "b:7470"},
@@ -69,6 +72,8 @@ TEST_CASE("pool status: an unreachable server keeps its GPUs, unhealthy, and deg
   REQUIRE(gpus.size() == 3);
   CHECK(gpus[2].uuid == "GPU-b-0");
   CHECK_FALSE(gpus[2].healthy);
+  CHECK(gpus[0].node == "node-a");  // each GPU carries its server's node, reachable or not
+  CHECK(gpus[2].node == "node-b");
 
   placement::Ledger ledger;
   ledger.SetPool("p", placement::Policy::kBinpack, true, gpus);
@@ -110,7 +115,7 @@ TEST_CASE("pool status: an unreachable server keeps its GPUs, unhealthy, and deg
 TEST_CASE("pool status: a silent server within its grace keeps its GPUs as published") {
   PoolSpec spec;
   spec.name = "p";
-  ServerProbe silent{{"b:7470", "b:7471"},  false, "deadline exceeded", {}, false, false,
+  ServerProbe silent{{"b:7470", "b:7471", ""}, false, "deadline exceeded", {}, false, false,
                      "2026-01-31T00:00:00Z"};
   const json old_status = {{"gpus", json::array({{{"server", "b:7470"},
                                                   {"uuid", "GPU-b-0"},
@@ -145,7 +150,7 @@ TEST_CASE("pool status: a GPU its server reports unhealthy degrades the pool") {
   control::v1::Inventory inv = Inventory("a", 2);
   inv.mutable_gpus(1)->set_healthy(false);
   inv.mutable_gpus(1)->set_health_message("ECC errors");
-  ServerProbe up{{"a:7470", "a:7471"}, true, "", inv, false, false, ""};
+  ServerProbe up{{"a:7470", "a:7471", ""}, true, "", inv, false, false, ""};
   placement::Ledger ledger;
   ledger.SetPool("p", placement::Policy::kBinpack, true, PoolGpus({up}, json()));
   const json status = BuildPoolStatus(spec, {up}, ledger.Usage("p"), Pending{}, json(), "t");
@@ -193,14 +198,18 @@ TEST_CASE("pool spec: servers on nodes chosen by serverSelector") {
                        {{"addresses",
                          {{{"type", "Hostname"}, {"address", "n0"}},
                           {{"type", "InternalIP"}, {"address", "10.0.0.1"}}}}}}},
-                     {{"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "10.0.0.2"}}}}}}},
-                     {{"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "fd00::3"}}}}}}},
+                     {{"metadata", {{"name", "node-2"}, {"labels", {{"kubernetes.io/hostname", "gpu-02"}}}}},
+                      {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "10.0.0.2"}}}}}}},
+                     {{"metadata", {{"name", "node-3"}}},
+                      {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "fd00::3"}}}}}}},
                      {{"status", nlohmann::json::object()}}})}};
   const auto servers = ServersOnNodes(*spec, nodes);
   REQUIRE(servers.size() == 2);  // 10.0.0.1 is listed already; the last node has no address
   CHECK(servers[0].address == "10.0.0.2:9000");
   CHECK(servers[0].control == "10.0.0.2:9001");
   CHECK(servers[1].address == "[fd00::3]:9000");
+  CHECK(servers[0].node == "gpu-02");  // its kubernetes.io/hostname label
+  CHECK(servers[1].node == "node-3");  // no label: its name
   CHECK(LabelSelectorString(nlohmann::json::object()).empty());
 }
 

@@ -59,13 +59,14 @@ TEST_CASE("server health: a new term keeps what the last leader published") {
 
 placement::GpuUsage Gpu(const std::string& server, const std::string& uuid, bool healthy) {
   placement::GpuUsage u;
-  u.gpu = {server, uuid, "NVIDIA H200", 100ULL << 30, healthy};
+  u.gpu = {server, uuid, "NVIDIA H200", 100ULL << 30, healthy, ""};
   return u;
 }
 
 TEST_CASE("health notices: a failed server, its pods, and its return") {
-  ServerProbe a{{"a:7470", "a:7471"}, true, "", {}, false, false, ""};
-  ServerProbe b{{"b:7470", "b:7471"}, false, "connection refused", {}, true, false, "2026-12-06T10:00:00Z"};
+  ServerProbe a{{"a:7470", "a:7471", ""}, true, "", {}, false, false, ""};
+  ServerProbe b{{"b:7470", "b:7471", ""}, false, "connection refused", {}, true, false,
+                "2026-12-06T10:00:00Z"};
   const std::vector<placement::GpuUsage> up = {Gpu("a:7470", "GPU-a-0", true), Gpu("b:7470", "GPU-b-0", true),
                                                Gpu("b:7470", "GPU-b-1", true)};
   const std::vector<placement::GpuUsage> down = {
@@ -92,7 +93,7 @@ TEST_CASE("health notices: a failed server, its pods, and its return") {
         "server b:7470 unreachable since 2026-12-06T10:00:00Z (connection refused): GPUs GPU-b-0, GPU-b-1 "
         "unhealthy; pods holding shares: team/both, team/one");
 
-  ServerProbe back{{"b:7470", "b:7471"}, true, "", {}, false, true, ""};
+  ServerProbe back{{"b:7470", "b:7471", ""}, true, "", {}, false, true, ""};
   const auto recovered = HealthNotices(down, up, {a, back}, holders);
   REQUIRE(recovered.size() == 3);
   CHECK(recovered[0].reason == "GPURecovered");
@@ -110,7 +111,7 @@ TEST_CASE("health notices: one GPU its server reports unhealthy") {
   g->set_uuid("GPU-a-1");
   g->set_healthy(false);
   g->set_health_message("Xid 79: fallen off the bus");
-  ServerProbe a{{"a:7470", "a:7471"}, true, "", inv, false, false, ""};
+  ServerProbe a{{"a:7470", "a:7471", ""}, true, "", inv, false, false, ""};
   const auto notices = HealthNotices({Gpu("a:7470", "GPU-a-0", true), Gpu("a:7470", "GPU-a-1", true)},
                                      {Gpu("a:7470", "GPU-a-0", true), Gpu("a:7470", "GPU-a-1", false)}, {a},
                                      {{{"team", "x", "u1"}, Binding{"p", {{"a:7470", "GPU-a-1", 100, 1}}}}});

@@ -220,17 +220,20 @@ TEST_CASE("python3-kubernetes sees what the server stores", "[fake_apiserver][py
   INFO(*out);
   REQUIRE(seen.value("done", false));
   std::vector<std::string> mine = ours.UntilDeleted("py-pod");
-  REQUIRE(mine.size() == 4);  // ADDED, MODIFIED (annotation), MODIFIED (gate removed), DELETED
+  // ADDED, MODIFIED (annotation), MODIFIED (pinned to a node), MODIFIED (gate removed), DELETED
+  REQUIRE(mine.size() == 5);
   CHECK(mine[0] == "ADDED:py-pod:" + seen["created_rv"].get<std::string>());
   CHECK(seen["get_rv"] == seen["created_rv"]);
   CHECK(seen["list_names"] == Json::array({"py-pod"}));
   CHECK(seen["list_rv"] == seen["created_rv"]);  // nothing happened in between
   CHECK(seen["annotations"]["gpupool.io/binding"] == "{}");
+  CHECK(seen["node_selector"] == Json{{"kubernetes.io/hostname", "gpu-01"}});
+  CHECK(seen["repin"] == Json::array({422, "Invalid"}));
   CHECK(seen["gates_after"].is_null());
   CHECK(seen["stale_update"] == Json::array({409, "Conflict"}));
   Json theirs = seen["events"];
-  REQUIRE(theirs.size() == 2);
-  for (size_t i = 0; i < 2; ++i) {
+  REQUIRE(theirs.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
     CHECK(mine[i + 1] == theirs[i][0].get<std::string>() + ":" + theirs[i][1].get<std::string>() + ":" +
                              theirs[i][2].get<std::string>());
   }

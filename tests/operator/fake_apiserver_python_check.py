@@ -34,6 +34,15 @@ def main():
     patched = v1.patch_namespaced_pod("py-pod", "default",
                                       {"metadata": {"annotations": {"gpupool.io/binding": "{}"}}})
     emit("annotations", patched.metadata.annotations)
+    # While gated, the pod may be pinned to a node (its nodeSelector may gain entries), not moved.
+    pinned = v1.patch_namespaced_pod("py-pod", "default",
+                                     {"spec": {"nodeSelector": {"kubernetes.io/hostname": "gpu-01"}}})
+    emit("node_selector", pinned.spec.node_selector)
+    try:
+        v1.patch_namespaced_pod("py-pod", "default", {"spec": {"nodeSelector": {"kubernetes.io/hostname": "gpu-02"}}})
+        emit("repin", "accepted")
+    except ApiException as e:
+        emit("repin", [e.status, json.loads(e.body)["reason"]])
     # This client predates spec.schedulingGates: read the raw answer instead of the model.
     ungated = v1.patch_namespaced_pod("py-pod", "default",
                                       [{"op": "remove", "path": "/spec/schedulingGates/0"}],

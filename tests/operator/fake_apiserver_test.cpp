@@ -91,10 +91,20 @@ TEST_CASE("updates are optimistic, no-ops are free, generation tracks spec", "[f
   Json moved = pod;
   moved["spec"]["nodeName"] = "n1";
   CHECK(server->Update("pods", moved).status().code() == Code::kInvalidArgument);
-  Json ungated = pod;
+  // While gated, the nodeSelector may gain entries, never lose or change one.
+  Json pinned = pod;
+  pinned["spec"]["nodeSelector"] = {{"kubernetes.io/hostname", "gpu-01"}};
+  pinned["metadata"].erase("resourceVersion");
+  REQUIRE(server->Update("pods", pinned).ok());
+  Json repinned = pinned;
+  repinned["spec"]["nodeSelector"]["kubernetes.io/hostname"] = "gpu-02";
+  CHECK(server->Update("pods", repinned).status().code() == Code::kInvalidArgument);
+  Json ungated = pinned;
   ungated["spec"].erase("schedulingGates");
-  ungated["metadata"].erase("resourceVersion");  // pods allow unconditional updates
   CHECK(server->Update("pods", ungated).ok());
+  Json later = ungated;  // no longer gated: the selector is fixed
+  later["spec"]["nodeSelector"]["zone"] = "a";
+  CHECK(server->Update("pods", later).status().code() == Code::kInvalidArgument);
 }
 
 TEST_CASE("finalizers hold deletion until the last one is removed", "[fake_apiserver]") {

@@ -8,9 +8,9 @@ namespace {
 constexpr std::uint64_t kGiB = 1ULL << 30;
 
 std::vector<PoolGpu> TwoServers() {
-  return {{"s1:7470", "GPU-1a", "H200", 100 * kGiB, true},
-          {"s1:7470", "GPU-1b", "H200", 100 * kGiB, true},
-          {"s2:7470", "GPU-2a", "H200", 80 * kGiB, true}};
+  return {{"s1:7470", "GPU-1a", "H200", 100 * kGiB, true, ""},
+          {"s1:7470", "GPU-1b", "H200", 100 * kGiB, true, ""},
+          {"s2:7470", "GPU-2a", "H200", 80 * kGiB, true, ""}};
 }
 
 Binding One(const std::string& server, const std::string& uuid, int percent, std::uint64_t mem) {
@@ -100,22 +100,22 @@ TEST_CASE("ledger: place by policy, never onto unhealthy or full GPUs") {
   ledger.SetPool("p", Policy::kBinpack, true, gpus);
   REQUIRE(ledger.Claim(Pod("u1"), One("s1:7470", "GPU-1b", 50, 50 * kGiB)).ok());
 
-  auto half = ledger.Place("p", Request{1, 50, std::nullopt});
+  auto half = ledger.Place("p", Request{1, 50, std::nullopt, false, ""});
   REQUIRE(half.ok());
   CHECK(*half == One("s1:7470", "GPU-1b", 50, 50 * kGiB));  // binpack: the half-used GPU
 
   ledger.SetPool("p", Policy::kSpread, true, gpus);
-  auto spread = ledger.Place("p", Request{1, 50, 8});
+  auto spread = ledger.Place("p", Request{1, 50, 8, false, ""});
   REQUIRE(spread.ok());
   CHECK(*spread == One("s1:7470", "GPU-1a", 50, 8 * kGiB));  // spread: an empty GPU, server order
 
   gpus[0].healthy = false;
   gpus[2].healthy = false;
   ledger.SetPool("p", Policy::kSpread, true, gpus);
-  auto only = ledger.Place("p", Request{1, 50, std::nullopt});
+  auto only = ledger.Place("p", Request{1, 50, std::nullopt, false, ""});
   REQUIRE(only.ok());
   CHECK(only->gpus[0].uuid == "GPU-1b");
-  auto none = ledger.Place("p", Request{1, 60, std::nullopt});
+  auto none = ledger.Place("p", Request{1, 60, std::nullopt, false, ""});
   CHECK(none.status().code() == Code::kResourceExhausted);
   CHECK_THAT(none.status().message(), Catch::Contains("0 of 1 healthy GPUs have 60% free"));
 
@@ -123,18 +123,40 @@ TEST_CASE("ledger: place by policy, never onto unhealthy or full GPUs") {
   // no placement.
   gpus[0].healthy = gpus[2].healthy = true;
   ledger.SetPool("p", Policy::kSpread, true, gpus);
-  auto apart = ledger.Place("p", Request{2, 60, std::nullopt});
+  auto apart = ledger.Place("p", Request{2, 60, std::nullopt, false, ""});
   CHECK(apart.status().code() == Code::kResourceExhausted);
   CHECK_THAT(apart.status().message(), Catch::Contains("the pod needs 2 of one server"));
-  auto together = ledger.Place("p", Request{2, 40, std::nullopt});
+  auto together = ledger.Place("p", Request{2, 40, std::nullopt, false, ""});
   REQUIRE(together.ok());
   CHECK(together->gpus.size() == 2);
   CHECK(together->gpus[0].server == together->gpus[1].server);
 
-  auto too_big = ledger.Place("p", Request{1, 10, 120});
+  auto too_big = ledger.Place("p", Request{1, 10, 120, false, ""});
   CHECK(too_big.status().code() == Code::kInvalidArgument);
   CHECK_THAT(too_big.status().message(), Catch::Contains("more than its largest GPU has (100.0 GiB)"));
   CHECK(ledger.Place("nope", Request{}).status().code() == Code::kNotFound);
+}
+
+TEST_CASE("ledger: a node-local request lands only on servers whose node is known, its own when pinned") {
+  Ledger ledger;
+  auto gpus = TwoServers();
+  gpus[2].node = "gpu-02";  // s2's node is known; s1's is not (listed by address only)
+  ledger.SetPool("p", Policy::kBinpack, true, gpus);
+  CHECK(ledger.NodeOf("p", "s2:7470") == "gpu-02");
+  CHECK(ledger.NodeOf("p", "s1:7470").empty());
+  auto local = ledger.Place("p", Request{1, 50, std::nullopt, true, ""});
+  REQUIRE(local.ok());
+  CHECK(local->gpus[0].server == "s2:7470");
+  auto pinned = ledger.Place("p", Request{1, 50, std::nullopt, true, "gpu-02"});
+  REQUIRE(pinned.ok());
+  CHECK(pinned->gpus[0].uuid == "GPU-2a");
+  auto elsewhere = ledger.Place("p", Request{1, 50, std::nullopt, true, "gpu-09"});
+  CHECK(elsewhere.status().code() == Code::kResourceExhausted);
+  CHECK_THAT(elsewhere.status().message(), Catch::Contains("on node gpu-09 (gpupool.io/locality: node)"));
+  auto two = ledger.Place("p", Request{2, 50, std::nullopt, true, ""});  // s2 has one GPU
+  CHECK(two.status().code() == Code::kResourceExhausted);
+  CHECK_THAT(two.status().message(), Catch::Contains("on a server whose node is known"));
+  CHECK(ledger.Place("p", Request{2, 50, std::nullopt, false, ""}).ok());  // anywhere: s1's two
 }
 
 TEST_CASE("ledger: place then claim never double books") {
@@ -142,7 +164,7 @@ TEST_CASE("ledger: place then claim never double books") {
   ledger.SetPool("p", Policy::kBinpack, true, TwoServers());
   int bound = 0;
   for (int i = 0; i < 20; ++i) {
-    auto b = ledger.Place("p", Request{1, 30, std::nullopt});
+    auto b = ledger.Place("p", Request{1, 30, std::nullopt, false, ""});
     if (!b.ok()) {
       CHECK(b.status().code() == Code::kResourceExhausted);
       continue;

@@ -24,22 +24,22 @@ TEST_CASE("request: read from limits or requests of any container") {
        PodWith(json::array({{{"name", "a"}, {"resources", {{"limits", {{"cpu", "1"}}}}}}})), std::nullopt},
       {"gpu only: whole GPU",
        PodWith(json::array({{{"name", "a"}, {"resources", {{"limits", {{"gpupool.io/gpu", "2"}}}}}}})),
-       Request{2, 100, std::nullopt}},
+       Request{2, 100, std::nullopt, false, ""}},
       {"percent only: one GPU",
        PodWith(
            json::array({{{"name", "a"}, {"resources", {{"requests", {{"gpupool.io/gpu-percent", 50}}}}}}})),
-       Request{1, 50, std::nullopt}},
+       Request{1, 50, std::nullopt, false, ""}},
       {"memory in GiB",
        PodWith(json::array(
            {{{"name", "a"},
              {"resources", {{"limits", {{"gpupool.io/gpu", "1"}, {"gpupool.io/gpu-memory", "16"}}}}}}})),
-       Request{1, 100, 16}},
+       Request{1, 100, 16, false, ""}},
       {"largest of two containers",
        PodWith(json::array(
            {{{"name", "a"}, {"resources", {{"limits", {{"gpupool.io/gpu-percent", "30"}}}}}},
             {{"name", "b"},
              {"resources", {{"limits", {{"gpupool.io/gpu", "2"}, {"gpupool.io/gpu-percent", "20"}}}}}}})),
-       Request{2, 30, std::nullopt}},
+       Request{2, 30, std::nullopt, false, ""}},
       {"gpu 0 alone asks for nothing",
        PodWith(json::array({{{"name", "a"}, {"resources", {{"limits", {{"gpupool.io/gpu", "0"}}}}}}})),
        std::nullopt},
@@ -78,9 +78,26 @@ TEST_CASE("request: impossible values say why") {
   CHECK_FALSE(RequestFromPod(json::array()).ok());
 }
 
+TEST_CASE("request: gpupool.io/locality node keeps the pod with its server, on the node it names") {
+  json pod = PodWith(json::array({{{"name", "a"}, {"resources", {{"limits", {{"gpupool.io/gpu", "1"}}}}}}}));
+  CHECK_FALSE((*RequestFromPod(pod))->node_local);
+  pod["metadata"]["annotations"]["gpupool.io/locality"] = "any";
+  CHECK_FALSE((*RequestFromPod(pod))->node_local);
+  pod["metadata"]["annotations"]["gpupool.io/locality"] = "node";
+  CHECK((*RequestFromPod(pod))->node_local);
+  CHECK((*RequestFromPod(pod))->pinned_node.empty());
+  pod["spec"]["nodeSelector"] = {{"kubernetes.io/hostname", "gpu-07"}, {"zone", "a"}};
+  CHECK((*RequestFromPod(pod))->pinned_node == "gpu-07");
+  pod["metadata"]["annotations"]["gpupool.io/locality"] = "rack";
+  auto bad = RequestFromPod(pod);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(bad.status().message(), Catch::Contains("gpupool.io/locality is 'rack', must be node or any"));
+}
+
 TEST_CASE("request: memory per GPU defaults to the percent share") {
-  CHECK(MemoryOnGpu(Request{1, 50, std::nullopt}, 100ULL << 30) == 50ULL << 30);
-  CHECK(MemoryOnGpu(Request{1, 50, 4}, 100ULL << 30) == 4ULL << 30);
+  CHECK(MemoryOnGpu(Request{1, 50, std::nullopt, false, ""}, 100ULL << 30) == 50ULL << 30);
+  CHECK(MemoryOnGpu(Request{1, 50, 4, false, ""}, 100ULL << 30) == 4ULL << 30);
 }
 
 TEST_CASE("request: pool annotation") {

@@ -54,10 +54,12 @@ std::string ScenarioEnv::DataAddress(std::size_t i) const {
   return "127.0.0.1:" + std::to_string(20000 + i);
 }
 
-void ScenarioEnv::CreatePool(const std::string& name, const std::string& policy) {
+void ScenarioEnv::CreatePool(const std::string& name, const std::string& policy,
+                             const std::vector<std::string>& nodes) {
   Json servers = Json::array();
   for (std::size_t i = 0; i < servers_.size(); ++i) {
     servers.push_back({{"address", DataAddress(i)}, {"controlAddress", servers_[i]->address()}});
+    if (i < nodes.size() && !nodes[i].empty()) servers.back()["node"] = nodes[i];
   }
   auto created = api_->Create("gpupools", "",
                               {{"apiVersion", "gpupool.io/v1alpha1"},
@@ -67,7 +69,8 @@ void ScenarioEnv::CreatePool(const std::string& name, const std::string& policy)
   if (!created.ok()) throw std::runtime_error("create GPUPool: " + created.status().ToString());
 }
 
-Json ScenarioEnv::CreatePod(const std::string& name, int percent, int gpus, const Json& annotations) {
+Json ScenarioEnv::CreatePod(const std::string& name, int percent, int gpus, const Json& annotations,
+                            const Json& spec) {
   Json pod = {
       {"apiVersion", "v1"},
       {"kind", "Pod"},
@@ -80,6 +83,7 @@ Json ScenarioEnv::CreatePod(const std::string& name, int percent, int gpus, cons
                                       {{"limits",
                                         {{"gpupool.io/gpu", std::to_string(gpus)},
                                          {"gpupool.io/gpu-percent", std::to_string(percent)}}}}}}})}}}};
+  pod["spec"].update(spec);
   auto created = api_->Create("pods", "team", pod);
   if (!created.ok()) throw std::runtime_error("create pod: " + created.status().ToString());
   return *created;

@@ -47,11 +47,14 @@ class ScenarioEnv {
   FakeControlServer& AddServer(const std::string& tag, int gpus, std::uint64_t memory_gib = 100);
   // Data address the pool lists for server `i` (its Control address is set explicitly).
   std::string DataAddress(std::size_t i) const;
-  // Creates GPUPool `name` (default, `policy`) over every server added so far.
-  void CreatePool(const std::string& name = "default", const std::string& policy = "binpack");
-  // Creates a pod as the webhook leaves it: gated, asking `gpus` GPUs at `percent` each.
-  Json CreatePod(const std::string& name, int percent, int gpus = 1,
-                 const Json& annotations = Json::object());
+  // Creates GPUPool `name` (default, `policy`) over every server added so far; `nodes[i]`, when
+  // given and not empty, is server i's node (spec.servers[].node).
+  void CreatePool(const std::string& name = "default", const std::string& policy = "binpack",
+                  const std::vector<std::string>& nodes = {});
+  // Creates a pod as the webhook leaves it: gated, asking `gpus` GPUs at `percent` each; `spec` is
+  // merged into its spec.
+  Json CreatePod(const std::string& name, int percent, int gpus = 1, const Json& annotations = Json::object(),
+                 const Json& spec = Json::object());
 
   // An operator with short leader-election timings and probe interval; leader election on or off.
   // `tune` may change the options before the operator starts (the benchmark does).

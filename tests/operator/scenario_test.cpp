@@ -87,6 +87,43 @@ TEST_CASE("a pod's GPUs come from one server, admitted there together, or the po
   CHECK(moved->gpus[1].server == env.DataAddress(1));
 }
 
+// gpupool.io/locality: node: the pod goes where its server is (spec.nodeSelector added while it is
+// gated), so it reaches the server over the node-local socket; only servers whose node is known qualify,
+// and a pod that names its node waits for a GPU there.
+TEST_CASE("a node-local pod is pinned to its server's node, or waits for one") {
+  ScenarioEnv env;
+  env.AddServer("a", 1);  // listed by address only: its node is not known
+  auto& b = env.AddServer("b", 1);
+  env.CreatePool("default", "binpack", {"", "gpu-b"});
+  auto op = env.StartOperator(false);
+  const Json local = {{"gpupool.io/locality", "node"}};
+  env.CreatePod("local", 50, 1, local);
+  REQUIRE(WaitFor([&] { return !env.Gated("local"); }));
+  const Json pod = *env.Pod("local");
+  auto binding = BindingFromJson(AnnotationOf(pod));
+  REQUIRE(binding.ok());
+  CHECK(binding->gpus[0].server == env.DataAddress(1));
+  CHECK(pod["spec"]["nodeSelector"] == Json{{"kubernetes.io/hostname", "gpu-b"}});
+  CHECK(b.admissions().size() == 1);
+  CHECK(WaitFor([&] { return HasEvent(env, "local", "Bound"); }));
+  // A pod that already names another node waits: no server of a known node there.
+  env.CreatePod("elsewhere", 10, 1, local, {{"nodeSelector", {{"kubernetes.io/hostname", "gpu-z"}}}});
+  CHECK(WaitFor([&] { return HasEvent(env, "elsewhere", "NoCapacity"); }));
+  CHECK(env.Gated("elsewhere"));
+  std::string message;
+  REQUIRE(WaitFor([&] { return env.Condition("default", "CapacityAvailable", &message) == "False"; }));
+  // The same pod on gpu-b's own node fits beside the first.
+  env.CreatePod("same-node", 50, 1, local, {{"nodeSelector", {{"kubernetes.io/hostname", "gpu-b"}}}});
+  REQUIRE(WaitFor([&] { return !env.Gated("same-node"); }));
+  CHECK(BindingFromJson(AnnotationOf(*env.Pod("same-node")))->gpus[0].server == env.DataAddress(1));
+  // Without the annotation a pod goes anywhere, unpinned: here a's GPU, gpu-b's being full.
+  env.CreatePod("anywhere", 100, 1);
+  REQUIRE(WaitFor([&] { return !env.Gated("anywhere"); }));
+  const Json anywhere = *env.Pod("anywhere");
+  CHECK(BindingFromJson(AnnotationOf(anywhere))->gpus[0].server == env.DataAddress(0));
+  CHECK_FALSE(anywhere["spec"].contains("nodeSelector"));
+}
+
 TEST_CASE("a full pool keeps pods gated and binds them when capacity frees") {
   ScenarioEnv env;
   env.AddServer("a", 1);

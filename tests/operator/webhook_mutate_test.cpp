@@ -96,6 +96,8 @@ TEST_CASE("mutate: impossible requests are refused with the reason") {
   };
   json named = Pod({{"gpupool.io/gpu-memory", "100"}});
   named["metadata"]["annotations"] = {{"gpupool.io/pool", "empty"}};  // no inventory yet: not refused
+  json rack = Pod({{"gpupool.io/gpu", "1"}});
+  rack["metadata"]["annotations"] = {{"gpupool.io/locality", "rack"}};
   const std::vector<Row> rows = {
       {Pod({{"gpupool.io/gpu-percent", "150"}}), "gpu-percent is 150, must be 1..100"},
       {Pod({{"gpupool.io/gpu-percent", "0"}}), "gpu-percent is 0, must be 1..100"},
@@ -103,6 +105,7 @@ TEST_CASE("mutate: impossible requests are refused with the reason") {
       {Pod({{"gpupool.io/gpu-memory", "200"}}),
        "asks 200 GiB per GPU, more than the largest GPU of pool (default) has (141 GiB)"},
       {Pod({{"gpupool.io/gpu", "1"}}, {{"nodeName", "n1"}}), "sets spec.nodeName"},
+      {rack, "gpupool.io/locality is 'rack', must be node or any"},
   };
   for (const Row& row : rows) {
     auto patch = Mutate(row.pod, Pools());

@@ -19,11 +19,26 @@ Json Finalizers(const Json& obj) {
   return md.contains("finalizers") && md["finalizers"].is_array() ? md["finalizers"] : Json::array();
 }
 
-// Pod spec rules: scheduling gates may only be removed; the rest of the spec is immutable except
-// for the fields Kubernetes lets an update change.
+// Pod spec rules: scheduling gates may only be removed; while the pod is gated its nodeSelector may
+// gain entries (k8s-api-facts §8.1, "Mutable Pod scheduling directives"); the rest of the spec is
+// immutable except for the fields Kubernetes lets an update change.
 std::string PodSpecViolation(const Json& old_spec, const Json& new_spec) {
   Json old_gates = old_spec.value("schedulingGates", Json::array());
   Json new_gates = new_spec.value("schedulingGates", Json::array());
+  const Json old_selector = old_spec.value("nodeSelector", Json::object());
+  const Json new_selector = new_spec.value("nodeSelector", Json::object());
+  bool selector_grew = old_selector != new_selector;
+  for (const auto& [key, value] : old_selector.items()) {
+    if (!new_selector.contains(key) || new_selector[key] != value) {
+      return "spec.nodeSelector: Invalid value: " + new_selector.dump() +
+             ": only additions to spec.nodeSelector are allowed (no mutations or deletions)";
+    }
+  }
+  if (selector_grew && old_gates.empty()) {
+    return "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`, "
+           "`spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations), "
+           "`spec.terminationGracePeriodSeconds`, `spec.schedulingGates` (only deletion)";
+  }
   for (const auto& g : new_gates) {
     if (std::find(old_gates.begin(), old_gates.end(), g) == old_gates.end()) {
       return "spec.schedulingGates: Forbidden: only deletion is allowed, but found new scheduling gate '" +
@@ -32,6 +47,7 @@ std::string PodSpecViolation(const Json& old_spec, const Json& new_spec) {
   }
   auto strip = [](Json s) {
     s.erase("schedulingGates");
+    s.erase("nodeSelector");
     s.erase("activeDeadlineSeconds");
     s.erase("tolerations");
     s.erase("terminationGracePeriodSeconds");
