@@ -124,6 +124,7 @@ nlohmann::json TopJson(const TopSample& now, const TopSample* before) {
                                  {"bytesToDevice", s.bytes_to_device()},
                                  {"bytesFromDevice", s.bytes_from_device()},
                                  {"gpuBusySeconds", s.gpu_busy_seconds()},
+                                 {"mappedHostBytes", s.mapped_host_bytes()},
                                  {"startedUnixMs", s.started_unix_ms()},
                                  {"rates",
                                   {{"windowSeconds", rates.window_seconds},

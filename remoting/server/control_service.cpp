@@ -209,6 +209,7 @@ grpc::Status ControlService::ListSessions(grpc::ServerContext* context,
     session->set_kernels_launched(stats.KernelsLaunched());
     session->set_bytes_to_device(stats.BytesToDevice());
     session->set_bytes_from_device(stats.BytesFromDevice());
+    session->set_mapped_host_bytes(stats.mapped_host_bytes.load());
     session->set_gpu_busy_seconds(static_cast<double>(stats.BusyNs()) / 1e9);
     session->set_started_unix_ms(s.started_unix_ms);
   }

@@ -27,6 +27,8 @@ void DeclareAll(metrics::Registry& m) {
   m.DeclareGauge("gpupool_session_memory_used_bytes", "Device memory a session holds.");
   m.DeclareGauge("gpupool_session_memory_limit_bytes", "A session's memory share (0: none).");
   m.DeclareGauge("gpupool_session_percent", "A session's compute share (percent).");
+  m.DeclareGauge("gpupool_session_mapped_host_bytes",
+                 "Pinned host memory a session on this node holds mapped for its GPUs.");
   m.DeclareCounter("gpupool_session_kernels_total", "Kernels a session launched.");
   m.DeclareCounter("gpupool_session_bytes_total", "Bytes a session copied, by direction.");
   m.DeclareCounter("gpupool_session_busy_seconds_total", "Measured run time of a session's kernels.");
@@ -100,6 +102,11 @@ std::string RenderMetrics(const Registry& registry, const ServerIdentity& server
       totals[gpu].Add(SessionTotals::Of(st, i));
     }
     cache_bytes += st.image_cache_bytes;
+    if (const std::uint64_t mapped = st.mapped_host_bytes; mapped != 0) {
+      m.Set("gpupool_session_mapped_host_bytes",
+            {{"namespace", s.pod_namespace}, {"pod", s.pod_name}, {"session", std::to_string(s.id)}},
+            D(mapped));
+    }
   }
   for (const AdmissionRecord& admission : registry.Admissions()) {
     for (const ShareRecord& share : admission.shares) {

@@ -246,7 +246,10 @@ void Session::ReleaseAll() {
     if (entry.kind == AllocationTable::Kind::kOwned)
       (void)GPUPOOL_DRIVER(*this, cuMemFree_v2, static_cast<CUdeviceptr>(base));
   }
-  if (mapped_arena != nullptr) mapped_arena->UnregisterAll(api);
+  if (mapped_arena != nullptr) {
+    mapped_arena->UnregisterAll(api);
+    if (stats != nullptr) stats->mapped_host_bytes = 0;
+  }
   for (const auto& [base, opened] : opened_memory)
     (void)GPUPOOL_DRIVER(*this, cuIpcCloseMemHandle, static_cast<CUdeviceptr>(base));
   opened_memory.clear();

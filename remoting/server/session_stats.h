@@ -71,6 +71,7 @@ struct SessionStats {
   std::atomic<std::uint64_t> image_cache_hits{0};    // ImageQuery found the image
   std::atomic<std::uint64_t> image_cache_misses{0};  // ImageQuery did not: the client uploads it
   std::atomic<std::uint64_t> image_cache_bytes{0};   // held by the session's image cache
+  std::atomic<std::uint64_t> mapped_host_bytes{0};   // pinned host memory it registered (mapped_arena.h)
   RequestDurations durations;
   std::atomic<std::uint32_t> end_reason{0};            // SessionEnd, set by the worker as the session ends
   std::atomic<std::uint32_t> protocol_error{0};        // ProtocolError, when end_reason is kProtocolError

@@ -64,6 +64,9 @@ TEST_CASE("top frame: a session with two GPUs of the server names both, in its d
   CHECK_THAT(TopTable(sample, nullptr), Catch::Contains("gpu-01:7470  0,3  "));
   const nlohmann::json j = TopJson(sample, nullptr);
   CHECK(j["sessions"][0]["gpuUuids"] == nlohmann::json::array({"GPU-b", "GPU-a"}));
+  CHECK(j["sessions"][0]["mappedHostBytes"] == 0);
+  r.sessions[0].set_mapped_host_bytes(1 << 20);  // a client on the server's node, pinned memory mapped
+  CHECK(TopJson(TopSample{1000, {r}}, nullptr)["sessions"][0]["mappedHostBytes"] == 1 << 20);
 }
 
 TEST_CASE("top frame: an unreachable server is named with its error", "[top_frame]") {

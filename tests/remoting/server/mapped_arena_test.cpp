@@ -11,6 +11,8 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "remoting/protocol/call_io.h"
 #include "remoting/server/mapped_arena.h"
@@ -51,18 +53,29 @@ protocol::ArenaReply AskArena(TestClient& c, std::uint64_t address, int* fd) {
 
 TEST_CASE(
     "mapped arena: beside a copy ring, once, at the client's address, registered pages are device memory") {
-  UnixServer server({"--session-mapped-memory", "64KiB", "--control-listen", "127.0.0.1:0"});
+  UnixServer server({"--session-mapped-memory", "64KiB", "--control-listen", "127.0.0.1:0",
+                     "--metrics-listen", "127.0.0.1:0"});
   TestClient c = TestClient::Open(server.endpoint());
-  Reservation r;
+  std::vector<std::unique_ptr<Reservation>> taken;  // addresses the worker uses: kept, as the client does
+  taken.push_back(std::make_unique<Reservation>());
   int fd = -1;
-  CHECK(AskArena(c, r.address(), &fd).status == ArenaStatus::kDeclined);  // no copy ring yet
+  CHECK(AskArena(c, taken.back()->address(), &fd).status == ArenaStatus::kDeclined);  // no copy ring yet
   CHECK(fd == -1);
   SharedMapping ring;
   RequestShared(c, protocol::kOpOpenCopyRing, protocol::kRingBytes, &ring);
   REQUIRE(ring.geometry.status == 0);
 
-  const protocol::ArenaReply ready = AskArena(c, r.address(), &fd);
+  // Independent address spaces may overlap: while the worker has something at ours it says so, and
+  // the client asks again with another (MappedArena::Open), up to kMappedArenaAttempts times.
+  protocol::ArenaReply ready = AskArena(c, taken.back()->address(), &fd);
+  for (int attempt = 1;
+       ready.status == ArenaStatus::kAddressTaken && attempt < protocol::kMappedArenaAttempts; ++attempt) {
+    CHECK(fd == -1);
+    taken.push_back(std::make_unique<Reservation>());
+    ready = AskArena(c, taken.back()->address(), &fd);
+  }
   REQUIRE(ready.status == ArenaStatus::kReady);
+  const Reservation& r = *taken.back();
   REQUIRE(fd >= 0);
   CHECK(ready.bytes == kMappedArenaBytes);
   CHECK(ready.limit == 64 * 1024);
@@ -107,6 +120,11 @@ TEST_CASE(
   REQUIRE(sessions.sessions_size() == 1);
   CHECK(sessions.sessions(0).bytes_to_device() == 8192);
   CHECK(sessions.sessions(0).bytes_from_device() == 8192 + 4096);  // MemcpyDtoH and the copy into the arena
+  CHECK(sessions.sessions(0).mapped_host_bytes() == 64 * 1024);    // both ranges: the whole limit
+  const std::string id = std::to_string(sessions.sessions(0).id());
+  const std::string series =
+      "gpupool_session_mapped_host_bytes{namespace=\"\",pod=\"\",session=\"" + id + "\"}";
+  CHECK(HttpGet(server.server.metrics, "/metrics").find(series + " 65536\n") != std::string::npos);
   // Host memory: neither freed as device memory nor exported.
   CHECK(c.Result<Op::MemFree>({a}) == CUDA_ERROR_INVALID_VALUE);
   CHECK(c.Call<Op::IpcGetMemHandle>({a}).result != CUDA_SUCCESS);
@@ -116,6 +134,8 @@ TEST_CASE(
   CHECK(std::string(r.base, 8192) == std::string(8192, '\0'));
   CHECK(c.Result<Op::MemcpyDtoD>({device, a, 4096}) == CUDA_ERROR_INVALID_VALUE);
   CHECK(c.Result<Op::MemHostUnregisterMapped>({a}) == CUDA_ERROR_INVALID_VALUE);
+  REQUIRE(ControlStub(server.server.control)->ListSessions(ControlContext().get(), {}, &sessions).ok());
+  CHECK(sessions.sessions(0).mapped_host_bytes() == 56 * 1024);
   CHECK(c.Result<Op::MemHostRegisterMapped>({a, 8192}) == CUDA_SUCCESS);  // room again
 }
 
