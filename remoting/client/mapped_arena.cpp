@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,24 @@ using protocol::kMappedArenaPage;
 
 namespace {
 
-// A reservation of the arena's size: address space only.
-void* Reserve() {
-  void* p = ::mmap(nullptr, kMappedArenaBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? nullptr : p;
+// A reservation of the arena's size: address space only. The first where the kernel puts mappings;
+// after the worker found that taken, at random arena-aligned addresses between 1 TiB and 64 TiB, since
+// the next one down would likely be taken as well (the worker's driver reserves large ranges there).
+void* Reserve(int attempt, std::mt19937_64& random) {
+  constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+  if (attempt == 0) {
+    void* p = ::mmap(nullptr, kMappedArenaBytes, PROT_NONE, kFlags, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+  }
+  std::uniform_int_distribution<std::uint64_t> slot((1ull << 40) / kMappedArenaBytes,
+                                                    (64ull << 40) / kMappedArenaBytes - 1);
+  for (int tries = 0; tries < 16; ++tries) {
+    void* want = reinterpret_cast<void*>(slot(random) * kMappedArenaBytes);
+    void* p = ::mmap(want, kMappedArenaBytes, PROT_NONE, kFlags | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == want) return p;
+    if (p != MAP_FAILED) ::munmap(p, kMappedArenaBytes);  // a kernel that took it as a hint
+  }
+  return nullptr;
 }
 
 // One OpenMappedArena exchange for `address`: the reply, and the memfd when it came.
@@ -46,13 +61,14 @@ Result<protocol::ArenaReply> Ask(protocol::Connection& conn, void* address, int*
 }  // namespace
 
 Result<std::unique_ptr<MappedArena>> MappedArena::Open(protocol::Connection& conn) {
-  // Reservations the worker could not use stay until the end, so the next one lands elsewhere.
+  // Reservations the worker could not use stay until the end, so that no later one lands there again.
   std::vector<void*> refused;
   auto release = [&refused] {
     for (void* p : refused) ::munmap(p, kMappedArenaBytes);
   };
+  std::mt19937_64 random(std::random_device{}());
   for (int attempt = 0; attempt < protocol::kMappedArenaAttempts; ++attempt) {
-    void* reservation = Reserve();
+    void* reservation = Reserve(attempt, random);
     if (reservation == nullptr) break;
     int fd = -1;
     auto reply = Ask(conn, reservation, &fd);

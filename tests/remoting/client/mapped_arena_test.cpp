@@ -79,6 +79,11 @@ TEST_CASE("the client offers other addresses while the worker's is taken, then m
   CHECK(asked[0] != asked[1]);
   CHECK(asked[1] != asked[2]);
   CHECK(asked[0] % protocol::kMappedArenaPage == 0);
+  for (std::size_t i = 1; i < 3; ++i) {  // then random arena-aligned addresses between 1 and 64 TiB
+    CHECK(asked[i] % kMappedArenaBytes == 0);
+    CHECK(asked[i] >= (1ull << 40));
+    CHECK(asked[i] < (64ull << 40));
+  }
   CHECK((*arena)->limit() == 12345);
   CHECK(Free(asked[0]));  // the reservations given up are gone
   CHECK(Free(asked[1]));
