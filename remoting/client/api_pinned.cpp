@@ -60,6 +60,14 @@ GPUPOOL_API CUresult cuMemHostAlloc(void** ptr, size_t bytes, unsigned int flags
   // it explicitly fails rather than come back unreachable by the GPU.
   const CUresult mapped = AllocateMapped(bytes, flags, ptr);
   if (mapped == CUDA_SUCCESS) return CUDA_SUCCESS;
+  if (mapped == CUDA_ERROR_NOT_FOUND && (flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0) {
+    // Allowed, as before (NCCL asks for it and mostly never lets a kernel touch it), but a kernel that
+    // does use it would fault: say why once.
+    GPUPOOL_LOG_ONCE(kWarn, "mapped host memory over the network")
+        << "cuMemHostAlloc asked for mapped host memory, which the GPU can reach only when the program "
+           "runs on its server's node (a Kubernetes pod: annotation gpupool.io/locality: node); here it "
+           "is the program's alone, and a kernel that uses it fails";
+  }
   if (mapped != CUDA_ERROR_NOT_FOUND) {
     if ((flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0) return mapped;
     GPUPOOL_LOG_ONCE(kInfo, "pinned memory not mapped")

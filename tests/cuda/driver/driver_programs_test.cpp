@@ -232,6 +232,7 @@ TEST_CASE("mapped_host: pinned memory the GPU reaches through the program's poin
   const std::string off =
       ExpectPassWith(server, {"driver_mapped_host", kernels}, {{"GPUPOOL_MAPPED_MEMORY", "off"}});
   CHECK(off.find("mapped host memory: 0") != std::string::npos);
+  CHECK(off.find("cuMemHostAlloc asked for mapped host memory") != std::string::npos);  // said once
 }
 
 TEST_CASE("server_loss: a server killed mid-call is a CUDA error within 5 s, not a hang") {
