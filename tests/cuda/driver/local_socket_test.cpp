@@ -18,14 +18,18 @@ using testing::SubprocessOptions;
 constexpr auto kLogWait = std::chrono::seconds(30);
 
 // Runs a driver test program as a pod bound to `uuid` would, and checks it passed; returns its output.
+// `args`: the program's arguments.
 std::string RunPod(const ColocatedServer& server, const std::string& program, const std::string& uuid,
-                   const std::string& local_socket, const std::string& copy_ring = "") {
+                   const std::string& local_socket, const std::string& copy_ring = "",
+                   const std::vector<std::string>& args = {}) {
   SubprocessOptions options;
   options.env = server.PodEnv(uuid, local_socket);
   options.env["LD_LIBRARY_PATH"] = GPUPOOL_CLIENT_DIR;
   if (!copy_ring.empty()) options.env["GPUPOOL_COPY_RING"] = copy_ring;
   options.unset_env = {"GPUPOOL_SERVER"};
-  auto child = Subprocess::Start({std::string(GPUPOOL_PROGRAM_DIR) + "/" + program}, options);
+  std::vector<std::string> argv = {std::string(GPUPOOL_PROGRAM_DIR) + "/" + program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = Subprocess::Start(argv, options);
   REQUIRE(child.ok());
   auto code = child->Wait(std::chrono::seconds(600));
   INFO(child->output());
@@ -57,6 +61,20 @@ TEST_CASE("bound GPU served on this node with GPUPOOL_COPY_RING=off: the socket,
   const std::string out = RunPod(server, "driver_streams", gpu, server.socket, "off");
   CHECK(out.find(gpu + ": local server at " + server.socket + " (no copy ring)") != std::string::npos);
   ExpectNoRing(server);
+}
+
+// Beside the copy ring the pod gets the mapped arena: its pinned memory is the GPU's
+// (driver_mapped_host's checks run); through TCP the same program finds the device cannot map.
+TEST_CASE("bound GPU served on this node: pinned memory mapped for the GPU, not over TCP") {
+  ColocatedServer server(GPUPOOL_SERVER_BINARY);
+  const std::string gpu = server.Gpu();
+  const std::vector<std::string> kernels = {std::string(GPUPOOL_PROGRAM_DIR) + "/driver_kernels.fatbin"};
+  const std::string local = RunPod(server, "driver_mapped_host", gpu, server.socket, "", kernels);
+  CHECK(local.find("mapped host memory: 1\n") != std::string::npos);
+  CHECK(server.process->WaitForLine("mapped arena shared with the client", kLogWait).ok());
+  const std::string remote =
+      RunPod(server, "driver_mapped_host", gpu, server.dir.File("absent.sock"), "", kernels);
+  CHECK(remote.find("mapped host memory: 0\n") != std::string::npos);
 }
 
 TEST_CASE("binding names a GPU the local server does not serve: TCP") {
