@@ -56,20 +56,24 @@ CUresult AllocateMapped(std::size_t bytes, unsigned flags, void** out) {
 GPUPOOL_API CUresult cuMemHostAlloc(void** ptr, size_t bytes, unsigned int flags) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   GPUPOOL_CU_RETURN_IF_ERROR(PinnedMemory::CheckAllocation(bytes, flags, ptr));
-  // With unified addressing every pinned allocation is mapped, DEVICEMAP or not; one that asked for
-  // it explicitly fails rather than come back unreachable by the GPU.
+  // With unified addressing every pinned allocation is mapped, DEVICEMAP or not. Where the server
+  // cannot map it (no arena: a server on another host; no current context; past the server's
+  // --session-mapped-memory; a GPU that maps registered memory elsewhere), the allocation is the
+  // program's alone, as before the arena existed: NCCL asks for DEVICEMAP and its kernels seldom touch
+  // the memory, and failing would stop it at once. One that asked for DEVICEMAP says why, once,
+  // since a kernel that does use it fails; cuMemHostGetDevicePointer refuses it.
   const CUresult mapped = AllocateMapped(bytes, flags, ptr);
   if (mapped == CUDA_SUCCESS) return CUDA_SUCCESS;
-  if (mapped == CUDA_ERROR_NOT_FOUND && (flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0) {
-    // Allowed, as before (NCCL asks for it and mostly never lets a kernel touch it), but a kernel that
-    // does use it would fault: say why once.
-    GPUPOOL_LOG_ONCE(kWarn, "mapped host memory over the network")
+  if ((flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0) {
+    GPUPOOL_LOG_ONCE(kWarn, "mapped host memory not mapped")
         << "cuMemHostAlloc asked for mapped host memory, which the GPU can reach only when the program "
-           "runs on its server's node (a Kubernetes pod: annotation gpupool.io/locality: node); here it "
-           "is the program's alone, and a kernel that uses it fails";
-  }
-  if (mapped != CUDA_ERROR_NOT_FOUND) {
-    if ((flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0) return mapped;
+           "runs on its server's node (a Kubernetes pod: annotation gpupool.io/locality: node), within "
+           "the server's --session-mapped-memory"
+        << (mapped == CUDA_ERROR_NOT_FOUND
+                ? std::string()
+                : std::string(" (here: ") + protocol::ResultName(static_cast<std::uint32_t>(mapped)) + ")")
+        << "; this allocation is the program's alone, and a kernel that uses it fails";
+  } else if (mapped != CUDA_ERROR_NOT_FOUND) {
     GPUPOOL_LOG_ONCE(kInfo, "pinned memory not mapped")
         << "pinned host memory the server could not map for the GPU ("
         << protocol::ResultName(static_cast<std::uint32_t>(mapped))

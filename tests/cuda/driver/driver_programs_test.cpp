@@ -228,6 +228,9 @@ TEST_CASE("mapped_host: pinned memory the GPU reaches through the program's poin
       ExpectPassWith(server, {"driver_mapped_host", kernels}, {{"GPUPOOL_TEST_MAPPED_LIMIT", "8388608"}});
   CHECK(out.find("mapped host memory: 1") != std::string::npos);
   CHECK(out.find("cuMemHostGetDevicePointer: only pinned memory") != std::string::npos);  // registered
+  // Past the limit: said once, with the server's answer.
+  CHECK(out.find("cuMemHostAlloc asked for mapped host memory") != std::string::npos);
+  CHECK(out.find("(here: CUDA_ERROR_OUT_OF_MEMORY)") != std::string::npos);
   CheckRecordedLaunches(server, out, 1);
   const std::string off =
       ExpectPassWith(server, {"driver_mapped_host", kernels}, {{"GPUPOOL_MAPPED_MEMORY", "off"}});
