@@ -4,7 +4,7 @@
 // and follows, as programs that check do. With it: the device pointer is the host pointer, the
 // server's copies and memsets read and write the program's pages directly (no bytes travel), a kernel
 // writes them (on a GPU it ran: "mapped kernel wrote" is compared native and through gpupool; the
-// emulated device records the launch only), freed memory comes back zeroed, threads allocate at once,
+// emulated device records the launch only), memory freed and allocated again, threads at once,
 // and memory the program registered itself is not the GPU's through gpupool. Without it: allocations still
 // work and cuMemHostGetDevicePointer says CUDA_ERROR_NOT_SUPPORTED. GPUPOOL_TEST_MAPPED_LIMIT (bytes; the
 // server's --session-mapped-memory, set by the test) adds the checks of that limit.
@@ -70,7 +70,6 @@ void DeviceSide(void* host, std::size_t n) {
   CHECK_TRUE(AllBytes(static_cast<char*>(host) + 1, 100, 0x77));
   CU_OK(cuMemcpyDtoH(back.data(), device, 101));
   CHECK_TRUE(back[0] == 0x5a && AllBytes(back.data() + 1, 100, 0x77));
-  CU_EXPECT(cuMemcpyDtoD(device, mapped, n + 4096 * 16), CUDA_ERROR_INVALID_VALUE);  // past its end
   CU_OK(cuStreamDestroy(stream));
   CU_OK(cuMemFree(device));
 }
@@ -177,21 +176,21 @@ void Kernel(const char* fatbin, void* host) {
   CU_OK(cuModuleUnload(module));
 }
 
-// Freed pages come back as zeros; after the free the server no longer takes the address.
+// Freed and allocated again, the memory is the GPU's again. (That it reads as zeros, and that the
+// freed range is no device memory any more, the server test checks: CUDA promises neither, and on a
+// GPU a copy from a freed range may fault the context instead of failing the call.)
 void FreeAndAgain(std::size_t n) {
   void* first = nullptr;
   CU_OK(cuMemHostAlloc(&first, n, CU_MEMHOSTALLOC_DEVICEMAP));
   if (first == nullptr) return;
   std::memset(first, 0xee, n);
   CU_OK(cuMemFreeHost(first));
-  CUdeviceptr device = 0;
-  CU_OK(cuMemAlloc(&device, n));
-  CU_EXPECT(cuMemcpyDtoD(device, reinterpret_cast<CUdeviceptr>(first), n), CUDA_ERROR_INVALID_VALUE);
   void* second = nullptr;
   CU_OK(cuMemHostAlloc(&second, n, CU_MEMHOSTALLOC_DEVICEMAP));
-  if (second != nullptr) CHECK_TRUE(AllBytes(second, n, 0));
+  if (second == nullptr) return;
+  CU_OK(cuMemsetD8(reinterpret_cast<CUdeviceptr>(second), 0x21, n));
+  CHECK_TRUE(AllBytes(second, n, 0x21));
   CU_OK(cuMemFreeHost(second));
-  CU_OK(cuMemFree(device));
 }
 
 // Threads allocate, use and free mapped memory at once.
@@ -204,7 +203,6 @@ void Threads(CUcontext context) {
         const std::size_t n = 4096u * static_cast<std::size_t>(1 + (t * 25 + i) % 7);
         void* p = nullptr;
         if (!CU_OK(cuMemHostAlloc(&p, n, CU_MEMHOSTALLOC_DEVICEMAP))) return;
-        CHECK_TRUE(AllBytes(p, n, 0));
         CU_OK(cuMemsetD8(reinterpret_cast<CUdeviceptr>(p), static_cast<unsigned char>(t + 1), n));
         CHECK_TRUE(AllBytes(p, n, static_cast<unsigned char>(t + 1)));
         CU_OK(cuMemFreeHost(p));
