@@ -20,6 +20,16 @@ auto RangeHolding(Map& ranges, typename Map::key_type address, SizeOf size_of) -
   return address - it->first < size_of(it->second) ? it : ranges.end();
 }
 
+// Whether [address, address + size) overlaps an entry (the caller has checked that the sum does not
+// overflow).
+template <typename Map, typename Size, typename SizeOf>
+bool Overlaps(const Map& ranges, typename Map::key_type address, Size size, SizeOf size_of) {
+  auto it = ranges.lower_bound(address + size);  // the first range starting at or after the end
+  if (it == ranges.begin()) return false;
+  --it;
+  return it->first + size_of(it->second) > address;
+}
+
 // The entries [first, last) that make up [address, address + size) exactly: the first starts at
 // `address`, each next one where the one before ends, the last ends at address + size. Nothing when
 // `size` is 0, a range is missing or the span would cut one.

@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include "common/address_ranges.h"
+
 namespace gpupool::client {
 
 CUresult PinnedMemory::CheckAllocation(std::size_t bytes, unsigned flags, void** out) {
@@ -54,7 +56,8 @@ CUresult PinnedMemory::Register(void* ptr, std::size_t bytes, unsigned flags) {
                               CU_MEMHOSTREGISTER_IOMEMORY | CU_MEMHOSTREGISTER_READ_ONLY;
   if ((flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard<std::mutex> lock(mu_);
-  if (OverlapsLocked(ptr, bytes)) return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+  if (Overlaps(ranges_, static_cast<const char*>(ptr), bytes, [](const Range& r) { return r.bytes; }))
+    return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
   ranges_[static_cast<const char*>(ptr)] = Range{bytes, flags, false, 0};
   return CUDA_SUCCESS;
 }
@@ -101,14 +104,6 @@ bool PinnedMemory::CoversMapped(const void* ptr, std::size_t bytes) const {
   std::lock_guard<std::mutex> lock(mu_);
   const auto* range = CoveringLocked(ptr, bytes);
   return range != nullptr && range->second.mapped != 0;
-}
-
-bool PinnedMemory::OverlapsLocked(const void* ptr, std::size_t bytes) const {
-  const char* p = static_cast<const char*>(ptr);
-  auto it = ranges_.lower_bound(p + bytes);  // first range starting at or after the end
-  if (it == ranges_.begin()) return false;
-  --it;
-  return it->first + it->second.bytes > p;
 }
 
 }  // namespace gpupool::client

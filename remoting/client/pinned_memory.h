@@ -47,7 +47,6 @@ class PinnedMemory {
     bool owned;              // allocated here (Free) rather than registered (Unregister)
     std::size_t mapped = 0;  // an arena allocation: the bytes it takes there; 0 for none
   };
-  bool OverlapsLocked(const void* ptr, std::size_t bytes) const;
   // The range holding all of [ptr, ptr + bytes), or null.
   const std::pair<const char* const, Range>* CoveringLocked(const void* ptr, std::size_t bytes) const;
   // The range holding `ptr`, or null.

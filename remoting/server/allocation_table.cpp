@@ -40,9 +40,14 @@ bool AllocationTable::KindAt(std::uint64_t base, Kind* kind) const {
   return true;
 }
 
-bool AllocationTable::Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t* size) const {
+std::map<std::uint64_t, AllocationTable::Entry>::const_iterator AllocationTable::Holding(
+    std::uint64_t ptr) const {
   // An entry of 0 bytes (a module's empty global) still holds its own address.
-  auto it = RangeHolding(entries_, ptr, [](const Entry& e) { return std::max<std::uint64_t>(e.size, 1); });
+  return RangeHolding(entries_, ptr, [](const Entry& e) { return std::max<std::uint64_t>(e.size, 1); });
+}
+
+bool AllocationTable::Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t* size) const {
+  auto it = Holding(ptr);
   if (it == entries_.end()) return false;
   *base = it->first;
   *size = it->second.size;
@@ -50,8 +55,8 @@ bool AllocationTable::Find(std::uint64_t ptr, std::uint64_t* base, std::uint64_t
 }
 
 bool AllocationTable::HostMapped(std::uint64_t ptr) const {
-  std::uint64_t base = 0, size = 0;
-  return Find(ptr, &base, &size) && entries_.at(base).kind == Kind::kHostMapped;
+  auto it = Holding(ptr);
+  return it != entries_.end() && it->second.kind == Kind::kHostMapped;
 }
 
 bool AllocationTable::Contains(std::uint64_t ptr, std::uint64_t size) const {

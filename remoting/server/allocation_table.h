@@ -55,6 +55,9 @@ class AllocationTable {
   const std::map<std::uint64_t, Entry>& entries() const { return entries_; }
 
  private:
+  // The entry holding `ptr`, or entries_.end().
+  std::map<std::uint64_t, Entry>::const_iterator Holding(std::uint64_t ptr) const;
+
   std::map<std::uint64_t, Entry> entries_;
   DeviceBytes owned_;
 };

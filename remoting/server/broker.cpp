@@ -307,7 +307,7 @@ void Broker::Handshake(protocol::Connection conn, std::string peer) {
     }
     auto pid = SpawnSelf(WorkerArgs(options_, worker), keep);
     if (!pid.ok()) {
-      ReleaseShareSlots(record);
+      if (ShareTable* shares = registry_->share_table()) ReleaseShareSlots(*shares, *record.stats->get());
       GPUPOOL_LOG(kError) << "cannot start a session worker: " << pid.status().ToString();
       SendError(conn, pid.status());
       return;
@@ -407,7 +407,6 @@ void Broker::PublishAdmission(SessionRecord* record) const {
   SessionStats* stats = record->stats->get();
   std::snprintf(stats->pod_uid, sizeof stats->pod_uid, "%s", record->pod_uid.c_str());
   ShareTable* shares = registry_->share_table();
-  record->share_slots.clear();
   const std::size_t count = std::min<std::size_t>(record->gpus.size(), SessionStats::kMaxGpus);
   for (std::size_t i = 0; i < count; ++i) {
     const ShareRecord& share = record->gpus[i];
@@ -415,18 +414,9 @@ void Broker::PublishAdmission(SessionRecord* record) const {
     std::snprintf(gpu.uuid, sizeof gpu.uuid, "%s", share.gpu_uuid.c_str());
     gpu.percent = share.percent;
     gpu.memory_limit_bytes = share.memory_bytes;
-    const std::uint32_t slot =
-        shares != nullptr ? shares->Claim(record->id, share.gpu_uuid) : ShareTable::kNoSlot;
-    gpu.share_slot = slot;
-    record->share_slots.push_back(slot);
+    gpu.share_slot = shares != nullptr ? shares->Claim(record->id, share.gpu_uuid) : ShareTable::kNoSlot;
   }
   stats->gpus_admitted = static_cast<std::uint32_t>(count);
-}
-
-void Broker::ReleaseShareSlots(const SessionRecord& record) const {
-  if (ShareTable* shares = registry_->share_table()) {
-    for (std::uint32_t slot : record.share_slots) shares->Release(slot);
-  }
 }
 
 }  // namespace gpupool::server

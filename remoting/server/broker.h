@@ -63,8 +63,6 @@ class Broker {
   // Leaves what `record` was admitted to (its GPUs, their limits and shares, its pod) in its stats
   // block, where the worker reads it, and claims a ShareTable slot per GPU. Spawn mutex held.
   void PublishAdmission(SessionRecord* record) const;
-  // Gives the record's ShareTable slots back (its worker did not start).
-  void ReleaseShareSlots(const SessionRecord& record) const;
 
   ServerOptions options_;
   Registry* registry_;

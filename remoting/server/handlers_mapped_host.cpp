@@ -9,7 +9,7 @@ GPUPOOL_HANDLER(MemHostRegisterMapped) {
   if (s.mapped_arena == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   const CUresult r = s.mapped_arena->Register(s.api, address, bytes);
   if (r == CUDA_SUCCESS) s.memory.Add(address, bytes, AllocationTable::Kind::kHostMapped);
-  if (s.stats != nullptr) s.stats->mapped_host_bytes = s.mapped_arena->registered_bytes();
+  s.PublishMemory();
   return r;
 }
 
@@ -27,7 +27,7 @@ GPUPOOL_HANDLER(MemHostUnregisterMapped) {
   std::uint64_t bytes = 0;
   const CUresult r = s.mapped_arena->Unregister(s.api, address, &bytes);
   if (bytes != 0) (void)s.memory.Remove(address, AllocationTable::Kind::kHostMapped);
-  if (s.stats != nullptr) s.stats->mapped_host_bytes = s.mapped_arena->registered_bytes();
+  s.PublishMemory();
   return r;
 }
 

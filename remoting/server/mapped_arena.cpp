@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/address_ranges.h"
 #include "common/log.h"
 #include "remoting/protocol/mapped_arena.h"
 #include "remoting/server/session.h"
@@ -31,13 +32,9 @@ Result<std::unique_ptr<MappedArena>> MappedArena::Create(std::uint64_t address, 
   void* want = reinterpret_cast<void*>(address);
   void* p = ::mmap(want, kMappedArenaBytes, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE, fd, 0);
-  if (p == MAP_FAILED && errno == EEXIST) {
-    ::close(fd);
-    return Status::AlreadyExists("the address is in use in the worker");
-  }
-  if (p == MAP_FAILED) return fail("mapping the mapped arena");
-  if (p != want) {  // a kernel older than MAP_FIXED_NOREPLACE takes the address as a hint
-    ::munmap(p, kMappedArenaBytes);
+  if (p == MAP_FAILED && errno != EEXIST) return fail("mapping the mapped arena");
+  if (p != want) {  // taken; a kernel older than MAP_FIXED_NOREPLACE maps elsewhere instead
+    if (p != MAP_FAILED) ::munmap(p, kMappedArenaBytes);
     ::close(fd);
     return Status::AlreadyExists("the address is in use in the worker");
   }
@@ -54,9 +51,7 @@ CUresult MappedArena::Register(const DriverApi& api, std::uint64_t address, std:
       address - base_ > kMappedArenaBytes || bytes > kMappedArenaBytes - (address - base_)) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  auto next = registered_.lower_bound(address);
-  if (next != registered_.end() && next->first < address + bytes) return CUDA_ERROR_INVALID_VALUE;
-  if (next != registered_.begin() && std::prev(next)->first + std::prev(next)->second > address)
+  if (Overlaps(registered_, address, bytes, [](std::uint64_t size) { return size; }))
     return CUDA_ERROR_INVALID_VALUE;
   if (bytes > limit_ - registered_bytes_) return CUDA_ERROR_OUT_OF_MEMORY;
   if (api.cuMemHostRegister_v2 == nullptr || api.cuMemHostGetDevicePointer_v2 == nullptr)

@@ -53,12 +53,14 @@ std::uint64_t Registry::RemoveSession(pid_t pid) {
   }
   for (std::uint32_t i = 0; i < stats.gpu_count(); ++i)
     ended_[std::string(stats.gpus[i].Uuid())].Add(SessionTotals::Of(stats, i));
-  if (shares_ != nullptr) {
-    for (std::uint32_t slot : it->second.share_slots) shares_->Release(slot);
-  }
+  if (shares_ != nullptr) ReleaseShareSlots(*shares_, stats);
   if (ipc_ != nullptr) ipc_->WithdrawSession(id);
   sessions_.erase(it);
   return id;
+}
+
+void ReleaseShareSlots(ShareTable& table, const SessionStats& stats) {
+  for (std::uint32_t i = 0; i < stats.gpu_count(); ++i) table.Release(stats.gpus[i].share_slot);
 }
 
 std::map<std::string, SessionTotals> Registry::ended() const {

@@ -49,9 +49,11 @@ struct SessionRecord {
   // broker publishes it into `stats` (SessionStats::gpus), which every reader uses from then on.
   std::vector<ShareRecord> gpus;
   std::int64_t started_unix_ms = 0;
-  std::shared_ptr<SharedStats> stats;      // the worker's live counters
-  std::vector<std::uint32_t> share_slots;  // one per GPU (ShareTable::kNoSlot when none was free)
+  std::shared_ptr<SharedStats> stats;  // the worker's live counters, and its GPUs' ShareTable slots
 };
+
+// Gives back the ShareTable slots the broker claimed for a session (SessionGpu::share_slot).
+void ReleaseShareSlots(ShareTable& table, const SessionStats& stats);
 
 // The broker's own event counters (the sessions' counters are SessionTotals).
 struct ServerCounters {

@@ -141,7 +141,9 @@ void Session::CollectKernels() const {
 }
 
 void Session::PublishMemory() {
-  if (stats == nullptr || stats->gpu_count() == 0) return;
+  if (stats == nullptr) return;
+  stats->mapped_host_bytes = mapped_arena != nullptr ? mapped_arena->registered_bytes() : 0;
+  if (stats->gpu_count() == 0) return;
   if (!per_device) {
     stats->gpus[0].memory_used_bytes = UsedBytes();  // one entry for every device the session sees
     return;
@@ -246,10 +248,7 @@ void Session::ReleaseAll() {
     if (entry.kind == AllocationTable::Kind::kOwned)
       (void)GPUPOOL_DRIVER(*this, cuMemFree_v2, static_cast<CUdeviceptr>(base));
   }
-  if (mapped_arena != nullptr) {
-    mapped_arena->UnregisterAll(api);
-    if (stats != nullptr) stats->mapped_host_bytes = 0;
-  }
+  if (mapped_arena != nullptr) mapped_arena->UnregisterAll(api);
   for (const auto& [base, opened] : opened_memory)
     (void)GPUPOOL_DRIVER(*this, cuIpcCloseMemHandle, static_cast<CUdeviceptr>(base));
   opened_memory.clear();

@@ -171,7 +171,8 @@ class Session {
   void CollectKernels() const;
   // The parameter layout of a function, from the driver on first use.
   CUresult Layout(CUfunction f, const ParamLayout** out);
-  // Leaves what the session holds on each of its GPUs in its stats.
+  // Leaves what the session holds on each of its GPUs, and the host memory it has mapped for them, in
+  // its stats.
   void PublishMemory();
   // Forgets the functions, kernels and globals of an unloaded module or library.
   void DropChildren(std::uint64_t parent);

@@ -117,12 +117,8 @@ CUresult MemHostRegister(void* p, size_t bytes, unsigned flags) {
   const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(p);
   if (start > UINTPTR_MAX - bytes) return CUDA_ERROR_INVALID_VALUE;
   auto& registered = GetState().host_registered;
-  auto next = registered.lower_bound(start);
-  if (next != registered.end() && next->first < start + bytes)
+  if (Overlaps(registered, start, bytes, [](const State::RegisteredHost& h) { return h.bytes; }))
     return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
-  if (next != registered.begin() && std::prev(next)->first + std::prev(next)->second.bytes > start) {
-    return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
-  }
   registered.emplace(start, State::RegisteredHost{bytes, flags});
   return CUDA_SUCCESS;
 }
