@@ -12,12 +12,9 @@ namespace {
 // After a memset: a synchronous one of SYNC_MEMOPS memory or of mapped host memory waits for its
 // stream.
 CUresult AfterMemset(CUresult sent, bool sync, CUdeviceptr dst, CUstream stream, bool per_thread) {
-  if (sent != CUDA_SUCCESS || !sync) return sent;
-  bool mapped_host = false;
-  if (!State::Get().SyncMemops(dst) &&
-      !(State::Get().pinned.Find(reinterpret_cast<const void*>(dst), nullptr, &mapped_host) && mapped_host)) {
-    return sent;
-  }
+  const bool waits =
+      State::Get().SyncMemops(dst) || State::Get().pinned.CoversMapped(reinterpret_cast<const void*>(dst), 1);
+  if (sent != CUDA_SUCCESS || !sync || !waits) return sent;
   return SynchronizeStream(stream, per_thread);
 }
 

@@ -90,19 +90,17 @@ GPUPOOL_API CUresult cuMemFreeHost(void* ptr) {
   GPUPOOL_CU_RETURN_IF_ERROR(State::Get().Ready());
   // None may land in freed memory. It fails only with the connection, which ends every copy too.
   (void)FinishDeferredCopies();
-  std::size_t rounded = 0;
-  if (State::Get().pinned.IsMappedAllocation(ptr, &rounded)) {
-    // The worker lets go of the pages (after the GPU's work on them, as cuMemFreeHost waits) before
-    // the arena may hand them out again.
-    std::uint64_t context = 0;  // the worker's driver lets go in a context, any of the session's
-    (void)State::Get().CurrentId(&context);
-    GPUPOOL_CU_RETURN_IF_ERROR(
-        Rpc<Op::MemHostUnregisterMapped>(context, {reinterpret_cast<std::uint64_t>(ptr)}));
-    GPUPOOL_CU_RETURN_IF_ERROR(State::Get().pinned.Free(ptr));
-    State::Get().session()->mapped_arena()->Give(ptr, rounded);
-    return CUDA_SUCCESS;
-  }
-  return State::Get().pinned.Free(ptr);
+  std::size_t mapped = 0;
+  GPUPOOL_CU_RETURN_IF_ERROR(State::Get().pinned.Free(ptr, &mapped));
+  if (mapped == 0) return CUDA_SUCCESS;
+  // An arena allocation: the worker lets go of the pages (after the GPU's work on them, as
+  // cuMemFreeHost waits) before the arena may hand them out again.
+  std::uint64_t context = 0;  // the worker's driver lets go in a context, any of the session's
+  (void)State::Get().CurrentId(&context);
+  GPUPOOL_CU_RETURN_IF_ERROR(
+      Rpc<Op::MemHostUnregisterMapped>(context, {reinterpret_cast<std::uint64_t>(ptr)}));
+  State::Get().session()->mapped_arena()->Give(ptr, mapped);
+  return CUDA_SUCCESS;
 }
 
 GPUPOOL_API CUresult cuMemHostRegister(void* ptr, size_t bytes, unsigned int flags) {

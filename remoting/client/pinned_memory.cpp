@@ -29,15 +29,7 @@ void PinnedMemory::AddMapped(void* ptr, std::size_t bytes, std::size_t rounded, 
   ranges_[static_cast<const char*>(ptr)] = Range{bytes, flags, true, rounded};
 }
 
-bool PinnedMemory::IsMappedAllocation(const void* ptr, std::size_t* rounded) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = ranges_.find(static_cast<const char*>(ptr));
-  if (it == ranges_.end() || it->second.mapped == 0) return false;
-  *rounded = it->second.mapped;
-  return true;
-}
-
-CUresult PinnedMemory::Free(void* ptr) {
+CUresult PinnedMemory::Free(void* ptr, std::size_t* mapped) {
   Range range{};
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -47,6 +39,7 @@ CUresult PinnedMemory::Free(void* ptr) {
     ranges_.erase(it);
   }
   if (range.mapped == 0) munmap(ptr, range.bytes);
+  if (mapped != nullptr) *mapped = range.mapped;
   return CUDA_SUCCESS;
 }
 

@@ -24,11 +24,9 @@ class PinnedMemory {
   CUresult Allocate(std::size_t bytes, unsigned flags, void** out);
   // Records an allocation from the mapped arena: `bytes` asked for, `rounded` taken.
   void AddMapped(void* ptr, std::size_t bytes, std::size_t rounded, unsigned flags);
-  // Whether `ptr` is the start of an allocation from the mapped arena; *rounded its size there.
-  bool IsMappedAllocation(const void* ptr, std::size_t* rounded) const;
-  // cuMemFreeHost: only pointers Allocate or AddMapped gave; an arena allocation's pages stay (the
-  // caller gives them back to the arena).
-  CUresult Free(void* ptr);
+  // cuMemFreeHost: only pointers Allocate or AddMapped gave. An arena allocation's pages stay: *mapped
+  // (when given) is then the bytes it takes in the arena, for the caller to give back; else 0.
+  CUresult Free(void* ptr, std::size_t* mapped = nullptr);
   // cuMemHostRegister / cuMemHostUnregister.
   CUresult Register(void* ptr, std::size_t bytes, unsigned flags);
   CUresult Unregister(void* ptr);
