@@ -8,9 +8,11 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
+#include "remoting/client/shared_region.h"
 #include "remoting/protocol/mapped_arena.h"
 
 namespace gpupool::client {
@@ -40,68 +42,69 @@ void* Reserve(int attempt, std::mt19937_64& random) {
   return nullptr;
 }
 
-// One OpenMappedArena exchange for `address`: the reply, and the memfd when it came.
+// One OpenMappedArena exchange for `address`: the reply, and in *fd the memfd when it is ready (else
+// -1).
 Result<protocol::ArenaReply> Ask(protocol::Connection& conn, void* address, int* fd) {
   const std::string request = protocol::EncodeArenaRequest(reinterpret_cast<std::uint64_t>(address));
-  GPUPOOL_RETURN_IF_ERROR(conn.SendFrame(protocol::kOpOpenMappedArena, 0, 0, {request}));
-  GPUPOOL_ASSIGN_OR_RETURN(protocol::FrameHeader header, conn.ReadHeaderWithFd(fd));
-  std::string payload;
-  Status read = conn.ReadPayload(header.payload_size, &payload);
-  if (read.ok() &&
-      (header.opcode != protocol::kOpOpenMappedArena || (header.flags & protocol::kFlagReply) == 0))
-    read = Status::Internal("server answered OpenMappedArena with another frame");
-  auto reply = read.ok() ? protocol::DecodeArenaReply(payload) : Result<protocol::ArenaReply>(read);
-  if (!reply.ok() || reply->status != protocol::ArenaStatus::kReady) {
-    if (*fd >= 0) ::close(*fd);
-    *fd = -1;
+  GPUPOOL_ASSIGN_OR_RETURN(FdReply answer,
+                           ExchangeForFd(conn, protocol::kOpOpenMappedArena, request, "OpenMappedArena"));
+  auto reply = protocol::DecodeArenaReply(answer.payload);
+  if (reply.ok() && reply->status == protocol::ArenaStatus::kReady) {
+    *fd = answer.fd;
+  } else if (answer.fd >= 0) {
+    ::close(answer.fd);
   }
   return reply;
 }
+
+// Address space of the arena's size this process holds while it looks for one the worker can use
+// too: unmapped with the object unless Keep() took it.
+class Reservation {
+ public:
+  explicit Reservation(void* base) : base_(base) {}
+  ~Reservation() {
+    if (base_ != nullptr) ::munmap(base_, kMappedArenaBytes);
+  }
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+  void* base() const { return base_; }
+  void* Keep() { return std::exchange(base_, nullptr); }
+
+ private:
+  void* base_;
+};
 
 }  // namespace
 
 Result<std::unique_ptr<MappedArena>> MappedArena::Open(protocol::Connection& conn) {
   // Reservations the worker could not use stay until the end, so that no later one lands there again.
-  std::vector<void*> refused;
-  auto release = [&refused] {
-    for (void* p : refused) ::munmap(p, kMappedArenaBytes);
-  };
+  std::vector<std::unique_ptr<Reservation>> tried;
   std::mt19937_64 random(std::random_device{}());
   for (int attempt = 0; attempt < protocol::kMappedArenaAttempts; ++attempt) {
-    void* reservation = Reserve(attempt, random);
-    if (reservation == nullptr) break;
+    void* base = Reserve(attempt, random);
+    if (base == nullptr) break;
+    tried.push_back(std::make_unique<Reservation>(base));
     int fd = -1;
-    auto reply = Ask(conn, reservation, &fd);
-    if (!reply.ok() || reply->status == protocol::ArenaStatus::kDeclined) {
-      ::munmap(reservation, kMappedArenaBytes);
-      release();
-      if (!reply.ok()) return reply.status();
-      return std::unique_ptr<MappedArena>();
-    }
-    if (reply->status == protocol::ArenaStatus::kAddressTaken) {
-      refused.push_back(reservation);
-      continue;
-    }
+    GPUPOOL_ASSIGN_OR_RETURN(protocol::ArenaReply reply, Ask(conn, base, &fd));
+    if (reply.status == protocol::ArenaStatus::kDeclined) return std::unique_ptr<MappedArena>();
+    if (reply.status == protocol::ArenaStatus::kAddressTaken) continue;
     struct stat st {};
     void* mapping = MAP_FAILED;
     std::string why = "the worker's arena has an unexpected size";
-    if (fd >= 0 && reply->bytes == kMappedArenaBytes && ::fstat(fd, &st) == 0 &&
+    if (reply.bytes == kMappedArenaBytes && ::fstat(fd, &st) == 0 &&
         static_cast<std::uint64_t>(st.st_size) == kMappedArenaBytes) {
       // Over our own reservation: nothing else of ours can be there.
-      mapping = ::mmap(reservation, kMappedArenaBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+      mapping = ::mmap(base, kMappedArenaBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
       if (mapping == MAP_FAILED) why = std::strerror(errno);
     }
-    if (fd >= 0) ::close(fd);
-    release();
+    ::close(fd);
     if (mapping == MAP_FAILED) {
-      ::munmap(reservation, kMappedArenaBytes);
       GPUPOOL_LOG(kWarn) << "mapped host memory is off for this process: mapping the arena: " << why;
       return std::unique_ptr<MappedArena>();
     }
-    (void)::madvise(mapping, kMappedArenaBytes, MADV_DONTFORK);
-    return std::unique_ptr<MappedArena>(new MappedArena(static_cast<char*>(mapping), reply->limit));
+    (void)::madvise(tried.back()->Keep(), kMappedArenaBytes, MADV_DONTFORK);
+    return std::unique_ptr<MappedArena>(new MappedArena(static_cast<char*>(mapping), reply.limit));
   }
-  release();
   GPUPOOL_LOG(kInfo) << "no address for mapped host memory is free in the worker: pinned memory stays "
                         "unmapped for the GPU";
   return std::unique_ptr<MappedArena>();

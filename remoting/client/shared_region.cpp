@@ -15,23 +15,33 @@ SharedRegion::~SharedRegion() {
   ::munmap(base_, bytes_);
 }
 
+Result<FdReply> ExchangeForFd(protocol::Connection& conn, std::uint16_t opcode, std::string_view payload,
+                              const char* name) {
+  GPUPOOL_RETURN_IF_ERROR(conn.SendFrame(opcode, 0, 0, {payload}));
+  FdReply reply;
+  GPUPOOL_ASSIGN_OR_RETURN(protocol::FrameHeader header, conn.ReadHeaderWithFd(&reply.fd));
+  Status read = conn.ReadPayload(header.payload_size, &reply.payload);
+  if (read.ok() && (header.opcode != opcode || (header.flags & protocol::kFlagReply) == 0))
+    read = Status::Internal(std::string("server answered ") + name + " with another frame");
+  if (!read.ok()) {
+    if (reply.fd >= 0) ::close(reply.fd);
+    return read;
+  }
+  return reply;
+}
+
 Result<std::unique_ptr<SharedRegion>> RequestSharedRegion(protocol::Connection& conn, std::uint16_t opcode,
                                                           const char* name,
                                                           const protocol::RingGeometry& expected,
                                                           std::size_t bytes) {
-  GPUPOOL_RETURN_IF_ERROR(conn.SendFrame(opcode, 0, 0, {}));
-  int fd = -1;
-  GPUPOOL_ASSIGN_OR_RETURN(protocol::FrameHeader header, conn.ReadHeaderWithFd(&fd));
-  std::string payload;
-  Status read = conn.ReadPayload(header.payload_size, &payload);
-  auto geometry = read.ok() ? protocol::DecodeRingGeometry(payload) : Result<protocol::RingGeometry>(read);
+  GPUPOOL_ASSIGN_OR_RETURN(FdReply answer, ExchangeForFd(conn, opcode, {}, name));
+  const int fd = answer.fd;
   auto fail = [&](Status why) -> Result<std::unique_ptr<SharedRegion>> {
     if (fd >= 0) ::close(fd);
     return why;
   };
+  auto geometry = protocol::DecodeRingGeometry(answer.payload);
   if (!geometry.ok()) return fail(geometry.status());
-  if (header.opcode != opcode || (header.flags & protocol::kFlagReply) == 0)
-    return fail(Status::Internal(std::string("server answered ") + name + " with another frame"));
   if (geometry->status != 0) {  // declined
     if (fd >= 0) ::close(fd);
     return std::unique_ptr<SharedRegion>();

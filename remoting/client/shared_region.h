@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "remoting/protocol/copy_ring.h"
@@ -27,6 +29,17 @@ class SharedRegion {
   void* base_;
   std::size_t bytes_;
 };
+
+// One answered frame whose reply may carry a descriptor: its payload, and the descriptor (now the
+// caller's) or -1.
+struct FdReply {
+  std::string payload;
+  int fd = -1;
+};
+// Sends `opcode` (called `name` in errors) with `payload` and reads the reply; an error when the
+// exchange fails or the server answers with another frame (the connection is then unusable).
+Result<FdReply> ExchangeForFd(protocol::Connection& conn, std::uint16_t opcode, std::string_view payload,
+                              const char* name);
 
 // Sends `opcode` (called `name` in errors) and maps the region the worker answers with. It must have
 // `expected`'s geometry and `bytes` in all (client and worker are one build). Null when the worker declines;
