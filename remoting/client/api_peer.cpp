@@ -2,9 +2,9 @@
 // session's devices are one server's, opened by one worker process, so peer access is the server
 // driver's: cuCtxEnablePeerAccess and cuCtxDisablePeerAccess are forwarded where it says the devices
 // can reach each other, and fail with CUDA_ERROR_PEER_ACCESS_UNSUPPORTED where it says they cannot
-// (always for a single device). cuDeviceGetP2PAttribute is the server driver's too. No host atomic is
-// possible (host memory is never mapped: README "Managed and mapped host memory: refused"), and peer
-// atomics are answered 0 as well, so a program never relies on an atomic gpupool has not seen work.
+// (always for a single device). cuDeviceGetP2PAttribute is the server driver's too. Host and peer
+// atomics are answered 0: host memory is mapped only for a client on the server's node (README
+// "Mapped host memory"), and a program must never rely on an atomic gpupool has not seen work.
 #include "remoting/client/api_support.h"
 
 using namespace gpupool::client;

@@ -124,7 +124,7 @@ TEST_CASE(
   const std::string id = std::to_string(sessions.sessions(0).id());
   const std::string series =
       "gpupool_session_mapped_host_bytes{namespace=\"\",pod=\"\",session=\"" + id + "\"}";
-  CHECK(HttpGet(server.server.metrics, "/metrics").find(series + " 65536\n") != std::string::npos);
+  CHECK(HasLine(HttpGet(server.server.metrics, "/metrics"), series + " 65536"));
   // Host memory: neither freed as device memory nor exported.
   CHECK(c.Result<Op::MemFree>({a}) == CUDA_ERROR_INVALID_VALUE);
   CHECK(c.Call<Op::IpcGetMemHandle>({a}).result != CUDA_SUCCESS);

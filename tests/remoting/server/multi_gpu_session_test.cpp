@@ -29,17 +29,6 @@ std::string UuidOf(TestClient& c, int device) {
   return server::FormatGpuUuid(seen);
 }
 
-// Makes `device`'s primary context current.
-void Use(TestClient& c, int device) {
-  auto ctx = c.Call<Op::DevicePrimaryCtxRetain>({device});
-  REQUIRE(ctx.result == CUDA_SUCCESS);
-  REQUIRE(c.Result<Op::CtxSetCurrent>({std::get<0>(ctx.fields)}) == CUDA_SUCCESS);
-}
-
-bool HasLine(const std::string& page, const std::string& line) {
-  return page.find("\n" + line + "\n") != std::string::npos;
-}
-
 TEST_CASE("a pod admitted on two GPUs of a server sees both, each with its own share") {
   ServerProcess server =
       ServerProcess::Start({"--emulated-gpus", "3", "--emulated-memory", "1GiB", "--control-listen",
@@ -69,7 +58,7 @@ TEST_CASE("a pod admitted on two GPUs of a server sees both, each with its own s
   CHECK(std::get<0>(pod.Call<Op::DeviceTotalMem>({1}).fields) == 32 * kMiB);
 
   // Each device's allocations count against its own share only.
-  Use(pod, 1);
+  pod.UseDevice(1);
   auto info = pod.Call<Op::MemGetInfo>({});
   REQUIRE(info.result == CUDA_SUCCESS);
   CHECK(std::get<1>(info.fields) == 32 * kMiB);
@@ -80,7 +69,7 @@ TEST_CASE("a pod admitted on two GPUs of a server sees both, each with its own s
   // Copies are counted on the device whose context issued them.
   REQUIRE(pod.Result<Op::MemcpyHtoD>({std::get<0>(on_second.fields)}, Pattern(5000, 3)) == CUDA_SUCCESS);
   REQUIRE(pod.Call<Op::MemcpyDtoH>({std::get<0>(on_second.fields), 3000}).result == CUDA_SUCCESS);
-  Use(pod, 0);
+  pod.UseDevice(0);
   REQUIRE(pod.Result<Op::MemAlloc>({40 * kMiB}) == CUDA_SUCCESS);  // device 1's use does not count here
   CHECK(pod.Result<Op::MemAlloc>({30 * kMiB}) == CUDA_ERROR_OUT_OF_MEMORY);
   CHECK(std::get<1>(pod.Call<Op::MemGetInfo>({}).fields) == 64 * kMiB);
@@ -142,9 +131,9 @@ TEST_CASE("a session of no pod sees every GPU, --session-memory the limit of eac
   TestClient c = TestClient::Open(server.endpoint);
   CHECK(std::get<0>(c.Call<Op::DeviceGetCount>({}).fields) == 2);
   CHECK(std::get<0>(c.Call<Op::DeviceTotalMem>({1}).fields) == 64 * kMiB);
-  Use(c, 0);
+  c.UseDevice(0);
   REQUIRE(c.Result<Op::MemAlloc>({40 * kMiB}) == CUDA_SUCCESS);
-  Use(c, 1);
+  c.UseDevice(1);
   REQUIRE(c.Result<Op::MemAlloc>({40 * kMiB}) == CUDA_SUCCESS);  // device 0's use does not count here
   CHECK(c.Result<Op::MemAlloc>({30 * kMiB}) == CUDA_ERROR_OUT_OF_MEMORY);
   CHECK(std::get<1>(c.Call<Op::MemGetInfo>({}).fields) == 64 * kMiB);

@@ -96,8 +96,8 @@ TestClient TestClient::Open(const Endpoint& endpoint, const std::string& pod_uid
   return client;
 }
 
-void TestClient::UseDevice0() {
-  auto ctx = Call<protocol::Op::DevicePrimaryCtxRetain>({0});
+void TestClient::UseDevice(int device) {
+  auto ctx = Call<protocol::Op::DevicePrimaryCtxRetain>({device});
   REQUIRE(ctx.result == CUDA_SUCCESS);
   Call<protocol::Op::CtxSetCurrent>({std::get<0>(ctx.fields)});
 }

@@ -87,8 +87,9 @@ class TestClient {
   // The next reply frame, whichever request it answers: its header, and its payload in *payload.
   protocol::FrameHeader NextReply(std::string* payload);
 
-  // Retains device 0's primary context and makes it current.
-  void UseDevice0();
+  // Retains `device`'s primary context and makes it current.
+  void UseDevice(int device);
+  void UseDevice0() { UseDevice(0); }
   // Expects the next frame to be an Error and the connection to close after it.
   protocol::ErrorMessage ExpectErrorAndClose();
   // Reads one reply frame for `request_id`; REQUIREs it is one.
@@ -108,6 +109,10 @@ void SendRaw(protocol::Connection& conn, const std::string& bytes);
 
 // A plain HTTP/1.0 GET of `path` from "host:port"; the whole response, head included.
 std::string HttpGet(const std::string& address, const std::string& path);
+// Whether `page` (a /metrics page) has `line` as a whole line.
+inline bool HasLine(const std::string& page, const std::string& line) {
+  return page.find("\n" + line + "\n") != std::string::npos;
+}
 
 // Random-looking but reproducible bytes.
 std::string Pattern(std::size_t size, unsigned seed);
