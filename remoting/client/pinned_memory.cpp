@@ -27,6 +27,7 @@ CUresult PinnedMemory::Allocate(std::size_t bytes, unsigned flags, void** out) {
 void PinnedMemory::AddMapped(void* ptr, std::size_t bytes, std::size_t rounded, unsigned flags) {
   std::lock_guard<std::mutex> lock(mu_);
   ranges_[static_cast<const char*>(ptr)] = Range{bytes, flags, true, rounded};
+  mapped_count_.fetch_add(1, std::memory_order_relaxed);
 }
 
 CUresult PinnedMemory::Free(void* ptr, std::size_t* mapped) {
@@ -37,6 +38,7 @@ CUresult PinnedMemory::Free(void* ptr, std::size_t* mapped) {
     if (it == ranges_.end() || !it->second.owned) return CUDA_ERROR_INVALID_VALUE;
     range = it->second;
     ranges_.erase(it);
+    if (range.mapped != 0) mapped_count_.fetch_sub(1, std::memory_order_relaxed);
   }
   if (range.mapped == 0) munmap(ptr, range.bytes);
   if (mapped != nullptr) *mapped = range.mapped;
@@ -94,6 +96,8 @@ bool PinnedMemory::Covers(const void* ptr, std::size_t bytes) const {
 }
 
 bool PinnedMemory::CoversMapped(const void* ptr, std::size_t bytes) const {
+  // Every copy asks, and most processes never have mapped memory: no lock for them.
+  if (mapped_count_.load(std::memory_order_relaxed) == 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
   const auto* range = CoveringLocked(ptr, bytes);
   return range != nullptr && range->second.mapped != 0;

@@ -10,6 +10,7 @@
 
 #include <cuda.h>
 
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -52,6 +53,7 @@ class PinnedMemory {
 
   mutable std::mutex mu_;
   std::map<const char*, Range> ranges_;
+  std::atomic<std::size_t> mapped_count_{0};  // arena allocations among ranges_, readable without mu_
 };
 
 }  // namespace gpupool::client

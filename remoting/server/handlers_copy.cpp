@@ -34,6 +34,7 @@ void CountFrom(Session& s, std::uint64_t n) {
 // A device-to-device copy with one side in the session's mapped host memory is how a client on this
 // host copies its pinned buffers (mapped_arena.h): it counts as a host copy.
 void CountMapped(Session& s, std::uint64_t dst, std::uint64_t src, std::uint64_t n) {
+  if (s.mapped_arena == nullptr) return;  // no such memory: spare the lookups
   const bool to_host = s.memory.HostMapped(dst), from_host = s.memory.HostMapped(src);
   if (from_host && !to_host) CountTo(s, n);
   if (to_host && !from_host) CountFrom(s, n);
