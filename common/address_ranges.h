@@ -30,6 +30,25 @@ bool Overlaps(const Map& ranges, typename Map::key_type address, Size size, Size
   return it->first + size_of(it->second) > address;
 }
 
+// Adds the free range [offset, offset + size) to `free` (start -> length, disjoint), merged with the
+// free ranges it touches on either side, so that the map stays coalesced.
+template <typename Map>
+void InsertCoalesced(Map& free, typename Map::key_type offset, typename Map::mapped_type size) {
+  auto next = free.lower_bound(offset);
+  if (next != free.end() && offset + size == next->first) {
+    size += next->second;
+    next = free.erase(next);
+  }
+  if (next != free.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == offset) {
+      prev->second += size;
+      return;
+    }
+  }
+  free.emplace(offset, size);
+}
+
 // The entries [first, last) that make up [address, address + size) exactly: the first starts at
 // `address`, each next one where the one before ends, the last ends at address + size. Nothing when
 // `size` is 0, a range is missing or the span would cut one.

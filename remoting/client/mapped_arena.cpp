@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/address_ranges.h"
 #include "common/log.h"
 #include "remoting/client/shared_region.h"
 #include "remoting/protocol/mapped_arena.h"
@@ -134,22 +135,8 @@ void* MappedArena::Take(std::size_t bytes, std::size_t* rounded) {
 }
 
 void MappedArena::Give(void* ptr, std::size_t rounded) {
-  std::uint64_t offset = static_cast<std::uint64_t>(static_cast<char*>(ptr) - base_);
-  std::uint64_t size = rounded;
   std::lock_guard<std::mutex> lock(mu_);
-  auto next = free_.lower_bound(offset);
-  if (next != free_.end() && offset + size == next->first) {
-    size += next->second;
-    next = free_.erase(next);
-  }
-  if (next != free_.begin()) {
-    auto before = std::prev(next);
-    if (before->first + before->second == offset) {
-      before->second += size;
-      return;
-    }
-  }
-  free_.emplace(offset, size);
+  InsertCoalesced(free_, static_cast<std::uint64_t>(static_cast<char*>(ptr) - base_), rounded);
 }
 
 }  // namespace gpupool::client

@@ -151,21 +151,7 @@ void DeviceMemory::FreeMappable(std::uint64_t offset) {
 
 void DeviceMemory::Give(std::uint64_t offset, std::uint64_t bytes) {
   used_ -= bytes;
-  // Coalesce with the free neighbours on both sides.
-  auto next = free_.lower_bound(offset);
-  if (next != free_.end() && offset + bytes == next->first) {
-    bytes += next->second;
-    next = free_.erase(next);
-  }
-  if (next != free_.begin()) {
-    auto prev = std::prev(next);
-    if (prev->first + prev->second == offset) {
-      offset = prev->first;
-      bytes += prev->second;
-      free_.erase(prev);
-    }
-  }
-  free_.emplace(offset, bytes);
+  InsertCoalesced(free_, offset, bytes);
 }
 
 // Gives whole pages inside a freed block back to the kernel, so freed memory stops counting
