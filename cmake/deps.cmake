@@ -5,6 +5,13 @@ find_package(OpenSSL REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(cpprestsdk CONFIG REQUIRED)
+# Boost.Beast (header-only, libboost-dev): the operator's HTTP(S) server (operator/http) and its tests.
+find_package(Boost 1.74 CONFIG REQUIRED)
+add_library(gpupool_beast INTERFACE)
+target_link_libraries(gpupool_beast INTERFACE Boost::headers OpenSSL::SSL Threads::Threads)
+# GCC 12 reports a possible null dereference inside Boost.Asio's scheduler once it is inlined into our
+# code (boost/asio/detail/impl/scheduler.ipp); the warning ignores that the code is a system header's.
+target_compile_options(gpupool_beast INTERFACE -Wno-null-dereference)
 find_package(nlohmann_json 3.10 CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)  # kubeconfig files (operator/kube)
 find_package(Catch2 2 CONFIG REQUIRED)

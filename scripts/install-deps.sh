@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libcpprest-dev nlohmann-json3-dev catch2 libssl-dev
+  libcpprest-dev libboost-dev nlohmann-json3-dev catch2 libssl-dev
   # The operator reads kubeconfig files (YAML).
   libyaml-cpp-dev
   # zstd and LZ4: the emulated device decompresses compressed fatbin entries (remoting/server/emulated).

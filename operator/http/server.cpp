@@ -1,122 +1,290 @@
 #include "operator/http/server.h"
 
-#include <arpa/inet.h>
-#include <cpprest/http_listener.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+// cpprestsdk's U() macro would break Boost's templates (boost/core/noinit_adaptor.hpp).
+#define _TURN_OFF_PLATFORM_STRING
+#include <cpprest/uri.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "common/endpoint.h"
 
 namespace gpupool::http {
 namespace {
 
-namespace listener = web::http::experimental::listener;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
 
-// cpprestsdk cannot report the port it bound, so port 0 is resolved here: the kernel picks a free
-// port, we release it and the listener takes it (a race only other processes binding ports can lose).
-Result<int> FreePort(const std::string& host) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return Status::Unavailable("http: socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  if (::inet_pton(AF_INET, host == "0.0.0.0" || host.empty() ? "0.0.0.0" : host.c_str(), &addr.sin_addr) !=
-      1) {
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// Covers an idle keep-alive connection and a request that trickles in alike.
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+constexpr std::size_t kHeaderLimit = 16 << 10;
+constexpr std::size_t kMaxConnections = 256;
+constexpr int kThreads = 2;
+constexpr const char* kText = "text/plain; charset=utf-8";
+
+struct Shared {
+  Handler handler;
+  std::size_t max_body = 0;
+  std::atomic<std::size_t> connections{0};
+};
+
+using Parser = bhttp::request_parser<bhttp::string_body>;
+
+Response Serve(const Handler& handler, Parser::value_type& req) {
+  Request r;
+  r.method = std::string(req.method_string());
+  std::string target(req.target());
+  target.resize(std::min(target.size(), target.find_first_of("?#")));
+  try {
+    r.path = web::uri::decode(target);
+  } catch (const std::exception& e) {
+    return {400, kText, std::string("bad request: ") + e.what()};
   }
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  for (const auto& field : req) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string& value = r.headers[name];
+    value += value.empty() ? std::string(field.value()) : ", " + std::string(field.value());
   }
-  ::close(fd);
-  if (port <= 0) return Status::Unavailable("http: no free port on " + host);
-  return port;
+  r.body = std::move(req.body());
+  try {
+    return handler(r);
+  } catch (const std::exception& e) {
+    return {500, kText, std::string("internal error: ") + e.what()};
+  }
 }
+
+// One connection: reads requests one after another (keep-alive), answers each with the handler's
+// response. Every step runs on the connection's strand, so nothing here needs a lock; the session
+// lives as long as an operation of it is pending, and HttpServer::Stop() ends them all at once.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(Stream stream, std::shared_ptr<Shared> shared)
+      : stream_(std::move(stream)), shared_(std::move(shared)) {
+    shared_->connections.fetch_add(1);
+  }
+  ~Session() { shared_->connections.fetch_sub(1); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void Start() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(kHandshakeTimeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (!ec) self->Read();
+                              });
+    } else {
+      Read();
+    }
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(shared_->max_body);
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code read) {
+    if (read) return OnReadError(read);
+    // curl and others wait for this before they send a body.
+    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+      continue_.emplace(bhttp::status::continue_, parser_->get().version());
+      bhttp::async_write(stream_, *continue_,
+                         [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                           if (!ec) self->ReadBody();
+                         });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->OnReadError(ec);
+                        auto& req = self->parser_->get();
+                        const bool keep_alive = req.keep_alive();
+                        const unsigned version = req.version();
+                        self->Reply(Serve(self->shared_->handler, req), keep_alive, version);
+                      });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream) return Close();
+    if (ec == bhttp::error::body_limit) {
+      return Reply({413, kText, "request body larger than " + std::to_string(shared_->max_body) + " bytes"},
+                   false, 11);
+    }
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
+      return Reply({400, kText, "bad request: " + ec.message()}, false, 11);
+    }
+    // A timeout, a reset or a TLS failure: nobody to answer.
+  }
+
+  void Reply(const Response& answer, bool keep_alive, unsigned version) {
+    response_.emplace();
+    response_->version(version);
+    response_->result(static_cast<unsigned>(answer.code));
+    response_->set(bhttp::field::content_type, answer.content_type);
+    response_->body() = answer.body;
+    response_->keep_alive(keep_alive);
+    response_->prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
+    bhttp::async_write(stream_, *response_,
+                       [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                         if (ec) return;
+                         if (keep_alive) return self->Read();
+                         self->Close();
+                       });
+  }
+
+  void Close() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(kHandshakeTimeout);
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  Stream stream_;
+  std::shared_ptr<Shared> shared_;
+  beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  std::optional<bhttp::response<bhttp::empty_body>> continue_;
+  std::optional<bhttp::response<bhttp::string_body>> response_;
+};
 
 }  // namespace
 
+// Members are destroyed in reverse: the io_context (and with it every pending operation and the
+// sessions they hold) goes before the TLS context the sessions' streams were made from.
 class HttpServer::Impl {
  public:
-  std::unique_ptr<listener::http_listener> listener;
+  std::optional<asio::ssl::context> tls;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  asio::steady_timer retry{io};
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  std::vector<std::thread> threads;
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) {
+        // Out of descriptors, most likely: accepting again at once would spin.
+        retry.expires_after(std::chrono::milliseconds(100));
+        retry.async_wait([this](beast::error_code) { Accept(); });
+        return;
+      }
+      Launch(std::move(socket));
+      Accept();
+    });
+  }
+
+  void Launch(tcp::socket socket) {
+    if (shared->connections.load() >= kMaxConnections) return;  // closes the socket
+    if (tls) {
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+          beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls), shared)
+          ->Start();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), shared)->Start();
+    }
+  }
 };
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options, Handler handler) {
   GPUPOOL_ASSIGN_OR_RETURN(Endpoint ep, ParseEndpoint(options.listen, /*allow_port_zero=*/true));
   if (ep.kind != Endpoint::Kind::kTcp)
     return Status::InvalidArgument("http: " + options.listen + " is not HOST:PORT");
-  int port = ep.port;
-  if (port == 0) {
-    GPUPOOL_ASSIGN_OR_RETURN(port, FreePort(ep.host));
-  }
-  const std::string host = ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host;
-  const std::string uri =
-      std::string(options.tls ? "https://" : "http://") + host + ":" + std::to_string(port) + "/";
-
-  listener::http_listener_config config;
+  auto impl = std::make_unique<Impl>();
+  impl->shared->handler = std::move(handler);
+  impl->shared->max_body = options.max_body;
   if (options.tls) {
-    ServerTls tls = *options.tls;
-    config.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) {
-      ctx.set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2 |
-                      boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1 |
-                      boost::asio::ssl::context::no_tlsv1_1);
-      ctx.use_certificate_chain(boost::asio::buffer(tls.cert_pem));
-      ctx.use_private_key(boost::asio::buffer(tls.key_pem), boost::asio::ssl::context::pem);
-    });
+    try {
+      auto& ctx = impl->tls.emplace(asio::ssl::context::tls_server);
+      ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1);
+      ctx.use_certificate_chain(asio::buffer(options.tls->cert_pem));
+      ctx.use_private_key(asio::buffer(options.tls->key_pem), asio::ssl::context::pem);
+    } catch (const std::exception& e) {
+      return Status::InvalidArgument(std::string("http: the TLS certificate or key is unusable: ") +
+                                     e.what());
+    }
   }
+
+  beast::error_code ec;
+  tcp::resolver resolver(impl->io);
+  const auto found = resolver.resolve(ep.host, std::to_string(ep.port),
+                                      tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || found.empty())
+    return Status::InvalidArgument("http: cannot resolve " + options.listen + ": " + ec.message());
+  const tcp::endpoint where = found.begin()->endpoint();
+  auto fail = [&](const char* step) {
+    return Status::Unavailable("http: cannot listen on " + options.listen + " (" + step +
+                               "): " + ec.message());
+  };
+  if (impl->acceptor.open(where.protocol(), ec)) return fail("socket");
+  // Lets a restarted operator take its port while old connections linger in TIME_WAIT; a port
+  // another process listens on is still refused.
+  if (impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec)) return fail("SO_REUSEADDR");
+  if (impl->acceptor.bind(where, ec)) return fail("bind");
+  if (impl->acceptor.listen(asio::socket_base::max_listen_connections, ec)) return fail("listen");
+
   auto server = std::unique_ptr<HttpServer>(new HttpServer());
-  server->impl_ = std::make_unique<Impl>();
-  server->port_ = port;
-  try {
-    server->impl_->listener = std::make_unique<listener::http_listener>(uri, config);
-    const std::size_t max_body = options.max_body;
-    server->impl_->listener->support([handler, max_body](web::http::http_request req) {
-      Response resp;
-      try {
-        Request r;
-        r.method = req.method();
-        r.path = web::uri::decode(req.relative_uri().path());
-        const auto length = req.headers().content_length();
-        if (length > max_body) {
-          resp = Response{413, "text/plain; charset=utf-8",
-                          "request body larger than " + std::to_string(max_body)};
-        } else {
-          const std::vector<unsigned char> bytes = req.extract_vector().get();
-          r.body.assign(bytes.begin(), bytes.end());
-          resp = r.body.size() > max_body
-                     ? Response{413, "text/plain; charset=utf-8", "request body too large"}
-                     : handler(r);
-        }
-      } catch (const std::exception& e) {
-        resp = Response{400, "text/plain; charset=utf-8", std::string("bad request: ") + e.what()};
-      }
-      web::http::http_response out(static_cast<web::http::status_code>(resp.code));
-      out.set_body(resp.body, resp.content_type);
-      req.reply(out).then([](pplx::task<void> t) {
+  server->port_ = impl->acceptor.local_endpoint().port();
+  impl->Accept();
+  for (int i = 0; i < kThreads; ++i) {
+    impl->threads.emplace_back([io = &impl->io] {
+      for (;;) {
         try {
-          t.get();
-        } catch (const std::exception&) {
-          // The peer went away before the answer; nothing to do.
+          io->run();
+          return;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "http: %s\n", e.what());
         }
-      });
+      }
     });
-    server->impl_->listener->open().wait();
-  } catch (const std::exception& e) {
-    return Status::Unavailable("http: cannot listen on " + uri + ": " + e.what());
   }
+  server->impl_ = std::move(impl);
   return server;
 }
 
 void HttpServer::Stop() {
-  if (impl_ && impl_->listener) {
-    try {
-      impl_->listener->close().wait();
-    } catch (const std::exception&) {
-      // Closing a listener whose sockets already failed: it is closed either way.
-    }
-    impl_->listener.reset();
-  }
+  if (!impl_) return;
+  // Stopping the io_context first means no handler runs while the sockets close: they close when the
+  // io_context destroys the operations that hold them, on this thread.
+  impl_->io.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_.reset();
 }
 
 HttpServer::~HttpServer() {

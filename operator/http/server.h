@@ -1,14 +1,15 @@
-// HttpServer: a small HTTP(S) server on cpprestsdk's http_listener for the operator's endpoints
-// (admission webhook over HTTPS, /metrics /healthz /readyz over HTTP). Handlers are plain functions
-// of a request to a response, so the code behind them is tested without sockets; cpprestsdk stays
-// inside server.cpp.
+// HttpServer: a small HTTP(S) server on Boost.Beast for the operator's endpoints (admission webhook
+// over HTTPS, /metrics /healthz /readyz over HTTP). Handlers are plain functions of a request to a
+// response, so the code behind them is tested without sockets; Beast stays inside server.cpp.
 //
-// Thread-safety: handlers run on cpprestsdk's thread pool, concurrently; they must be thread-safe.
-// Stop() (or the destructor) waits for the listener to close.
+// Thread-safety: handlers run on the server's two threads, concurrently; they must be thread-safe.
+// Stop() (or the destructor) closes the listening socket and every connection at once and returns
+// when no handler runs any more; a request being served then gets no answer.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,8 +19,9 @@
 namespace gpupool::http {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // without the query
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // percent-decoded, without the query
+  std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
 };
 

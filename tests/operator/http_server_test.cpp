@@ -1,0 +1,219 @@
+// The operator's HTTP(S) server on the wire: raw requests from a Beast client, and stopping while
+// clients hold connections in every state (the webhook's server must never crash on shutdown).
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <catch2/catch.hpp>
+#include <future>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include "operator/http/server.h"
+#include "operator/webhook/tls.h"
+
+namespace gpupool::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Answer = bhttp::response<bhttp::string_body>;
+
+// Fails a broken server's test instead of hanging it.
+constexpr auto kClientTimeout = std::chrono::seconds(20);
+
+// A client connection that writes raw bytes and reads responses; every operation runs on its own
+// io_context under a timeout. Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+template <class Stream>
+class Conn {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  explicit Conn(int port, const std::string& ca_pem = "") {
+    if constexpr (kTls) {
+      tls_.emplace(asio::ssl::context::tls_client);
+      tls_->add_certificate_authority(asio::buffer(ca_pem));
+      tls_->set_verify_mode(asio::ssl::verify_peer);
+      stream_.emplace(io_, *tls_);
+    } else {
+      stream_.emplace(io_);
+    }
+    beast::get_lowest_layer(*stream_).connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  }
+
+  beast::error_code Handshake() {
+    beast::error_code out;
+    if constexpr (kTls) {
+      Arm();
+      stream_->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code ec) { out = ec; });
+      Run();
+    }
+    return out;
+  }
+
+  beast::error_code Send(const std::string& bytes) {
+    beast::error_code out;
+    Arm();
+    asio::async_write(*stream_, asio::buffer(bytes), [&](beast::error_code ec, std::size_t) { out = ec; });
+    Run();
+    return out;
+  }
+
+  // One response; an error when the server closed the connection or never answered.
+  beast::error_code Receive(Answer& answer) {
+    beast::error_code out;
+    answer = {};
+    Arm();
+    bhttp::async_read(*stream_, buffer_, answer, [&](beast::error_code ec, std::size_t) { out = ec; });
+    Run();
+    return out;
+  }
+
+  Answer Exchange(const std::string& request) {
+    if (auto ec = Send(request)) throw std::runtime_error("send: " + ec.message());
+    Answer answer;
+    if (auto ec = Receive(answer)) throw std::runtime_error("receive: " + ec.message());
+    return answer;
+  }
+
+ private:
+  void Arm() { beast::get_lowest_layer(*stream_).expires_after(kClientTimeout); }
+  void Run() {
+    io_.restart();
+    io_.run();
+  }
+
+  asio::io_context io_;
+  std::optional<asio::ssl::context> tls_;
+  std::optional<Stream> stream_;
+  beast::flat_buffer buffer_;
+};
+
+using Plain = Conn<beast::tcp_stream>;
+using Secure = Conn<beast::ssl_stream<beast::tcp_stream>>;
+
+Response Echo(const Request& r) {
+  if (r.path == "/throw") throw std::runtime_error("boom");
+  const auto probe = r.headers.find("x-probe");
+  return {
+      200, "text/plain",
+      r.method + " " + r.path + " " + r.body + (probe == r.headers.end() ? "" : " probe=" + probe->second)};
+}
+
+std::unique_ptr<HttpServer> StartPlain(std::size_t max_body = 3 << 20) {
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.max_body = max_body;
+  auto server = HttpServer::Start(options, Echo);
+  REQUIRE(server.ok());
+  return std::move(*server);
+}
+
+TEST_CASE("http: keep-alive, headers, paths decoded without their query, a handler's exception is a 500") {
+  auto server = StartPlain();
+  Plain c(server->port());
+  Answer a = c.Exchange("GET /a%20b?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(a.result_int() == 200);
+  CHECK(a.body() == "GET /a b ");
+  a = c.Exchange("POST /echo HTTP/1.1\r\nHost: t\r\nX-PROBE: 1\r\nx-probe: 2\r\nContent-Length: 2\r\n\r\nhi");
+  CHECK(a.body() == "POST /echo hi probe=1, 2");
+  a = c.Exchange("GET /throw HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(a.result_int() == 500);
+  CHECK_THAT(a.body(), Catch::Contains("boom"));
+  a = c.Exchange("GET /bye HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  CHECK(a.result_int() == 200);
+  CHECK_FALSE(a.keep_alive());
+  Answer none;
+  CHECK(c.Receive(none) == bhttp::error::end_of_stream);
+}
+
+TEST_CASE("http: a body over the limit is a 413, a malformed request a 400, Expect: 100-continue works") {
+  auto server = StartPlain(/*max_body=*/16);
+  {
+    // Refused on its header, before the client sends a byte of the body.
+    Plain c(server->port());
+    Answer a = c.Exchange("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\n");
+    CHECK(a.result_int() == 413);
+    CHECK_THAT(a.body(), Catch::Contains("larger than 16 bytes"));
+  }
+  {
+    Plain c(server->port());
+    CHECK(c.Exchange("NOT HTTP AT ALL\r\n\r\n").result_int() == 400);
+  }
+  {
+    Plain c(server->port());
+    Answer a = c.Exchange("POST /x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    CHECK(a.result_int() == 100);
+    a = c.Exchange("hello");
+    CHECK(a.result_int() == 200);
+    CHECK(a.body() == "POST /x hello");
+  }
+}
+
+TEST_CASE("https: an unusable certificate or key is an error") {
+  auto tls = webhook::GenerateTls({"127.0.0.1"});
+  auto other = webhook::GenerateTls({"127.0.0.1"});
+  REQUIRE(tls.ok());
+  REQUIRE(other.ok());
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.tls = ServerTls{tls->cert_pem, other->key_pem};
+  CHECK(HttpServer::Start(options, Echo).status().code() == Code::kInvalidArgument);
+  options.tls = ServerTls{"not a certificate", tls->key_pem};
+  CHECK(HttpServer::Start(options, Echo).status().code() == Code::kInvalidArgument);
+}
+
+// cpprestsdk's listener, which served the webhook before, crashed now and then when it was closed
+// while an answer was being written. Every round stops the server with connections in every state
+// and a client sending requests as fast as it can.
+TEST_CASE("https: Stop() while clients hold connections in every state") {
+  auto tls = webhook::GenerateTls({"127.0.0.1"});
+  REQUIRE(tls.ok());
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.tls = ServerTls{tls->cert_pem, tls->key_pem};
+  const std::string get = "GET /x HTTP/1.1\r\nHost: t\r\n\r\n";
+  for (int round = 0; round < 10; ++round) {
+    auto started = HttpServer::Start(options, Echo);
+    REQUIRE(started.ok());
+    std::unique_ptr<HttpServer> server = std::move(*started);
+    const int port = server->port();
+
+    Secure idle(port, tls->ca_pem);  // served once, kept alive
+    REQUIRE(!idle.Handshake());
+    CHECK(idle.Exchange(get).body() == "GET /x ");
+    Secure half(port, tls->ca_pem);  // a body that never comes
+    REQUIRE(!half.Handshake());
+    REQUIRE(!half.Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n"));
+    Plain silent(port);  // connected, no TLS handshake
+
+    std::promise<void> busy;
+    std::thread hammer([&, port] {
+      Secure c(port, tls->ca_pem);
+      int served = 0;
+      if (!c.Handshake()) {
+        Answer a;
+        while (!c.Send(get) && !c.Receive(a)) {
+          if (++served == 3) busy.set_value();
+        }
+      }
+      if (served < 3) busy.set_value();
+    });
+    busy.get_future().wait();
+    server.reset();
+    hammer.join();
+
+    Answer a;
+    CHECK(idle.Receive(a));
+    CHECK(half.Receive(a));
+    CHECK(silent.Receive(a));
+  }
+}
+
+}  // namespace
+}  // namespace gpupool::http
