@@ -1,8 +1,8 @@
 // A tiny Kubernetes API server for the device plugin's pool-health reader: serves GPUPools
 // (GET /apis/gpupool.io/v1alpha1/gpupools[/NAME]) over HTTP, or HTTPS with a given certificate, on
-// 127.0.0.1 with cpprestsdk's http_listener, and records the Authorization header of each request.
+// 127.0.0.1 with the operator's http::HttpServer, and records the Authorization header of each request.
 //
-// Thread-safety: setters and waits from the test thread; requests on cpprestsdk's threads.
+// Thread-safety: setters and waits from the test thread; requests on the server's threads.
 #pragma once
 
 #include <chrono>
@@ -13,9 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace web::http::experimental::listener {
-class http_listener;
-}
+#include "operator/http/server.h"
 
 namespace gpupool::testing {
 
@@ -35,13 +33,15 @@ class FakeApiServer {
   bool WaitForAuthorization(const std::string& header, std::chrono::milliseconds timeout);
 
  private:
-  std::string url_;
-  std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
+  http::Response Serve(const http::Request& request);
+
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, nlohmann::json> pools_;
   bool failing_ = false;
   std::map<std::string, int> authorizations_;
+  std::unique_ptr<http::HttpServer> server_;  // last: stops before what its handler uses goes
+  std::string url_;
 };
 
 }  // namespace gpupool::testing
