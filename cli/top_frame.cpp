@@ -65,8 +65,8 @@ std::string PerSecond(double bytes) {
 
 std::string TopTable(const TopSample& now, const TopSample* before) {
   const auto previous = Index(before);
-  Table table({"SERVER", "GPU", "POD", "PROCESS", "MEMORY", "LIMIT", "SHARE", "BUSY", "KERNELS/S", "H2D/S",
-               "D2H/S", "AGE"});
+  Table table({"SERVER", "GPU", "POD", "PROCESS", "MEMORY", "LIMIT", "MAPPED", "SHARE", "BUSY", "KERNELS/S",
+               "H2D/S", "D2H/S", "AGE"});
   std::size_t sessions = 0, unreachable = 0;
   for (const ServerReport& r : now.reports) {
     if (!r.status.ok()) ++unreachable;
@@ -75,6 +75,7 @@ std::string TopTable(const TopSample& now, const TopSample* before) {
       const SessionRates rates = Rates(previous, now, before, r, s);
       table.AddRow({r.target.name, GpuNames(r, s), Pod(s), s.process().empty() ? "-" : s.process(),
                     FormatBytes(s.memory_used_bytes()), FormatBytes(s.memory_limit_bytes()),
+                    s.mapped_host_bytes() == 0 ? "-" : FormatBytes(s.mapped_host_bytes()),
                     std::to_string(s.percent()) + "%", Fixed(rates.busy_fraction * 100, 0) + "%",
                     Fixed(rates.kernels_per_second, 1), PerSecond(rates.bytes_to_device_per_second),
                     PerSecond(rates.bytes_from_device_per_second),

@@ -60,7 +60,7 @@ TEST_CASE("top: --once shows each live session with its pod, memory and share", 
   CHECK_THAT(r.output, Catch::Contains("2 sessions on 1 of 1 servers"));
   CHECK_THAT(r.output,
              Catch::Matches("(.|\n)*" + server.address() +
-                            " +0 +ml/sentiment-train-x7 +python3\\[42\\] +3 GiB +8 GiB +50%(.|\n)*"));
+                            " +0 +ml/sentiment-train-x7 +python3\\[42\\] +3 GiB +8 GiB +- +50%(.|\n)*"));
   CHECK_THAT(r.output, Catch::Matches("(.|\n)*" + server.address() + " +0 +- +nbody\\[777\\](.|\n)*"));
 }
 

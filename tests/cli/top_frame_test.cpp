@@ -67,6 +67,7 @@ TEST_CASE("top frame: a session with two GPUs of the server names both, in its d
   CHECK(j["sessions"][0]["mappedHostBytes"] == 0);
   r.sessions[0].set_mapped_host_bytes(1 << 20);  // a client on the server's node, pinned memory mapped
   CHECK(TopJson(TopSample{1000, {r}}, nullptr)["sessions"][0]["mappedHostBytes"] == 1 << 20);
+  CHECK_THAT(TopTable(TopSample{1000, {r}}, nullptr), Catch::Contains(" 1 MiB "));
 }
 
 TEST_CASE("top frame: an unreachable server is named with its error", "[top_frame]") {
