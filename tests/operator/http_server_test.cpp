@@ -122,6 +122,8 @@ TEST_CASE("http: keep-alive, headers, paths decoded without their query, a handl
   CHECK(a.body() == "GET /a b ");
   a = c.Exchange("POST /echo HTTP/1.1\r\nHost: t\r\nX-PROBE: 1\r\nx-probe: 2\r\nContent-Length: 2\r\n\r\nhi");
   CHECK(a.body() == "POST /echo hi probe=1, 2");
+  a = c.Exchange("GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(a.result_int() == 400);
   a = c.Exchange("GET /throw HTTP/1.1\r\nHost: t\r\n\r\n");
   CHECK(a.result_int() == 500);
   CHECK_THAT(a.body(), Catch::Contains("boom"));
