@@ -7,14 +7,21 @@
 # compute shares), log.txt (every output, for the record).
 #
 #   scripts/gpu-check.sh [--bundle DIR] [--out DIR] [--extra DIR] [--steps N] [--no-torch] [--emulated]
+#                        [--only PARTS] [--timeout SECONDS]
 #
 #   --bundle DIR   binaries from scripts/gpu-bundle.sh (default build-gpu-bundle)
 #   --out DIR      where results go (default $OUT when set, else gpu-check-results)
 #   --extra DIR    also run every executable file in DIR (e.g. CUDA samples built elsewhere)
 #   --steps N      training steps of the sentiment example (default 300; 0 skips it)
-#   --no-torch     skip the PyTorch checks
+#   --no-torch     skip the PyTorch checks (the same as leaving torch out of --only)
 #   --emulated     self-test on a machine without a GPU: the server uses the emulated device, native
 #                  runs are skipped, and runtime programs skip kernel results
+#   --only PARTS   comma-separated, in the order they run: programs (the test programs, --extra, the
+#                  compute-bound loop, `gpupool run`), bench (gpupool-bench over the Unix socket),
+#                  share (gpupool-bench over TCP, the compute-share bench), torch (PyTorch smoke and
+#                  the sentiment training). Default: all four. A device session with little time
+#                  runs them in separate calls; each call's OUT then holds its parts' results.
+#   --timeout S    the most one program run may take (default 120)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -24,6 +31,8 @@ extra=""
 steps=300
 torch=1
 emulated=0
+parts=programs,bench,share,torch
+program_timeout=120
 while [ $# -gt 0 ]; do
   case "$1" in
     --bundle) bundle=$2; shift ;;
@@ -32,10 +41,23 @@ while [ $# -gt 0 ]; do
     --steps) steps=$2; shift ;;
     --no-torch) torch=0 ;;
     --emulated) emulated=1 ;;
-    *) echo "usage: scripts/gpu-check.sh [--bundle DIR] [--out DIR] [--extra DIR] [--steps N] [--no-torch] [--emulated]" >&2; exit 2 ;;
+    --only) parts=$2; shift ;;
+    --timeout) program_timeout=$2; shift ;;
+    *) echo "usage: scripts/gpu-check.sh [--bundle DIR] [--out DIR] [--extra DIR] [--steps N] [--no-torch] [--emulated] [--only PARTS] [--timeout SECONDS]" >&2; exit 2 ;;
   esac
   shift
 done
+for part in ${parts//,/ }; do
+  case "$part" in
+    programs | bench | share | torch) ;;
+    *) echo "gpu-check: --only takes programs, bench, share, torch (comma-separated), not \"$part\"" >&2; exit 2 ;;
+  esac
+done
+wants() { [[ ",$parts," == *",$1,"* ]]; }
+wants torch || torch=0
+case "$program_timeout" in
+  '' | *[!0-9]*) echo "gpu-check: --timeout takes whole seconds" >&2; exit 2 ;;
+esac
 bundle=$(cd "$bundle" 2>/dev/null && pwd) || { echo "gpu-check: no bundle folder (run scripts/gpu-bundle.sh)" >&2; exit 1; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -99,10 +121,10 @@ run_one() {
   local start end rc
   start=$(date +%s.%N)
   if [ "$mode" = native ]; then
-    timeout 300 "$@" >"$file" 2>&1
+    timeout "$program_timeout" "$@" >"$file" 2>&1
   else
     LD_LIBRARY_PATH=$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} GPUPOOL_SERVER=unix:$socket \
-      timeout 300 "$@" >"$file" 2>&1
+      timeout "$program_timeout" "$@" >"$file" 2>&1
   fi
   rc=$?
   end=$(date +%s.%N)
@@ -146,6 +168,7 @@ compare() {
 kernel_flag=()
 [ "$device" = emulated ] && kernel_flag=(--no-kernel-results)
 
+if wants programs; then
 compare gpupool-device-query "$bundle/bin/gpupool-device-query"
 for p in "$bundle"/tests/driver/driver_*; do
   name=$(basename "$p")
@@ -216,9 +239,10 @@ LD_LIBRARY_PATH=$bundle/deps timeout 120 "$bundle/bin/gpupool" run --server "uni
   "$bundle/bin/gpupool-device-query" >"$tmp/run.out" 2>&1
 say "gpupool run --server ... -- gpupool-device-query: exit $?"
 cat "$tmp/run.out" >>"$log"
+fi  # programs
 
 # Remoting costs against the GPU (copies land in real device memory here).
-if [ -x "$bundle/bin/gpupool-bench" ]; then
+if wants bench && [ -x "$bundle/bin/gpupool-bench" ]; then
   LD_LIBRARY_PATH=$bundle/deps timeout 400 "$bundle/bin/gpupool-bench" --server "unix:$socket" --json \
     >"$out/bench.jsonl" 2>>"$log"
   say "gpupool-bench: exit $?, $(wc -l <"$out/bench.jsonl") results in bench.jsonl"
@@ -226,7 +250,7 @@ fi
 
 # Compute shares (issue 6): two sessions admitted at 30 % and 70 % on one GPU, through the Control API
 # of a second server on loopback TCP (its Control port is the data port + 1).
-if [ -x "$bundle/bin/gpupool-share-bench" ]; then
+if wants share && [ -x "$bundle/bin/gpupool-share-bench" ]; then
   share_log=$tmp/share-server.log
   LD_LIBRARY_PATH=$bundle/deps "$bundle/bin/gpupool-server" --device "$device" --listen 127.0.0.1:7570 \
     >"$share_log" 2>&1 &
