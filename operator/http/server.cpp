@@ -16,6 +16,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -78,8 +79,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  Session(Stream stream, std::shared_ptr<Shared> shared)
-      : stream_(std::move(stream)), shared_(std::move(shared)) {
+  // `tls` is the context `stream` was made from (null for plain HTTP), kept while the stream lives.
+  Session(Stream stream, std::shared_ptr<Shared> shared, std::shared_ptr<asio::ssl::context> tls)
+      : tls_(std::move(tls)), stream_(std::move(stream)), shared_(std::move(shared)) {
     shared_->connections.fetch_add(1);
   }
   ~Session() { shared_->connections.fetch_sub(1); }
@@ -173,6 +175,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
   }
 
+  std::shared_ptr<asio::ssl::context> tls_;
   Stream stream_;
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
@@ -181,18 +184,34 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<bhttp::response<bhttp::string_body>> response_;
 };
 
+Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const ServerTls& tls) {
+  try {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+    ctx->use_certificate_chain(asio::buffer(tls.cert_pem));
+    ctx->use_private_key(asio::buffer(tls.key_pem), asio::ssl::context::pem);
+    return ctx;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("http: the TLS certificate or key is unusable: ") + e.what());
+  }
+}
+
 }  // namespace
 
-// Members are destroyed in reverse: the io_context (and with it every pending operation and the
-// sessions they hold) goes before the TLS context the sessions' streams were made from.
+// Every pending operation, and with it every session, goes with the io_context; each session keeps
+// the TLS context its stream was made from.
 class HttpServer::Impl {
  public:
-  std::optional<asio::ssl::context> tls;
   asio::io_context io;
   tcp::acceptor acceptor{io};
   asio::steady_timer retry{io};
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::vector<std::thread> threads;
+  bool https = false;
+  std::mutex tls_mu;
+  std::shared_ptr<asio::ssl::context> tls;  // for new connections; guarded by tls_mu
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
@@ -210,12 +229,19 @@ class HttpServer::Impl {
 
   void Launch(tcp::socket socket) {
     if (shared->connections.load() >= kMaxConnections) return;  // closes the socket
-    if (tls) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls), shared)
+    if (https) {
+      std::shared_ptr<asio::ssl::context> ctx;
+      {
+        std::lock_guard lock(tls_mu);
+        ctx = tls;
+      }
+      beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *ctx);
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(stream), shared,
+                                                                      std::move(ctx))
           ->Start();
     } else {
-      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), shared)->Start();
+      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), shared, nullptr)
+          ->Start();
     }
   }
 };
@@ -228,17 +254,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
   impl->shared->handler = std::move(handler);
   impl->shared->max_body = options.max_body;
   if (options.tls) {
-    try {
-      auto& ctx = impl->tls.emplace(asio::ssl::context::tls_server);
-      ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                      asio::ssl::context::no_tlsv1_1);
-      ctx.use_certificate_chain(asio::buffer(options.tls->cert_pem));
-      ctx.use_private_key(asio::buffer(options.tls->key_pem), asio::ssl::context::pem);
-    } catch (const std::exception& e) {
-      return Status::InvalidArgument(std::string("http: the TLS certificate or key is unusable: ") +
-                                     e.what());
-    }
+    GPUPOOL_ASSIGN_OR_RETURN(impl->tls, MakeTlsContext(*options.tls));
+    impl->https = true;
   }
 
   beast::error_code ec;
@@ -276,6 +293,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
   }
   server->impl_ = std::move(impl);
   return server;
+}
+
+Status HttpServer::SetTls(const ServerTls& tls) {
+  if (!impl_ || !impl_->https) return Status::FailedPrecondition("http: this server does not serve HTTPS");
+  GPUPOOL_ASSIGN_OR_RETURN(std::shared_ptr<asio::ssl::context> ctx, MakeTlsContext(tls));
+  std::lock_guard lock(impl_->tls_mu);
+  impl_->tls = std::move(ctx);
+  return Status::Ok();
 }
 
 void HttpServer::Stop() {

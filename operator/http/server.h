@@ -52,6 +52,10 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const { return port_; }
+  // Serves connections accepted from now on with this certificate (a renewed one); connections
+  // already open keep theirs. FailedPrecondition for a server started without TLS, InvalidArgument
+  // for an unusable certificate or key (the current one stays).
+  Status SetTls(const ServerTls& tls);
   void Stop();
 
   class Impl;
