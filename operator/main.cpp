@@ -17,6 +17,7 @@
 #include "operator/webhook/bootstrap.h"
 #include "operator/webhook/catalog.h"
 #include "operator/webhook/handler.h"
+#include "operator/webhook/tls_keeper.h"
 
 namespace {
 
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
   }
   webhook::GpuPoolCatalog catalog([&op] { return op.pools().List(); });
   std::unique_ptr<http::HttpServer> webhook_server;
+  std::string webhook_cert;  // the certificate it serves
   if (!flags->webhook_listen.empty()) {
     Result<webhook::TlsMaterial> tls = Status::Internal("no TLS");
     if (!flags->webhook_cert_dir.empty()) {
@@ -116,8 +118,37 @@ int main(int argc, char** argv) {
         wo, webhook::MakeHandler(catalog, [&metrics](const std::string& r) { metrics.WebhookRequest(r); }));
     if (!started.ok()) return Fail("webhook server", started.status());
     webhook_server = std::move(*started);
+    webhook_cert = tls->cert_pem;
     std::printf("webhook listening on port %d\n", webhook_server->port());
   }
+
+  // Renews what the operator keeps and serves renewed certificates, from before they end until the
+  // operator stops (before the webhook server goes: it hands certificates to it).
+  webhook::TlsKeeper::Options keep;
+  keep.client = client->get();
+  keep.ns = ns;
+  if (!flags->server_tls_secret.empty()) {
+    keep.server_secret = flags->server_tls_secret;
+    keep.server_names = {flags->server_tls_server_name};
+  }
+  if (webhook_server) {
+    if (!flags->webhook_cert_dir.empty()) {
+      keep.webhook_cert_dir = flags->webhook_cert_dir;
+    } else if (!flags->webhook_tls_secret.empty()) {
+      keep.webhook = {ns, flags->webhook_tls_secret, flags->webhook_service, flags->webhook_configuration};
+    }
+    keep.serve_webhook = [&webhook_server](const webhook::TlsMaterial& t) {
+      return webhook_server->SetTls({t.cert_pem, t.key_pem});
+    };
+  }
+  keep.report = [&metrics](const std::string& certificate, std::chrono::system_clock::time_point end) {
+    metrics.SetCertificateExpiry(certificate, end);
+  };
+  webhook::TlsKeeper keeper(std::move(keep), webhook_cert);
+  if (Status checked = keeper.CheckNow(); !checked.ok()) {
+    GPUPOOL_LOG(kWarn) << "certificates: " << checked.message();
+  }
+  keeper.Start(std::chrono::minutes(5));
 
   Status s = op.Start();
   if (!s.ok()) return Fail("starting", s);

@@ -18,7 +18,15 @@ OperatorMetrics::OperatorMetrics() {
   registry_.DeclareGauge("gpupool_pool_percent_allocated", "Admitted compute shares");
   registry_.DeclareGauge("gpupool_pool_memory_capacity_bytes", "Memory of healthy GPUs");
   registry_.DeclareGauge("gpupool_pool_memory_allocated_bytes", "Admitted memory shares");
+  registry_.DeclareGauge("gpupool_operator_certificate_expiry_timestamp_seconds",
+                         "When each certificate the operator serves or keeps ends (Unix time)");
   registry_.Set("gpupool_operator_is_leader", {}, 0);
+}
+
+void OperatorMetrics::SetCertificateExpiry(const std::string& certificate,
+                                           std::chrono::system_clock::time_point not_after) {
+  registry_.Set("gpupool_operator_certificate_expiry_timestamp_seconds", {{"certificate", certificate}},
+                static_cast<double>(std::chrono::system_clock::to_time_t(not_after)));
 }
 
 void OperatorMetrics::SetLeader(bool leader) {

@@ -36,6 +36,8 @@ class OperatorMetrics {
   void WebhookRequest(const std::string& result);  // mutated, skipped, error
   void SetPool(const std::string& pool, const PoolNumbers& numbers);
   void RemovePool(const std::string& pool);
+  // certificate: "webhook" or "server".
+  void SetCertificateExpiry(const std::string& certificate, std::chrono::system_clock::time_point not_after);
 
   Registry& registry() { return registry_; }
 

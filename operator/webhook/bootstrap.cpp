@@ -1,5 +1,8 @@
 #include "operator/webhook/bootstrap.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "common/kube/base64.h"
 #include "common/kube/errors.h"
 #include "common/log.h"
@@ -31,11 +34,31 @@ Result<TlsMaterial> FromSecret(const kube::Json& secret) {
   GPUPOOL_ASSIGN_OR_RETURN(m.cert_pem, kube::Base64Decode(JsonString(data, "tls.crt")));
   GPUPOOL_ASSIGN_OR_RETURN(m.key_pem, kube::Base64Decode(JsonString(data, "tls.key")));
   GPUPOOL_ASSIGN_OR_RETURN(m.ca_pem, kube::Base64Decode(JsonString(data, "ca.crt")));
+  GPUPOOL_ASSIGN_OR_RETURN(m.ca_key_pem, kube::Base64Decode(JsonString(data, "ca.key")));
   if (m.cert_pem.empty() || m.key_pem.empty() || m.ca_pem.empty()) {
     return Status::NotFound("the Secret holds no certificate yet");
   }
   GPUPOOL_RETURN_IF_ERROR(CheckKeyMatches(m.cert_pem, m.key_pem));
   return m;
+}
+
+// What replaces `stored` when it needs renewal: a certificate from the same CA while the CA has
+// 2 × kRenewBefore left (clients and caBundles keep trusting it), else a new CA. The old CA then stays
+// in ca.crt beside the new one while it is valid, so whoever reads ca.crt trusts the servers that
+// still serve the old certificate until they load the new one.
+Result<TlsMaterial> Renewed(const TlsMaterial& stored, const std::vector<std::string>& dns_names,
+                            std::chrono::system_clock::time_point now) {
+  auto ca_end = CertificateNotAfter(stored.ca_pem);
+  if (ca_end.ok() && *ca_end - now >= 2 * kRenewBefore && !stored.ca_key_pem.empty()) {
+    const auto left = std::chrono::duration_cast<std::chrono::hours>(*ca_end - now);
+    auto reissued = ReissueTls(stored, dns_names, std::min(kServingValidity, left));
+    if (reissued.ok()) return reissued;
+    GPUPOOL_LOG(kWarn) << "cannot renew the certificate from the stored CA (" << reissued.status().message()
+                       << "): making a new CA";
+  }
+  GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial fresh, GenerateTls(dns_names));
+  if (ca_end.ok() && *ca_end > now) fresh.ca_pem += stored.ca_pem;
+  return fresh;
 }
 
 }  // namespace
@@ -68,14 +91,30 @@ Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns,
     auto secret = client.Get(Secrets(), ns, name);
     if (!secret.ok() && !kube::IsNotFound(secret.status()))
       return secret.status().Annotate("TLS Secret " + name);
+    TlsMaterial next;
     if (secret.ok()) {
       auto stored = FromSecret(*secret);
-      if (stored.ok()) return stored;
+      if (stored.ok()) {
+        const auto now = std::chrono::system_clock::now();
+        const std::string why = RenewalReason(*stored, dns_names, now);
+        if (why.empty()) return stored;
+        GPUPOOL_ASSIGN_OR_RETURN(next, Renewed(*stored, dns_names, now));
+        GPUPOOL_LOG(kInfo)
+            << "TLS Secret " << ns << "/" << name << ": " << why << "; renewing it"
+            << (next.ca_key_pem == stored->ca_key_pem
+                    ? " from the same CA"
+                    : " with a new CA (clients that copied only the old ca.crt need the new one)");
+      }
     }
-    GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial fresh, GenerateTls(dns_names));
-    kube::Json data = {{"tls.crt", kube::Base64(fresh.cert_pem)},
-                       {"tls.key", kube::Base64(fresh.key_pem)},
-                       {"ca.crt", kube::Base64(fresh.ca_pem)}};
+    if (next.cert_pem.empty()) {
+      GPUPOOL_ASSIGN_OR_RETURN(next, GenerateTls(dns_names));
+    }
+    kube::Json data = {{"tls.crt", kube::Base64(next.cert_pem)},
+                       {"tls.key", kube::Base64(next.key_pem)},
+                       {"ca.crt", kube::Base64(next.ca_pem)},
+                       // Read by the operator only: every pod that mounts the Secret lists the keys
+                       // it mounts, and none lists this one (deploy/helm).
+                       {"ca.key", kube::Base64(next.ca_key_pem)}};
     Result<kube::Json> written = Status::Internal("unwritten");
     if (secret.ok()) {
       kube::Json updated = *secret;

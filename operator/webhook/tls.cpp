@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
 #include <memory>
 
 #include "common/read_file.h"
@@ -29,6 +30,11 @@ std::string BioText(BIO* bio) {
   char* data = nullptr;
   const long n = BIO_get_mem_data(bio, &data);
   return std::string(data, static_cast<std::size_t>(n));
+}
+
+bool IsIpAddress(const std::string& name) {
+  unsigned char ip[16];
+  return inet_pton(AF_INET, name.c_str(), ip) == 1 || inet_pton(AF_INET6, name.c_str(), ip) == 1;
 }
 
 Status AddExt(X509* cert, X509* issuer, int nid, const std::string& value) {
@@ -76,10 +82,7 @@ Result<CertPtr> MakeCert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP
     GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth"));
     std::string san;
     for (const std::string& alt : sans) {
-      unsigned char ip[16];
-      const bool is_ip =
-          inet_pton(AF_INET, alt.c_str(), ip) == 1 || inet_pton(AF_INET6, alt.c_str(), ip) == 1;
-      san += std::string(san.empty() ? "" : ",") + (is_ip ? "IP:" : "DNS:") + alt;
+      san += std::string(san.empty() ? "" : ",") + (IsIpAddress(alt) ? "IP:" : "DNS:") + alt;
     }
     GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_subject_alt_name, san));
     GPUPOOL_RETURN_IF_ERROR(AddExt(cert.get(), signer, NID_authority_key_identifier, "keyid:always"));
@@ -94,33 +97,95 @@ std::string CertPem(X509* cert) {
   return BioText(bio.get());
 }
 
+std::string KeyPem(EVP_PKEY* key) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+  return BioText(bio.get());
+}
+
+// The first certificate in `pem`.
+Result<CertPtr> ParseCert(const std::string& pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  CertPtr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) return Status::InvalidArgument("tls: the certificate is not PEM X.509");
+  return cert;
+}
+
+Result<KeyPtr> ParseKey(const std::string& pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) return Status::InvalidArgument("tls: the private key is not PEM");
+  return key;
+}
+
+std::chrono::system_clock::time_point NotAfterOf(const X509* cert) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return {};
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
 }  // namespace
 
 Result<TlsMaterial> GenerateTls(const std::vector<std::string>& dns_names, std::chrono::hours validity) {
   if (dns_names.empty()) return Status::InvalidArgument("tls: no DNS names for the serving certificate");
   KeyPtr ca_key(EVP_EC_gen("P-256"));
-  KeyPtr key(EVP_EC_gen("P-256"));
-  if (!ca_key || !key) return Status::Internal("tls: cannot generate EC keys");
-  GPUPOOL_ASSIGN_OR_RETURN(CertPtr ca,
-                           MakeCert(ca_key.get(), "gpupool-webhook-ca", nullptr, ca_key.get(), validity, {}));
+  if (!ca_key) return Status::Internal("tls: cannot generate EC keys");
   GPUPOOL_ASSIGN_OR_RETURN(
-      CertPtr cert, MakeCert(key.get(), dns_names.front(), ca.get(), ca_key.get(), validity, dns_names));
+      CertPtr ca, MakeCert(ca_key.get(), "gpupool-webhook-ca", nullptr, ca_key.get(), kCaValidity, {}));
+  TlsMaterial authority;
+  authority.ca_pem = CertPem(ca.get());
+  authority.ca_key_pem = KeyPem(ca_key.get());
+  return ReissueTls(authority, dns_names, validity);
+}
+
+Result<TlsMaterial> ReissueTls(const TlsMaterial& ca, const std::vector<std::string>& dns_names,
+                               std::chrono::hours validity) {
+  if (dns_names.empty()) return Status::InvalidArgument("tls: no DNS names for the serving certificate");
+  GPUPOOL_ASSIGN_OR_RETURN(CertPtr ca_cert, ParseCert(ca.ca_pem));
+  GPUPOOL_ASSIGN_OR_RETURN(KeyPtr ca_key, ParseKey(ca.ca_key_pem));
+  if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1)
+    return Status::InvalidArgument("tls: the CA key does not belong to the CA certificate");
+  KeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) return Status::Internal("tls: cannot generate EC keys");
+  GPUPOOL_ASSIGN_OR_RETURN(
+      CertPtr cert, MakeCert(key.get(), dns_names.front(), ca_cert.get(), ca_key.get(), validity, dns_names));
   TlsMaterial out;
-  out.ca_pem = CertPem(ca.get());
+  out.ca_pem = ca.ca_pem;
+  out.ca_key_pem = ca.ca_key_pem;
   out.cert_pem = CertPem(cert.get());
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  out.key_pem = BioText(bio.get());
+  out.key_pem = KeyPem(key.get());
   return out;
 }
 
+Result<std::chrono::system_clock::time_point> CertificateNotAfter(const std::string& pem) {
+  GPUPOOL_ASSIGN_OR_RETURN(CertPtr cert, ParseCert(pem));
+  return NotAfterOf(cert.get());
+}
+
+std::string RenewalReason(const TlsMaterial& m, const std::vector<std::string>& dns_names,
+                          std::chrono::system_clock::time_point now) {
+  auto cert = ParseCert(m.cert_pem);
+  if (!cert.ok()) return "the certificate does not parse";
+  const auto end = NotAfterOf(cert->get());
+  if (end - now < kRenewBefore) {
+    const std::time_t t = std::chrono::system_clock::to_time_t(end);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string("the certificate ") + (end <= now ? "ended" : "ends") + " at " + date;
+  }
+  for (const std::string& name : dns_names) {
+    const int match = IsIpAddress(name) ? X509_check_ip_asc(cert->get(), name.c_str(), 0)
+                                        : X509_check_host(cert->get(), name.data(), name.size(), 0, nullptr);
+    if (match != 1) return "the certificate does not name " + name;
+  }
+  return "";
+}
+
 Status CheckKeyMatches(const std::string& cert_pem, const std::string& key_pem) {
-  BioPtr cb(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
-  BioPtr kb(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
-  CertPtr cert(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));
-  if (!cert) return Status::InvalidArgument("tls: the certificate is not PEM X.509");
-  KeyPtr key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
-  if (!key) return Status::InvalidArgument("tls: the private key is not PEM");
+  GPUPOOL_ASSIGN_OR_RETURN(CertPtr cert, ParseCert(cert_pem));
+  GPUPOOL_ASSIGN_OR_RETURN(KeyPtr key, ParseKey(key_pem));
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     return Status::InvalidArgument("tls: the private key does not belong to the certificate");
   }

@@ -1,4 +1,4 @@
-// Webhook TLS material: a CA and a serving certificate, generated with OpenSSL at start or read
+// Webhook and GPU server TLS material: a CA and a serving certificate, generated with OpenSSL or read
 // from a directory (cert-manager's Secret layout: tls.crt, tls.key, ca.crt).
 //
 // Generated keys are ECDSA P-256 (what the chart's cert-manager Certificate asks for too); the CA
@@ -16,16 +16,35 @@
 namespace gpupool::webhook {
 
 struct TlsMaterial {
-  std::string ca_pem;    // the CA that signed cert_pem (caBundle)
-  std::string cert_pem;  // serving certificate
-  std::string key_pem;   // its private key (PKCS#8 PEM)
+  std::string ca_pem;      // the CA that signed cert_pem (caBundle); after a change of CA, also the old one
+  std::string cert_pem;    // serving certificate
+  std::string key_pem;     // its private key (PKCS#8 PEM)
+  std::string ca_key_pem;  // the CA's private key where we made the CA ("" when read from a directory)
 };
 
+// What GenerateTls makes lasts: the CA ten years, serving certificates one year; they are renewed
+// when less than kRenewBefore is left (EnsureTlsSecret, TlsKeeper).
+inline constexpr std::chrono::hours kCaValidity{24 * 3650};
+inline constexpr std::chrono::hours kServingValidity{24 * 365};
+inline constexpr std::chrono::hours kRenewBefore{24 * 30};
+
 // A fresh CA and a certificate for `dns_names` (the first is the common name; IP addresses become
-// IP SANs), valid from an hour
-// ago (clock skew) for `validity`.
+// IP SANs), valid from an hour ago (clock skew) for `validity` (the CA for kCaValidity).
 Result<TlsMaterial> GenerateTls(const std::vector<std::string>& dns_names,
-                                std::chrono::hours validity = std::chrono::hours(24 * 365));
+                                std::chrono::hours validity = kServingValidity);
+
+// A new key and certificate for `dns_names` signed by the CA of `ca` (which needs ca_key_pem); the
+// CA, and so every client's trust in it, stays.
+Result<TlsMaterial> ReissueTls(const TlsMaterial& ca, const std::vector<std::string>& dns_names,
+                               std::chrono::hours validity = kServingValidity);
+
+// The end of the validity of the first certificate in `pem`.
+Result<std::chrono::system_clock::time_point> CertificateNotAfter(const std::string& pem);
+
+// Why `m` should be renewed at `now` ("" when it need not): its serving certificate ends within
+// kRenewBefore or does not name each of `dns_names`.
+std::string RenewalReason(const TlsMaterial& m, const std::vector<std::string>& dns_names,
+                          std::chrono::system_clock::time_point now);
 
 // tls.crt, tls.key and (optional) ca.crt of `dir`; the key must match the certificate.
 Result<TlsMaterial> LoadTlsDir(const std::string& dir);

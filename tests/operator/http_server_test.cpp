@@ -170,6 +170,47 @@ TEST_CASE("https: an unusable certificate or key is an error") {
   CHECK(HttpServer::Start(options, Echo).status().code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("https: SetTls serves new connections with the new certificate, open ones keep theirs") {
+  auto first = webhook::GenerateTls({"127.0.0.1"});
+  REQUIRE(first.ok());
+  auto reissued = webhook::ReissueTls(*first, {"127.0.0.1"});
+  auto other_ca = webhook::GenerateTls({"127.0.0.1"});
+  REQUIRE(reissued.ok());
+  REQUIRE(other_ca.ok());
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.tls = ServerTls{first->cert_pem, first->key_pem};
+  auto started = HttpServer::Start(options, Echo);
+  REQUIRE(started.ok());
+  HttpServer& server = **started;
+  const std::string get = "GET /x HTTP/1.1\r\nHost: t\r\n\r\n";
+
+  Secure open(server.port(), first->ca_pem);
+  REQUIRE(!open.Handshake());
+  CHECK(open.Exchange(get).result_int() == 200);
+
+  // From the same CA: clients notice nothing.
+  REQUIRE(server.SetTls({reissued->cert_pem, reissued->key_pem}).ok());
+  Secure same_ca(server.port(), first->ca_pem);
+  CHECK(!same_ca.Handshake());
+
+  // From another CA: only clients that trust it connect; the open connection carries on.
+  REQUIRE(server.SetTls({other_ca->cert_pem, other_ca->key_pem}).ok());
+  Secure trusting(server.port(), other_ca->ca_pem);
+  CHECK(!trusting.Handshake());
+  Secure stale(server.port(), first->ca_pem);
+  CHECK(stale.Handshake());
+  CHECK(open.Exchange(get).result_int() == 200);
+
+  // A certificate that does not load leaves the current one in place.
+  CHECK(server.SetTls({"not a certificate", other_ca->key_pem}).code() == Code::kInvalidArgument);
+  Secure still(server.port(), other_ca->ca_pem);
+  CHECK(!still.Handshake());
+
+  auto plain = StartPlain();
+  CHECK(plain->SetTls({first->cert_pem, first->key_pem}).code() == Code::kFailedPrecondition);
+}
+
 // cpprestsdk's listener, which served the webhook before, crashed now and then when it was closed
 // while an answer was being written. Every round stops the server with connections in every state
 // and a client sending requests as fast as it can.

@@ -38,6 +38,20 @@ inline nlohmann::json TestPod(const std::string& name, const std::string& ns = "
             {"containers", {{{"name", "main"}, {"image", "busybox"}}}}}}};
 }
 
+// The chart's MutatingWebhookConfiguration "gpupool" for the webhook Service op.gpupool, with
+// `ca_bundle` (base64) when given.
+inline nlohmann::json TestWebhookConfiguration(const std::string& ca_bundle = "") {
+  nlohmann::json client_config = {{"service", {{"name", "op"}, {"namespace", "gpupool"}}}};
+  if (!ca_bundle.empty()) client_config["caBundle"] = ca_bundle;
+  return {{"apiVersion", "admissionregistration.k8s.io/v1"},
+          {"kind", "MutatingWebhookConfiguration"},
+          {"metadata", {{"name", "gpupool"}}},
+          {"webhooks", nlohmann::json::array({{{"name", "pods.gpupool.io"},
+                                               {"admissionReviewVersions", {"v1"}},
+                                               {"sideEffects", "None"},
+                                               {"clientConfig", client_config}}})}};
+}
+
 // Polls `done` until it holds or `timeout` passes; the condition is the event waited for.
 inline bool Eventually(const std::function<bool()>& done,
                        std::chrono::milliseconds timeout = std::chrono::seconds(15)) {

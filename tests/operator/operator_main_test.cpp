@@ -10,6 +10,7 @@
 #include "common/kube/base64.h"
 #include "operator/controllers/control_client.h"
 #include "operator/webhook/bootstrap.h"
+#include "tests/operator/kube_test_util.h"
 #include "tests/operator/scenario_env.h"
 #include "tests/support/process.h"
 
@@ -27,18 +28,7 @@ TEST_CASE("gpupool-operator: TLS bootstrap, webhook, readiness, binding, clean s
   REQUIRE(env.api()
               .Create("secrets", "gpupool", {{"metadata", {{"name", "webhook-tls"}}}, {"type", "Opaque"}})
               .ok());
-  REQUIRE(env.api()
-              .Create("mutatingwebhookconfigurations", "",
-                      {{"apiVersion", "admissionregistration.k8s.io/v1"},
-                       {"kind", "MutatingWebhookConfiguration"},
-                       {"metadata", {{"name", "gpupool"}}},
-                       {"webhooks",
-                        Json::array({{{"name", "pods.gpupool.io"},
-                                      {"admissionReviewVersions", {"v1"}},
-                                      {"sideEffects", "None"},
-                                      {"clientConfig",
-                                       {{"service", {{"name", "op"}, {"namespace", "gpupool"}}}}}}})}})
-              .ok());
+  REQUIRE(env.api().Create("mutatingwebhookconfigurations", "", TestWebhookConfiguration()).ok());
   TempDir dir;
   std::ofstream(dir.File("kubeconfig")) << env.api().Kubeconfig();
   SubprocessOptions options;

@@ -125,6 +125,49 @@ TEST_CASE("tls: certificates from a directory") {
   CHECK(ServiceDnsNames("op", "gp") == std::vector<std::string>{"op.gp.svc", "op.gp.svc.cluster.local"});
 }
 
+TEST_CASE("tls: lifetimes, renewal reasons, and certificates reissued from the same CA") {
+  using std::chrono::hours;
+  const auto now = std::chrono::system_clock::now();
+  const std::vector<std::string> names = {"svc.ns.svc", "10.0.0.1"};
+  auto made = GenerateTls(names);
+  REQUIRE(made.ok());
+  CHECK_FALSE(made->ca_key_pem.empty());
+  auto ends = CertificateNotAfter(made->cert_pem);
+  auto ca_ends = CertificateNotAfter(made->ca_pem);
+  REQUIRE(ends.ok());
+  REQUIRE(ca_ends.ok());
+  CHECK(*ends - now > kServingValidity - hours(2));
+  CHECK(*ends - now < kServingValidity + hours(2));
+  CHECK(*ca_ends - now > kCaValidity - hours(2));
+
+  CHECK(RenewalReason(*made, names, now).empty());
+  CHECK_THAT(RenewalReason(*made, {"svc.ns.svc", "other.ns.svc"}, now),
+             Catch::Equals("the certificate does not name other.ns.svc"));
+  CHECK_THAT(RenewalReason(*made, names, now + kServingValidity - kRenewBefore + hours(1)),
+             Catch::StartsWith("the certificate ends at "));
+  CHECK_THAT(RenewalReason(*made, names, now + kServingValidity + hours(1)),
+             Catch::StartsWith("the certificate ended at "));
+  CHECK(RenewalReason({}, names, now) == "the certificate does not parse");
+
+  auto reissued = ReissueTls(*made, {"svc.ns.svc", "other.ns.svc"}, hours(48));
+  REQUIRE(reissued.ok());
+  CHECK(reissued->ca_pem == made->ca_pem);
+  CHECK(reissued->ca_key_pem == made->ca_key_pem);
+  CHECK(reissued->cert_pem != made->cert_pem);
+  CHECK(CheckKeyMatches(reissued->cert_pem, reissued->key_pem).ok());
+  CHECK(RenewalReason(*reissued, {"other.ns.svc"}, now - kRenewBefore).empty());
+  CHECK_THAT(RenewalReason(*reissued, {"other.ns.svc"}, now), Catch::StartsWith("the certificate ends at "));
+
+  TlsMaterial no_key = *made;
+  no_key.ca_key_pem.clear();
+  CHECK(ReissueTls(no_key, names).status().code() == Code::kInvalidArgument);
+  auto other = GenerateTls(names);
+  REQUIRE(other.ok());
+  TlsMaterial wrong_key = *made;
+  wrong_key.ca_key_pem = other->ca_key_pem;
+  CHECK_THAT(ReissueTls(wrong_key, names).status().message(), Catch::Contains("does not belong"));
+}
+
 TEST_CASE("https: a listen address that cannot be used is an error") {
   auto tls = GenerateTls({"127.0.0.1"});
   GpuPoolCatalog pools([] { return std::vector<json>{}; });
