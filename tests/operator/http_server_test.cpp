@@ -143,9 +143,25 @@ TEST_CASE("http: a body over the limit is a 413, a malformed request a 400, Expe
     CHECK(a.result_int() == 413);
     CHECK_THAT(a.body(), Catch::Contains("larger than 16 bytes"));
   }
-  {
+  for (const std::string& bad : {
+           std::string("NOT HTTP AT ALL\r\n\r\n"),
+           "GET /x HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(20 << 10, 'a') +
+               "\r\n\r\n",  // header > 16 KiB
+           std::string(
+               "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhi\r\n0\r\n\r\n"),
+       }) {
     Plain c(server->port());
-    CHECK(c.Exchange("NOT HTTP AT ALL\r\n\r\n").result_int() == 400);
+    CHECK(c.Exchange(bad).result_int() == 400);
+  }
+  {
+    // Chunked bodies count against the limit as they arrive.
+    Plain c(server->port());
+    Answer a =
+        c.Exchange("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+    CHECK(a.body() == "POST /x hi");
+    a = c.Exchange("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n" +
+                   std::string(17, 'b') + "\r\n0\r\n\r\n");
+    CHECK(a.result_int() == 413);
   }
   {
     Plain c(server->port());
