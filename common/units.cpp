@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <limits>
 
 namespace gpupool {
@@ -141,6 +142,15 @@ Result<std::int64_t> ParseDurationMs(std::string_view text) {
   if (v > std::numeric_limits<std::int64_t>::max() / factor)
     return Status::InvalidArgument(quoted + " is too large");
   return v * factor;
+}
+
+std::string FormatRfc3339(std::chrono::system_clock::time_point t) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace gpupool

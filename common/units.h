@@ -1,9 +1,11 @@
-// Parsing and printing of the quantities users type: sizes ("16GiB"), percents ("50"), durations.
+// Parsing and printing of the quantities users type: sizes ("16GiB"), percents ("50"), durations;
+// and times as the Kubernetes API writes them.
 // Every parser rejects what it does not fully understand with a message that names the input.
 //
 // Thread-safety: pure functions.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,5 +23,7 @@ std::string FormatBytes(std::uint64_t bytes);
 Result<int> ParsePercent(std::string_view text);
 // "250ms", "5s", "2m", "1h" -> milliseconds.
 Result<std::int64_t> ParseDurationMs(std::string_view text);
+// RFC 3339 in UTC with whole seconds, as Kubernetes' metav1.Time writes it: "2026-01-01T00:00:00Z".
+std::string FormatRfc3339(std::chrono::system_clock::time_point t);
 
 }  // namespace gpupool

@@ -1,10 +1,11 @@
 #include "operator/controllers/events.h"
 
-#include <ctime>
+#include <chrono>
 #include <random>
 #include <vector>
 
 #include "common/log.h"
+#include "common/units.h"
 
 namespace gpupool::controllers {
 namespace {
@@ -22,12 +23,7 @@ std::string EventName(const std::string& object) {
 }  // namespace
 
 std::string NowRfc3339() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return FormatRfc3339(std::chrono::system_clock::now());
 }
 
 void EventRecorder::Record(const kube::Resource& kind, const kube::Json& object, const std::string& type,

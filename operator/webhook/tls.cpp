@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "common/read_file.h"
+#include "common/units.h"
 
 namespace gpupool::webhook {
 namespace {
@@ -118,9 +119,10 @@ Result<KeyPtr> ParseKey(const std::string& pem) {
   return key;
 }
 
-std::chrono::system_clock::time_point NotAfterOf(const X509* cert) {
+Result<std::chrono::system_clock::time_point> NotAfterOf(const X509* cert) {
   std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+    return Status::InvalidArgument("tls: the certificate's notAfter is not a time");
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
@@ -167,13 +169,9 @@ std::string RenewalReason(const TlsMaterial& m, const std::vector<std::string>& 
   auto cert = ParseCert(m.cert_pem);
   if (!cert.ok()) return "the certificate does not parse";
   const auto end = NotAfterOf(cert->get());
-  if (end - now < kRenewBefore) {
-    const std::time_t t = std::chrono::system_clock::to_time_t(end);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char date[32];
-    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return std::string("the certificate ") + (end <= now ? "ended" : "ends") + " at " + date;
+  if (!end.ok()) return "the certificate's end does not parse";
+  if (*end - now < kRenewBefore) {
+    return std::string("the certificate ") + (*end <= now ? "ended" : "ends") + " at " + FormatRfc3339(*end);
   }
   for (const std::string& name : dns_names) {
     const int match = IsIpAddress(name) ? X509_check_ip_asc(cert->get(), name.c_str(), 0)

@@ -66,4 +66,11 @@ TEST_CASE("ParseDurationMs needs a unit", "[units]") {
   CHECK_FALSE(ParseDurationMs("s").ok());
 }
 
+TEST_CASE("FormatRfc3339 writes UTC with whole seconds, as metav1.Time", "[units]") {
+  using std::chrono::system_clock;
+  CHECK(FormatRfc3339(system_clock::from_time_t(0)) == "1970-01-01T00:00:00Z");
+  CHECK(FormatRfc3339(system_clock::from_time_t(1796688000) + std::chrono::milliseconds(999)) ==
+        "2026-12-08T00:00:00Z");
+}
+
 }  // namespace gpupool

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <random>
 
+#include "common/units.h"
+
 namespace gpupool::testing::fake {
 namespace {
 
@@ -35,12 +37,7 @@ std::string NowRfc3339() {
 }
 
 std::string Rfc3339(std::int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return FormatRfc3339(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(unix_seconds)));
 }
 
 std::string RandomSuffix(int n) {
