@@ -12,6 +12,9 @@ target_link_libraries(gpupool_beast INTERFACE Boost::headers OpenSSL::SSL Thread
 # GCC 12 reports a possible null dereference inside Boost.Asio's scheduler once it is inlined into our
 # code (boost/asio/detail/impl/scheduler.ipp); the warning ignores that the code is a system header's.
 target_compile_options(gpupool_beast INTERFACE -Wno-null-dereference)
+# cpprestsdk's U() macro breaks Boost's templates (boost/core/noinit_adaptor.hpp) in a file that
+# includes both; this is cpprestsdk's documented switch for it.
+target_compile_definitions(gpupool_beast INTERFACE _TURN_OFF_PLATFORM_STRING)
 find_package(nlohmann_json 3.10 CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)  # kubeconfig files (operator/kube)
 find_package(Catch2 2 CONFIG REQUIRED)

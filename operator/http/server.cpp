@@ -1,7 +1,5 @@
 #include "operator/http/server.h"
 
-// cpprestsdk's U() macro would break Boost's templates (boost/core/noinit_adaptor.hpp).
-#define _TURN_OFF_PLATFORM_STRING
 #include <cpprest/uri.h>
 
 #include <algorithm>
@@ -209,9 +207,13 @@ class HttpServer::Impl {
   asio::steady_timer retry{io};
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::vector<std::thread> threads;
-  bool https = false;
   std::mutex tls_mu;
-  std::shared_ptr<asio::ssl::context> tls;  // for new connections; guarded by tls_mu
+  std::shared_ptr<asio::ssl::context> tls;  // for new connections; null for HTTP; guarded by tls_mu
+
+  std::shared_ptr<asio::ssl::context> Tls() {
+    std::lock_guard lock(tls_mu);
+    return tls;
+  }
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
@@ -229,12 +231,7 @@ class HttpServer::Impl {
 
   void Launch(tcp::socket socket) {
     if (shared->connections.load() >= kMaxConnections) return;  // closes the socket
-    if (https) {
-      std::shared_ptr<asio::ssl::context> ctx;
-      {
-        std::lock_guard lock(tls_mu);
-        ctx = tls;
-      }
+    if (std::shared_ptr<asio::ssl::context> ctx = Tls()) {
       beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *ctx);
       std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(stream), shared,
                                                                       std::move(ctx))
@@ -255,7 +252,6 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
   impl->shared->max_body = options.max_body;
   if (options.tls) {
     GPUPOOL_ASSIGN_OR_RETURN(impl->tls, MakeTlsContext(*options.tls));
-    impl->https = true;
   }
 
   beast::error_code ec;
@@ -296,7 +292,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
 }
 
 Status HttpServer::SetTls(const ServerTls& tls) {
-  if (!impl_ || !impl_->https) return Status::FailedPrecondition("http: this server does not serve HTTPS");
+  if (!impl_ || !impl_->Tls()) return Status::FailedPrecondition("http: this server does not serve HTTPS");
   GPUPOOL_ASSIGN_OR_RETURN(std::shared_ptr<asio::ssl::context> ctx, MakeTlsContext(tls));
   std::lock_guard lock(impl_->tls_mu);
   impl_->tls = std::move(ctx);
