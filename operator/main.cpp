@@ -88,25 +88,33 @@ int main(int argc, char** argv) {
     std::printf("metrics listening on port %d\n", metrics_server->port());
   }
 
+  // What the TlsKeeper below keeps current; the first fetch is made here, at start.
+  webhook::TlsKeeper::Options keep;
+  keep.client = client->get();
+  keep.ns = ns;
+  webhook::TlsMaterial server_kept;
   if (!flags->server_tls_secret.empty()) {
     // The GPU servers and their clients mount this Secret and wait for it to be filled.
     if (flags->server_tls_server_name.empty()) {
       return Fail("flags", Status::InvalidArgument("--server-tls-secret needs --server-tls-server-name"));
     }
-    auto server_tls =
-        webhook::EnsureTlsSecret(**client, ns, flags->server_tls_secret, {flags->server_tls_server_name});
+    keep.server_secret = flags->server_tls_secret;
+    keep.server_names = {flags->server_tls_server_name};
+    auto server_tls = webhook::EnsureTlsSecret(**client, ns, keep.server_secret, keep.server_names);
     if (!server_tls.ok()) return Fail("server TLS Secret", server_tls.status());
+    server_kept = *server_tls;
   }
   webhook::GpuPoolCatalog catalog([&op] { return op.pools().List(); });
   std::unique_ptr<http::HttpServer> webhook_server;
-  std::string webhook_cert;  // the certificate it serves
+  webhook::TlsMaterial webhook_served;
   if (!flags->webhook_listen.empty()) {
     Result<webhook::TlsMaterial> tls = Status::Internal("no TLS");
     if (!flags->webhook_cert_dir.empty()) {
-      tls = webhook::LoadTlsDir(flags->webhook_cert_dir);
+      keep.webhook_cert_dir = flags->webhook_cert_dir;
+      tls = webhook::LoadTlsDir(keep.webhook_cert_dir);
     } else if (!flags->webhook_tls_secret.empty()) {
-      tls = webhook::EnsureWebhookTls(
-          **client, {ns, flags->webhook_tls_secret, flags->webhook_service, flags->webhook_configuration});
+      keep.webhook = {ns, flags->webhook_tls_secret, flags->webhook_service, flags->webhook_configuration};
+      tls = webhook::EnsureWebhookTls(**client, keep.webhook);
     } else {
       tls = webhook::GenerateTls(webhook::ServiceDnsNames(flags->webhook_service, ns));  // local runs
     }
@@ -118,36 +126,19 @@ int main(int argc, char** argv) {
         wo, webhook::MakeHandler(catalog, [&metrics](const std::string& r) { metrics.WebhookRequest(r); }));
     if (!started.ok()) return Fail("webhook server", started.status());
     webhook_server = std::move(*started);
-    webhook_cert = tls->cert_pem;
+    webhook_served = *tls;
     std::printf("webhook listening on port %d\n", webhook_server->port());
   }
 
   // Renews what the operator keeps and serves renewed certificates, from before they end until the
   // operator stops (before the webhook server goes: it hands certificates to it).
-  webhook::TlsKeeper::Options keep;
-  keep.client = client->get();
-  keep.ns = ns;
-  if (!flags->server_tls_secret.empty()) {
-    keep.server_secret = flags->server_tls_secret;
-    keep.server_names = {flags->server_tls_server_name};
-  }
-  if (webhook_server) {
-    if (!flags->webhook_cert_dir.empty()) {
-      keep.webhook_cert_dir = flags->webhook_cert_dir;
-    } else if (!flags->webhook_tls_secret.empty()) {
-      keep.webhook = {ns, flags->webhook_tls_secret, flags->webhook_service, flags->webhook_configuration};
-    }
-    keep.serve_webhook = [&webhook_server](const webhook::TlsMaterial& t) {
-      return webhook_server->SetTls({t.cert_pem, t.key_pem});
-    };
-  }
+  keep.serve_webhook = [&webhook_server](const webhook::TlsMaterial& t) {
+    return webhook_server->SetTls({t.cert_pem, t.key_pem});
+  };
   keep.report = [&metrics](const std::string& certificate, std::chrono::system_clock::time_point end) {
     metrics.SetCertificateExpiry(certificate, end);
   };
-  webhook::TlsKeeper keeper(std::move(keep), webhook_cert);
-  if (Status checked = keeper.CheckNow(); !checked.ok()) {
-    GPUPOOL_LOG(kWarn) << "certificates: " << checked.message();
-  }
+  webhook::TlsKeeper keeper(std::move(keep), webhook_served, server_kept);
   keeper.Start(std::chrono::minutes(5));
 
   Status s = op.Start();

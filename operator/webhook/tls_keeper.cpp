@@ -4,8 +4,16 @@
 
 namespace gpupool::webhook {
 
-TlsKeeper::TlsKeeper(Options options, const std::string& served)
-    : options_(std::move(options)), served_(served) {}
+TlsKeeper::TlsKeeper(Options options, const TlsMaterial& webhook_served, const TlsMaterial& server_kept)
+    : options_(std::move(options)), served_(webhook_served.cert_pem) {
+  Report("webhook", webhook_served);
+  Report("server", server_kept);
+}
+
+void TlsKeeper::Report(const std::string& certificate, const TlsMaterial& m) const {
+  if (!options_.report || m.cert_pem.empty()) return;
+  if (auto end = CertificateNotAfter(m.cert_pem); end.ok()) options_.report(certificate, *end);
+}
 
 TlsKeeper::~TlsKeeper() {
   Stop();
@@ -41,8 +49,7 @@ Status TlsKeeper::CheckNow() {
     auto server =
         EnsureTlsSecret(*options_.client, options_.ns, options_.server_secret, options_.server_names);
     if (server.ok()) {
-      if (auto end = CertificateNotAfter(server->cert_pem); end.ok() && options_.report)
-        options_.report("server", *end);
+      Report("server", *server);
     } else {
       first = server.status().Annotate("the GPU servers' TLS Secret");
     }
@@ -52,17 +59,12 @@ Status TlsKeeper::CheckNow() {
 }
 
 Status TlsKeeper::CheckWebhook() {
-  Result<TlsMaterial> current = Status::NotFound("no webhook certificate is kept");
-  if (!options_.webhook_cert_dir.empty()) {
-    current = LoadTlsDir(options_.webhook_cert_dir);
-  } else if (!options_.webhook.secret.empty()) {
-    current = EnsureWebhookTls(*options_.client, options_.webhook);
-  } else {
-    return Status::Ok();
-  }
+  if (options_.webhook_cert_dir.empty() && options_.webhook.secret.empty()) return Status::Ok();
+  Result<TlsMaterial> current = options_.webhook_cert_dir.empty()
+                                    ? EnsureWebhookTls(*options_.client, options_.webhook)
+                                    : LoadTlsDir(options_.webhook_cert_dir);
   if (!current.ok()) return current.status().Annotate("the webhook's certificate");
-  auto end = CertificateNotAfter(current->cert_pem);
-  if (end.ok() && options_.report) options_.report("webhook", *end);
+  Report("webhook", *current);
   if (current->cert_pem == served_) return Status::Ok();
   GPUPOOL_RETURN_IF_ERROR(options_.serve_webhook(*current).Annotate("serving the webhook's new certificate"));
   served_ = current->cert_pem;

@@ -40,8 +40,9 @@ class TlsKeeper {
         report;
   };
 
-  // `served` is the webhook certificate the server started with.
-  TlsKeeper(Options options, const std::string& served);
+  // What the operator started with: the webhook's certificate being served and the GPU servers' kept
+  // one (either empty when there is none). Their ends are reported at once.
+  TlsKeeper(Options options, const TlsMaterial& webhook_served, const TlsMaterial& server_kept);
   ~TlsKeeper();
   TlsKeeper(const TlsKeeper&) = delete;
   TlsKeeper& operator=(const TlsKeeper&) = delete;
@@ -53,6 +54,7 @@ class TlsKeeper {
 
  private:
   Status CheckWebhook();
+  void Report(const std::string& certificate, const TlsMaterial& m) const;
 
   const Options options_;
   std::mutex check_mu_;

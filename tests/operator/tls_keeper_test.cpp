@@ -86,7 +86,7 @@ TEST_CASE("TLS Secrets ending within 30 days are renewed, the webhook serves the
   o.server_names = {"gpupool-server"};
   o.webhook = {"gpupool", "hook-tls", "op", "gpupool"};
   seen.Wire(o);
-  TlsKeeper keeper(std::move(o), hook->cert_pem);
+  TlsKeeper keeper(std::move(o), *hook, legacy);
   REQUIRE(keeper.CheckNow().ok());
 
   const auto now = std::chrono::system_clock::now();
@@ -145,7 +145,7 @@ TEST_CASE("a new CA for the webhook goes into the caBundle beside the old one") 
   o.ns = "gpupool";
   o.webhook = {"gpupool", "hook-tls", "op", "gpupool"};
   seen.Wire(o);
-  TlsKeeper keeper(std::move(o), hook->cert_pem);
+  TlsKeeper keeper(std::move(o), *hook, {});
   REQUIRE(keeper.CheckNow().ok());
   auto config = api->Get("mutatingwebhookconfigurations", "", "gpupool");
   REQUIRE(config.ok());
@@ -172,7 +172,10 @@ TEST_CASE("a certificate renewed in --webhook-cert-dir is served, a half-written
   TlsKeeper::Options o;
   o.webhook_cert_dir = dir.path();
   seen.Wire(o);
-  TlsKeeper keeper(std::move(o), first->cert_pem);
+  TlsKeeper keeper(std::move(o), *first, {});
+  CHECK(seen.ends.count("webhook") == 1);  // reported at start
+  CHECK(seen.ends.count("server") == 0);
+  seen.ends.clear();
   REQUIRE(keeper.CheckNow().ok());
   CHECK(seen.served.empty());
   CHECK(seen.ends.count("webhook") == 1);
@@ -205,7 +208,7 @@ TEST_CASE("the keeper's thread checks on its interval and stops at once") {
     cv.notify_all();
     return Status::Ok();
   };
-  TlsKeeper keeper(std::move(o), first->cert_pem);
+  TlsKeeper keeper(std::move(o), *first, {});
   keeper.Start(10ms);
   std::unique_lock lock(mu);
   CHECK(cv.wait_for(lock, 15s, [&] { return served == 1; }));
