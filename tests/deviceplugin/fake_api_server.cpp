@@ -1,8 +1,8 @@
 #include "tests/deviceplugin/fake_api_server.h"
 
 #include <catch2/catch.hpp>
-#include <fstream>
-#include <sstream>
+
+#include "common/read_file.h"
 
 namespace gpupool::testing {
 namespace {
@@ -10,11 +10,9 @@ namespace {
 constexpr const char* kCollection = "/apis/gpupool.io/v1alpha1/gpupools";
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  auto text = ReadTextFile(path);
+  REQUIRE(text.ok());
+  return *text;
 }
 
 }  // namespace
