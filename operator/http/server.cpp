@@ -34,13 +34,15 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr std::size_t kHeaderLimit = 16 << 10;
 constexpr std::size_t kMaxConnections = 256;
-constexpr int kThreads = 2;
 constexpr const char* kText = "text/plain; charset=utf-8";
 
 struct Shared {
   Handler handler;
   std::size_t max_body = 0;
   std::atomic<std::size_t> connections{0};
+  // Set by Stop() before the io_context stops: from then on a stream's writer posts nothing to it.
+  std::mutex stop_mu;
+  bool stopped = false;  // guarded by stop_mu
 };
 
 using Parser = bhttp::request_parser<bhttp::string_body>;
@@ -49,7 +51,11 @@ Response Serve(const Handler& handler, Parser::value_type& req) {
   Request r;
   r.method = std::string(req.method_string());
   std::string target(req.target());
-  target.resize(std::min(target.size(), target.find_first_of("?#")));
+  target.resize(std::min(target.size(), target.find('#')));
+  if (const std::size_t q = target.find('?'); q != std::string::npos) {
+    r.query = target.substr(q + 1);
+    target.resize(q);
+  }
   try {
     r.path = web::uri::decode(target);
   } catch (const std::exception& e) {
@@ -82,7 +88,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       : tls_(std::move(tls)), stream_(std::move(stream)), shared_(std::move(shared)) {
     shared_->connections.fetch_add(1);
   }
-  ~Session() { shared_->connections.fetch_sub(1); }
+  ~Session() {
+    if (body_) body_->Abandon();
+    shared_->connections.fetch_sub(1);
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -147,10 +156,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Reply(const Response& answer, bool keep_alive, unsigned version) {
+    if (answer.stream) return ReplyStreamed(answer, keep_alive, version);
     response_.emplace();
     response_->version(version);
     response_->result(static_cast<unsigned>(answer.code));
     response_->set(bhttp::field::content_type, answer.content_type);
+    for (const auto& [name, value] : answer.headers) response_->set(name, value);
     response_->body() = answer.body;
     response_->keep_alive(keep_alive);
     response_->prepare_payload();
@@ -159,6 +170,70 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                        [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
                          if (ec) return;
                          if (keep_alive) return self->Read();
+                         self->Close();
+                       });
+  }
+
+  // A body that is still being produced: the header now, then whatever the producer has written each
+  // time it wakes the connection. HTTP/1.1 gets chunks; an HTTP/1.0 client reads until we close.
+  void ReplyStreamed(const Response& answer, bool keep_alive, unsigned version) {
+    body_ = answer.stream;
+    serializer_.reset();  // it refers to the response it serialized, replaced next
+    stream_keep_alive_ = keep_alive && version >= 11;
+    streamed_.emplace();
+    streamed_->version(version);
+    streamed_->result(static_cast<unsigned>(answer.code));
+    streamed_->set(bhttp::field::content_type, answer.content_type);
+    for (const auto& [name, value] : answer.headers) streamed_->set(name, value);
+    streamed_->keep_alive(stream_keep_alive_);
+    if (version >= 11) streamed_->chunked(true);
+    streamed_->body().data = nullptr;
+    streamed_->body().more = true;
+    serializer_.emplace(*streamed_);
+    beast::get_lowest_layer(stream_).expires_never();  // a watch may stay quiet for minutes
+    bhttp::async_write_header(stream_, *serializer_,
+                              [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                                if (ec) return self->body_->Abandon();
+                                self->body_->Attach(self->Waker());
+                                self->Pump();
+                              });
+  }
+
+  // Runs on the producer's thread: has the connection's strand end the wait in Pump, unless the
+  // server is stopping (then the io_context may be going away).
+  std::function<void()> Waker() {
+    return [shared = shared_, weak = this->weak_from_this(),
+            executor = beast::get_lowest_layer(stream_).get_executor()] {
+      std::lock_guard lock(shared->stop_mu);
+      if (shared->stopped) return;
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->wakeup_.cancel();
+      });
+    };
+  }
+
+  // Sends what the producer has written, or waits until it writes. The wait is a pending timer, so
+  // that the connection lives while it waits and goes with the io_context when the server stops.
+  void Pump() {
+    if (writing_ || !body_) return;
+    BodyStream::Taken taken = body_->Take();
+    if (taken.data.empty() && !taken.end) {
+      wakeup_.expires_at(asio::steady_timer::time_point::max());
+      wakeup_.async_wait([self = this->shared_from_this()](beast::error_code) { self->Pump(); });
+      return;
+    }
+    sending_ = std::move(taken.data);
+    streamed_->body().data = sending_.empty() ? nullptr : sending_.data();
+    streamed_->body().size = sending_.size();
+    streamed_->body().more = !taken.end;
+    writing_ = true;
+    bhttp::async_write(stream_, *serializer_,
+                       [self = this->shared_from_this(), end = taken.end](beast::error_code ec, std::size_t) {
+                         self->writing_ = false;
+                         if (ec && ec != bhttp::error::need_buffer) return self->body_->Abandon();
+                         if (!end) return self->Pump();
+                         self->body_.reset();
+                         if (self->stream_keep_alive_) return self->Read();
                          self->Close();
                        });
   }
@@ -180,6 +255,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<Parser> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
+  // A streamed response (ReplyStreamed): what the connection sends while the producer writes.
+  std::shared_ptr<BodyStream> body_;
+  std::optional<bhttp::response<bhttp::buffer_body>> streamed_;
+  std::optional<bhttp::response_serializer<bhttp::buffer_body>> serializer_;
+  asio::steady_timer wakeup_{beast::get_lowest_layer(stream_).get_executor()};
+  std::string sending_;
+  bool writing_ = false;
+  bool stream_keep_alive_ = false;
 };
 
 Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const ServerTls& tls) {
@@ -275,7 +358,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
   auto server = std::unique_ptr<HttpServer>(new HttpServer());
   server->port_ = impl->acceptor.local_endpoint().port();
   impl->Accept();
-  for (int i = 0; i < kThreads; ++i) {
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
     impl->threads.emplace_back([io = &impl->io] {
       for (;;) {
         try {
@@ -303,6 +386,10 @@ void HttpServer::Stop() {
   if (!impl_) return;
   // Stopping the io_context first means no handler runs while the sockets close: they close when the
   // io_context destroys the operations that hold them, on this thread.
+  {
+    std::lock_guard lock(impl_->shared->stop_mu);
+    impl_->shared->stopped = true;
+  }
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();
   impl_.reset();

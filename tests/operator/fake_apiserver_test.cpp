@@ -248,6 +248,7 @@ TEST_CASE("watch over HTTP replays, filters, bookmarks and expires", "[fake_apis
   bool ordered = true, bookmark = false;
   while (true) {
     auto e = (*w)->Next();
+    INFO(e.status().message());
     REQUIRE(e.ok());
     if (!e->has_value()) break;  // timeoutSeconds: a clean end
     long long rv = std::stoll(kube::ResourceVersionOf((*e)->object));

@@ -1,15 +1,21 @@
 // The operator's HTTP(S) server on the wire: raw requests from a Beast client, and stopping while
 // clients hold connections in every state (the webhook's server must never crash on shutdown).
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "operator/http/server.h"
 #include "operator/webhook/tls.h"
@@ -74,6 +80,32 @@ class Conn {
     return out;
   }
 
+  // Raw bytes up to and including `needle` (or, with an empty needle, up to the server's close), for
+  // a streamed body read while it is being written.
+  std::string ReadUntil(const std::string& needle) {
+    beast::error_code out;
+    Arm();
+    std::size_t n = 0;
+    if (needle.empty()) {
+      asio::async_read(*stream_, asio::dynamic_buffer(raw_), [&](beast::error_code ec, std::size_t got) {
+        out = ec == asio::error::eof ? beast::error_code() : ec;
+        n = got;
+      });
+    } else {
+      asio::async_read_until(*stream_, asio::dynamic_buffer(raw_), needle,
+                             [&](beast::error_code ec, std::size_t got) {
+                               out = ec;
+                               n = got;
+                             });
+    }
+    Run();
+    if (out) throw std::runtime_error("read: " + out.message());
+    if (needle.empty()) n = raw_.size();
+    std::string head = raw_.substr(0, n);
+    raw_.erase(0, n);
+    return head;
+  }
+
   Answer Exchange(const std::string& request) {
     if (auto ec = Send(request)) throw std::runtime_error("send: " + ec.message());
     Answer answer;
@@ -92,6 +124,7 @@ class Conn {
   std::optional<asio::ssl::context> tls_;
   std::optional<Stream> stream_;
   beast::flat_buffer buffer_;
+  std::string raw_;
 };
 
 using Plain = Conn<beast::tcp_stream>;
@@ -225,6 +258,101 @@ TEST_CASE("https: SetTls serves new connections with the new certificate, open o
 
   auto plain = StartPlain();
   CHECK(plain->SetTls({first->cert_pem, first->key_pem}).code() == Code::kFailedPrecondition);
+}
+
+// The streams handed out by StreamingHandler, in order.
+class Streams {
+ public:
+  Handler handler() {
+    return [this](const Request& r) {
+      if (r.path != "/stream") return Echo(r);
+      Response response(200, "application/json", "ignored");
+      response.headers["X-Stream"] = "yes";
+      response.stream = std::make_shared<BodyStream>();
+      std::lock_guard lock(mu_);
+      made_.push_back(response.stream);
+      cv_.notify_all();
+      return response;
+    };
+  }
+  std::shared_ptr<BodyStream> Wait(std::size_t n) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, kClientTimeout, [&] { return made_.size() >= n; }))
+      throw std::runtime_error("no stream");
+    return made_[n - 1];
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<BodyStream>> made_;
+};
+
+TEST_CASE("http: a streamed body arrives as it is written, chunked, or to HTTP/1.0 until the close") {
+  Streams streams;
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto started = HttpServer::Start(options, streams.handler());
+  REQUIRE(started.ok());
+  std::unique_ptr<HttpServer> server = std::move(*started);
+
+  Plain c(server->port());
+  REQUIRE(!c.Send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::shared_ptr<BodyStream> body = streams.Wait(1);
+  CHECK(body->Write("one\n"));  // written before the header went out: kept
+  const std::string head = c.ReadUntil("\r\n\r\n");
+  CHECK_THAT(head, Catch::StartsWith("HTTP/1.1 200 OK\r\n"));
+  CHECK_THAT(head, Catch::Contains("Transfer-Encoding: chunked\r\n"));
+  CHECK_THAT(head, Catch::Contains("X-Stream: yes\r\n"));
+  CHECK(c.ReadUntil("one\n") == "4\r\none\n");
+  // Each Write reaches the client while the producer waits for it: nothing is held back.
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(body->Write("event " + std::to_string(i) + "\n"));
+    CHECK(c.ReadUntil("event " + std::to_string(i) + "\n") == "\r\n8\r\nevent " + std::to_string(i) + "\n");
+  }
+  body->Close();
+  CHECK(c.ReadUntil("0\r\n\r\n") == "\r\n0\r\n\r\n");
+  CHECK_FALSE(body->Write("late"));
+  CHECK(c.Exchange("GET /after HTTP/1.1\r\nHost: t\r\n\r\n").body() == "GET /after ");  // kept alive
+
+  Plain old(server->port());
+  REQUIRE(!old.Send("GET /stream HTTP/1.0\r\n\r\n"));
+  body = streams.Wait(2);
+  body->Write("plain ");
+  body->Write("bytes");
+  body->Close();
+  const std::string whole = old.ReadUntil("");
+  CHECK_THAT(whole, Catch::StartsWith("HTTP/1.0 200 OK\r\n"));
+  CHECK_THAT(whole, Catch::EndsWith("\r\n\r\nplain bytes"));
+
+  // A client that hangs up: the producer learns it from Write.
+  {
+    Plain gone(server->port());
+    REQUIRE(!gone.Send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
+    gone.ReadUntil("\r\n\r\n");
+  }
+  body = streams.Wait(3);
+  const auto deadline = std::chrono::steady_clock::now() + kClientTimeout;
+  while (body->Write(std::string(64 << 10, 'x')) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  CHECK(body->Abandoned());
+
+  // Stop() with a stream open and its producer writing: the stream is abandoned, nothing crashes.
+  Plain open(server->port());
+  REQUIRE(!open.Send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
+  open.ReadUntil("\r\n\r\n");
+  body = streams.Wait(4);
+  std::atomic<bool> stop{false};
+  std::thread producer([&] {
+    while (!stop && body->Write("tick\n")) std::this_thread::yield();
+  });
+  open.ReadUntil("tick\n");
+  server.reset();
+  CHECK(body->Abandoned());
+  CHECK_FALSE(body->Write("after stop"));
+  stop = true;
+  producer.join();
 }
 
 // cpprestsdk's listener, which served the webhook before, crashed now and then when it was closed

@@ -1,10 +1,5 @@
 #include "tests/support/fake_apiserver/fake_apiserver.h"
 
-#include <cpprest/http_listener.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <condition_variable>
 #include <thread>
 
@@ -13,23 +8,6 @@
 namespace gpupool::testing {
 
 namespace {
-
-// A port the kernel just handed out (the listener API cannot bind port 0 and report it).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 Status ToStatus(const fake::Reply& r) {
   std::string msg = r.body.is_object() ? r.body.value("message", std::string()) : r.body.dump();
@@ -52,16 +30,11 @@ Result<nlohmann::json> ToResult(fake::Reply r) {
 }  // namespace
 
 Result<std::unique_ptr<FakeApiServer>> FakeApiServer::Start(Options options) {
-  std::string last_error;
-  for (int attempt = 0; attempt < 10; ++attempt) {
-    int port = FreePort();
-    if (port == 0) continue;
-    auto impl = std::make_unique<Impl>(options, port);
-    Status s = impl->Listen();
-    if (s.ok()) return std::unique_ptr<FakeApiServer>(new FakeApiServer(std::move(impl)));
-    last_error = s.message();
+  auto impl = std::make_unique<Impl>(options);
+  if (Status s = impl->Listen(); !s.ok()) {
+    return Status::Unavailable("fake API server could not listen on 127.0.0.1: " + s.message());
   }
-  return Status::Unavailable("fake API server could not listen on 127.0.0.1: " + last_error);
+  return std::unique_ptr<FakeApiServer>(new FakeApiServer(std::move(impl)));
 }
 
 FakeApiServer::FakeApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

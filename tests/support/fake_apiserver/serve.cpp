@@ -30,7 +30,7 @@ fk::Reply FakeApiServer::Impl::TokenReview(const Json& body) {
                              {"status", status}}};
 }
 
-fk::Reply FakeApiServer::Impl::Serve(const web::http::http_request& request, const std::string& verb,
+fk::Reply FakeApiServer::Impl::Serve(const http::Request& request, const std::string& verb,
                                      const fk::Route& route, const std::map<std::string, std::string>& query,
                                      const std::string& body) {
   const fk::KindInfo& k = *route.kind;
@@ -80,8 +80,7 @@ fk::Reply FakeApiServer::Impl::Serve(const web::http::http_request& request, con
     }
     return storage_.Delete(k, route.ns, route.name, options);
   }
-  std::string content_type;
-  request.headers().match("Content-Type", content_type);
+  const std::string content_type = Header(request, "content-type");
   if (content_type.find("protobuf") != std::string::npos) {
     // kubectl create token sends its TokenRequest as protobuf (the typed clientset); the answer may be
     // JSON, which it also accepts. Other protobuf bodies: 415, as a server without that codec says.
@@ -108,9 +107,8 @@ fk::Reply FakeApiServer::Impl::Serve(const web::http::http_request& request, con
   if (route.name.empty()) return fk::StatusReply(405, "MethodNotAllowed", verb + " needs an object name");
   if (verb == "update") return storage_.Update(k, route.ns, route.name, std::move(*parsed), status);
   if (verb == "patch") {
-    std::string ct;
-    request.headers().match("Content-Type", ct);
-    return storage_.Patch(k, route.ns, route.name, fk::PatchKindFromContentType(ct), *parsed, status);
+    return storage_.Patch(k, route.ns, route.name, fk::PatchKindFromContentType(content_type), *parsed,
+                          status);
   }
   return fk::StatusReply(405, "MethodNotAllowed",
                          "the server does not allow this method on the requested resource");

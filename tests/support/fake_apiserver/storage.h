@@ -39,6 +39,7 @@ class WatchSink {
   virtual void Send(const Json& event) = 0;
   virtual void Close() = 0;
   virtual size_t Backlog() const = 0;  // bytes written but not yet taken by the connection
+  virtual bool Gone() const = 0;       // nobody reads it any more (the client hung up)
 };
 
 struct ListQuery {

@@ -114,7 +114,7 @@ void Storage::Tick() {
       it->sink->Send(Bookmark(*it->kind));
       it->next_bookmark = now + bookmark_interval_;
     }
-    if (expired || it->sink->Backlog() > kMaxBacklogBytes) {
+    if (expired || it->sink->Gone() || it->sink->Backlog() > kMaxBacklogBytes) {
       it->sink->Close();
       it = watchers_.erase(it);
     } else {
