@@ -111,6 +111,13 @@ const std::vector<Field>& Fields() {
       {"tls-ca-file", "GPUPOOL_DEVICE_PLUGIN_TLS_CA_FILE", "tlsCaFile",
        "the servers' CA as containers see it (GPUPOOL_TLS_CA_FILE); clients then use TLS",
        [](Config& c, const std::string& v) { return SetAbsolutePath(c.tls_ca_file, v); }},
+      {"tls-ca-source", "GPUPOOL_DEVICE_PLUGIN_TLS_CA_SOURCE", "tlsCaSource",
+       "the servers' CA bundle in the plugin's container (a Secret volume): copied to --tls-ca-install at "
+       "start and whenever it changes",
+       [](Config& c, const std::string& v) { return SetAbsolutePath(c.tls_ca_source, v); }},
+      {"tls-ca-install", "GPUPOOL_DEVICE_PLUGIN_TLS_CA_INSTALL", "tlsCaInstall",
+       "where the plugin writes that copy: the host file containers read as --tls-ca-file",
+       [](Config& c, const std::string& v) { return SetAbsolutePath(c.tls_ca_install, v); }},
       {"tls-server-name", "GPUPOOL_DEVICE_PLUGIN_TLS_SERVER_NAME", "tlsServerName",
        "the name the servers' certificates carry (GPUPOOL_TLS_SERVER_NAME)",
        [](Config& c, const std::string& v) { return SetPath(c.tls_server_name, v); }},
@@ -227,6 +234,11 @@ Result<Config> LoadConfig(const std::vector<std::string>& args,
     const auto it = settings.find("gpu-percent");
     return Status::InvalidArgument(it->second.origin + ": more than 100 x gpus (" +
                                    std::to_string(100 * config.gpus) + ")");
+  }
+  if (config.tls_ca_source.empty() != config.tls_ca_install.empty()) {
+    return Status::InvalidArgument(
+        "--tls-ca-source and --tls-ca-install go together: " +
+        std::string(config.tls_ca_source.empty() ? "--tls-ca-source" : "--tls-ca-install") + " is missing");
   }
   if (config.kube_api_server.empty() && config.pool_health == PoolHealthMode::kGpupool) {
     auto host = env.find("KUBERNETES_SERVICE_HOST");

@@ -15,6 +15,8 @@
 //   --cdi-kind           GPUPOOL_DEVICE_PLUGIN_CDI_KIND       cdiKind        "" = no CDI device names
 //   --local-socket       GPUPOOL_DEVICE_PLUGIN_LOCAL_SOCKET   localSocket    "" = never offered
 //   --tls-ca-file        GPUPOOL_DEVICE_PLUGIN_TLS_CA_FILE    tlsCaFile      "" = clients use no TLS
+//   --tls-ca-source      GPUPOOL_DEVICE_PLUGIN_TLS_CA_SOURCE  tlsCaSource    "" = nothing copied
+//   --tls-ca-install     GPUPOOL_DEVICE_PLUGIN_TLS_CA_INSTALL tlsCaInstall   "" (both or neither)
 //   --tls-server-name    GPUPOOL_DEVICE_PLUGIN_TLS_SERVER_NAME tlsServerName "" = the server's address
 //   --health-interval    GPUPOOL_DEVICE_PLUGIN_HEALTH_INTERVAL healthInterval 10s
 //   --kube-api-server    GPUPOOL_DEVICE_PLUGIN_KUBE_API_SERVER kubeApiServer
@@ -59,6 +61,10 @@ struct Config {
   // their certificates carry (GPUPOOL_TLS_SERVER_NAME). Empty: not injected.
   std::string tls_ca_file;
   std::string tls_server_name;
+  // Where the plugin keeps that CA current (ca_install.h): the bundle as mounted from the servers'
+  // Secret, and the host file (as the plugin sees it) that containers read as tls_ca_file.
+  std::string tls_ca_source;
+  std::string tls_ca_install;
   std::int64_t health_interval_ms = 10'000;
   std::string kube_api_server;  // empty: in-cluster from KUBERNETES_SERVICE_HOST/PORT
   std::string kube_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "deviceplugin/ca_install.h"
 #include "deviceplugin/health_poller.h"
 
 namespace gpupool::deviceplugin {
@@ -33,6 +34,11 @@ sigset_t HandledSignals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   return set;
+}
+
+std::string Folder(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 }  // namespace
@@ -111,6 +117,24 @@ void Supervisor::RetryPending() {
   backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
 }
 
+bool Supervisor::InstallCa() {
+  auto installed = InstallCaBundle(config_.tls_ca_source, config_.tls_ca_install);
+  if (!installed.ok()) {
+    // Once per distinct failure: a broken bundle is re-read on every change of its folder.
+    if (installed.status().message() != ca_error_) {
+      ca_error_ = installed.status().message();
+      GPUPOOL_LOG(kError) << "servers' CA not installed: " << ca_error_;
+    }
+    return false;
+  }
+  ca_error_.clear();
+  if (installed->replaced) {
+    GPUPOOL_LOG(kInfo) << "installed the servers' CA bundle (" << installed->certificates << " certificate"
+                       << (installed->certificates == 1 ? "" : "s") << ") at " << config_.tls_ca_install;
+  }
+  return true;
+}
+
 int Supervisor::Run() {
   sigset_t set = HandledSignals();
   const int sig_fd = ::signalfd(-1, &set, SFD_CLOEXEC);
@@ -122,6 +146,19 @@ int Supervisor::Run() {
   if (::inotify_add_watch(ino_fd, config_.device_plugin_dir.c_str(), IN_CREATE | IN_MOVED_TO) < 0) {
     GPUPOOL_LOG(kError) << "cannot watch " << config_.device_plugin_dir << ": " << std::strerror(errno);
     return 1;
+  }
+  // The kubelet updates a Secret volume by renaming a new "..data" link into its folder; a plain file
+  // edited in place is written and closed. Either way the folder reports it.
+  int ca_wd = -1;
+  if (!config_.tls_ca_source.empty()) {
+    const std::string folder = Folder(config_.tls_ca_source);
+    ca_wd = ::inotify_add_watch(ino_fd, folder.c_str(), IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
+    if (ca_wd < 0) {
+      GPUPOOL_LOG(kError) << "cannot watch " << folder << ": " << std::strerror(errno);
+      return 1;
+    }
+    // Before anything is served, so the first container already finds the CA.
+    if (!InstallCa()) return 1;
   }
 
   // First health reading before serving, so kubelet's first list is already right.
@@ -146,6 +183,7 @@ int Supervisor::Run() {
       signalfd_siginfo info{};
       if (::read(sig_fd, &info, sizeof info) == sizeof info) {
         if (info.ssi_signo == SIGHUP) {
+          if (ca_wd >= 0) InstallCa();
           RestartAll("SIGHUP");
         } else {
           GPUPOOL_LOG(kInfo) << "signal " << info.ssi_signo << ": shutting down";
@@ -155,14 +193,19 @@ int Supervisor::Run() {
     }
     if (running && (fds[1].revents & POLLIN)) {
       alignas(inotify_event) char buf[4096];
-      bool kubelet_created = false;
+      bool kubelet_created = false, ca_changed = false;
       for (ssize_t n; (n = ::read(ino_fd, buf, sizeof buf)) > 0;) {
         for (char* p = buf; p < buf + n;) {
           auto* ev = reinterpret_cast<inotify_event*>(p);
-          if (ev->len > 0 && std::strcmp(ev->name, "kubelet.sock") == 0) kubelet_created = true;
+          if (ev->wd == ca_wd) {
+            ca_changed = true;
+          } else if (ev->len > 0 && std::strcmp(ev->name, "kubelet.sock") == 0) {
+            kubelet_created = true;
+          }
           p += sizeof(inotify_event) + ev->len;
         }
       }
+      if (ca_changed) InstallCa();
       if (kubelet_created) RestartAll("kubelet.sock re-created");
     }
     if (running && next_retry_ms_ >= 0 && NowMs() >= next_retry_ms_) RetryPending();

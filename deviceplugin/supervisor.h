@@ -4,6 +4,7 @@
 //   SIGHUP -> the same restart;  SIGTERM / SIGINT -> stop servers, remove sockets, return 0;
 //   retry timer -> start servers / register whatever is still pending, with backoff 1 s .. 30 s
 //     (kubelet absent is not an error: the plugin waits for it forever).
+//   the servers' CA bundle's folder changed (--tls-ca-source) -> copy it to the host (ca_install.h).
 // Pool health is polled on its own thread (HealthPoller) so a slow API server never delays
 // re-registration.
 //
@@ -12,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "deviceplugin/config.h"
@@ -36,6 +38,8 @@ class Supervisor {
   void RestartAll(const char* reason);
   // Starts servers that are not serving and registers resources not yet registered.
   void RetryPending();
+  // Copies the servers' CA bundle to the host when it changed; false (and logged) on failure.
+  bool InstallCa();
 
   const Config config_;
   std::unique_ptr<PoolHealthSource> health_;  // handed to the HealthPoller in Run()
@@ -43,6 +47,7 @@ class Supervisor {
   std::vector<bool> registered_;
   int backoff_ms_ = 1000;
   std::int64_t next_retry_ms_ = -1;  // steady-clock ms; -1: nothing pending
+  std::string ca_error_;             // the last CA install failure, logged once
 };
 
 }  // namespace gpupool::deviceplugin

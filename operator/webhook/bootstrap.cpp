@@ -103,7 +103,8 @@ Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns,
             << "TLS Secret " << ns << "/" << name << ": " << why << "; renewing it"
             << (next.ca_key_pem == stored->ca_key_pem
                     ? " from the same CA"
-                    : " with a new CA (clients that copied only the old ca.crt need the new one)");
+                    : " with a new CA, kept in ca.crt beside the old one (device plugins install it on their "
+                      "nodes when their Secret volume changes)");
       }
     }
     if (next.cert_pem.empty()) {

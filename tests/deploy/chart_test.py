@@ -147,6 +147,19 @@ def server_tls(r):
         ds = gpupool_wiring.component(copy, "DaemonSet", "-device-plugin")
         change([v for v in chart_checks.pod_spec(ds)["volumes"] if v["name"] == "server-ca"][0])
         expect(gpupool_wiring.check_server_auth_and_tls(copy), "a wrongly wired CA went unnoticed")
+    # The plugin keeps the host's copy current: it must read the Secret and write the client folder.
+    flags = gpupool_wiring.flags(plugin)
+    expect(flags.get("--tls-ca-source") == "/etc/gpupool/server-ca/gpupool-ca.crt" and
+           flags.get("--tls-ca-install") == "/host/opt/gpupool/lib/gpupool-ca.crt", f"CA not installed: {flags}")
+    for what, change in (
+            ("installed elsewhere", lambda c: c["args"].append("--tls-ca-install=/tmp/gpupool-ca.crt")),
+            ("no CA source", lambda c: c["args"].remove("--tls-ca-source=/etc/gpupool/server-ca/gpupool-ca.crt")),
+            ("no host folder", lambda c: c["volumeMounts"].remove(
+                [m for m in c["volumeMounts"] if m["name"] == "client-lib"][0]))):
+        copy = [yaml.safe_load(yaml.safe_dump(o)) for o in objs]
+        change(gpupool_wiring.container(gpupool_wiring.component(copy, "DaemonSet", "-device-plugin"),
+                                        "device-plugin"))
+        expect(gpupool_wiring.check_server_auth_and_tls(copy), f"not caught: {what}")
     expect("--allow-unauthenticated" not in gpupool_wiring.flags(server), "pod tokens on, yet unauthenticated allowed")
     no_auth = [yaml.safe_load(yaml.safe_dump(o)) for o in objs]
     ds = gpupool_wiring.component(no_auth, "DaemonSet", "-server")

@@ -289,19 +289,26 @@ def check_server_auth_and_tls(objs):
         return errors
     if not plugin.get("--tls-ca-file", "").startswith("/opt/gpupool/lib/") or not plugin.get("--tls-server-name"):
         errors.append("device plugin: the server has TLS but clients get no CA in the client folder or no server name")
-    install = container(plugin_ds, "install-client")
-    plugin_secrets = _secret_volumes(plugin_ds)
-    for m in install.get("volumeMounts", []):
-        if m["name"] in plugin_secrets:
-            secret, keys = plugin_secrets[m["name"]]
-            if secret not in names or keys != ["ca.crt"]:
-                errors.append(f"device plugin: mounts {keys} of Secret {secret}; want only ca.crt of {sorted(names)}")
-            ca = plugin.get("--tls-ca-file", "").rsplit("/", 1)[-1]
-            if f"{m['mountPath']}/{ca}" not in " ".join(install.get("command", [])):
-                errors.append(f"device plugin: install-client does not copy {m['mountPath']}/{ca} to the client folder")
-            break
+    # The plugin installs the CA in the host's client folder (the file containers read as --tls-ca-file)
+    # from its mount of the server's Secret, and again whenever that Secret changes.
+    source, target = plugin.get("--tls-ca-source", "-"), plugin.get("--tls-ca-install", "-")
+    secret_volume = _mount_of(plugin_ds, "device-plugin", source)
+    if secret_volume is None or "secret" not in secret_volume:
+        errors.append(f"device plugin: --tls-ca-source {source} is not in a mounted Secret")
     else:
-        errors.append("device plugin: install-client mounts no CA from the server's Secret")
+        secret = secret_volume["secret"]["secretName"]
+        items = secret_volume["secret"].get("items", [])
+        if secret not in names or [i["key"] for i in items] != ["ca.crt"]:
+            errors.append(f"device plugin: mounts {[i['key'] for i in items]} of Secret {secret}; "
+                          f"want only ca.crt of {sorted(names)}")
+        elif items[0]["path"] != source.rsplit("/", 1)[-1]:
+            errors.append(f"device plugin: --tls-ca-source {source} is not the ca.crt it mounts")
+    host_volume = _mount_of(plugin_ds, "device-plugin", target)
+    client_dir = plugin.get("--client-lib-dir", "/opt/gpupool/lib")
+    if host_volume is None or host_volume.get("hostPath", {}).get("path") != client_dir or \
+            target.rsplit("/", 1)[-1] != plugin.get("--tls-ca-file", "").rsplit("/", 1)[-1]:
+        errors.append(f"device plugin: --tls-ca-install {target} is not the --tls-ca-file of the host's "
+                      f"client folder {client_dir}")
     return errors
 
 

@@ -34,6 +34,16 @@ TEST_CASE("config defaults and the Helm chart's flags") {
   CHECK(chart->local_socket == "/run/gpupool/server.sock");
   CHECK(chart->kube_api_server == "https://10.0.0.1:443");
   CHECK(chart->kube_token_file == "/var/run/secrets/kubernetes.io/serviceaccount/token");
+  CHECK(chart->tls_ca_source.empty());
+
+  auto tls = LoadConfig({"--tls-ca-file=/opt/gpupool/lib/gpupool-ca.crt", "--tls-server-name=gpupool-server",
+                         "--tls-ca-source=/etc/gpupool/server-ca/gpupool-ca.crt",
+                         "--tls-ca-install=/host/opt/gpupool/lib/gpupool-ca.crt"},
+                        {});
+  REQUIRE(tls.ok());
+  CHECK(tls->tls_ca_file == "/opt/gpupool/lib/gpupool-ca.crt");
+  CHECK(tls->tls_ca_source == "/etc/gpupool/server-ca/gpupool-ca.crt");
+  CHECK(tls->tls_ca_install == "/host/opt/gpupool/lib/gpupool-ca.crt");
 
   auto v6 = LoadConfig({"--pool-health=gpupool"},
                        {{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "6443"}});
@@ -84,6 +94,9 @@ TEST_CASE("malformed values are refused naming the field") {
       {{"--device-plugin-dir="}, {}, "--device-plugin-dir=: must not be empty"},
       {{"positional"}, {}, "unexpected argument"},
       {{"--config=/nonexistent.json"}, {}, "cannot be read"},
+      {{"--tls-ca-source=/etc/ca.crt"}, {}, "--tls-ca-install is missing"},
+      {{"--tls-ca-install=/host/ca.crt"}, {}, "--tls-ca-source is missing"},
+      {{"--tls-ca-source=etc/ca.crt", "--tls-ca-install=/host/ca.crt"}, {}, "--tls-ca-source=etc/ca.crt"},
   };
   for (const auto& c : cases) {
     INFO(c.needle);
