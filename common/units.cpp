@@ -153,4 +153,14 @@ std::string FormatRfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+Result<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text) {
+  const std::string copy(text);
+  std::tm tm{};
+  const char* end = strptime(copy.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (end == nullptr || *end != '\0') {
+    return Status::InvalidArgument("\"" + copy + "\" is not a UTC time like 2026-01-01T00:00:00Z");
+  }
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
 }  // namespace gpupool

@@ -25,5 +25,7 @@ Result<int> ParsePercent(std::string_view text);
 Result<std::int64_t> ParseDurationMs(std::string_view text);
 // RFC 3339 in UTC with whole seconds, as Kubernetes' metav1.Time writes it: "2026-01-01T00:00:00Z".
 std::string FormatRfc3339(std::chrono::system_clock::time_point t);
+// The same form back ("2026-01-01T00:00:00Z"); anything else is an error.
+Result<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);
 
 }  // namespace gpupool

@@ -1,11 +1,12 @@
 #include "operator/controllers/binder.h"
 
 #include <algorithm>
-#include <ctime>
+#include <chrono>
 #include <set>
 
 #include "common/kube/errors.h"
 #include "common/log.h"
+#include "common/units.h"
 #include "operator/placement/json_at.h"
 #include "operator/placement/request.h"
 
@@ -33,10 +34,9 @@ std::string BindingAnnotation(const kube::Json& pod) {
 }
 
 double SecondsSinceCreation(const kube::Json& pod) {
-  const std::string ts = JsonString(JsonAt(pod, "metadata"), "creationTimestamp");
-  std::tm tm{};
-  if (ts.empty() || strptime(ts.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) == nullptr) return 0;
-  const double d = std::difftime(std::time(nullptr), timegm(&tm));
+  auto created = ParseRfc3339(JsonString(JsonAt(pod, "metadata"), "creationTimestamp"));
+  if (!created.ok()) return 0;
+  const double d = std::chrono::duration<double>(std::chrono::system_clock::now() - *created).count();
   return d < 0 ? 0 : d;
 }
 

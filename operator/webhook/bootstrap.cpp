@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "common/kube/base64.h"
 #include "common/kube/errors.h"
 #include "common/log.h"
+#include "common/units.h"
 #include "operator/placement/json_at.h"
 #include "operator/webhook/mutate.h"
 
@@ -42,23 +44,98 @@ Result<TlsMaterial> FromSecret(const kube::Json& secret) {
   return m;
 }
 
-// What replaces `stored` when it needs renewal: a certificate from the same CA while the CA has
-// 2 × kRenewBefore left (clients and caBundles keep trusting it), else a new CA. The old CA then stays
-// in ca.crt beside the new one while it is valid, so whoever reads ca.crt trusts the servers that
-// still serve the old certificate until they load the new one.
-Result<TlsMaterial> Renewed(const TlsMaterial& stored, const std::vector<std::string>& dns_names,
-                            std::chrono::system_clock::time_point now) {
-  auto ca_end = CertificateNotAfter(stored.ca_pem);
-  if (ca_end.ok() && *ca_end - now >= 2 * kRenewBefore && !stored.ca_key_pem.empty()) {
-    const auto left = std::chrono::duration_cast<std::chrono::hours>(*ca_end - now);
-    auto reissued = ReissueTls(stored, dns_names, std::min(kServingValidity, left));
-    if (reissued.ok()) return reissued;
-    GPUPOOL_LOG(kWarn) << "cannot renew the certificate from the stored CA (" << reissued.status().message()
-                       << "): making a new CA";
+constexpr const char* kNextCaPublished = "gpupool.io/next-ca-published";
+
+// A CA published in ca.crt but not signing yet: its certificate and key (data next-ca.crt,
+// next-ca.key) and when it was published (annotation kNextCaPublished). Anything missing or broken:
+// none, and a new one is published.
+struct NextCa {
+  std::string cert_pem, key_pem;
+  std::chrono::system_clock::time_point published;
+};
+
+std::optional<NextCa> PendingCa(const kube::Json& secret) {
+  const kube::Json& data = JsonAt(secret, "data");
+  auto cert = kube::Base64Decode(JsonString(data, "next-ca.crt"));
+  auto key = kube::Base64Decode(JsonString(data, "next-ca.key"));
+  auto published =
+      ParseRfc3339(JsonString(JsonAt(JsonAt(secret, "metadata"), "annotations"), kNextCaPublished));
+  if (!cert.ok() || !key.ok() || !published.ok() || cert->empty() || key->empty()) return std::nullopt;
+  return NextCa{*cert, *key, *published};
+}
+
+// What a kept Secret becomes at `now`: `material` (none: it stays as it is) and the CA it publishes
+// for later, if any.
+struct Renewal {
+  std::optional<TlsMaterial> material;
+  std::optional<NextCa> next;
+  std::string why;
+};
+
+Result<TlsMaterial> IssueFrom(const TlsMaterial& authority, const std::vector<std::string>& names,
+                              std::chrono::system_clock::time_point now) {
+  GPUPOOL_ASSIGN_OR_RETURN(auto ca_end, CertificateNotAfter(authority.ca_pem));
+  const auto left = std::chrono::duration_cast<std::chrono::hours>(ca_end - now);
+  return ReissueTls(authority, names, std::min(kServingValidity, left), now);
+}
+
+// Certificates are renewed from the same CA while it has 2 × kRenewBefore left. A new CA goes into
+// ca.crt after the one that signs, and signs only kCaPublishLead later, once the device plugins have
+// copied ca.crt to their nodes and caBundle holds it: no client ever meets a certificate from a CA it
+// has not been given. Only a certificate that can no longer be served (ended, or not
+// naming the service) is replaced at once, by a new CA where the stored one cannot sign.
+Result<Renewal> Plan(const TlsMaterial& stored, const std::optional<NextCa>& pending,
+                     const std::vector<std::string>& names, std::chrono::system_clock::time_point now) {
+  const std::string reason = RenewalReason(stored, names, now);
+  // Asked as of kRenewBefore ago, RenewalReason names only a certificate that has ended or does not
+  // fit the names: one that cannot be served any more.
+  const bool unusable = !RenewalReason(stored, names, now - kRenewBefore).empty();
+  const auto ca_end = CertificateNotAfter(stored.ca_pem);
+  const bool ca_due =
+      stored.ca_key_pem.empty() ? !reason.empty() : (!ca_end.ok() || *ca_end - now < 2 * kRenewBefore);
+  const std::string previous = UnexpiredCertificates(stored.ca_pem, now);
+  Renewal r;
+  if (pending) {
+    if (now - pending->published < kCaPublishLead && !unusable) return r;
+    GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial issued,
+                             IssueFrom({pending->cert_pem, "", "", pending->key_pem}, names, now));
+    std::string others = previous;
+    if (auto at = others.find(pending->cert_pem); at != std::string::npos)
+      others.erase(at, pending->cert_pem.size());
+    issued.ca_pem = pending->cert_pem + others;
+    r.material = std::move(issued);
+    r.why = "the CA published at " + FormatRfc3339(pending->published) + " takes over signing";
+    return r;
   }
-  GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial fresh, GenerateTls(dns_names));
-  if (ca_end.ok() && *ca_end > now) fresh.ca_pem += stored.ca_pem;
-  return fresh;
+  if (!ca_due && !reason.empty()) {
+    auto reissued = IssueFrom(stored, names, now);
+    if (reissued.ok()) {
+      reissued->ca_pem = previous;
+      r.material = std::move(*reissued);
+      r.why = reason + "; renewing it from the same CA";
+      return r;
+    }
+    GPUPOOL_LOG(kWarn) << "cannot renew the certificate from the stored CA (" << reissued.status().message()
+                       << "): a new CA is due";
+  } else if (!ca_due) {
+    return r;
+  }
+  const std::string why = !reason.empty() ? reason : "the CA ends at " + FormatRfc3339(ca_end.value_or(now));
+  GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial ca, GenerateCa(now));
+  if (unusable) {
+    GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial fresh, IssueFrom(ca, names, now));
+    fresh.ca_pem += previous;
+    r.material = std::move(fresh);
+    r.why = why + "; a new CA signs its replacement at once, beside the old one in ca.crt";
+    return r;
+  }
+  TlsMaterial published = stored;
+  published.ca_pem = previous + ca.ca_pem;  // the signing CA stays first
+  r.material = std::move(published);
+  r.next = NextCa{ca.ca_pem, ca.ca_key_pem, now};
+  r.why =
+      why + "; publishing a new CA in ca.crt, to sign from " + FormatRfc3339(now + kCaPublishLead) + " on";
+  return r;
 }
 
 }  // namespace
@@ -85,41 +162,50 @@ Status PatchCaBundle(kube::Client& client, const std::string& configuration, con
 }
 
 Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns, const std::string& name,
-                                    const std::vector<std::string>& dns_names) {
+                                    const std::vector<std::string>& dns_names,
+                                    std::chrono::system_clock::time_point now) {
   Status last;
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto secret = client.Get(Secrets(), ns, name);
     if (!secret.ok() && !kube::IsNotFound(secret.status()))
       return secret.status().Annotate("TLS Secret " + name);
     TlsMaterial next;
+    std::optional<NextCa> publish;
     if (secret.ok()) {
       auto stored = FromSecret(*secret);
       if (stored.ok()) {
-        const auto now = std::chrono::system_clock::now();
-        const std::string why = RenewalReason(*stored, dns_names, now);
-        if (why.empty()) return stored;
-        GPUPOOL_ASSIGN_OR_RETURN(next, Renewed(*stored, dns_names, now));
-        GPUPOOL_LOG(kInfo)
-            << "TLS Secret " << ns << "/" << name << ": " << why << "; renewing it"
-            << (next.ca_key_pem == stored->ca_key_pem
-                    ? " from the same CA"
-                    : " with a new CA, kept in ca.crt beside the old one (device plugins install it on their "
-                      "nodes when their Secret volume changes)");
+        const std::optional<NextCa> pending = PendingCa(*secret);
+        GPUPOOL_ASSIGN_OR_RETURN(Renewal renewal, Plan(*stored, pending, dns_names, now));
+        if (!renewal.material) return stored;
+        GPUPOOL_LOG(kInfo) << "TLS Secret " << ns << "/" << name << ": " << renewal.why;
+        next = std::move(*renewal.material);
+        publish = std::move(renewal.next);
       }
     }
     if (next.cert_pem.empty()) {
-      GPUPOOL_ASSIGN_OR_RETURN(next, GenerateTls(dns_names));
+      GPUPOOL_ASSIGN_OR_RETURN(next, GenerateTls(dns_names, kServingValidity, now));
     }
     kube::Json data = {{"tls.crt", kube::Base64(next.cert_pem)},
                        {"tls.key", kube::Base64(next.key_pem)},
                        {"ca.crt", kube::Base64(next.ca_pem)},
                        // Read by the operator only: every pod that mounts the Secret lists the keys
-                       // it mounts, and none lists this one (deploy/helm).
+                       // it mounts, and none lists these (deploy/helm).
                        {"ca.key", kube::Base64(next.ca_key_pem)}};
+    if (publish) {
+      data["next-ca.crt"] = kube::Base64(publish->cert_pem);
+      data["next-ca.key"] = kube::Base64(publish->key_pem);
+    }
     Result<kube::Json> written = Status::Internal("unwritten");
     if (secret.ok()) {
       kube::Json updated = *secret;
       updated["data"] = data;  // keeps metadata.resourceVersion: a racing replica gets 409
+      kube::Json& annotations = updated["metadata"]["annotations"];
+      if (publish) {
+        annotations[kNextCaPublished] = FormatRfc3339(publish->published);
+      } else if (annotations.is_object()) {
+        annotations.erase(kNextCaPublished);
+      }
+      if (annotations.is_null() || annotations.empty()) updated["metadata"].erase("annotations");
       written = client.Update(Secrets(), updated);
     } else {
       written = client.Create(Secrets(), ns,
@@ -137,9 +223,10 @@ Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns,
   return last.ok() ? Status::Unavailable("TLS Secret " + name + " kept changing") : last;
 }
 
-Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig& config) {
+Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig& config,
+                                     std::chrono::system_clock::time_point now) {
   GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial tls, EnsureTlsSecret(client, config.ns, config.secret,
-                                                            ServiceDnsNames(config.service, config.ns)));
+                                                            ServiceDnsNames(config.service, config.ns), now));
   if (!config.webhook_configuration.empty()) {
     GPUPOOL_RETURN_IF_ERROR(PatchCaBundle(client, config.webhook_configuration, tls.ca_pem)
                                 .Annotate("caBundle of " + config.webhook_configuration));

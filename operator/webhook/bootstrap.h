@@ -7,6 +7,7 @@
 // Thread-safety: call once at start, from one thread.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -25,12 +26,22 @@ struct BootstrapConfig {
 const kube::Resource& Secrets();
 const kube::Resource& MutatingWebhookConfigurations();
 
-Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig& config);
+// How long a new CA is in ca.crt (and caBundle) before it signs: time for the kubelets to update the
+// Secret volumes and for the device plugins to copy ca.crt to their nodes (deviceplugin/ca_install.h).
+inline constexpr std::chrono::hours kCaPublishLead{1};
+
+Result<TlsMaterial> EnsureWebhookTls(
+    kube::Client& client, const BootstrapConfig& config,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 // A Secret `name` in `ns` holding a CA and a certificate for `dns_names` (tls.crt, tls.key, ca.crt):
-// the stored one when it is complete, else generated and written (a racing writer's copy wins).
-// Also the GPU servers' certificate when the chart lets the operator make it (--server-tls-secret).
-Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns, const std::string& name,
-                                    const std::vector<std::string>& dns_names);
+// the stored one when it is complete and current at `now`, else renewed (bootstrap.cpp, Plan: a new
+// CA is published kCaPublishLead before it signs) or generated, and written (a racing writer's copy
+// wins). Also the GPU servers' certificate when the chart lets the operator make it
+// (--server-tls-secret). The answer's ca_pem is the whole bundle to trust, a published CA included.
+Result<TlsMaterial> EnsureTlsSecret(
+    kube::Client& client, const std::string& ns, const std::string& name,
+    const std::vector<std::string>& dns_names,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 // Writes `ca_pem` into every webhook's caBundle of the configuration (NotFound when it is absent).
 Status PatchCaBundle(kube::Client& client, const std::string& configuration, const std::string& ca_pem);
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -51,7 +52,8 @@ Status AddExt(X509* cert, X509* issuer, int nid, const std::string& value) {
 
 // A certificate for `key`, signed by `issuer_key` (self-signed when issuer is null).
 Result<CertPtr> MakeCert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* issuer_key,
-                         std::chrono::hours validity, const std::vector<std::string>& sans) {
+                         std::chrono::hours validity, const std::vector<std::string>& sans,
+                         Clock::time_point now) {
   CertPtr cert(X509_new());
   unsigned char serial[16];
   if (!cert || RAND_bytes(serial, sizeof serial) != 1)
@@ -61,8 +63,12 @@ Result<CertPtr> MakeCert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP
   BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
   BN_free(bn);
   X509_set_version(cert.get(), 2);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(validity.count()) * 3600);
+  std::time_t at = Clock::to_time_t(now);
+  if (X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, -3600, &at) == nullptr ||
+      X509_time_adj_ex(X509_getm_notAfter(cert.get()), static_cast<int>(validity.count() / 24),
+                       static_cast<long>(validity.count() % 24) * 3600, &at) == nullptr) {
+    return Status::Internal("tls: cannot set the validity");
+  }
   X509_set_pubkey(cert.get(), key);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("gpupool"), -1,
@@ -128,20 +134,26 @@ Result<std::chrono::system_clock::time_point> NotAfterOf(const X509* cert) {
 
 }  // namespace
 
-Result<TlsMaterial> GenerateTls(const std::vector<std::string>& dns_names, std::chrono::hours validity) {
-  if (dns_names.empty()) return Status::InvalidArgument("tls: no DNS names for the serving certificate");
+Result<TlsMaterial> GenerateCa(Clock::time_point now) {
   KeyPtr ca_key(EVP_EC_gen("P-256"));
   if (!ca_key) return Status::Internal("tls: cannot generate EC keys");
   GPUPOOL_ASSIGN_OR_RETURN(
-      CertPtr ca, MakeCert(ca_key.get(), "gpupool-webhook-ca", nullptr, ca_key.get(), kCaValidity, {}));
+      CertPtr ca, MakeCert(ca_key.get(), "gpupool-webhook-ca", nullptr, ca_key.get(), kCaValidity, {}, now));
   TlsMaterial authority;
   authority.ca_pem = CertPem(ca.get());
   authority.ca_key_pem = KeyPem(ca_key.get());
-  return ReissueTls(authority, dns_names, validity);
+  return authority;
+}
+
+Result<TlsMaterial> GenerateTls(const std::vector<std::string>& dns_names, std::chrono::hours validity,
+                                Clock::time_point now) {
+  if (dns_names.empty()) return Status::InvalidArgument("tls: no DNS names for the serving certificate");
+  GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial authority, GenerateCa(now));
+  return ReissueTls(authority, dns_names, validity, now);
 }
 
 Result<TlsMaterial> ReissueTls(const TlsMaterial& ca, const std::vector<std::string>& dns_names,
-                               std::chrono::hours validity) {
+                               std::chrono::hours validity, Clock::time_point now) {
   if (dns_names.empty()) return Status::InvalidArgument("tls: no DNS names for the serving certificate");
   GPUPOOL_ASSIGN_OR_RETURN(CertPtr ca_cert, ParseCert(ca.ca_pem));
   GPUPOOL_ASSIGN_OR_RETURN(KeyPtr ca_key, ParseKey(ca.ca_key_pem));
@@ -149,8 +161,8 @@ Result<TlsMaterial> ReissueTls(const TlsMaterial& ca, const std::vector<std::str
     return Status::InvalidArgument("tls: the CA key does not belong to the CA certificate");
   KeyPtr key(EVP_EC_gen("P-256"));
   if (!key) return Status::Internal("tls: cannot generate EC keys");
-  GPUPOOL_ASSIGN_OR_RETURN(
-      CertPtr cert, MakeCert(key.get(), dns_names.front(), ca_cert.get(), ca_key.get(), validity, dns_names));
+  GPUPOOL_ASSIGN_OR_RETURN(CertPtr cert, MakeCert(key.get(), dns_names.front(), ca_cert.get(), ca_key.get(),
+                                                  validity, dns_names, now));
   TlsMaterial out;
   out.ca_pem = ca.ca_pem;
   out.ca_key_pem = ca.ca_key_pem;
@@ -162,6 +174,19 @@ Result<TlsMaterial> ReissueTls(const TlsMaterial& ca, const std::vector<std::str
 Result<std::chrono::system_clock::time_point> CertificateNotAfter(const std::string& pem) {
   GPUPOOL_ASSIGN_OR_RETURN(CertPtr cert, ParseCert(pem));
   return NotAfterOf(cert.get());
+}
+
+std::string UnexpiredCertificates(const std::string& pem, std::chrono::system_clock::time_point now) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::string kept;
+  while (bio) {
+    CertPtr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    auto end = NotAfterOf(cert.get());
+    if (end.ok() && *end > now) kept += CertPem(cert.get());
+  }
+  ERR_clear_error();  // the read that ended the loop left its error queued
+  return kept;
 }
 
 std::string RenewalReason(const TlsMaterial& m, const std::vector<std::string>& dns_names,

@@ -28,18 +28,31 @@ inline constexpr std::chrono::hours kCaValidity{24 * 3650};
 inline constexpr std::chrono::hours kServingValidity{24 * 365};
 inline constexpr std::chrono::hours kRenewBefore{24 * 30};
 
+// Certificates made here are valid from an hour before `now` (clock skew) for their validity; `now`
+// is the time the renewal decision was made at (tests move it).
+using Clock = std::chrono::system_clock;
+
+// A fresh CA alone (ca_pem and ca_key_pem), valid for kCaValidity.
+Result<TlsMaterial> GenerateCa(Clock::time_point now = Clock::now());
+
 // A fresh CA and a certificate for `dns_names` (the first is the common name; IP addresses become
-// IP SANs), valid from an hour ago (clock skew) for `validity` (the CA for kCaValidity).
+// IP SANs), valid for `validity` (the CA for kCaValidity).
 Result<TlsMaterial> GenerateTls(const std::vector<std::string>& dns_names,
-                                std::chrono::hours validity = kServingValidity);
+                                std::chrono::hours validity = kServingValidity,
+                                Clock::time_point now = Clock::now());
 
 // A new key and certificate for `dns_names` signed by the CA of `ca` (which needs ca_key_pem); the
 // CA, and so every client's trust in it, stays.
 Result<TlsMaterial> ReissueTls(const TlsMaterial& ca, const std::vector<std::string>& dns_names,
-                               std::chrono::hours validity = kServingValidity);
+                               std::chrono::hours validity = kServingValidity,
+                               Clock::time_point now = Clock::now());
 
 // The end of the validity of the first certificate in `pem`.
 Result<std::chrono::system_clock::time_point> CertificateNotAfter(const std::string& pem);
+
+// The certificates of the PEM bundle `pem` that have not ended at `now`, in their order, as PEM
+// (what a CA bundle keeps of the CAs it has held).
+std::string UnexpiredCertificates(const std::string& pem, std::chrono::system_clock::time_point now);
 
 // Why `m` should be renewed at `now` ("" when it need not): its serving certificate ends within
 // kRenewBefore or does not name each of `dns_names`.

@@ -44,24 +44,25 @@ void TlsKeeper::Stop() {
 
 Status TlsKeeper::CheckNow() {
   std::lock_guard lock(check_mu_);
+  const auto now = options_.now ? options_.now() : std::chrono::system_clock::now();
   Status first;
   if (!options_.server_secret.empty()) {
     auto server =
-        EnsureTlsSecret(*options_.client, options_.ns, options_.server_secret, options_.server_names);
+        EnsureTlsSecret(*options_.client, options_.ns, options_.server_secret, options_.server_names, now);
     if (server.ok()) {
       Report("server", *server);
     } else {
       first = server.status().Annotate("the GPU servers' TLS Secret");
     }
   }
-  Status webhook = CheckWebhook();
+  Status webhook = CheckWebhook(now);
   return first.ok() ? webhook : first;
 }
 
-Status TlsKeeper::CheckWebhook() {
+Status TlsKeeper::CheckWebhook(std::chrono::system_clock::time_point now) {
   if (options_.webhook_cert_dir.empty() && options_.webhook.secret.empty()) return Status::Ok();
   Result<TlsMaterial> current = options_.webhook_cert_dir.empty()
-                                    ? EnsureWebhookTls(*options_.client, options_.webhook)
+                                    ? EnsureWebhookTls(*options_.client, options_.webhook, now)
                                     : LoadTlsDir(options_.webhook_cert_dir);
   if (!current.ok()) return current.status().Annotate("the webhook's certificate");
   Report("webhook", *current);

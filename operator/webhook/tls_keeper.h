@@ -38,6 +38,8 @@ class TlsKeeper {
     std::function<Status(const TlsMaterial&)> serve_webhook;  // the webhook server's SetTls
     std::function<void(const std::string& certificate, std::chrono::system_clock::time_point not_after)>
         report;
+    // The time certificates are checked against (tests move it); null: the system clock.
+    std::function<std::chrono::system_clock::time_point()> now;
   };
 
   // What the operator started with: the webhook's certificate being served and the GPU servers' kept
@@ -53,7 +55,7 @@ class TlsKeeper {
   Status CheckNow();
 
  private:
-  Status CheckWebhook();
+  Status CheckWebhook(std::chrono::system_clock::time_point now);
   void Report(const std::string& certificate, const TlsMaterial& m) const;
 
   const Options options_;

@@ -73,4 +73,16 @@ TEST_CASE("FormatRfc3339 writes UTC with whole seconds, as metav1.Time", "[units
         "2026-12-08T00:00:00Z");
 }
 
+TEST_CASE("ParseRfc3339 reads what FormatRfc3339 writes and nothing else", "[units]") {
+  using std::chrono::system_clock;
+  auto t = ParseRfc3339("2026-12-08T00:00:00Z");
+  REQUIRE(t.ok());
+  CHECK(*t == system_clock::from_time_t(1796688000));
+  CHECK(ParseRfc3339(FormatRfc3339(*t + std::chrono::hours(5))).value() == *t + std::chrono::hours(5));
+  for (const char* bad : {"", "2026-12-08", "2026-12-08T00:00:00", "2026-12-08T00:00:00Zjunk", "yesterday"}) {
+    CAPTURE(bad);
+    CHECK(ParseRfc3339(bad).status().code() == Code::kInvalidArgument);
+  }
+}
+
 }  // namespace gpupool

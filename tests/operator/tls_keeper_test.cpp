@@ -3,6 +3,9 @@
 // certificate (in the Secret or in a cert-manager directory) reaches the server.
 #include "operator/webhook/tls_keeper.h"
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <fstream>
@@ -10,6 +13,7 @@
 #include <mutex>
 
 #include "common/kube/base64.h"
+#include "common/units.h"
 #include "tests/operator/kube_test_util.h"
 #include "tests/support/process.h"
 
@@ -37,6 +41,18 @@ void StoreSecret(FakeApiServer& api, const std::string& name, const TlsMaterial&
   REQUIRE(
       api.Create("secrets", "gpupool", {{"metadata", {{"name", name}}}, {"type", "Opaque"}, {"data", data}})
           .ok());
+}
+
+// Whether the first certificate of `cert_pem` carries a signature of the first of `ca_pem`.
+bool SignedBy(const std::string& cert_pem, const std::string& ca_pem) {
+  auto read = [](const std::string& pem) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
+                                                  BIO_free);
+    return std::unique_ptr<X509, decltype(&X509_free)>(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  };
+  auto cert = read(cert_pem), ca = read(ca_pem);
+  return cert && ca && X509_verify(cert.get(), X509_get0_pubkey(ca.get())) == 1;
 }
 
 int Certificates(const std::string& pem) {
@@ -79,7 +95,9 @@ TEST_CASE("TLS Secrets ending within 30 days are renewed, the webhook serves the
   REQUIRE(api->Create("mutatingwebhookconfigurations", "", TestWebhookConfiguration()).ok());
 
   Observed seen;
+  auto clock = std::chrono::system_clock::now();
   TlsKeeper::Options o;
+  o.now = [&clock] { return clock; };
   o.client = client.get();
   o.ns = "gpupool";
   o.server_secret = "server-tls";
@@ -89,7 +107,7 @@ TEST_CASE("TLS Secrets ending within 30 days are renewed, the webhook serves the
   TlsKeeper keeper(std::move(o), *hook, legacy);
   REQUIRE(keeper.CheckNow().ok());
 
-  const auto now = std::chrono::system_clock::now();
+  const auto now = clock;
   // Webhook: new certificate, same CA and key, served, caBundle untouched.
   CHECK(Data(*api, "hook-tls", "tls.crt") != hook->cert_pem);
   CHECK(Data(*api, "hook-tls", "ca.crt") == hook->ca_pem);
@@ -101,14 +119,39 @@ TEST_CASE("TLS Secrets ending within 30 days are renewed, the webhook serves the
   REQUIRE(config.ok());
   CHECK((*config)["webhooks"][0]["clientConfig"]["caBundle"] == kube::Base64(hook->ca_pem));
 
-  // Servers: a new CA first in ca.crt, the old one after it, and the new CA's key stored.
-  const std::string bundle = Data(*api, "server-tls", "ca.crt");
+  // Servers: stored without the CA key, so a new CA is due. It is published first, after the CA that
+  // signs, and the certificate stays until the new CA has been in ca.crt for kCaPublishLead.
+  std::string bundle = Data(*api, "server-tls", "ca.crt");
   CHECK(Certificates(bundle) == 2);
-  CHECK(bundle.rfind(servers->ca_pem) == bundle.size() - servers->ca_pem.size());
-  CHECK_FALSE(Data(*api, "server-tls", "ca.key").empty());
-  CHECK(webhook::CheckKeyMatches(Data(*api, "server-tls", "tls.crt"), Data(*api, "server-tls", "tls.key"))
-            .ok());
-  CHECK(seen.ends.at("server") - now > webhook::kServingValidity - 2h);
+  CHECK(bundle.find(servers->ca_pem) == 0);
+  const std::string next_ca = Data(*api, "server-tls", "next-ca.crt");
+  CHECK(bundle == servers->ca_pem + next_ca);
+  CHECK(Data(*api, "server-tls", "tls.crt") == servers->cert_pem);
+  CHECK(Data(*api, "server-tls", "ca.key").empty());
+  auto annotations = api->Get("secrets", "gpupool", "server-tls")->at("metadata").at("annotations");
+  CHECK(annotations.at("gpupool.io/next-ca-published") == FormatRfc3339(clock));
+
+  // Not yet: nothing changes.
+  clock += webhook::kCaPublishLead - 1min;
+  auto waiting = api->Get("secrets", "gpupool", "server-tls");
+  REQUIRE(keeper.CheckNow().ok());
+  CHECK(api->Get("secrets", "gpupool", "server-tls")->at("metadata").at("resourceVersion") ==
+        waiting->at("metadata").at("resourceVersion"));
+
+  // Then the new CA signs a new certificate; the old CA stays in ca.crt, after it, while it is valid.
+  clock += 2min;
+  REQUIRE(keeper.CheckNow().ok());
+  bundle = Data(*api, "server-tls", "ca.crt");
+  CHECK(bundle == next_ca + servers->ca_pem);
+  const std::string renewed = Data(*api, "server-tls", "tls.crt");
+  CHECK(SignedBy(renewed, next_ca));
+  CHECK_FALSE(SignedBy(renewed, servers->ca_pem));
+  CHECK(webhook::CheckKeyMatches(next_ca, Data(*api, "server-tls", "ca.key")).ok());
+  CHECK(webhook::CheckKeyMatches(renewed, Data(*api, "server-tls", "tls.key")).ok());
+  CHECK(Data(*api, "server-tls", "next-ca.crt").empty());
+  CHECK(Data(*api, "server-tls", "next-ca.key").empty());
+  CHECK_FALSE(api->Get("secrets", "gpupool", "server-tls")->at("metadata").contains("annotations"));
+  CHECK(seen.ends.at("server") - clock > webhook::kServingValidity - 2h);
 
   // Nothing is due any more: nothing is written or served again.
   auto before = api->Get("secrets", "gpupool", "hook-tls");
@@ -140,21 +183,98 @@ TEST_CASE("a new CA for the webhook goes into the caBundle beside the old one") 
                              {"clientConfig", {{"service", {{"name", "op"}, {"namespace", "gpupool"}}}}}}})}})
           .ok());
   Observed seen;
+  auto clock = std::chrono::system_clock::now();
   TlsKeeper::Options o;
+  o.now = [&clock] { return clock; };
   o.client = client.get();
   o.ns = "gpupool";
   o.webhook = {"gpupool", "hook-tls", "op", "gpupool"};
   seen.Wire(o);
   TlsKeeper keeper(std::move(o), *hook, {});
+  auto ca_bundle = [&] {
+    auto config = api->Get("mutatingwebhookconfigurations", "", "gpupool");
+    REQUIRE(config.ok());
+    auto decoded =
+        kube::Base64Decode((*config)["webhooks"][0]["clientConfig"]["caBundle"].get<std::string>());
+    REQUIRE(decoded.ok());
+    return *decoded;
+  };
+
+  // Published: the API server trusts both CAs; the certificate served is still the old CA's.
   REQUIRE(keeper.CheckNow().ok());
-  auto config = api->Get("mutatingwebhookconfigurations", "", "gpupool");
-  REQUIRE(config.ok());
-  auto ca_bundle =
-      kube::Base64Decode((*config)["webhooks"][0]["clientConfig"]["caBundle"].get<std::string>());
-  REQUIRE(ca_bundle.ok());
-  CHECK(Certificates(*ca_bundle) == 2);
-  CHECK(*ca_bundle == Data(*api, "hook-tls", "ca.crt"));
+  const std::string next_ca = Data(*api, "hook-tls", "next-ca.crt");
+  CHECK(ca_bundle() == hook->ca_pem + next_ca);
+  CHECK(ca_bundle() == Data(*api, "hook-tls", "ca.crt"));
+  CHECK(seen.served.empty());
+
+  // kCaPublishLead later the new CA signs, and the new certificate is served.
+  clock += webhook::kCaPublishLead;
+  REQUIRE(keeper.CheckNow().ok());
+  CHECK(Certificates(ca_bundle()) == 2);
+  CHECK(ca_bundle() == next_ca + hook->ca_pem);
   REQUIRE(seen.served.size() == 1);
+  CHECK(SignedBy(seen.served[0].cert_pem, next_ca));
+}
+
+TEST_CASE("a CA with under 60 days left is published anew and signs an hour later") {
+  auto api = StartFake();
+  auto client = ClientFor(*api);
+  const std::vector<std::string> names = {"gpupool-server"};
+  auto long_lived = webhook::GenerateTls(names, webhook::kCaValidity);  // ends with its CA
+  REQUIRE(long_lived.ok());
+  StoreSecret(*api, "server-tls", *long_lived);
+  auto ca_end = webhook::CertificateNotAfter(long_lived->ca_pem);
+  REQUIRE(ca_end.ok());
+  const auto late = *ca_end - 24h * 50;  // 50 days left for both: the certificate is not due, the CA is
+
+  auto published = webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names, late);
+  REQUIRE(published.ok());
+  const std::string next_ca = Data(*api, "server-tls", "next-ca.crt");
+  CHECK(published->cert_pem == long_lived->cert_pem);
+  CHECK(published->ca_pem == long_lived->ca_pem + next_ca);
+  CHECK(Data(*api, "server-tls", "ca.key") == long_lived->ca_key_pem);  // still the signer
+
+  auto switched = webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names, late + 1h);
+  INFO(switched.status().message());
+  REQUIRE(switched.ok());
+  CHECK(SignedBy(switched->cert_pem, next_ca));
+  CHECK(switched->ca_pem == next_ca + long_lived->ca_pem);
+  // When the old CA has ended it leaves the bundle at the next renewal.
+  auto renewed = webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names,
+                                          late + webhook::kServingValidity - 24h * 10);
+  REQUIRE(renewed.ok());
+  CHECK(renewed->ca_pem == next_ca);
+  CHECK(SignedBy(renewed->cert_pem, next_ca));
+}
+
+TEST_CASE("a certificate that can no longer be served is replaced at once, by a new CA where needed") {
+  auto api = StartFake();
+  auto client = ClientFor(*api);
+  const std::vector<std::string> names = {"gpupool-server"};
+  // Ended an hour ago (a cluster that was off for a year), its CA key never stored.
+  auto ended = webhook::GenerateTls(names, 2h);
+  REQUIRE(ended.ok());
+  TlsMaterial legacy = *ended;
+  legacy.ca_key_pem.clear();
+  StoreSecret(*api, "server-tls", legacy);
+  auto stored = webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names,
+                                         std::chrono::system_clock::now() + 3h);
+  REQUIRE(stored.ok());
+  CHECK(Data(*api, "server-tls", "tls.crt") != ended->cert_pem);
+  CHECK_FALSE(SignedBy(stored->cert_pem, ended->ca_pem));
+  CHECK(SignedBy(stored->cert_pem, stored->ca_pem));
+  CHECK(Data(*api, "server-tls", "next-ca.crt").empty());
+  CHECK(stored->ca_pem.rfind(ended->ca_pem) == stored->ca_pem.size() - ended->ca_pem.size());  // still valid
+  CHECK(Data(*api, "server-tls", "ca.crt") == stored->ca_pem);
+
+  // Same CA, key stored, but the certificate names another service: reissued at once, same CA.
+  auto other = webhook::GenerateTls({"old-name"});
+  REQUIRE(other.ok());
+  StoreSecret(*api, "renamed-tls", *other);
+  auto renamed = webhook::EnsureTlsSecret(*client, "gpupool", "renamed-tls", names);
+  REQUIRE(renamed.ok());
+  CHECK(renamed->ca_pem == other->ca_pem);
+  CHECK(SignedBy(renamed->cert_pem, other->ca_pem));
 }
 
 TEST_CASE("a certificate renewed in --webhook-cert-dir is served, a half-written one is not") {
