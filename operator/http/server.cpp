@@ -199,16 +199,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                               });
   }
 
-  // Runs on the producer's thread: has the connection's strand end the wait in Pump, unless the
-  // server is stopping (then the io_context may be going away).
+  // Runs on the producer's thread: has the connection's strand end the wait in Pump. It holds nothing
+  // of the io_context, since the producer may keep it after the server is gone; while the server runs
+  // (stop_mu held, not stopped) the io_context and so the connection's strand are alive.
   std::function<void()> Waker() {
-    return [shared = shared_, weak = this->weak_from_this(),
-            executor = beast::get_lowest_layer(stream_).get_executor()] {
+    return [shared = shared_, weak = this->weak_from_this()] {
       std::lock_guard lock(shared->stop_mu);
       if (shared->stopped) return;
-      asio::post(executor, [weak] {
-        if (auto self = weak.lock()) self->wakeup_.cancel();
-      });
+      if (auto self = weak.lock()) {
+        asio::post(beast::get_lowest_layer(self->stream_).get_executor(),
+                   [self] { self->wakeup_.cancel(); });
+      }
     };
   }
 
@@ -232,6 +233,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                          self->writing_ = false;
                          if (ec && ec != bhttp::error::need_buffer) return self->body_->Abandon();
                          if (!end) return self->Pump();
+                         self->body_->Abandon();  // drops the waker: the producer may keep the stream
                          self->body_.reset();
                          if (self->stream_keep_alive_) return self->Read();
                          self->Close();
