@@ -5,6 +5,8 @@
 #include <atomic>
 
 #include "common/endpoint.h"
+#include "common/log.h"
+#include "common/read_file.h"
 #include "gpupool/control/v1/control.grpc.pb.h"
 
 namespace gpupool::controllers {
@@ -36,7 +38,7 @@ class GrpcControlClient final : public ControlClient {
     ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.inventory);
     control::v1::Inventory out;
     ++calls_;
-    GPUPOOL_ASSIGN_OR_RETURN(control::v1::Control::Stub * stub, Prepare(control, &ctx));
+    GPUPOOL_ASSIGN_OR_RETURN(std::shared_ptr<control::v1::Control::Stub> stub, Prepare(control, &ctx));
     GPUPOOL_RETURN_IF_ERROR(FromGrpc(stub->GetInventory(&ctx, {}, &out), "GetInventory " + control));
     return out;
   }
@@ -46,7 +48,7 @@ class GrpcControlClient final : public ControlClient {
     ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.admit);
     control::v1::AdmitResponse out;
     ++calls_;
-    GPUPOOL_ASSIGN_OR_RETURN(control::v1::Control::Stub * stub, Prepare(control, &ctx));
+    GPUPOOL_ASSIGN_OR_RETURN(std::shared_ptr<control::v1::Control::Stub> stub, Prepare(control, &ctx));
     return FromGrpc(stub->Admit(&ctx, request, &out), "Admit on " + control);
   }
 
@@ -58,7 +60,7 @@ class GrpcControlClient final : public ControlClient {
     req.set_reason(reason);
     control::v1::RevokeResponse out;
     ++calls_;
-    GPUPOOL_ASSIGN_OR_RETURN(control::v1::Control::Stub * stub, Prepare(control, &ctx));
+    GPUPOOL_ASSIGN_OR_RETURN(std::shared_ptr<control::v1::Control::Stub> stub, Prepare(control, &ctx));
     return FromGrpc(stub->Revoke(&ctx, req, &out), "Revoke on " + control);
   }
 
@@ -67,7 +69,7 @@ class GrpcControlClient final : public ControlClient {
     ctx.set_deadline(std::chrono::system_clock::now() + deadlines_.inventory);
     control::v1::ListAdmissionsResponse out;
     ++calls_;
-    GPUPOOL_ASSIGN_OR_RETURN(control::v1::Control::Stub * stub, Prepare(control, &ctx));
+    GPUPOOL_ASSIGN_OR_RETURN(std::shared_ptr<control::v1::Control::Stub> stub, Prepare(control, &ctx));
     GPUPOOL_RETURN_IF_ERROR(FromGrpc(stub->ListAdmissions(&ctx, {}, &out), "ListAdmissions " + control));
     return std::vector<control::v1::Admission>(out.admissions().begin(), out.admissions().end());
   }
@@ -76,22 +78,41 @@ class GrpcControlClient final : public ControlClient {
 
  private:
   // The server's stub (made once per address) with the call's token added to `ctx`.
-  Result<control::v1::Control::Stub*> Prepare(const std::string& control, grpc::ClientContext* ctx) {
+  Result<std::shared_ptr<control::v1::Control::Stub>> Prepare(const std::string& control,
+                                                              grpc::ClientContext* ctx) {
     GPUPOOL_RETURN_IF_ERROR(control::AuthorizeCall(access_, ctx));
     std::lock_guard lock(mu_);
+    GPUPOOL_RETURN_IF_ERROR(FollowCa());
     auto& stub = stubs_[control];
     if (!stub) {
       GPUPOOL_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
                                control::OpenControlChannel(control, access_));
       stub = control::v1::Control::NewStub(channel);
     }
-    return stub.get();
+    return stub;
+  }
+
+  // A gRPC channel keeps the CA it was made with for every reconnection, so a servers' CA bundle that
+  // changed (a new CA published beside the old, operator.md) makes new channels; calls under way keep
+  // their stub. The file is small and read per call, like the token.
+  Status FollowCa() {
+    if (access_.tls_ca_file.empty()) return Status::Ok();
+    GPUPOOL_ASSIGN_OR_RETURN(std::string ca, ReadTextFile(access_.tls_ca_file));
+    if (ca == ca_pem_) return Status::Ok();
+    if (!ca_pem_.empty() && !stubs_.empty()) {
+      GPUPOOL_LOG(kInfo) << "the servers' CA bundle " << access_.tls_ca_file
+                         << " changed: new Control channels to " << stubs_.size() << " servers";
+    }
+    stubs_.clear();
+    ca_pem_ = std::move(ca);
+    return Status::Ok();
   }
 
   const ControlDeadlines deadlines_;
   const control::ControlAccess access_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<control::v1::Control::Stub>> stubs_;
+  std::map<std::string, std::shared_ptr<control::v1::Control::Stub>> stubs_;  // guarded by mu_
+  std::string ca_pem_;                                                        // guarded by mu_
   std::atomic<long> calls_{0};
 };
 
