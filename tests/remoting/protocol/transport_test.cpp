@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <optional>
@@ -30,7 +31,8 @@ TEST_CASE("a frame's parts arrive as one payload, read into the caller's buffer"
   auto [a, b] = Pair();
   std::string big(kChunkSize, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
-  std::thread sender([&, &a = a] { REQUIRE(a.SendFrame(0x400, kFlagNoReply, 9, {"args", big, "!"}).ok()); });
+  std::atomic<bool> sent{false};  // checked after the join: Catch's assertions are not thread-safe
+  std::thread sender([&, &a = a] { sent = a.SendFrame(0x400, kFlagNoReply, 9, {"args", big, "!"}).ok(); });
   auto header = b.ReadHeader();
   REQUIRE(header.ok());
   CHECK(header->opcode == 0x400);
@@ -45,6 +47,7 @@ TEST_CASE("a frame's parts arrive as one payload, read into the caller's buffer"
   CHECK(dst == big);
   REQUIRE(b.Skip(1).ok());
   sender.join();
+  CHECK(sent);
 }
 
 TEST_CASE("oversized frames are refused by sender and receiver") {
@@ -84,7 +87,8 @@ TEST_CASE("a read that polls first: data before, during and after the poll, peer
   REQUIRE(n.ok());
   CHECK(std::string_view(got, *n) == "ready");
   // Sent by another thread: read within the poll or by the blocking read after it, either way whole.
-  std::thread sender([&a = a] { REQUIRE(::send(a.fd(), "later", 5, 0) == 5); });
+  std::atomic<bool> sent{false};
+  std::thread sender([&, &a = a] { sent = ::send(a.fd(), "later", 5, 0) == 5; });
   std::string received;
   while (received.size() < 5) {
     auto some = b.ReadSome(got, sizeof got);
@@ -92,6 +96,7 @@ TEST_CASE("a read that polls first: data before, during and after the poll, peer
     received.append(got, *some);
   }
   sender.join();
+  CHECK(sent);
   CHECK(received == "later");
   // Nothing comes: the poll ends and the read blocks until the receive timeout.
   REQUIRE(b.SetReceiveTimeout(std::chrono::milliseconds(50)).ok());
@@ -174,14 +179,16 @@ namespace {
 TEST_CASE("frame reader: many frames per receive, whole bulk frames, errors at the end") {
   auto [a, b] = Pair();
   std::string big = std::string(kChunkSize, 'b');
+  std::atomic<bool> sent{false};
   std::thread sender([&, &a = a] {
+    bool ok = true;
     for (std::uint64_t i = 0; i < 1000; ++i)
-      REQUIRE(a.SendFrame(0x800, kFlagNoReply, i, {"p" + std::to_string(i)}).ok());
-    REQUIRE(a.SendFrame(0x400, 0, 1000, {"args", big}).ok());
-    REQUIRE(a.SendFrame(0x100, 0, 1001, {}).ok());
+      ok = ok && a.SendFrame(0x800, kFlagNoReply, i, {"p" + std::to_string(i)}).ok();
+    ok = ok && a.SendFrame(0x400, 0, 1000, {"args", big}).ok();
+    ok = ok && a.SendFrame(0x100, 0, 1001, {}).ok();
     unsigned char header[kHeaderSize];
     EncodeHeader({kMaxPayload + 1, 0x100, 0, 1002}, header);
-    REQUIRE(::send(a.fd(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header));
+    sent = ok && ::send(a.fd(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header);
   });
   FrameReader reader(&b);
   std::string_view payload;
@@ -201,6 +208,7 @@ TEST_CASE("frame reader: many frames per receive, whole bulk frames, errors at t
   auto oversized = reader.Next(&payload);
   CHECK(oversized.status().code() == Code::kInvalidArgument);
   sender.join();
+  CHECK(sent);
 
   auto [c, d] = Pair();
   REQUIRE(c.SendFrame(0x100, 0, 1, {"whole"}).ok());
@@ -215,9 +223,11 @@ TEST_CASE("frame reader: a bulk payload taken in parts, its tail straight into t
   auto [a, b] = Pair();
   std::string big(kChunkSize, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 4096);
+  std::atomic<bool> sent{false};
   std::thread sender([&, &a = a] {
-    for (int i = 0; i < 3; ++i) REQUIRE(a.SendFrame(0x400, 0, i, {"fields!!", big}).ok());
-    REQUIRE(a.SendFrame(0x100, 0, 9, {"small"}).ok());
+    bool ok = true;
+    for (int i = 0; i < 3; ++i) ok = ok && a.SendFrame(0x400, 0, i, {"fields!!", big}).ok();
+    sent = ok && a.SendFrame(0x100, 0, 9, {"small"}).ok();
   });
   FrameReader reader(&b);
   for (std::uint64_t i = 0; i < 3; ++i) {
@@ -243,6 +253,7 @@ TEST_CASE("frame reader: a bulk payload taken in parts, its tail straight into t
   CHECK(payload == "small");
   CHECK(!reader.mid_frame());
   sender.join();
+  CHECK(sent);
 
   // The peer leaves inside a tail being received: that read fails, and so does every later one.
   auto [c, d] = Pair();
