@@ -8,20 +8,18 @@ when helm is installed or tests/deploy/render otherwise, and says which; then va
 (chart_checks, gpupool_wiring). The refused_values case renders values that must be refused and checks
 the message names the offending value.
 """
-import argparse
 import filecmp
 import os
 import sys
-import traceback
 
 import yaml
 
 import chart_checks
 import gpupool_wiring
+from cases import SKIP, Cases, expect, main
 from renderer import CHART_DIR, SOURCE_DIR, RenderError, Renderer, Unavailable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SKIP = 77
 NAMESPACE = "gpupool-system"
 
 
@@ -52,17 +50,7 @@ def kinds_of(objs):
     return [o["kind"] for o in objs]
 
 
-def expect(condition, message):
-    if not condition:
-        raise AssertionError(message)
-
-
-CASES = {}
-
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
+case = Cases()
 
 
 @case
@@ -425,30 +413,15 @@ def crd_in_sync(r):
            f"{ours} differs from {theirs}: copy crds/gpupool.io_gpupools.yaml into the chart")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", required=True, help="scratch directory (the build tree)")
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
+def with_renderer(args, fn):
     try:
         r = Renderer(args.work)
     except Unavailable as e:
         print(f"SKIPPED: cannot render the chart here: {e}")
         return SKIP
     print(f"renderer: {r.name}")
-    try:
-        result = CASES[args.case](r)
-    except (AssertionError, RenderError) as e:
-        print(f"FAILED {args.case}:\n{e}")
-        return 1
-    except Exception:  # a bug in the checks themselves is a failure too, with its trace
-        traceback.print_exc()
-        return 1
-    if result == SKIP:
-        return SKIP
-    print(f"PASSED {args.case}")
-    return 0
+    return fn(r)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, case, with_renderer, failures=(AssertionError, RenderError)))

@@ -5,20 +5,18 @@ library ABI check.
 
   docker_test.py --build-dir DIR --work DIR CASE     exit 0 passed, 1 failed, 77 skipped
 """
-import argparse
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 import yaml
 
+from cases import SKIP, Cases, expect, main
 from renderer import CHART_DIR, SOURCE_DIR
 
-SKIP = 77
 STAGE = os.path.join(SOURCE_DIR, "deploy", "docker", "stage.sh")
 ABI = os.path.join(SOURCE_DIR, "deploy", "docker", "check-client-abi.sh")
 RUNTIME_LIBS = re.compile(r"^(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s)\.so|^ld-linux|^linux-vdso")
@@ -26,10 +24,6 @@ RUNTIME_LIBS = re.compile(r"^(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgc
 COMPONENTS = {"operator": ("operator", "gpupool-operator"), "devicePlugin": ("device-plugin", "gpupool-device-plugin"),
               "server": ("server", "gpupool-server")}
 
-
-def expect(condition, message):
-    if not condition:
-        raise AssertionError(message)
 
 
 def run(cmd, **kw):
@@ -54,12 +48,7 @@ def dockerfile_stages():
     return stages
 
 
-CASES = {}
-
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
+case = Cases()
 
 
 @case
@@ -188,26 +177,5 @@ def client_abi(build_dir, work):
             print(f"{client} is not built in this tree; checked the checker only")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir", required=True)
-    parser.add_argument("--work", required=True)
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
-    os.makedirs(args.work, exist_ok=True)
-    try:
-        result = CASES[args.case](args.build_dir, args.work)
-    except AssertionError as e:
-        print(f"FAILED {args.case}:\n{e}")
-        return 1
-    except Exception:
-        traceback.print_exc()
-        return 1
-    if result == SKIP:
-        return SKIP
-    print(f"PASSED {args.case}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, case, lambda args, fn: fn(args.build_dir, args.work), required=["--build-dir"]))

@@ -3,7 +3,6 @@
 
   examples_test.py --work DIR CASE     exit 0 passed, 1 failed, 77 skipped (with the reason)
 """
-import argparse
 import collections
 import importlib.util
 import json
@@ -13,22 +12,16 @@ import re
 import subprocess
 import sys
 import tempfile
-import traceback
 
 import yaml
 
 import k8s_schema
+from cases import SKIP, Cases, expect, main
 from renderer import CHART_DIR, SOURCE_DIR
 
-SKIP = 77
 EXAMPLES = os.path.join(SOURCE_DIR, "examples")
 CNN_DIR = os.path.join(EXAMPLES, "sentiment-cnn")
 RESOURCES = ("gpupool.io/gpu", "gpupool.io/gpu-percent", "gpupool.io/gpu-memory")
-
-
-def expect(condition, message):
-    if not condition:
-        raise AssertionError(message)
 
 
 def load_data_module():
@@ -38,12 +31,7 @@ def load_data_module():
     return module
 
 
-CASES = {}
-
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
+case = Cases()
 
 
 def gpupool_limits(pod_spec, where):
@@ -216,25 +204,5 @@ def sentiment_training(work):
     expect(runs[0][-1]["event"] == "done", "no final record")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", required=True)
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
-    os.makedirs(args.work, exist_ok=True)
-    try:
-        result = CASES[args.case](args.work)
-    except AssertionError as e:
-        print(f"FAILED {args.case}:\n{e}")
-        return 1
-    except Exception:
-        traceback.print_exc()
-        return 1
-    if result == SKIP:
-        return SKIP
-    print(f"PASSED {args.case}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, case, lambda args, fn: fn(args.work)))
