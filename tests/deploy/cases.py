@@ -2,6 +2,7 @@
 one case per run (exit 0 passed, 1 failed with the reason, SKIP skipped: ctest's SKIP_RETURN_CODE)."""
 import argparse
 import os
+import sys
 import traceback
 
 SKIP = 77
@@ -21,9 +22,18 @@ class Cases(dict):
 
 
 def main(doc, cases, invoke, required=(), failures=(AssertionError,)):
-    """Runs the case named on the command line as invoke(args, case) and returns the exit code.
+    """Runs the case named on the command line as invoke(args, case) and returns the exit code; with
+    --listed=A;B;... instead, checks that those are exactly the script's cases.
     --work (a scratch directory, made if absent) and the flags in `required` are parsed into args;
     an exception in `failures` fails the case with its message, any other with its trace."""
+    listed = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--listed=")]
+    if listed:  # ctest's list of cases (tests/deploy/CMakeLists.txt) against the script's own
+        wanted = set(filter(None, listed[0].split(";")))
+        if wanted == set(cases):
+            print(f"PASSED: ctest runs all {len(cases)} cases")
+            return 0
+        print(f"FAILED: not run by ctest: {sorted(set(cases) - wanted)}; unknown here: {sorted(wanted - set(cases))}")
+        return 1
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True, help="scratch directory (the build tree)")
     for flag in required:
