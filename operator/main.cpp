@@ -92,6 +92,15 @@ int main(int argc, char** argv) {
   webhook::TlsKeeper::Options keep;
   keep.client = client->get();
   keep.ns = ns;
+  // Every replica keeps the certificates, so their Events go through the unfenced client, not the
+  // leader's recorder.
+  controllers::EventRecorder tls_events(**client, options.election.identity);
+  keep.event = [&tls_events](const kube::Json& secret, const std::string& reason,
+                             const std::string& message) {
+    // A CA replaced at once leaves clients without the new CA for a while.
+    tls_events.Record(webhook::Secrets(), secret, reason == "CAReplaced" ? "Warning" : "Normal", reason,
+                      message);
+  };
   webhook::TlsMaterial server_kept;
   if (!flags->server_tls_secret.empty()) {
     // The GPU servers and their clients mount this Secret and wait for it to be filled.
@@ -100,7 +109,8 @@ int main(int argc, char** argv) {
     }
     keep.server_secret = flags->server_tls_secret;
     keep.server_names = {flags->server_tls_server_name};
-    auto server_tls = webhook::EnsureTlsSecret(**client, ns, keep.server_secret, keep.server_names);
+    auto server_tls = webhook::EnsureTlsSecret(**client, ns, keep.server_secret, keep.server_names,
+                                               std::chrono::system_clock::now(), keep.event);
     if (!server_tls.ok()) return Fail("server TLS Secret", server_tls.status());
     server_kept = *server_tls;
   }
@@ -114,7 +124,7 @@ int main(int argc, char** argv) {
       tls = webhook::LoadTlsDir(keep.webhook_cert_dir);
     } else if (!flags->webhook_tls_secret.empty()) {
       keep.webhook = {ns, flags->webhook_tls_secret, flags->webhook_service, flags->webhook_configuration};
-      tls = webhook::EnsureWebhookTls(**client, keep.webhook);
+      tls = webhook::EnsureWebhookTls(**client, keep.webhook, std::chrono::system_clock::now(), keep.event);
     } else {
       tls = webhook::GenerateTls(webhook::ServiceDnsNames(flags->webhook_service, ns));  // local runs
     }

@@ -69,6 +69,7 @@ std::optional<NextCa> PendingCa(const kube::Json& secret) {
 struct Renewal {
   std::optional<TlsMaterial> material;
   std::optional<NextCa> next;
+  std::string reason;  // TlsEvent's
   std::string why;
 };
 
@@ -104,6 +105,7 @@ Result<Renewal> Plan(const TlsMaterial& stored, const std::optional<NextCa>& pen
       others.erase(at, pending->cert_pem.size());
     issued.ca_pem = pending->cert_pem + others;
     r.material = std::move(issued);
+    r.reason = "NewCASigning";
     r.why = "the CA published at " + FormatRfc3339(pending->published) + " takes over signing";
     return r;
   }
@@ -112,6 +114,7 @@ Result<Renewal> Plan(const TlsMaterial& stored, const std::optional<NextCa>& pen
     if (reissued.ok()) {
       reissued->ca_pem = previous;
       r.material = std::move(*reissued);
+      r.reason = "CertificateRenewed";
       r.why = reason + "; renewing it from the same CA";
       return r;
     }
@@ -126,6 +129,7 @@ Result<Renewal> Plan(const TlsMaterial& stored, const std::optional<NextCa>& pen
     GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial fresh, IssueFrom(ca, names, now));
     fresh.ca_pem += previous;
     r.material = std::move(fresh);
+    r.reason = "CAReplaced";
     r.why = why + "; a new CA signs its replacement at once, beside the old one in ca.crt";
     return r;
   }
@@ -133,6 +137,7 @@ Result<Renewal> Plan(const TlsMaterial& stored, const std::optional<NextCa>& pen
   published.ca_pem = previous + ca.ca_pem;  // the signing CA stays first
   r.material = std::move(published);
   r.next = NextCa{ca.ca_pem, ca.ca_key_pem, now};
+  r.reason = "NewCAPublished";
   r.why =
       why + "; publishing a new CA in ca.crt, to sign from " + FormatRfc3339(now + kCaPublishLead) + " on";
   return r;
@@ -163,7 +168,7 @@ Status PatchCaBundle(kube::Client& client, const std::string& configuration, con
 
 Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns, const std::string& name,
                                     const std::vector<std::string>& dns_names,
-                                    std::chrono::system_clock::time_point now) {
+                                    std::chrono::system_clock::time_point now, const TlsEvent& event) {
   Status last;
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto secret = client.Get(Secrets(), ns, name);
@@ -171,6 +176,7 @@ Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns,
       return secret.status().Annotate("TLS Secret " + name);
     TlsMaterial next;
     std::optional<NextCa> publish;
+    std::string reason = "CertificateCreated", why = "a new CA and a certificate for " + dns_names.front();
     if (secret.ok()) {
       auto stored = FromSecret(*secret);
       if (stored.ok()) {
@@ -180,6 +186,8 @@ Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns,
         GPUPOOL_LOG(kInfo) << "TLS Secret " << ns << "/" << name << ": " << renewal.why;
         next = std::move(*renewal.material);
         publish = std::move(renewal.next);
+        reason = std::move(renewal.reason);
+        why = std::move(renewal.why);
       }
     }
     if (next.cert_pem.empty()) {
@@ -215,7 +223,10 @@ Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns,
                                {"type", "Opaque"},
                                {"data", data}});
     }
-    if (written.ok()) continue;  // read it back: the stored copy is the one every replica serves
+    if (written.ok()) {
+      if (event) event(*written, reason, why);
+      continue;  // read it back: the stored copy is the one every replica serves
+    }
     last = written.status();
     if (!kube::IsConflict(last) && !kube::IsAlreadyExists(last))
       return last.Annotate("writing TLS Secret " + name);
@@ -224,9 +235,10 @@ Result<TlsMaterial> EnsureTlsSecret(kube::Client& client, const std::string& ns,
 }
 
 Result<TlsMaterial> EnsureWebhookTls(kube::Client& client, const BootstrapConfig& config,
-                                     std::chrono::system_clock::time_point now) {
-  GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial tls, EnsureTlsSecret(client, config.ns, config.secret,
-                                                            ServiceDnsNames(config.service, config.ns), now));
+                                     std::chrono::system_clock::time_point now, const TlsEvent& event) {
+  GPUPOOL_ASSIGN_OR_RETURN(TlsMaterial tls,
+                           EnsureTlsSecret(client, config.ns, config.secret,
+                                           ServiceDnsNames(config.service, config.ns), now, event));
   if (!config.webhook_configuration.empty()) {
     GPUPOOL_RETURN_IF_ERROR(PatchCaBundle(client, config.webhook_configuration, tls.ca_pem)
                                 .Annotate("caBundle of " + config.webhook_configuration));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,15 @@ const kube::Resource& MutatingWebhookConfigurations();
 // Secret volumes and for the device plugins to copy ca.crt to their nodes (deviceplugin/ca_install.h).
 inline constexpr std::chrono::hours kCaPublishLead{1};
 
+// Told of each change the operator makes to a TLS Secret, with the Secret as written: a reason
+// (CertificateCreated, CertificateRenewed, NewCAPublished, NewCASigning, CAReplaced) and what happened,
+// for an Event on the Secret (kubectl describe secret).
+using TlsEvent =
+    std::function<void(const kube::Json& secret, const std::string& reason, const std::string& message)>;
+
 Result<TlsMaterial> EnsureWebhookTls(
     kube::Client& client, const BootstrapConfig& config,
-    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now(), const TlsEvent& event = {});
 // A Secret `name` in `ns` holding a CA and a certificate for `dns_names` (tls.crt, tls.key, ca.crt):
 // the stored one when it is complete and current at `now`, else renewed (bootstrap.cpp, Plan: a new
 // CA is published kCaPublishLead before it signs) or generated, and written (a racing writer's copy
@@ -41,7 +48,7 @@ Result<TlsMaterial> EnsureWebhookTls(
 Result<TlsMaterial> EnsureTlsSecret(
     kube::Client& client, const std::string& ns, const std::string& name,
     const std::vector<std::string>& dns_names,
-    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now(), const TlsEvent& event = {});
 // Writes `ca_pem` into every webhook's caBundle of the configuration (NotFound when it is absent).
 Status PatchCaBundle(kube::Client& client, const std::string& configuration, const std::string& ca_pem);
 

@@ -47,8 +47,8 @@ Status TlsKeeper::CheckNow() {
   const auto now = options_.now ? options_.now() : std::chrono::system_clock::now();
   Status first;
   if (!options_.server_secret.empty()) {
-    auto server =
-        EnsureTlsSecret(*options_.client, options_.ns, options_.server_secret, options_.server_names, now);
+    auto server = EnsureTlsSecret(*options_.client, options_.ns, options_.server_secret,
+                                  options_.server_names, now, options_.event);
     if (server.ok()) {
       Report("server", *server);
     } else {
@@ -61,9 +61,10 @@ Status TlsKeeper::CheckNow() {
 
 Status TlsKeeper::CheckWebhook(std::chrono::system_clock::time_point now) {
   if (options_.webhook_cert_dir.empty() && options_.webhook.secret.empty()) return Status::Ok();
-  Result<TlsMaterial> current = options_.webhook_cert_dir.empty()
-                                    ? EnsureWebhookTls(*options_.client, options_.webhook, now)
-                                    : LoadTlsDir(options_.webhook_cert_dir);
+  Result<TlsMaterial> current =
+      options_.webhook_cert_dir.empty()
+          ? EnsureWebhookTls(*options_.client, options_.webhook, now, options_.event)
+          : LoadTlsDir(options_.webhook_cert_dir);
   if (!current.ok()) return current.status().Annotate("the webhook's certificate");
   Report("webhook", *current);
   if (current->cert_pem == served_) return Status::Ok();

@@ -38,6 +38,7 @@ class TlsKeeper {
     std::function<Status(const TlsMaterial&)> serve_webhook;  // the webhook server's SetTls
     std::function<void(const std::string& certificate, std::chrono::system_clock::time_point not_after)>
         report;
+    TlsEvent event;  // each change to a Secret it keeps (an Event on the Secret); may be null
     // The time certificates are checked against (tests move it); null: the system clock.
     std::function<std::chrono::system_clock::time_point()> now;
   };

@@ -69,6 +69,18 @@ TEST_CASE("gpupool-operator: TLS bootstrap, webhook, readiness, binding, clean s
   // The certificate names the Service, not 127.0.0.1: verification must fail here...
   CHECK_THROWS(webhook.request(web::http::methods::POST, "/mutate-pods", "{}").get());
 
+  // Filling each Secret is an Event on it (kubectl describe secret).
+  for (const char* filled : {"webhook-tls", "server-tls"}) {
+    CAPTURE(filled);
+    bool created = false;
+    for (const nlohmann::json& e : env.api().List("events", "gpupool")) {
+      created = created || (e["involvedObject"].value("kind", "") == "Secret" &&
+                            e["involvedObject"].value("name", "") == filled &&
+                            e.value("reason", "") == "CertificateCreated" && e.value("type", "") == "Normal");
+    }
+    CHECK(created);
+  }
+
   // The servers' Secret: a gpupool-server serving its certificate is trusted, under the name
   // gpupool-server, by a client that holds only its ca.crt (what the chart wires).
   auto server_secret = env.api().Get("secrets", "gpupool", "server-tls");

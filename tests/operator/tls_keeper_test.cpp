@@ -1,6 +1,7 @@
 // Certificates kept current while the operator runs: the TLS Secrets it keeps are renewed before they
-// end (from the same CA when it can), the webhook's caBundle follows a new CA, and a renewed webhook
-// certificate (in the Secret or in a cert-manager directory) reaches the server.
+// end (from the same CA when it can; a new CA is published an hour before it signs), the webhook's
+// caBundle follows a new CA, a renewed webhook certificate (in the Secret or in a cert-manager
+// directory) reaches the server, and each change is reported for an Event.
 #include "operator/webhook/tls_keeper.h"
 
 #include <openssl/pem.h>
@@ -67,8 +68,17 @@ int Certificates(const std::string& pem) {
 struct Observed {
   std::vector<TlsMaterial> served;
   std::map<std::string, std::chrono::system_clock::time_point> ends;
+  std::vector<std::string> events;  // "<secret> <reason>", in order
 
+  webhook::TlsEvent Recorder() {
+    return [this](const Json& secret, const std::string& reason, const std::string& message) {
+      CHECK_FALSE(message.empty());
+      CHECK_FALSE(secret.at("metadata").value("uid", std::string()).empty());  // the Secret as written
+      events.push_back(secret.at("metadata").at("name").get<std::string>() + " " + reason);
+    };
+  }
   void Wire(TlsKeeper::Options& o) {
+    o.event = Recorder();
     o.serve_webhook = [this](const TlsMaterial& m) {
       served.push_back(m);
       return Status::Ok();
@@ -130,6 +140,7 @@ TEST_CASE("TLS Secrets ending within 30 days are renewed, the webhook serves the
   CHECK(Data(*api, "server-tls", "ca.key").empty());
   auto annotations = api->Get("secrets", "gpupool", "server-tls")->at("metadata").at("annotations");
   CHECK(annotations.at("gpupool.io/next-ca-published") == FormatRfc3339(clock));
+  CHECK(seen.events == std::vector<std::string>{"server-tls NewCAPublished", "hook-tls CertificateRenewed"});
 
   // Not yet: nothing changes.
   clock += webhook::kCaPublishLead - 1min;
@@ -152,12 +163,15 @@ TEST_CASE("TLS Secrets ending within 30 days are renewed, the webhook serves the
   CHECK(Data(*api, "server-tls", "next-ca.key").empty());
   CHECK_FALSE(api->Get("secrets", "gpupool", "server-tls")->at("metadata").contains("annotations"));
   CHECK(seen.ends.at("server") - clock > webhook::kServingValidity - 2h);
+  CHECK(seen.events.back() == "server-tls NewCASigning");
+  const std::size_t events = seen.events.size();
 
   // Nothing is due any more: nothing is written or served again.
   auto before = api->Get("secrets", "gpupool", "hook-tls");
   REQUIRE(keeper.CheckNow().ok());
   CHECK(api->Get("secrets", "gpupool", "hook-tls")->at("metadata").at("resourceVersion") ==
         before->at("metadata").at("resourceVersion"));
+  CHECK(seen.events.size() == events);
   CHECK(seen.served.size() == 1);
 }
 
@@ -227,24 +241,28 @@ TEST_CASE("a CA with under 60 days left is published anew and signs an hour late
   REQUIRE(ca_end.ok());
   const auto late = *ca_end - 24h * 50;  // 50 days left for both: the certificate is not due, the CA is
 
-  auto published = webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names, late);
+  Observed seen;
+  auto published = webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names, late, seen.Recorder());
   REQUIRE(published.ok());
   const std::string next_ca = Data(*api, "server-tls", "next-ca.crt");
   CHECK(published->cert_pem == long_lived->cert_pem);
   CHECK(published->ca_pem == long_lived->ca_pem + next_ca);
   CHECK(Data(*api, "server-tls", "ca.key") == long_lived->ca_key_pem);  // still the signer
 
-  auto switched = webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names, late + 1h);
+  auto switched =
+      webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names, late + 1h, seen.Recorder());
   INFO(switched.status().message());
   REQUIRE(switched.ok());
   CHECK(SignedBy(switched->cert_pem, next_ca));
   CHECK(switched->ca_pem == next_ca + long_lived->ca_pem);
   // When the old CA has ended it leaves the bundle at the next renewal.
   auto renewed = webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names,
-                                          late + webhook::kServingValidity - 24h * 10);
+                                          late + webhook::kServingValidity - 24h * 10, seen.Recorder());
   REQUIRE(renewed.ok());
   CHECK(renewed->ca_pem == next_ca);
   CHECK(SignedBy(renewed->cert_pem, next_ca));
+  CHECK(seen.events == std::vector<std::string>{"server-tls NewCAPublished", "server-tls NewCASigning",
+                                                "server-tls CertificateRenewed"});
 }
 
 TEST_CASE("a certificate that can no longer be served is replaced at once, by a new CA where needed") {
@@ -257,8 +275,9 @@ TEST_CASE("a certificate that can no longer be served is replaced at once, by a 
   TlsMaterial legacy = *ended;
   legacy.ca_key_pem.clear();
   StoreSecret(*api, "server-tls", legacy);
+  Observed seen;
   auto stored = webhook::EnsureTlsSecret(*client, "gpupool", "server-tls", names,
-                                         std::chrono::system_clock::now() + 3h);
+                                         std::chrono::system_clock::now() + 3h, seen.Recorder());
   REQUIRE(stored.ok());
   CHECK(Data(*api, "server-tls", "tls.crt") != ended->cert_pem);
   CHECK_FALSE(SignedBy(stored->cert_pem, ended->ca_pem));
@@ -271,10 +290,12 @@ TEST_CASE("a certificate that can no longer be served is replaced at once, by a 
   auto other = webhook::GenerateTls({"old-name"});
   REQUIRE(other.ok());
   StoreSecret(*api, "renamed-tls", *other);
-  auto renamed = webhook::EnsureTlsSecret(*client, "gpupool", "renamed-tls", names);
+  auto renamed = webhook::EnsureTlsSecret(*client, "gpupool", "renamed-tls", names,
+                                          std::chrono::system_clock::now(), seen.Recorder());
   REQUIRE(renamed.ok());
   CHECK(renamed->ca_pem == other->ca_pem);
   CHECK(SignedBy(renamed->cert_pem, other->ca_pem));
+  CHECK(seen.events == std::vector<std::string>{"server-tls CAReplaced", "renamed-tls CertificateRenewed"});
 }
 
 TEST_CASE("a certificate renewed in --webhook-cert-dir is served, a half-written one is not") {
