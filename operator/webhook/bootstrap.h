@@ -1,10 +1,12 @@
-// Webhook TLS in tls.mode=operator (chart values.yaml): the replicas share one CA and serving
-// certificate kept in a Secret (data tls.crt, tls.key, ca.crt). The first replica to start
-// generates them and writes the Secret with a resourceVersion precondition; a replica that loses
-// that race reads the winner's. Then the CA goes into every webhook's clientConfig.caBundle of the
-// MutatingWebhookConfiguration (only where it differs).
+// TLS Secrets the operator keeps (tls.mode=operator's webhook Secret, the GPU servers' Secret): the
+// replicas share one CA and serving certificate kept in a Secret (data tls.crt, tls.key, ca.crt, and
+// the CA's key). The first replica to start generates them and writes the Secret with a
+// resourceVersion precondition; a replica that loses that race reads the winner's. Later calls renew
+// them (TlsKeeper, every 5 minutes). The webhook's CA goes into every webhook's clientConfig.caBundle
+// of the MutatingWebhookConfiguration (only where it differs).
 //
-// Thread-safety: call once at start, from one thread.
+// Thread-safety: functions of their arguments; replicas and threads racing on one Secret are settled
+// by its resourceVersion.
 #pragma once
 
 #include <chrono>
