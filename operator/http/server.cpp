@@ -207,8 +207,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       std::lock_guard lock(shared->stop_mu);
       if (shared->stopped) return;
       if (auto self = weak.lock()) {
-        asio::post(beast::get_lowest_layer(self->stream_).get_executor(),
-                   [self] { self->wakeup_.cancel(); });
+        asio::post(beast::get_lowest_layer(self->stream_).get_executor(), [self] { self->wakeup_.cancel(); });
       }
     };
   }
