@@ -77,6 +77,16 @@ struct Observed {
       events.push_back(secret.at("metadata").at("name").get<std::string>() + " " + reason);
     };
   }
+  // A keeper of the webhook's Secret "hook-tls" (service op in gpupool) at `clock`, reporting here.
+  TlsKeeper::Options KeeperOptions(kube::Client* client, const std::chrono::system_clock::time_point& clock) {
+    TlsKeeper::Options o;
+    o.now = [&clock] { return clock; };
+    o.client = client;
+    o.ns = "gpupool";
+    o.webhook = {"gpupool", "hook-tls", "op", "gpupool"};
+    Wire(o);
+    return o;
+  }
   void Wire(TlsKeeper::Options& o) {
     o.event = Recorder();
     o.serve_webhook = [this](const TlsMaterial& m) {
@@ -106,14 +116,9 @@ TEST_CASE("TLS Secrets ending within 30 days are renewed, the webhook serves the
 
   Observed seen;
   auto clock = std::chrono::system_clock::now();
-  TlsKeeper::Options o;
-  o.now = [&clock] { return clock; };
-  o.client = client.get();
-  o.ns = "gpupool";
+  TlsKeeper::Options o = seen.KeeperOptions(client.get(), clock);
   o.server_secret = "server-tls";
   o.server_names = {"gpupool-server"};
-  o.webhook = {"gpupool", "hook-tls", "op", "gpupool"};
-  seen.Wire(o);
   TlsKeeper keeper(std::move(o), *hook, legacy);
   REQUIRE(keeper.CheckNow().ok());
 
@@ -184,27 +189,10 @@ TEST_CASE("a new CA for the webhook goes into the caBundle beside the old one") 
   TlsMaterial legacy = *hook;
   legacy.ca_key_pem.clear();
   StoreSecret(*api, "hook-tls", legacy);
-  REQUIRE(
-      api->Create(
-             "mutatingwebhookconfigurations", "",
-             {{"apiVersion", "admissionregistration.k8s.io/v1"},
-              {"kind", "MutatingWebhookConfiguration"},
-              {"metadata", {{"name", "gpupool"}}},
-              {"webhooks",
-               Json::array({{{"name", "pods.gpupool.io"},
-                             {"admissionReviewVersions", {"v1"}},
-                             {"sideEffects", "None"},
-                             {"clientConfig", {{"service", {{"name", "op"}, {"namespace", "gpupool"}}}}}}})}})
-          .ok());
+  REQUIRE(api->Create("mutatingwebhookconfigurations", "", TestWebhookConfiguration()).ok());
   Observed seen;
   auto clock = std::chrono::system_clock::now();
-  TlsKeeper::Options o;
-  o.now = [&clock] { return clock; };
-  o.client = client.get();
-  o.ns = "gpupool";
-  o.webhook = {"gpupool", "hook-tls", "op", "gpupool"};
-  seen.Wire(o);
-  TlsKeeper keeper(std::move(o), *hook, {});
+  TlsKeeper keeper(seen.KeeperOptions(client.get(), clock), *hook, {});
   auto ca_bundle = [&] {
     auto config = api->Get("mutatingwebhookconfigurations", "", "gpupool");
     REQUIRE(config.ok());
