@@ -1,8 +1,5 @@
 #include "tests/support/fake_apiserver/fake_apiserver.h"
 
-#include <condition_variable>
-#include <thread>
-
 #include "tests/support/fake_apiserver/server_impl.h"
 
 namespace gpupool::testing {

@@ -3,10 +3,8 @@
 // StreamSink (a streamed HTTP body). A ticker thread drives bookmarks and watch timeouts.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
